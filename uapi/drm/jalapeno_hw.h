@@ -1,0 +1,416 @@
+/* SPDX-License-Identifier: (GPL-2.0 WITH Linux-syscall-note) OR MIT */
+/*
+ * Jalapeño hardware interface: the single source of truth for the chip's
+ * registers, queue descriptors, command-buffer commands and compute
+ * instructions. The QEMU device model, the kernel driver and the runtime
+ * all include this file; Documentation/hw/ describes the same encodings in
+ * prose.
+ *
+ * Everything is little endian. Structures are naturally aligned and have
+ * no implicit padding, so the same layout holds for every compiler.
+ */
+#ifndef _JALAPENO_HW_H_
+#define _JALAPENO_HW_H_
+
+#include <linux/types.h>
+
+/* PCI identity: an experimental ID pair, not assigned by the PCI-SIG. */
+#define JAL_PCI_VENDOR_ID		0x4a4c	/* "JL" */
+#define JAL_PCI_DEVICE_ID		0x0001
+#define JAL_PCI_CLASS			0x1200	/* processing accelerator */
+#define JAL_PCI_REVISION		0x01
+
+/* BAR0: 64-bit memory BAR with registers and doorbells. */
+#define JAL_BAR_REGS			0
+#define JAL_BAR_REGS_SIZE		0x4000
+/* BAR2 (64-bit, 2 slots): MSI-X table and PBA. */
+#define JAL_BAR_MSIX			2
+
+#define JAL_ID_MAGIC			0x4e504c4a	/* "JLPN" */
+#define JAL_VERSION_MAJOR		1
+#define JAL_VERSION_MINOR		0
+
+#define JAL_NUM_QUEUES			4
+#define JAL_NUM_CONTEXTS		64
+#define JAL_VA_BITS			39
+
+/* MSI-X vectors: one per queue, then one for errors and MMU faults. */
+#define JAL_MSIX_VEC_QUEUE(q)		(q)
+#define JAL_MSIX_VEC_ERROR		JAL_NUM_QUEUES
+#define JAL_MSIX_NUM_VECTORS		(JAL_NUM_QUEUES + 1)
+
+/*
+ * Global registers (BAR0). All registers are 32 bits wide; 64-bit values
+ * are split into _LO/_HI halves and the device latches a value when its
+ * _HI half is written.
+ */
+#define JAL_REG_ID			0x000	/* RO: JAL_ID_MAGIC */
+#define JAL_REG_VERSION			0x004	/* RO: major << 16 | minor */
+#define JAL_REG_CAPS			0x008	/* RO: JAL_CAP_* */
+#define JAL_REG_NUM_QUEUES		0x00c	/* RO */
+#define JAL_REG_NUM_CONTEXTS		0x010	/* RO */
+#define JAL_REG_VA_BITS			0x014	/* RO */
+#define JAL_REG_MAX_CMDBUF		0x018	/* RO: max command buffer bytes */
+#define JAL_REG_MAX_CODE		0x01c	/* RO: max kernel code bytes */
+
+#define JAL_REG_DEV_CTRL		0x020	/* RW */
+#define   JAL_DEV_CTRL_ENABLE		(1u << 0)	/* process queues */
+#define   JAL_DEV_CTRL_RESET		(1u << 1)	/* WO: whole-device reset */
+#define JAL_REG_DEV_STATUS		0x024	/* RO */
+#define   JAL_DEV_STATUS_READY		(1u << 0)	/* reset complete */
+#define   JAL_DEV_STATUS_BUSY		(1u << 1)	/* a job is executing */
+
+/*
+ * Interrupt status: bit q is set when queue q completed a descriptor with
+ * JAL_DESC_F_IRQ, JAL_IRQ_ERROR on a job error or MMU fault. Write 1 to
+ * clear. With MSI-X the device also signals the matching vector; with
+ * INTx the line is asserted while (STATUS & ~MASK) != 0.
+ */
+#define JAL_REG_IRQ_STATUS		0x030	/* RW1C */
+#define JAL_REG_IRQ_MASK		0x034	/* RW: 1 = masked */
+#define   JAL_IRQ_QUEUE(q)		(1u << (q))
+#define   JAL_IRQ_ERROR			(1u << 31)
+
+/* Watchdog: instruction steps one job may execute, 0 = unlimited. */
+#define JAL_REG_STEP_LIMIT_LO		0x040	/* RW */
+#define JAL_REG_STEP_LIMIT_HI		0x044	/* RW */
+#define JAL_STEP_LIMIT_DEFAULT		(1ull << 28)
+
+/* Free-running device clock in nanoseconds (same as timestamp commands). */
+#define JAL_REG_TIMESTAMP_LO		0x048	/* RO: reading LO latches HI */
+#define JAL_REG_TIMESTAMP_HI		0x04c	/* RO */
+
+/*
+ * MMU. The context table is an array of JAL_NUM_CONTEXTS struct
+ * jal_ctx_entry in host memory (physical address, 4 KiB aligned). The
+ * device caches context entries and translations; after changing a
+ * context entry or a page table the driver writes the context id to
+ * JAL_REG_MMU_INVALIDATE (or JAL_MMU_INVALIDATE_ALL) and the cache is
+ * dropped before the write completes.
+ */
+#define JAL_REG_CTX_TABLE_LO		0x080	/* RW */
+#define JAL_REG_CTX_TABLE_HI		0x084	/* RW: write latches the table */
+#define JAL_REG_MMU_INVALIDATE		0x088	/* WO: context id */
+#define   JAL_MMU_INVALIDATE_ALL	0xffffffffu
+
+/*
+ * Fault record: the first MMU fault or job error since the last
+ * acknowledge. Later ones only bump JAL_REG_FAULT_COUNT; each job's own
+ * status is always in its descriptor.
+ */
+#define JAL_REG_FAULT_STATUS		0x0a0	/* RO */
+#define   JAL_FAULT_STATUS_VALID	(1u << 0)
+#define   JAL_FAULT_STATUS_WRITE	(1u << 1)	/* faulting access wrote */
+#define JAL_REG_FAULT_CTX		0x0a4	/* RO: context id */
+#define JAL_REG_FAULT_QUEUE		0x0a8	/* RO: queue index */
+#define JAL_REG_FAULT_REASON		0x0ac	/* RO: JAL_STATUS_* */
+#define JAL_REG_FAULT_ADDR_LO		0x0b0	/* RO: device VA */
+#define JAL_REG_FAULT_ADDR_HI		0x0b4	/* RO */
+#define JAL_REG_FAULT_COUNT		0x0b8	/* RO: faults since last ack */
+#define JAL_REG_FAULT_ACK		0x0bc	/* WO: any value clears */
+
+/*
+ * Per-queue registers, JAL_QUEUE_STRIDE apart from JAL_REG_QUEUE_BASE.
+ * The ring is a power-of-two array of struct jal_desc in host memory
+ * (physical addresses; rings are owned by the kernel driver and are not
+ * translated by the chip MMU).
+ */
+#define JAL_REG_QUEUE_BASE		0x100
+#define JAL_QUEUE_STRIDE		0x40
+#define JAL_REG_Q(q, reg)		(JAL_REG_QUEUE_BASE + (q) * JAL_QUEUE_STRIDE + (reg))
+#define JAL_Q_RING_LO			0x00	/* RW: ring physical address */
+#define JAL_Q_RING_HI			0x04	/* RW */
+#define JAL_Q_RING_SIZE			0x08	/* RW: entries, power of 2 */
+#define JAL_Q_HEAD			0x0c	/* RO: next descriptor to fetch */
+#define JAL_Q_TAIL			0x10	/* RW: next free slot (= doorbell) */
+#define JAL_Q_CTRL			0x14	/* RW */
+#define   JAL_Q_CTRL_ENABLE		(1u << 0)
+#define   JAL_Q_CTRL_RESET		(1u << 1)	/* WO: abort and clear */
+#define JAL_Q_STATUS			0x18	/* RO */
+#define   JAL_Q_STATUS_IDLE		(1u << 0)
+#define   JAL_Q_STATUS_ERROR		(1u << 1)	/* bad ring setup */
+#define JAL_Q_PRIORITY			0x1c	/* RW: 0 (low) .. 3 (high) */
+#define JAL_Q_COMPL_LO			0x20	/* RW: completion record address */
+#define JAL_Q_COMPL_HI			0x24	/* RW */
+#define JAL_Q_COMPLETED			0x28	/* RO: low 32 bits of last seqno */
+
+#define JAL_QUEUE_PRIORITY_MAX		3
+#define JAL_RING_SIZE_MAX		4096
+
+/* Doorbells: writing the new tail index of queue q. */
+#define JAL_REG_DOORBELL_BASE		0x1000
+#define JAL_REG_DOORBELL(q)		(JAL_REG_DOORBELL_BASE + (q) * 8)
+
+/* Capability bits in JAL_REG_CAPS. */
+#define JAL_CAP_DMA			(1u << 0)	/* COPY and FILL */
+#define JAL_CAP_COMPUTE_F32		(1u << 1)	/* f32 element-wise and MATVEC */
+#define JAL_CAP_TIMESTAMP		(1u << 2)
+#define JAL_CAP_MSIX			(1u << 3)
+
+/**
+ * struct jal_ctx_entry - one hardware context in the context table
+ * @pt_root: physical address of the top-level page table, 4 KiB aligned,
+ *	with JAL_CTX_VALID in bit 0; an invalid context fails every job.
+ * @reserved: must be zero.
+ */
+struct jal_ctx_entry {
+	__u64 pt_root;
+	__u64 reserved;
+};
+
+#define JAL_CTX_VALID			(1ull << 0)
+
+/*
+ * Page tables: 4 KiB pages, three levels of 512 64-bit entries
+ * (VA bits 38..30, 29..21, 20..12). A non-leaf entry holds the next
+ * table's physical address plus JAL_PTE_VALID; a level-0 (leaf) entry
+ * holds the page's physical address plus JAL_PTE_VALID and the access
+ * bits. Bits 11..3 and 63..52 are reserved and must be zero.
+ */
+#define JAL_PAGE_SHIFT			12
+#define JAL_PAGE_SIZE			(1ull << JAL_PAGE_SHIFT)
+#define JAL_PT_LEVELS			3
+#define JAL_PT_ENTRIES			512
+#define JAL_PTE_VALID			(1ull << 0)
+#define JAL_PTE_READ			(1ull << 1)
+#define JAL_PTE_WRITE			(1ull << 2)
+#define JAL_PTE_ADDR_MASK		0x000ffffffffff000ull
+
+/**
+ * struct jal_desc - one queue descriptor (64 bytes)
+ * @ctx_id: hardware context whose address space the job runs in.
+ * @flags: JAL_DESC_F_*.
+ * @seqno: written to the queue's completion record when the job ends.
+ * @cmdbuf_va: device VA of the command buffer, 8-byte aligned.
+ * @cmdbuf_size: command buffer length in bytes, a multiple of 4.
+ * @reserved0: must be zero.
+ * @status: written by the device: JAL_STATUS_*.
+ * @error_offset: written by the device: byte offset in the command buffer
+ *	of the command that failed.
+ * @fault_addr: written by the device: the faulting device VA, if any.
+ * @reserved1: must be zero.
+ */
+struct jal_desc {
+	__u32 ctx_id;
+	__u32 flags;
+	__u64 seqno;
+	__u64 cmdbuf_va;
+	__u32 cmdbuf_size;
+	__u32 reserved0;
+	__u32 status;
+	__u32 error_offset;
+	__u64 fault_addr;
+	__u64 reserved1[2];
+};
+
+#define JAL_DESC_F_IRQ			(1u << 0)	/* interrupt when done */
+#define JAL_DESC_F_VALID_MASK		JAL_DESC_F_IRQ
+
+/**
+ * struct jal_completion - per-queue completion record in host memory
+ * @seqno: seqno of the last descriptor the queue finished, written after
+ *	that descriptor's status.
+ * @head: ring index after that descriptor.
+ * @reserved: written as zero.
+ */
+struct jal_completion {
+	__u64 seqno;
+	__u32 head;
+	__u32 reserved;
+};
+
+/* Job status codes (descriptor status, fault reason). */
+enum jal_status {
+	JAL_STATUS_OK = 0,
+	JAL_STATUS_BAD_DESC = 1,	/* reserved bits, bad flags, bad size */
+	JAL_STATUS_BAD_CTX = 2,		/* context id out of range or invalid */
+	JAL_STATUS_MMU_UNMAPPED = 3,	/* VA not mapped */
+	JAL_STATUS_MMU_PERM = 4,	/* mapping forbids the access */
+	JAL_STATUS_BAD_CMD = 5,		/* unknown command or malformed */
+	JAL_STATUS_BAD_INSN = 6,	/* invalid instruction or operand */
+	JAL_STATUS_STEP_LIMIT = 7,	/* kernel ran past the step limit */
+	JAL_STATUS_ABORTED = 8,		/* queue or device reset */
+	JAL_STATUS_BUS_ERROR = 9,	/* host memory access failed */
+	JAL_STATUS_COUNT
+};
+
+/*
+ * Command buffer: a sequence of commands, each starting with a 32-bit
+ * header (opcode in bits 7..0, total length in 32-bit words including the
+ * header in bits 31..16). Commands run in order; the first failing command
+ * ends the job.
+ */
+#define JAL_CMD_HDR(op, dwords)		((__u32)(op) | ((__u32)(dwords) << 16))
+#define JAL_CMD_OP(hdr)			((hdr) & 0xff)
+#define JAL_CMD_DWORDS(hdr)		((hdr) >> 16)
+#define JAL_CMD_HDR_RESERVED		0x0000ff00u
+
+enum jal_cmd_op {
+	JAL_CMD_NOP = 0x00,
+	JAL_CMD_COPY = 0x01,
+	JAL_CMD_FILL = 0x02,
+	JAL_CMD_DISPATCH = 0x03,
+	JAL_CMD_WRITE_VALUE = 0x04,
+	JAL_CMD_TIMESTAMP = 0x05,
+};
+
+#define JAL_MAX_CMDBUF_SIZE		(1u << 20)
+
+/**
+ * struct jal_cmd_copy - copy @size bytes from @src_va to @dst_va
+ * @hdr: JAL_CMD_HDR(JAL_CMD_COPY, 8).
+ * @reserved: must be zero.
+ * @src_va: source device VA.
+ * @dst_va: destination device VA; overlapping ranges behave as memmove.
+ * @size: bytes, any value.
+ */
+struct jal_cmd_copy {
+	__u32 hdr;
+	__u32 reserved;
+	__u64 src_va;
+	__u64 dst_va;
+	__u64 size;
+};
+
+/**
+ * struct jal_cmd_fill - fill @size bytes at @dst_va with @pattern
+ * @hdr: JAL_CMD_HDR(JAL_CMD_FILL, 6).
+ * @pattern: 32-bit pattern, repeated; byte i gets byte (i % 4) of it.
+ * @dst_va: destination device VA.
+ * @size: bytes, any value.
+ */
+struct jal_cmd_fill {
+	__u32 hdr;
+	__u32 pattern;
+	__u64 dst_va;
+	__u64 size;
+};
+
+/**
+ * struct jal_cmd_dispatch - run a compute kernel
+ * @hdr: JAL_CMD_HDR(JAL_CMD_DISPATCH, 8).
+ * @reserved: must be zero.
+ * @code_va: device VA of the instruction stream, 8-byte aligned.
+ * @code_size: bytes, a multiple of sizeof(struct jal_insn), at most
+ *	JAL_MAX_CODE_SIZE.
+ * @args_size: bytes of argument block, a multiple of 8, at most
+ *	JAL_MAX_ARGS * 8.
+ * @args_va: device VA of the argument block: its 64-bit words are loaded
+ *	into registers r0, r1, ... before the first instruction.
+ */
+struct jal_cmd_dispatch {
+	__u32 hdr;
+	__u32 reserved;
+	__u64 code_va;
+	__u32 code_size;
+	__u32 args_size;
+	__u64 args_va;
+};
+
+/**
+ * struct jal_cmd_write_value - write a 64-bit value (a fence or semaphore)
+ * @hdr: JAL_CMD_HDR(JAL_CMD_WRITE_VALUE, 6).
+ * @reserved: must be zero.
+ * @dst_va: device VA, 8-byte aligned.
+ * @value: the value.
+ */
+struct jal_cmd_write_value {
+	__u32 hdr;
+	__u32 reserved;
+	__u64 dst_va;
+	__u64 value;
+};
+
+/**
+ * struct jal_cmd_timestamp - write the device clock (ns) as a 64-bit value
+ * @hdr: JAL_CMD_HDR(JAL_CMD_TIMESTAMP, 4).
+ * @reserved: must be zero.
+ * @dst_va: device VA, 8-byte aligned.
+ */
+struct jal_cmd_timestamp {
+	__u32 hdr;
+	__u32 reserved;
+	__u64 dst_va;
+};
+
+/*
+ * Compute instructions. A kernel is an array of fixed-size 64-byte
+ * instructions executed by one compute unit with 32 64-bit registers
+ * (r0..r31). Registers hold device VAs, sizes and loop counters; data
+ * lives in device memory and is addressed through registers, so one
+ * compiled kernel serves any buffers passed in its argument block.
+ *
+ * Fields are generic so new opcodes and dtypes fit without a format
+ * change: @r names registers, @dim gives shapes, @stride gives element
+ * strides (0 broadcasts one element) and @imm holds immediates. When bit
+ * i of JAL_INSN_F_DIM_REG is set in @flags, dim[i] is not a constant but
+ * the number of a register holding it (shapes that change at run time).
+ * Execution ends at JAL_OP_HALT or after the last instruction; every
+ * instruction costs one step of the watchdog plus one per 4096 elements.
+ */
+#define JAL_NUM_REGS			32
+#define JAL_MAX_ARGS			16
+#define JAL_MAX_CODE_SIZE		(1u << 20)
+
+/**
+ * struct jal_insn - one compute instruction (64 bytes)
+ * @opcode: JAL_OP_*.
+ * @dtype: JAL_DTYPE_* of the data operands (weights for matrix ops).
+ * @flags: JAL_INSN_F_*.
+ * @r: register operands; r[0] is the destination.
+ * @dim: shape: element count, or rows/columns; see each opcode.
+ * @stride: per-operand element stride (dst, a, b, c); for a matrix
+ *	operand, the row pitch in elements.
+ * @imm: immediates: f32 bit patterns, integers or a branch target.
+ * @reserved: must be zero.
+ */
+struct jal_insn {
+	__u8 opcode;
+	__u8 dtype;
+	__u16 flags;
+	__u8 r[4];
+	__u32 dim[4];
+	__u32 stride[4];
+	__u32 imm[4];
+	__u32 reserved[2];
+};
+
+#define JAL_INSN_F_DIM_REG(i)		(1u << (i))	/* i = 0..3 */
+#define JAL_INSN_F_VALID_MASK		0x000fu
+
+enum jal_dtype {
+	JAL_DTYPE_F32 = 0,
+	JAL_DTYPE_COUNT
+};
+
+/*
+ * Opcodes. Scalar ops work on registers; imm64 is imm[0] | imm[1] << 32.
+ * Vector ops: d[i * stride[0]] = op(a[i * stride[1]], b[i * stride[2]])
+ * for i < dim[0], with d, a, b at the VAs in r[0], r[1], r[2].
+ */
+enum jal_opcode {
+	JAL_OP_NOP = 0x00,
+	JAL_OP_HALT = 0x01,
+	/* scalar */
+	JAL_OP_LI = 0x02,	/* r0 = imm64 */
+	JAL_OP_ADDI = 0x03,	/* r0 = r1 + imm64 (wrapping) */
+	JAL_OP_ADD = 0x04,	/* r0 = r1 + r2 */
+	JAL_OP_MULI = 0x05,	/* r0 = r1 * imm64 */
+	JAL_OP_JUMP = 0x08,	/* pc = imm[2] (instruction index) */
+	JAL_OP_BNE = 0x09,	/* if (r1 != r2) pc = imm[2] */
+	JAL_OP_BLTU = 0x0a,	/* if (r1 < r2) pc = imm[2], unsigned */
+	/* element-wise, f32 */
+	JAL_OP_VADD = 0x10,	/* d = a + b */
+	JAL_OP_VMUL = 0x11,	/* d = a * b */
+	JAL_OP_VSCALE = 0x12,	/* d = a * f32(imm[0]) */
+	/* matrix */
+	JAL_OP_MATVEC = 0x20,	/* d[m] = sum_k W[m][k] * x[k] */
+};
+
+/*
+ * JAL_OP_MATVEC operands: r[0] = d (dim[0] elements, stride[0]),
+ * r[1] = W (dim[0] rows of dim[1] elements, row pitch stride[1], 0 means
+ * dim[1]), r[2] = x (dim[1] elements, stride[2]). Accumulates in f32.
+ */
+
+#endif /* _JALAPENO_HW_H_ */
