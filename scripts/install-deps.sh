@@ -23,9 +23,10 @@ mkdir -p "$JAL_CACHE"
 say() { printf '[deps] %s\n' "$*"; }
 
 # bookworm-backports carries meson >= 1.5, python3-pycotap and QEMU 10.0's
-# source; deb-src lines let apt-get source fetch QEMU.
+# source; deb-src lines (bookworm, and trixie for QEMU 10.0's current
+# source package) let apt-get source fetch QEMU.
 src=/etc/apt/sources.list.d/jalapeno.sources
-if [ ! -f "$src" ]; then
+if ! grep -qs "^Suites: trixie" "$src"; then
 	say "adding bookworm-backports and deb-src entries ($src)"
 	$SUDO tee "$src" >/dev/null <<'S'
 Types: deb deb-src
@@ -45,6 +46,13 @@ URIs: http://deb.debian.org/debian-security
 Suites: bookworm-security
 Components: main
 Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
+
+# Source only: QEMU 10.0's Debian source package (with Debian's patches).
+Types: deb-src
+URIs: http://deb.debian.org/debian
+Suites: trixie
+Components: main
+Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
 S
 fi
 say "apt-get update"
@@ -61,7 +69,7 @@ say "guest kernel: $krel"
 pkgs=(
 	build-essential git pkg-config bc flex bison cpio xz-utils zstd kmod file
 	libdrm-dev busybox-static "linux-headers-$krel" linux-source-6.12
-	ninja-build libglib2.0-dev python3-venv python3-setuptools dpkg-dev
+	ninja-build libglib2.0-dev libfdt-dev zlib1g-dev python3-venv python3-setuptools dpkg-dev
 	seabios qemu-system-data libopenblas-dev sparse
 )
 say "apt-get install ${pkgs[*]}"
@@ -75,6 +83,7 @@ $SUDO apt-get install -y -qq --no-install-recommends -t bookworm-backports \
 if [ ! -e "$JAL_KERNEL_DIR/vmlinuz" ]; then
 	say "unpacking linux-image-$krel-unsigned into $JAL_KERNEL_DIR"
 	tmp=$(mktemp -d)
+	chmod 755 "$tmp"
 	(cd "$tmp" && apt-get download -qq "linux-image-$krel-unsigned")
 	rm -rf "$JAL_KERNEL_DIR.tmp" && mkdir -p "$JAL_KERNEL_DIR.tmp"
 	dpkg-deb -x "$tmp"/linux-image-*.deb "$JAL_KERNEL_DIR.tmp"

@@ -101,7 +101,7 @@ struct drm_jalapeno_query {
 };
 
 /* The device may read but not write this BO; writes fault. */
-#define DRM_JALAPENO_BO_DEVICE_READONLY	(1u << 0)
+#define DRM_JALAPENO_BO_DEVICE_READONLY	0x1u
 #define DRM_JALAPENO_BO_FLAGS		DRM_JALAPENO_BO_DEVICE_READONLY
 
 /**

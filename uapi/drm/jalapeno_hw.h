@@ -14,6 +14,10 @@
 
 #include <linux/types.h>
 
+/* BIT() is not available to user space; these serve all three users. */
+#define JAL_BIT(n)			(1u << (n))
+#define JAL_BIT_ULL(n)			(1ull << (n))
+
 /* PCI identity: an experimental ID pair, not assigned by the PCI-SIG. */
 #define JAL_PCI_VENDOR_ID		0x4a4c	/* "JL" */
 #define JAL_PCI_DEVICE_ID		0x0001
@@ -54,11 +58,11 @@
 #define JAL_REG_MAX_CODE		0x01c	/* RO: max kernel code bytes */
 
 #define JAL_REG_DEV_CTRL		0x020	/* RW */
-#define   JAL_DEV_CTRL_ENABLE		(1u << 0)	/* process queues */
-#define   JAL_DEV_CTRL_RESET		(1u << 1)	/* WO: whole-device reset */
+#define   JAL_DEV_CTRL_ENABLE		JAL_BIT(0)	/* process queues */
+#define   JAL_DEV_CTRL_RESET		JAL_BIT(1)	/* WO: whole-device reset */
 #define JAL_REG_DEV_STATUS		0x024	/* RO */
-#define   JAL_DEV_STATUS_READY		(1u << 0)	/* reset complete */
-#define   JAL_DEV_STATUS_BUSY		(1u << 1)	/* a job is executing */
+#define   JAL_DEV_STATUS_READY		JAL_BIT(0)	/* reset complete */
+#define   JAL_DEV_STATUS_BUSY		JAL_BIT(1)	/* a job is executing */
 
 /*
  * Interrupt status: bit q is set when queue q completed a descriptor with
@@ -68,13 +72,13 @@
  */
 #define JAL_REG_IRQ_STATUS		0x030	/* RW1C */
 #define JAL_REG_IRQ_MASK		0x034	/* RW: 1 = masked */
-#define   JAL_IRQ_QUEUE(q)		(1u << (q))
-#define   JAL_IRQ_ERROR			(1u << 31)
+#define   JAL_IRQ_QUEUE(q)		JAL_BIT(q)
+#define   JAL_IRQ_ERROR			JAL_BIT(31)
 
 /* Watchdog: instruction steps one job may execute, 0 = unlimited. */
 #define JAL_REG_STEP_LIMIT_LO		0x040	/* RW */
 #define JAL_REG_STEP_LIMIT_HI		0x044	/* RW */
-#define JAL_STEP_LIMIT_DEFAULT		(1ull << 28)
+#define JAL_STEP_LIMIT_DEFAULT		0x10000000ull
 
 /* Free-running device clock in nanoseconds (same as timestamp commands). */
 #define JAL_REG_TIMESTAMP_LO		0x048	/* RO: reading LO latches HI */
@@ -99,8 +103,8 @@
  * status is always in its descriptor.
  */
 #define JAL_REG_FAULT_STATUS		0x0a0	/* RO */
-#define   JAL_FAULT_STATUS_VALID	(1u << 0)
-#define   JAL_FAULT_STATUS_WRITE	(1u << 1)	/* faulting access wrote */
+#define   JAL_FAULT_STATUS_VALID	JAL_BIT(0)
+#define   JAL_FAULT_STATUS_WRITE	JAL_BIT(1)	/* faulting access wrote */
 #define JAL_REG_FAULT_CTX		0x0a4	/* RO: context id */
 #define JAL_REG_FAULT_QUEUE		0x0a8	/* RO: queue index */
 #define JAL_REG_FAULT_REASON		0x0ac	/* RO: JAL_STATUS_* */
@@ -124,11 +128,11 @@
 #define JAL_Q_HEAD			0x0c	/* RO: next descriptor to fetch */
 #define JAL_Q_TAIL			0x10	/* RW: next free slot (= doorbell) */
 #define JAL_Q_CTRL			0x14	/* RW */
-#define   JAL_Q_CTRL_ENABLE		(1u << 0)
-#define   JAL_Q_CTRL_RESET		(1u << 1)	/* WO: abort and clear */
+#define   JAL_Q_CTRL_ENABLE		JAL_BIT(0)
+#define   JAL_Q_CTRL_RESET		JAL_BIT(1)	/* WO: abort and clear */
 #define JAL_Q_STATUS			0x18	/* RO */
-#define   JAL_Q_STATUS_IDLE		(1u << 0)
-#define   JAL_Q_STATUS_ERROR		(1u << 1)	/* bad ring setup */
+#define   JAL_Q_STATUS_IDLE		JAL_BIT(0)
+#define   JAL_Q_STATUS_ERROR		JAL_BIT(1)	/* bad ring setup */
 #define JAL_Q_PRIORITY			0x1c	/* RW: 0 (low) .. 3 (high) */
 #define JAL_Q_COMPL_LO			0x20	/* RW: completion record address */
 #define JAL_Q_COMPL_HI			0x24	/* RW */
@@ -142,10 +146,10 @@
 #define JAL_REG_DOORBELL(q)		(JAL_REG_DOORBELL_BASE + (q) * 8)
 
 /* Capability bits in JAL_REG_CAPS. */
-#define JAL_CAP_DMA			(1u << 0)	/* COPY and FILL */
-#define JAL_CAP_COMPUTE_F32		(1u << 1)	/* f32 element-wise and MATVEC */
-#define JAL_CAP_TIMESTAMP		(1u << 2)
-#define JAL_CAP_MSIX			(1u << 3)
+#define JAL_CAP_DMA			JAL_BIT(0)	/* COPY and FILL */
+#define JAL_CAP_COMPUTE_F32		JAL_BIT(1)	/* f32 element-wise and MATVEC */
+#define JAL_CAP_TIMESTAMP		JAL_BIT(2)
+#define JAL_CAP_MSIX			JAL_BIT(3)
 
 /**
  * struct jal_ctx_entry - one hardware context in the context table
@@ -158,7 +162,7 @@ struct jal_ctx_entry {
 	__u64 reserved;
 };
 
-#define JAL_CTX_VALID			(1ull << 0)
+#define JAL_CTX_VALID			JAL_BIT_ULL(0)
 
 /*
  * Page tables: 4 KiB pages, three levels of 512 64-bit entries
@@ -168,12 +172,12 @@ struct jal_ctx_entry {
  * bits. Bits 11..3 and 63..52 are reserved and must be zero.
  */
 #define JAL_PAGE_SHIFT			12
-#define JAL_PAGE_SIZE			(1ull << JAL_PAGE_SHIFT)
+#define JAL_PAGE_SIZE			0x1000ull
 #define JAL_PT_LEVELS			3
 #define JAL_PT_ENTRIES			512
-#define JAL_PTE_VALID			(1ull << 0)
-#define JAL_PTE_READ			(1ull << 1)
-#define JAL_PTE_WRITE			(1ull << 2)
+#define JAL_PTE_VALID			JAL_BIT_ULL(0)
+#define JAL_PTE_READ			JAL_BIT_ULL(1)
+#define JAL_PTE_WRITE			JAL_BIT_ULL(2)
 #define JAL_PTE_ADDR_MASK		0x000ffffffffff000ull
 
 /**
@@ -203,7 +207,7 @@ struct jal_desc {
 	__u64 reserved1[2];
 };
 
-#define JAL_DESC_F_IRQ			(1u << 0)	/* interrupt when done */
+#define JAL_DESC_F_IRQ			JAL_BIT(0)	/* interrupt when done */
 #define JAL_DESC_F_VALID_MASK		JAL_DESC_F_IRQ
 
 /**
@@ -254,7 +258,7 @@ enum jal_cmd_op {
 	JAL_CMD_TIMESTAMP = 0x05,
 };
 
-#define JAL_MAX_CMDBUF_SIZE		(1u << 20)
+#define JAL_MAX_CMDBUF_SIZE		0x100000u
 
 /**
  * struct jal_cmd_copy - copy @size bytes from @src_va to @dst_va
@@ -350,7 +354,7 @@ struct jal_cmd_timestamp {
  */
 #define JAL_NUM_REGS			32
 #define JAL_MAX_ARGS			16
-#define JAL_MAX_CODE_SIZE		(1u << 20)
+#define JAL_MAX_CODE_SIZE		0x100000u
 
 /**
  * struct jal_insn - one compute instruction (64 bytes)
@@ -375,7 +379,7 @@ struct jal_insn {
 	__u32 reserved[2];
 };
 
-#define JAL_INSN_F_DIM_REG(i)		(1u << (i))	/* i = 0..3 */
+#define JAL_INSN_F_DIM_REG(i)		JAL_BIT(i)	/* i = 0..3 */
 #define JAL_INSN_F_VALID_MASK		0x000fu
 
 enum jal_dtype {

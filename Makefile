@@ -1,0 +1,60 @@
+# SPDX-License-Identifier: MIT
+#
+# Jalapeño: top-level build. `make demo` and `make check` work on a fresh
+# Debian 12 machine as root: they install what is missing first.
+#
+#   make            build driver, runtime, QEMU with the device, tests
+#   make check      every test suite (host and guest); last line "N passed, N failed"
+#   make demo       boot the guest, load the driver, run the sample program
+#   make vm CMD=..  run CMD in the guest with the driver loaded, from the repo root
+#   make lint       checkpatch --strict on driver/ and uapi/
+
+SHELL := /bin/bash
+TOP := $(CURDIR)
+CACHE := $(shell . scripts/config.sh && echo $$JAL_CACHE)
+KREL = $(shell cat $(CACHE)/kernel-release 2>/dev/null)
+KDIR ?= /lib/modules/$(KREL)/build
+KSFT_DIR = $(CACHE)/linux-src/tools/testing/selftests
+CMD ?= true
+
+.PHONY: all deps qemu driver runtime tests check demo vm lint clean
+
+all: deps qemu driver runtime tests
+
+deps:
+	@scripts/install-deps.sh
+
+qemu: deps
+	@scripts/build-qemu.sh
+
+driver: deps
+	$(MAKE) -C driver KDIR=$(KDIR)
+
+runtime: deps
+	$(MAKE) -C runtime
+
+tests: deps runtime
+	$(MAKE) -C tests/host/core KSFT_DIR=$(KSFT_DIR)
+	$(MAKE) -C tests/host/runtime KSFT_DIR=$(KSFT_DIR)
+	$(MAKE) -C tests/kselftest KSFT_DIR=$(KSFT_DIR)
+	$(MAKE) -C tests/runtime KSFT_DIR=$(KSFT_DIR)
+
+check: all
+	@scripts/check.sh
+
+demo: all
+	@scripts/vm.sh runtime/build/jalrt-demo
+
+vm: all
+	@scripts/vm.sh "$(CMD)"
+
+lint: deps
+	@scripts/lint.sh
+
+clean:
+	$(MAKE) -C driver KDIR=$(KDIR) clean
+	$(MAKE) -C runtime clean
+	$(MAKE) -C tests/host/core clean
+	$(MAKE) -C tests/host/runtime clean
+	$(MAKE) -C tests/kselftest clean
+	$(MAKE) -C tests/runtime clean

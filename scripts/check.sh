@@ -1,0 +1,29 @@
+#!/bin/bash
+# SPDX-License-Identifier: MIT
+#
+# make check: every suite, host and guest, then one line "N passed, N
+# failed" summed over all of them; exits non-zero on any failure or if no
+# test ran at all.
+set -euo pipefail
+
+top=$(cd "$(dirname "$0")/.." && pwd)
+cd "$top"
+. scripts/config.sh
+. scripts/suite.sh
+
+log=$(mktemp /tmp/jal-check.XXXXXX)
+trap 'rm -f "$log"' EXIT
+
+{
+	run_suite host-core make -s -C tests/host/core run KSFT_DIR="$JAL_KSFT_DIR"
+	run_suite host-runtime make -s -C tests/host/runtime run KSFT_DIR="$JAL_KSFT_DIR"
+	run_suite checkpatch scripts/lint.sh
+	# One guest boot runs every guest suite (kselftests, runtime tests,
+	# kernel log scan) and frames each with the same markers.
+	scripts/vm.sh tests/run-guest.sh || echo "vm: exit $?"
+} 2>&1 | tee "$log"
+
+echo
+read -r passed failed < <(count_results "$log")
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ] && [ "$passed" -gt 0 ]

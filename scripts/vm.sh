@@ -1,0 +1,71 @@
+#!/bin/bash
+# SPDX-License-Identifier: MIT
+#
+# Boot the Jalapeño test guest and run one shell command in it.
+#
+#   scripts/vm.sh [--no-driver] [--timeout SECONDS] [--] COMMAND...
+#
+# The guest runs Debian's 6.12 kernel under TCG with one Jalapeño device,
+# sees the host's root file system (read-only, with a writable overlay in
+# guest memory), starts in this repository and, unless --no-driver, has
+# driver/jalapeno.ko loaded. The command's output and exit code are passed
+# through; 124 means the guest died or timed out before the command ended.
+# Extra QEMU arguments: JAL_QEMU_ARGS; driver parameters: JAL_DRIVER_PARAMS.
+set -euo pipefail
+
+top=$(cd "$(dirname "$0")/.." && pwd)
+. "$top/scripts/config.sh"
+
+load_driver=1
+timeout=${JAL_VM_TIMEOUT:-1800}
+while [ $# -gt 0 ]; do
+	case "$1" in
+	--no-driver) load_driver=0; shift ;;
+	--timeout) timeout=$2; shift 2 ;;
+	--) shift; break ;;
+	*) break ;;
+	esac
+done
+[ $# -gt 0 ] || { echo "usage: $0 [--no-driver] [--timeout S] COMMAND..." >&2; exit 2; }
+
+[ -x "$JAL_QEMU" ] || { echo "vm: no QEMU at $JAL_QEMU; run scripts/build-qemu.sh" >&2; exit 2; }
+"$top/scripts/mkinitramfs.sh"
+
+job=$(mktemp -d /tmp/jal-vm.XXXXXX)
+chmod 755 "$job"
+trap 'rm -rf "$job"' EXIT
+{
+	echo "export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+	echo "export HOME=/tmp TMPDIR=/tmp TERM=dumb"
+	printf 'export JALAPENO_KO=%q\n' "$top/driver/jalapeno.ko"
+	printf 'cd %q || exit 125\n' "$PWD"
+	if [ "$load_driver" = 1 ]; then
+		printf 'insmod "$JALAPENO_KO" %s || { echo "vm: insmod jalapeno.ko failed"; exit 125; }\n' \
+			"${JAL_DRIVER_PARAMS:-}"
+	fi
+	printf '%s\n' "$*"
+} > "$job/job.sh"
+
+status=$job/status
+set +e
+timeout --foreground -k 10 "$timeout" "$JAL_QEMU" \
+	-machine q35 -accel tcg,thread=multi -cpu max -smp 2 -m 3G \
+	-nodefaults -display none -no-reboot -monitor none \
+	-L /usr/share/seabios -L /usr/share/qemu \
+	-kernel "$JAL_KERNEL_DIR/vmlinuz" -initrd "$JAL_CACHE/initramfs.cpio.gz" \
+	-append "console=ttyS0 quiet loglevel=1 panic=-1 jal.job=$job" \
+	-serial stdio \
+	-virtfs local,path=/,mount_tag=hostroot,security_model=none,readonly=on,multidevs=remap \
+	-device jalapeno ${JAL_QEMU_ARGS:-} </dev/null 2>"$job/qemu.err" |
+	tr -d '\r' | awk -v status="$status" '
+		/^JAL-VM-EXIT: / { print $2 > status; next }
+		{ print; fflush() }'
+set -e
+if [ -s "$job/qemu.err" ]; then
+	grep -v -e 'warning: 9p: .*multidevs' "$job/qemu.err" >&2 || true
+fi
+if [ ! -s "$status" ]; then
+	echo "vm: the guest ended without reporting an exit code (crash or timeout after ${timeout}s)" >&2
+	exit 124
+fi
+exit "$(cat "$status")"
