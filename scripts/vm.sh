@@ -56,9 +56,10 @@ timeout --foreground -k 10 "$timeout" "$JAL_QEMU" \
 	-append "console=ttyS0 quiet loglevel=1 panic=-1 jal.job=$job" \
 	-serial stdio \
 	-virtfs local,path=/,mount_tag=hostroot,security_model=none,readonly=on,multidevs=remap \
-	-device jalapeno ${JAL_QEMU_ARGS:-} </dev/null 2>"$job/qemu.err" |
+	${JAL_VM_DEVICE--device jalapeno} ${JAL_QEMU_ARGS:-} </dev/null 2>"$job/qemu.err" |
 	tr -d '\r' | awk -v status="$status" '
 		/^JAL-VM-EXIT: / { print $2 > status; next }
+		/^\[ *[0-9.]+\] reboot: Power down$/ { next }
 		{ print; fflush() }'
 set -e
 if [ -s "$job/qemu.err" ]; then
