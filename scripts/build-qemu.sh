@@ -16,7 +16,7 @@ top=$(cd "$(dirname "$0")/.." && pwd)
 . "$top/scripts/config.sh"
 say() { printf '[qemu] %s\n' "$*"; }
 
-if [ -z "${JAL_QEMU_SRC_SET:-}" ] && [ ! -f "$JAL_QEMU_SRC/configure" ]; then
+if [ -z "$JAL_QEMU_OWN_TREE" ] && [ ! -f "$JAL_QEMU_SRC/configure" ]; then
 	# The newest QEMU 10.0.x source package apt knows about.
 	ver=$(apt-cache showsrc qemu | sed -n 's/^Version: //p' |
 		grep -E '^1:10\.0\.' | sort -V | tail -n 1)

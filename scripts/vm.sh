@@ -66,7 +66,7 @@ if [ -s "$job/qemu.err" ]; then
 	grep -v -e 'warning: 9p: .*multidevs' "$job/qemu.err" >&2 || true
 fi
 if [ ! -s "$status" ]; then
-	echo "vm: the guest ended without reporting an exit code (crash or timeout after ${timeout}s)" >&2
+	echo "vm: the guest ended without reporting an exit code (QEMU failed to start, the guest crashed, or ${timeout}s passed)" >&2
 	exit 124
 fi
 exit "$(cat "$status")"

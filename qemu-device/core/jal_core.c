@@ -100,6 +100,7 @@ static void jal_worker_free(struct jal_worker *w)
 	free(w->code);
 	for (i = 0; i < 3; i++)
 		free(w->vec[i]);
+	free(w->xbuf);
 	free(w->scratch);
 }
 
@@ -111,9 +112,10 @@ static int jal_worker_alloc(struct jal_worker *w)
 	w->code = malloc(JAL_MAX_CODE_SIZE);
 	for (i = 0; i < 3; i++)
 		w->vec[i] = malloc(JAL_VEC_CHUNK * sizeof(float));
+	w->xbuf = malloc(JAL_XBUF_ELEMS * sizeof(float));
 	w->scratch = malloc(JAL_SCRATCH_ELEMS * sizeof(float));
 	if (!w->dma_buf || !w->code || !w->vec[0] || !w->vec[1] ||
-	    !w->vec[2] || !w->scratch) {
+	    !w->vec[2] || !w->xbuf || !w->scratch) {
 		jal_worker_free(w);
 		return -1;
 	}

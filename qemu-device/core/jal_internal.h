@@ -23,6 +23,8 @@
 #define JAL_VEC_CHUNK		16384u
 /* Strided gathers read the covering range into this many elements. */
 #define JAL_SCRATCH_ELEMS	65536u
+/* MATVEC keeps an x vector of up to this many elements resident. */
+#define JAL_XBUF_ELEMS		65536u
 /* Largest byte extent of one compute operand. */
 #define JAL_MAX_EXTENT		(256ull << 20)
 #define JAL_VA_LIMIT		(1ull << JAL_VA_BITS)
@@ -79,6 +81,7 @@ struct jal_worker {
 	uint8_t *dma_buf;		/* JAL_DMA_CHUNK bytes */
 	struct jal_insn *code;		/* JAL_MAX_CODE_SIZE bytes */
 	float *vec[3];			/* JAL_VEC_CHUNK elements each */
+	float *xbuf;			/* JAL_XBUF_ELEMS elements */
 	float *scratch;			/* JAL_SCRATCH_ELEMS elements */
 };
 
@@ -156,6 +159,7 @@ static inline uint16_t jal_le16(uint16_t v) { return v; }
 #endif
 
 /* jal_core.c */
+const char *jal_status_name(enum jal_status status);
 void jal_log(struct jal_device *dev, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 void jal_lock(struct jal_device *dev);
@@ -195,6 +199,5 @@ void jal_mmu_invalidate(struct jal_device *dev);
 /* jal_exec.c */
 enum jal_status jal_exec_dispatch(struct jal_job *job,
 				  const struct jal_cmd_dispatch *cmd);
-const char *jal_status_name(enum jal_status status);
 
 #endif /* JAL_INTERNAL_H */

@@ -612,6 +612,23 @@ JALRT_API int jalrt_cmdbuf_dispatch(struct jalrt_cmdbuf *cb, struct jalrt_kernel
 				    const uint64_t *args, unsigned int num_args);
 
 /**
+ * jalrt_cmdbuf_set_args() - change argument words of a recorded dispatch
+ * @cb: command buffer.
+ * @dispatch: which dispatch, counting the buffer's dispatches from 0.
+ * @first: first argument word to replace.
+ * @args: @count new words.
+ * @count: words; [@first, @first + @count) must lie within the dispatch's
+ *	arguments.
+ *
+ * For loops that rerun one command buffer with, e.g., a new position each
+ * time: the commands stay, only the argument block is rewritten at the
+ * next submit (after earlier jobs of this buffer finished reading it).
+ * Return: 0, -EINVAL (no such dispatch) or -ERANGE.
+ */
+JALRT_API int jalrt_cmdbuf_set_args(struct jalrt_cmdbuf *cb, unsigned int dispatch,
+				    unsigned int first, const uint64_t *args, unsigned int count);
+
+/**
  * jalrt_cmdbuf_emit_raw() - append one raw command (for commands that have
  * no helper yet)
  * @cmd: the command, starting with its header; its length in the header

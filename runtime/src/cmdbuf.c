@@ -19,6 +19,7 @@
 struct jalrt_dispatch_fixup {
 	uint32_t cmd_offset;	/* of the jal_cmd_dispatch in the commands */
 	uint32_t arg_offset;	/* of its words in the argument area */
+	uint32_t num_args;
 };
 
 struct jalrt_cmdbuf {
@@ -145,7 +146,7 @@ static int cmd_reserve(struct jalrt_cmdbuf *cb, const char *fn, size_t bytes, vo
 /* Append a fixed command. */
 static int cmd_append(struct jalrt_cmdbuf *cb, const char *fn, const void *cmd, size_t bytes)
 {
-	void *p;
+	void *p = NULL;
 	int ret = cmd_reserve(cb, fn, bytes, &p);
 
 	if (!ret)
@@ -314,10 +315,33 @@ JALRT_API int jalrt_cmdbuf_dispatch(struct jalrt_cmdbuf *cb, struct jalrt_kernel
 
 	cb->dispatches[cb->num_dispatches].cmd_offset = (uint32_t)(cb->size - sizeof(cmd));
 	cb->dispatches[cb->num_dispatches].arg_offset = (uint32_t)arg_off;
+	cb->dispatches[cb->num_dispatches].num_args = num_args;
 	cb->num_dispatches++;
 	if (num_args)
 		memcpy(cb->args + cb->num_args, args, num_args * sizeof(*args));
 	cb->num_args += num_args;
+	return 0;
+}
+
+JALRT_API int jalrt_cmdbuf_set_args(struct jalrt_cmdbuf *cb, unsigned int dispatch,
+				    unsigned int first, const uint64_t *args, unsigned int count)
+{
+	const struct jalrt_dispatch_fixup *d;
+
+	if (!cb || (count && !args))
+		return jalrt_set_error(-EINVAL, "%s: NULL %s", __func__, cb ? "args" : "cmdbuf");
+	if (dispatch >= cb->num_dispatches)
+		return jalrt_set_error(-EINVAL, "%s: dispatch %u does not exist (%zu dispatches)",
+				       __func__, dispatch, cb->num_dispatches);
+	d = &cb->dispatches[dispatch];
+	if (first > d->num_args || count > d->num_args - first)
+		return jalrt_set_error(-ERANGE,
+				       "%s: arguments [%u, +%u) outside the %u of dispatch %u",
+				       __func__, first, count, d->num_args, dispatch);
+	if (count) {
+		memcpy(cb->args + d->arg_offset / 8 + first, args, count * sizeof(*args));
+		cb->dirty = true;
+	}
 	return 0;
 }
 

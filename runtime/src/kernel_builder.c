@@ -42,22 +42,41 @@ struct jalrt_kernel_builder {
 
 /* ---- instruction validation ------------------------------------------ */
 
-/* What each opcode uses, for validation. */
+/*
+ * Which fields each opcode uses. Like the chip, the builder requires every
+ * field an opcode does not use to be zero, so that they can be given a
+ * meaning later without changing what old kernels do.
+ */
+#define F_R(i)		(1u << (i))
+#define F_DIM(i)	(1u << (4 + (i)))
+#define F_STRIDE(i)	(1u << (8 + (i)))
+#define F_IMM(i)	(1u << (12 + (i)))
+#define F_BRANCH	(1u << 16)	/* imm[2] is a target index */
+#define F_R012		(F_R(0) | F_R(1) | F_R(2))
+#define F_STRIDE012	(F_STRIDE(0) | F_STRIDE(1) | F_STRIDE(2))
+#define F_IMM64		(F_IMM(0) | F_IMM(1))
+
 struct jalrt_op_desc {
 	const char *name;
-	uint16_t dim_reg_mask;	/* which JAL_INSN_F_DIM_REG bits make sense */
-	bool branch;
+	uint32_t fields;
 };
 
 static const struct jalrt_op_desc *op_desc(unsigned int opcode)
 {
-	static const struct jalrt_op_desc nop = { "NOP", 0, false },
-		halt = { "HALT", 0, false }, li = { "LI", 0, false },
-		addi = { "ADDI", 0, false }, add = { "ADD", 0, false },
-		muli = { "MULI", 0, false }, jump = { "JUMP", 0, true },
-		bne = { "BNE", 0, true }, bltu = { "BLTU", 0, true },
-		vadd = { "VADD", 0x1, false }, vmul = { "VMUL", 0x1, false },
-		vscale = { "VSCALE", 0x1, false }, matvec = { "MATVEC", 0x3, false };
+	static const struct jalrt_op_desc nop = { "NOP", 0 },
+		halt = { "HALT", 0 },
+		li = { "LI", F_R(0) | F_IMM64 },
+		addi = { "ADDI", F_R(0) | F_R(1) | F_IMM64 },
+		add = { "ADD", F_R012 },
+		muli = { "MULI", F_R(0) | F_R(1) | F_IMM64 },
+		jump = { "JUMP", F_IMM(2) | F_BRANCH },
+		bne = { "BNE", F_R(1) | F_R(2) | F_IMM(2) | F_BRANCH },
+		bltu = { "BLTU", F_R(1) | F_R(2) | F_IMM(2) | F_BRANCH },
+		vadd = { "VADD", F_R012 | F_DIM(0) | F_STRIDE012 },
+		vmul = { "VMUL", F_R012 | F_DIM(0) | F_STRIDE012 },
+		vscale = { "VSCALE", F_R(0) | F_R(1) | F_DIM(0) | F_STRIDE(0) | F_STRIDE(1) |
+				     F_IMM(0) },
+		matvec = { "MATVEC", F_R012 | F_DIM(0) | F_DIM(1) | F_STRIDE012 };
 
 	switch (opcode) {
 	case JAL_OP_NOP: return &nop;
@@ -167,19 +186,36 @@ int jalrt_validate_insn(const struct jal_insn *in, uint32_t index, uint32_t coun
 	if (in->flags & ~JAL_INSN_F_VALID_MASK)
 		return insn_error(index, in, "undefined flag bits 0x%x set",
 				  in->flags & ~JAL_INSN_F_VALID_MASK);
-	if (in->flags & ~d->dim_reg_mask)
-		return insn_error(index, in, "DIM_REG flag 0x%x on a dimension the opcode has not",
-				  in->flags & ~d->dim_reg_mask);
-	for (i = 0; i < 4; i++)
-		if (in->r[i] >= JAL_NUM_REGS)
-			return insn_error(index, in, "register r[%u] = %u is not r0..r%u", i,
-					  in->r[i], JAL_NUM_REGS - 1);
-	for (i = 0; i < 4; i++)
-		if ((in->flags & JAL_INSN_F_DIM_REG(i)) && in->dim[i] >= JAL_NUM_REGS)
-			return insn_error(index, in,
-					  "dim[%u] names register %u, not r0..r%u", i, in->dim[i],
-					  JAL_NUM_REGS - 1);
-	if (d->branch && count && in->imm[2] > count)
+	for (i = 0; i < 4; i++) {
+		bool dim_reg = in->flags & JAL_INSN_F_DIM_REG(i);
+
+		if (d->fields & F_R(i)) {
+			if (in->r[i] >= JAL_NUM_REGS)
+				return insn_error(index, in, "register r[%u] = %u is not r0..r%u",
+						  i, in->r[i], JAL_NUM_REGS - 1);
+		} else if (in->r[i]) {
+			return insn_error(index, in, "r[%u] is not used by %s and must be 0", i,
+					  d->name);
+		}
+		if (d->fields & F_DIM(i)) {
+			if (dim_reg && in->dim[i] >= JAL_NUM_REGS)
+				return insn_error(index, in, "dim[%u] names register %u, not r0..r%u",
+						  i, in->dim[i], JAL_NUM_REGS - 1);
+		} else if (dim_reg) {
+			return insn_error(index, in, "DIM_REG flag on dim[%u], which %s does not use",
+					  i, d->name);
+		} else if (in->dim[i]) {
+			return insn_error(index, in, "dim[%u] is not used by %s and must be 0", i,
+					  d->name);
+		}
+		if (!(d->fields & F_STRIDE(i)) && in->stride[i])
+			return insn_error(index, in, "stride[%u] is not used by %s and must be 0", i,
+					  d->name);
+		if (!(d->fields & F_IMM(i)) && in->imm[i])
+			return insn_error(index, in, "imm[%u] is not used by %s and must be 0", i,
+					  d->name);
+	}
+	if ((d->fields & F_BRANCH) && count && in->imm[2] > count)
 		return insn_error(index, in, "branch target %u is past the end (%u instructions)",
 				  in->imm[2], count);
 
@@ -663,12 +699,14 @@ JALRT_API int jalrt_kernel_create(struct jalrt_device *dev, const struct jal_ins
 	uint32_t i;
 	int ret;
 
-	if (!dev || !code || !out)
+	if (!dev || !out)
 		return jalrt_set_error(-EINVAL, "jalrt_kernel_create: NULL %s",
-				       !dev ? "device" : !code ? "code" : "kernel");
+				       !dev ? "device" : "kernel");
 	*out = NULL;
 	if (!count)
 		return jalrt_set_error(-EINVAL, "jalrt_kernel_create: kernel has no instructions");
+	if (!code)
+		return jalrt_set_error(-EINVAL, "jalrt_kernel_create: NULL code");
 	if (num_args > JAL_MAX_ARGS)
 		return jalrt_set_error(-EINVAL, "jalrt_kernel_create: %u arguments, at most %u",
 				       num_args, JAL_MAX_ARGS);

@@ -53,7 +53,8 @@ JALRT_API int jalrt_submit(struct jalrt_context *ctx, struct jalrt_cmdbuf *cb,
 	unsigned int cb_count, bo_count = 0, i;
 	struct jalrt_fence *fence = NULL;
 	struct jalrt_device *dev;
-	uint32_t cb_bo;
+	uint32_t cb_bo, cb_size;
+	uint64_t cb_va;
 	int ret;
 
 	if (fence_out)
@@ -82,10 +83,11 @@ JALRT_API int jalrt_submit(struct jalrt_context *ctx, struct jalrt_cmdbuf *cb,
 					       "jalrt_submit: wait[%u] is a fence of another device", i);
 	}
 
-	ret = jalrt_cmdbuf_prepare(cb, &req.cmdbuf_va, &req.cmdbuf_size, &cb_bo, &cb_handles,
-				   &cb_count);
+	ret = jalrt_cmdbuf_prepare(cb, &cb_va, &cb_size, &cb_bo, &cb_handles, &cb_count);
 	if (ret)
 		return ret;
+	req.cmdbuf_va = cb_va;
+	req.cmdbuf_size = cb_size;
 
 	bo_list = malloc(((size_t)cb_count + num_buffers + 1) * sizeof(*bo_list));
 	in_syncobjs = malloc(((size_t)num_wait + 1) * sizeof(*in_syncobjs));

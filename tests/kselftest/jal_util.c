@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <linux/sync_file.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -364,6 +365,26 @@ int jal_syncobj_wait(int fd, uint32_t syncobj, unsigned int timeout_ms)
 	};
 
 	return jal_ioctl(fd, DRM_IOCTL_SYNCOBJ_WAIT, &w);
+}
+
+int jal_syncobj_status(int fd, uint32_t syncobj)
+{
+	struct drm_syncobj_handle h = {
+		.handle = syncobj,
+		.flags = DRM_SYNCOBJ_HANDLE_TO_FD_FLAGS_EXPORT_SYNC_FILE,
+		.fd = -1,
+	};
+	struct sync_file_info info;
+	int ret;
+
+	ret = jal_ioctl(fd, DRM_IOCTL_SYNCOBJ_HANDLE_TO_FD, &h);
+	if (ret)
+		return ret;
+	memset(&info, 0, sizeof(info));
+	ret = ioctl(h.fd, SYNC_IOC_FILE_INFO, &info);
+	ret = ret ? -errno : info.status;
+	close(h.fd);
+	return ret;
 }
 
 int jal_run(int fd, uint32_t ctx_id, const struct jal_cmdbuf *cb,

@@ -1,0 +1,203 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * llama2.c checkpoints: the model file format of llama2.c's run.c.
+ *
+ * Layout (little-endian): seven int32 header fields
+ *
+ *	dim, hidden_dim, n_layers, n_heads, n_kv_heads, vocab_size, seq_len
+ *
+ * where a negative vocab_size means the file carries its own classifier
+ * matrix and a positive one that the classifier is the token embedding
+ * table; then f32 tensors, each row-major with the output index first
+ * (a matrix that maps n inputs to d outputs is d rows of n):
+ *
+ *	token_embedding	[vocab_size][dim]
+ *	rms_att		[n_layers][dim]
+ *	wq		[n_layers][dim][dim]
+ *	wk		[n_layers][kv_dim][dim]
+ *	wv		[n_layers][kv_dim][dim]
+ *	wo		[n_layers][dim][dim]
+ *	rms_ffn		[n_layers][dim]
+ *	w1		[n_layers][hidden_dim][dim]
+ *	w2		[n_layers][dim][hidden_dim]
+ *	w3		[n_layers][hidden_dim][dim]
+ *	rms_final	[dim]
+ *	freq_cis_real	[seq_len][head_size / 2]	(unused: RoPE is computed)
+ *	freq_cis_imag	[seq_len][head_size / 2]	(unused)
+ *	wcls		[vocab_size][dim]		(only if vocab_size < 0)
+ *
+ * with head_size = dim / n_heads and kv_dim = n_kv_heads * head_size.
+ * The file must hold exactly these bytes: anything shorter or longer is
+ * a different model, and run.c would silently read garbage.
+ */
+#ifndef JAL_LLM_CHECKPOINT_H
+#define JAL_LLM_CHECKPOINT_H
+
+#include "common.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Bytes of the header: seven int32 fields. */
+#define LLM_CHECKPOINT_HEADER_SIZE	28
+
+/* The first token of every sequence in llama2.c's vocabularies. */
+#define LLM_TOKEN_BOS			1
+#define LLM_TOKEN_EOS			2
+
+/**
+ * struct llm_config - shape of a model
+ * @dim: width of the residual stream.
+ * @hidden_dim: width of the feed-forward layer.
+ * @n_layers: transformer blocks.
+ * @n_heads: query heads; dim is a multiple of it.
+ * @n_kv_heads: key/value heads; n_heads is a multiple of it (grouped KV
+ *	when smaller).
+ * @vocab_size: tokens (always positive here; see @shared_classifier).
+ * @seq_len: positions the model was built for; the KV cache holds this
+ *	many.
+ * @shared_classifier: the classifier is the token embedding table (the
+ *	header's vocab_size was positive).
+ * @head_size: dim / n_heads; even, since RoPE rotates pairs.
+ * @kv_dim: n_kv_heads * head_size, the width of one K or V row.
+ * @kv_mul: n_heads / n_kv_heads, query heads per KV head.
+ */
+struct llm_config {
+	int dim;
+	int hidden_dim;
+	int n_layers;
+	int n_heads;
+	int n_kv_heads;
+	int vocab_size;
+	int seq_len;
+	bool shared_classifier;
+	int head_size;
+	int kv_dim;
+	int kv_mul;
+};
+
+/**
+ * struct llm_weights - where each tensor of a checkpoint is
+ *
+ * Shapes as in the file format comment above; per-layer tensors are
+ * consecutive, so layer l of wq starts at wq + l * dim * dim. @wcls equals
+ * @token_embedding when the classifier is shared.
+ */
+struct llm_weights {
+	const float *token_embedding;
+	const float *rms_att;
+	const float *wq;
+	const float *wk;
+	const float *wv;
+	const float *wo;
+	const float *rms_ffn;
+	const float *w1;
+	const float *w2;
+	const float *w3;
+	const float *rms_final;
+	const float *wcls;
+};
+
+/**
+ * struct llm_checkpoint - a loaded checkpoint
+ * @config: its shape.
+ * @weights: pointers into @data.
+ * @data: the whole file (header included), read-only.
+ * @size: bytes of @data.
+ * @mapped: @data is a mapping owned by this object (llm_checkpoint_open())
+ *	rather than caller memory (llm_checkpoint_parse()).
+ */
+struct llm_checkpoint {
+	struct llm_config config;
+	struct llm_weights weights;
+	const void *data;
+	size_t size;
+	bool mapped;
+};
+
+/**
+ * llm_config_init() - check a shape and fill in its derived fields
+ * @config: dim .. seq_len and shared_classifier set by the caller;
+ *	head_size, kv_dim and kv_mul are written.
+ *
+ * Return: 0, or -EINVAL (with a message) if the shape is not one run.c
+ * could run: a non-positive field, dim not a multiple of n_heads, n_heads
+ * not a multiple of n_kv_heads, an odd head_size, or a size that does not
+ * fit in memory arithmetic.
+ */
+int llm_config_init(struct llm_config *config);
+
+/**
+ * llm_config_from_header() - decode and check a checkpoint header
+ * @header: the seven int32 fields as stored.
+ * @config: the shape, derived fields included.
+ *
+ * Return: 0 or -EINVAL (with a message).
+ */
+int llm_config_from_header(const int32_t header[7], struct llm_config *config);
+
+/**
+ * llm_config_to_header() - encode a shape as a checkpoint header
+ * @config: a shape accepted by llm_config_init().
+ * @header: the seven int32 fields (vocab_size negated when the classifier
+ *	is not shared).
+ */
+void llm_config_to_header(const struct llm_config *config, int32_t header[7]);
+
+/**
+ * llm_checkpoint_file_size() - bytes of a checkpoint of this shape
+ * @config: a shape accepted by llm_config_init().
+ * @size: header plus every tensor.
+ *
+ * Return: 0 or -EOVERFLOW if that does not fit in size_t.
+ */
+int llm_checkpoint_file_size(const struct llm_config *config, size_t *size);
+
+/**
+ * llm_checkpoint_parse() - validate a checkpoint in memory
+ * @data: the file's bytes, 4-byte aligned; must outlive @ckpt.
+ * @size: bytes at @data.
+ * @ckpt: filled in (->mapped false); nothing to release.
+ *
+ * Return: 0 or -EINVAL (with a message) for a bad header, a size that does
+ * not match the header exactly, or misaligned @data.
+ */
+int llm_checkpoint_parse(const void *data, size_t size, struct llm_checkpoint *ckpt);
+
+/**
+ * llm_checkpoint_open() - map a checkpoint file read-only and validate it
+ * @path: file name.
+ * @ckpt_out: the checkpoint, released with llm_checkpoint_close().
+ *
+ * Return: 0; -errno of open/fstat/mmap (e.g. -ENOENT); -EINVAL for a file
+ * that is not a valid checkpoint (see llm_checkpoint_parse()); -ENOMEM.
+ */
+int llm_checkpoint_open(const char *path, struct llm_checkpoint **ckpt_out);
+
+/** llm_checkpoint_close() - unmap and free a checkpoint from _open() */
+void llm_checkpoint_close(struct llm_checkpoint *ckpt);
+
+/**
+ * llm_checkpoint_write_random() - write a seeded random checkpoint
+ * @path: output file, replaced if it exists.
+ * @config: the shape (checked with llm_config_init()).
+ * @seed: any value; the same seed and shape give the same bytes on every
+ *	machine (the generator uses integer arithmetic only).
+ *
+ * Matrices and the embedding get weights of mean 0 and standard deviation
+ * about 0.02 (a sum of four uniforms, so close to normal), norm weights
+ * 1 + small noise; the unused RoPE tables are zero. Good for exercising
+ * shapes and timing, not for text.
+ *
+ * Return: 0; -EINVAL for a bad shape; -errno of a failed write (the
+ * partial file is removed).
+ */
+int llm_checkpoint_write_random(const char *path, const struct llm_config *config,
+				uint64_t seed);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* JAL_LLM_CHECKPOINT_H */

@@ -1,0 +1,255 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The CPU reference of llama2.c inference: the forward pass, the sampler
+ * and the generation loop of llama2.c's run.c, structured exactly like it
+ * so that the chip's results can be checked against it.
+ *
+ * Numerics: every step is run.c's (rmsnorm with eps 1e-5, RoPE with
+ * theta 10000 per head on q and k, grouped KV heads, softmax attention,
+ * SwiGLU, final rmsnorm, classifier), with one deliberate difference: dot
+ * products over more than LLM_REF_DOT_LANES elements (the matrix-vector
+ * products and attention scores) accumulate in LLM_REF_DOT_LANES
+ * interleaved partial sums, added up in lane order at the end, instead of
+ * one running sum. That is the order run.c gets from -Ofast, and it is
+ * what lets gcc vectorize without -ffast-math; the result is still fully
+ * determined by the source, so it does not change with the ISA (unless
+ * the build contracts a*b+c into FMA: build with -ffp-contract=off for
+ * results that are bit-identical across machines). Compiling reference.c
+ * with -DLLM_REF_SEQUENTIAL_DOT restores run.c's single running sum and
+ * with it run.c's exact bits (at about a third of the speed).
+ */
+#ifndef JAL_LLM_REFERENCE_H
+#define JAL_LLM_REFERENCE_H
+
+#include "checkpoint.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Partial sums of a dot product (1 with LLM_REF_SEQUENTIAL_DOT). */
+#ifdef LLM_REF_SEQUENTIAL_DOT
+#define LLM_REF_DOT_LANES	1
+#else
+#define LLM_REF_DOT_LANES	16
+#endif
+
+/* ------------------------------------------------------------------ */
+/* Forward pass                                                         */
+/* ------------------------------------------------------------------ */
+
+struct llm_ref;
+
+/**
+ * llm_ref_create() - the run state of a model: activations and KV cache
+ * @ckpt: the weights; must outlive the result.
+ * @ref_out: the state, freed with llm_ref_destroy().
+ *
+ * Return: 0, or -ENOMEM (the KV cache is 2 * n_layers * seq_len * kv_dim
+ * floats).
+ */
+int llm_ref_create(const struct llm_checkpoint *ckpt, struct llm_ref **ref_out);
+
+/** llm_ref_destroy() - free a run state */
+void llm_ref_destroy(struct llm_ref *ref);
+
+/** llm_ref_config() - the shape of the model (cannot fail) */
+const struct llm_config *llm_ref_config(const struct llm_ref *ref);
+
+/**
+ * llm_ref_forward() - run one position, as run.c's forward()
+ * @ref: the state; positions 0..@pos-1 must have been run before (their
+ *	K and V rows are read from the cache).
+ * @token: the token at @pos, 0 <= token < vocab_size.
+ * @pos: the position, 0 <= pos < seq_len.
+ * @logits: set to the vocab_size logits, owned by @ref and valid until
+ *	the next forward (the sampler may modify them in place, as run.c's).
+ *
+ * Return: 0, or -EINVAL for a token or position out of range.
+ */
+int llm_ref_forward(struct llm_ref *ref, int token, int pos, float **logits);
+
+/**
+ * llm_ref_key_cache() / llm_ref_value_cache() - the KV cache, for
+ *	comparisons: [n_layers][seq_len][kv_dim] floats
+ */
+const float *llm_ref_key_cache(const struct llm_ref *ref);
+const float *llm_ref_value_cache(const struct llm_ref *ref);
+
+/* ------------------------------------------------------------------ */
+/* Sampler                                                              */
+/* ------------------------------------------------------------------ */
+
+/* A candidate of top-p sampling. */
+struct llm_prob_index {
+	float prob;
+	int index;
+};
+
+/**
+ * struct llm_sampler - run.c's Sampler
+ * @vocab_size: logits per step.
+ * @temperature: 0 picks the argmax; otherwise logits are divided by it
+ *	before the softmax.
+ * @topp: nucleus size; in (0, 1) samples from the smallest set of most
+ *	likely tokens whose probabilities add up to more than @topp, else
+ *	from the whole distribution.
+ * @rng_state: xorshift* state, advanced once per sampled token (never
+ *	when @temperature is 0).
+ * @probindex: scratch space of top-p, @vocab_size entries.
+ */
+struct llm_sampler {
+	int vocab_size;
+	float temperature;
+	float topp;
+	uint64_t rng_state;
+	struct llm_prob_index *probindex;
+};
+
+/**
+ * llm_sampler_init() - set up a sampler as run.c's build_sampler()
+ * @sampler: the sampler, released with llm_sampler_fini().
+ * @vocab_size: positive.
+ * @temperature: >= 0 (run.c's command line turns negatives into 0).
+ * @topp: in [0, 1] (run.c's command line turns others into 0.9).
+ * @seed: the initial rng state, as run.c (which uses time() for 0): not 0,
+ *	because xorshift would then return 0 forever.
+ *
+ * Return: 0, -EINVAL (with a message) for an out-of-range argument, or
+ * -ENOMEM.
+ */
+int llm_sampler_init(struct llm_sampler *sampler, int vocab_size, float temperature,
+		     float topp, uint64_t seed);
+
+/** llm_sampler_fini() - free a sampler's scratch space */
+void llm_sampler_fini(struct llm_sampler *sampler);
+
+/**
+ * llm_sampler_sample() - pick the next token from @logits, as run.c's
+ *	sample()
+ *
+ * With a temperature, @logits is overwritten by the probabilities.
+ * Return: a token id in [0, vocab_size).
+ */
+int llm_sampler_sample(struct llm_sampler *sampler, float *logits);
+
+/* xorshift*: run.c's random_u32() and random_f32() ([0, 1), 24 bits). */
+uint32_t llm_random_u32(uint64_t *state);
+float llm_random_f32(uint64_t *state);
+
+/* run.c's building blocks, exposed for tests and for the chip path. */
+void llm_softmax(float *x, int size);
+int llm_sample_argmax(const float *probabilities, int n);
+int llm_sample_mult(const float *probabilities, int n, float coin);
+
+/**
+ * llm_sample_topp() - run.c's sample_topp()
+ * @probabilities: @n probabilities summing to ~1.
+ * @n: count.
+ * @topp: in (0, 1).
+ * @scratch: @n entries.
+ * @coin: uniform in [0, 1).
+ *
+ * Candidates below (1 - topp) / (n - 1) cannot be in the nucleus and are
+ * dropped before sorting by descending probability (ties by index, so
+ * the result does not depend on the qsort implementation); the list is cut
+ * after the first candidate whose cumulative probability exceeds @topp,
+ * and @coin scaled by that cumulative sum picks within it.
+ * Unlike run.c, an empty candidate list (only with NaNs, or n == 1) falls
+ * back to llm_sample_mult() instead of reading before the array.
+ *
+ * Return: the token id.
+ */
+int llm_sample_topp(const float *probabilities, int n, float topp,
+		    struct llm_prob_index *scratch, float coin);
+
+/* ------------------------------------------------------------------ */
+/* Generation                                                           */
+/* ------------------------------------------------------------------ */
+
+/**
+ * struct llm_model - anything that can run forward passes: the CPU
+ *	reference here, the chip later
+ * @forward: as llm_ref_forward(), with @model as its state.
+ * @model: passed to @forward.
+ * @vocab_size: logits per forward.
+ * @seq_len: positions available.
+ */
+struct llm_model {
+	int (*forward)(void *model, int token, int pos, float **logits);
+	void *model;
+	int vocab_size;
+	int seq_len;
+};
+
+/** llm_ref_model() - wrap a reference state as a struct llm_model */
+void llm_ref_model(struct llm_ref *ref, struct llm_model *model);
+
+/**
+ * llm_token_fn - called for every token generate() emits
+ * @opaque: the caller's pointer.
+ * @prev_token: the token before it (for llm_tokenizer_decode()).
+ * @token: the token.
+ * @pos: its position.
+ *
+ * Return: 0 to go on, > 0 to stop generating (not an error), < 0 to abort
+ * with that error.
+ */
+typedef int (*llm_token_fn)(void *opaque, int prev_token, int token, int pos);
+
+/**
+ * struct llm_generate_stats - what a generate() call did
+ * @positions: forward passes run (run.c's final pos).
+ * @prompt_tokens: tokens of the prompt, BOS included.
+ * @sampled_tokens: tokens chosen by the sampler (BOS stop included).
+ * @emitted_tokens: tokens passed to the callback.
+ * @stopped_at_bos: generation ended because BOS was sampled.
+ * @elapsed_ns: from the end of the first position to the end, as run.c
+ *	times it (so the first forward's warm-up is excluded).
+ * @tokens_per_second: (positions - 1) / elapsed, run.c's "achieved tok/s";
+ *	0 when fewer than 2 positions ran.
+ */
+struct llm_generate_stats {
+	int positions;
+	int prompt_tokens;
+	int sampled_tokens;
+	int emitted_tokens;
+	bool stopped_at_bos;
+	uint64_t elapsed_ns;
+	double tokens_per_second;
+};
+
+/**
+ * llm_generate() - run.c's generate() loop on token ids
+ * @model: the forward pass.
+ * @sampler: picks tokens after the prompt.
+ * @prompt: tokens to start with, as llm_tokenizer_encode(.., bos=true, ..)
+ *	returns them: BOS first, then the prompt text; { BOS } alone for
+ *	unconditional generation. At least one, each in [0, vocab_size).
+ * @n_prompt: their number.
+ * @steps: positions to run, the prompt's included; <= 0 or more than
+ *	seq_len means seq_len (run.c's command-line rule).
+ * @on_token: called for every emitted token (may be NULL).
+ * @opaque: passed to @on_token.
+ * @stats: filled in if not NULL (also on failure, as far as it got).
+ *
+ * Position pos feeds token pos (the prompt's while it lasts, then the last
+ * sampled one); the next token is the prompt's following one or, past the
+ * prompt, the sampler's pick. Generation stops after @steps positions, or
+ * as soon as the next token is BOS (which is not emitted): llama2.c's
+ * models mark the end of a text with BOS. So the callback sees the prompt
+ * (minus its first token) and then the continuation, exactly what run.c
+ * prints.
+ *
+ * Return: 0; -EINVAL for a bad prompt; the error of a failing forward
+ * pass or callback.
+ */
+int llm_generate(const struct llm_model *model, struct llm_sampler *sampler,
+		 const int *prompt, int n_prompt, int steps, llm_token_fn on_token,
+		 void *opaque, struct llm_generate_stats *stats);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* JAL_LLM_REFERENCE_H */

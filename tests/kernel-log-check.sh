@@ -1,0 +1,13 @@
+#!/bin/sh
+# SPDX-License-Identifier: MIT
+#
+# Fails if the kernel log shows a warning, bug, oops, lockdep or
+# sanitizer report: a test run must leave the kernel clean, whatever the
+# tests themselves reported.
+pattern='WARNING:|BUG:|Oops|general protection|lockdep|possible recursive locking|circular locking|UBSAN|KASAN|refcount_t:|list_add corruption|list_del corruption|kernel BUG|Call Trace:|INFO: task .* blocked'
+if dmesg | grep -E "$pattern"; then
+	echo "kernel-log: the lines above are a kernel bug report"
+	dmesg | tail -n 80
+	exit 1
+fi
+echo "kernel-log: clean ($(dmesg | wc -l) lines)"
