@@ -248,7 +248,7 @@ static int jal_pci_probe(struct pci_dev *pdev, const struct pci_device_id *id)
 	}
 
 	drm_info(&jdev->drm,
-		 "Jalapeño %u.%u, caps 0x%x, %u contexts, VA [0x%llx, 0x%llx)\n",
+		 "Jalapeno %u.%u, caps 0x%x, %u contexts, VA [0x%llx, 0x%llx)\n",
 		 jdev->hw_version >> 16, jdev->hw_version & 0xffff, jdev->caps,
 		 jdev->num_contexts, jdev->va_start, jdev->va_end);
 	return 0;

@@ -22,7 +22,7 @@
 #include "jalapeno_hw.h"
 
 #define JAL_DRIVER_NAME		"jalapeno"
-#define JAL_DRIVER_DESC		"Jalapeño LLM inference accelerator"
+#define JAL_DRIVER_DESC		"Jalapeno LLM inference accelerator"
 #define JAL_DRIVER_MAJOR	1
 #define JAL_DRIVER_MINOR	0
 

@@ -57,8 +57,10 @@ static enum jal_status jal_cmd_nop(struct jal_job *job,
 	return JAL_STATUS_OK;
 }
 
-/* memmove semantics: copy backwards when the destination overlaps the
- * source from above. */
+/*
+ * memmove semantics: copy backwards when the destination overlaps the
+ * source from above.
+ */
 static enum jal_status jal_cmd_copy(struct jal_job *job,
 				    const union jal_cmd *cmd)
 {
@@ -99,8 +101,10 @@ static enum jal_status jal_cmd_fill(struct jal_job *job,
 	enum jal_status st;
 	size_t i;
 
-	/* The chunk size is a multiple of 4, so every chunk starts with
-	 * byte 0 of the pattern. */
+	/*
+	 * The chunk size is a multiple of 4, so every chunk starts with
+	 * byte 0 of the pattern.
+	 */
 	for (i = 0; i < n; i++)
 		buf[i] = (uint8_t)(pattern >> (8 * (i & 3)));
 	st = jal_range_check(job, dst, size, true);

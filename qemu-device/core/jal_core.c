@@ -151,8 +151,10 @@ struct jal_device *jal_device_create(const struct jal_platform_ops *ops,
 	dev->running_queue = JAL_NO_QUEUE;
 	jal_regs_reset(dev);
 
-	/* The worker must not take the host's signals (QEMU's threads block
-	 * them all); it inherits the mask in force at creation. */
+	/*
+	 * The worker must not take the host's signals (QEMU's threads block
+	 * them all); it inherits the mask in force at creation.
+	 */
 	sigfillset(&all);
 	pthread_sigmask(SIG_SETMASK, &all, &old);
 	err = pthread_create(&dev->thread, NULL, jal_worker_main, dev);

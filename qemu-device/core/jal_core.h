@@ -23,6 +23,8 @@
 
 struct jal_device;
 
+#define jal_printf(fmt, args) __attribute__((format(printf, fmt, args)))
+
 /**
  * struct jal_platform_ops - what the core needs from its host
  * @dma_read: read @len bytes of host physical memory at @pa. Returns 0 or
@@ -38,9 +40,12 @@ struct jal_device;
  *	binding defers the actual MSI-X/INTx update to a context that may
  *	touch the interrupt controller. For INTx the binding asks
  *	jal_irq_asserted() for the line level.
- * @now_ns: the device clock in nanoseconds (monotonic).
+ * @now_ns: the device clock in nanoseconds (monotonic). Called from any
+ *	thread, possibly with the core's lock held.
  * @log_guest_error: report a guest programming error (bad register
- *	access, bad descriptor, faulting job...); purely informational.
+ *	access, bad descriptor, faulting job...); purely informational. The
+ *	message is one line ending in a newline. Called from any thread,
+ *	possibly with the core's lock held.
  * @worker_start: optional, called on the worker thread before it touches
  *	memory (QEMU: rcu_register_thread()).
  * @worker_stop: optional, called on the worker thread before it exits.
@@ -51,7 +56,7 @@ struct jal_platform_ops {
 	void (*raise_irq)(void *opaque, unsigned int vector);
 	uint64_t (*now_ns)(void *opaque);
 	void (*log_guest_error)(void *opaque, const char *fmt, ...)
-		__attribute__((format(printf, 2, 3)));
+		jal_printf(2, 3);
 	void (*worker_start)(void *opaque);
 	void (*worker_stop)(void *opaque);
 };

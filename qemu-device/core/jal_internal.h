@@ -16,8 +16,10 @@
 #include "jalapeno_hw.h"
 #include "jal_core.h"
 
-/* COPY/FILL move data through a bounce buffer of this size; it is also
- * how often a long transfer checks for an abort. */
+/*
+ * COPY/FILL move data through a bounce buffer of this size; it is also
+ * how often a long transfer checks for an abort.
+ */
 #define JAL_DMA_CHUNK		(1u << 20)
 /* Vector ops work on this many elements at a time per operand. */
 #define JAL_VEC_CHUNK		16384u
@@ -30,8 +32,6 @@
 #define JAL_VA_LIMIT		(1ull << JAL_VA_BITS)
 #define JAL_TLB_ENTRIES		256u
 #define JAL_NO_QUEUE		(-1)
-/* FAULT_CTX value when a fault has no context (ring errors). */
-#define JAL_FAULT_NO_CTX	0xffffffffu
 
 #define JAL_PTE_RESERVED	0xfff0000000000ff8ull
 #define JAL_PAGE_MASK		(JAL_PAGE_SIZE - 1)
@@ -116,8 +116,10 @@ struct jal_device {
 	uint64_t job_seq;
 	atomic_bool abort;
 
-	/* Bumped by every MMU invalidation; the worker drops its caches
-	 * when it sees a new value. */
+	/*
+	 * Bumped by every MMU invalidation; the worker drops its caches
+	 * when it sees a new value.
+	 */
 	atomic_uint mmu_gen;
 
 	struct jal_worker worker;
@@ -161,7 +163,7 @@ static inline uint16_t jal_le16(uint16_t v) { return v; }
 /* jal_core.c */
 const char *jal_status_name(enum jal_status status);
 void jal_log(struct jal_device *dev, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
+	jal_printf(2, 3);
 void jal_lock(struct jal_device *dev);
 void jal_unlock(struct jal_device *dev);
 int jal_dma_read(struct jal_device *dev, uint64_t pa, void *buf, size_t len);

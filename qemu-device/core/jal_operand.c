@@ -123,8 +123,10 @@ static enum jal_status jal_gather_strided(struct jal_exec *ex,
 
 		st = jal_mmu_read(ex->job, va, scratch, span * 4);
 		if (st) {
-			/* Report the first element in the faulting page, not
-			 * a gap byte before it. */
+			/*
+			 * Report the first element in the faulting page, not
+			 * a gap byte before it.
+			 */
 			uint64_t f = ex->job->fault_addr;
 
 			if (f > va)

@@ -51,7 +51,7 @@ static void jal_queue_fail(struct jal_device *dev, unsigned int qi,
 	dev->queue[qi].error = true;
 	jal_log(dev, "queue %u stopped: %s (address 0x%llx)", qi, why,
 		(unsigned long long)addr);
-	jal_fault_report(dev, JAL_FAULT_NO_CTX, qi, reason, addr, false);
+	jal_fault_report(dev, JAL_FAULT_CTX_NONE, qi, reason, addr, false);
 }
 
 static int jal_pick_queue(struct jal_device *dev)

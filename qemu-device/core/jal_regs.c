@@ -329,8 +329,10 @@ static bool jal_reg_write(struct jal_device *dev, uint32_t off, uint32_t val)
 		if (val >= JAL_NUM_CONTEXTS && val != JAL_MMU_INVALIDATE_ALL)
 			jal_log(dev, "MMU_INVALIDATE of context %u (not < %u)",
 				val, JAL_NUM_CONTEXTS);
-		/* Invalidating a context drops the whole cache: cheap and
-		 * never stale. */
+		/*
+		 * Invalidating a context drops the whole cache: cheap and
+		 * never stale.
+		 */
 		jal_mmu_invalidate(dev);
 		return true;
 	case JAL_REG_FAULT_ACK:

@@ -87,6 +87,8 @@ static int llm_tensor_counts(const struct llm_config *c, size_t counts[LLM_T_COU
 	size_t sum = 0;
 	int i;
 
+	/* Also keeps gcc -O3 from suspecting reads of unwritten counts. */
+	memset(counts, 0, LLM_T_COUNT * sizeof(counts[0]));
 	overflow |= llm_mul_overflow(vocab, dim, &counts[LLM_T_TOKEN_EMBEDDING]);
 	overflow |= llm_mul_overflow(layers, dim, &counts[LLM_T_RMS_ATT]);
 	overflow |= llm_mul3_overflow(layers, dim, dim, &counts[LLM_T_WQ]);
@@ -110,27 +112,28 @@ static int llm_tensor_counts(const struct llm_config *c, size_t counts[LLM_T_COU
 	return 0;
 }
 
-static int llm_check_positive(const char *name, long value)
-{
-	if (value <= 0)
-		return llm_set_error(-EINVAL, "checkpoint shape: %s is %ld, it must be positive",
-				     name, value);
-	return 0;
-}
-
 int llm_config_init(struct llm_config *c)
 {
-	size_t counts[LLM_T_COUNT], total, bytes;
-	int ret;
+	const struct {
+		const char *name;
+		int value;
+	} fields[] = {
+		{ "dim", c->dim },
+		{ "hidden_dim", c->hidden_dim },
+		{ "n_layers", c->n_layers },
+		{ "n_heads", c->n_heads },
+		{ "n_kv_heads", c->n_kv_heads },
+		{ "vocab_size", c->vocab_size },
+		{ "seq_len", c->seq_len },
+	};
+	size_t counts[LLM_T_COUNT], total, bytes, i;
 
-	if ((ret = llm_check_positive("dim", c->dim)) ||
-	    (ret = llm_check_positive("hidden_dim", c->hidden_dim)) ||
-	    (ret = llm_check_positive("n_layers", c->n_layers)) ||
-	    (ret = llm_check_positive("n_heads", c->n_heads)) ||
-	    (ret = llm_check_positive("n_kv_heads", c->n_kv_heads)) ||
-	    (ret = llm_check_positive("vocab_size", c->vocab_size)) ||
-	    (ret = llm_check_positive("seq_len", c->seq_len)))
-		return ret;
+	for (i = 0; i < sizeof(fields) / sizeof(fields[0]); i++) {
+		if (fields[i].value <= 0)
+			return llm_set_error(-EINVAL,
+					     "checkpoint shape: %s is %d, it must be positive",
+					     fields[i].name, fields[i].value);
+	}
 	if (c->dim % c->n_heads)
 		return llm_set_error(-EINVAL,
 				     "checkpoint shape: dim %d is not a multiple of n_heads %d",

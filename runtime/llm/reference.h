@@ -10,13 +10,16 @@
  * products over more than LLM_REF_DOT_LANES elements (the matrix-vector
  * products and attention scores) accumulate in LLM_REF_DOT_LANES
  * interleaved partial sums, added up in lane order at the end, instead of
- * one running sum. That is the order run.c gets from -Ofast, and it is
- * what lets gcc vectorize without -ffast-math; the result is still fully
- * determined by the source, so it does not change with the ISA (unless
- * the build contracts a*b+c into FMA: build with -ffp-contract=off for
- * results that are bit-identical across machines). Compiling reference.c
- * with -DLLM_REF_SEQUENTIAL_DOT restores run.c's single running sum and
- * with it run.c's exact bits (at about a third of the speed).
+ * one running sum. That is the kind of reordering run.c gets from -Ofast,
+ * and it is what lets the loops vectorize without -ffast-math; the result
+ * is still fully determined by the source, so SSE and AVX builds agree to
+ * the bit (unless the build contracts a*b+c into FMA: build with
+ * -ffp-contract=off for results that are identical across machines). The
+ * logits stay within ~1e-5 (relative to the largest) of an exact
+ * evaluation; greedy decoding matches run.c token for token on the test
+ * models. Compiling reference.c with -DLLM_REF_SEQUENTIAL_DOT restores
+ * run.c's single running sum and with it run.c's exact bits (about 3-4x
+ * slower).
  */
 #ifndef JAL_LLM_REFERENCE_H
 #define JAL_LLM_REFERENCE_H
@@ -44,6 +47,9 @@ struct llm_ref;
  * llm_ref_create() - the run state of a model: activations and KV cache
  * @ckpt: the weights; must outlive the result.
  * @ref_out: the state, freed with llm_ref_destroy().
+ *
+ * A state is used by one thread at a time; any number of states may share
+ * one checkpoint (the weights are read-only).
  *
  * Return: 0, or -ENOMEM (the KV cache is 2 * n_layers * seq_len * kv_dim
  * floats).

@@ -19,7 +19,7 @@
 /* Describe a failure recorded in a context (for messages). */
 static void describe_failure(char *out, size_t len, const struct drm_jalapeno_ctx_status *st)
 {
-	int n = snprintf(out, len, "%s (chip status %s", jalrt_strerror(st->error),
+	int n = snprintf(out, len, "%s; chip status %s", jalrt_strerror(st->error),
 			 jalrt_hw_status_name(st->hw_status));
 
 	if (n < 0 || (size_t)n >= len)
@@ -28,7 +28,7 @@ static void describe_failure(char *out, size_t len, const struct drm_jalapeno_ct
 		n += snprintf(out + n, len - n, ", fault at VA 0x%llx",
 			      (unsigned long long)st->fault_addr);
 	if ((size_t)n < len)
-		snprintf(out + n, len - n, ", command at offset 0x%x)", st->error_offset);
+		snprintf(out + n, len - n, ", command at offset 0x%x", st->error_offset);
 }
 
 /* Append @handle unless present: the driver may reject duplicates. */
@@ -128,7 +128,7 @@ JALRT_API int jalrt_submit(struct jalrt_context *ctx, struct jalrt_cmdbuf *cb,
 	ret = jalrt_dev_ioctl(dev, DRM_IOCTL_JALAPENO_SUBMIT, &req);
 	if (ret == -ECANCELED) {
 		struct drm_jalapeno_ctx_status st;
-		char why[160] = "reason unknown";
+		char why[192] = "reason unknown";
 
 		if (!jalrt_ctx_status_raw(ctx, &st) && st.error_seqno)
 			describe_failure(why, sizeof(why), &st);
@@ -164,7 +164,7 @@ out:
 static int fence_resolve(struct jalrt_fence *f)
 {
 	struct drm_jalapeno_ctx_status st;
-	char why[160];
+	char why[192];
 	int ret;
 
 	if (!f->done) {

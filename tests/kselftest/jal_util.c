@@ -598,7 +598,11 @@ int jal_dispatch(int fd, uint32_t ctx_id, const struct jal_insn *code, unsigned 
 	return ret;
 }
 
-/* r1 counts from 0 to r0 (the first argument): 2 steps per iteration. */
+/*
+ * r1 counts from 0 to r0 (the first argument): 2 steps per iteration.
+ * The job first writes 1 to the prog BO's JAL_BUSY_STARTED_OFFSET, so the
+ * CPU can tell when it started executing.
+ */
 int jal_busy_new(int fd, struct jal_prog *p, uint64_t iters)
 {
 	const struct jal_insn code[] = {
@@ -607,8 +611,31 @@ int jal_busy_new(int fd, struct jal_prog *p, uint64_t iters)
 		jal_i_bne(1, 0, 1),
 		jal_i_halt(),
 	};
+	int ret;
 
-	return jal_prog_new(fd, p, code, JAL_ARRAY_SIZE(code), &iters, 1);
+	ret = jal_prog_new(fd, p, code, JAL_ARRAY_SIZE(code), &iters, 1);
+	if (ret)
+		return ret;
+	p->cb.len = 0;
+	jal_emit_write_value(&p->cb, p->bo.va + JAL_BUSY_STARTED_OFFSET, 1);
+	jal_emit_dispatch(&p->cb, p->bo.va + JAL_PROG_CODE_OFFSET, sizeof(code), p->bo.va,
+			  sizeof(iters));
+	return 0;
+}
+
+int jal_busy_wait_started(const struct jal_prog *p, unsigned int timeout_ms)
+{
+	const volatile uint64_t *flag =
+		(const volatile uint64_t *)((char *)p->bo.map + JAL_BUSY_STARTED_OFFSET);
+	struct timespec ms = { .tv_nsec = 1000000 };
+	uint64_t deadline = jal_now_ns() + timeout_ms * 1000000ull;
+
+	while (*flag != 1) {
+		if (jal_now_ns() > deadline)
+			return -ETIME;
+		nanosleep(&ms, NULL);
+	}
+	return 0;
 }
 
 int jal_spin_new(int fd, struct jal_prog *p)

@@ -140,10 +140,14 @@ int jal_dispatch(int fd, uint32_t ctx_id, const struct jal_insn *code, unsigned 
 
 /*
  * Busy jobs: a counting loop of 2 steps per iteration, used to keep the
- * device occupied while a test submits or polls. jal_busy_iters() measures
+ * device occupied while a test submits or polls; the job marks its start
+ * in its own BO. jal_busy_iters() measures
  * how many iterations last about @ms (capped below the default watchdog).
  */
+#define JAL_BUSY_STARTED_OFFSET	2048u
 int jal_busy_new(int fd, struct jal_prog *p, uint64_t iters);
+/* Wait until the busy job began executing on the device. */
+int jal_busy_wait_started(const struct jal_prog *p, unsigned int timeout_ms);
 uint64_t jal_busy_iters(int fd, uint32_t ctx_id, unsigned int ms);
 /* A kernel that never ends: "0: jump 0". */
 int jal_spin_new(int fd, struct jal_prog *p);

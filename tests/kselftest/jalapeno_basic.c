@@ -355,6 +355,7 @@ JAL_TEST(basic, in_syncobj_orders_jobs)
 	ASSERT_EQ(0, jal_syncobj_new(self->fd, &s2));
 	ASSERT_EQ(0, jal_submit(self->fd, lo, &busy.cb, &busy.bo.handle, 1, NULL, 0, s0,
 				NULL));
+	ASSERT_EQ(0, jal_busy_wait_started(&busy, JAL_JOB_WAIT_MS));
 	ASSERT_EQ(0, jal_submit(self->fd, lo, &cb1, &bo.handle, 1, NULL, 0, s1, NULL));
 	ASSERT_EQ(0, jal_submit(self->fd, hi, &cb2, &bo.handle, 1, &s1, 1, s2, NULL));
 	if (jal_bo_wait(self->fd, busy.bo.handle, 0) != -ETIMEDOUT)

@@ -96,6 +96,8 @@ JAL_TEST(queues, higher_priority_runs_first)
 		ASSERT_EQ(0, jal_syncobj_new(self->fd, &busy_sync));
 		ASSERT_EQ(0, jal_submit(self->fd, busy_ctx, &busy.cb, &busy.bo.handle, 1,
 					NULL, 0, busy_sync, NULL));
+		/* the others must queue up behind a job that already runs */
+		ASSERT_EQ(0, jal_busy_wait_started(&busy, JAL_JOB_WAIT_MS));
 		for (p = 0; p < nprio; p++)
 			ASSERT_EQ(0, jal_submit(self->fd, ctx[p], &cb[p], &bo.handle, 1, NULL,
 						0, sync[p], NULL));

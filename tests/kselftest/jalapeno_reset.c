@@ -126,17 +126,19 @@ TEST_F_TIMEOUT(rst, job_timeout_recovers, JAL_TEST_TIMEOUT)
 }
 
 /*
- * A job of another context, queued on another queue behind the hung job,
- * survives the timeout recovery and completes correctly.
+ * Jobs of other contexts queued behind the hung job, one on the same
+ * hardware queue and one on another, survive the timeout recovery and
+ * complete correctly.
  */
 TEST_F_TIMEOUT(rst, job_timeout_spares_other_contexts, JAL_TEST_TIMEOUT)
 {
 	struct timespec pause = { .tv_nsec = 500000000 };
 	struct drm_jalapeno_ctx_status st;
-	uint32_t hung, other, s_hung, s_other;
-	struct jal_cmdbuf cb;
+	uint32_t hung, ctx[2], s_hung, sync[2];
+	struct jal_cmdbuf cb[2];
 	struct jal_prog spin;
 	struct jal_bo bo;
+	unsigned int k;
 	int fd;
 
 	if (!set_timeout_params(self, "1500"))
@@ -144,29 +146,39 @@ TEST_F_TIMEOUT(rst, job_timeout_spares_other_contexts, JAL_TEST_TIMEOUT)
 	fd = jal_open();
 	ASSERT_LE(0, fd);
 	ASSERT_EQ(0, jal_ctx_create(fd, DRM_JALAPENO_PRIORITY_LOW, &hung));
-	ASSERT_EQ(0, jal_ctx_create(fd, DRM_JALAPENO_PRIORITY_HIGH, &other));
+	ASSERT_EQ(0, jal_ctx_create(fd, DRM_JALAPENO_PRIORITY_LOW, &ctx[0]));	/* same queue */
+	ASSERT_EQ(0, jal_ctx_create(fd, DRM_JALAPENO_PRIORITY_HIGH, &ctx[1]));	/* other queue */
 	ASSERT_EQ(0, jal_spin_new(fd, &spin));
-	ASSERT_EQ(0, jal_bo_new(fd, 64 * 1024, 0, &bo));
-	ASSERT_EQ(0, jal_cmdbuf_new(fd, &cb));
-	jal_emit_fill(&cb, bo.va, 0x600d600d, bo.size);
+	ASSERT_EQ(0, jal_bo_new(fd, 128 * 1024, 0, &bo));
 	ASSERT_EQ(0, jal_syncobj_new(fd, &s_hung));
-	ASSERT_EQ(0, jal_syncobj_new(fd, &s_other));
+	for (k = 0; k < 2; k++) {
+		ASSERT_EQ(0, jal_cmdbuf_new(fd, &cb[k]));
+		jal_emit_fill(&cb[k], bo.va + k * 65536, 0x600d0000 + k, 65536);
+		ASSERT_EQ(0, jal_syncobj_new(fd, &sync[k]));
+	}
 
 	ASSERT_EQ(0, jal_submit(fd, hung, &spin.cb, &spin.bo.handle, 1, NULL, 0, s_hung, NULL));
-	/* let the spin start, but leave the other job well within its timeout */
+	/* let the spin start, but leave the others well within their timeout */
 	nanosleep(&pause, NULL);
-	ASSERT_EQ(0, jal_submit(fd, other, &cb, &bo.handle, 1, NULL, 0, s_other, NULL));
+	for (k = 0; k < 2; k++)
+		ASSERT_EQ(0, jal_submit(fd, ctx[k], &cb[k], &bo.handle, 1, NULL, 0, sync[k],
+					NULL));
 	ASSERT_EQ(0, jal_syncobj_wait(fd, s_hung, 30000));
-	ASSERT_EQ(0, jal_syncobj_wait(fd, s_other, 30000));
 	ASSERT_EQ(-ETIMEDOUT, jal_syncobj_status(fd, s_hung));
-	ASSERT_EQ(1, jal_syncobj_status(fd, s_other));
 	jal_assert_ctx_failed(_metadata, fd, hung, -ETIMEDOUT, -1, &st);
-	ASSERT_EQ(0, jal_ctx_status(fd, other, &st));
-	ASSERT_EQ(DRM_JALAPENO_CTX_ACTIVE, st.state);
-	ASSERT_EQ(0, st.error);
-	ASSERT_EQ(1, st.completed);
-	ASSERT_EQ(0x600d600d, ((uint32_t *)bo.map)[0]);
-	ASSERT_EQ(0x600d600d, ((uint32_t *)bo.map)[bo.size / 4 - 1]);
+	for (k = 0; k < 2; k++) {
+		uint32_t *w = (uint32_t *)((char *)bo.map + k * 65536);
+
+		TH_LOG("context %u (%s queue)", ctx[k], k ? "another" : "the same");
+		ASSERT_EQ(0, jal_syncobj_wait(fd, sync[k], 30000));
+		ASSERT_EQ(1, jal_syncobj_status(fd, sync[k]));
+		ASSERT_EQ(0, jal_ctx_status(fd, ctx[k], &st));
+		ASSERT_EQ(DRM_JALAPENO_CTX_ACTIVE, st.state);
+		ASSERT_EQ(0, st.error);
+		ASSERT_EQ(1, st.completed);
+		ASSERT_EQ(0x600d0000 + k, w[0]);
+		ASSERT_EQ(0x600d0000 + k, w[65536 / 4 - 1]);
+	}
 	restore_params(self);
 	ASSERT_EQ(0, jal_device_usable(fd));
 	close(fd);

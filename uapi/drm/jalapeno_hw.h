@@ -106,6 +106,7 @@
 #define   JAL_FAULT_STATUS_VALID	JAL_BIT(0)
 #define   JAL_FAULT_STATUS_WRITE	JAL_BIT(1)	/* faulting access wrote */
 #define JAL_REG_FAULT_CTX		0x0a4	/* RO: context id */
+#define   JAL_FAULT_CTX_NONE		0xffffffffu	/* queue (ring) error */
 #define JAL_REG_FAULT_QUEUE		0x0a8	/* RO: queue index */
 #define JAL_REG_FAULT_REASON		0x0ac	/* RO: JAL_STATUS_* */
 #define JAL_REG_FAULT_ADDR_LO		0x0b0	/* RO: device VA */

@@ -382,6 +382,15 @@ bool wait_busy(struct fake *f, unsigned int timeout_ms)
 	return true;
 }
 
+unsigned int wait_irqs(struct fake *f, unsigned int vector, unsigned int want)
+{
+	uint64_t end = now_ms() + 5000;
+
+	while (atomic_load(&f->irqs[vector]) < want && now_ms() < end)
+		usleep(20);
+	return atomic_load(&f->irqs[vector]);
+}
+
 void cb_u32(struct cmdbuf *cb, uint32_t v)
 {
 	if (cb->len + 4 > sizeof(cb->buf))

@@ -74,9 +74,11 @@ void ctx_setup(struct fake *f, unsigned int ctx);
 void map_page(struct fake *f, unsigned int ctx, uint64_t va, uint64_t pa,
 	      uint64_t flags);
 uint64_t *leaf_pte(struct fake *f, unsigned int ctx, uint64_t va);
-/* Map [va, va + size) to fresh pages; @reversed puts them in descending
+/*
+ * Map [va, va + size) to fresh pages; @reversed puts them in descending
  * physical order so no two neighbours are contiguous. Returns the PA of
- * the lowest page allocated. */
+ * the lowest page allocated.
+ */
 uint64_t map_range(struct fake *f, unsigned int ctx, uint64_t va, uint64_t size,
 		   uint64_t flags, bool reversed);
 uint8_t *va_host(struct fake *f, unsigned int ctx, uint64_t va);
@@ -96,6 +98,12 @@ uint32_t submit(struct fake *f, unsigned int q, uint32_t ctx, uint64_t cmdbuf_va
 		uint32_t size, uint32_t flags);
 bool wait_queue(struct fake *f, unsigned int q, unsigned int timeout_ms);
 bool wait_busy(struct fake *f, unsigned int timeout_ms);
+/*
+ * Interrupts are signalled just after the lock that published the
+ * completion is dropped: wait (up to 5 s) until @vector was raised @want
+ * times, then return the count.
+ */
+unsigned int wait_irqs(struct fake *f, unsigned int vector, unsigned int want);
 
 /* Command buffers. */
 struct cmdbuf {

@@ -55,7 +55,7 @@ TEST_F(cmd, copy_any_size_and_alignment)
 	map_range(f, CTX, dst, len, RW, true);
 	random_fill(f, self->ref, len);
 	host_write(f, CTX, src, self->ref, len);
-	for (s = 0; s < sizeof(sizes) / 8; s++) {
+	for (s = 0; s < ARRAY_SIZE(sizes); s++) {
 		for (i = 0; i < 4; i++) {
 			for (j = 0; j < 4; j++) {
 				struct cmdbuf cb = { 0 };
@@ -93,7 +93,7 @@ TEST_F(cmd, copy_overlapping_ranges_like_memmove)
 	unsigned int i;
 
 	map_range(f, CTX, base, len, RW, true);
-	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+	for (i = 0; i < ARRAY_SIZE(cases); i++) {
 		struct cmdbuf cb = { 0 };
 		struct result r;
 
@@ -146,7 +146,7 @@ TEST_F(cmd, fill_repeats_the_pattern_bytes)
 	unsigned int s, o, i;
 
 	map_range(f, CTX, dst, len, RW, true);
-	for (s = 0; s < sizeof(sizes) / 8; s++) {
+	for (s = 0; s < ARRAY_SIZE(sizes); s++) {
 		for (o = 0; o < 5; o++) {
 			struct cmdbuf cb = { 0 };
 			struct result r;

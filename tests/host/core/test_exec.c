@@ -161,8 +161,8 @@ TEST_F_TIMEOUT(exec, elementwise_ops_match_the_reference, 120)
 	unsigned int o, n, s, cases = 0;
 
 	for (o = 0; o < 3; o++) {
-		for (n = 0; n < sizeof(sizes) / 4; n++) {
-			for (s = 0; s < sizeof(strides) / sizeof(strides[0]); s++) {
+		for (n = 0; n < ARRAY_SIZE(sizes); n++) {
+			for (s = 0; s < ARRAY_SIZE(strides); s++) {
 				struct vcase c = {
 					.op = ops[o], .n = sizes[n],
 					.sd = strides[s][0], .sa = strides[s][1],
@@ -209,7 +209,7 @@ TEST_F(exec, overlapping_operands_read_inputs_first)
 	};
 	unsigned int i;
 
-	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+	for (i = 0; i < ARRAY_SIZE(cases); i++) {
 		check_vcase(_metadata, self, &cases[i]);
 		if (_metadata->exit_code) {
 			TH_LOG("case %u", i);
@@ -279,7 +279,7 @@ TEST_F_TIMEOUT(exec, matvec_matches_the_reference, 120)
 	};
 	unsigned int i;
 
-	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+	for (i = 0; i < ARRAY_SIZE(cases); i++) {
 		struct mcase c = cases[i];
 
 		c.od = 0x40;
@@ -308,7 +308,7 @@ TEST_F(exec, matvec_overlaps_zero_columns_and_precision)
 	unsigned int i, k, m;
 	float got[37];
 
-	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+	for (i = 0; i < ARRAY_SIZE(cases); i++) {
 		check_mcase(_metadata, self, &cases[i]);
 		if (_metadata->exit_code) {
 			TH_LOG("case %u", i);
@@ -464,7 +464,7 @@ TEST_F(exec, bad_dispatch_parameters)
 	unsigned int i;
 
 	host_write(f, CTX, CODE_VA, &nop, sizeof(nop));
-	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+	for (i = 0; i < ARRAY_SIZE(cases); i++) {
 		struct cmdbuf cb = { 0 };
 		struct result r;
 

@@ -124,7 +124,7 @@ TEST_F(mmu, unmapped_page_faults_precisely)
 	EXPECT_EQ(0, rd(f, JAL_REG_FAULT_QUEUE));
 	EXPECT_EQ(JAL_STATUS_MMU_UNMAPPED, rd(f, JAL_REG_FAULT_REASON));
 	EXPECT_EQ((uint32_t)(dst + 5 * PAGE), rd(f, JAL_REG_FAULT_ADDR_LO));
-	EXPECT_EQ(1, atomic_load(&f->irqs[JAL_MSIX_VEC_ERROR]));
+	EXPECT_EQ(1, wait_irqs(f, JAL_MSIX_VEC_ERROR, 1));
 	/* The unmapped page's old frame and everything else are intact. */
 	EXPECT_EQ(0, changed_outside(self, CTX, dst_pa, dst_pa + 5 * PAGE));
 	EXPECT_EQ(0, memcmp(f->mem + hole_pa, self->snap + hole_pa, PAGE));

@@ -62,7 +62,7 @@ TEST_F(rings, jobs_complete_with_writeback_record_and_irq)
 	EXPECT_EQ(3, rd(f, JAL_REG_Q(2, JAL_Q_COMPLETED)));
 	EXPECT_EQ(JAL_Q_STATUS_IDLE, rd(f, JAL_REG_Q(2, JAL_Q_STATUS)));
 	EXPECT_EQ(JAL_IRQ_QUEUE(2), rd(f, JAL_REG_IRQ_STATUS));
-	EXPECT_EQ(3, atomic_load(&f->irqs[2]));
+	EXPECT_EQ(3, wait_irqs(f, 2, 3));
 	EXPECT_EQ(0, atomic_load(&f->irqs[0]));
 	EXPECT_EQ(0, atomic_load(&f->irqs[JAL_MSIX_VEC_ERROR]));
 	EXPECT_EQ(0, rd(f, JAL_REG_FAULT_STATUS));
@@ -259,9 +259,9 @@ TEST_F(rings, unreadable_ring_stops_the_queue)
 	EXPECT_EQ(JAL_Q_STATUS_ERROR | JAL_Q_STATUS_IDLE,
 		  rd(f, JAL_REG_Q(1, JAL_Q_STATUS)));
 	EXPECT_EQ(0, rd(f, JAL_REG_Q(1, JAL_Q_HEAD)));
-	expect_fault(_metadata, f, 0xffffffff, 1, JAL_STATUS_BUS_ERROR, bad,
+	expect_fault(_metadata, f, JAL_FAULT_CTX_NONE, 1, JAL_STATUS_BUS_ERROR, bad,
 		     false, 1);
-	EXPECT_EQ(1, atomic_load(&f->irqs[JAL_MSIX_VEC_ERROR]));
+	EXPECT_EQ(1, wait_irqs(f, JAL_MSIX_VEC_ERROR, 1));
 	/* It stays stopped... */
 	usleep(2000);
 	EXPECT_EQ(1, rd(f, JAL_REG_FAULT_COUNT));
@@ -293,7 +293,7 @@ TEST_F(rings, bad_ring_size_or_tail_stops_the_queue)
 	queue_setup(f, 2, 8, 2);
 	wr(f, JAL_REG_DOORBELL(2), 8);	/* tail must be < ring size */
 	ASSERT_TRUE(wait_error(f, 2));
-	expect_fault(_metadata, f, 0xffffffff, 2, JAL_STATUS_BAD_DESC,
+	expect_fault(_metadata, f, JAL_FAULT_CTX_NONE, 2, JAL_STATUS_BAD_DESC,
 		     f->q[2].ring, false, 1);
 }
 
@@ -311,7 +311,7 @@ TEST_F(rings, completion_write_failure_stops_the_queue)
 	EXPECT_EQ(JAL_STATUS_OK, desc_at(f, 0, 0)->status);
 	EXPECT_EQ(0, rd(f, JAL_REG_Q(0, JAL_Q_HEAD)));
 	EXPECT_EQ(0, atomic_load(&f->irqs[0]));
-	expect_fault(_metadata, f, 0xffffffff, 0, JAL_STATUS_BUS_ERROR, bad,
+	expect_fault(_metadata, f, JAL_FAULT_CTX_NONE, 0, JAL_STATUS_BUS_ERROR, bad,
 		     false, 1);
 }
 
@@ -325,14 +325,22 @@ TEST_F(rings, bad_descriptors_fail_and_the_queue_goes_on)
 	unsigned int i, n = 0;
 	uint32_t idx[9];
 
-	bad[n] = good, bad[n++].flags = 2;
-	bad[n] = good, bad[n++].flags = 0x80000000;
-	bad[n] = good, bad[n++].reserved0 = 1;
-	bad[n] = good, bad[n++].reserved1[0] = 1;
-	bad[n] = good, bad[n++].reserved1[1] = 1ull << 63;
-	bad[n] = good, bad[n++].cmdbuf_va = CMDBUF_VA + 4;
-	bad[n] = good, bad[n++].cmdbuf_size = 6;
-	bad[n] = good, bad[n++].cmdbuf_size = JAL_MAX_CMDBUF_SIZE + 4;
+	bad[n] = good;
+	bad[n++].flags = 2;
+	bad[n] = good;
+	bad[n++].flags = 0x80000000;
+	bad[n] = good;
+	bad[n++].reserved0 = 1;
+	bad[n] = good;
+	bad[n++].reserved1[0] = 1;
+	bad[n] = good;
+	bad[n++].reserved1[1] = 1ull << 63;
+	bad[n] = good;
+	bad[n++].cmdbuf_va = CMDBUF_VA + 4;
+	bad[n] = good;
+	bad[n++].cmdbuf_size = 6;
+	bad[n] = good;
+	bad[n++].cmdbuf_size = JAL_MAX_CMDBUF_SIZE + 4;
 	for (i = 0; i < n; i++) {
 		bad[i].seqno = 100 + i;
 		bad[i].status = 0xdeadbeef;
@@ -352,7 +360,7 @@ TEST_F(rings, bad_descriptors_fail_and_the_queue_goes_on)
 	EXPECT_EQ(JAL_STATUS_OK, desc_at(f, 0, idx[n])->status);
 	EXPECT_EQ(200, compl_rec(f, 0)->seqno);
 	expect_fault(_metadata, f, CTX, 0, JAL_STATUS_BAD_DESC, 0, false, n);
-	EXPECT_EQ(n, atomic_load(&f->irqs[JAL_MSIX_VEC_ERROR]));
+	EXPECT_EQ(n, wait_irqs(f, JAL_MSIX_VEC_ERROR, n));
 	/* An empty command buffer is a valid, empty job. */
 	submit(f, 0, CTX, CMDBUF_VA, 0, 0);
 	ASSERT_TRUE(wait_queue(f, 0, 5000));
@@ -434,7 +442,7 @@ TEST_F(rings, fault_record_keeps_the_first_error)
 	EXPECT_EQ(JAL_STATUS_BAD_CMD, r.status);
 	expect_fault(_metadata, f, CTX, 0, JAL_STATUS_MMU_UNMAPPED,
 		     0x7000000000ull, true, 2);
-	EXPECT_EQ(2, atomic_load(&f->irqs[JAL_MSIX_VEC_ERROR]));
+	EXPECT_EQ(2, wait_irqs(f, JAL_MSIX_VEC_ERROR, 2));
 	wr(f, JAL_REG_FAULT_ACK, 0);
 	EXPECT_EQ(0, rd(f, JAL_REG_FAULT_STATUS));
 	EXPECT_EQ(0, rd(f, JAL_REG_FAULT_COUNT));
@@ -501,7 +509,7 @@ TEST_F(rings, queue_reset_aborts_the_running_job)
 	idx = submit(f, 1, CTX, CMDBUF_VA, len, JAL_DESC_F_IRQ);
 	ASSERT_TRUE(wait_queue(f, 1, 5000));
 	EXPECT_EQ(JAL_STATUS_OK, desc_at(f, 1, idx)->status);
-	EXPECT_EQ(1, atomic_load(&f->irqs[1]));
+	EXPECT_EQ(1, wait_irqs(f, 1, 1));
 }
 
 TEST_F(rings, queue_reset_leaves_other_queues_alone)

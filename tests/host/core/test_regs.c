@@ -122,7 +122,7 @@ TEST_F(regs, bad_accesses_are_ignored_and_logged)
 	EXPECT_EQ(1234, rd(f, JAL_REG_STEP_LIMIT_LO));
 	EXPECT_EQ(logs + 10, atomic_load(&f->logs));
 
-	for (i = 0; i < sizeof(undefined) / sizeof(undefined[0]); i++) {
+	for (i = 0; i < ARRAY_SIZE(undefined); i++) {
 		logs = atomic_load(&f->logs);
 		EXPECT_EQ(0, rd(f, undefined[i]));
 		wr(f, undefined[i], 0xffffffff);
@@ -267,8 +267,7 @@ TEST_F(regs, interrupt_status_mask_and_level)
 	/* Every event signals, even while the status bit is still set. */
 	submit(f, 0, CTX, CMDBUF_VA, cb.len, JAL_DESC_F_IRQ);
 	ASSERT_TRUE(wait_queue(f, 0, 5000));
-	usleep(1000);
-	EXPECT_EQ(2, atomic_load(&f->irqs[0]));
+	EXPECT_EQ(2, wait_irqs(f, 0, 2));
 
 	/* Write 1 to clear; other bits stay. */
 	wr(f, JAL_REG_IRQ_STATUS, JAL_IRQ_QUEUE(1));

@@ -111,7 +111,7 @@ TEST_F(ckpt, truncated_files_are_rejected)
 	ASSERT_NE(NULL, img);
 	snprintf(path, sizeof(path), "%s/short.bin", self->dir);
 	/* A header cut short, a header without weights, weights cut short. */
-	for (i = 0; i < sizeof(cut) / sizeof(cut[0]); i++) {
+	for (i = 0; i < ARRAY_SIZE(cut); i++) {
 		ASSERT_EQ(0, llm_write_file(path, img, cut[i]));
 		EXPECT_EQ(-EINVAL, llm_checkpoint_open(path, &ckpt));
 		EXPECT_NULL(ckpt);
@@ -172,7 +172,7 @@ TEST_F(ckpt, bad_headers_are_rejected)
 	};
 	unsigned int i;
 
-	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+	for (i = 0; i < ARRAY_SIZE(cases); i++) {
 		struct llm_checkpoint *ckpt = NULL;
 		/* A few KB of weights: the header must fail before sizes matter. */
 		int ret = open_image(self->dir, cases[i].header, 1024, &ckpt);

@@ -198,11 +198,10 @@ static double compare_with_naive(struct __test_metadata *_metadata,
 						fmax(1, fabs(nv.vc[off + i])));
 			}
 		}
-		if (err > worst)
-			TH_LOG("pos %d: relative error %.3g", pos, err);
 		worst = fmax(worst, err);
 		token = argmax_f(logits, c->vocab_size);
 	}
+	TH_LOG("worst relative error over %d positions: %.3g", positions, worst);
 	llm_ref_destroy(ref);
 	naive_fini(&nv);
 	free(expect);
@@ -294,7 +293,7 @@ static int collect_token(void *opaque, int prev_token, int token, int pos)
 
 		if (llm_piece_is_printable(piece) &&
 		    c->text_len + strlen(piece) < sizeof(c->text)) {
-			strcpy(c->text + c->text_len, piece);
+			memcpy(c->text + c->text_len, piece, strlen(piece) + 1);
 			c->text_len += strlen(piece);
 		}
 	}
@@ -486,7 +485,7 @@ TEST(forward_rejects_bad_tokens_and_positions)
 /* ------------------------------------------------------------------ */
 
 /*
- * Vocabulary 8, 7 positions: the argmax after position p is (p + 3) % 8,
+ * Vocabulary 8, 7 positions: the argmax after position p is p % 5 + 3,
  * or BOS at position @bos_at. Records the tokens it was fed.
  */
 struct script {
@@ -505,7 +504,7 @@ static int script_forward(void *model, int token, int pos, float **logits)
 	s->fed[pos] = token;
 	for (int i = 0; i < 8; i++)
 		s->logits[i] = 0;
-	s->logits[pos == s->bos_at ? LLM_TOKEN_BOS : (pos + 3) % 8] = 5;
+	s->logits[pos == s->bos_at ? LLM_TOKEN_BOS : pos % 5 + 3] = 5;
 	*logits = s->logits;
 	return 0;
 }
@@ -668,6 +667,7 @@ TEST(topp_picks_within_the_nucleus)
 {
 	/* Sorted: 0.5 (2), 0.3 (0), 0.1 (4), 0.05 (1), 0.05 (3). */
 	const float p[] = { 0.3f, 0.05f, 0.5f, 0.05f, 0.1f };
+	const float one[] = { 1.0f }, nans[] = { NAN, NAN };
 	struct llm_prob_index scratch[5];
 	int hits[5] = { 0 };
 
@@ -684,14 +684,11 @@ TEST(topp_picks_within_the_nucleus)
 	/* topp 0.85: nucleus {2, 0, 4}, total 0.9. */
 	EXPECT_EQ(4, llm_sample_topp(p, 5, 0.85f, scratch, 0.95f));	/* r 0.855 */
 	/* Equal probabilities sort by index: 1 before 3. */
-	EXPECT_EQ(1, llm_sample_topp(p, 5, 0.99f, scratch, 0.9f / 1.0f * 0.95f));
+	EXPECT_EQ(1, llm_sample_topp(p, 5, 0.99f, scratch, 0.92f));
+	EXPECT_EQ(3, llm_sample_topp(p, 5, 0.99f, scratch, 0.97f));
 	/* One token, or only NaNs: no candidates, fall back, no crash. */
-	{
-		const float one[] = { 1.0f }, nans[] = { NAN, NAN };
-
-		EXPECT_EQ(0, llm_sample_topp(one, 1, 0.9f, scratch, 0.5f));
-		EXPECT_EQ(1, llm_sample_topp(nans, 2, 0.9f, scratch, 0.5f));
-	}
+	EXPECT_EQ(0, llm_sample_topp(one, 1, 0.9f, scratch, 0.5f));
+	EXPECT_EQ(1, llm_sample_topp(nans, 2, 0.9f, scratch, 0.5f));
 }
 
 /*

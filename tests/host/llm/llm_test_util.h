@@ -57,7 +57,7 @@ static inline bool llm_readable(const char *path)
 #define LLM_REQUIRE_MODEL(path, name) do {					\
 	llm_model_path(path, sizeof(path), name);				\
 	if (!llm_readable(path))						\
-		SKIP(return, "test model %s not found (set JAL_MODELS_DIR)", path); \
+		SKIP(return, "test model %s not found (set JAL_MODELS_DIR)", name); \
 } while (0)
 
 static inline int llm_write_file(const char *path, const void *data, size_t size)
@@ -82,7 +82,8 @@ static inline void *llm_read_file(const char *path, size_t *size)
 
 	if (!f)
 		return NULL;
-	if (fseek(f, 0, SEEK_END) == 0 && (len = ftell(f)) >= 0 && fseek(f, 0, SEEK_SET) == 0) {
+	len = fseek(f, 0, SEEK_END) ? -1 : ftell(f);
+	if (len >= 0 && fseek(f, 0, SEEK_SET) == 0) {
 		buf = malloc((size_t)len + 1);
 		if (buf && fread(buf, 1, (size_t)len, f) != (size_t)len) {
 			free(buf);

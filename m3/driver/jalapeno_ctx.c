@@ -1,0 +1,363 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * Jalapeño accelerator driver: hardware contexts.
+ *
+ * A context is a slot of the chip's context table whose entry points at
+ * the file's page-table root, plus a scheduler entity on the hardware
+ * queue of the context's priority. Context ids are per file.
+ *
+ * Copyright (C) 2025 The Jalapeño authors
+ */
+
+#include <linux/capability.h>
+#include <linux/sched.h>
+#include <linux/slab.h>
+#include <linux/xarray.h>
+
+#include <drm/drm_file.h>
+#include <drm/drm_print.h>
+
+#include <drm/jalapeno_accel.h>
+
+#include "jalapeno_ctx.h"
+#include "jalapeno_drv.h"
+#include "jalapeno_hw.h"
+#include "jalapeno_mmu.h"
+
+static void jal_ctx_release(struct kref *ref)
+{
+	struct jal_ctx *ctx = container_of(ref, struct jal_ctx, ref);
+	struct jal_device *jdev = ctx->jdev;
+	unsigned long flags;
+
+	if (ctx->hw_id < JAL_NUM_CONTEXTS) {
+		/*
+		 * Every job of the context has ended (each held a reference),
+		 * so the chip no longer uses the slot.
+		 */
+		spin_lock_irqsave(&jdev->ctx_table_lock, flags);
+		jdev->slot_ctx[ctx->hw_id] = NULL;
+		jal_hw_write_ctx_entry(jdev, ctx->hw_id, 0, false);
+		spin_unlock_irqrestore(&jdev->ctx_table_lock, flags);
+
+		jal_hw_mmu_invalidate(jdev, ctx->hw_id);
+		jal_vm_detach_slot(ctx->vm, ctx->hw_id);
+		ida_free(&jdev->slot_ida, ctx->hw_id);
+	}
+
+	jal_vm_put(ctx->vm);
+	mutex_destroy(&ctx->submit_lock);
+	kfree(ctx);
+}
+
+/**
+ * jal_ctx_put() - drop a context reference; callable from any context
+ * @ctx: context, may be NULL.
+ */
+void jal_ctx_put(struct jal_ctx *ctx)
+{
+	if (ctx)
+		kref_put(&ctx->ref, jal_ctx_release);
+}
+
+/**
+ * jal_ctx_lookup() - find a context of a file
+ * @jfile: the file.
+ * @id: context id.
+ *
+ * Return: the context with a reference, or NULL.
+ */
+struct jal_ctx *jal_ctx_lookup(struct jal_file *jfile, u32 id)
+{
+	struct jal_ctx *ctx;
+
+	xa_lock(&jfile->ctxs);
+	ctx = xa_load(&jfile->ctxs, id);
+	if (ctx)
+		kref_get(&ctx->ref);
+	xa_unlock(&jfile->ctxs);
+	return ctx;
+}
+
+/*
+ * Stops new submits and tears the entity down: jobs already handed to
+ * the hardware complete; jobs still waiting for dependencies are given
+ * up to a second to be scheduled (immediately killed when the process is
+ * exiting), then cancelled. Drops the file's reference.
+ */
+static void jal_ctx_teardown(struct jal_ctx *ctx)
+{
+	mutex_lock(&ctx->submit_lock);
+	ctx->destroyed = true;
+	mutex_unlock(&ctx->submit_lock);
+
+	drm_sched_entity_destroy(&ctx->entity);
+	jal_ctx_put(ctx);
+}
+
+/**
+ * jal_ctx_destroy_all() - tear down every context of a closing file
+ * @jfile: the file; no ioctl can run on it any more.
+ */
+void jal_ctx_destroy_all(struct jal_file *jfile)
+{
+	struct jal_ctx *ctx;
+	unsigned long id;
+
+	xa_for_each(&jfile->ctxs, id, ctx) {
+		xa_erase(&jfile->ctxs, id);
+		jal_ctx_teardown(ctx);
+	}
+	xa_destroy(&jfile->ctxs);
+}
+
+/**
+ * jal_ctx_is_banned() - did a job of the context fail?
+ * @ctx: context.
+ *
+ * Return: true if the context is banned.
+ */
+bool jal_ctx_is_banned(struct jal_ctx *ctx)
+{
+	unsigned long flags;
+	bool banned;
+
+	spin_lock_irqsave(&ctx->status_lock, flags);
+	banned = false;
+	spin_unlock_irqrestore(&ctx->status_lock, flags);
+	return banned;
+}
+
+/**
+ * jal_ctx_job_failed() - record a job failure and ban the context
+ * @ctx: context.
+ * @seqno: the job's per-context seqno.
+ * @error: negative errno the job's fence carries.
+ * @hw_status: JAL_STATUS_* reported by the chip.
+ * @fault_addr: faulting VA, if any.
+ * @error_offset: offset of the failing command.
+ *
+ * Only the first failure is kept. Must run before the job's fence is
+ * signalled, so that a waiter sees the ban.
+ */
+void jal_ctx_job_failed(struct jal_ctx *ctx, u64 seqno, int error,
+			u32 hw_status, u64 fault_addr, u32 error_offset)
+{
+	unsigned long flags;
+
+	spin_lock_irqsave(&ctx->status_lock, flags);
+	if (!ctx->error_seqno) {
+		ctx->error_seqno = seqno;
+		ctx->error = error;
+		ctx->hw_status = hw_status;
+		ctx->fault_addr = fault_addr;
+		ctx->error_offset = error_offset;
+	}
+	ctx->banned = true;
+	spin_unlock_irqrestore(&ctx->status_lock, flags);
+}
+
+/**
+ * jal_ctx_job_ended() - a job of the context ended, well or not
+ * @ctx: context.
+ * @seqno: the job's per-context seqno.
+ *
+ * Callable from any context.
+ */
+void jal_ctx_job_ended(struct jal_ctx *ctx, u64 seqno)
+{
+	unsigned long flags;
+
+	spin_lock_irqsave(&ctx->status_lock, flags);
+	if (seqno > ctx->completed)
+		ctx->completed = seqno;
+	spin_unlock_irqrestore(&ctx->status_lock, flags);
+}
+
+/**
+ * jal_ctx_describe_slot() - name the owner of a hardware context slot
+ * @jdev: device.
+ * @hw_id: slot from a fault record.
+ * @buf: output.
+ * @len: size of @buf.
+ *
+ * For log messages; callable from any context.
+ */
+void jal_ctx_describe_slot(struct jal_device *jdev, u32 hw_id, char *buf,
+			   size_t len)
+{
+	struct jal_ctx *ctx;
+	unsigned long flags;
+
+	if (hw_id >= JAL_NUM_CONTEXTS) {
+		snprintf(buf, len, "hw ctx %u (none)", hw_id);
+		return;
+	}
+
+	spin_lock_irqsave(&jdev->ctx_table_lock, flags);
+	ctx = jdev->slot_ctx[hw_id];
+	if (ctx)
+		snprintf(buf, len, "hw ctx %u (ctx %u of pid %d [%s])", hw_id,
+			 ctx->id, ctx->pid, ctx->comm);
+	else
+		snprintf(buf, len, "hw ctx %u (unused)", hw_id);
+	spin_unlock_irqrestore(&jdev->ctx_table_lock, flags);
+}
+
+/**
+ * jal_ioctl_ctx_create() - DRM_IOCTL_JALAPENO_CTX_CREATE
+ * @dev: DRM device.
+ * @data: struct drm_jalapeno_ctx_create.
+ * @file: DRM file.
+ *
+ * Return: 0, -EINVAL for bad fields, -EPERM for REALTIME without
+ * CAP_SYS_NICE, -ENOSPC when all hardware contexts are in use, -ENOMEM.
+ */
+int jal_ioctl_ctx_create(struct drm_device *dev, void *data,
+			 struct drm_file *file)
+{
+	struct jal_device *jdev = to_jal_device(dev);
+	struct jal_file *jfile = file->driver_priv;
+	struct drm_jalapeno_ctx_create *args = data;
+	unsigned long flags;
+	struct jal_ctx *ctx;
+	int ret;
+
+	if (args->flags || args->reserved) {
+		drm_dbg(dev, "CTX_CREATE: flags 0x%x / reserved 0x%x not zero\n",
+			args->flags, args->reserved);
+		return -EINVAL;
+	}
+	if (args->priority > DRM_JALAPENO_PRIORITY_REALTIME) {
+		drm_dbg(dev, "CTX_CREATE: bad priority %u\n", args->priority);
+		return -EINVAL;
+	}
+	if (args->priority == DRM_JALAPENO_PRIORITY_REALTIME &&
+	    !capable(CAP_SYS_NICE))
+		return -EPERM;
+
+	ctx = kzalloc(sizeof(*ctx), GFP_KERNEL);
+	if (!ctx)
+		return -ENOMEM;
+
+	kref_init(&ctx->ref);
+	ctx->jdev = jdev;
+	jal_vm_get(jfile->vm);
+	ctx->vm = jfile->vm;
+	ctx->priority = args->priority;
+	ctx->queue = &jdev->queues[args->priority];
+	ctx->sched = &ctx->queue->sched;
+	ctx->hw_id = U32_MAX;
+	ctx->pid = task_tgid_nr(current);
+	get_task_comm(ctx->comm, current);
+	mutex_init(&ctx->submit_lock);
+	spin_lock_init(&ctx->status_lock);
+
+	ret = ida_alloc_max(&jdev->slot_ida, jdev->num_contexts - 1,
+			    GFP_KERNEL);
+	if (ret < 0) {
+		drm_dbg(dev, "CTX_CREATE: no free hardware context (%d)\n",
+			ret);
+		jal_ctx_put(ctx);
+		return ret;
+	}
+	ctx->hw_id = ret;
+
+	jal_vm_attach_slot(ctx->vm, ctx->hw_id);
+	spin_lock_irqsave(&jdev->ctx_table_lock, flags);
+	jal_hw_write_ctx_entry(jdev, ctx->hw_id, ctx->vm->root->dma, true);
+	jdev->slot_ctx[ctx->hw_id] = ctx;
+	spin_unlock_irqrestore(&jdev->ctx_table_lock, flags);
+	/* Drop whatever the slot's previous owner left in the TLB. */
+	jal_hw_mmu_invalidate(jdev, ctx->hw_id);
+
+	ret = drm_sched_entity_init(&ctx->entity, DRM_SCHED_PRIORITY_NORMAL,
+				    &ctx->sched, 1, NULL);
+	if (ret) {
+		jal_ctx_put(ctx);
+		return ret;
+	}
+
+	/* Our own reference: once published, the id may be destroyed. */
+	kref_get(&ctx->ref);
+	ret = xa_alloc(&jfile->ctxs, &ctx->id, ctx, xa_limit_32b, GFP_KERNEL);
+	if (ret) {
+		kref_put(&ctx->ref, jal_ctx_release);
+		jal_ctx_teardown(ctx);
+		return ret == -EBUSY ? -ENOSPC : ret;
+	}
+	args->ctx_id = ctx->id;
+	jal_ctx_put(ctx);
+	return 0;
+}
+
+/**
+ * jal_ioctl_ctx_destroy() - DRM_IOCTL_JALAPENO_CTX_DESTROY
+ * @dev: DRM device.
+ * @data: struct drm_jalapeno_ctx_destroy.
+ * @file: DRM file.
+ *
+ * Return: 0, -EINVAL for a non-zero reserved field, -ENOENT for an
+ * unknown id.
+ */
+int jal_ioctl_ctx_destroy(struct drm_device *dev, void *data,
+			  struct drm_file *file)
+{
+	struct jal_file *jfile = file->driver_priv;
+	struct drm_jalapeno_ctx_destroy *args = data;
+	struct jal_ctx *ctx;
+
+	if (args->reserved) {
+		drm_dbg(dev, "CTX_DESTROY: reserved not zero\n");
+		return -EINVAL;
+	}
+
+	ctx = xa_erase(&jfile->ctxs, args->ctx_id);
+	if (!ctx)
+		return -ENOENT;
+
+	jal_ctx_teardown(ctx);
+	return 0;
+}
+
+/**
+ * jal_ioctl_ctx_status() - DRM_IOCTL_JALAPENO_CTX_STATUS
+ * @dev: DRM device.
+ * @data: struct drm_jalapeno_ctx_status.
+ * @file: DRM file.
+ *
+ * Return: 0, -EINVAL for a non-zero reserved field, -ENOENT for an
+ * unknown id.
+ */
+int jal_ioctl_ctx_status(struct drm_device *dev, void *data,
+			 struct drm_file *file)
+{
+	struct jal_file *jfile = file->driver_priv;
+	struct drm_jalapeno_ctx_status *args = data;
+	unsigned long flags;
+	struct jal_ctx *ctx;
+
+	if (args->reserved) {
+		drm_dbg(dev, "CTX_STATUS: reserved not zero\n");
+		return -EINVAL;
+	}
+
+	ctx = jal_ctx_lookup(jfile, args->ctx_id);
+	if (!ctx)
+		return -ENOENT;
+
+	spin_lock_irqsave(&ctx->status_lock, flags);
+	args->state = ctx->banned ? DRM_JALAPENO_CTX_BANNED :
+				    DRM_JALAPENO_CTX_ACTIVE;
+	args->submitted = ctx->submitted;
+	args->completed = ctx->completed;
+	args->error_seqno = ctx->error_seqno;
+	args->error = ctx->error;
+	args->hw_status = ctx->hw_status;
+	args->fault_addr = ctx->fault_addr;
+	args->error_offset = ctx->error_offset;
+	spin_unlock_irqrestore(&ctx->status_lock, flags);
+
+	jal_ctx_put(ctx);
+	return 0;
+}

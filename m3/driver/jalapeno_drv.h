@@ -1,0 +1,140 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/*
+ * Jalapeño accelerator driver: device and file state.
+ *
+ * Copyright (C) 2025 The Jalapeño authors
+ */
+#ifndef __JALAPENO_DRV_H__
+#define __JALAPENO_DRV_H__
+
+#include <linux/idr.h>
+#include <linux/pci.h>
+#include <linux/spinlock.h>
+#include <linux/types.h>
+#include <linux/workqueue.h>
+#include <linux/xarray.h>
+
+#include <drm/drm_device.h>
+#include <drm/drm_file.h>
+
+#include <drm/jalapeno_hw.h>
+
+#include "jalapeno_hw.h"
+
+#define JAL_DRIVER_NAME		"jalapeno"
+#define JAL_DRIVER_DESC		"Jalapeno LLM inference accelerator"
+#define JAL_DRIVER_MAJOR	1
+#define JAL_DRIVER_MINOR	0
+
+/* Device VA range handed out to BOs; VA pages below it stay unmapped. */
+#define JAL_VA_START		0x100000ull
+
+struct jal_ctx;
+struct jal_vm;
+
+/**
+ * struct jal_irq_vector - one interrupt vector and the events it serves
+ * @jdev: owning device.
+ * @mask: JAL_IRQ_* bits of JAL_REG_IRQ_STATUS this vector handles.
+ * @pending: bits the hard handler acknowledged and the thread has yet to
+ *	process; set with atomic_or(), taken with atomic_xchg().
+ * @irq: Linux interrupt number.
+ * @exclusive: true for an MSI-X vector that nothing else shares, so it is
+ *	never reported as unhandled.
+ */
+struct jal_irq_vector {
+	struct jal_device *jdev;
+	u32 mask;
+	atomic_t pending;
+	int irq;
+	bool exclusive;
+};
+
+/**
+ * struct jal_device - one Jalapeño PCI function
+ * @drm: DRM device; embedded, allocated with devm_drm_dev_alloc(), freed on
+ *	the last drm_dev_put() (open files and address spaces hold references).
+ * @pdev: the PCI device.
+ * @regs: BAR0 mapping; only touched inside drm_dev_enter()/drm_dev_exit().
+ * @hw_version: JAL_REG_VERSION.
+ * @caps: JAL_REG_CAPS.
+ * @num_contexts: hardware context slots in use, at most JAL_NUM_CONTEXTS.
+ * @va_start: first device VA given to BOs.
+ * @va_end: end (exclusive) of the device VA range.
+ * @max_cmdbuf_size: largest command buffer the chip accepts.
+ * @max_code_size: largest kernel instruction stream the chip accepts.
+ * @page_size: BO size granule (the larger of CPU and device page sizes).
+ * @step_limit_lock: serialises writes of JAL_REG_STEP_LIMIT and
+ *	@step_limit (run_job of several queues may race).
+ * @step_limit: value last written to JAL_REG_STEP_LIMIT.
+ * @queues: hardware queues, index = priority.
+ * @reset_wq: ordered workqueue for scheduler timeouts, so that queue
+ *	recoveries never run concurrently.
+ * @ctx_table: chip context table (JAL_NUM_CONTEXTS entries, coherent DMA).
+ * @ctx_table_dma: its bus address.
+ * @ctx_table_lock: protects @ctx_table entries and @slot_ctx. A spinlock
+ *	because context release runs from fence-signalling paths' workers;
+ *	never held across anything that sleeps.
+ * @slot_ida: allocator of hardware context slots (internally locked).
+ * @slot_ctx: context owning each slot, for fault reports; under
+ *	@ctx_table_lock, cleared before the context is freed.
+ * @irq_vectors: interrupt vectors in use.
+ * @num_irq_vectors: number of entries of @irq_vectors in use.
+ */
+struct jal_device {
+	struct drm_device drm;
+	struct pci_dev *pdev;
+	void __iomem *regs;
+
+	u32 hw_version;
+	u32 caps;
+	u32 num_contexts;
+	u64 va_start;
+	u64 va_end;
+	u32 max_cmdbuf_size;
+	u32 max_code_size;
+	u32 page_size;
+	spinlock_t step_limit_lock; /* JAL_REG_STEP_LIMIT, step_limit */
+	u64 step_limit;
+
+	struct jal_queue queues[JAL_NUM_QUEUES];
+	struct workqueue_struct *reset_wq;
+
+	struct jal_ctx_entry *ctx_table;
+	dma_addr_t ctx_table_dma;
+	spinlock_t ctx_table_lock; /* ctx_table entries, slot_ctx */
+	struct ida slot_ida;
+	struct jal_ctx *slot_ctx[JAL_NUM_CONTEXTS];
+
+	struct jal_irq_vector irq_vectors[JAL_MSIX_NUM_VECTORS];
+	unsigned int num_irq_vectors;
+};
+
+/**
+ * struct jal_file - per open file state
+ * @jdev: the device.
+ * @vm: this file's device address space; every BO and context of the
+ *	file uses it. The file holds one reference.
+ * @ctxs: contexts of this file by id (allocating xarray, ids from 1).
+ *	The xarray lock serialises insert/erase; lookups take a context
+ *	reference under it.
+ */
+struct jal_file {
+	struct jal_device *jdev;
+	struct jal_vm *vm;
+	struct xarray ctxs;
+};
+
+static inline struct jal_device *to_jal_device(struct drm_device *drm)
+{
+	return container_of(drm, struct jal_device, drm);
+}
+
+/*
+ * Workqueue for deferred releases (address spaces, BOs waiting for their
+ * address space to go idle). It is not any scheduler's workqueue, so work
+ * on it may wait for jobs, and module exit drains it.
+ */
+extern struct workqueue_struct *jal_wq;
+
+#endif /* __JALAPENO_DRV_H__ */

@@ -1,0 +1,753 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * Jalapeño accelerator driver: job submission and completion.
+ *
+ * Every context has a drm_sched entity on the scheduler of its hardware
+ * queue. run_job writes a descriptor into the queue's ring and rings the
+ * doorbell; the chip writes the descriptor's status back and then a
+ * completion record with the descriptor's seqno, and interrupts. The
+ * completion thread takes every job up to that seqno off the ring and
+ * signals its hardware fence, with an error for a failed job, whose
+ * context is then banned.
+ *
+ * Timeouts: the scheduler's timeout handler resets the queue if the timed
+ * out job is the one the chip is executing, fails it with -ETIMEDOUT,
+ * bans its context and rewrites the remaining jobs into the fresh ring,
+ * so that other contexts' jobs continue. A job that merely waits behind
+ * another queue's job is left alone.
+ *
+ * Copyright (C) 2025 The Jalapeño authors
+ */
+
+#include <linux/dma-resv.h>
+#include <linux/moduleparam.h>
+#include <linux/slab.h>
+#include <linux/uaccess.h>
+
+#include <drm/drm_drv.h>
+#include <drm/drm_exec.h>
+#include <drm/drm_file.h>
+#include <drm/drm_gem.h>
+#include <drm/drm_managed.h>
+#include <drm/drm_print.h>
+#include <drm/drm_syncobj.h>
+
+#include <drm/jalapeno_accel.h>
+
+#include "jalapeno_ctx.h"
+#include "jalapeno_drv.h"
+#include "jalapeno_gem.h"
+#include "jalapeno_hw.h"
+#include "jalapeno_job.h"
+#include "jalapeno_mmu.h"
+
+/*
+ * Both parameters may be changed at run time through sysfs; they apply
+ * to jobs submitted (job_timeout_ms) or started (step_limit) afterwards.
+ */
+static unsigned int job_timeout_ms = 5000;
+module_param(job_timeout_ms, uint, 0644);
+MODULE_PARM_DESC(job_timeout_ms,
+		 "Time a job may run before its queue is reset, in ms (0 = no limit; default 5000)");
+
+u64 jal_step_limit = JAL_STEP_LIMIT_DEFAULT;
+module_param_named(step_limit, jal_step_limit, ullong, 0644);
+MODULE_PARM_DESC(step_limit,
+		 "Instruction steps one job may execute (JAL_REG_STEP_LIMIT, 0 = unlimited)");
+
+static long jal_job_timeout_jiffies(void)
+{
+	unsigned int ms = READ_ONCE(job_timeout_ms);
+
+	return ms ? msecs_to_jiffies(ms) : MAX_SCHEDULE_TIMEOUT;
+}
+
+/* Written into a descriptor's status until the chip writes it back. */
+#define JAL_DESC_STATUS_PENDING		0xffffffffu
+
+static const char * const jal_queue_names[JAL_NUM_QUEUES] = {
+	"jalapeno-q0", "jalapeno-q1", "jalapeno-q2", "jalapeno-q3",
+};
+
+static struct jal_job *to_jal_job(struct drm_sched_job *sched_job)
+{
+	return container_of(sched_job, struct jal_job, base);
+}
+
+static const char *jal_fence_get_driver_name(struct dma_fence *fence)
+{
+	return JAL_DRIVER_NAME;
+}
+
+static const char *jal_fence_get_timeline_name(struct dma_fence *fence)
+{
+	struct jal_fence *f = container_of(fence, struct jal_fence, base);
+
+	return jal_queue_names[f->queue];
+}
+
+static const struct dma_fence_ops jal_fence_ops = {
+	.get_driver_name = jal_fence_get_driver_name,
+	.get_timeline_name = jal_fence_get_timeline_name,
+};
+
+static int jal_status_to_errno(u32 status)
+{
+	switch (status) {
+	case JAL_STATUS_OK:
+		return 0;
+	case JAL_STATUS_MMU_UNMAPPED:
+	case JAL_STATUS_MMU_PERM:
+		return -EFAULT;
+	case JAL_STATUS_BAD_CMD:
+	case JAL_STATUS_BAD_INSN:
+	case JAL_STATUS_BAD_DESC:
+		return -EINVAL;
+	case JAL_STATUS_STEP_LIMIT:
+		return -ETIMEDOUT;
+	default:
+		return -EIO;
+	}
+}
+
+static void jal_job_write_desc(struct jal_queue *q, struct jal_job *job)
+{
+	struct jal_desc *d = &q->ring[job->ring_index];
+
+	jal_mem_wr32(&d->ctx_id, job->ctx->hw_id);
+	jal_mem_wr32(&d->flags, JAL_DESC_F_IRQ);
+	jal_mem_wr64(&d->seqno, job->hw_seqno);
+	jal_mem_wr64(&d->cmdbuf_va, job->cmdbuf_va);
+	jal_mem_wr32(&d->cmdbuf_size, job->cmdbuf_size);
+	jal_mem_wr32(&d->reserved0, 0);
+	jal_mem_wr32(&d->status, JAL_DESC_STATUS_PENDING);
+	jal_mem_wr32(&d->error_offset, 0);
+	jal_mem_wr64(&d->fault_addr, 0);
+	jal_mem_wr64(&d->reserved1[0], 0);
+	jal_mem_wr64(&d->reserved1[1], 0);
+}
+
+/* Takes @job off the ring with its final result; q->lock held. */
+static void jal_job_retire_locked(struct jal_queue *q, struct jal_job *job,
+				  int error, struct list_head *done)
+{
+	lockdep_assert_held(&q->lock);
+
+	/* Visible in CTX_STATUS before the fence signals. */
+	jal_ctx_job_ended(job->ctx, job->seqno);
+	job->error = error;
+	job->state = JAL_JOB_DONE;
+	list_move_tail(&job->q_link, done);
+	q->num_inflight--;
+}
+
+/*
+ * Moves every job the chip has finished from q->inflight to @done with
+ * its result, and records failures in the jobs' contexts (which bans
+ * them) before any fence is signalled.
+ */
+static void jal_queue_collect_locked(struct jal_queue *q,
+				     struct list_head *done)
+{
+	struct jal_device *jdev = q->jdev;
+	struct jal_job *job, *tmp;
+	u64 last;
+
+	lockdep_assert_held(&q->lock);
+
+	/* The chip writes the record as a whole; reread until stable. */
+	do {
+		last = jal_mem_rd64(&q->compl->seqno);
+		dma_rmb();
+	} while (last != jal_mem_rd64(&q->compl->seqno));
+	/* The descriptor write-back happened before the record write. */
+	dma_rmb();
+
+	list_for_each_entry_safe(job, tmp, &q->inflight, q_link) {
+		struct jal_desc *d = &q->ring[job->ring_index];
+		u32 status, error_offset;
+		u64 fault_addr;
+		int error;
+
+		if (job->hw_seqno > last)
+			break;
+
+		status = jal_mem_rd32(&d->status);
+		error_offset = jal_mem_rd32(&d->error_offset);
+		fault_addr = jal_mem_rd64(&d->fault_addr);
+		error = jal_status_to_errno(status);
+		if (error) {
+			char who[64];
+
+			jal_ctx_describe_slot(jdev, job->ctx->hw_id, who,
+					      sizeof(who));
+			drm_dbg(&jdev->drm,
+				"queue %u: job %llu of %s failed: %s (%u), cmd offset %u, VA 0x%llx\n",
+				q->index, job->seqno, who,
+				jal_hw_status_name(status), status,
+				error_offset, fault_addr);
+			jal_ctx_job_failed(job->ctx, job->seqno, error, status,
+					   fault_addr, error_offset);
+		}
+		jal_job_retire_locked(q, job, error, done);
+	}
+}
+
+/*
+ * Signals the hardware fences of the jobs on @done. A job may be freed as
+ * soon as its fence is signalled, so nothing touches it afterwards.
+ */
+static void jal_jobs_signal(struct list_head *done)
+{
+	struct jal_job *job, *tmp;
+
+	list_for_each_entry_safe(job, tmp, done, q_link) {
+		struct dma_fence *fence = dma_fence_get(&job->hw_fence->base);
+		int error = job->error;
+
+		list_del_init(&job->q_link);
+		if (error)
+			dma_fence_set_error(fence, error);
+		dma_fence_signal(fence);
+		dma_fence_put(fence);
+	}
+}
+
+/**
+ * jal_job_queue_complete() - process a queue's completions
+ * @q: hardware queue.
+ *
+ * Called from the queue's interrupt thread; spurious calls are harmless
+ * because the completion record is the only source of truth.
+ */
+void jal_job_queue_complete(struct jal_queue *q)
+{
+	LIST_HEAD(done);
+
+	mutex_lock(&q->lock);
+	jal_queue_collect_locked(q, &done);
+	mutex_unlock(&q->lock);
+
+	jal_jobs_signal(&done);
+}
+
+/**
+ * jal_job_fail_all() - fail every job on the rings
+ * @jdev: device, already reset so the chip touches no job memory.
+ * @error: errno for the fences (-ENODEV on removal).
+ *
+ * Also marks the queues dead, so run_job writes nothing any more.
+ */
+void jal_job_fail_all(struct jal_device *jdev, int error)
+{
+	unsigned int i;
+
+	for (i = 0; i < JAL_NUM_QUEUES; i++) {
+		struct jal_queue *q = &jdev->queues[i];
+		struct jal_job *job, *tmp;
+		LIST_HEAD(done);
+
+		mutex_lock(&q->lock);
+		q->dead = true;
+		/* Whatever finished before the reset keeps its real result. */
+		jal_queue_collect_locked(q, &done);
+		list_for_each_entry_safe(job, tmp, &q->inflight, q_link)
+			jal_job_retire_locked(q, job, error, &done);
+		mutex_unlock(&q->lock);
+
+		jal_jobs_signal(&done);
+	}
+}
+
+/*
+ * After a queue reset: rewrite the jobs still on the ring from slot 0
+ * (cancelling those of banned contexts), reprogram and restart the queue.
+ */
+static void jal_queue_restart_locked(struct jal_queue *q,
+				     struct list_head *done)
+{
+	struct jal_job *job, *tmp;
+
+	lockdep_assert_held(&q->lock);
+
+	q->tail = 0;
+	list_for_each_entry_safe(job, tmp, &q->inflight, q_link) {
+		if (jal_ctx_is_banned(job->ctx)) {
+			jal_job_retire_locked(q, job, -ECANCELED, done);
+			continue;
+		}
+		job->ring_index = q->tail;
+		jal_job_write_desc(q, job);
+		q->tail = (q->tail + 1) % JAL_RING_ENTRIES;
+	}
+
+	jal_hw_queue_program(q);
+	if (q->tail)
+		jal_wreg(q->jdev, JAL_REG_DOORBELL(q->index), q->tail);
+}
+
+static struct dma_fence *jal_job_run(struct drm_sched_job *sched_job)
+{
+	struct jal_job *job = to_jal_job(sched_job);
+	struct jal_queue *q = job->queue;
+	struct jal_device *jdev = q->jdev;
+	struct jal_fence *hw_fence = job->hw_fence;
+	struct dma_fence *fence;
+	int idx;
+
+	/* A dependency failed or the job was cancelled: skip it. */
+	if (unlikely(sched_job->s_fence->finished.error)) {
+		jal_ctx_job_ended(job->ctx, job->seqno);
+		return NULL;
+	}
+	if (jal_ctx_is_banned(job->ctx)) {
+		jal_ctx_job_ended(job->ctx, job->seqno);
+		return ERR_PTR(-ECANCELED);
+	}
+	if (!drm_dev_enter(&jdev->drm, &idx)) {
+		jal_ctx_job_ended(job->ctx, job->seqno);
+		return ERR_PTR(-ENODEV);
+	}
+
+	mutex_lock(&q->lock);
+	if (q->dead) {
+		jal_ctx_job_ended(job->ctx, job->seqno);
+		fence = ERR_PTR(-ENODEV);
+		goto out_unlock;
+	}
+	/* The scheduler's credit limit keeps one slot free. */
+	if (drm_WARN_ON_ONCE(&jdev->drm,
+			     q->num_inflight >= JAL_RING_ENTRIES - 1)) {
+		fence = ERR_PTR(-EBUSY);
+		goto out_unlock;
+	}
+
+	jal_hw_sync_step_limit(jdev);
+
+	job->hw_seqno = q->next_seqno++;
+	dma_fence_init(&hw_fence->base, &jal_fence_ops, &hw_fence->lock,
+		       q->fence_context, job->hw_seqno);
+	job->hw_fence_live = true;
+
+	job->ring_index = q->tail;
+	jal_job_write_desc(q, job);
+	q->tail = (q->tail + 1) % JAL_RING_ENTRIES;
+	list_add_tail(&job->q_link, &q->inflight);
+	q->num_inflight++;
+	job->state = JAL_JOB_INFLIGHT;
+
+	/* writel() orders the descriptor writes before the doorbell. */
+	jal_wreg(jdev, JAL_REG_DOORBELL(q->index), q->tail);
+
+	/* The job keeps the initial reference; this one goes to drm_sched. */
+	fence = dma_fence_get(&hw_fence->base);
+
+out_unlock:
+	mutex_unlock(&q->lock);
+	drm_dev_exit(idx);
+	return fence;
+}
+
+/*
+ * drm_sched_job_timedout() took @sched_job off the pending list; put it
+ * back so that free_job runs once it finished. If it already finished
+ * before (its completion could not free it while it was off the list),
+ * kick the free worker.
+ */
+static void jal_job_timeout_requeue(struct drm_sched_job *sched_job,
+				    struct dma_fence *finished)
+{
+	struct drm_gpu_scheduler *sched = sched_job->sched;
+
+	spin_lock(&sched->job_list_lock);
+	list_add(&sched_job->list, &sched->pending_list);
+	spin_unlock(&sched->job_list_lock);
+
+	/* @sched_job may be freed from here on. */
+	if (dma_fence_is_signaled(finished)) {
+		drm_sched_wqueue_stop(sched);
+		drm_sched_wqueue_start(sched);
+	}
+}
+
+static enum drm_gpu_sched_stat
+jal_job_timedout(struct drm_sched_job *sched_job)
+{
+	struct jal_job *job = to_jal_job(sched_job);
+	struct jal_queue *q = job->queue;
+	struct jal_device *jdev = q->jdev;
+	enum drm_gpu_sched_stat stat = DRM_GPU_SCHED_STAT_NOMINAL;
+	struct dma_fence *finished;
+	bool guilty = false;
+	char who[64];
+	LIST_HEAD(done);
+	int idx;
+
+	finished = dma_fence_get(&sched_job->s_fence->finished);
+
+	if (!drm_dev_enter(&jdev->drm, &idx)) {
+		/* Removal fails every job; nothing to recover. */
+		stat = DRM_GPU_SCHED_STAT_ENODEV;
+		goto out_requeue;
+	}
+
+	mutex_lock(&q->lock);
+	jal_queue_collect_locked(q, &done);
+	if (job->state == JAL_JOB_INFLIGHT &&
+	    list_first_entry(&q->inflight, struct jal_job, q_link) == job &&
+	    jal_hw_queue_is_busy(q)) {
+		/* Returns once the chip stopped touching the job's memory. */
+		jal_hw_queue_reset(q);
+		jal_queue_collect_locked(q, &done);
+		if (job->state == JAL_JOB_INFLIGHT) {
+			guilty = true;
+			jal_ctx_describe_slot(jdev, job->ctx->hw_id, who,
+					      sizeof(who));
+			jal_ctx_job_failed(job->ctx, job->seqno, -ETIMEDOUT,
+					   JAL_STATUS_ABORTED, 0, 0);
+			jal_job_retire_locked(q, job, -ETIMEDOUT, &done);
+		}
+		jal_queue_restart_locked(q, &done);
+	}
+	mutex_unlock(&q->lock);
+	drm_dev_exit(idx);
+
+	if (guilty)
+		drm_err(&jdev->drm,
+			"queue %u: job %llu of %s timed out after %u ms; queue reset\n",
+			q->index, job->seqno, who, READ_ONCE(job_timeout_ms));
+
+out_requeue:
+	jal_job_timeout_requeue(sched_job, finished);
+	/* Only now may @done's jobs (maybe including @job) be freed. */
+	jal_jobs_signal(&done);
+	dma_fence_put(finished);
+	return stat;
+}
+
+static void jal_job_destroy(struct jal_job *job)
+{
+	u32 i;
+
+	if (job->bos) {
+		for (i = 0; i < job->bo_count; i++)
+			if (job->bos[i])
+				drm_gem_object_put(job->bos[i]);
+		kvfree(job->bos);
+	}
+	if (job->hw_fence) {
+		if (job->hw_fence_live)
+			dma_fence_put(&job->hw_fence->base);
+		else
+			kfree(job->hw_fence);
+	}
+	jal_ctx_put(job->ctx);
+	kfree(job);
+}
+
+static void jal_job_free(struct drm_sched_job *sched_job)
+{
+	struct jal_job *job = to_jal_job(sched_job);
+
+	drm_sched_job_cleanup(sched_job);
+	jal_job_destroy(job);
+}
+
+static const struct drm_sched_backend_ops jal_sched_ops = {
+	.run_job = jal_job_run,
+	.timedout_job = jal_job_timedout,
+	.free_job = jal_job_free,
+};
+
+static void jal_job_sched_fini(struct drm_device *drm, void *arg)
+{
+	struct jal_queue *q = arg;
+
+	drm_sched_fini(&q->sched);
+}
+
+/**
+ * jal_job_sched_init() - create one scheduler per hardware queue
+ * @jdev: device; &jal_device.reset_wq must exist.
+ *
+ * The schedulers live until the DRM device is released, after the last
+ * file and address space are gone, because contexts' entities use them.
+ *
+ * Return: 0 or a negative errno.
+ */
+int jal_job_sched_init(struct jal_device *jdev)
+{
+	long timeout = jal_job_timeout_jiffies();
+	unsigned int i;
+	int ret;
+
+	for (i = 0; i < JAL_NUM_QUEUES; i++) {
+		struct jal_queue *q = &jdev->queues[i];
+		const struct drm_sched_init_args args = {
+			.ops = &jal_sched_ops,
+			.timeout_wq = jdev->reset_wq,
+			.num_rqs = DRM_SCHED_PRIORITY_COUNT,
+			.credit_limit = JAL_RING_ENTRIES - 1,
+			.timeout = timeout,
+			.name = jal_queue_names[i],
+			.dev = jdev->drm.dev,
+		};
+
+		ret = drm_sched_init(&q->sched, &args);
+		if (ret) {
+			drm_err(&jdev->drm, "queue %u: scheduler init failed: %d\n",
+				i, ret);
+			return ret;
+		}
+		ret = drmm_add_action_or_reset(&jdev->drm, jal_job_sched_fini,
+					       q);
+		if (ret)
+			return ret;
+	}
+	return 0;
+}
+
+/* Runs when the scheduler's finished fence signals, in any context. */
+static void jal_job_end_cb(struct dma_fence *fence, struct dma_fence_cb *cb)
+{
+	struct jal_job *job = container_of(cb, struct jal_job, end_cb);
+
+	jal_ctx_job_ended(job->ctx, job->seqno);
+	jal_vm_activity_end(job->ctx->vm, &job->activity);
+}
+
+static int jal_job_add_in_syncobjs(struct jal_job *job, struct drm_file *file,
+				   u64 user_handles, u32 count)
+{
+	u32 *handles;
+	u32 i;
+	int ret = 0;
+
+	if (!count)
+		return 0;
+
+	handles = kvmalloc_array(count, sizeof(*handles), GFP_KERNEL);
+	if (!handles)
+		return -ENOMEM;
+
+	if (copy_from_user(handles, u64_to_user_ptr(user_handles),
+			   count * sizeof(*handles))) {
+		ret = -EFAULT;
+		goto out_free;
+	}
+
+	for (i = 0; i < count; i++) {
+		/* -ENOENT for an unknown handle, -EINVAL if it has no fence. */
+		ret = drm_sched_job_add_syncobj_dependency(&job->base, file,
+							   handles[i], 0);
+		if (ret)
+			break;
+	}
+
+out_free:
+	kvfree(handles);
+	return ret;
+}
+
+static int jal_submit_check_args(struct jal_device *jdev,
+				 const struct drm_jalapeno_submit *args)
+{
+	struct drm_device *dev = &jdev->drm;
+
+	if (args->flags || args->reserved) {
+		drm_dbg(dev, "SUBMIT: flags 0x%x / reserved 0x%llx not zero\n",
+			args->flags, args->reserved);
+		return -EINVAL;
+	}
+	if (!args->cmdbuf_size || args->cmdbuf_size % 4 ||
+	    args->cmdbuf_size > jdev->max_cmdbuf_size) {
+		drm_dbg(dev, "SUBMIT: bad command buffer size %u\n",
+			args->cmdbuf_size);
+		return -EINVAL;
+	}
+	if (args->cmdbuf_va % 8) {
+		drm_dbg(dev, "SUBMIT: command buffer VA 0x%llx not 8-byte aligned\n",
+			args->cmdbuf_va);
+		return -EINVAL;
+	}
+	if (args->bo_count > JAL_MAX_SUBMIT_BOS ||
+	    args->in_syncobj_count > JAL_MAX_SUBMIT_SYNCOBJS) {
+		drm_dbg(dev, "SUBMIT: %u BOs / %u syncobjs is too many\n",
+			args->bo_count, args->in_syncobj_count);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+/**
+ * jal_ioctl_submit() - DRM_IOCTL_JALAPENO_SUBMIT
+ * @dev: DRM device.
+ * @data: struct drm_jalapeno_submit.
+ * @file: DRM file.
+ *
+ * Return: 0, or the errors listed for struct drm_jalapeno_submit.
+ */
+int jal_ioctl_submit(struct drm_device *dev, void *data,
+		     struct drm_file *file)
+{
+	struct jal_device *jdev = to_jal_device(dev);
+	struct jal_file *jfile = file->driver_priv;
+	struct drm_jalapeno_submit *args = data;
+	struct drm_syncobj *out_syncobj = NULL;
+	struct drm_gem_object *obj;
+	struct dma_fence *done;
+	struct drm_exec exec;
+	struct jal_ctx *ctx;
+	struct jal_job *job;
+	bool locked = false;
+	u64 seqno;
+	u32 i;
+	int ret;
+	int idx;
+
+	ret = jal_submit_check_args(jdev, args);
+	if (ret)
+		return ret;
+
+	ctx = jal_ctx_lookup(jfile, args->ctx_id);
+	if (!ctx)
+		return -ENOENT;
+	if (jal_ctx_is_banned(ctx)) {
+		jal_ctx_put(ctx);
+		return -ECANCELED;
+	}
+	if (!jal_vm_range_is_mapped(ctx->vm, args->cmdbuf_va,
+				    args->cmdbuf_size)) {
+		drm_dbg(dev, "SUBMIT: command buffer 0x%llx+0x%x is not inside one BO\n",
+			args->cmdbuf_va, args->cmdbuf_size);
+		jal_ctx_put(ctx);
+		return -EINVAL;
+	}
+
+	job = kzalloc(sizeof(*job), GFP_KERNEL);
+	if (!job) {
+		jal_ctx_put(ctx);
+		return -ENOMEM;
+	}
+	/* The job owns the lookup's context reference from here on. */
+	job->ctx = ctx;
+	job->jdev = jdev;
+	job->queue = ctx->queue;
+	job->cmdbuf_va = args->cmdbuf_va;
+	job->cmdbuf_size = args->cmdbuf_size;
+	job->state = JAL_JOB_PENDING;
+	INIT_LIST_HEAD(&job->q_link);
+
+	job->hw_fence = kzalloc(sizeof(*job->hw_fence), GFP_KERNEL);
+	if (!job->hw_fence) {
+		jal_job_destroy(job);
+		return -ENOMEM;
+	}
+	spin_lock_init(&job->hw_fence->lock);
+	job->hw_fence->queue = ctx->queue->index;
+
+	ret = drm_sched_job_init(&job->base, &ctx->entity, 1, jfile,
+				 file->client_id);
+	if (ret) {
+		jal_job_destroy(job);
+		return ret;
+	}
+
+	if (args->bo_count) {
+		/* Partially filled on error; jal_job_destroy() copes. */
+		job->bo_count = args->bo_count;
+		ret = drm_gem_objects_lookup(file,
+					     u64_to_user_ptr(args->bo_handles),
+					     args->bo_count, &job->bos);
+		if (ret)
+			goto err_cleanup;
+		for (i = 0; i < job->bo_count; i++) {
+			if (!jal_gem_is_bo(job->bos[i])) {
+				ret = -EINVAL;
+				goto err_cleanup;
+			}
+		}
+	}
+
+	ret = jal_job_add_in_syncobjs(job, file, args->in_syncobjs,
+				      args->in_syncobj_count);
+	if (ret)
+		goto err_cleanup;
+
+	if (args->out_syncobj) {
+		out_syncobj = drm_syncobj_find(file, args->out_syncobj);
+		if (!out_syncobj) {
+			ret = -ENOENT;
+			goto err_cleanup;
+		}
+	}
+
+	if (job->bo_count) {
+		drm_exec_init(&exec, DRM_EXEC_INTERRUPTIBLE_WAIT |
+			      DRM_EXEC_IGNORE_DUPLICATES, job->bo_count);
+		locked = true;
+		drm_exec_until_all_locked(&exec) {
+			ret = drm_exec_prepare_array(&exec, job->bos,
+						     job->bo_count, 1);
+			drm_exec_retry_on_contention(&exec);
+			if (ret)
+				goto err_cleanup;
+		}
+	}
+
+	mutex_lock(&ctx->submit_lock);
+	if (ctx->destroyed)
+		ret = -ENOENT;
+	else if (jal_ctx_is_banned(ctx))
+		ret = -ECANCELED;
+	else if (!drm_dev_enter(dev, &idx))
+		ret = -ENODEV;
+	if (ret) {
+		mutex_unlock(&ctx->submit_lock);
+		goto err_cleanup;
+	}
+
+	/* Nothing may fail from here on. */
+	/* job_timeout_ms may have changed; the push arms the timer with it. */
+	WRITE_ONCE(ctx->sched->timeout, jal_job_timeout_jiffies());
+	drm_sched_job_arm(&job->base);
+	done = dma_fence_get(&job->base.s_fence->finished);
+
+	spin_lock_irq(&ctx->status_lock);
+	seqno = ++ctx->submitted;
+	spin_unlock_irq(&ctx->status_lock);
+	job->seqno = seqno;
+
+	jal_vm_activity_begin(ctx->vm, &job->activity);
+	if (dma_fence_add_callback(done, &job->end_cb, jal_job_end_cb))
+		jal_job_end_cb(done, &job->end_cb);
+
+	/* The job belongs to the scheduler now and may vanish any time. */
+	drm_sched_entity_push_job(&job->base);
+	drm_dev_exit(idx);
+	mutex_unlock(&ctx->submit_lock);
+
+	if (locked) {
+		drm_exec_for_each_locked_object(&exec, obj)
+			dma_resv_add_fence(obj->resv, done,
+					   DMA_RESV_USAGE_WRITE);
+		drm_exec_fini(&exec);
+	}
+	if (out_syncobj) {
+		drm_syncobj_replace_fence(out_syncobj, done);
+		drm_syncobj_put(out_syncobj);
+	}
+	dma_fence_put(done);
+
+	args->seqno = seqno;
+	return 0;
+
+err_cleanup:
+	if (locked)
+		drm_exec_fini(&exec);
+	if (out_syncobj)
+		drm_syncobj_put(out_syncobj);
+	drm_sched_job_cleanup(&job->base);
+	jal_job_destroy(job);
+	return ret;
+}

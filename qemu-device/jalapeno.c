@@ -1,0 +1,313 @@
+/*
+ * Jalapeño LLM inference accelerator (PCI device)
+ *
+ * SPDX-License-Identifier: MIT
+ *
+ * This file is only the QEMU binding: the chip itself (registers, queues,
+ * MMU, command processor, compute unit and its worker thread) lives in
+ * core/ as plain C shared with the host unit tests. The binding provides
+ * BAR0 (64-bit, registers and doorbells), MSI-X in BAR2 (64-bit) with an
+ * INTx fallback, and the platform services the core needs:
+ *
+ * - DMA: pci_dma_rw() from the core's worker thread, which registers
+ *   itself with RCU. Accesses are tagged MemTxAttrs.memory so they only
+ *   ever reach RAM: a guest pointing the device at MMIO (its own BAR
+ *   included) gets a bus error instead of the worker taking the BQL,
+ *   which could deadlock against a vCPU waiting in a reset write.
+ * - Interrupts: the worker only records pending vectors and schedules a
+ *   bottom half; MSI-X notification and INTx level changes happen there,
+ *   under the BQL.
+ */
+
+#include "qemu/osdep.h"
+#include "qemu/error-report.h"
+#include "qemu/log.h"
+#include "qemu/main-loop.h"
+#include "qemu/module.h"
+#include "qemu/rcu.h"
+#include "qemu/timer.h"
+#include "qapi/error.h"
+#include "hw/pci/pci_device.h"
+#include "hw/pci/msix.h"
+#include "migration/vmstate.h"
+#include "qom/object.h"
+
+#include "jalapeno_hw.h"
+#include "jal_core.h"
+
+#define TYPE_JALAPENO "jalapeno"
+OBJECT_DECLARE_SIMPLE_TYPE(JalapenoState, JALAPENO)
+
+#define JALAPENO_MSIX_BAR_SIZE  4096
+#define JALAPENO_MSIX_PBA       (JALAPENO_MSIX_BAR_SIZE / 2)
+
+struct JalapenoState {
+    PCIDevice parent_obj;
+
+    MemoryRegion regs;
+    MemoryRegion msix_bar;
+    QEMUBH *irq_bh;
+    /* Vectors raised by the core and not yet delivered (atomic). */
+    uint32_t pending_vectors;
+
+    struct jal_device *core;
+};
+
+/* Platform services, called from the core's worker thread. */
+
+static int jalapeno_dma(JalapenoState *s, uint64_t pa, void *buf, size_t len,
+                        DMADirection dir)
+{
+    MemTxAttrs attrs = { .memory = 1 };
+
+    return pci_dma_rw(&s->parent_obj, pa, buf, len, dir, attrs) == MEMTX_OK ?
+           0 : -1;
+}
+
+static int jalapeno_dma_read(void *opaque, uint64_t pa, void *buf, size_t len)
+{
+    return jalapeno_dma(opaque, pa, buf, len, DMA_DIRECTION_TO_DEVICE);
+}
+
+static int jalapeno_dma_write(void *opaque, uint64_t pa, const void *buf,
+                              size_t len)
+{
+    return jalapeno_dma(opaque, pa, (void *)buf, len,
+                        DMA_DIRECTION_FROM_DEVICE);
+}
+
+static void jalapeno_raise_irq(void *opaque, unsigned int vector)
+{
+    JalapenoState *s = opaque;
+
+    qatomic_or(&s->pending_vectors, 1u << vector);
+    qemu_bh_schedule(s->irq_bh);
+}
+
+static uint64_t jalapeno_now_ns(void *opaque)
+{
+    return qemu_clock_get_ns(QEMU_CLOCK_VIRTUAL);
+}
+
+static void G_GNUC_PRINTF(2, 3) jalapeno_log_guest_error(void *opaque,
+                                                         const char *fmt, ...)
+{
+    g_autofree char *msg = NULL;
+    va_list ap;
+
+    if (!qemu_loglevel_mask(LOG_GUEST_ERROR)) {
+        return;
+    }
+    va_start(ap, fmt);
+    msg = g_strdup_vprintf(fmt, ap);
+    va_end(ap);
+    qemu_log_mask(LOG_GUEST_ERROR, "%s", msg);
+}
+
+static void jalapeno_worker_start(void *opaque)
+{
+    rcu_register_thread();
+}
+
+static void jalapeno_worker_stop(void *opaque)
+{
+    rcu_unregister_thread();
+}
+
+static const struct jal_platform_ops jalapeno_platform_ops = {
+    .dma_read = jalapeno_dma_read,
+    .dma_write = jalapeno_dma_write,
+    .raise_irq = jalapeno_raise_irq,
+    .now_ns = jalapeno_now_ns,
+    .log_guest_error = jalapeno_log_guest_error,
+    .worker_start = jalapeno_worker_start,
+    .worker_stop = jalapeno_worker_stop,
+};
+
+/* Interrupt delivery, under the BQL. */
+
+static void jalapeno_update_intx(JalapenoState *s)
+{
+    PCIDevice *pdev = &s->parent_obj;
+
+    if (!msix_enabled(pdev)) {
+        pci_set_irq(pdev, jal_irq_asserted(s->core));
+    }
+}
+
+static void jalapeno_irq_bh(void *opaque)
+{
+    JalapenoState *s = opaque;
+    PCIDevice *pdev = &s->parent_obj;
+    uint32_t vectors = qatomic_xchg(&s->pending_vectors, 0);
+    unsigned int v;
+
+    if (!msix_enabled(pdev)) {
+        jalapeno_update_intx(s);
+        return;
+    }
+    for (v = 0; v < JAL_MSIX_NUM_VECTORS; v++) {
+        if (vectors & (1u << v)) {
+            msix_notify(pdev, v);
+        }
+    }
+}
+
+/* BAR0: every access goes to the core, which validates size/alignment. */
+
+static uint64_t jalapeno_mmio_read(void *opaque, hwaddr addr, unsigned size)
+{
+    JalapenoState *s = opaque;
+
+    return jal_mmio_read(s->core, addr, size);
+}
+
+static void jalapeno_mmio_write(void *opaque, hwaddr addr, uint64_t val,
+                                unsigned size)
+{
+    JalapenoState *s = opaque;
+
+    jal_mmio_write(s->core, addr, val, size);
+    /* IRQ_STATUS/IRQ_MASK writes and resets may change the INTx level. */
+    jalapeno_update_intx(s);
+}
+
+static const MemoryRegionOps jalapeno_mmio_ops = {
+    .read = jalapeno_mmio_read,
+    .write = jalapeno_mmio_write,
+    .endianness = DEVICE_LITTLE_ENDIAN,
+    .valid = {
+        .min_access_size = 1,
+        .max_access_size = 8,
+        .unaligned = true,
+    },
+    .impl = {
+        .min_access_size = 1,
+        .max_access_size = 8,
+        .unaligned = true,
+    },
+};
+
+/* Turning MSI-X off hands pending events back to INTx. */
+static void jalapeno_config_write(PCIDevice *pdev, uint32_t addr, uint32_t val,
+                                  int len)
+{
+    JalapenoState *s = JALAPENO(pdev);
+
+    pci_default_write_config(pdev, addr, val, len);
+    if (s->core) {
+        jalapeno_update_intx(s);
+    }
+}
+
+static void jalapeno_realize(PCIDevice *pdev, Error **errp)
+{
+    JalapenoState *s = JALAPENO(pdev);
+    unsigned int v;
+    int ret;
+
+    pci_config_set_interrupt_pin(pdev->config, 1);
+
+    memory_region_init_io(&s->regs, OBJECT(s), &jalapeno_mmio_ops, s,
+                          "jalapeno-regs", JAL_BAR_REGS_SIZE);
+    pci_register_bar(pdev, JAL_BAR_REGS, PCI_BASE_ADDRESS_SPACE_MEMORY |
+                     PCI_BASE_ADDRESS_MEM_TYPE_64, &s->regs);
+
+    /* msix_init_exclusive_bar() would make a 32-bit BAR: build our own. */
+    memory_region_init(&s->msix_bar, OBJECT(s), "jalapeno-msix",
+                       JALAPENO_MSIX_BAR_SIZE);
+    pci_register_bar(pdev, JAL_BAR_MSIX, PCI_BASE_ADDRESS_SPACE_MEMORY |
+                     PCI_BASE_ADDRESS_MEM_TYPE_64, &s->msix_bar);
+    ret = msix_init(pdev, JAL_MSIX_NUM_VECTORS, &s->msix_bar, JAL_BAR_MSIX, 0,
+                    &s->msix_bar, JAL_BAR_MSIX, JALAPENO_MSIX_PBA, 0, errp);
+    if (ret == -ENOTSUP) {
+        /* No MSI on this machine: INTx only. */
+        warn_report_err(*errp);
+        *errp = NULL;
+    } else if (ret < 0) {
+        return;
+    } else {
+        for (v = 0; v < JAL_MSIX_NUM_VECTORS; v++) {
+            msix_vector_use(pdev, v);
+        }
+    }
+
+    s->irq_bh = qemu_bh_new_guarded(jalapeno_irq_bh, s,
+                                    &DEVICE(s)->mem_reentrancy_guard);
+    s->core = jal_device_create(&jalapeno_platform_ops, s);
+    if (!s->core) {
+        error_setg_errno(errp, errno, "jalapeno: cannot create the chip model");
+        qemu_bh_delete(s->irq_bh);
+        s->irq_bh = NULL;
+        if (msix_present(pdev)) {
+            msix_uninit(pdev, &s->msix_bar, &s->msix_bar);
+        }
+    }
+}
+
+static void jalapeno_exit(PCIDevice *pdev)
+{
+    JalapenoState *s = JALAPENO(pdev);
+
+    /* Stops the worker: no DMA or interrupt after this. */
+    jal_device_destroy(s->core);
+    s->core = NULL;
+    qemu_bh_delete(s->irq_bh);
+    s->irq_bh = NULL;
+    if (msix_present(pdev)) {
+        msix_uninit(pdev, &s->msix_bar, &s->msix_bar);
+    }
+}
+
+static void jalapeno_reset(DeviceState *dev)
+{
+    JalapenoState *s = JALAPENO(dev);
+
+    if (s->core) {
+        /* Returns once the worker let go of any running job. */
+        jal_device_reset(s->core);
+    }
+    qatomic_set(&s->pending_vectors, 0);
+}
+
+/* The worker thread and in-flight jobs are not migratable. */
+static const VMStateDescription jalapeno_vmstate = {
+    .name = TYPE_JALAPENO,
+    .unmigratable = 1,
+};
+
+static void jalapeno_class_init(ObjectClass *klass, void *data)
+{
+    DeviceClass *dc = DEVICE_CLASS(klass);
+    PCIDeviceClass *k = PCI_DEVICE_CLASS(klass);
+
+    k->realize = jalapeno_realize;
+    k->exit = jalapeno_exit;
+    k->config_write = jalapeno_config_write;
+    k->vendor_id = JAL_PCI_VENDOR_ID;
+    k->device_id = JAL_PCI_DEVICE_ID;
+    k->revision = JAL_PCI_REVISION;
+    k->class_id = JAL_PCI_CLASS;
+    dc->desc = "Jalapeno LLM inference accelerator";
+    dc->vmsd = &jalapeno_vmstate;
+    device_class_set_legacy_reset(dc, jalapeno_reset);
+    set_bit(DEVICE_CATEGORY_MISC, dc->categories);
+}
+
+static const TypeInfo jalapeno_info = {
+    .name = TYPE_JALAPENO,
+    .parent = TYPE_PCI_DEVICE,
+    .instance_size = sizeof(JalapenoState),
+    .class_init = jalapeno_class_init,
+    .interfaces = (InterfaceInfo[]) {
+        { INTERFACE_CONVENTIONAL_PCI_DEVICE },
+        { },
+    },
+};
+
+static void jalapeno_register_types(void)
+{
+    type_register_static(&jalapeno_info);
+}
+
+type_init(jalapeno_register_types)
