@@ -273,12 +273,19 @@ out:
 	return status;
 }
 
+static int cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return x < y ? -1 : x > y;
+}
+
 static int demo_round_trip(struct demo *d)
 {
 	struct jalrt_buffer *b = NULL;
 	struct jalrt_cmdbuf *cb = NULL;
+	double t0, us[ROUND_TRIPS], total = 0;
 	uint64_t value = 0;
-	double t0, best = 1e30, total = 0, us;
 	int ret, i, status = 2;
 
 	if ((ret = jalrt_buffer_alloc(d->dev, 8, 0, &b)) ||
@@ -291,20 +298,19 @@ static int demo_round_trip(struct demo *d)
 	for (i = 0; i < ROUND_TRIPS; i++) {
 		t0 = now_us();
 		ret = jalrt_submit_sync(d->ctx, cb, NULL, 0, TIMEOUT_NS);
-		us = now_us() - t0;
+		us[i] = now_us() - t0;
 		if (ret) {
 			fail("round-trip job", ret);
 			goto out;
 		}
-		total += us;
-		if (us < best)
-			best = us;
+		total += us[i];
 	}
+	qsort(us, ROUND_TRIPS, sizeof(us[0]), cmp_double);
 	jalrt_buffer_download(b, 0, &value, sizeof(value));
 	status = value == (0x4a4c504e00000000ull | ROUND_TRIPS) ? 0 : 1;
-	printf("round trip (submit + wait of a WRITE_VALUE job, %d runs): avg %.1f us, best %.1f us, value 0x%llx %s\n",
-	       ROUND_TRIPS, total / ROUND_TRIPS, best, (unsigned long long)value,
-	       status ? "WRONG" : "ok");
+	printf("round trip (submit + wait of a WRITE_VALUE job, %d runs): median %.1f us, best %.1f us, mean %.1f us; value 0x%llx %s\n",
+	       ROUND_TRIPS, us[ROUND_TRIPS / 2], us[0], total / ROUND_TRIPS,
+	       (unsigned long long)value, status ? "WRONG" : "ok");
 out:
 	jalrt_cmdbuf_destroy(cb);
 	jalrt_buffer_free(b);

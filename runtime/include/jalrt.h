@@ -34,8 +34,10 @@
  * - Job errors (from jalrt_fence_wait() and friends): -EFAULT for a device
  *   MMU fault, -EINVAL for a malformed command or instruction, -ETIMEDOUT
  *   for the watchdog or a job timeout, -EIO for other device errors, and
- *   -ECANCELED for a job that did not run because an earlier job of its
- *   context failed (the context is banned from then on).
+ *   -ECANCELED for a job submitted after an earlier job of its context
+ *   failed: the context is banned from then on and such jobs are skipped
+ *   (one that had already reached the chip may still have run, but as it
+ *   may have used the failed job's results, it is reported canceled too).
  */
 #ifndef JALRT_H
 #define JALRT_H
@@ -573,6 +575,13 @@ JALRT_API struct jalrt_buffer *jalrt_kernel_buffer(const struct jalrt_kernel *ke
  * A command buffer can be submitted many times. Changing it after a
  * submit is allowed: the next submit first waits for earlier jobs still
  * reading its device buffer.
+ *
+ * The buffer-based commands check their arguments on the host and return
+ * -EINVAL (NULL argument, misaligned WRITE_VALUE/TIMESTAMP address),
+ * -ERANGE (range outside the buffer), -EACCES (destination is
+ * JALRT_BUFFER_DEVICE_READONLY), -EXDEV (buffer of another device) or
+ * -E2BIG (the commands would exceed the device's max_cmdbuf_size); a
+ * failed call leaves the command buffer as it was.
  */
 
 /** jalrt_cmdbuf_create() - empty command buffer for @dev. Return: 0 or -errno. */

@@ -185,6 +185,27 @@ static int track_or_fail(struct jalrt_cmdbuf *cb, const char *fn, struct jalrt_b
 	return 0;
 }
 
+/*
+ * Append a command that uses @a and @b (either may be NULL); on failure
+ * the command buffer is left exactly as it was.
+ */
+static int append_using(struct jalrt_cmdbuf *cb, const char *fn, const void *cmd, size_t bytes,
+			struct jalrt_buffer *a, struct jalrt_buffer *b)
+{
+	size_t handles = cb->num_handles;
+	int ret;
+
+	ret = cmd_append(cb, fn, cmd, bytes);
+	if (ret)
+		return ret;
+	if ((a && track_or_fail(cb, fn, a)) || (b && track_or_fail(cb, fn, b))) {
+		cb->size -= bytes;
+		cb->num_handles = handles;
+		return -ENOMEM;
+	}
+	return 0;
+}
+
 JALRT_API int jalrt_cmdbuf_copy(struct jalrt_cmdbuf *cb, struct jalrt_buffer *dst,
 				uint64_t dst_off, struct jalrt_buffer *src, uint64_t src_off,
 				uint64_t size)
@@ -197,17 +218,13 @@ JALRT_API int jalrt_cmdbuf_copy(struct jalrt_cmdbuf *cb, struct jalrt_buffer *ds
 	ret = check_buffer(cb, __func__, "destination", dst, dst_off, size, true, 1);
 	if (!ret)
 		ret = check_buffer(cb, __func__, "source", src, src_off, size, false, 1);
-	if (!ret)
-		ret = track_or_fail(cb, __func__, dst);
-	if (!ret)
-		ret = track_or_fail(cb, __func__, src);
 	if (ret)
 		return ret;
 	cmd.hdr = JAL_CMD_HDR(JAL_CMD_COPY, sizeof(cmd) / 4);
 	cmd.src_va = src->va + src_off;
 	cmd.dst_va = dst->va + dst_off;
 	cmd.size = size;
-	return cmd_append(cb, __func__, &cmd, sizeof(cmd));
+	return append_using(cb, __func__, &cmd, sizeof(cmd), dst, src);
 }
 
 JALRT_API int jalrt_cmdbuf_fill(struct jalrt_cmdbuf *cb, struct jalrt_buffer *dst,
@@ -219,15 +236,13 @@ JALRT_API int jalrt_cmdbuf_fill(struct jalrt_cmdbuf *cb, struct jalrt_buffer *ds
 	if (!cb)
 		return jalrt_set_error(-EINVAL, "%s: NULL cmdbuf", __func__);
 	ret = check_buffer(cb, __func__, "destination", dst, dst_off, size, true, 1);
-	if (!ret)
-		ret = track_or_fail(cb, __func__, dst);
 	if (ret)
 		return ret;
 	cmd.hdr = JAL_CMD_HDR(JAL_CMD_FILL, sizeof(cmd) / 4);
 	cmd.pattern = pattern;
 	cmd.dst_va = dst->va + dst_off;
 	cmd.size = size;
-	return cmd_append(cb, __func__, &cmd, sizeof(cmd));
+	return append_using(cb, __func__, &cmd, sizeof(cmd), dst, NULL);
 }
 
 JALRT_API int jalrt_cmdbuf_write_value(struct jalrt_cmdbuf *cb, struct jalrt_buffer *dst,
@@ -239,14 +254,12 @@ JALRT_API int jalrt_cmdbuf_write_value(struct jalrt_cmdbuf *cb, struct jalrt_buf
 	if (!cb)
 		return jalrt_set_error(-EINVAL, "%s: NULL cmdbuf", __func__);
 	ret = check_buffer(cb, __func__, "destination", dst, dst_off, 8, true, 8);
-	if (!ret)
-		ret = track_or_fail(cb, __func__, dst);
 	if (ret)
 		return ret;
 	cmd.hdr = JAL_CMD_HDR(JAL_CMD_WRITE_VALUE, sizeof(cmd) / 4);
 	cmd.dst_va = dst->va + dst_off;
 	cmd.value = value;
-	return cmd_append(cb, __func__, &cmd, sizeof(cmd));
+	return append_using(cb, __func__, &cmd, sizeof(cmd), dst, NULL);
 }
 
 JALRT_API int jalrt_cmdbuf_timestamp(struct jalrt_cmdbuf *cb, struct jalrt_buffer *dst,
@@ -258,13 +271,11 @@ JALRT_API int jalrt_cmdbuf_timestamp(struct jalrt_cmdbuf *cb, struct jalrt_buffe
 	if (!cb)
 		return jalrt_set_error(-EINVAL, "%s: NULL cmdbuf", __func__);
 	ret = check_buffer(cb, __func__, "destination", dst, dst_off, 8, true, 8);
-	if (!ret)
-		ret = track_or_fail(cb, __func__, dst);
 	if (ret)
 		return ret;
 	cmd.hdr = JAL_CMD_HDR(JAL_CMD_TIMESTAMP, sizeof(cmd) / 4);
 	cmd.dst_va = dst->va + dst_off;
-	return cmd_append(cb, __func__, &cmd, sizeof(cmd));
+	return append_using(cb, __func__, &cmd, sizeof(cmd), dst, NULL);
 }
 
 JALRT_API int jalrt_cmdbuf_nop(struct jalrt_cmdbuf *cb)
@@ -297,8 +308,7 @@ JALRT_API int jalrt_cmdbuf_dispatch(struct jalrt_cmdbuf *cb, struct jalrt_kernel
 	if (grow((void **)&cb->args, &cb->cap_args, cb->num_args + num_args,
 		 sizeof(*cb->args), 32) ||
 	    grow((void **)&cb->dispatches, &cb->cap_dispatches, cb->num_dispatches + 1,
-		 sizeof(*cb->dispatches), 8) ||
-	    track_handle(cb, kernel->code->handle))
+		 sizeof(*cb->dispatches), 8))
 		return jalrt_set_error(-ENOMEM, "%s: out of memory", __func__);
 	arg_off = cb->num_args * sizeof(uint64_t);
 	if (arg_off > UINT32_MAX - JAL_MAX_ARGS * 8)
@@ -309,7 +319,7 @@ JALRT_API int jalrt_cmdbuf_dispatch(struct jalrt_cmdbuf *cb, struct jalrt_kernel
 	cmd.code_size = kernel->num_insns * (uint32_t)sizeof(struct jal_insn);
 	cmd.args_size = num_args * 8;
 	cmd.args_va = arg_off;	/* fixed up when written to the device */
-	ret = cmd_append(cb, __func__, &cmd, sizeof(cmd));
+	ret = append_using(cb, __func__, &cmd, sizeof(cmd), kernel->code, NULL);
 	if (ret)
 		return ret;
 
