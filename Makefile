@@ -36,6 +36,7 @@ runtime: deps
 tests: deps runtime
 	$(MAKE) -C tests/host/core KSFT_DIR=$(KSFT_DIR)
 	$(MAKE) -C tests/host/runtime KSFT_DIR=$(KSFT_DIR)
+	$(MAKE) -C tests/host/llm KSFT_DIR=$(KSFT_DIR)
 	$(MAKE) -C tests/kselftest KSFT_DIR=$(KSFT_DIR)
 	$(MAKE) -C tests/runtime KSFT_DIR=$(KSFT_DIR)
 
@@ -56,5 +57,6 @@ clean:
 	$(MAKE) -C runtime clean
 	$(MAKE) -C tests/host/core clean
 	$(MAKE) -C tests/host/runtime clean
+	$(MAKE) -C tests/host/llm clean
 	$(MAKE) -C tests/kselftest clean
 	$(MAKE) -C tests/runtime clean

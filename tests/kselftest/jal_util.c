@@ -625,12 +625,12 @@ int jal_busy_new(int fd, struct jal_prog *p, uint64_t iters)
 
 int jal_busy_wait_started(const struct jal_prog *p, unsigned int timeout_ms)
 {
-	const volatile uint64_t *flag =
-		(const volatile uint64_t *)((char *)p->bo.map + JAL_BUSY_STARTED_OFFSET);
+	/* the device writes it behind the compiler's back */
+	uint64_t *flag = (uint64_t *)((char *)p->bo.map + JAL_BUSY_STARTED_OFFSET);
 	struct timespec ms = { .tv_nsec = 1000000 };
 	uint64_t deadline = jal_now_ns() + timeout_ms * 1000000ull;
 
-	while (*flag != 1) {
+	while (__atomic_load_n(flag, __ATOMIC_ACQUIRE) != 1) {
 		if (jal_now_ns() > deadline)
 			return -ETIME;
 		nanosleep(&ms, NULL);

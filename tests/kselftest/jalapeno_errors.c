@@ -758,6 +758,11 @@ JAL_SLOW_TEST(err, random_command_buffers)
 
 JAL_SLOW_TEST(err, random_kernel_code)
 {
+	static const uint8_t opcodes[] = {
+		JAL_OP_NOP, JAL_OP_HALT, JAL_OP_LI, JAL_OP_ADDI, JAL_OP_ADD, JAL_OP_MULI,
+		JAL_OP_JUMP, JAL_OP_BNE, JAL_OP_BLTU, JAL_OP_VADD, JAL_OP_VMUL,
+		JAL_OP_VSCALE, JAL_OP_MATVEC,
+	};
 	struct drm_jalapeno_ctx_status st;
 	struct jal_insn code[64];
 	unsigned int round, k;
@@ -780,8 +785,7 @@ JAL_SLOW_TEST(err, random_kernel_code)
 				w[j] = jal_rand(&seed);
 			if (round % 2) {
 				/* plausible: a real opcode, small fields, no reserved bits */
-				code[k].opcode = (uint8_t[]){ 0, 1, 2, 3, 4, 5, 8, 9, 10,
-							      0x10, 0x11, 0x12, 0x20 }[w[0] % 13];
+				code[k].opcode = opcodes[w[0] % JAL_ARRAY_SIZE(opcodes)];
 				code[k].dtype = 0;
 				code[k].flags &= 0xf;
 				for (j = 0; j < 4; j++) {

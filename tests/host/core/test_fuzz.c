@@ -107,6 +107,11 @@ static void check_statuses(struct __test_metadata *_metadata, struct fake *f,
 		ASSERT_LT(desc_at(f, q, idx[i])->status, JAL_STATUS_COUNT);
 }
 
+/*
+ * After the storm: reset, then build a fresh context table, page tables
+ * and rings (the fuzzing may have pointed the device's writes anywhere in
+ * guest memory, the old ones included) and run one real job.
+ */
 static void expect_alive(struct __test_metadata *_metadata, struct fake *f)
 {
 	struct cmdbuf cb = { 0 };
@@ -116,19 +121,21 @@ static void expect_alive(struct __test_metadata *_metadata, struct fake *f)
 
 	wr(f, JAL_REG_DEV_CTRL, JAL_DEV_CTRL_RESET);
 	memset(f->q, 0, sizeof(f->q));
+	f->ctx_table = page_alloc(f, 1);
 	wr(f, JAL_REG_CTX_TABLE_LO, (uint32_t)f->ctx_table);
 	wr(f, JAL_REG_CTX_TABLE_HI, (uint32_t)(f->ctx_table >> 32));
+	ctx_setup(f, CTX);
+	map_range(f, CTX, CMDBUF_VA, PAGE, JAL_PTE_READ, false);
+	map_range(f, CTX, DATA_VA, PAGE, RW, false);
 	for (q = 0; q < JAL_NUM_QUEUES; q++)
 		queue_setup(f, q, RING_ENTRIES, q);
 	wr(f, JAL_REG_DEV_CTRL, JAL_DEV_CTRL_ENABLE);
-	map_range(f, CTX, CMDBUF_VA, PAGE, JAL_PTE_READ, false);
-	map_range(f, CTX, DATA_VA, PAGE, RW, false);
-	wr(f, JAL_REG_MMU_INVALIDATE, JAL_MMU_INVALIDATE_ALL);
 	cb_write_value(&cb, DATA_VA + 8, 0xa11fe);
 	r = run_cb(f, CTX, &cb);
 	ASSERT_EQ(JAL_STATUS_OK, r.status);
 	host_read(f, CTX, DATA_VA + 8, &v, 8);
 	EXPECT_EQ(0xa11fe, v);
+	EXPECT_EQ(JAL_DEV_STATUS_READY, rd(f, JAL_REG_DEV_STATUS));
 }
 
 TEST_F_TIMEOUT(fuzz, random_descriptors, 300)
