@@ -23,7 +23,7 @@
 
 struct jal_device;
 
-#define jal_printf(fmt, args) __attribute__((format(printf, fmt, args)))
+#define JAL_PRINTF(fmt, args) __attribute__((format(printf, fmt, args)))
 
 /**
  * struct jal_platform_ops - what the core needs from its host
@@ -56,7 +56,7 @@ struct jal_platform_ops {
 	void (*raise_irq)(void *opaque, unsigned int vector);
 	uint64_t (*now_ns)(void *opaque);
 	void (*log_guest_error)(void *opaque, const char *fmt, ...)
-		jal_printf(2, 3);
+		JAL_PRINTF(2, 3);
 	void (*worker_start)(void *opaque);
 	void (*worker_stop)(void *opaque);
 };

@@ -47,7 +47,7 @@ struct jal_op_info {
 
 /* Log a bad instruction and return JAL_STATUS_BAD_INSN. */
 enum jal_status jal_exec_bad(struct jal_exec *ex, const char *fmt, ...)
-	jal_printf(2, 3);
+	JAL_PRINTF(2, 3);
 /* dim[i] of @in: the constant, or the register's value with DIM_REG. */
 enum jal_status jal_exec_dim(struct jal_exec *ex, const struct jal_insn *in,
 			     unsigned int i, uint64_t *val);

@@ -163,7 +163,7 @@ static inline uint16_t jal_le16(uint16_t v) { return v; }
 /* jal_core.c */
 const char *jal_status_name(enum jal_status status);
 void jal_log(struct jal_device *dev, const char *fmt, ...)
-	jal_printf(2, 3);
+	JAL_PRINTF(2, 3);
 void jal_lock(struct jal_device *dev);
 void jal_unlock(struct jal_device *dev);
 int jal_dma_read(struct jal_device *dev, uint64_t pa, void *buf, size_t len);

@@ -68,6 +68,7 @@ JAL_TEST(err, query_bad_inputs)
 	ASSERT_EQ(-EFAULT, jal_ioctl(self->fd, DRM_IOCTL_JALAPENO_QUERY, &q));
 	q.data = (uintptr_t)&info;
 	ASSERT_EQ(0, jal_ioctl(self->fd, DRM_IOCTL_JALAPENO_QUERY, &q));
+	ASSERT_EQ(0, jal_device_usable(self->fd));
 }
 
 static bool is_size_error(int ret)
@@ -128,6 +129,7 @@ JAL_TEST(err, bo_info_and_wait_bad_handles)
 	ASSERT_EQ(-EINVAL, jal_ioctl(self->fd, DRM_IOCTL_JALAPENO_BO_WAIT, &w));
 	w.flags = 0;
 	ASSERT_EQ(0, jal_ioctl(self->fd, DRM_IOCTL_JALAPENO_BO_WAIT, &w));
+	ASSERT_EQ(0, jal_device_usable(self->fd));
 }
 
 JAL_TEST(err, ctx_create_bad_inputs)

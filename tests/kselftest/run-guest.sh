@@ -27,7 +27,14 @@ done
 if [ "$missing" = 1 ]; then
 	# The repo is read-only in the guest: build into /tmp instead.
 	echo "# test binaries missing in $bindir; building into /tmp/jal-ksft"
-	if ! make -s -C "$here" O=/tmp/jal-ksft >/tmp/jal-ksft-build.log 2>&1; then
+	# The guest's HOME differs from the host's: look for the harness.
+	ksft=${KSFT_DIR:-}
+	for d in "${JAL_KSFT_DIR:-}" "$HOME/.cache/jalapeno/linux-src/tools/testing/selftests" \
+		 /root/.cache/jalapeno/linux-src/tools/testing/selftests; do
+		[ -z "$ksft" ] && [ -n "$d" ] && [ -f "$d/kselftest_harness.h" ] && ksft=$d
+	done
+	if ! make -s -C "$here" O=/tmp/jal-ksft ${ksft:+KSFT_DIR="$ksft"} \
+		>/tmp/jal-ksft-build.log 2>&1; then
 		cat /tmp/jal-ksft-build.log
 		echo "not ok - could not build the tests"
 		exit 1
