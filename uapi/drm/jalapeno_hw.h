@@ -85,6 +85,15 @@
 #define JAL_REG_TIMESTAMP_HI		0x04c	/* RO */
 
 /*
+ * Device memory (VRAM): JAL_REG_VRAM_SIZE bytes on the chip, reached only
+ * through the chip MMU (JAL_PTE_VRAM leaves), not through a BAR. Compute
+ * operands in device memory are read at the chip's full speed; operands
+ * in host memory are fetched over PCIe page by page.
+ */
+#define JAL_REG_VRAM_SIZE_LO		0x050	/* RO */
+#define JAL_REG_VRAM_SIZE_HI		0x054	/* RO */
+
+/*
  * MMU. The context table is an array of JAL_NUM_CONTEXTS struct
  * jal_ctx_entry in host memory (physical address, 4 KiB aligned). The
  * device caches context entries and translations; after changing a
@@ -151,6 +160,8 @@
 #define JAL_CAP_COMPUTE_F32		JAL_BIT(1)	/* f32 element-wise and MATVEC */
 #define JAL_CAP_TIMESTAMP		JAL_BIT(2)
 #define JAL_CAP_MSIX			JAL_BIT(3)
+#define JAL_CAP_VRAM			JAL_BIT(4)	/* device memory, JAL_PTE_VRAM */
+#define JAL_CAP_LLM			JAL_BIT(5)	/* dtypes and opcodes of ISA 1.1 */
 
 /**
  * struct jal_ctx_entry - one hardware context in the context table
@@ -170,7 +181,10 @@ struct jal_ctx_entry {
  * (VA bits 38..30, 29..21, 20..12). A non-leaf entry holds the next
  * table's physical address plus JAL_PTE_VALID; a level-0 (leaf) entry
  * holds the page's physical address plus JAL_PTE_VALID and the access
- * bits. Bits 11..3 and 63..52 are reserved and must be zero.
+ * bits. With JAL_PTE_VRAM a leaf's address is an offset into device
+ * memory instead. A level-1 entry with JAL_PTE_HUGE is a leaf for a whole
+ * 2 MiB page (address 2 MiB aligned). Bits 11..5 and 63..52 are reserved
+ * and must be zero.
  */
 #define JAL_PAGE_SHIFT			12
 #define JAL_PAGE_SIZE			0x1000ull
@@ -179,6 +193,9 @@ struct jal_ctx_entry {
 #define JAL_PTE_VALID			JAL_BIT_ULL(0)
 #define JAL_PTE_READ			JAL_BIT_ULL(1)
 #define JAL_PTE_WRITE			JAL_BIT_ULL(2)
+#define JAL_PTE_VRAM			JAL_BIT_ULL(3)	/* leaf: device memory */
+#define JAL_PTE_HUGE			JAL_BIT_ULL(4)	/* level 1: 2 MiB leaf */
+#define JAL_HUGE_PAGE_SIZE		0x200000ull
 #define JAL_PTE_ADDR_MASK		0x000ffffffffff000ull
 
 /**
@@ -383,8 +400,25 @@ struct jal_insn {
 #define JAL_INSN_F_DIM_REG(i)		JAL_BIT(i)	/* i = 0..3 */
 #define JAL_INSN_F_VALID_MASK		0x000fu
 
+/*
+ * Data types of the main (weight) operand of matrix, embedding and
+ * element-wise ops. Activations are always f32; accumulation is f32.
+ * - BF16: the upper 16 bits of an f32.
+ * - Q8: int8 values with one f32 scale per group of dim[2] consecutive
+ *   elements of a row (value = q * scale), scales row-major at the VA in
+ *   r[3] (rows * cols / group floats); cols must be a multiple of the group.
+ * - S24: 2:4 structured sparsity: of every 4 consecutive elements of a row
+ *   at most 2 are non-zero; a row of K columns stores K/2 bf16 values
+ *   (pairs in column order) at r[1] with row pitch stride[1] in values,
+ *   and K/4 index bytes at the VA in r[3] (row pitch K/4), each byte
+ *   holding the two column offsets within the group, first in bits 1..0
+ *   and second in bits 3..2, first < second, bits 7..4 zero.
+ */
 enum jal_dtype {
 	JAL_DTYPE_F32 = 0,
+	JAL_DTYPE_BF16 = 1,
+	JAL_DTYPE_Q8 = 2,
+	JAL_DTYPE_S24 = 3,
 	JAL_DTYPE_COUNT
 };
 
@@ -404,18 +438,77 @@ enum jal_opcode {
 	JAL_OP_JUMP = 0x08,	/* pc = imm[2] (instruction index) */
 	JAL_OP_BNE = 0x09,	/* if (r1 != r2) pc = imm[2] */
 	JAL_OP_BLTU = 0x0a,	/* if (r1 < r2) pc = imm[2], unsigned */
+	JAL_OP_BEQ = 0x0b,	/* if (r1 == r2) pc = imm[2] */
+	/* scalar memory: address r1 + imm64, naturally aligned */
+	JAL_OP_LD32 = 0x0c,	/* r0 = zero-extended u32 at the address */
+	JAL_OP_LD64 = 0x0d,	/* r0 = u64 at the address */
+	JAL_OP_ST32 = 0x0e,	/* u32 at the address = low half of r0 */
+	JAL_OP_ST64 = 0x0f,	/* u64 at the address = r0 */
 	/* element-wise, f32 */
 	JAL_OP_VADD = 0x10,	/* d = a + b */
 	JAL_OP_VMUL = 0x11,	/* d = a * b */
 	JAL_OP_VSCALE = 0x12,	/* d = a * f32(imm[0]) */
 	/* matrix */
 	JAL_OP_MATVEC = 0x20,	/* d[m] = sum_k W[m][k] * x[k] */
+	JAL_OP_MATMUL = 0x21,	/* D[n][m] = sum_k W[m][k] * X[n][k] */
+	/* LLM building blocks (JAL_CAP_LLM), all f32 activations */
+	JAL_OP_RMSNORM = 0x30,	/* d = a / sqrt(mean(a^2) + eps) * b */
+	JAL_OP_SOFTMAX = 0x31,	/* d = exp(a - max) / sum */
+	JAL_OP_ROPE = 0x32,	/* rotate pairs of a by position */
+	JAL_OP_SILU_MUL = 0x33,	/* d = a * sigmoid(a) * b */
+	JAL_OP_ATTENTION = 0x34, /* one query over a KV cache */
+	JAL_OP_EMBED = 0x35,	/* d = row of a table */
+	JAL_OP_ARGMAX = 0x36,	/* register = index of the largest */
+	JAL_OP_SAMPLE = 0x37,	/* register = sampled index */
 };
 
 /*
  * JAL_OP_MATVEC operands: r[0] = d (dim[0] elements, stride[0]),
  * r[1] = W (dim[0] rows of dim[1] elements, row pitch stride[1], 0 means
  * dim[1]), r[2] = x (dim[1] elements, stride[2]). Accumulates in f32.
+ * With dtype Q8 or S24, r[3] holds the scales or index bytes and, for Q8,
+ * dim[2] the group size; unused otherwise.
+ *
+ * JAL_OP_MATMUL: r[0] = D (dim[2] rows of dim[0], row pitch stride[0]),
+ * r[1] = W (dim[0] rows of dim[1], pitch stride[1]), r[2] = X (dim[2]
+ * rows of dim[1], pitch stride[2]), r[3] and dim[3] = Q8 scales / group
+ * size or S24 indices as for MATVEC. Pitches of 0 mean dense.
+ *
+ * JAL_OP_RMSNORM: r[0] = d, r[1] = a, r[2] = b (weights), dim[0] = n,
+ * imm[0] = eps (f32 bits). Contiguous operands.
+ *
+ * JAL_OP_SOFTMAX: r[0] = d, r[1] = a, dim[0] = n >= 1.
+ *
+ * JAL_OP_ROPE: r[0] = d, r[1] = a (may equal d), dim[0] = n (even),
+ * dim[1] = head size (even, divides n), dim[2] = position, imm[0] = theta
+ * (f32 bits, 10000.0 for Llama). For each pair i (even): j = i % head
+ * size, angle = position * theta^(-j / head size), (d[i], d[i+1]) =
+ * (a[i] cos - a[i+1] sin, a[i] sin + a[i+1] cos).
+ *
+ * JAL_OP_SILU_MUL: r[0] = d, r[1] = a, r[2] = b, dim[0] = n.
+ *
+ * JAL_OP_ATTENTION: r[0] = out (dim[0] * dim[1]), r[1] = q (same shape),
+ * r[2] = K cache, r[3] = V cache: position t's keys (dim[2] * dim[1]
+ * floats) start at element t * stride[2] (stride[3] for values; 0 means
+ * dim[2] * dim[1]); dim[0] = query heads, dim[1] = head size, dim[2] = KV
+ * heads (divides dim[0]: grouped queries), dim[3] = positions to attend
+ * (1..), usually from a register. For each head h with KV head
+ * g = h / (dim[0] / dim[2]): s_t = q_h . k_{t,g} / sqrt(head size),
+ * p = softmax(s), out_h = sum_t p_t v_{t,g}.
+ *
+ * JAL_OP_EMBED: r[0] = d (dim[0] f32), r[1] = table (dtype F32, BF16 or
+ * Q8 with scales at r[3] and group size stride[3]), row pitch stride[1]
+ * (0 = dim[0]), dim[1] = row index (usually from a register), dim[2] =
+ * number of rows: an index >= dim[2] fails with BAD_INSN.
+ *
+ * JAL_OP_ARGMAX: register r[0] = index of the first largest of dim[0]
+ * f32 at r[1].
+ *
+ * JAL_OP_SAMPLE: register r[0] = index sampled from the dim[0] logits at
+ * r[1] with temperature imm[0] and top-p imm[1] (f32 bits), using and
+ * advancing the xorshift64* state in register r[2] (llama2.c's sampler:
+ * temperature 0 is argmax; top-p outside (0, 1) samples the whole
+ * distribution). The logits are left unchanged.
  */
 
 #endif /* _JALAPENO_HW_H_ */
