@@ -68,6 +68,8 @@ extern "C" {
  * @max_code_size: largest kernel instruction stream in bytes.
  * @page_size: device MMU page size; BO sizes are rounded up to it.
  * @pad2: zero.
+ * @vram_size: bytes of device memory for DRM_JALAPENO_BO_VRAM BOs, 0 if
+ *	the chip has none.
  */
 struct drm_jalapeno_device_info {
 	__u16 vendor_id;
@@ -84,6 +86,7 @@ struct drm_jalapeno_device_info {
 	__u32 max_code_size;
 	__u32 page_size;
 	__u32 pad2;
+	__u64 vram_size;
 };
 
 /**
@@ -102,6 +105,12 @@ struct drm_jalapeno_query {
 
 /* The device may read but not write this BO; writes fault. */
 #define DRM_JALAPENO_BO_DEVICE_READONLY	0x1u
+/*
+ * Place the BO in the chip's device memory, where compute operands are
+ * read at full speed (weights, KV caches). Such a BO cannot be mmap()ed:
+ * fill and read it with COPY commands from and to host BOs.
+ */
+#define DRM_JALAPENO_BO_VRAM		0x2u
 #define DRM_JALAPENO_BO_FLAGS		DRM_JALAPENO_BO_DEVICE_READONLY
 
 /**
