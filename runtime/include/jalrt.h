@@ -180,6 +180,8 @@ JALRT_API int jalrt_device_close(struct jalrt_device *dev);
  * @max_cmdbuf_size: largest command buffer, bytes.
  * @max_code_size: largest kernel, bytes.
  * @page_size: device page size; buffer allocations are rounded up to it.
+ * @vram_size: bytes of device memory (JALRT_BUFFER_VRAM), 0 if the chip
+ *	or the driver has none.
  */
 struct jalrt_device_info {
 	char path[JALRT_PATH_MAX];
@@ -197,6 +199,7 @@ struct jalrt_device_info {
 	uint32_t max_cmdbuf_size;
 	uint32_t max_code_size;
 	uint32_t page_size;
+	uint64_t vram_size;
 };
 
 /** jalrt_device_query() - fill @info for @dev. Return: 0 or -EINVAL. */
@@ -225,7 +228,17 @@ JALRT_API int jalrt_device_stats(struct jalrt_device *dev, struct jalrt_device_s
 
 /* The device may read but not write the buffer (device writes fault). */
 #define JALRT_BUFFER_DEVICE_READONLY	(1u << 0)
-#define JALRT_BUFFER_FLAGS		JALRT_BUFFER_DEVICE_READONLY
+/*
+ * Place the buffer in the chip's device memory (VRAM), where compute
+ * operands are read at full speed. Such a buffer has no host mapping
+ * (jalrt_buffer_host() is NULL, upload/download fail with -EPERM): fill
+ * and read it with COPY commands, e.g. jalrt_buffer_write()/read().
+ * Fails with the driver's error (-EINVAL from a driver without device
+ * memory, -ENOMEM/-ENOSPC when it is full); callers that can live with
+ * host memory retry without the flag.
+ */
+#define JALRT_BUFFER_VRAM		(1u << 1)
+#define JALRT_BUFFER_FLAGS		(JALRT_BUFFER_DEVICE_READONLY | JALRT_BUFFER_VRAM)
 
 /**
  * jalrt_buffer_alloc() - allocate device memory
@@ -305,6 +318,35 @@ JALRT_API int jalrt_buffer_download(struct jalrt_buffer *buf, uint64_t offset, v
  * Job errors are reported through fences, not here.
  */
 JALRT_API int jalrt_buffer_wait(struct jalrt_buffer *buf, int64_t timeout_ns);
+
+/**
+ * jalrt_buffer_is_vram() - accessor: whether @buf is in device memory
+ *	(false for NULL).
+ */
+JALRT_API bool jalrt_buffer_is_vram(const struct jalrt_buffer *buf);
+
+struct jalrt_context;
+
+/**
+ * jalrt_buffer_write() - copy host memory into any buffer, synchronously
+ * @ctx: context that runs the copies (for buffers in device memory).
+ * @buf: destination, in host or device memory.
+ * @offset: byte offset in @buf.
+ * @src: source.
+ * @size: bytes; [@offset, @offset + @size) must lie inside the buffer.
+ *
+ * A host buffer is written directly (as jalrt_buffer_upload()). A buffer
+ * in device memory is written through a host staging buffer, chunk by
+ * chunk, with COPY jobs on @ctx that this call waits for; jobs submitted
+ * earlier on @ctx run first, jobs of other contexts are not waited for.
+ * Return: 0, -EINVAL, -ERANGE, or the error of a copy job.
+ */
+JALRT_API int jalrt_buffer_write(struct jalrt_context *ctx, struct jalrt_buffer *buf,
+				 uint64_t offset, const void *src, uint64_t size);
+
+/** jalrt_buffer_read() - copy from any buffer to host memory; as _write() */
+JALRT_API int jalrt_buffer_read(struct jalrt_context *ctx, struct jalrt_buffer *buf,
+				uint64_t offset, void *dst, uint64_t size);
 
 /* ------------------------------------------------------------------ */
 /* Contexts                                                             */

@@ -70,20 +70,11 @@ for t in "${tests[@]}"; do
 done
 
 echo "# ===================== kernel log ====================="
-pattern='WARNING:|BUG:|Oops|lockdep|general protection|UBSAN|KASAN|refcount_t|list_add corruption'
-if dmesg >/dev/null 2>&1; then
-	bad=$(dmesg | grep -E -e "$pattern")
-	if [ -n "$bad" ]; then
-		echo "# kernel log has problems:"
-		echo "$bad" | sed 's/^/#   /'
-		results+=("not ok - dmesg clean")
-		failed=1
-	else
-		results+=("ok - dmesg clean")
-	fi
+# The same scan make check runs (tests/kernel-log-check.sh).
+if "$(dirname "$0")/../kernel-log-check.sh"; then
+	results+=("ok - kernel log clean")
 else
-	echo "# cannot read the kernel log"
-	results+=("not ok - dmesg readable")
+	results+=("not ok - kernel log clean")
 	failed=1
 fi
 
