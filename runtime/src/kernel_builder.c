@@ -56,57 +56,27 @@ struct jalrt_kernel_builder {
 #define F_STRIDE012	(F_STRIDE(0) | F_STRIDE(1) | F_STRIDE(2))
 #define F_IMM64		(F_IMM(0) | F_IMM(1))
 
-/* dtypes an opcode accepts (bit per enum jal_dtype); 0: dtype must be 0 */
-#define DT(d)		(1u << (d))
-#define DT_F32		DT(JAL_DTYPE_F32)
-#define DT_WEIGHTS	(DT(JAL_DTYPE_F32) | DT(JAL_DTYPE_BF16) | DT(JAL_DTYPE_Q8) | \
-			 DT(JAL_DTYPE_S24))
-#define DT_TABLE	(DT(JAL_DTYPE_F32) | DT(JAL_DTYPE_BF16) | DT(JAL_DTYPE_Q8))
-
 struct jalrt_op_desc {
 	const char *name;
 	uint32_t fields;
-	uint32_t dtypes;
-	/* Extra fields used with JAL_DTYPE_Q8 / JAL_DTYPE_S24 weights. */
-	uint32_t q8_fields;
-	uint32_t s24_fields;
 };
 
 static const struct jalrt_op_desc *op_desc(unsigned int opcode)
 {
-	static const struct jalrt_op_desc nop = { "NOP", 0, 0, 0, 0 },
-		halt = { "HALT", 0, 0, 0, 0 },
-		li = { "LI", F_R(0) | F_IMM64, 0, 0, 0 },
-		addi = { "ADDI", F_R(0) | F_R(1) | F_IMM64, 0, 0, 0 },
-		add = { "ADD", F_R012, 0, 0, 0 },
-		muli = { "MULI", F_R(0) | F_R(1) | F_IMM64, 0, 0, 0 },
-		jump = { "JUMP", F_IMM(2) | F_BRANCH, 0, 0, 0 },
-		bne = { "BNE", F_R(1) | F_R(2) | F_IMM(2) | F_BRANCH, 0, 0, 0 },
-		bltu = { "BLTU", F_R(1) | F_R(2) | F_IMM(2) | F_BRANCH, 0, 0, 0 },
-		beq = { "BEQ", F_R(1) | F_R(2) | F_IMM(2) | F_BRANCH, 0, 0, 0 },
-		ld32 = { "LD32", F_R(0) | F_R(1) | F_IMM64, 0, 0, 0 },
-		ld64 = { "LD64", F_R(0) | F_R(1) | F_IMM64, 0, 0, 0 },
-		st32 = { "ST32", F_R(0) | F_R(1) | F_IMM64, 0, 0, 0 },
-		st64 = { "ST64", F_R(0) | F_R(1) | F_IMM64, 0, 0, 0 },
-		vadd = { "VADD", F_R012 | F_DIM(0) | F_STRIDE012, DT_F32, 0, 0 },
-		vmul = { "VMUL", F_R012 | F_DIM(0) | F_STRIDE012, DT_F32, 0, 0 },
+	static const struct jalrt_op_desc nop = { "NOP", 0 },
+		halt = { "HALT", 0 },
+		li = { "LI", F_R(0) | F_IMM64 },
+		addi = { "ADDI", F_R(0) | F_R(1) | F_IMM64 },
+		add = { "ADD", F_R012 },
+		muli = { "MULI", F_R(0) | F_R(1) | F_IMM64 },
+		jump = { "JUMP", F_IMM(2) | F_BRANCH },
+		bne = { "BNE", F_R(1) | F_R(2) | F_IMM(2) | F_BRANCH },
+		bltu = { "BLTU", F_R(1) | F_R(2) | F_IMM(2) | F_BRANCH },
+		vadd = { "VADD", F_R012 | F_DIM(0) | F_STRIDE012 },
+		vmul = { "VMUL", F_R012 | F_DIM(0) | F_STRIDE012 },
 		vscale = { "VSCALE", F_R(0) | F_R(1) | F_DIM(0) | F_STRIDE(0) | F_STRIDE(1) |
-				     F_IMM(0), DT_F32, 0, 0 },
-		matvec = { "MATVEC", F_R012 | F_DIM(0) | F_DIM(1) | F_STRIDE012, DT_WEIGHTS,
-			   F_R(3) | F_DIM(2), F_R(3) },
-		matmul = { "MATMUL", F_R012 | F_DIM(0) | F_DIM(1) | F_DIM(2) | F_STRIDE012,
-			   DT_WEIGHTS, F_R(3) | F_DIM(3), F_R(3) },
-		rmsnorm = { "RMSNORM", F_R012 | F_DIM(0) | F_IMM(0), DT_F32, 0, 0 },
-		softmax = { "SOFTMAX", F_R(0) | F_R(1) | F_DIM(0), DT_F32, 0, 0 },
-		rope = { "ROPE", F_R(0) | F_R(1) | F_DIM(0) | F_DIM(1) | F_DIM(2) | F_IMM(0),
-			 DT_F32, 0, 0 },
-		silu_mul = { "SILU_MUL", F_R012 | F_DIM(0), DT_F32, 0, 0 },
-		attention = { "ATTENTION", F_R012 | F_R(3) | F_DIM(0) | F_DIM(1) | F_DIM(2) |
-					   F_DIM(3) | F_STRIDE(2) | F_STRIDE(3), DT_F32, 0, 0 },
-		embed = { "EMBED", F_R(0) | F_R(1) | F_DIM(0) | F_DIM(1) | F_DIM(2) | F_STRIDE(1),
-			  DT_TABLE, F_R(3) | F_STRIDE(3), 0 },
-		argmax = { "ARGMAX", F_R(0) | F_R(1) | F_DIM(0), DT_F32, 0, 0 },
-		sample = { "SAMPLE", F_R012 | F_DIM(0) | F_IMM(0) | F_IMM(1), DT_F32, 0, 0 };
+				     F_IMM(0) },
+		matvec = { "MATVEC", F_R012 | F_DIM(0) | F_DIM(1) | F_STRIDE012 };
 
 	switch (opcode) {
 	case JAL_OP_NOP: return &nop;
@@ -118,24 +88,10 @@ static const struct jalrt_op_desc *op_desc(unsigned int opcode)
 	case JAL_OP_JUMP: return &jump;
 	case JAL_OP_BNE: return &bne;
 	case JAL_OP_BLTU: return &bltu;
-	case JAL_OP_BEQ: return &beq;
-	case JAL_OP_LD32: return &ld32;
-	case JAL_OP_LD64: return &ld64;
-	case JAL_OP_ST32: return &st32;
-	case JAL_OP_ST64: return &st64;
 	case JAL_OP_VADD: return &vadd;
 	case JAL_OP_VMUL: return &vmul;
 	case JAL_OP_VSCALE: return &vscale;
 	case JAL_OP_MATVEC: return &matvec;
-	case JAL_OP_MATMUL: return &matmul;
-	case JAL_OP_RMSNORM: return &rmsnorm;
-	case JAL_OP_SOFTMAX: return &softmax;
-	case JAL_OP_ROPE: return &rope;
-	case JAL_OP_SILU_MUL: return &silu_mul;
-	case JAL_OP_ATTENTION: return &attention;
-	case JAL_OP_EMBED: return &embed;
-	case JAL_OP_ARGMAX: return &argmax;
-	case JAL_OP_SAMPLE: return &sample;
 	default: return NULL;
 	}
 }
@@ -145,26 +101,6 @@ const char *jalrt_opcode_name(unsigned int opcode)
 	const struct jalrt_op_desc *d = op_desc(opcode);
 
 	return d ? d->name : "unknown";
-}
-
-const char *jalrt_dtype_name(unsigned int dtype)
-{
-	static const char *const names[JAL_DTYPE_COUNT] = {
-		[JAL_DTYPE_F32] = "F32", [JAL_DTYPE_BF16] = "BF16",
-		[JAL_DTYPE_Q8] = "Q8", [JAL_DTYPE_S24] = "S24",
-	};
-
-	return dtype < JAL_DTYPE_COUNT ? names[dtype] : "unknown";
-}
-
-/* Fields @d uses with @dtype. */
-static uint32_t op_fields(const struct jalrt_op_desc *d, unsigned int dtype)
-{
-	if (dtype == JAL_DTYPE_Q8)
-		return d->fields | d->q8_fields;
-	if (dtype == JAL_DTYPE_S24)
-		return d->fields | d->s24_fields;
-	return d->fields;
 }
 
 /*
@@ -244,7 +180,7 @@ int jalrt_validate_insn(const struct jal_insn *in, uint32_t index, uint32_t coun
 		return insn_error(index, in, "unknown opcode");
 	if (in->reserved[0] || in->reserved[1])
 		return insn_error(index, in, "reserved words are not zero");
-	if (in->dtype >= JAL_DTYPE_COUNT)
+	if (in->dtype != JAL_DTYPE_F32)
 		return insn_error(index, in, "dtype %u is not supported (only F32 = 0)",
 				  in->dtype);
 	if (in->flags & ~JAL_INSN_F_VALID_MASK)
