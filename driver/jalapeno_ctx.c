@@ -88,8 +88,9 @@ struct jal_ctx *jal_ctx_lookup(struct jal_file *jfile, u32 id)
 static void jal_ctx_teardown(struct jal_ctx *ctx)
 {
 	mutex_lock(&ctx->submit_lock);
-	ctx->destroyed = true;
+	WRITE_ONCE(ctx->destroyed, true);
 	mutex_unlock(&ctx->submit_lock);
+	wake_up_all(&ctx->jobs_wq);
 
 	drm_sched_entity_destroy(&ctx->entity);
 	jal_ctx_put(ctx);
@@ -158,19 +159,45 @@ void jal_ctx_job_failed(struct jal_ctx *ctx, u64 seqno, int error,
 }
 
 /**
- * jal_ctx_job_ended() - a job of the context ended, well or not
- * @ctx: context.
- * @seqno: the job's per-context seqno.
+ * jal_ctx_job_begin() - number a job being pushed
+ * @ctx: context; the caller holds &jal_ctx.submit_lock.
+ * @seq: the job's marker, ended with jal_ctx_job_ended().
  *
- * Callable from any context.
+ * Return: the job's seqno.
  */
-void jal_ctx_job_ended(struct jal_ctx *ctx, u64 seqno)
+u64 jal_ctx_job_begin(struct jal_ctx *ctx, struct jal_ctx_seq *seq)
 {
 	unsigned long flags;
 
+	lockdep_assert_held(&ctx->submit_lock);
+
 	spin_lock_irqsave(&ctx->status_lock, flags);
-	if (seqno > ctx->completed)
-		ctx->completed = seqno;
+	seq->seqno = ++ctx->submitted;
+	list_add_tail(&seq->link, &ctx->unfinished);
+	spin_unlock_irqrestore(&ctx->status_lock, flags);
+	return seq->seqno;
+}
+
+/**
+ * jal_ctx_job_ended() - a job of the context ended, well or not
+ * @ctx: context.
+ * @seq: the job's marker; ending twice (or a never begun marker with an
+ *	initialised empty @seq->link) is harmless.
+ *
+ * Callable from any context.
+ */
+void jal_ctx_job_ended(struct jal_ctx *ctx, struct jal_ctx_seq *seq)
+{
+	struct jal_ctx_seq *first;
+	unsigned long flags;
+
+	spin_lock_irqsave(&ctx->status_lock, flags);
+	if (!list_empty(&seq->link)) {
+		list_del_init(&seq->link);
+		first = list_first_entry_or_null(&ctx->unfinished,
+						 struct jal_ctx_seq, link);
+		ctx->completed = first ? first->seqno - 1 : ctx->submitted;
+	}
 	spin_unlock_irqrestore(&ctx->status_lock, flags);
 }
 
@@ -252,6 +279,9 @@ int jal_ioctl_ctx_create(struct drm_device *dev, void *data,
 	get_task_comm(ctx->comm, current);
 	mutex_init(&ctx->submit_lock);
 	spin_lock_init(&ctx->status_lock);
+	INIT_LIST_HEAD(&ctx->unfinished);
+	atomic_set(&ctx->num_jobs, 0);
+	init_waitqueue_head(&ctx->jobs_wq);
 
 	ret = ida_alloc_max(&jdev->slot_ida, jdev->num_contexts - 1,
 			    GFP_KERNEL);

@@ -12,6 +12,7 @@
 #include <linux/sched.h>
 #include <linux/spinlock.h>
 #include <linux/types.h>
+#include <linux/wait.h>
 
 #include <drm/gpu_scheduler.h>
 
@@ -21,6 +22,16 @@ struct jal_device;
 struct jal_file;
 struct jal_queue;
 struct jal_vm;
+
+/**
+ * struct jal_ctx_seq - a job's place in its context's order
+ * @link: entry in &jal_ctx.unfinished while the job has not ended.
+ * @seqno: the job's per-context seqno.
+ */
+struct jal_ctx_seq {
+	struct list_head link;
+	u64 seqno;
+};
 
 /**
  * struct jal_ctx - a context: a hardware context slot plus a scheduler
@@ -42,12 +53,19 @@ struct jal_vm;
  *	push order) against each other and against teardown. Sleeps;
  *	never taken from fence-signalling paths.
  * @destroyed: set under @submit_lock once the entity is being torn down.
+ * @num_jobs: jobs pushed to the entity and not yet freed; submit waits
+ *	while it is at JAL_MAX_CTX_JOBS, so that a fast submitter cannot
+ *	queue unbounded kernel memory.
+ * @jobs_wq: woken when @num_jobs drops or the context is destroyed.
  * @status_lock: protects the fields below; irq-safe because job end is
  *	recorded from dma_fence callbacks.
  * @banned: a job failed; new submits get -ECANCELED and queued jobs are
  *	cancelled instead of run.
  * @submitted: seqno of the last submitted job.
- * @completed: highest seqno of a job that ended.
+ * @unfinished: submitted jobs that have not ended, in seqno order (jobs
+ *	may end out of order: a job cancelled before reaching the ring can
+ *	end before older jobs that are still running).
+ * @completed: highest seqno s such that jobs 1..s have all ended.
  * @error_seqno: seqno of the first failed job, 0 if none.
  * @error: its negative errno.
  * @hw_status: its JAL_STATUS_*.
@@ -69,10 +87,13 @@ struct jal_ctx {
 
 	struct mutex submit_lock; /* arm+push order, destroyed */
 	bool destroyed;
+	atomic_t num_jobs;
+	wait_queue_head_t jobs_wq;
 
 	spinlock_t status_lock; /* fields below; irq-safe */
 	bool banned;
 	u64 submitted;
+	struct list_head unfinished;
 	u64 completed;
 	u64 error_seqno;
 	int error;
@@ -88,7 +109,8 @@ void jal_ctx_destroy_all(struct jal_file *jfile);
 bool jal_ctx_is_banned(struct jal_ctx *ctx);
 void jal_ctx_job_failed(struct jal_ctx *ctx, u64 seqno, int error,
 			u32 hw_status, u64 fault_addr, u32 error_offset);
-void jal_ctx_job_ended(struct jal_ctx *ctx, u64 seqno);
+u64 jal_ctx_job_begin(struct jal_ctx *ctx, struct jal_ctx_seq *seq);
+void jal_ctx_job_ended(struct jal_ctx *ctx, struct jal_ctx_seq *seq);
 void jal_ctx_describe_slot(struct jal_device *jdev, u32 hw_id, char *buf,
 			   size_t len);
 

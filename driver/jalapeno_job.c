@@ -127,14 +127,28 @@ static void jal_job_write_desc(struct jal_queue *q, struct jal_job *job)
 	jal_mem_wr64(&d->reserved1[1], 0);
 }
 
+/*
+ * The job will not (or no longer) touch memory: account it as ended in
+ * its context (visible in CTX_STATUS before its fence signals) and in its
+ * address space (BOs freed meanwhile may be released). Idempotent.
+ *
+ * Never done from a callback on the scheduler's finished fence: the
+ * scheduler may free the job as soon as that fence is marked signalled,
+ * while its callbacks are still running.
+ */
+static void jal_job_ended(struct jal_job *job)
+{
+	jal_ctx_job_ended(job->ctx, &job->seq);
+	jal_vm_activity_end(job->ctx->vm, &job->activity);
+}
+
 /* Takes @job off the ring with its final result; q->lock held. */
 static void jal_job_retire_locked(struct jal_queue *q, struct jal_job *job,
 				  int error, struct list_head *done)
 {
 	lockdep_assert_held(&q->lock);
 
-	/* Visible in CTX_STATUS before the fence signals. */
-	jal_ctx_job_ended(job->ctx, job->seqno);
+	jal_job_ended(job);
 	job->error = error;
 	job->state = JAL_JOB_DONE;
 	list_move_tail(&job->q_link, done);
@@ -183,10 +197,10 @@ static void jal_queue_collect_locked(struct jal_queue *q,
 					      sizeof(who));
 			drm_dbg(&jdev->drm,
 				"queue %u: job %llu of %s failed: %s (%u), cmd offset %u, VA 0x%llx\n",
-				q->index, job->seqno, who,
+				q->index, job->seq.seqno, who,
 				jal_hw_status_name(status), status,
 				error_offset, fault_addr);
-			jal_ctx_job_failed(job->ctx, job->seqno, error, status,
+			jal_ctx_job_failed(job->ctx, job->seq.seqno, error, status,
 					   fault_addr, error_offset);
 		}
 		jal_job_retire_locked(q, job, error, done);
@@ -297,27 +311,28 @@ static struct dma_fence *jal_job_run(struct drm_sched_job *sched_job)
 
 	/* A dependency failed or the job was cancelled: skip it. */
 	if (unlikely(sched_job->s_fence->finished.error)) {
-		jal_ctx_job_ended(job->ctx, job->seqno);
+		jal_job_ended(job);
 		return NULL;
 	}
 	if (jal_ctx_is_banned(job->ctx)) {
-		jal_ctx_job_ended(job->ctx, job->seqno);
+		jal_job_ended(job);
 		return ERR_PTR(-ECANCELED);
 	}
 	if (!drm_dev_enter(&jdev->drm, &idx)) {
-		jal_ctx_job_ended(job->ctx, job->seqno);
+		jal_job_ended(job);
 		return ERR_PTR(-ENODEV);
 	}
 
 	mutex_lock(&q->lock);
 	if (q->dead) {
-		jal_ctx_job_ended(job->ctx, job->seqno);
+		jal_job_ended(job);
 		fence = ERR_PTR(-ENODEV);
 		goto out_unlock;
 	}
 	/* The scheduler's credit limit keeps one slot free. */
 	if (drm_WARN_ON_ONCE(&jdev->drm,
 			     q->num_inflight >= JAL_RING_ENTRIES - 1)) {
+		jal_job_ended(job);
 		fence = ERR_PTR(-EBUSY);
 		goto out_unlock;
 	}
@@ -403,7 +418,7 @@ jal_job_timedout(struct drm_sched_job *sched_job)
 			guilty = true;
 			jal_ctx_describe_slot(jdev, job->ctx->hw_id, who,
 					      sizeof(who));
-			jal_ctx_job_failed(job->ctx, job->seqno, -ETIMEDOUT,
+			jal_ctx_job_failed(job->ctx, job->seq.seqno, -ETIMEDOUT,
 					   JAL_STATUS_ABORTED, 0, 0);
 			jal_job_retire_locked(q, job, -ETIMEDOUT, &done);
 		}
@@ -415,7 +430,7 @@ jal_job_timedout(struct drm_sched_job *sched_job)
 	if (guilty)
 		drm_err(&jdev->drm,
 			"queue %u: job %llu of %s timed out after %u ms; queue reset\n",
-			q->index, job->seqno, who, READ_ONCE(job_timeout_ms));
+			q->index, job->seq.seqno, who, READ_ONCE(job_timeout_ms));
 
 out_requeue:
 	jal_job_timeout_requeue(sched_job, finished);
@@ -441,6 +456,9 @@ static void jal_job_destroy(struct jal_job *job)
 		else
 			kfree(job->hw_fence);
 	}
+	if (job->pushed && atomic_dec_return(&job->ctx->num_jobs) <
+			   JAL_MAX_CTX_JOBS)
+		wake_up(&job->ctx->jobs_wq);
 	jal_ctx_put(job->ctx);
 	kfree(job);
 }
@@ -449,6 +467,8 @@ static void jal_job_free(struct drm_sched_job *sched_job)
 {
 	struct jal_job *job = to_jal_job(sched_job);
 
+	/* For jobs that never reached run_job (killed with their entity). */
+	jal_job_ended(job);
 	drm_sched_job_cleanup(sched_job);
 	jal_job_destroy(job);
 }
@@ -505,15 +525,6 @@ int jal_job_sched_init(struct jal_device *jdev)
 			return ret;
 	}
 	return 0;
-}
-
-/* Runs when the scheduler's finished fence signals, in any context. */
-static void jal_job_end_cb(struct dma_fence *fence, struct dma_fence_cb *cb)
-{
-	struct jal_job *job = container_of(cb, struct jal_job, end_cb);
-
-	jal_ctx_job_ended(job->ctx, job->seqno);
-	jal_vm_activity_end(job->ctx->vm, &job->activity);
 }
 
 static int jal_job_add_in_syncobjs(struct jal_job *job, struct drm_file *file,
@@ -616,6 +627,15 @@ int jal_ioctl_submit(struct drm_device *dev, void *data,
 		jal_ctx_put(ctx);
 		return -ECANCELED;
 	}
+	/* Throttle: wait for older jobs of the context to be freed. */
+	ret = wait_event_interruptible(ctx->jobs_wq,
+				       atomic_read(&ctx->num_jobs) <
+				       JAL_MAX_CTX_JOBS ||
+				       READ_ONCE(ctx->destroyed));
+	if (ret) {
+		jal_ctx_put(ctx);
+		return ret;
+	}
 	if (!jal_vm_range_is_mapped(ctx->vm, args->cmdbuf_va,
 				    args->cmdbuf_size)) {
 		drm_dbg(dev, "SUBMIT: command buffer 0x%llx+0x%x is not inside one BO\n",
@@ -637,6 +657,8 @@ int jal_ioctl_submit(struct drm_device *dev, void *data,
 	job->cmdbuf_size = args->cmdbuf_size;
 	job->state = JAL_JOB_PENDING;
 	INIT_LIST_HEAD(&job->q_link);
+	INIT_LIST_HEAD(&job->activity.link);
+	INIT_LIST_HEAD(&job->seq.link);
 
 	job->hw_fence = kzalloc(sizeof(*job->hw_fence), GFP_KERNEL);
 	if (!job->hw_fence) {
@@ -713,14 +735,11 @@ int jal_ioctl_submit(struct drm_device *dev, void *data,
 	drm_sched_job_arm(&job->base);
 	done = dma_fence_get(&job->base.s_fence->finished);
 
-	spin_lock_irq(&ctx->status_lock);
-	seqno = ++ctx->submitted;
-	spin_unlock_irq(&ctx->status_lock);
-	job->seqno = seqno;
+	seqno = jal_ctx_job_begin(ctx, &job->seq);
 
 	jal_vm_activity_begin(ctx->vm, &job->activity);
-	if (dma_fence_add_callback(done, &job->end_cb, jal_job_end_cb))
-		jal_job_end_cb(done, &job->end_cb);
+	atomic_inc(&ctx->num_jobs);
+	job->pushed = true;
 
 	/* The job belongs to the scheduler now and may vanish any time. */
 	drm_sched_entity_push_job(&job->base);

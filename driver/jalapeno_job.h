@@ -14,6 +14,7 @@
 
 #include <drm/gpu_scheduler.h>
 
+#include "jalapeno_ctx.h"
 #include "jalapeno_mmu.h"
 
 struct drm_device;
@@ -26,6 +27,8 @@ struct jal_queue;
 /* Limits of one submit, to bound the kernel memory a submit pins. */
 #define JAL_MAX_SUBMIT_BOS		4096
 #define JAL_MAX_SUBMIT_SYNCOBJS		1024
+/* Jobs one context may have queued or running before submit waits. */
+#define JAL_MAX_CTX_JOBS		256
 
 /**
  * struct jal_fence - hardware fence of one job
@@ -62,18 +65,18 @@ enum jal_job_state {
  * @bo_count: entries in @bos.
  * @cmdbuf_va: command buffer VA.
  * @cmdbuf_size: command buffer bytes.
- * @seqno: per-context seqno.
+ * @seq: per-context seqno and place in the context's unfinished list.
  * @hw_fence: preallocated at submit so run_job never allocates;
  *	initialised by run_job.
  * @hw_fence_live: @hw_fence was initialised (then it is refcounted).
+ * @pushed: counted in &jal_ctx.num_jobs.
  * @state: enum jal_job_state, under &jal_queue.lock.
  * @hw_seqno: descriptor seqno (= hardware fence seqno).
  * @ring_index: ring slot of the descriptor.
  * @q_link: entry in &jal_queue.inflight or in a local completion list.
  * @error: result: 0 or the negative errno the fence gets.
  * @activity: marks the job active in the address space from submit until
- *	its finished fence signals.
- * @end_cb: callback on the scheduler's finished fence.
+ *	the chip is done with it (or it is dropped without running).
  */
 struct jal_job {
 	struct drm_sched_job base;
@@ -84,10 +87,11 @@ struct jal_job {
 	u32 bo_count;
 	u64 cmdbuf_va;
 	u32 cmdbuf_size;
-	u64 seqno;
+	struct jal_ctx_seq seq;
 
 	struct jal_fence *hw_fence;
 	bool hw_fence_live;
+	bool pushed;
 
 	enum jal_job_state state;
 	u64 hw_seqno;
@@ -96,7 +100,6 @@ struct jal_job {
 	int error;
 
 	struct jal_vm_activity activity;
-	struct dma_fence_cb end_cb;
 };
 
 extern u64 jal_step_limit;

@@ -455,9 +455,10 @@ void jal_vm_activity_begin(struct jal_vm *vm, struct jal_vm_activity *act)
 /**
  * jal_vm_activity_end() - the job can no longer access @vm
  * @vm: address space; the caller still holds a reference.
- * @act: the marker passed to jal_vm_activity_begin().
+ * @act: the marker passed to jal_vm_activity_begin(), or one with an
+ *	initialised empty @act->link; ending twice is harmless.
  *
- * Callable from any context (it runs from dma_fence callbacks).
+ * Callable from any context.
  */
 void jal_vm_activity_end(struct jal_vm *vm, struct jal_vm_activity *act)
 {
@@ -465,6 +466,10 @@ void jal_vm_activity_end(struct jal_vm *vm, struct jal_vm_activity *act)
 	bool ready;
 
 	spin_lock_irqsave(&vm->activity_lock, flags);
+	if (list_empty(&act->link)) {
+		spin_unlock_irqrestore(&vm->activity_lock, flags);
+		return;
+	}
 	list_del_init(&act->link);
 	ready = jal_vm_reap_ready_locked(vm);
 	spin_unlock_irqrestore(&vm->activity_lock, flags);
