@@ -8,6 +8,7 @@
 #   make demo       boot the guest, load the driver, run the sample program
 #   make vm CMD=..  run CMD in the guest with the driver loaded, from the repo root
 #   make lint       checkpatch --strict on driver/ and uapi/
+#   make bench      benchmark table: decode tok/s, per-op GFLOP/s, jobs/s, DMA GB/s
 
 SHELL := /bin/bash
 TOP := $(CURDIR)
@@ -17,7 +18,7 @@ KDIR ?= /lib/modules/$(KREL)/build
 KSFT_DIR = $(CACHE)/linux-src/tools/testing/selftests
 CMD ?= true
 
-.PHONY: all deps qemu driver runtime tests check demo vm lint clean
+.PHONY: all deps qemu driver runtime tests check demo vm lint bench clean
 
 all: deps qemu driver runtime tests
 
@@ -51,6 +52,9 @@ vm: all
 
 lint: deps
 	@scripts/lint.sh
+
+bench: all
+	@scripts/bench.sh
 
 clean:
 	$(MAKE) -C driver KDIR=$(KDIR) clean
