@@ -5,7 +5,7 @@
 #
 #   make            build driver, runtime, QEMU with the device, tests
 #   make check      every test suite (host and guest); last line "N passed, N failed"
-#   make demo       boot the guest, load the driver, run the sample program
+#   make demo       boot the guest, load the driver, run programs and generate text on the chip
 #   make vm CMD=..  run CMD in the guest with the driver loaded, from the repo root
 #   make lint       checkpatch --strict on driver/ and uapi/
 #   make bench      benchmark table: decode tok/s, per-op GFLOP/s, jobs/s, DMA GB/s
@@ -45,7 +45,7 @@ check: all
 	@scripts/check.sh
 
 demo: all
-	@scripts/vm.sh runtime/build/jalrt-demo
+	@scripts/demo.sh
 
 vm: all
 	@scripts/vm.sh "$(CMD)"

@@ -14,6 +14,7 @@
 #include <linux/slab.h>
 #include <linux/xarray.h>
 
+#include <drm/drm_drv.h>
 #include <drm/drm_file.h>
 #include <drm/drm_print.h>
 
@@ -29,18 +30,26 @@ static void jal_ctx_release(struct kref *ref)
 	struct jal_ctx *ctx = container_of(ref, struct jal_ctx, ref);
 	struct jal_device *jdev = ctx->jdev;
 	unsigned long flags;
+	bool present;
+	int idx;
 
 	if (ctx->hw_id < JAL_NUM_CONTEXTS) {
 		/*
 		 * Every job of the context has ended (each held a reference),
-		 * so the chip no longer uses the slot.
+		 * so the chip no longer uses the slot. After unplug the
+		 * context table is gone together with the chip.
 		 */
+		present = drm_dev_enter(&jdev->drm, &idx);
 		spin_lock_irqsave(&jdev->ctx_table_lock, flags);
 		jdev->slot_ctx[ctx->hw_id] = NULL;
-		jal_hw_write_ctx_entry(jdev, ctx->hw_id, 0, false);
+		if (present)
+			jal_hw_write_ctx_entry(jdev, ctx->hw_id, 0, false);
 		spin_unlock_irqrestore(&jdev->ctx_table_lock, flags);
+		if (present) {
+			jal_hw_mmu_invalidate(jdev, ctx->hw_id);
+			drm_dev_exit(idx);
+		}
 
-		jal_hw_mmu_invalidate(jdev, ctx->hw_id);
 		jal_vm_detach_slot(ctx->vm, ctx->hw_id);
 		ida_free(&jdev->slot_ida, ctx->hw_id);
 	}
@@ -154,7 +163,9 @@ void jal_ctx_job_failed(struct jal_ctx *ctx, u64 seqno, int error,
 		ctx->fault_addr = fault_addr;
 		ctx->error_offset = error_offset;
 	}
-	ctx->banned = true;
+	/* The driver's own jobs only fail their fence; later ones still run. */
+	if (!ctx->kernel)
+		ctx->banned = true;
 	spin_unlock_irqrestore(&ctx->status_lock, flags);
 }
 
@@ -231,6 +242,111 @@ void jal_ctx_describe_slot(struct jal_device *jdev, u32 hw_id, char *buf,
 	spin_unlock_irqrestore(&jdev->ctx_table_lock, flags);
 }
 
+/*
+ * Creates a context in @vm: a hardware slot pointing at its page table
+ * and a scheduler entity on the queue of @priority. A kernel context's
+ * entity goes before the others of that queue.
+ *
+ * Return: the context with one reference, or an ERR_PTR(): -ENOSPC when
+ * all hardware contexts are in use, -ENOMEM.
+ */
+static struct jal_ctx *jal_ctx_new(struct jal_device *jdev, struct jal_vm *vm,
+				   u32 priority, bool kernel)
+{
+	unsigned long flags;
+	struct jal_ctx *ctx;
+	int ret;
+	int idx;
+
+	ctx = kzalloc(sizeof(*ctx), GFP_KERNEL);
+	if (!ctx)
+		return ERR_PTR(-ENOMEM);
+
+	kref_init(&ctx->ref);
+	ctx->jdev = jdev;
+	jal_vm_get(vm);
+	ctx->vm = vm;
+	ctx->priority = priority;
+	ctx->queue = &jdev->queues[priority];
+	ctx->sched = &ctx->queue->sched;
+	ctx->hw_id = U32_MAX;
+	ctx->kernel = kernel;
+	if (kernel) {
+		strscpy(ctx->comm, "kernel");
+	} else {
+		ctx->pid = task_tgid_nr(current);
+		get_task_comm(ctx->comm, current);
+	}
+	mutex_init(&ctx->submit_lock);
+	spin_lock_init(&ctx->status_lock);
+	INIT_LIST_HEAD(&ctx->unfinished);
+	atomic_set(&ctx->num_jobs, 0);
+	init_waitqueue_head(&ctx->jobs_wq);
+
+	ret = ida_alloc_max(&jdev->slot_ida, jdev->num_contexts - 1,
+			    GFP_KERNEL);
+	if (ret < 0) {
+		drm_dbg(&jdev->drm, "no free hardware context (%d)\n", ret);
+		jal_ctx_put(ctx);
+		return ERR_PTR(ret);
+	}
+	ctx->hw_id = ret;
+
+	/* The context table and the page tables are freed on unbind. */
+	if (!drm_dev_enter(&jdev->drm, &idx)) {
+		jal_ctx_put(ctx);
+		return ERR_PTR(-ENODEV);
+	}
+	jal_vm_attach_slot(ctx->vm, ctx->hw_id);
+	spin_lock_irqsave(&jdev->ctx_table_lock, flags);
+	jal_hw_write_ctx_entry(jdev, ctx->hw_id, jal_vm_root_dma(ctx->vm),
+			       true);
+	jdev->slot_ctx[ctx->hw_id] = ctx;
+	spin_unlock_irqrestore(&jdev->ctx_table_lock, flags);
+	/* Drop whatever the slot's previous owner left in the TLB. */
+	jal_hw_mmu_invalidate(jdev, ctx->hw_id);
+	drm_dev_exit(idx);
+
+	ret = drm_sched_entity_init(&ctx->entity,
+				    kernel ? DRM_SCHED_PRIORITY_KERNEL :
+					     DRM_SCHED_PRIORITY_NORMAL,
+				    &ctx->sched, 1, NULL);
+	if (ret) {
+		jal_ctx_put(ctx);
+		return ERR_PTR(ret);
+	}
+	return ctx;
+}
+
+/**
+ * jal_ctx_create_kernel() - create a context for the driver's own jobs
+ * @jdev: device.
+ * @vm: the driver's address space the jobs run in.
+ * @priority: hardware queue.
+ *
+ * A kernel context is never banned (a failed job only fails its fence)
+ * and no file can reach it. It holds a hardware slot until
+ * jal_ctx_destroy_kernel() and its last job are done.
+ *
+ * Return: the context or an ERR_PTR().
+ */
+struct jal_ctx *jal_ctx_create_kernel(struct jal_device *jdev,
+				      struct jal_vm *vm, u32 priority)
+{
+	return jal_ctx_new(jdev, vm, priority, true);
+}
+
+/**
+ * jal_ctx_destroy_kernel() - tear down a kernel context
+ * @ctx: context from jal_ctx_create_kernel(); its reference is dropped.
+ *
+ * The caller makes sure no job is being submitted on it concurrently.
+ */
+void jal_ctx_destroy_kernel(struct jal_ctx *ctx)
+{
+	jal_ctx_teardown(ctx);
+}
+
 /**
  * jal_ioctl_ctx_create() - DRM_IOCTL_JALAPENO_CTX_CREATE
  * @dev: DRM device.
@@ -246,7 +362,6 @@ int jal_ioctl_ctx_create(struct drm_device *dev, void *data,
 	struct jal_device *jdev = to_jal_device(dev);
 	struct jal_file *jfile = file->driver_priv;
 	struct drm_jalapeno_ctx_create *args = data;
-	unsigned long flags;
 	struct jal_ctx *ctx;
 	int ret;
 
@@ -263,50 +378,9 @@ int jal_ioctl_ctx_create(struct drm_device *dev, void *data,
 	    !capable(CAP_SYS_NICE))
 		return -EPERM;
 
-	ctx = kzalloc(sizeof(*ctx), GFP_KERNEL);
-	if (!ctx)
-		return -ENOMEM;
-
-	kref_init(&ctx->ref);
-	ctx->jdev = jdev;
-	jal_vm_get(jfile->vm);
-	ctx->vm = jfile->vm;
-	ctx->priority = args->priority;
-	ctx->queue = &jdev->queues[args->priority];
-	ctx->sched = &ctx->queue->sched;
-	ctx->hw_id = U32_MAX;
-	ctx->pid = task_tgid_nr(current);
-	get_task_comm(ctx->comm, current);
-	mutex_init(&ctx->submit_lock);
-	spin_lock_init(&ctx->status_lock);
-	INIT_LIST_HEAD(&ctx->unfinished);
-	atomic_set(&ctx->num_jobs, 0);
-	init_waitqueue_head(&ctx->jobs_wq);
-
-	ret = ida_alloc_max(&jdev->slot_ida, jdev->num_contexts - 1,
-			    GFP_KERNEL);
-	if (ret < 0) {
-		drm_dbg(dev, "CTX_CREATE: no free hardware context (%d)\n",
-			ret);
-		jal_ctx_put(ctx);
-		return ret;
-	}
-	ctx->hw_id = ret;
-
-	jal_vm_attach_slot(ctx->vm, ctx->hw_id);
-	spin_lock_irqsave(&jdev->ctx_table_lock, flags);
-	jal_hw_write_ctx_entry(jdev, ctx->hw_id, ctx->vm->root->dma, true);
-	jdev->slot_ctx[ctx->hw_id] = ctx;
-	spin_unlock_irqrestore(&jdev->ctx_table_lock, flags);
-	/* Drop whatever the slot's previous owner left in the TLB. */
-	jal_hw_mmu_invalidate(jdev, ctx->hw_id);
-
-	ret = drm_sched_entity_init(&ctx->entity, DRM_SCHED_PRIORITY_NORMAL,
-				    &ctx->sched, 1, NULL);
-	if (ret) {
-		jal_ctx_put(ctx);
-		return ret;
-	}
+	ctx = jal_ctx_new(jdev, jfile->vm, args->priority, false);
+	if (IS_ERR(ctx))
+		return PTR_ERR(ctx);
 
 	/* Our own reference: once published, the id may be destroyed. */
 	kref_get(&ctx->ref);

@@ -46,8 +46,10 @@ struct jal_ctx_seq {
  * @id: file-local id (0 until published).
  * @hw_id: hardware context slot, < &jal_device.num_contexts.
  * @priority: DRM_JALAPENO_PRIORITY_*.
- * @pid: creating process, for fault reports.
+ * @pid: creating process, for fault reports (0 for a kernel context).
  * @comm: creating process name, for fault reports.
+ * @kernel: a context of the driver's own (see jal_ctx_create_kernel()):
+ *	never banned, not reachable through any file.
  * @submit_lock: serialises submits on this context (drm_sched requires
  *	job arm and push to be atomic per entity, and seqnos must follow
  *	push order) against each other and against teardown. Sleeps;
@@ -84,6 +86,7 @@ struct jal_ctx {
 	u32 priority;
 	pid_t pid;
 	char comm[TASK_COMM_LEN];
+	bool kernel;
 
 	struct mutex submit_lock; /* arm+push order, destroyed */
 	bool destroyed;
@@ -105,6 +108,9 @@ struct jal_ctx {
 struct jal_ctx *jal_ctx_lookup(struct jal_file *jfile, u32 id);
 void jal_ctx_put(struct jal_ctx *ctx);
 void jal_ctx_destroy_all(struct jal_file *jfile);
+struct jal_ctx *jal_ctx_create_kernel(struct jal_device *jdev,
+				      struct jal_vm *vm, u32 priority);
+void jal_ctx_destroy_kernel(struct jal_ctx *ctx);
 
 bool jal_ctx_is_banned(struct jal_ctx *ctx);
 void jal_ctx_job_failed(struct jal_ctx *ctx, u64 seqno, int error,

@@ -35,6 +35,7 @@
 #include "jalapeno_hw.h"
 #include "jalapeno_job.h"
 #include "jalapeno_mmu.h"
+#include "jalapeno_vram.h"
 
 struct workqueue_struct *jal_wq;
 
@@ -71,6 +72,7 @@ static int jal_ioctl_query(struct drm_device *dev, void *data,
 	info.max_cmdbuf_size = jdev->max_cmdbuf_size;
 	info.max_code_size = jdev->max_code_size;
 	info.page_size = jdev->page_size;
+	info.vram_size = jdev->vram_size;
 
 	if (!args->size) {
 		args->size = sizeof(info);
@@ -192,6 +194,10 @@ static int jal_pci_probe(struct pci_dev *pdev, const struct pci_device_id *id)
 
 	spin_lock_init(&jdev->ctx_table_lock);
 	spin_lock_init(&jdev->step_limit_lock);
+	INIT_LIST_HEAD(&jdev->vms);
+	ret = drmm_mutex_init(&jdev->drm, &jdev->vms_lock);
+	if (ret)
+		return ret;
 	ida_init(&jdev->slot_ida);
 	ret = drmm_add_action_or_reset(&jdev->drm, jal_destroy_slot_ida,
 				       &jdev->slot_ida);
@@ -209,6 +215,8 @@ static int jal_pci_probe(struct pci_dev *pdev, const struct pci_device_id *id)
 		drm_err(&jdev->drm, "no usable DMA mask: %d\n", ret);
 		return ret;
 	}
+	/* The chip maps pages, not segments: any segment length works. */
+	dma_set_max_seg_size(&pdev->dev, UINT_MAX);
 
 	if (pci_resource_len(pdev, JAL_BAR_REGS) < JAL_BAR_REGS_SIZE) {
 		drm_err(&jdev->drm, "BAR%d too small\n", JAL_BAR_REGS);
@@ -235,6 +243,11 @@ static int jal_pci_probe(struct pci_dev *pdev, const struct pci_device_id *id)
 	if (ret)
 		return ret;
 
+	/* Needs the schedulers: zeroing runs jobs of a kernel context. */
+	ret = jal_vram_init(jdev);
+	if (ret)
+		return ret;
+
 	ret = jal_hw_irq_init(jdev);
 	if (ret)
 		return ret;
@@ -248,9 +261,10 @@ static int jal_pci_probe(struct pci_dev *pdev, const struct pci_device_id *id)
 	}
 
 	drm_info(&jdev->drm,
-		 "Jalapeno %u.%u, caps 0x%x, %u contexts, VA [0x%llx, 0x%llx)\n",
+		 "Jalapeno %u.%u, caps 0x%x, %u contexts, VA [0x%llx, 0x%llx), %llu MiB device memory\n",
 		 jdev->hw_version >> 16, jdev->hw_version & 0xffff, jdev->caps,
-		 jdev->num_contexts, jdev->va_start, jdev->va_end);
+		 jdev->num_contexts, jdev->va_start, jdev->va_end,
+		 jdev->vram_size >> 20);
 	return 0;
 }
 
@@ -262,6 +276,12 @@ static void jal_pci_remove(struct pci_dev *pdev)
 	drm_dev_unplug(&jdev->drm);
 	jal_hw_fini(jdev);
 	jal_job_fail_all(jdev, -ENODEV);
+	/*
+	 * Nothing may stay DMA-mapped for the device once it is unbound:
+	 * free the page tables and unmap the BOs of files still open (the
+	 * rings and context table are device-managed).
+	 */
+	jal_vm_unplug_all(jdev);
 }
 
 static const struct pci_device_id jal_pci_ids[] = {

@@ -20,6 +20,7 @@
 #include <drm/jalapeno_hw.h>
 
 #include "jalapeno_hw.h"
+#include "jalapeno_vram.h"
 
 #define JAL_DRIVER_NAME		"jalapeno"
 #define JAL_DRIVER_DESC		"Jalapeno LLM inference accelerator"
@@ -64,6 +65,9 @@ struct jal_irq_vector {
  * @max_cmdbuf_size: largest command buffer the chip accepts.
  * @max_code_size: largest kernel instruction stream the chip accepts.
  * @page_size: BO size granule (the larger of CPU and device page sizes).
+ * @vram_size: bytes of device memory usable for BOs (JAL_REG_VRAM_SIZE
+ *	rounded down to @page_size), 0 without JAL_CAP_VRAM.
+ * @vram: device-memory allocator and zeroing.
  * @step_limit_lock: serialises writes of JAL_REG_STEP_LIMIT and
  *	@step_limit (run_job of several queues may race).
  * @step_limit: value last written to JAL_REG_STEP_LIMIT.
@@ -78,6 +82,10 @@ struct jal_irq_vector {
  * @slot_ida: allocator of hardware context slots (internally locked).
  * @slot_ctx: context owning each slot, for fault reports; under
  *	@ctx_table_lock, cleared before the context is freed.
+ * @vms_lock: protects @vms; page tables are freed under it on removal
+ *	and on address-space release, so removal waits for a release in
+ *	progress. Outermost lock of the address-space code.
+ * @vms: every address space of the device (&jal_vm.dev_link).
  * @irq_vectors: interrupt vectors in use.
  * @num_irq_vectors: number of entries of @irq_vectors in use.
  */
@@ -94,6 +102,8 @@ struct jal_device {
 	u32 max_cmdbuf_size;
 	u32 max_code_size;
 	u32 page_size;
+	u64 vram_size;
+	struct jal_vram vram;
 	spinlock_t step_limit_lock; /* JAL_REG_STEP_LIMIT, step_limit */
 	u64 step_limit;
 
@@ -105,6 +115,9 @@ struct jal_device {
 	spinlock_t ctx_table_lock; /* ctx_table entries, slot_ctx */
 	struct ida slot_ida;
 	struct jal_ctx *slot_ctx[JAL_NUM_CONTEXTS];
+
+	struct mutex vms_lock; /* vms, page-table teardown */
+	struct list_head vms;
 
 	struct jal_irq_vector irq_vectors[JAL_MSIX_NUM_VECTORS];
 	unsigned int num_irq_vectors;

@@ -3,7 +3,9 @@
  * Jalapeño accelerator driver: buffer objects.
  *
  * BOs are shmem GEM objects, pinned and mapped into the creating file's
- * address space at creation. See struct jal_bo for their lifetime.
+ * address space at creation. See struct jal_bo for their lifetime. BOs
+ * in device memory (DRM_JALAPENO_BO_VRAM) are struct jal_vram_bo, see
+ * jalapeno_vram.c; the ioctls here serve both kinds.
  *
  * Copyright (C) 2025 The Jalapeño authors
  */
@@ -13,6 +15,7 @@
 #include <linux/mm.h>
 #include <linux/slab.h>
 
+#include <drm/drm_drv.h>
 #include <drm/drm_file.h>
 #include <drm/drm_gem.h>
 #include <drm/drm_print.h>
@@ -24,8 +27,31 @@
 #include "jalapeno_drv.h"
 #include "jalapeno_gem.h"
 #include "jalapeno_mmu.h"
+#include "jalapeno_vram.h"
 
 static_assert(offsetof(struct jal_bo, base) == 0);
+
+/*
+ * Device removal: drop the DMA mapping of the pages (the sg table and its
+ * page reference); the pin keeps the pages for CPU mappings. Called with
+ * the address space's lock held.
+ */
+static void jal_bo_release_dma(struct jal_vm_mapping *m)
+{
+	struct jal_bo *bo = container_of(m, struct jal_bo, mapping);
+	struct drm_gem_shmem_object *shmem = &bo->base;
+
+	dma_resv_lock(shmem->base.resv, NULL);
+	if (shmem->sgt) {
+		dma_unmap_sgtable(shmem->base.dev->dev, shmem->sgt,
+				  DMA_BIDIRECTIONAL, 0);
+		sg_free_table(shmem->sgt);
+		kfree(shmem->sgt);
+		shmem->sgt = NULL;
+		drm_gem_shmem_put_pages(shmem);
+	}
+	dma_resv_unlock(shmem->base.resv);
+}
 
 static void jal_bo_destroy(struct jal_bo *bo)
 {
@@ -117,11 +143,11 @@ struct drm_gem_object *jal_gem_prime_import(struct drm_device *dev,
  * jal_gem_is_bo() - does @obj belong to this driver?
  * @obj: GEM object.
  *
- * Return: true for a struct jal_bo.
+ * Return: true for a struct jal_bo or a struct jal_vram_bo.
  */
 bool jal_gem_is_bo(struct drm_gem_object *obj)
 {
-	return obj->funcs == &jal_gem_funcs;
+	return obj->funcs == &jal_gem_funcs || jal_gem_is_vram_bo(obj);
 }
 
 /**
@@ -130,8 +156,9 @@ bool jal_gem_is_bo(struct drm_gem_object *obj)
  * @data: struct drm_jalapeno_bo_create.
  * @file: DRM file.
  *
- * Return: 0, -EINVAL for bad flags or sizes, -ENOMEM when memory or the
- * address space is exhausted.
+ * Return: 0, -EINVAL for bad flags or sizes (or device memory on a chip
+ * without it), -ENOMEM when memory or the address space is exhausted,
+ * -ENOSPC when device memory is.
  */
 int jal_ioctl_bo_create(struct drm_device *dev, void *data,
 			struct drm_file *file)
@@ -148,6 +175,7 @@ int jal_ioctl_bo_create(struct drm_device *dev, void *data,
 	u64 size;
 	u64 va;
 	int ret;
+	int idx;
 
 	if (args->flags & ~DRM_JALAPENO_BO_FLAGS) {
 		drm_dbg(dev, "BO_CREATE: unknown flags 0x%x\n", args->flags);
@@ -163,15 +191,27 @@ int jal_ioctl_bo_create(struct drm_device *dev, void *data,
 			args->size);
 		return -EINVAL;
 	}
+	if (args->flags & DRM_JALAPENO_BO_VRAM)
+		return jal_vram_bo_create(jdev, file, args, size, guard);
 	/* Pinned memory: never more than the machine has. */
 	if (size >> PAGE_SHIFT > totalram_pages())
 		return -ENOMEM;
 
+	/*
+	 * Device removal unmaps every BO that is mapped for DMA; one being
+	 * created must be complete (or gone) before removal looks.
+	 */
+	if (!drm_dev_enter(dev, &idx))
+		return -ENODEV;
+
 	shmem = drm_gem_shmem_create(dev, size);
-	if (IS_ERR(shmem))
+	if (IS_ERR(shmem)) {
+		drm_dev_exit(idx);
 		return PTR_ERR(shmem);
+	}
 	bo = to_jal_bo(&shmem->base);
 	bo->flags = args->flags;
+	bo->mapping.release_dma = jal_bo_release_dma;
 
 	ret = drm_gem_shmem_pin(shmem);
 	if (ret)
@@ -202,6 +242,7 @@ int jal_ioctl_bo_create(struct drm_device *dev, void *data,
 out_put:
 	/* The handle holds the BO now; on error this frees it. */
 	drm_gem_object_put(&shmem->base);
+	drm_dev_exit(idx);
 	return ret;
 }
 
@@ -224,6 +265,17 @@ int jal_ioctl_bo_info(struct drm_device *dev, void *data,
 	obj = drm_gem_object_lookup(file, args->handle);
 	if (!obj)
 		return -ENOENT;
+	if (jal_gem_is_vram_bo(obj)) {
+		struct jal_vram_bo *vbo = to_jal_vram_bo(obj);
+
+		/* Not CPU accessible: no mmap offset. */
+		args->flags = vbo->flags;
+		args->size = obj->size;
+		args->va = vbo->mapping.node.start;
+		args->mmap_offset = 0;
+		ret = 0;
+		goto out_put;
+	}
 	if (!jal_gem_is_bo(obj)) {
 		ret = -EINVAL;
 		goto out_put;

@@ -115,8 +115,8 @@ const char *jal_hw_status_name(u32 status)
  * @pt_root: bus address of the page-table root.
  * @valid: false clears the entry.
  *
- * Caller holds &jal_device.ctx_table_lock and invalidates the slot's TLB
- * afterwards.
+ * Caller holds &jal_device.ctx_table_lock, is inside drm_dev_enter() (the
+ * table is freed on unbind) and invalidates the slot's TLB afterwards.
  */
 void jal_hw_write_ctx_entry(struct jal_device *jdev, u32 hw_ctx,
 			    dma_addr_t pt_root, bool valid)
@@ -254,46 +254,6 @@ static void jal_hw_program(struct jal_device *jdev)
 		jal_hw_queue_program(&jdev->queues[i]);
 }
 
-struct jal_dma_buf {
-	struct device *dev;
-	size_t size;
-	void *cpu;
-	dma_addr_t dma;
-};
-
-static void jal_dma_buf_free(struct drm_device *drm, void *arg)
-{
-	struct jal_dma_buf *buf = arg;
-
-	dma_free_coherent(buf->dev, buf->size, buf->cpu, buf->dma);
-}
-
-/*
- * Coherent DMA memory that lives as long as the DRM device, not the PCI
- * binding: rings and the context table may still be looked at by job
- * and context teardown after the device was unbound.
- */
-static void *jal_drmm_dma_alloc(struct jal_device *jdev, size_t size,
-				dma_addr_t *dma)
-{
-	struct jal_dma_buf *buf;
-
-	buf = drmm_kzalloc(&jdev->drm, sizeof(*buf), GFP_KERNEL);
-	if (!buf)
-		return NULL;
-
-	buf->dev = &jdev->pdev->dev;
-	buf->size = size;
-	buf->cpu = dma_alloc_coherent(buf->dev, size, &buf->dma, GFP_KERNEL);
-	if (!buf->cpu)
-		return NULL;
-	if (drmm_add_action_or_reset(&jdev->drm, jal_dma_buf_free, buf))
-		return NULL;
-
-	*dma = buf->dma;
-	return buf->cpu;
-}
-
 static int jal_hw_check_identity(struct jal_device *jdev)
 {
 	u32 id = jal_rreg(jdev, JAL_REG_ID);
@@ -331,6 +291,14 @@ static int jal_hw_check_identity(struct jal_device *jdev)
 	jdev->va_start = JAL_VA_START;
 	jdev->va_end = 1ull << va_bits;
 	jdev->page_size = max_t(u32, PAGE_SIZE, JAL_PAGE_SIZE);
+
+	/* Device memory is handed out in BO-sized (page) units. */
+	if (jdev->caps & JAL_CAP_VRAM)
+		jdev->vram_size = round_down(jal_rreg(jdev, JAL_REG_VRAM_SIZE_LO) |
+					     (u64)jal_rreg(jdev, JAL_REG_VRAM_SIZE_HI) << 32,
+					     jdev->page_size);
+	else
+		jdev->vram_size = 0;
 	return 0;
 }
 
@@ -357,8 +325,12 @@ int jal_hw_init(struct jal_device *jdev)
 
 	static_assert(JAL_NUM_CONTEXTS * sizeof(struct jal_ctx_entry) <=
 		      JAL_PAGE_SIZE);
-	jdev->ctx_table = jal_drmm_dma_alloc(jdev, JAL_PAGE_SIZE,
-					     &jdev->ctx_table_dma);
+	/*
+	 * Device-managed: freed on unbind, after removal stopped the chip.
+	 * Every later access is inside drm_dev_enter(), which fails then.
+	 */
+	jdev->ctx_table = dmam_alloc_coherent(&jdev->pdev->dev, JAL_PAGE_SIZE,
+					      &jdev->ctx_table_dma, GFP_KERNEL);
 	if (!jdev->ctx_table)
 		return -ENOMEM;
 
@@ -374,11 +346,13 @@ int jal_hw_init(struct jal_device *jdev)
 		if (ret)
 			return ret;
 
-		q->ring = jal_drmm_dma_alloc(jdev, JAL_RING_ENTRIES *
-					     sizeof(struct jal_desc),
-					     &q->ring_dma);
-		q->compl = jal_drmm_dma_alloc(jdev, sizeof(*q->compl),
-					      &q->compl_dma);
+		q->ring = dmam_alloc_coherent(&jdev->pdev->dev,
+					      JAL_RING_ENTRIES *
+					      sizeof(struct jal_desc),
+					      &q->ring_dma, GFP_KERNEL);
+		q->compl = dmam_alloc_coherent(&jdev->pdev->dev,
+					       sizeof(*q->compl),
+					       &q->compl_dma, GFP_KERNEL);
 		if (!q->ring || !q->compl)
 			return -ENOMEM;
 	}

@@ -237,10 +237,15 @@ static void jal_jobs_signal(struct list_head *done)
 void jal_job_queue_complete(struct jal_queue *q)
 {
 	LIST_HEAD(done);
+	int idx;
 
+	/* The ring and record are freed on unbind; removal fails all jobs. */
+	if (!drm_dev_enter(&q->jdev->drm, &idx))
+		return;
 	mutex_lock(&q->lock);
 	jal_queue_collect_locked(q, &done);
 	mutex_unlock(&q->lock);
+	drm_dev_exit(idx);
 
 	jal_jobs_signal(&done);
 }
@@ -527,6 +532,125 @@ int jal_job_sched_init(struct jal_device *jdev)
 	return 0;
 }
 
+/*
+ * A new job of @ctx for the command buffer at @cmdbuf_va. Takes over the
+ * caller's context reference, also on failure. The caller initialises
+ * the scheduler job.
+ */
+static struct jal_job *jal_job_new(struct jal_ctx *ctx, u64 cmdbuf_va,
+				   u32 cmdbuf_size)
+{
+	struct jal_job *job;
+
+	job = kzalloc(sizeof(*job), GFP_KERNEL);
+	if (!job) {
+		jal_ctx_put(ctx);
+		return ERR_PTR(-ENOMEM);
+	}
+	job->ctx = ctx;
+	job->jdev = ctx->jdev;
+	job->queue = ctx->queue;
+	job->cmdbuf_va = cmdbuf_va;
+	job->cmdbuf_size = cmdbuf_size;
+	job->state = JAL_JOB_PENDING;
+	INIT_LIST_HEAD(&job->q_link);
+	INIT_LIST_HEAD(&job->activity.link);
+	INIT_LIST_HEAD(&job->seq.link);
+
+	job->hw_fence = kzalloc(sizeof(*job->hw_fence), GFP_KERNEL);
+	if (!job->hw_fence) {
+		jal_job_destroy(job);
+		return ERR_PTR(-ENOMEM);
+	}
+	spin_lock_init(&job->hw_fence->lock);
+	job->hw_fence->queue = ctx->queue->index;
+	return job;
+}
+
+/*
+ * Arms @job and pushes it to its context's entity. On success the job
+ * belongs to the scheduler, *@done holds a reference to its finished
+ * fence and *@seqno is its per-context seqno. On failure nothing was
+ * armed and the caller still owns the job.
+ */
+static int jal_job_push(struct jal_job *job, struct dma_fence **done,
+			u64 *seqno)
+{
+	struct jal_ctx *ctx = job->ctx;
+	int ret = 0;
+	int idx;
+
+	mutex_lock(&ctx->submit_lock);
+	if (ctx->destroyed)
+		ret = -ENOENT;
+	else if (jal_ctx_is_banned(ctx))
+		ret = -ECANCELED;
+	else if (!drm_dev_enter(&ctx->jdev->drm, &idx))
+		ret = -ENODEV;
+	if (ret) {
+		mutex_unlock(&ctx->submit_lock);
+		return ret;
+	}
+
+	/* Nothing may fail from here on. */
+	/* job_timeout_ms may have changed; the push arms the timer with it. */
+	WRITE_ONCE(ctx->sched->timeout, jal_job_timeout_jiffies());
+	drm_sched_job_arm(&job->base);
+	*done = dma_fence_get(&job->base.s_fence->finished);
+
+	*seqno = jal_ctx_job_begin(ctx, &job->seq);
+
+	jal_vm_activity_begin(ctx->vm, &job->activity);
+	atomic_inc(&ctx->num_jobs);
+	job->pushed = true;
+
+	/* The job belongs to the scheduler now and may vanish any time. */
+	drm_sched_entity_push_job(&job->base);
+	drm_dev_exit(idx);
+	mutex_unlock(&ctx->submit_lock);
+	return 0;
+}
+
+/**
+ * jal_job_submit_kernel() - run a command buffer of the driver's own
+ * @ctx: kernel context (jal_ctx_create_kernel()).
+ * @cmdbuf_va: command buffer VA in @ctx's address space.
+ * @cmdbuf_size: command buffer bytes.
+ *
+ * The job lists no BOs: the caller keeps its memory alive until the
+ * returned fence has signalled.
+ *
+ * Return: a reference to the job's finished fence, or an ERR_PTR():
+ * -ENODEV after unplug, -ENOMEM.
+ */
+struct dma_fence *jal_job_submit_kernel(struct jal_ctx *ctx, u64 cmdbuf_va,
+					u32 cmdbuf_size)
+{
+	struct dma_fence *done;
+	struct jal_job *job;
+	u64 seqno;
+	int ret;
+
+	kref_get(&ctx->ref);
+	job = jal_job_new(ctx, cmdbuf_va, cmdbuf_size);
+	if (IS_ERR(job))
+		return ERR_CAST(job);
+
+	ret = drm_sched_job_init(&job->base, &ctx->entity, 1, ctx, 0);
+	if (ret) {
+		jal_job_destroy(job);
+		return ERR_PTR(ret);
+	}
+
+	ret = jal_job_push(job, &done, &seqno);
+	if (ret) {
+		drm_sched_job_cleanup(&job->base);
+		jal_job_destroy(job);
+		return ERR_PTR(ret);
+	}
+	return done;
+}
+
 static int jal_job_add_in_syncobjs(struct jal_job *job, struct drm_file *file,
 				   u64 user_handles, u32 count)
 {
@@ -614,7 +738,6 @@ int jal_ioctl_submit(struct drm_device *dev, void *data,
 	u64 seqno;
 	u32 i;
 	int ret;
-	int idx;
 
 	ret = jal_submit_check_args(jdev, args);
 	if (ret)
@@ -644,29 +767,10 @@ int jal_ioctl_submit(struct drm_device *dev, void *data,
 		return -EINVAL;
 	}
 
-	job = kzalloc(sizeof(*job), GFP_KERNEL);
-	if (!job) {
-		jal_ctx_put(ctx);
-		return -ENOMEM;
-	}
 	/* The job owns the lookup's context reference from here on. */
-	job->ctx = ctx;
-	job->jdev = jdev;
-	job->queue = ctx->queue;
-	job->cmdbuf_va = args->cmdbuf_va;
-	job->cmdbuf_size = args->cmdbuf_size;
-	job->state = JAL_JOB_PENDING;
-	INIT_LIST_HEAD(&job->q_link);
-	INIT_LIST_HEAD(&job->activity.link);
-	INIT_LIST_HEAD(&job->seq.link);
-
-	job->hw_fence = kzalloc(sizeof(*job->hw_fence), GFP_KERNEL);
-	if (!job->hw_fence) {
-		jal_job_destroy(job);
-		return -ENOMEM;
-	}
-	spin_lock_init(&job->hw_fence->lock);
-	job->hw_fence->queue = ctx->queue->index;
+	job = jal_job_new(ctx, args->cmdbuf_va, args->cmdbuf_size);
+	if (IS_ERR(job))
+		return PTR_ERR(job);
 
 	ret = drm_sched_job_init(&job->base, &ctx->entity, 1, jfile,
 				 file->client_id);
@@ -717,34 +821,9 @@ int jal_ioctl_submit(struct drm_device *dev, void *data,
 		}
 	}
 
-	mutex_lock(&ctx->submit_lock);
-	if (ctx->destroyed)
-		ret = -ENOENT;
-	else if (jal_ctx_is_banned(ctx))
-		ret = -ECANCELED;
-	else if (!drm_dev_enter(dev, &idx))
-		ret = -ENODEV;
-	if (ret) {
-		mutex_unlock(&ctx->submit_lock);
+	ret = jal_job_push(job, &done, &seqno);
+	if (ret)
 		goto err_cleanup;
-	}
-
-	/* Nothing may fail from here on. */
-	/* job_timeout_ms may have changed; the push arms the timer with it. */
-	WRITE_ONCE(ctx->sched->timeout, jal_job_timeout_jiffies());
-	drm_sched_job_arm(&job->base);
-	done = dma_fence_get(&job->base.s_fence->finished);
-
-	seqno = jal_ctx_job_begin(ctx, &job->seq);
-
-	jal_vm_activity_begin(ctx->vm, &job->activity);
-	atomic_inc(&ctx->num_jobs);
-	job->pushed = true;
-
-	/* The job belongs to the scheduler now and may vanish any time. */
-	drm_sched_entity_push_job(&job->base);
-	drm_dev_exit(idx);
-	mutex_unlock(&ctx->submit_lock);
 
 	if (locked) {
 		drm_exec_for_each_locked_object(&exec, obj)

@@ -108,6 +108,9 @@ int jal_job_sched_init(struct jal_device *jdev);
 void jal_job_queue_complete(struct jal_queue *q);
 void jal_job_fail_all(struct jal_device *jdev, int error);
 
+struct dma_fence *jal_job_submit_kernel(struct jal_ctx *ctx, u64 cmdbuf_va,
+					u32 cmdbuf_size);
+
 int jal_ioctl_submit(struct drm_device *dev, void *data,
 		     struct drm_file *file);
 

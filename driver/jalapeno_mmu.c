@@ -7,7 +7,9 @@
  * point their hardware context entry at the page-table root. BOs are
  * mapped when they are created and unmapped when they are freed; their
  * pages are released only once no job that was submitted before the
- * unmap can still run (see jal_vm_defer_release()).
+ * unmap can still run (see jal_vm_defer_release()). Contiguous memory
+ * (device memory above all) is mapped with 2 MiB level-1 leaves
+ * (JAL_PTE_HUGE) where the alignment allows.
  *
  * Copyright (C) 2025 The Jalapeño authors
  */
@@ -99,6 +101,11 @@ static struct jal_pt *jal_vm_leaf(struct jal_vm *vm, u64 va, bool create)
 		if (!child) {
 			if (!create)
 				return NULL;
+			/* A 2 MiB leaf is here: only its own mapping uses it. */
+			if (drm_WARN_ON_ONCE(&vm->jdev->drm,
+					     jal_mem_rd64(&parent->entries[idx]) &
+					     JAL_PTE_VALID))
+				return NULL;
 			child = jal_pt_create(vm, level > 1);
 			if (!child)
 				return NULL;
@@ -109,6 +116,30 @@ static struct jal_pt *jal_vm_leaf(struct jal_vm *vm, u64 va, bool create)
 		parent = child;
 	}
 	return parent;
+}
+
+/*
+ * Returns the level-1 table in which a 2 MiB leaf for @va goes (creating
+ * it if missing), NULL if a leaf table already covers @va (its 4 KiB
+ * entries are used then: a table the chip may still be walking is never
+ * freed before the address space is), or an ERR_PTR() on allocation
+ * failure.
+ */
+static struct jal_pt *jal_vm_huge_dir(struct jal_vm *vm, u64 va)
+{
+	unsigned int idx = JAL_PT_INDEX(va, 2);
+	struct jal_pt *dir = vm->root->next[idx];
+
+	lockdep_assert_held(&vm->lock);
+
+	if (!dir) {
+		dir = jal_pt_create(vm, true);
+		if (!dir)
+			return ERR_PTR(-ENOMEM);
+		vm->root->next[idx] = dir;
+		jal_mem_wr64(&vm->root->entries[idx], dir->dma | JAL_PTE_VALID);
+	}
+	return dir->next[JAL_PT_INDEX(va, 1)] ? NULL : dir;
 }
 
 static void jal_vm_invalidate_locked(struct jal_vm *vm)
@@ -128,14 +159,23 @@ static void jal_vm_clear_range_locked(struct jal_vm *vm, u64 start, u64 end)
 	lockdep_assert_held(&vm->lock);
 
 	while (va < end) {
-		struct jal_pt *leaf = jal_vm_leaf(vm, va, false);
+		struct jal_pt *dir = vm->root->next[JAL_PT_INDEX(va, 2)];
+		unsigned int idx = JAL_PT_INDEX(va, 1);
+		struct jal_pt *leaf = dir ? dir->next[idx] : NULL;
 
-		if (!leaf) {
-			va = round_down(va, JAL_LEAF_SPAN) + JAL_LEAF_SPAN;
+		if (leaf) {
+			jal_mem_wr64(&leaf->entries[JAL_PT_INDEX(va, 0)], 0);
+			va += JAL_PAGE_SIZE;
 			continue;
 		}
-		jal_mem_wr64(&leaf->entries[JAL_PT_INDEX(va, 0)], 0);
-		va += JAL_PAGE_SIZE;
+		/* Nothing mapped here, or a 2 MiB leaf of this range. */
+		if (dir && jal_mem_rd64(&dir->entries[idx]) & JAL_PTE_HUGE) {
+			drm_WARN_ON_ONCE(&vm->jdev->drm,
+					 !IS_ALIGNED(va, JAL_HUGE_PAGE_SIZE) ||
+					 end - va < JAL_HUGE_PAGE_SIZE);
+			jal_mem_wr64(&dir->entries[idx], 0);
+		}
+		va = round_down(va, JAL_LEAF_SPAN) + JAL_LEAF_SPAN;
 	}
 }
 
@@ -170,7 +210,12 @@ struct jal_vm *jal_vm_create(struct jal_device *jdev)
 	}
 
 	drm_mm_init(&vm->mm, jdev->va_start, jdev->va_end - jdev->va_start);
+	INIT_LIST_HEAD(&vm->mappings);
 	drm_dev_get(&jdev->drm);
+
+	mutex_lock(&jdev->vms_lock);
+	list_add_tail(&vm->dev_link, &jdev->vms);
+	mutex_unlock(&jdev->vms_lock);
 	return vm;
 }
 
@@ -193,7 +238,12 @@ static void jal_vm_release_work(struct work_struct *work)
 	drm_WARN_ON(&jdev->drm, !bitmap_empty(vm->hw_slots, JAL_NUM_CONTEXTS));
 
 	drm_mm_takedown(&vm->mm);
-	jal_pt_destroy(vm, vm->root);
+	/* Removal frees the page tables of listed VMs; never both. */
+	mutex_lock(&jdev->vms_lock);
+	list_del(&vm->dev_link);
+	if (vm->root)
+		jal_pt_destroy(vm, vm->root);
+	mutex_unlock(&jdev->vms_lock);
 	mutex_destroy(&vm->lock);
 	kfree(vm);
 
@@ -250,6 +300,10 @@ int jal_vm_map(struct jal_vm *vm, struct jal_vm_mapping *m, u64 size,
 		flags |= JAL_PTE_WRITE;
 
 	mutex_lock(&vm->lock);
+	if (vm->dead) {
+		ret = -ENODEV;
+		goto out_unlock;
+	}
 	ret = drm_mm_insert_node_in_range(&vm->mm, &m->node, size + guard,
 					  jdev->page_size, 0, jdev->va_start,
 					  jdev->va_end, DRM_MM_INSERT_BEST);
@@ -293,6 +347,7 @@ int jal_vm_map(struct jal_vm *vm, struct jal_vm_mapping *m, u64 size,
 	}
 
 	m->mapped = size;
+	list_add_tail(&m->link, &vm->mappings);
 	/* The chip may hold stale (negative or recycled) translations. */
 	jal_vm_invalidate_locked(vm);
 	mutex_unlock(&vm->lock);
@@ -300,6 +355,110 @@ int jal_vm_map(struct jal_vm *vm, struct jal_vm_mapping *m, u64 size,
 
 err_unmap:
 	jal_vm_clear_range_locked(vm, m->node.start, va);
+	drm_mm_remove_node(&m->node);
+out_unlock:
+	mutex_unlock(&vm->lock);
+	return ret;
+}
+
+/**
+ * jal_vm_map_contig() - allocate a VA range and map contiguous memory there
+ * @vm: address space.
+ * @m: mapping to fill; @m->node must be zeroed.
+ * @size: bytes to map, a multiple of the device page size.
+ * @guard: extra unmapped VA bytes after the mapping (see jal_vm_map()).
+ * @addr: page-aligned start: a DMA address of host memory, or with @vram
+ *	an offset into device memory.
+ * @vram: map device memory (JAL_PTE_VRAM leaves).
+ * @readonly: map without JAL_PTE_WRITE.
+ *
+ * Every 2 MiB page whose VA and address are both 2 MiB aligned gets one
+ * level-1 leaf (JAL_PTE_HUGE) instead of 512 4 KiB leaves. So that this
+ * happens, a mapping of 2 MiB or more whose @addr is 2 MiB aligned is
+ * placed at a 2 MiB aligned VA.
+ *
+ * Return: 0, -ENOMEM when the VA range or memory is exhausted, -EINVAL for
+ * an unsuitable @addr.
+ */
+int jal_vm_map_contig(struct jal_vm *vm, struct jal_vm_mapping *m, u64 size,
+		      u64 guard, u64 addr, bool vram, bool readonly)
+{
+	struct jal_device *jdev = vm->jdev;
+	u64 flags = JAL_PTE_VALID | JAL_PTE_READ;
+	u64 align = jdev->page_size;
+	u64 va, end;
+	int ret;
+
+	/* Page aligned, and below 2^52 as the PTE format requires. */
+	if (drm_WARN_ON_ONCE(&jdev->drm,
+			     !size || (addr | size) & (JAL_PAGE_SIZE - 1) ||
+			     (addr + size - 1) &
+			     ~(JAL_PTE_ADDR_MASK | (JAL_PAGE_SIZE - 1))))
+		return -EINVAL;
+
+	if (!readonly)
+		flags |= JAL_PTE_WRITE;
+	if (vram)
+		flags |= JAL_PTE_VRAM;
+	if (size >= JAL_HUGE_PAGE_SIZE && IS_ALIGNED(addr, JAL_HUGE_PAGE_SIZE))
+		align = max_t(u64, align, JAL_HUGE_PAGE_SIZE);
+
+	mutex_lock(&vm->lock);
+	if (vm->dead) {
+		ret = -ENODEV;
+		goto out_unlock;
+	}
+	ret = drm_mm_insert_node_in_range(&vm->mm, &m->node, size + guard,
+					  align, 0, jdev->va_start,
+					  jdev->va_end, DRM_MM_INSERT_BEST);
+	if (ret) {
+		/* -ENOSPC: the address space is full. */
+		ret = -ENOMEM;
+		goto out_unlock;
+	}
+
+	va = m->node.start;
+	end = va + size;
+	while (va < end) {
+		u64 target = addr + (va - m->node.start);
+		u64 pte = target | flags;
+		struct jal_pt *pt;
+
+		if (IS_ALIGNED(va | target, JAL_HUGE_PAGE_SIZE) &&
+		    end - va >= JAL_HUGE_PAGE_SIZE) {
+			pt = jal_vm_huge_dir(vm, va);
+			if (IS_ERR(pt)) {
+				ret = PTR_ERR(pt);
+				goto err_unmap;
+			}
+			if (pt) {
+				jal_mem_wr64(&pt->entries[JAL_PT_INDEX(va, 1)],
+					     pte | JAL_PTE_HUGE);
+				va += JAL_HUGE_PAGE_SIZE;
+				continue;
+			}
+		}
+
+		pt = jal_vm_leaf(vm, va, true);
+		if (!pt) {
+			ret = -ENOMEM;
+			goto err_unmap;
+		}
+		jal_mem_wr64(&pt->entries[JAL_PT_INDEX(va, 0)], pte);
+		va += JAL_PAGE_SIZE;
+	}
+
+	m->mapped = size;
+	list_add_tail(&m->link, &vm->mappings);
+	/* The chip may hold stale (negative or recycled) translations. */
+	jal_vm_invalidate_locked(vm);
+	mutex_unlock(&vm->lock);
+	return 0;
+
+err_unmap:
+	jal_vm_clear_range_locked(vm, m->node.start, va);
+	/* A job of this address space may have seen the partial mapping. */
+	jal_vm_invalidate_locked(vm);
 	drm_mm_remove_node(&m->node);
 out_unlock:
 	mutex_unlock(&vm->lock);
@@ -318,12 +477,12 @@ out_unlock:
 void jal_vm_unmap(struct jal_vm *vm, struct jal_vm_mapping *m)
 {
 	mutex_lock(&vm->lock);
-	if (m->mapped) {
+	if (m->mapped && !vm->dead) {
 		jal_vm_clear_range_locked(vm, m->node.start,
 					  m->node.start + m->mapped);
-		m->mapped = 0;
 		jal_vm_invalidate_locked(vm);
 	}
+	m->mapped = 0;
 	mutex_unlock(&vm->lock);
 }
 
@@ -336,8 +495,10 @@ void jal_vm_remove(struct jal_vm *vm, struct jal_vm_mapping *m)
 {
 	mutex_lock(&vm->lock);
 	drm_WARN_ON(&vm->jdev->drm, m->mapped);
-	if (drm_mm_node_allocated(&m->node))
+	if (drm_mm_node_allocated(&m->node)) {
+		list_del(&m->link);
 		drm_mm_remove_node(&m->node);
+	}
 	mutex_unlock(&vm->lock);
 }
 
@@ -368,6 +529,50 @@ bool jal_vm_range_is_mapped(struct jal_vm *vm, u64 va, u64 size)
 	}
 	mutex_unlock(&vm->lock);
 	return ok;
+}
+
+/**
+ * jal_vm_root_dma() - bus address of the page-table root
+ * @vm: address space, inside drm_dev_enter() (so not yet torn down).
+ *
+ * Return: what a context entry points at.
+ */
+dma_addr_t jal_vm_root_dma(struct jal_vm *vm)
+{
+	return vm->root->dma;
+}
+
+/**
+ * jal_vm_unplug_all() - release every address space's DMA memory
+ * @jdev: device being removed: unplugged and reset, so the chip does no
+ *	more DMA.
+ *
+ * Frees all page tables and lets every mapping release its DMA mappings
+ * (&jal_vm_mapping.release_dma), so that nothing is mapped for the device
+ * once it is unbound; the address spaces themselves live on, dead, until
+ * their files are closed. Mappings made afterwards fail with -ENODEV.
+ */
+void jal_vm_unplug_all(struct jal_device *jdev)
+{
+	struct jal_vm_mapping *m;
+	struct jal_vm *vm;
+
+	mutex_lock(&jdev->vms_lock);
+	list_for_each_entry(vm, &jdev->vms, dev_link) {
+		mutex_lock(&vm->lock);
+		vm->dead = true;
+		if (vm->root) {
+			jal_pt_destroy(vm, vm->root);
+			vm->root = NULL;
+		}
+		list_for_each_entry(m, &vm->mappings, link) {
+			m->mapped = 0;
+			if (m->release_dma)
+				m->release_dma(m);
+		}
+		mutex_unlock(&vm->lock);
+	}
+	mutex_unlock(&jdev->vms_lock);
 }
 
 /**

@@ -40,10 +40,15 @@ struct jal_pt {
  * @node: the drm_mm allocation (may include unmapped guard pages).
  * @mapped: bytes from @node.start that have valid PTEs; 0 once unmapped.
  *	Under &jal_vm.lock.
+ * @link: entry in &jal_vm.mappings while @node is allocated.
+ * @release_dma: if set, called (under &jal_vm.lock) when the device is
+ *	removed, to drop the DMA mappings of the memory behind the mapping.
  */
 struct jal_vm_mapping {
 	struct drm_mm_node node;
 	u64 mapped;
+	struct list_head link;
+	void (*release_dma)(struct jal_vm_mapping *m);
 };
 
 /**
@@ -75,11 +80,15 @@ struct jal_vm_deferred {
  * @ref: references: the file, every BO mapped in it (until the BO's
  *	deferred release), every context on it.
  * @jdev: the device; the VM holds a drm_dev reference.
- * @lock: protects @mm, the page tables, &jal_vm_mapping.mapped and
- *	@hw_slots updates. Sleeps (page-table allocation), so it is never
- *	taken in fence-signalling context.
+ * @dev_link: entry in &jal_device.vms.
+ * @lock: protects @mm, @mappings, @dead, the page tables,
+ *	&jal_vm_mapping.mapped and @hw_slots updates. Sleeps (page-table
+ *	allocation), so it is never taken in fence-signalling context.
+ *	Nests inside &jal_device.vms_lock and outside BO reservation locks.
  * @mm: VA allocator for [jdev->va_start, jdev->va_end).
- * @root: top-level page table (level 2).
+ * @mappings: every mapping with an allocated VA range.
+ * @dead: the device was removed: page tables are freed, nothing maps.
+ * @root: top-level page table (level 2); NULL once @dead.
  * @hw_slots: hardware context slots whose entry points at @root; their
  *	TLBs are invalidated after page-table changes. Set under @lock,
  *	cleared atomically on context release.
@@ -94,9 +103,12 @@ struct jal_vm_deferred {
 struct jal_vm {
 	struct kref ref;
 	struct jal_device *jdev;
+	struct list_head dev_link;
 
-	struct mutex lock; /* mm, page tables, mapping sizes, hw_slots */
+	struct mutex lock; /* mm, mappings, page tables, hw_slots, dead */
 	struct drm_mm mm;
+	struct list_head mappings;
+	bool dead;
 	struct jal_pt *root;
 	DECLARE_BITMAP(hw_slots, JAL_NUM_CONTEXTS);
 
@@ -115,9 +127,13 @@ void jal_vm_put(struct jal_vm *vm);
 
 int jal_vm_map(struct jal_vm *vm, struct jal_vm_mapping *m, u64 size,
 	       u64 guard, struct sg_table *sgt, bool readonly);
+int jal_vm_map_contig(struct jal_vm *vm, struct jal_vm_mapping *m, u64 size,
+		      u64 guard, u64 addr, bool vram, bool readonly);
 void jal_vm_unmap(struct jal_vm *vm, struct jal_vm_mapping *m);
 void jal_vm_remove(struct jal_vm *vm, struct jal_vm_mapping *m);
 bool jal_vm_range_is_mapped(struct jal_vm *vm, u64 va, u64 size);
+dma_addr_t jal_vm_root_dma(struct jal_vm *vm);
+void jal_vm_unplug_all(struct jal_device *jdev);
 
 void jal_vm_attach_slot(struct jal_vm *vm, u32 hw_ctx);
 void jal_vm_detach_slot(struct jal_vm *vm, u32 hw_ctx);

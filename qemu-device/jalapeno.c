@@ -17,6 +17,10 @@
  * - Interrupts: the worker only records pending vectors and schedules a
  *   bottom half; MSI-X notification and INTx level changes happen there,
  *   under the BQL.
+ *
+ * Properties: vram-size (device memory, default 1 GiB; the core maps it
+ * lazily, so untouched memory costs no host RAM) and compute-threads
+ * (host threads for compute instructions, 0 = min(4, host CPUs)).
  */
 
 #include "qemu/osdep.h"
@@ -29,6 +33,7 @@
 #include "qapi/error.h"
 #include "hw/pci/pci_device.h"
 #include "hw/pci/msix.h"
+#include "hw/qdev-properties.h"
 #include "migration/vmstate.h"
 #include "qom/object.h"
 
@@ -51,6 +56,10 @@ struct JalapenoState {
     uint32_t pending_vectors;
 
     struct jal_device *core;
+
+    /* Properties. */
+    uint64_t vram_size;
+    uint32_t compute_threads;
 };
 
 /* Platform services, called from the core's worker thread. */
@@ -203,8 +212,23 @@ static void jalapeno_config_write(PCIDevice *pdev, uint32_t addr, uint32_t val,
 static void jalapeno_realize(PCIDevice *pdev, Error **errp)
 {
     JalapenoState *s = JALAPENO(pdev);
+    struct jal_device_config cfg;
     unsigned int v;
     int ret;
+
+    jal_device_config_default(&cfg);
+    if (s->vram_size % JAL_PAGE_SIZE || s->vram_size > JAL_VRAM_SIZE_MAX) {
+        error_setg(errp, "jalapeno: vram-size must be a multiple of 4 KiB "
+                   "up to %llu bytes", (unsigned long long)JAL_VRAM_SIZE_MAX);
+        return;
+    }
+    if (s->compute_threads > JAL_COMPUTE_THREADS_MAX) {
+        error_setg(errp, "jalapeno: compute-threads must be 0 (auto) to %u",
+                   JAL_COMPUTE_THREADS_MAX);
+        return;
+    }
+    cfg.vram_size = s->vram_size;
+    cfg.compute_threads = s->compute_threads;
 
     pci_config_set_interrupt_pin(pdev->config, 1);
 
@@ -234,7 +258,7 @@ static void jalapeno_realize(PCIDevice *pdev, Error **errp)
 
     s->irq_bh = qemu_bh_new_guarded(jalapeno_irq_bh, s,
                                     &DEVICE(s)->mem_reentrancy_guard);
-    s->core = jal_device_create(&jalapeno_platform_ops, s);
+    s->core = jal_device_create(&jalapeno_platform_ops, s, &cfg);
     if (!s->core) {
         error_setg_errno(errp, errno, "jalapeno: cannot create the chip model");
         qemu_bh_delete(s->irq_bh);
@@ -270,6 +294,12 @@ static void jalapeno_reset(DeviceState *dev)
     qatomic_set(&s->pending_vectors, 0);
 }
 
+static const Property jalapeno_properties[] = {
+    DEFINE_PROP_SIZE("vram-size", JalapenoState, vram_size,
+                     JAL_VRAM_SIZE_DEFAULT),
+    DEFINE_PROP_UINT32("compute-threads", JalapenoState, compute_threads, 0),
+};
+
 /* The worker thread and in-flight jobs are not migratable. */
 static const VMStateDescription jalapeno_vmstate = {
     .name = TYPE_JALAPENO,
@@ -291,6 +321,7 @@ static void jalapeno_class_init(ObjectClass *klass, void *data)
     dc->desc = "Jalapeno LLM inference accelerator";
     dc->vmsd = &jalapeno_vmstate;
     device_class_set_legacy_reset(dc, jalapeno_reset);
+    device_class_set_props(dc, jalapeno_properties);
     set_bit(DEVICE_CATEGORY_MISC, dc->categories);
 }
 

@@ -59,7 +59,10 @@ static enum jal_status jal_cmd_nop(struct jal_job *job,
 
 /*
  * memmove semantics: copy backwards when the destination overlaps the
- * source from above.
+ * source from above. Ranges that are each one run of device memory are
+ * copied in place (memmove); a run of device memory on one side only is
+ * read or written directly by the transfer on the other side. Anything
+ * else goes through the bounce buffer.
  */
 static enum jal_status jal_cmd_copy(struct jal_job *job,
 				    const union jal_cmd *cmd)
@@ -68,7 +71,8 @@ static enum jal_status jal_cmd_copy(struct jal_job *job,
 	uint64_t dst = jal_le64(cmd->copy.dst_va);
 	uint64_t size = jal_le64(cmd->copy.size);
 	bool backward = dst > src && dst - src < size;
-	uint8_t *buf = job->w->dma_buf;
+	bool overlap = backward || (src > dst && src - dst < size);
+	uint8_t *buf = job->w->dma_buf, *sp = NULL, *dp = NULL;
 	enum jal_status st;
 	uint64_t done;
 
@@ -77,15 +81,31 @@ static enum jal_status jal_cmd_copy(struct jal_job *job,
 	st = jal_range_check(job, src, size, false);
 	if (!st)
 		st = jal_range_check(job, dst, size, true);
+	if (!st && size) {
+		sp = jal_mmu_span(job, src, size, false);
+		dp = jal_mmu_span(job, dst, size, true);
+		if (sp && dp)
+			backward = dp > sp && (uint64_t)(dp - sp) < size;
+		else if (overlap)
+			sp = dp = NULL;
+	}
 	for (done = 0; !st && done < size; done += JAL_DMA_CHUNK) {
 		uint64_t n = JAL_MIN(size - done, (uint64_t)JAL_DMA_CHUNK);
 		uint64_t off = backward ? size - done - n : done;
 
 		if (jal_job_aborted(job))
 			return JAL_STATUS_ABORTED;
-		st = jal_mmu_read(job, src + off, buf, n);
-		if (!st)
-			st = jal_mmu_write(job, dst + off, buf, n);
+		if (sp && dp) {
+			memmove(dp + off, sp + off, n);
+		} else if (dp) {
+			st = jal_mmu_read(job, src + off, dp + off, n);
+		} else if (sp) {
+			st = jal_mmu_write(job, dst + off, sp + off, n);
+		} else {
+			st = jal_mmu_read(job, src + off, buf, n);
+			if (!st)
+				st = jal_mmu_write(job, dst + off, buf, n);
+		}
 	}
 	return st;
 }
@@ -96,7 +116,7 @@ static enum jal_status jal_cmd_fill(struct jal_job *job,
 	uint32_t pattern = jal_le32(cmd->fill.pattern);
 	uint64_t dst = jal_le64(cmd->fill.dst_va);
 	uint64_t size = jal_le64(cmd->fill.size);
-	uint8_t *buf = job->w->dma_buf;
+	uint8_t *buf = job->w->dma_buf, *dp = NULL;
 	uint64_t done, n = JAL_MIN(size, (uint64_t)JAL_DMA_CHUNK);
 	enum jal_status st;
 	size_t i;
@@ -108,11 +128,16 @@ static enum jal_status jal_cmd_fill(struct jal_job *job,
 	for (i = 0; i < n; i++)
 		buf[i] = (uint8_t)(pattern >> (8 * (i & 3)));
 	st = jal_range_check(job, dst, size, true);
+	if (!st && size)
+		dp = jal_mmu_span(job, dst, size, true);
 	for (done = 0; !st && done < size; done += JAL_DMA_CHUNK) {
+		n = JAL_MIN(size - done, (uint64_t)JAL_DMA_CHUNK);
 		if (jal_job_aborted(job))
 			return JAL_STATUS_ABORTED;
-		st = jal_mmu_write(job, dst + done, buf,
-				   JAL_MIN(size - done, (uint64_t)JAL_DMA_CHUNK));
+		if (dp)
+			memcpy(dp + done, buf, n);
+		else
+			st = jal_mmu_write(job, dst + done, buf, n);
 	}
 	return st;
 }

@@ -10,8 +10,11 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
 #include "jal_internal.h"
+#include "jal_kern.h"
 
 static const char *const jal_status_names[JAL_STATUS_COUNT] = {
 	[JAL_STATUS_OK] = "OK",
@@ -92,7 +95,7 @@ uint64_t jal_now(struct jal_device *dev)
 	return dev->ops->now_ns ? dev->ops->now_ns(dev->opaque) : 0;
 }
 
-static void jal_worker_free(struct jal_worker *w)
+static void jal_worker_free(struct jal_worker *w, unsigned int threads)
 {
 	unsigned int i;
 
@@ -102,10 +105,29 @@ static void jal_worker_free(struct jal_worker *w)
 		free(w->vec[i]);
 	free(w->xbuf);
 	free(w->scratch);
+	free(w->wbuf);
+	free(w->abuf);
+	free(w->xblk);
+	free(w->obuf);
+	free(w->sample_prob);
+	free(w->sample_cand);
+	for (i = 0; w->ts && i < threads; i++) {
+		free(w->ts[i].panel);
+		free(w->ts[i].att_q);
+		free(w->ts[i].att_acc);
+		free(w->ts[i].att_s);
+	}
+	free(w->ts);
+	memset(w, 0, sizeof(*w));
 }
 
-static int jal_worker_alloc(struct jal_worker *w)
+/*
+ * The buffers are allocated once, at their largest: the host only backs
+ * the pages that get used.
+ */
+static int jal_worker_alloc(struct jal_worker *w, unsigned int threads)
 {
+	bool ok;
 	unsigned int i;
 
 	w->dma_buf = malloc(JAL_DMA_CHUNK);
@@ -114,22 +136,129 @@ static int jal_worker_alloc(struct jal_worker *w)
 		w->vec[i] = malloc(JAL_VEC_CHUNK * sizeof(float));
 	w->xbuf = malloc(JAL_XBUF_ELEMS * sizeof(float));
 	w->scratch = malloc(JAL_SCRATCH_ELEMS * sizeof(float));
-	if (!w->dma_buf || !w->code || !w->vec[0] || !w->vec[1] ||
-	    !w->vec[2] || !w->xbuf || !w->scratch) {
-		jal_worker_free(w);
+	w->wbuf = malloc(JAL_WBUF_BYTES);
+	w->abuf = malloc(JAL_ABUF_BYTES);
+	w->xblk = malloc(JAL_XBLK_ELEMS * sizeof(float));
+	w->obuf = malloc(JAL_OBUF_ELEMS * sizeof(float));
+	w->ts = calloc(threads, sizeof(*w->ts));
+	ok = w->dma_buf && w->code && w->vec[0] && w->vec[1] && w->vec[2] &&
+	     w->xbuf && w->scratch && w->wbuf && w->abuf && w->xblk &&
+	     w->obuf && w->ts;
+	for (i = 0; ok && i < threads; i++) {
+		struct jal_tscratch *t = &w->ts[i];
+
+		t->panel = malloc(JAL_PANEL_ELEMS * sizeof(float));
+		t->att_q = malloc(JAL_ATTENTION_MAX_HEAD_SIZE * sizeof(float));
+		t->att_acc = malloc(JAL_ATTENTION_MAX_HEAD_SIZE * sizeof(float));
+		t->att_s = malloc(JAL_ATT_SCORE_BLOCK * sizeof(float));
+		ok = t->panel && t->att_q && t->att_acc && t->att_s;
+	}
+	if (!ok) {
+		jal_worker_free(w, threads);
 		return -1;
 	}
 	return 0;
 }
 
-struct jal_device *jal_device_create(const struct jal_platform_ops *ops,
-				     void *opaque)
+void jal_device_config_default(struct jal_device_config *cfg)
 {
+	memset(cfg, 0, sizeof(*cfg));
+	cfg->vram_size = JAL_VRAM_SIZE_DEFAULT;
+}
+
+static unsigned int jal_default_threads(void)
+{
+	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+
+	if (cpus < 1)
+		cpus = 1;
+	return (unsigned int)JAL_MIN(cpus, 4);
+}
+
+/*
+ * Device memory is an anonymous private mapping: zero-filled, and host
+ * memory is only committed for pages that get written. It is 2 MiB
+ * aligned and asks for transparent huge pages, so that streaming a large
+ * weight matrix does not miss the host TLB on every 4 KiB.
+ */
+static int jal_vram_alloc(struct jal_device *dev, uint64_t size)
+{
+	size_t len = (size_t)size + JAL_HUGE_PAGE_SIZE;
+	uintptr_t aligned;
+	void *p;
+
+	dev->vram = NULL;
+	dev->vram_map = NULL;
+	dev->vram_size = 0;
+	if (!size)
+		return 0;
+	if ((size_t)size != size || len < size)
+		return -ENOMEM;
+#ifdef MAP_NORESERVE
+	p = mmap(NULL, len, PROT_READ | PROT_WRITE,
+		 MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+#else
+	p = mmap(NULL, len, PROT_READ | PROT_WRITE,
+		 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+#endif
+	if (p == MAP_FAILED)
+		return -ENOMEM;
+	aligned = ((uintptr_t)p + JAL_HUGE_MASK) & ~(uintptr_t)JAL_HUGE_MASK;
+	dev->vram_map = p;
+	dev->vram = (uint8_t *)aligned;
+	dev->vram_size = size;
+#ifdef MADV_HUGEPAGE
+	madvise(dev->vram, (size_t)size, MADV_HUGEPAGE);	/* a hint only */
+#endif
+	return 0;
+}
+
+static void jal_vram_free(struct jal_device *dev)
+{
+	if (dev->vram_map)
+		munmap(dev->vram_map, (size_t)dev->vram_size + JAL_HUGE_PAGE_SIZE);
+	dev->vram = NULL;
+	dev->vram_map = NULL;
+}
+
+/*
+ * Back to the power-on contents (zeros). Dropping the pages is cheaper
+ * than writing them and gives the memory back to the host.
+ */
+void jal_vram_clear(struct jal_device *dev)
+{
+	if (!dev->vram)
+		return;
+#ifdef MADV_DONTNEED
+	if (!madvise(dev->vram, (size_t)dev->vram_size, MADV_DONTNEED))
+		return;
+#endif
+	memset(dev->vram, 0, (size_t)dev->vram_size);
+}
+
+static int jal_config_check(const struct jal_device_config *cfg)
+{
+	if (cfg->vram_size % JAL_PAGE_SIZE || cfg->vram_size > JAL_VRAM_SIZE_MAX)
+		return -EINVAL;
+	if (cfg->compute_threads > JAL_COMPUTE_THREADS_MAX)
+		return -EINVAL;
+	return 0;
+}
+
+struct jal_device *jal_device_create(const struct jal_platform_ops *ops,
+				     void *opaque,
+				     const struct jal_device_config *cfg)
+{
+	struct jal_device_config defaults;
 	struct jal_device *dev;
 	sigset_t all, old;
 	int err;
 
-	if (!ops || !ops->dma_read || !ops->dma_write) {
+	if (!cfg) {
+		jal_device_config_default(&defaults);
+		cfg = &defaults;
+	}
+	if (!ops || !ops->dma_read || !ops->dma_write || jal_config_check(cfg)) {
 		errno = EINVAL;
 		return NULL;
 	}
@@ -138,9 +267,31 @@ struct jal_device *jal_device_create(const struct jal_platform_ops *ops,
 		return NULL;
 	dev->ops = ops;
 	dev->opaque = opaque;
-	if (jal_worker_alloc(&dev->worker)) {
+	dev->compute_threads = cfg->compute_threads ? cfg->compute_threads :
+				jal_default_threads();
+	dev->kern = jal_kernels_select(cfg->kernels);
+	if (!dev->kern) {
+		free(dev);
+		errno = EINVAL;
+		return NULL;
+	}
+	if (jal_vram_alloc(dev, cfg->vram_size)) {
 		free(dev);
 		errno = ENOMEM;
+		return NULL;
+	}
+	if (jal_worker_alloc(&dev->worker, dev->compute_threads)) {
+		jal_vram_free(dev);
+		free(dev);
+		errno = ENOMEM;
+		return NULL;
+	}
+	err = jal_pool_init(&dev->pool, dev->compute_threads - 1);
+	if (err) {
+		jal_worker_free(&dev->worker, dev->compute_threads);
+		jal_vram_free(dev);
+		free(dev);
+		errno = -err;
 		return NULL;
 	}
 	pthread_mutex_init(&dev->lock, NULL);
@@ -163,7 +314,9 @@ struct jal_device *jal_device_create(const struct jal_platform_ops *ops,
 		pthread_cond_destroy(&dev->idle_cond);
 		pthread_cond_destroy(&dev->work_cond);
 		pthread_mutex_destroy(&dev->lock);
-		jal_worker_free(&dev->worker);
+		jal_pool_fini(&dev->pool);
+		jal_worker_free(&dev->worker, dev->compute_threads);
+		jal_vram_free(dev);
 		free(dev);
 		errno = err;
 		return NULL;
@@ -185,11 +338,25 @@ void jal_device_destroy(struct jal_device *dev)
 	pthread_mutex_unlock(&dev->lock);
 	pthread_join(dev->thread, NULL);
 
+	jal_pool_fini(&dev->pool);
 	pthread_cond_destroy(&dev->idle_cond);
 	pthread_cond_destroy(&dev->work_cond);
 	pthread_mutex_destroy(&dev->lock);
-	jal_worker_free(&dev->worker);
+	jal_worker_free(&dev->worker, dev->compute_threads);
+	jal_vram_free(dev);
 	free(dev);
+}
+
+void *jal_device_vram(struct jal_device *dev, uint64_t *size)
+{
+	if (size)
+		*size = dev->vram_size;
+	return dev->vram;
+}
+
+const char *jal_device_kernels(struct jal_device *dev)
+{
+	return dev->kern->name;
 }
 
 void jal_device_reset(struct jal_device *dev)

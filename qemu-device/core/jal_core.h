@@ -8,11 +8,17 @@
  * memory access, interrupts and a clock through struct jal_platform_ops
  * and forwards BAR0 accesses to jal_mmio_read()/jal_mmio_write().
  *
- * Threads: the core owns one worker thread that executes jobs. MMIO
- * entry points may be called from any thread, concurrently; they take the
- * core's lock only briefly, except the two reset paths, which wait for the
- * worker to let go of the aborted job (it checks for aborts between
- * commands, instructions and copy chunks, so that is prompt).
+ * Threads: the core owns one worker thread that executes jobs, plus
+ * compute_threads - 1 helper threads that share the arithmetic of large
+ * instructions with it (they only ever touch device memory and the core's
+ * own buffers, never host memory). MMIO entry points may be called from
+ * any thread, concurrently; they take the core's lock only briefly, except
+ * the two reset paths, which wait for the worker to let go of the aborted
+ * job (it checks for aborts between commands, instructions, copy chunks
+ * and blocks of long instructions, so that is prompt).
+ *
+ * Device memory (VRAM) is owned by the core: an anonymous mapping of
+ * vram_size bytes that costs host memory only where it was written.
  */
 #ifndef JAL_CORE_H
 #define JAL_CORE_H
@@ -61,16 +67,64 @@ struct jal_platform_ops {
 	void (*worker_stop)(void *opaque);
 };
 
+/* Defaults and limits of struct jal_device_config. */
+#define JAL_VRAM_SIZE_DEFAULT		(1ull << 30)
+#define JAL_VRAM_SIZE_MAX		(1ull << 40)
+#define JAL_COMPUTE_THREADS_MAX		64u
+
+/**
+ * struct jal_device_config - what the chip is built with
+ * @vram_size: bytes of device memory, a multiple of 4 KiB up to
+ *	JAL_VRAM_SIZE_MAX; 0 means none (JAL_CAP_VRAM clear).
+ * @compute_threads: host threads that execute compute instructions,
+ *	the worker included (1: the worker alone), at most
+ *	JAL_COMPUTE_THREADS_MAX; 0 picks min(4, online CPUs).
+ * @kernels: NULL (or "") for the fastest compute kernels the host CPU
+ *	supports, else the name of a variant to use ("sse2" or "generic" for
+ *	the baseline ISA, "avx2", "avx512"); creation fails with EINVAL if
+ *	it is not built in or the CPU lacks it. Results are the same bit for
+ *	bit with every variant; this is for tests and benchmarks.
+ */
+struct jal_device_config {
+	uint64_t vram_size;
+	unsigned int compute_threads;
+	const char *kernels;
+};
+
+/** jal_device_config_default() - @cfg = the defaults (1 GiB, auto threads) */
+void jal_device_config_default(struct jal_device_config *cfg);
+
 /**
  * jal_device_create() - create a chip in its power-on state
  * @ops: host services; must outlive the device.
  * @opaque: passed back to every op.
+ * @cfg: the chip's configuration, NULL for jal_device_config_default().
  *
- * Starts the worker thread. Returns NULL (errno set) when memory or the
- * thread cannot be had.
+ * Starts the worker thread (and the compute helpers). Returns NULL (errno
+ * set: EINVAL for a bad configuration) when the device cannot be made.
  */
 struct jal_device *jal_device_create(const struct jal_platform_ops *ops,
-				     void *opaque);
+				     void *opaque,
+				     const struct jal_device_config *cfg);
+
+/**
+ * jal_device_vram() - the device memory, for test benches and debugging
+ * @dev: the device.
+ * @size: if not NULL, gets the size in bytes.
+ *
+ * The chip's own memory as seen by the core. Only touch it while the
+ * device is idle: the worker accesses it without locks.
+ */
+void *jal_device_vram(struct jal_device *dev, uint64_t *size);
+
+/**
+ * jal_device_kernels() - name of the compute kernels in use
+ * @dev: the device.
+ *
+ * "sse2", "avx2", "avx512" or "generic": which instruction set the
+ * arithmetic of compute instructions was compiled for.
+ */
+const char *jal_device_kernels(struct jal_device *dev);
 
 /**
  * jal_device_destroy() - abort any job, stop the worker, free the device

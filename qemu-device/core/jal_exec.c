@@ -130,9 +130,104 @@ static enum jal_status jal_op_bltu(struct jal_exec *ex,
 	return JAL_STATUS_OK;
 }
 
+static enum jal_status jal_op_beq(struct jal_exec *ex, const struct jal_insn *in)
+{
+	if (ex->regs[in->r[1]] == ex->regs[in->r[2]])
+		ex->next_pc = in->imm[2];
+	return JAL_STATUS_OK;
+}
+
+/*
+ * Scalar memory: address R[r[1]] + imm64 (wrapping), naturally aligned,
+ * through the MMU like every other access.
+ */
+static enum jal_status jal_scalar_addr(struct jal_exec *ex,
+				       const struct jal_insn *in,
+				       unsigned int size, uint64_t *va)
+{
+	*va = ex->regs[in->r[1]] + jal_insn_imm64(in);
+	if (*va % size)
+		return jal_exec_bad(ex, "%u-byte access at 0x%llx is not aligned",
+				    size, (unsigned long long)*va);
+	return JAL_STATUS_OK;
+}
+
+static enum jal_status jal_op_load(struct jal_exec *ex,
+				   const struct jal_insn *in, unsigned int size)
+{
+	uint64_t va, v64 = 0;
+	uint32_t v32 = 0;
+	enum jal_status st;
+
+	st = jal_scalar_addr(ex, in, size, &va);
+	if (!st)
+		st = jal_mmu_read(ex->job, va, size == 4 ? (void *)&v32 :
+					   (void *)&v64, size);
+	if (!st)
+		ex->regs[in->r[0]] = size == 4 ? jal_le32(v32) : jal_le64(v64);
+	return st;
+}
+
+static enum jal_status jal_op_store(struct jal_exec *ex,
+				    const struct jal_insn *in, unsigned int size)
+{
+	uint32_t v32 = jal_le32((uint32_t)ex->regs[in->r[0]]);
+	uint64_t v64 = jal_le64(ex->regs[in->r[0]]), va;
+	enum jal_status st;
+
+	st = jal_scalar_addr(ex, in, size, &va);
+	if (!st)
+		st = jal_mmu_write(ex->job, va, size == 4 ? (void *)&v32 :
+					    (void *)&v64, size);
+	return st;
+}
+
+static enum jal_status jal_op_ld32(struct jal_exec *ex,
+				   const struct jal_insn *in)
+{
+	return jal_op_load(ex, in, 4);
+}
+
+static enum jal_status jal_op_ld64(struct jal_exec *ex,
+				   const struct jal_insn *in)
+{
+	return jal_op_load(ex, in, 8);
+}
+
+static enum jal_status jal_op_st32(struct jal_exec *ex,
+				   const struct jal_insn *in)
+{
+	return jal_op_store(ex, in, 4);
+}
+
+static enum jal_status jal_op_st64(struct jal_exec *ex,
+				   const struct jal_insn *in)
+{
+	return jal_op_store(ex, in, 8);
+}
+
+/* Multiply-adds below which helpers cost more than they save. */
+#define JAL_SHARE_MACS		(1u << 18)
+
+bool jal_exec_share(struct jal_exec *ex, uint64_t macs)
+{
+	return ex->job->dev->compute_threads > 1 && macs >= JAL_SHARE_MACS;
+}
+
 #define R01		(JAL_FLD_R(0) | JAL_FLD_R(1))
 #define R012		(R01 | JAL_FLD_R(2))
+#define R0123		(R012 | JAL_FLD_R(3))
+#define DIM01		(JAL_FLD_DIM(0) | JAL_FLD_DIM(1))
+#define DIM012		(DIM01 | JAL_FLD_DIM(2))
+#define DIM0123		(DIM012 | JAL_FLD_DIM(3))
 #define STRIDE012	(JAL_FLD_STRIDE(0) | JAL_FLD_STRIDE(1) | JAL_FLD_STRIDE(2))
+#define BRANCH		(JAL_FLD_R(1) | JAL_FLD_R(2) | JAL_FLD_IMM(2) | \
+			 JAL_FLD_TARGET)
+#define DT_F32		JAL_DTYPES(JAL_DTYPE_F32)
+#define DT_WEIGHTS	(JAL_DTYPES(JAL_DTYPE_F32) | JAL_DTYPES(JAL_DTYPE_BF16) | \
+			 JAL_DTYPES(JAL_DTYPE_Q8) | JAL_DTYPES(JAL_DTYPE_S24))
+#define DT_TABLE	(JAL_DTYPES(JAL_DTYPE_F32) | JAL_DTYPES(JAL_DTYPE_BF16) | \
+			 JAL_DTYPES(JAL_DTYPE_Q8))
 
 static const struct jal_op_info jal_ops[256] = {
 	[JAL_OP_NOP] = { "NOP", 0, 0, NULL, jal_op_nop },
@@ -143,10 +238,13 @@ static const struct jal_op_info jal_ops[256] = {
 	[JAL_OP_MULI] = { "MULI", R01 | JAL_FLD_IMM64, 0, NULL, jal_op_muli },
 	[JAL_OP_JUMP] = { "JUMP", JAL_FLD_IMM(2) | JAL_FLD_TARGET, 0, NULL,
 			  jal_op_jump },
-	[JAL_OP_BNE] = { "BNE", JAL_FLD_R(1) | JAL_FLD_R(2) | JAL_FLD_IMM(2) |
-			 JAL_FLD_TARGET, 0, NULL, jal_op_bne },
-	[JAL_OP_BLTU] = { "BLTU", JAL_FLD_R(1) | JAL_FLD_R(2) | JAL_FLD_IMM(2) |
-			  JAL_FLD_TARGET, 0, NULL, jal_op_bltu },
+	[JAL_OP_BNE] = { "BNE", BRANCH, 0, NULL, jal_op_bne },
+	[JAL_OP_BLTU] = { "BLTU", BRANCH, 0, NULL, jal_op_bltu },
+	[JAL_OP_BEQ] = { "BEQ", BRANCH, 0, NULL, jal_op_beq },
+	[JAL_OP_LD32] = { "LD32", R01 | JAL_FLD_IMM64, 0, NULL, jal_op_ld32 },
+	[JAL_OP_LD64] = { "LD64", R01 | JAL_FLD_IMM64, 0, NULL, jal_op_ld64 },
+	[JAL_OP_ST32] = { "ST32", R01 | JAL_FLD_IMM64, 0, NULL, jal_op_st32 },
+	[JAL_OP_ST64] = { "ST64", R01 | JAL_FLD_IMM64, 0, NULL, jal_op_st64 },
 	[JAL_OP_VADD] = { "VADD", R012 | JAL_FLD_DIM(0) | STRIDE012,
 			  JAL_DTYPES(JAL_DTYPE_F32), NULL, jal_f32_vadd },
 	[JAL_OP_VMUL] = { "VMUL", R012 | JAL_FLD_DIM(0) | STRIDE012,
@@ -154,9 +252,29 @@ static const struct jal_op_info jal_ops[256] = {
 	[JAL_OP_VSCALE] = { "VSCALE", R01 | JAL_FLD_DIM(0) | JAL_FLD_STRIDE(0) |
 			    JAL_FLD_STRIDE(1) | JAL_FLD_IMM(0),
 			    JAL_DTYPES(JAL_DTYPE_F32), NULL, jal_f32_vscale },
-	[JAL_OP_MATVEC] = { "MATVEC", R012 | JAL_FLD_DIM(0) | JAL_FLD_DIM(1) |
-			    STRIDE012, JAL_DTYPES(JAL_DTYPE_F32), NULL,
-			    jal_f32_matvec },
+	[JAL_OP_MATVEC] = { "MATVEC", R0123 | DIM012 | STRIDE012, DT_WEIGHTS,
+			    jal_check_matvec, jal_op_matvec },
+	[JAL_OP_MATMUL] = { "MATMUL", R0123 | DIM0123 | STRIDE012, DT_WEIGHTS,
+			    jal_check_matmul, jal_op_matmul },
+	[JAL_OP_RMSNORM] = { "RMSNORM", R012 | JAL_FLD_DIM(0) | JAL_FLD_IMM(0),
+			     DT_F32, NULL, jal_op_rmsnorm },
+	[JAL_OP_SOFTMAX] = { "SOFTMAX", R01 | JAL_FLD_DIM(0), DT_F32, NULL,
+			     jal_op_softmax },
+	[JAL_OP_ROPE] = { "ROPE", R01 | DIM012 | JAL_FLD_IMM(0), DT_F32, NULL,
+			  jal_op_rope },
+	[JAL_OP_SILU_MUL] = { "SILU_MUL", R012 | JAL_FLD_DIM(0), DT_F32, NULL,
+			      jal_op_silu_mul },
+	[JAL_OP_ATTENTION] = { "ATTENTION", R0123 | DIM0123 | JAL_FLD_STRIDE(2) |
+			       JAL_FLD_STRIDE(3), DT_F32, NULL,
+			       jal_op_attention },
+	[JAL_OP_EMBED] = { "EMBED", R01 | JAL_FLD_R(3) | DIM012 |
+			   JAL_FLD_STRIDE(1) | JAL_FLD_STRIDE(3), DT_TABLE,
+			   jal_check_embed, jal_op_embed },
+	[JAL_OP_ARGMAX] = { "ARGMAX", R01 | JAL_FLD_DIM(0), DT_F32, NULL,
+			    jal_op_argmax },
+	[JAL_OP_SAMPLE] = { "SAMPLE", R012 | JAL_FLD_DIM(0) | JAL_FLD_IMM(0) |
+			    JAL_FLD_IMM(1), DT_F32, jal_check_sample,
+			    jal_op_sample },
 };
 
 static enum jal_status jal_insn_check(struct jal_exec *ex,

@@ -1,8 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * Jalapeño chip model: compute unit internals shared by the interpreter
- * (jal_exec.c), operand access (jal_operand.c) and the per-dtype opcode
- * implementations (jal_ops_f32.c, ...).
+ * (jal_exec.c), operand access (jal_operand.c) and the opcode
+ * implementations (jal_ops_f32.c: element-wise; jal_ops_matrix.c: MATVEC,
+ * MATMUL; jal_ops_llm.c: the LLM instructions), whose arithmetic is in
+ * the kernels of jal_kern.h.
  *
  * Adding an opcode: write an execute handler (and, if the generic field
  * checks are not enough, a check handler) and add one line to jal_ops[] in
@@ -76,9 +78,6 @@ struct jal_operand {
 enum jal_status jal_operand_vector(struct jal_exec *ex, struct jal_operand *op,
 				   const char *name, uint64_t va,
 				   uint64_t stride, uint64_t count, bool write);
-enum jal_status jal_operand_matrix(struct jal_exec *ex, struct jal_operand *op,
-				   const char *name, uint64_t va,
-				   uint64_t rows, uint64_t cols, uint64_t pitch);
 bool jal_operand_overlap(const struct jal_operand *a,
 			 const struct jal_operand *b);
 /* Elements [first, first + n) of a vector operand, to/from host floats. */
@@ -92,10 +91,100 @@ enum jal_status jal_scatter_f32(struct jal_exec *ex,
 enum jal_status jal_read_f32(struct jal_exec *ex, uint64_t va, size_t n,
 			     float *buf);
 
+/*
+ * An operand of the matrix and LLM instructions as the byte range
+ * [va, va + len) it covers: @ptr when that is one contiguous run of
+ * device memory the access is allowed to (used in place), else NULL and
+ * every access goes through the MMU, which reports faults.
+ */
+struct jal_span {
+	uint64_t va;
+	uint64_t len;
+	uint8_t *ptr;
+	bool write;
+};
+
+/*
+ * Checks @align and the 256 MiB extent limit (BAD_INSN) and a start
+ * inside the VA space (MMU_UNMAPPED); len 0 is an operand not accessed.
+ */
+enum jal_status jal_span_init(struct jal_exec *ex, struct jal_span *s,
+			      const char *name, uint64_t va, uint64_t len,
+			      unsigned int align, bool write);
+/*
+ * Bytes from the first of @count items of @item bytes, @pitch bytes
+ * apart, to the end of the last; above JAL_MAX_EXTENT (without wrapping)
+ * when too large.
+ */
+uint64_t jal_extent(uint64_t count, uint64_t pitch, uint64_t item);
+enum jal_status jal_span_read(struct jal_exec *ex, const struct jal_span *s,
+			      uint64_t off, void *buf, size_t n);
+enum jal_status jal_span_write(struct jal_exec *ex, const struct jal_span *s,
+			       uint64_t off, const void *buf, size_t n);
+/* Floats [first, first + n): in place, or read into @buf. */
+const float *jal_span_f32(struct jal_exec *ex, const struct jal_span *s,
+			  uint64_t first, size_t n, float *buf,
+			  enum jal_status *st);
+/* Write floats at element @first; @buf is clobbered on big-endian hosts. */
+enum jal_status jal_span_put_f32(struct jal_exec *ex, const struct jal_span *s,
+				 uint64_t first, float *buf, size_t n);
+bool jal_span_overlap(const struct jal_span *a, const struct jal_span *b);
+/* Same first byte (so element-wise in-place use is safe). */
+bool jal_span_same(const struct jal_span *a, const struct jal_span *b);
+/* Little-endian elements of @esize bytes to host order, in place. */
+void jal_le_to_host(void *buf, size_t n, unsigned int esize);
+
+/*
+ * Whether work of @macs multiply-adds is worth sharing with the compute
+ * helpers (jal_pool_run()).
+ */
+bool jal_exec_share(struct jal_exec *ex, uint64_t macs);
+
+/*
+ * Work shared by the compute threads: items [0, count) claimed @block at
+ * a time. Returns false when none are left.
+ */
+struct jal_claim {
+	atomic_uint_fast64_t next;
+	uint64_t count;
+	uint64_t block;
+};
+
+static inline bool jal_claim(struct jal_claim *c, uint64_t *first,
+			     uint64_t *end)
+{
+	uint64_t f = atomic_fetch_add_explicit(&c->next, c->block,
+					       memory_order_relaxed);
+
+	if (f >= c->count)
+		return false;
+	*first = f;
+	*end = JAL_MIN(c->count, f + c->block);
+	return true;
+}
+
 /* jal_ops_f32.c */
 enum jal_status jal_f32_vadd(struct jal_exec *ex, const struct jal_insn *in);
 enum jal_status jal_f32_vmul(struct jal_exec *ex, const struct jal_insn *in);
 enum jal_status jal_f32_vscale(struct jal_exec *ex, const struct jal_insn *in);
-enum jal_status jal_f32_matvec(struct jal_exec *ex, const struct jal_insn *in);
+
+/* jal_ops_matrix.c */
+enum jal_status jal_op_matvec(struct jal_exec *ex, const struct jal_insn *in);
+enum jal_status jal_op_matmul(struct jal_exec *ex, const struct jal_insn *in);
+enum jal_status jal_check_matvec(struct jal_exec *ex, const struct jal_insn *in);
+enum jal_status jal_check_matmul(struct jal_exec *ex, const struct jal_insn *in);
+
+/* jal_ops_llm.c */
+enum jal_status jal_op_rmsnorm(struct jal_exec *ex, const struct jal_insn *in);
+enum jal_status jal_op_softmax(struct jal_exec *ex, const struct jal_insn *in);
+enum jal_status jal_op_rope(struct jal_exec *ex, const struct jal_insn *in);
+enum jal_status jal_op_silu_mul(struct jal_exec *ex, const struct jal_insn *in);
+enum jal_status jal_op_attention(struct jal_exec *ex,
+				 const struct jal_insn *in);
+enum jal_status jal_op_embed(struct jal_exec *ex, const struct jal_insn *in);
+enum jal_status jal_op_argmax(struct jal_exec *ex, const struct jal_insn *in);
+enum jal_status jal_op_sample(struct jal_exec *ex, const struct jal_insn *in);
+enum jal_status jal_check_embed(struct jal_exec *ex, const struct jal_insn *in);
+enum jal_status jal_check_sample(struct jal_exec *ex, const struct jal_insn *in);
 
 #endif /* JAL_EXEC_H */

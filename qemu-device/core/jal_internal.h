@@ -25,16 +25,32 @@
 #define JAL_VEC_CHUNK		16384u
 /* Strided gathers read the covering range into this many elements. */
 #define JAL_SCRATCH_ELEMS	65536u
-/* MATVEC keeps an x vector of up to this many elements resident. */
+/*
+ * Matrix instructions keep whole x vectors (rows of X) of up to this many
+ * elements resident; longer rows take a slower path that streams them.
+ */
 #define JAL_XBUF_ELEMS		65536u
+/* Bounce buffers for matrix operands in host memory (bytes). */
+#define JAL_WBUF_BYTES		(2u << 20)	/* rows of W */
+#define JAL_ABUF_BYTES		(1u << 20)	/* their Q8 scales / S24 indices */
+#define JAL_XBLK_ELEMS		(256u << 10)	/* rows of X */
+#define JAL_OBUF_ELEMS		65536u		/* results on their way out */
+/* Per compute thread: W rows decoded to f32 for MATMUL. */
+#define JAL_PANEL_ELEMS		65536u
+/* Per compute thread: ATTENTION scores kept before they are recomputed. */
+#define JAL_ATT_SCORE_BLOCK	16384u
 /* Largest byte extent of one compute operand. */
 #define JAL_MAX_EXTENT		(256ull << 20)
 #define JAL_VA_LIMIT		(1ull << JAL_VA_BITS)
 #define JAL_TLB_ENTRIES		256u
+#define JAL_HUGE_TLB_ENTRIES	64u
+#define JAL_SPAN_ENTRIES	256u
 #define JAL_NO_QUEUE		(-1)
 
-#define JAL_PTE_RESERVED	0xfff0000000000ff8ull
+/* Bits 11..5 and 63..52 of page-table entries are reserved. */
+#define JAL_PTE_RESERVED	0xfff0000000000fe0ull
 #define JAL_PAGE_MASK		(JAL_PAGE_SIZE - 1)
+#define JAL_HUGE_MASK		(JAL_HUGE_PAGE_SIZE - 1)
 
 #define JAL_MIN(a, b)		((a) < (b) ? (a) : (b))
 #define JAL_MAX(a, b)		((a) > (b) ? (a) : (b))
@@ -66,24 +82,88 @@ struct jal_fault_record {
 #define JAL_TLB_READ		(1u << 0)
 #define JAL_TLB_WRITE		(1u << 1)
 
+/*
+ * A cached translation of one page: 4 KiB in the main TLB, 2 MiB in the
+ * huge-page TLB (then @vpn is va >> 21).
+ */
 struct jal_tlb_entry {
 	uint64_t vpn;
-	uint64_t pa;			/* page frame address */
+	uint64_t addr;			/* host PA or device-memory offset */
 	uint32_t ctx;
 	uint8_t perms;			/* JAL_TLB_* */
+	bool vram;			/* @addr is in device memory */
 	bool valid;
+};
+
+/*
+ * The range cache, for compute operands that start at @va in context
+ * @ctx: [va, va + len) is one contiguous run of device memory starting at
+ * offset @off whose pages all allow @perms, and [va, va + bad_len) is
+ * known not to be one. Looked up by the exact start VA, so the weights of
+ * a model cost one walk per MMU invalidation, not one per use.
+ */
+struct jal_span_entry {
+	uint64_t va;
+	uint64_t len;
+	uint64_t bad_len;
+	uint64_t off;
+	uint32_t ctx;
+	uint8_t perms;
+	bool valid;
+};
+
+/* Scratch of one compute thread (the worker is thread 0). */
+struct jal_tscratch {
+	float *panel;			/* JAL_PANEL_ELEMS */
+	float *att_q;			/* JAL_ATTENTION_MAX_HEAD_SIZE */
+	float *att_acc;			/* JAL_ATTENTION_MAX_HEAD_SIZE */
+	float *att_s;			/* JAL_ATT_SCORE_BLOCK */
 };
 
 /* State only the worker thread touches: no locking. */
 struct jal_worker {
 	struct jal_tlb_entry tlb[JAL_TLB_ENTRIES];
-	unsigned int tlb_gen;		/* mmu_gen the TLB contents belong to */
+	struct jal_tlb_entry huge_tlb[JAL_HUGE_TLB_ENTRIES];
+	struct jal_span_entry spans[JAL_SPAN_ENTRIES];
+	unsigned int tlb_gen;		/* mmu_gen the caches belong to */
 	uint8_t *dma_buf;		/* JAL_DMA_CHUNK bytes */
 	struct jal_insn *code;		/* JAL_MAX_CODE_SIZE bytes */
 	float *vec[3];			/* JAL_VEC_CHUNK elements each */
 	float *xbuf;			/* JAL_XBUF_ELEMS elements */
 	float *scratch;			/* JAL_SCRATCH_ELEMS elements */
+	uint8_t *wbuf;			/* JAL_WBUF_BYTES */
+	uint8_t *abuf;			/* JAL_ABUF_BYTES */
+	float *xblk;			/* JAL_XBLK_ELEMS */
+	float *obuf;			/* JAL_OBUF_ELEMS */
+	/* SAMPLE's probabilities and candidates, allocated on first use. */
+	float *sample_prob;		/* JAL_SAMPLE_MAX_LOGITS */
+	void *sample_cand;		/* JAL_SAMPLE_MAX_LOGITS pairs */
+	struct jal_tscratch *ts;	/* one per compute thread */
 };
+
+/*
+ * Helper threads for the arithmetic of large instructions. jal_pool_run()
+ * calls fn(arg, thread) on the worker (thread 0) and on every helper that
+ * gets to the run (threads 1..) before the worker is done; fn claims
+ * blocks of the work itself. It returns when all callers have returned.
+ */
+typedef void (*jal_part_fn)(void *arg, unsigned int thread);
+
+struct jal_pool {
+	unsigned int helpers;		/* threads besides the worker */
+	pthread_t *threads;
+	pthread_mutex_t lock;		/* protects all but @gen */
+	pthread_cond_t wake;		/* helpers: a new run started */
+	pthread_cond_t done;		/* worker: the last helper left */
+	atomic_uint gen;		/* bumped by every run */
+	jal_part_fn fn;
+	void *arg;
+	bool open;			/* helpers may still join the run */
+	atomic_uint active;		/* helpers inside fn */
+	bool stop;
+};
+
+struct jal_kernels;
 
 struct jal_device {
 	const struct jal_platform_ops *ops;
@@ -94,6 +174,14 @@ struct jal_device {
 	pthread_cond_t idle_cond;	/* resetters: a job was let go */
 	pthread_t thread;
 	bool stopping;
+
+	/* Configuration, fixed at creation. */
+	uint8_t *vram;			/* device memory, 2 MiB aligned */
+	void *vram_map;			/* the mapping it is in */
+	uint64_t vram_size;
+	unsigned int compute_threads;
+	const struct jal_kernels *kern;
+	struct jal_pool pool;
 
 	/* Registers; all under @lock. */
 	uint32_t dev_ctrl;
@@ -189,14 +277,37 @@ bool jal_queue_idle_locked(const struct jal_device *dev, unsigned int q);
 enum jal_status jal_job_run(struct jal_job *job, const struct jal_desc *desc);
 
 /* jal_mmu.c */
+/* Where one VA lives: @addr in host memory or device memory. */
+struct jal_xlate {
+	uint64_t addr;
+	uint64_t page_end;		/* VA where its page ends */
+	bool vram;
+};
+
 enum jal_status jal_mmu_begin(struct jal_job *job);
 enum jal_status jal_mmu_translate(struct jal_job *job, uint64_t va, bool write,
-				  uint64_t *pa);
+				  struct jal_xlate *x);
+/*
+ * [va, va + len) as a pointer into device memory if it is one contiguous
+ * run of it that allows the access, else NULL (the caller then goes
+ * through jal_mmu_read/write, which report any fault). Never faults.
+ */
+uint8_t *jal_mmu_span(struct jal_job *job, uint64_t va, uint64_t len,
+		      bool write);
 enum jal_status jal_mmu_read(struct jal_job *job, uint64_t va, void *buf,
 			     size_t len);
 enum jal_status jal_mmu_write(struct jal_job *job, uint64_t va,
 			      const void *buf, size_t len);
 void jal_mmu_invalidate(struct jal_device *dev);
+
+/* jal_core.c */
+void jal_vram_clear(struct jal_device *dev);
+
+/* jal_pool.c */
+int jal_pool_init(struct jal_pool *pool, unsigned int helpers);
+void jal_pool_fini(struct jal_pool *pool);
+void jal_pool_run(struct jal_pool *pool, bool share, jal_part_fn fn,
+		  void *arg);
 
 /* jal_exec.c */
 enum jal_status jal_exec_dispatch(struct jal_job *job,

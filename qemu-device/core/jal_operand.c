@@ -73,16 +73,6 @@ enum jal_status jal_operand_vector(struct jal_exec *ex, struct jal_operand *op,
 	return jal_operand_init(ex, op, name, va, stride, count, span, write);
 }
 
-enum jal_status jal_operand_matrix(struct jal_exec *ex, struct jal_operand *op,
-				   const char *name, uint64_t va,
-				   uint64_t rows, uint64_t cols, uint64_t pitch)
-{
-	uint64_t span = rows && cols ? (rows - 1) * pitch + cols : 0;
-
-	return jal_operand_init(ex, op, name, va, pitch, span ? rows : 0, span,
-				false);
-}
-
 bool jal_operand_overlap(const struct jal_operand *a,
 			 const struct jal_operand *b)
 {
@@ -188,4 +178,129 @@ enum jal_status jal_scatter_f32(struct jal_exec *ex,
 			return st;
 	}
 	return JAL_STATUS_OK;
+}
+
+/*
+ * Operands of the matrix and LLM instructions: byte ranges used in place
+ * when they are one run of device memory (jal_mmu_span()), else moved
+ * through the MMU in pieces.
+ */
+enum jal_status jal_span_init(struct jal_exec *ex, struct jal_span *s,
+			      const char *name, uint64_t va, uint64_t len,
+			      unsigned int align, bool write)
+{
+	s->va = va;
+	s->len = len;
+	s->ptr = NULL;
+	s->write = write;
+	if (!len)
+		return JAL_STATUS_OK;
+	if (va % align)
+		return jal_exec_bad(ex, "operand %s at 0x%llx is not %u-byte aligned",
+				    name, (unsigned long long)va, align);
+	if (len > JAL_MAX_EXTENT)
+		return jal_exec_bad(ex, "operand %s spans %llu bytes, more than %llu",
+				    name, (unsigned long long)len,
+				    (unsigned long long)JAL_MAX_EXTENT);
+	if (va >= JAL_VA_LIMIT) {
+		ex->job->fault_addr = va;
+		ex->job->fault_write = write;
+		return JAL_STATUS_MMU_UNMAPPED;
+	}
+	s->ptr = jal_mmu_span(ex->job, va, len, write);
+	return JAL_STATUS_OK;
+}
+
+/* Bytes of @count items @pitch bytes apart, @item bytes each; 0 if too big. */
+uint64_t jal_extent(uint64_t count, uint64_t pitch, uint64_t item)
+{
+	uint64_t elems;
+
+	if (!count || !item)
+		return 0;
+	if (pitch && count - 1 > (JAL_MAX_EXTENT + 1) / pitch)
+		return JAL_MAX_EXTENT + 1;
+	elems = (count - 1) * pitch;
+	if (item > JAL_MAX_EXTENT + 1 || elems > JAL_MAX_EXTENT + 1)
+		return JAL_MAX_EXTENT + 1;
+	return elems + item;
+}
+
+enum jal_status jal_span_read(struct jal_exec *ex, const struct jal_span *s,
+			      uint64_t off, void *buf, size_t n)
+{
+	if (s->ptr) {
+		memcpy(buf, s->ptr + off, n);
+		return JAL_STATUS_OK;
+	}
+	return jal_mmu_read(ex->job, s->va + off, buf, n);
+}
+
+enum jal_status jal_span_write(struct jal_exec *ex, const struct jal_span *s,
+			       uint64_t off, const void *buf, size_t n)
+{
+	if (s->ptr) {
+		memcpy(s->ptr + off, buf, n);
+		return JAL_STATUS_OK;
+	}
+	return jal_mmu_write(ex->job, s->va + off, buf, n);
+}
+
+const float *jal_span_f32(struct jal_exec *ex, const struct jal_span *s,
+			  uint64_t first, size_t n, float *buf,
+			  enum jal_status *st)
+{
+	if (s->ptr) {
+		*st = JAL_STATUS_OK;
+		return (const float *)(s->ptr + first * 4);
+	}
+	*st = jal_mmu_read(ex->job, s->va + first * 4, buf, n * 4);
+	jal_f32_from_le(buf, n);
+	return buf;
+}
+
+enum jal_status jal_span_put_f32(struct jal_exec *ex, const struct jal_span *s,
+				 uint64_t first, float *buf, size_t n)
+{
+	jal_f32_to_le(buf, n);
+	return jal_span_write(ex, s, first * 4, buf, n * 4);
+}
+
+bool jal_span_overlap(const struct jal_span *a, const struct jal_span *b)
+{
+	if (!a->len || !b->len)
+		return false;
+	if (a->va < b->va + b->len && b->va < a->va + a->len)
+		return true;
+	return a->ptr && b->ptr && a->ptr < b->ptr + b->len &&
+	       b->ptr < a->ptr + a->len;
+}
+
+bool jal_span_same(const struct jal_span *a, const struct jal_span *b)
+{
+	return a->va == b->va || (a->ptr && a->ptr == b->ptr);
+}
+
+void jal_le_to_host(void *buf, size_t n, unsigned int esize)
+{
+#if JAL_HOST_BIG_ENDIAN
+	uint8_t *p = buf, t;
+	size_t i;
+
+	for (i = 0; esize > 1 && i < n; i++, p += esize) {
+		if (esize == 2) {
+			t = p[0]; p[0] = p[1]; p[1] = t;
+		} else if (esize == 4) {
+			uint32_t v;
+
+			memcpy(&v, p, 4);
+			v = jal_le32(v);
+			memcpy(p, &v, 4);
+		}
+	}
+#else
+	(void)buf;
+	(void)n;
+	(void)esize;
+#endif
 }

@@ -228,4 +228,9 @@ void jal_device_reset_locked(struct jal_device *dev)
 	jal_regs_reset(dev);
 	dev->irq_pending = 0;	/* events from before the reset */
 	jal_abort_and_wait_locked(dev);
+	/*
+	 * Nothing touches device memory now: the worker waits for the lock
+	 * before it picks the next job.
+	 */
+	jal_vram_clear(dev);
 }

@@ -134,7 +134,8 @@ static uint32_t jal_reg_read(struct jal_device *dev, uint32_t off, bool *ok)
 		return JAL_VERSION_MAJOR << 16 | JAL_VERSION_MINOR;
 	case JAL_REG_CAPS:
 		return JAL_CAP_DMA | JAL_CAP_COMPUTE_F32 | JAL_CAP_TIMESTAMP |
-		       JAL_CAP_MSIX;
+		       JAL_CAP_MSIX | JAL_CAP_LLM |
+		       (dev->vram_size ? JAL_CAP_VRAM : 0);
 	case JAL_REG_NUM_QUEUES:
 		return JAL_NUM_QUEUES;
 	case JAL_REG_NUM_CONTEXTS:
@@ -165,6 +166,10 @@ static uint32_t jal_reg_read(struct jal_device *dev, uint32_t off, bool *ok)
 		return (uint32_t)now;
 	case JAL_REG_TIMESTAMP_HI:
 		return dev->timestamp_hi;
+	case JAL_REG_VRAM_SIZE_LO:
+		return (uint32_t)dev->vram_size;
+	case JAL_REG_VRAM_SIZE_HI:
+		return (uint32_t)(dev->vram_size >> 32);
 	case JAL_REG_CTX_TABLE_LO:
 		return (uint32_t)dev->ctx_table;
 	case JAL_REG_CTX_TABLE_HI:
@@ -349,6 +354,8 @@ static bool jal_reg_write(struct jal_device *dev, uint32_t off, uint32_t val)
 	case JAL_REG_DEV_STATUS:
 	case JAL_REG_TIMESTAMP_LO:
 	case JAL_REG_TIMESTAMP_HI:
+	case JAL_REG_VRAM_SIZE_LO:
+	case JAL_REG_VRAM_SIZE_HI:
 	case JAL_REG_FAULT_STATUS:
 	case JAL_REG_FAULT_CTX:
 	case JAL_REG_FAULT_QUEUE:

@@ -180,6 +180,8 @@ JALRT_API int jalrt_device_close(struct jalrt_device *dev);
  * @max_cmdbuf_size: largest command buffer, bytes.
  * @max_code_size: largest kernel, bytes.
  * @page_size: device page size; buffer allocations are rounded up to it.
+ * @vram_size: bytes of device memory (JALRT_BUFFER_VRAM), 0 if the chip
+ *	or the driver has none.
  */
 struct jalrt_device_info {
 	char path[JALRT_PATH_MAX];
@@ -197,6 +199,7 @@ struct jalrt_device_info {
 	uint32_t max_cmdbuf_size;
 	uint32_t max_code_size;
 	uint32_t page_size;
+	uint64_t vram_size;
 };
 
 /** jalrt_device_query() - fill @info for @dev. Return: 0 or -EINVAL. */
@@ -225,7 +228,17 @@ JALRT_API int jalrt_device_stats(struct jalrt_device *dev, struct jalrt_device_s
 
 /* The device may read but not write the buffer (device writes fault). */
 #define JALRT_BUFFER_DEVICE_READONLY	(1u << 0)
-#define JALRT_BUFFER_FLAGS		JALRT_BUFFER_DEVICE_READONLY
+/*
+ * Place the buffer in the chip's device memory (VRAM), where compute
+ * operands are read at full speed. Such a buffer has no host mapping
+ * (jalrt_buffer_host() is NULL, upload/download fail with -EPERM): fill
+ * and read it with COPY commands, e.g. jalrt_buffer_write()/read().
+ * Fails with the driver's error (-EINVAL from a driver without device
+ * memory, -ENOMEM/-ENOSPC when it is full); callers that can live with
+ * host memory retry without the flag.
+ */
+#define JALRT_BUFFER_VRAM		(1u << 1)
+#define JALRT_BUFFER_FLAGS		(JALRT_BUFFER_DEVICE_READONLY | JALRT_BUFFER_VRAM)
 
 /**
  * jalrt_buffer_alloc() - allocate device memory
@@ -305,6 +318,35 @@ JALRT_API int jalrt_buffer_download(struct jalrt_buffer *buf, uint64_t offset, v
  * Job errors are reported through fences, not here.
  */
 JALRT_API int jalrt_buffer_wait(struct jalrt_buffer *buf, int64_t timeout_ns);
+
+/**
+ * jalrt_buffer_is_vram() - accessor: whether @buf is in device memory
+ *	(false for NULL).
+ */
+JALRT_API bool jalrt_buffer_is_vram(const struct jalrt_buffer *buf);
+
+struct jalrt_context;
+
+/**
+ * jalrt_buffer_write() - copy host memory into any buffer, synchronously
+ * @ctx: context that runs the copies (for buffers in device memory).
+ * @buf: destination, in host or device memory.
+ * @offset: byte offset in @buf.
+ * @src: source.
+ * @size: bytes; [@offset, @offset + @size) must lie inside the buffer.
+ *
+ * A host buffer is written directly (as jalrt_buffer_upload()). A buffer
+ * in device memory is written through a host staging buffer, chunk by
+ * chunk, with COPY jobs on @ctx that this call waits for; jobs submitted
+ * earlier on @ctx run first, jobs of other contexts are not waited for.
+ * Return: 0, -EINVAL, -ERANGE, or the error of a copy job.
+ */
+JALRT_API int jalrt_buffer_write(struct jalrt_context *ctx, struct jalrt_buffer *buf,
+				 uint64_t offset, const void *src, uint64_t size);
+
+/** jalrt_buffer_read() - copy from any buffer to host memory; as _write() */
+JALRT_API int jalrt_buffer_read(struct jalrt_context *ctx, struct jalrt_buffer *buf,
+				uint64_t offset, void *dst, uint64_t size);
 
 /* ------------------------------------------------------------------ */
 /* Contexts                                                             */
@@ -469,6 +511,26 @@ JALRT_API int jalrt_kb_bne(struct jalrt_kernel_builder *kb, unsigned int ra, uns
 /** if (ra < rb) pc = label (unsigned) */
 JALRT_API int jalrt_kb_bltu(struct jalrt_kernel_builder *kb, unsigned int ra, unsigned int rb,
 			    uint32_t label);
+/** if (ra == rb) pc = label */
+JALRT_API int jalrt_kb_beq(struct jalrt_kernel_builder *kb, unsigned int ra, unsigned int rb,
+			   uint32_t label);
+
+/*
+ * Scalar memory (ISA 1.1): the address is R[rbase] + offset (wrapping),
+ * naturally aligned (checked by the chip at run time). LD32 zero-extends.
+ */
+/** rd = u32 at R[rbase] + offset */
+JALRT_API int jalrt_kb_ld32(struct jalrt_kernel_builder *kb, unsigned int rd,
+			    unsigned int rbase, uint64_t offset);
+/** rd = u64 at R[rbase] + offset */
+JALRT_API int jalrt_kb_ld64(struct jalrt_kernel_builder *kb, unsigned int rd,
+			    unsigned int rbase, uint64_t offset);
+/** u32 at R[rbase] + offset = low half of R[rs] */
+JALRT_API int jalrt_kb_st32(struct jalrt_kernel_builder *kb, unsigned int rs,
+			    unsigned int rbase, uint64_t offset);
+/** u64 at R[rbase] + offset = R[rs] */
+JALRT_API int jalrt_kb_st64(struct jalrt_kernel_builder *kb, unsigned int rs,
+			    unsigned int rbase, uint64_t offset);
 
 /*
  * f32 vector instructions. Registers hold the device VAs of the operands:
@@ -510,6 +572,138 @@ JALRT_API int jalrt_kb_matvec_strided(struct jalrt_kernel_builder *kb, unsigned 
 				      unsigned int rw, unsigned int rx, struct jalrt_dim rows,
 				      struct jalrt_dim cols, uint32_t sd, uint32_t row_pitch,
 				      uint32_t sx);
+
+/* ---- ISA 1.1: typed matrix ops and LLM building blocks ------------------ */
+
+/*
+ * These need JAL_CAP_LLM (checked by the caller: the builder knows no
+ * device). Activations are f32; the weight operand of a matrix or
+ * embedding op has its own dtype:
+ *
+ *   JAL_DTYPE_F32   4-byte floats.
+ *   JAL_DTYPE_BF16  2-byte bfloat16 (the upper half of an f32).
+ *   JAL_DTYPE_Q8    int8 with one f32 scale per group of @group
+ *                   consecutive elements of a row; scales row-major in
+ *                   their own array (rows * cols / group floats) whose VA
+ *                   is in register @raux; cols must be a multiple of the
+ *                   group.
+ *   JAL_DTYPE_S24   2:4 sparse: per row cols / 2 bf16 values and cols / 4
+ *                   index bytes (VA in @raux); cols a multiple of 4.
+ *
+ * jalrt_convert_*() in jalrt_graph.h produce these layouts.
+ */
+
+/**
+ * struct jalrt_matrix_op - operands of MATVEC / MATMUL with any weight dtype
+ * @dtype: JAL_DTYPE_* of W.
+ * @rd: register with the VA of the result (MATVEC: @rows elements;
+ *	MATMUL: @batch rows of @rows).
+ * @rw: register with the VA of W (@rows x @cols).
+ * @rx: register with the VA of the input (MATVEC: @cols elements;
+ *	MATMUL: @batch rows of @cols).
+ * @raux: register with the VA of the Q8 scales or S24 index bytes; must
+ *	be 0 for F32 and BF16.
+ * @rows: M, output features.
+ * @cols: K, input features.
+ * @batch: MATMUL only: N, input vectors (0 / unused for MATVEC).
+ * @group: Q8 only: elements per scale (> 0, divides @cols); else 0.
+ * @d_stride: MATVEC: element stride of d (0 = 1 here, as the plain
+ *	helpers); MATMUL: row pitch of D (0 = dense).
+ * @w_pitch: row pitch of W in elements of its dtype (S24: in stored
+ *	values, i.e. cols / 2 when packed); 0 = packed.
+ * @x_stride: MATVEC: element stride of x (0 = 1); MATMUL: row pitch of X
+ *	(0 = dense).
+ */
+struct jalrt_matrix_op {
+	uint32_t dtype;
+	unsigned int rd, rw, rx, raux;
+	struct jalrt_dim rows, cols, batch;
+	uint32_t group;
+	uint32_t d_stride, w_pitch, x_stride;
+};
+
+/** jalrt_kb_matvec_op() - d[m] = sum_k W[m][k] * x[k] with @op->dtype weights */
+JALRT_API int jalrt_kb_matvec_op(struct jalrt_kernel_builder *kb,
+				 const struct jalrt_matrix_op *op);
+/** jalrt_kb_matmul() - D[n][m] = sum_k W[m][k] * X[n][k] for n < batch */
+JALRT_API int jalrt_kb_matmul(struct jalrt_kernel_builder *kb, const struct jalrt_matrix_op *op);
+
+/** d = a / sqrt(mean(a^2) + eps) * w, @n contiguous f32 */
+JALRT_API int jalrt_kb_rmsnorm(struct jalrt_kernel_builder *kb, unsigned int rd, unsigned int ra,
+			       unsigned int rw, struct jalrt_dim n, float eps);
+/** d = softmax(a), @n >= 1 */
+JALRT_API int jalrt_kb_softmax(struct jalrt_kernel_builder *kb, unsigned int rd, unsigned int ra,
+			       struct jalrt_dim n);
+/**
+ * jalrt_kb_rope() - rotary position embedding of @n floats (even) made of
+ *	heads of @head_size (even, divides @n) at position @pos, base @theta
+ *	(10000 for Llama); d may equal a.
+ */
+JALRT_API int jalrt_kb_rope(struct jalrt_kernel_builder *kb, unsigned int rd, unsigned int ra,
+			    struct jalrt_dim n, struct jalrt_dim head_size, struct jalrt_dim pos,
+			    float theta);
+/** d = a * sigmoid(a) * b, @n f32 */
+JALRT_API int jalrt_kb_silu_mul(struct jalrt_kernel_builder *kb, unsigned int rd,
+				unsigned int ra, unsigned int rb, struct jalrt_dim n);
+
+/**
+ * struct jalrt_attention_op - one query over a KV cache
+ * @rout: register with the VA of the output (@n_heads * @head_size f32).
+ * @rq: register with the VA of the query (same shape).
+ * @rk: register with the VA of position 0's keys (@n_kv_heads * @head_size).
+ * @rv: the same for the values.
+ * @n_heads: query heads.
+ * @head_size: floats per head.
+ * @n_kv_heads: KV heads; divides @n_heads (grouped queries).
+ * @positions: positions 0..positions-1 to attend to (>= 1), usually a
+ *	register.
+ * @k_pitch: elements from one position's keys to the next; 0 =
+ *	n_kv_heads * head_size.
+ * @v_pitch: the same for the values.
+ */
+struct jalrt_attention_op {
+	unsigned int rout, rq, rk, rv;
+	struct jalrt_dim n_heads, head_size, n_kv_heads, positions;
+	uint32_t k_pitch, v_pitch;
+};
+
+JALRT_API int jalrt_kb_attention(struct jalrt_kernel_builder *kb,
+				 const struct jalrt_attention_op *op);
+
+/**
+ * struct jalrt_embed_op - d = row @row of a table, converted to f32
+ * @dtype: JAL_DTYPE_F32, _BF16 or _Q8 (of the table).
+ * @rd: register with the VA of d (@dim f32).
+ * @rtable: register with the VA of the table (@rows x @dim).
+ * @rscales: Q8: register with the VA of the scales; else 0.
+ * @dim: elements per row.
+ * @row: the row index, usually a register; an index >= @rows fails the
+ *	job with BAD_INSN.
+ * @rows: rows of the table.
+ * @row_pitch: elements from one row to the next; 0 = @dim.
+ * @group: Q8: elements per scale; else 0.
+ */
+struct jalrt_embed_op {
+	uint32_t dtype;
+	unsigned int rd, rtable, rscales;
+	struct jalrt_dim dim, row, rows;
+	uint32_t row_pitch, group;
+};
+
+JALRT_API int jalrt_kb_embed(struct jalrt_kernel_builder *kb, const struct jalrt_embed_op *op);
+
+/** register rd = index of the first largest of the @n f32 at R[ra] */
+JALRT_API int jalrt_kb_argmax(struct jalrt_kernel_builder *kb, unsigned int rd, unsigned int ra,
+			      struct jalrt_dim n);
+/**
+ * jalrt_kb_sample() - register rd = token sampled from @n logits at R[ra]
+ *	as llama2.c's sampler does (temperature 0: argmax; top-p outside
+ *	(0, 1): the whole distribution), using and advancing the xorshift*
+ *	state in register @rstate. The logits are left unchanged.
+ */
+JALRT_API int jalrt_kb_sample(struct jalrt_kernel_builder *kb, unsigned int rd, unsigned int ra,
+			      unsigned int rstate, struct jalrt_dim n, float temperature,
+			      float topp);
 
 /**
  * jalrt_kb_code() - link and return the instructions

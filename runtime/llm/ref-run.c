@@ -6,13 +6,16 @@
  *
  *   jalrt-ref-run MODEL [-t TEMP] [-p TOPP] [-s SEED] [-n STEPS]
  *                 [-i PROMPT] [-z TOKENIZER] [-m generate] [--ids]
+ *                 [--chip-order]
  *
  * Prints the prompt and its continuation (as run.c: piece by piece,
  * skipping unprintable raw bytes) and a newline on stdout, then
  * "achieved tok/s: X" on stderr. With --ids it prints the token ids it
  * would have printed as text instead (space-separated, one line); then a
  * tokenizer is only needed for a text prompt, so random models from
- * jalrt-gen-model can run without one.
+ * jalrt-gen-model can run without one. --chip-order sums dot products in
+ * the Jalapeño chip's order (reference.h), so that greedy ids equal
+ * jalrt-run's for f32 weights.
  */
 #include <errno.h>
 #include <limits.h>
@@ -37,7 +40,8 @@ static const char usage_text[] =
 	"  -i <string> input prompt\n"
 	"  -z <string> path to the tokenizer, default tokenizer.bin\n"
 	"  -m <string> mode: generate (the only one here)\n"
-	"  --ids       print token ids instead of text\n";
+	"  --ids       print token ids instead of text\n"
+	"  --chip-order  sum dot products in the chip's order\n";
 
 static void usage_error(const char *why, const char *arg)
 {
@@ -102,7 +106,7 @@ static int print_token(void *opaque, int prev_token, int token, int pos)
 int main(int argc, char **argv)
 {
 	const char *checkpoint_path, *tokenizer_path = "tokenizer.bin", *prompt = NULL;
-	bool ids = false, tokenizer_given = false;
+	bool ids = false, tokenizer_given = false, chip_order = false;
 	double temperature = 1.0, topp = 0.9;
 	long long steps = 256, seed = 0;
 	struct llm_checkpoint *ckpt;
@@ -123,6 +127,10 @@ int main(int argc, char **argv)
 
 		if (!strcmp(opt, "--ids")) {
 			ids = true;
+			continue;
+		}
+		if (!strcmp(opt, "--chip-order")) {
+			chip_order = true;
 			continue;
 		}
 		/* run.c's form: a two-character flag and its value. */
@@ -197,6 +205,8 @@ int main(int argc, char **argv)
 
 	if (llm_ref_create(ckpt, &ref))
 		die("cannot set up the model");
+	if (chip_order)
+		llm_ref_set_order(ref, LLM_REF_ORDER_CHIP);
 	llm_ref_model(ref, &model);
 	if (llm_sampler_init(&sampler, ckpt->config.vocab_size, (float)temperature, (float)topp,
 			     rng_seed))

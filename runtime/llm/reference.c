@@ -17,6 +17,7 @@
 
 struct llm_ref {
 	struct llm_config config;
+	enum llm_ref_order order;
 	struct llm_weights w;
 	/* Activations of the current position. */
 	float *x;		/* residual stream (dim) */
@@ -113,23 +114,95 @@ static inline float llm_dot(const float *restrict a, const float *restrict b, si
 }
 #endif
 
+/*
+ * sum a[i] * b[i] in the chip's order: 8 partial sums, element i to sum
+ * i % 8, combined as a tree. Two 4-wide (or one 8-wide) accumulators hold
+ * the 8 sums, so the loop vectorizes without changing a bit.
+ */
+#ifdef __AVX__
+typedef float llm_chip_vec __attribute__((vector_size(32)));
+
+static inline float llm_chip_dot(const float *restrict a, const float *restrict b, size_t n)
+{
+	llm_chip_vec acc = { 0 }, va, vb;
+	float tail[8] = { 0 }, ta[8] = { 0 }, tb[8] = { 0 };
+	size_t i = 0, k;
+
+	for (; i + 8 <= n; i += 8) {
+		memcpy(&va, a + i, sizeof(va));
+		memcpy(&vb, b + i, sizeof(vb));
+		acc += va * vb;
+	}
+	/* The tail, zero-padded: adding +0.0 * 0 to a lane changes nothing. */
+	memcpy(ta, a + i, (n - i) * sizeof(float));
+	memcpy(tb, b + i, (n - i) * sizeof(float));
+	for (k = 0; k < 8; k++)
+		tail[k] = acc[k] + ta[k] * tb[k];
+	return ((tail[0] + tail[1]) + (tail[2] + tail[3])) +
+	       ((tail[4] + tail[5]) + (tail[6] + tail[7]));
+}
+#else
+typedef float llm_chip_vec __attribute__((vector_size(16)));
+
+static inline float llm_chip_dot(const float *restrict a, const float *restrict b, size_t n)
+{
+	llm_chip_vec lo = { 0 }, hi = { 0 }, va, vb;
+	float tail[8], ta[8] = { 0 }, tb[8] = { 0 };
+	size_t i = 0, k;
+
+	for (; i + 8 <= n; i += 8) {
+		memcpy(&va, a + i, sizeof(va));
+		memcpy(&vb, b + i, sizeof(vb));
+		lo += va * vb;
+		memcpy(&va, a + i + 4, sizeof(va));
+		memcpy(&vb, b + i + 4, sizeof(vb));
+		hi += va * vb;
+	}
+	memcpy(ta, a + i, (n - i) * sizeof(float));
+	memcpy(tb, b + i, (n - i) * sizeof(float));
+	for (k = 0; k < 4; k++) {
+		tail[k] = lo[k] + ta[k] * tb[k];
+		tail[k + 4] = hi[k] + ta[k + 4] * tb[k + 4];
+	}
+	return ((tail[0] + tail[1]) + (tail[2] + tail[3])) +
+	       ((tail[4] + tail[5]) + (tail[6] + tail[7]));
+}
+#endif
+
+static inline float llm_ref_dot(const struct llm_ref *ref, const float *restrict a,
+				const float *restrict b, size_t n)
+{
+	return ref->order == LLM_REF_ORDER_CHIP ? llm_chip_dot(a, b, n) : llm_dot(a, b, n);
+}
+
 /* out (d) = W (d rows of n) @ x (n): run.c's matmul(out, x, W, n, d). */
-static void llm_matvec(float *restrict out, const float *restrict w, const float *restrict x,
-		       size_t n, size_t d)
+static void llm_matvec(const struct llm_ref *ref, float *restrict out, const float *restrict w,
+		       const float *restrict x, size_t n, size_t d)
 {
 	size_t i;
 
+	if (ref->order == LLM_REF_ORDER_CHIP) {
+		for (i = 0; i < d; i++)
+			out[i] = llm_chip_dot(w + i * n, x, n);
+		return;
+	}
 	for (i = 0; i < d; i++)
 		out[i] = llm_dot(w + i * n, x, n);
 }
 
-static void llm_rmsnorm(float *out, const float *x, const float *weight, int size)
+static void llm_rmsnorm(const struct llm_ref *ref, float *out, const float *x,
+			const float *weight, int size)
 {
 	float ss = 0.0f;
 	int j;
 
-	for (j = 0; j < size; j++)
-		ss += x[j] * x[j];
+	/* The chip sums the squares like any dot product. */
+	if (ref->order == LLM_REF_ORDER_CHIP) {
+		ss = llm_chip_dot(x, x, (size_t)size);
+	} else {
+		for (j = 0; j < size; j++)
+			ss += x[j] * x[j];
+	}
 	ss /= size;
 	ss += 1e-5f;
 	ss = 1.0f / sqrtf(ss);
@@ -220,6 +293,14 @@ int llm_ref_create(const struct llm_checkpoint *ckpt, struct llm_ref **ref_out)
 	return 0;
 }
 
+int llm_ref_set_order(struct llm_ref *ref, enum llm_ref_order order)
+{
+	if (order != LLM_REF_ORDER_LANES && order != LLM_REF_ORDER_CHIP)
+		return llm_set_error(-EINVAL, "unknown summation order %d", (int)order);
+	ref->order = order;
+	return 0;
+}
+
 const struct llm_config *llm_ref_config(const struct llm_ref *ref)
 {
 	return &ref->config;
@@ -290,7 +371,7 @@ static void llm_attention(struct llm_ref *ref, size_t layer_off, int pos)
 			const float *k = ref->key_cache + kv_off + (size_t)t * kv_dim;
 
 			/* run.c divides (not multiplies by the inverse). */
-			att[t] = llm_dot(q, k, head_size) / scale;
+			att[t] = llm_ref_dot(ref, q, k, head_size) / scale;
 		}
 		llm_softmax(att, pos + 1);
 
@@ -330,22 +411,22 @@ int llm_ref_forward(struct llm_ref *ref, int token, int pos, float **logits)
 		float *k = ref->key_cache + layer_off + (size_t)pos * kv_dim;
 		float *v = ref->value_cache + layer_off + (size_t)pos * kv_dim;
 
-		llm_rmsnorm(ref->xb, x, w->rms_att + l * dim, c->dim);
-		llm_matvec(ref->q, w->wq + l * dim * dim, ref->xb, dim, dim);
-		llm_matvec(k, w->wk + l * kv_dim * dim, ref->xb, dim, kv_dim);
-		llm_matvec(v, w->wv + l * kv_dim * dim, ref->xb, dim, kv_dim);
+		llm_rmsnorm(ref, ref->xb, x, w->rms_att + l * dim, c->dim);
+		llm_matvec(ref, ref->q, w->wq + l * dim * dim, ref->xb, dim, dim);
+		llm_matvec(ref, k, w->wk + l * kv_dim * dim, ref->xb, dim, kv_dim);
+		llm_matvec(ref, v, w->wv + l * kv_dim * dim, ref->xb, dim, kv_dim);
 		llm_rope_apply(ref, ref->q, c->n_heads);
 		llm_rope_apply(ref, k, c->n_kv_heads);
 
 		llm_attention(ref, layer_off, pos);
-		llm_matvec(ref->xb2, w->wo + l * dim * dim, ref->xb, dim, dim);
+		llm_matvec(ref, ref->xb2, w->wo + l * dim * dim, ref->xb, dim, dim);
 		for (i = 0; i < dim; i++)
 			x[i] += ref->xb2[i];
 
 		/* SwiGLU: w2(silu(w1 x) * w3 x) */
-		llm_rmsnorm(ref->xb, x, w->rms_ffn + l * dim, c->dim);
-		llm_matvec(ref->hb, w->w1 + l * hidden * dim, ref->xb, dim, hidden);
-		llm_matvec(ref->hb2, w->w3 + l * hidden * dim, ref->xb, dim, hidden);
+		llm_rmsnorm(ref, ref->xb, x, w->rms_ffn + l * dim, c->dim);
+		llm_matvec(ref, ref->hb, w->w1 + l * hidden * dim, ref->xb, dim, hidden);
+		llm_matvec(ref, ref->hb2, w->w3 + l * hidden * dim, ref->xb, dim, hidden);
 		for (i = 0; i < hidden; i++) {
 			float val = ref->hb[i];
 
@@ -353,13 +434,13 @@ int llm_ref_forward(struct llm_ref *ref, int token, int pos, float **logits)
 			val *= ref->hb2[i];
 			ref->hb[i] = val;
 		}
-		llm_matvec(ref->xb, w->w2 + l * dim * hidden, ref->hb, hidden, dim);
+		llm_matvec(ref, ref->xb, w->w2 + l * dim * hidden, ref->hb, hidden, dim);
 		for (i = 0; i < dim; i++)
 			x[i] += ref->xb[i];
 	}
 
-	llm_rmsnorm(x, x, w->rms_final, c->dim);
-	llm_matvec(ref->logits, w->wcls, x, dim, (size_t)c->vocab_size);
+	llm_rmsnorm(ref, x, x, w->rms_final, c->dim);
+	llm_matvec(ref, ref->logits, w->wcls, x, dim, (size_t)c->vocab_size);
 	*logits = ref->logits;
 	return 0;
 }

@@ -56,6 +56,33 @@ struct llm_ref;
  */
 int llm_ref_create(const struct llm_checkpoint *ckpt, struct llm_ref **ref_out);
 
+/*
+ * Summation orders of the reference's dot products (matrix-vector products
+ * and attention scores):
+ * - LLM_REF_ORDER_LANES: LLM_REF_DOT_LANES interleaved partial sums (the
+ *   default, see the top of this file).
+ * - LLM_REF_ORDER_CHIP: the Jalapeño chip's order (Documentation/hw/isa.rst,
+ *   MATVEC): products rounded to f32, column k added to partial sum k % 8
+ *   in increasing k, the sums combined as ((s0 + s1) + (s2 + s3)) +
+ *   ((s4 + s5) + (s6 + s7)); rmsnorm's sum of squares too, as the chip's
+ *   RMSNORM sums it. The chip's SOFTMAX, ROPE, SILU_MUL and ATTENTION
+ *   arithmetic is run.c's otherwise, so with this order the logits equal
+ *   the chip's bit for bit for f32 weights.
+ */
+enum llm_ref_order {
+	LLM_REF_ORDER_LANES = 0,
+	LLM_REF_ORDER_CHIP = 1,
+};
+
+/**
+ * llm_ref_set_order() - choose the summation order of later forwards
+ * @ref: the state.
+ * @order: enum llm_ref_order.
+ *
+ * Return: 0, or -EINVAL for an unknown order.
+ */
+int llm_ref_set_order(struct llm_ref *ref, enum llm_ref_order order);
+
 /** llm_ref_destroy() - free a run state */
 void llm_ref_destroy(struct llm_ref *ref);
 

@@ -308,6 +308,8 @@ static int query_device_info(struct jalrt_device *dev)
 	dev->info.max_cmdbuf_size = hw.max_cmdbuf_size;
 	dev->info.max_code_size = hw.max_code_size;
 	dev->info.page_size = hw.page_size;
+	/* A driver that predates device memory leaves this 0. */
+	dev->info.vram_size = hw.vram_size;
 	/* Limits an older driver might not report: the chip's defaults. */
 	if (!dev->info.max_cmdbuf_size)
 		dev->info.max_cmdbuf_size = JAL_MAX_CMDBUF_SIZE;

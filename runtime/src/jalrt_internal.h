@@ -116,6 +116,7 @@ JALRT_HIDDEN int jalrt_ctx_status_raw(struct jalrt_context *ctx,
 JALRT_HIDDEN int jalrt_validate_insn(const struct jal_insn *insn, uint32_t index,
 				     uint32_t count);
 JALRT_HIDDEN const char *jalrt_opcode_name(unsigned int opcode);
+JALRT_HIDDEN const char *jalrt_dtype_name(unsigned int dtype);
 
 /*
  * cmdbuf.c: write the commands into the device buffer for a submit; returns

@@ -5,6 +5,7 @@
  * on the host with a precise message instead of a BAD_INSN job failure.
  */
 #include <errno.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -56,27 +57,57 @@ struct jalrt_kernel_builder {
 #define F_STRIDE012	(F_STRIDE(0) | F_STRIDE(1) | F_STRIDE(2))
 #define F_IMM64		(F_IMM(0) | F_IMM(1))
 
+/* dtypes an opcode accepts (bit per enum jal_dtype); 0: dtype must be 0 */
+#define DT(d)		(1u << (d))
+#define DT_F32		DT(JAL_DTYPE_F32)
+#define DT_WEIGHTS	(DT(JAL_DTYPE_F32) | DT(JAL_DTYPE_BF16) | DT(JAL_DTYPE_Q8) | \
+			 DT(JAL_DTYPE_S24))
+#define DT_TABLE	(DT(JAL_DTYPE_F32) | DT(JAL_DTYPE_BF16) | DT(JAL_DTYPE_Q8))
+
 struct jalrt_op_desc {
 	const char *name;
 	uint32_t fields;
+	uint32_t dtypes;
+	/* Extra fields used with JAL_DTYPE_Q8 / JAL_DTYPE_S24 weights. */
+	uint32_t q8_fields;
+	uint32_t s24_fields;
 };
 
 static const struct jalrt_op_desc *op_desc(unsigned int opcode)
 {
-	static const struct jalrt_op_desc nop = { "NOP", 0 },
-		halt = { "HALT", 0 },
-		li = { "LI", F_R(0) | F_IMM64 },
-		addi = { "ADDI", F_R(0) | F_R(1) | F_IMM64 },
-		add = { "ADD", F_R012 },
-		muli = { "MULI", F_R(0) | F_R(1) | F_IMM64 },
-		jump = { "JUMP", F_IMM(2) | F_BRANCH },
-		bne = { "BNE", F_R(1) | F_R(2) | F_IMM(2) | F_BRANCH },
-		bltu = { "BLTU", F_R(1) | F_R(2) | F_IMM(2) | F_BRANCH },
-		vadd = { "VADD", F_R012 | F_DIM(0) | F_STRIDE012 },
-		vmul = { "VMUL", F_R012 | F_DIM(0) | F_STRIDE012 },
+	static const struct jalrt_op_desc nop = { "NOP", 0, 0, 0, 0 },
+		halt = { "HALT", 0, 0, 0, 0 },
+		li = { "LI", F_R(0) | F_IMM64, 0, 0, 0 },
+		addi = { "ADDI", F_R(0) | F_R(1) | F_IMM64, 0, 0, 0 },
+		add = { "ADD", F_R012, 0, 0, 0 },
+		muli = { "MULI", F_R(0) | F_R(1) | F_IMM64, 0, 0, 0 },
+		jump = { "JUMP", F_IMM(2) | F_BRANCH, 0, 0, 0 },
+		bne = { "BNE", F_R(1) | F_R(2) | F_IMM(2) | F_BRANCH, 0, 0, 0 },
+		bltu = { "BLTU", F_R(1) | F_R(2) | F_IMM(2) | F_BRANCH, 0, 0, 0 },
+		beq = { "BEQ", F_R(1) | F_R(2) | F_IMM(2) | F_BRANCH, 0, 0, 0 },
+		ld32 = { "LD32", F_R(0) | F_R(1) | F_IMM64, 0, 0, 0 },
+		ld64 = { "LD64", F_R(0) | F_R(1) | F_IMM64, 0, 0, 0 },
+		st32 = { "ST32", F_R(0) | F_R(1) | F_IMM64, 0, 0, 0 },
+		st64 = { "ST64", F_R(0) | F_R(1) | F_IMM64, 0, 0, 0 },
+		vadd = { "VADD", F_R012 | F_DIM(0) | F_STRIDE012, DT_F32, 0, 0 },
+		vmul = { "VMUL", F_R012 | F_DIM(0) | F_STRIDE012, DT_F32, 0, 0 },
 		vscale = { "VSCALE", F_R(0) | F_R(1) | F_DIM(0) | F_STRIDE(0) | F_STRIDE(1) |
-				     F_IMM(0) },
-		matvec = { "MATVEC", F_R012 | F_DIM(0) | F_DIM(1) | F_STRIDE012 };
+				     F_IMM(0), DT_F32, 0, 0 },
+		matvec = { "MATVEC", F_R012 | F_DIM(0) | F_DIM(1) | F_STRIDE012, DT_WEIGHTS,
+			   F_R(3) | F_DIM(2), F_R(3) },
+		matmul = { "MATMUL", F_R012 | F_DIM(0) | F_DIM(1) | F_DIM(2) | F_STRIDE012,
+			   DT_WEIGHTS, F_R(3) | F_DIM(3), F_R(3) },
+		rmsnorm = { "RMSNORM", F_R012 | F_DIM(0) | F_IMM(0), DT_F32, 0, 0 },
+		softmax = { "SOFTMAX", F_R(0) | F_R(1) | F_DIM(0), DT_F32, 0, 0 },
+		rope = { "ROPE", F_R(0) | F_R(1) | F_DIM(0) | F_DIM(1) | F_DIM(2) | F_IMM(0),
+			 DT_F32, 0, 0 },
+		silu_mul = { "SILU_MUL", F_R012 | F_DIM(0), DT_F32, 0, 0 },
+		attention = { "ATTENTION", F_R012 | F_R(3) | F_DIM(0) | F_DIM(1) | F_DIM(2) |
+					   F_DIM(3) | F_STRIDE(2) | F_STRIDE(3), DT_F32, 0, 0 },
+		embed = { "EMBED", F_R(0) | F_R(1) | F_DIM(0) | F_DIM(1) | F_DIM(2) | F_STRIDE(1),
+			  DT_TABLE, F_R(3) | F_STRIDE(3), 0 },
+		argmax = { "ARGMAX", F_R(0) | F_R(1) | F_DIM(0), DT_F32, 0, 0 },
+		sample = { "SAMPLE", F_R012 | F_DIM(0) | F_IMM(0) | F_IMM(1), DT_F32, 0, 0 };
 
 	switch (opcode) {
 	case JAL_OP_NOP: return &nop;
@@ -88,10 +119,24 @@ static const struct jalrt_op_desc *op_desc(unsigned int opcode)
 	case JAL_OP_JUMP: return &jump;
 	case JAL_OP_BNE: return &bne;
 	case JAL_OP_BLTU: return &bltu;
+	case JAL_OP_BEQ: return &beq;
+	case JAL_OP_LD32: return &ld32;
+	case JAL_OP_LD64: return &ld64;
+	case JAL_OP_ST32: return &st32;
+	case JAL_OP_ST64: return &st64;
 	case JAL_OP_VADD: return &vadd;
 	case JAL_OP_VMUL: return &vmul;
 	case JAL_OP_VSCALE: return &vscale;
 	case JAL_OP_MATVEC: return &matvec;
+	case JAL_OP_MATMUL: return &matmul;
+	case JAL_OP_RMSNORM: return &rmsnorm;
+	case JAL_OP_SOFTMAX: return &softmax;
+	case JAL_OP_ROPE: return &rope;
+	case JAL_OP_SILU_MUL: return &silu_mul;
+	case JAL_OP_ATTENTION: return &attention;
+	case JAL_OP_EMBED: return &embed;
+	case JAL_OP_ARGMAX: return &argmax;
+	case JAL_OP_SAMPLE: return &sample;
 	default: return NULL;
 	}
 }
@@ -101,6 +146,26 @@ const char *jalrt_opcode_name(unsigned int opcode)
 	const struct jalrt_op_desc *d = op_desc(opcode);
 
 	return d ? d->name : "unknown";
+}
+
+const char *jalrt_dtype_name(unsigned int dtype)
+{
+	static const char *const names[JAL_DTYPE_COUNT] = {
+		[JAL_DTYPE_F32] = "F32", [JAL_DTYPE_BF16] = "BF16",
+		[JAL_DTYPE_Q8] = "Q8", [JAL_DTYPE_S24] = "S24",
+	};
+
+	return dtype < JAL_DTYPE_COUNT ? names[dtype] : "unknown";
+}
+
+/* Fields @d uses with @dtype. */
+static uint32_t op_fields(const struct jalrt_op_desc *d, unsigned int dtype)
+{
+	if (dtype == JAL_DTYPE_Q8)
+		return d->fields | d->q8_fields;
+	if (dtype == JAL_DTYPE_S24)
+		return d->fields | d->s24_fields;
+	return d->fields;
 }
 
 /*
@@ -142,62 +207,277 @@ static int check_vector_extents(const struct jal_insn *in, uint32_t index, unsig
 	return 0;
 }
 
+/* Is dim[i] a constant (not taken from a register)? */
+static bool dim_const(const struct jal_insn *in, unsigned int i)
+{
+	return !(in->flags & JAL_INSN_F_DIM_REG(i));
+}
+
+/*
+ * Bytes from the first to the end of the last element of @count items of
+ * @item_bytes, @pitch_bytes apart, compared with the operand limit; 128-bit
+ * so that no 32 x 32-bit product can wrap.
+ */
+static bool extent_ok(uint64_t count, uint64_t pitch_bytes, uint64_t item_bytes)
+{
+	unsigned __int128 span;
+
+	if (!count)
+		return true;
+	span = (unsigned __int128)(count - 1) * pitch_bytes + item_bytes;
+	return span <= JALRT_MAX_OPERAND_BYTES;
+}
+
+/* Bytes of one weight element (S24: one stored value). */
+static uint64_t weight_bytes(unsigned int dtype)
+{
+	switch (dtype) {
+	case JAL_DTYPE_BF16:
+	case JAL_DTYPE_S24:
+		return 2;
+	case JAL_DTYPE_Q8:
+		return 1;
+	default:
+		return 4;
+	}
+}
+
+/*
+ * The weight operand of MATVEC/MATMUL: @rows x @cols of in->dtype with row
+ * pitch stride[1], Q8 group in dim[@group_dim]. Only constant shapes are
+ * checked; the chip checks the rest when the instruction runs.
+ */
+static int check_weights(const struct jal_insn *in, uint32_t index, unsigned int group_dim)
+{
+	bool rows_c = dim_const(in, 0), cols_c = dim_const(in, 1);
+	uint64_t rows = in->dim[0], cols = in->dim[1], pitch = in->stride[1];
+	uint64_t row_len = cols, esize = weight_bytes(in->dtype);
+
+	if (in->dtype == JAL_DTYPE_S24) {
+		if (cols_c && cols % 4)
+			return insn_error(index, in, "S24 weights need a multiple of 4 columns, not %llu",
+					  (unsigned long long)cols);
+		row_len = cols / 2;
+	}
+	if (in->dtype == JAL_DTYPE_Q8 && dim_const(in, group_dim)) {
+		uint64_t group = in->dim[group_dim];
+
+		if (!group)
+			return insn_error(index, in, "Q8 group size (dim[%u]) is 0", group_dim);
+		if (cols_c && cols % group)
+			return insn_error(index, in,
+					  "%llu columns are not a multiple of the Q8 group size %llu",
+					  (unsigned long long)cols, (unsigned long long)group);
+	}
+	if (cols_c && pitch && pitch < row_len)
+		return insn_error(index, in, "row pitch %llu is smaller than a row (%llu %s)",
+				  (unsigned long long)pitch, (unsigned long long)row_len,
+				  in->dtype == JAL_DTYPE_S24 ? "values" : "columns");
+	if (rows_c && cols_c && rows && cols) {
+		if (!extent_ok(rows, (pitch ? pitch : row_len) * esize, row_len * esize))
+			return insn_error(index, in,
+					  "%s matrix of %llu x %llu (row pitch %llu) spans more than 256 MiB",
+					  jalrt_dtype_name(in->dtype), (unsigned long long)rows,
+					  (unsigned long long)cols,
+					  (unsigned long long)(pitch ? pitch : row_len));
+		/* Q8 scales: one f32 per group; S24 indices: one byte per 4 columns. */
+		if (in->dtype == JAL_DTYPE_Q8 && dim_const(in, group_dim) &&
+		    !extent_ok(rows, cols / in->dim[group_dim] * 4, cols / in->dim[group_dim] * 4))
+			return insn_error(index, in, "Q8 scales span more than 256 MiB");
+		if (in->dtype == JAL_DTYPE_S24 && !extent_ok(rows, cols / 4, cols / 4))
+			return insn_error(index, in, "S24 index bytes span more than 256 MiB");
+	}
+	return 0;
+}
+
 static int check_matvec(const struct jal_insn *in, uint32_t index)
 {
-	bool rows_const = !(in->flags & JAL_INSN_F_DIM_REG(0));
-	bool cols_const = !(in->flags & JAL_INSN_F_DIM_REG(1));
-	uint64_t rows = in->dim[0], cols = in->dim[1], pitch = in->stride[1];
+	uint64_t rows = in->dim[0], cols = in->dim[1];
 
-	if (cols_const && pitch && pitch < cols)
-		return insn_error(index, in, "row pitch %llu is smaller than the %llu columns",
-				  (unsigned long long)pitch, (unsigned long long)cols);
-	if (rows_const && !span_ok(rows, in->stride[0]))
+	if (dim_const(in, 0) && !extent_ok(rows, (uint64_t)in->stride[0] * 4, 4))
 		return insn_error(index, in,
 				  "destination of %llu rows with stride %u spans more than 256 MiB",
 				  (unsigned long long)rows, in->stride[0]);
-	if (cols_const && !span_ok(cols, in->stride[2]))
+	if (dim_const(in, 1) && !extent_ok(cols, (uint64_t)in->stride[2] * 4, 4))
 		return insn_error(index, in,
 				  "x of %llu elements with stride %u spans more than 256 MiB",
 				  (unsigned long long)cols, in->stride[2]);
-	if (rows_const && cols_const && rows && cols) {
-		uint64_t span = (rows - 1) * (pitch ? pitch : cols) + (cols - 1);
+	return check_weights(in, index, 2);
+}
 
-		if (span > JALRT_MAX_OPERAND_SPAN)
-			return insn_error(index, in,
-					  "matrix of %llu x %llu (row pitch %llu) spans more than 256 MiB",
-					  (unsigned long long)rows, (unsigned long long)cols,
-					  (unsigned long long)(pitch ? pitch : cols));
-	}
+static int check_matmul(const struct jal_insn *in, uint32_t index)
+{
+	uint64_t m = in->dim[0], k = in->dim[1], n = in->dim[2];
+	uint64_t dp = in->stride[0], xp = in->stride[2];
+
+	if (dim_const(in, 0) && dp && dp < m)
+		return insn_error(index, in, "row pitch %llu of D is smaller than its %llu columns",
+				  (unsigned long long)dp, (unsigned long long)m);
+	if (dim_const(in, 1) && xp && xp < k)
+		return insn_error(index, in, "row pitch %llu of X is smaller than its %llu columns",
+				  (unsigned long long)xp, (unsigned long long)k);
+	if (dim_const(in, 0) && dim_const(in, 2) && m &&
+	    !extent_ok(n, (dp ? dp : m) * 4, m * 4))
+		return insn_error(index, in, "D of %llu x %llu spans more than 256 MiB",
+				  (unsigned long long)n, (unsigned long long)m);
+	if (dim_const(in, 1) && dim_const(in, 2) && k &&
+	    !extent_ok(n, (xp ? xp : k) * 4, k * 4))
+		return insn_error(index, in, "X of %llu x %llu spans more than 256 MiB",
+				  (unsigned long long)n, (unsigned long long)k);
+	return check_weights(in, index, 3);
+}
+
+/* Contiguous f32 operands of dim[0] elements (RMSNORM, SOFTMAX, ...). */
+static int check_dense(const struct jal_insn *in, uint32_t index, bool nonempty)
+{
+	if (!dim_const(in, 0))
+		return 0;
+	if (nonempty && !in->dim[0])
+		return insn_error(index, in, "needs at least one element (dim[0] is 0)");
+	if (!extent_ok(in->dim[0], 4, 4))
+		return insn_error(index, in, "%u elements span more than 256 MiB", in->dim[0]);
 	return 0;
+}
+
+static float insn_f32(uint32_t bits)
+{
+	float f;
+
+	memcpy(&f, &bits, sizeof(f));
+	return f;
+}
+
+static int check_rope(const struct jal_insn *in, uint32_t index)
+{
+	uint64_t n = in->dim[0], hs = in->dim[1];
+	int ret = check_dense(in, index, false);
+
+	if (ret)
+		return ret;
+	if (dim_const(in, 0) && n % 2)
+		return insn_error(index, in, "%llu elements: RoPE rotates pairs, n must be even",
+				  (unsigned long long)n);
+	if (dim_const(in, 1) && (!hs || hs % 2))
+		return insn_error(index, in, "head size %llu is not a positive even number",
+				  (unsigned long long)hs);
+	if (dim_const(in, 0) && dim_const(in, 1) && hs && n % hs)
+		return insn_error(index, in, "head size %llu does not divide the %llu elements",
+				  (unsigned long long)hs, (unsigned long long)n);
+	if (!isfinite(insn_f32(in->imm[0])) || !(insn_f32(in->imm[0]) > 0.0f))
+		return insn_error(index, in, "theta %g is not a positive number",
+				  insn_f32(in->imm[0]));
+	return 0;
+}
+
+static int check_attention(const struct jal_insn *in, uint32_t index)
+{
+	uint64_t heads = in->dim[0], hs = in->dim[1], kvh = in->dim[2];
+
+	if (dim_const(in, 1) && !hs)
+		return insn_error(index, in, "head size is 0");
+	if (dim_const(in, 2) && !kvh)
+		return insn_error(index, in, "no KV heads (dim[2] is 0)");
+	if (dim_const(in, 0) && !heads)
+		return insn_error(index, in, "no query heads (dim[0] is 0)");
+	if (dim_const(in, 0) && dim_const(in, 2) && kvh && heads % kvh)
+		return insn_error(index, in, "%llu KV heads do not divide %llu query heads",
+				  (unsigned long long)kvh, (unsigned long long)heads);
+	if (dim_const(in, 3) && !in->dim[3])
+		return insn_error(index, in, "attends to 0 positions (dim[3] must be >= 1)");
+	if (dim_const(in, 1) && hs > JAL_ATTENTION_MAX_HEAD_SIZE)
+		return insn_error(index, in, "head size %llu is above the chip's %u",
+				  (unsigned long long)hs, JAL_ATTENTION_MAX_HEAD_SIZE);
+	if (dim_const(in, 1) && dim_const(in, 2)) {
+		uint64_t row = kvh * hs;
+
+		if ((in->stride[2] && in->stride[2] < row) ||
+		    (in->stride[3] && in->stride[3] < row))
+			return insn_error(index, in,
+					  "K/V pitch %u/%u is less than a position's %llu floats",
+					  in->stride[2], in->stride[3], (unsigned long long)row);
+	}
+	if (dim_const(in, 0) && dim_const(in, 1) && !extent_ok(heads * hs, 4, 4))
+		return insn_error(index, in, "query of %llu x %llu spans more than 256 MiB",
+				  (unsigned long long)heads, (unsigned long long)hs);
+	return 0;
+}
+
+static int check_embed(const struct jal_insn *in, uint32_t index)
+{
+	uint64_t dim = in->dim[0], row = in->dim[1], rows = in->dim[2], pitch = in->stride[1];
+
+	if (dim_const(in, 1) && dim_const(in, 2) && row >= rows)
+		return insn_error(index, in, "row %llu is outside the table of %llu rows",
+				  (unsigned long long)row, (unsigned long long)rows);
+	if (dim_const(in, 0) && pitch && pitch < dim)
+		return insn_error(index, in, "row pitch %llu is smaller than a row (%llu)",
+				  (unsigned long long)pitch, (unsigned long long)dim);
+	if (in->dtype == JAL_DTYPE_Q8) {
+		if (!in->stride[3])
+			return insn_error(index, in, "Q8 group size (stride[3]) is 0");
+		if (dim_const(in, 0) && dim % in->stride[3])
+			return insn_error(index, in, "row of %llu is not a multiple of the Q8 group %u",
+					  (unsigned long long)dim, in->stride[3]);
+	}
+	if (dim_const(in, 0) && dim_const(in, 2) && dim &&
+	    !extent_ok(rows, (pitch ? pitch : dim) * weight_bytes(in->dtype),
+		       dim * weight_bytes(in->dtype)))
+		return insn_error(index, in, "table of %llu x %llu spans more than 256 MiB",
+				  (unsigned long long)rows, (unsigned long long)dim);
+	return check_dense(in, index, false);
+}
+
+static int check_sample(const struct jal_insn *in, uint32_t index)
+{
+	float t = insn_f32(in->imm[0]), p = insn_f32(in->imm[1]);
+
+	if (!isfinite(t) || t < 0.0f)
+		return insn_error(index, in, "temperature %g is not a finite value >= 0", t);
+	if (isnan(p))
+		return insn_error(index, in, "top-p is NaN");
+	/* Both are written: the chip refuses to make one of them ambiguous. */
+	if (in->r[0] == in->r[2])
+		return insn_error(index, in, "result and rng state are both r%u", in->r[0]);
+	if (dim_const(in, 0) && in->dim[0] > JAL_SAMPLE_MAX_LOGITS)
+		return insn_error(index, in, "%u logits, the chip samples at most %u", in->dim[0],
+				  JAL_SAMPLE_MAX_LOGITS);
+	return check_dense(in, index, true);
 }
 
 int jalrt_validate_insn(const struct jal_insn *in, uint32_t index, uint32_t count)
 {
 	const struct jalrt_op_desc *d = op_desc(in->opcode);
+	uint32_t fields;
 	unsigned int i;
 
 	if (!d)
 		return insn_error(index, in, "unknown opcode");
 	if (in->reserved[0] || in->reserved[1])
 		return insn_error(index, in, "reserved words are not zero");
-	if (in->dtype != JAL_DTYPE_F32)
-		return insn_error(index, in, "dtype %u is not supported (only F32 = 0)",
-				  in->dtype);
+	if (in->dtype >= JAL_DTYPE_COUNT)
+		return insn_error(index, in, "dtype %u is not defined", in->dtype);
+	if (!d->dtypes && in->dtype)
+		return insn_error(index, in, "%s has no data operands: dtype must be 0, not %s",
+				  d->name, jalrt_dtype_name(in->dtype));
+	if (d->dtypes && !(d->dtypes & DT(in->dtype)))
+		return insn_error(index, in, "%s does not take dtype %s", d->name,
+				  jalrt_dtype_name(in->dtype));
 	if (in->flags & ~JAL_INSN_F_VALID_MASK)
 		return insn_error(index, in, "undefined flag bits 0x%x set",
 				  in->flags & ~JAL_INSN_F_VALID_MASK);
+	fields = op_fields(d, in->dtype);
 	for (i = 0; i < 4; i++) {
 		bool dim_reg = in->flags & JAL_INSN_F_DIM_REG(i);
 
-		if (d->fields & F_R(i)) {
+		if (fields & F_R(i)) {
 			if (in->r[i] >= JAL_NUM_REGS)
 				return insn_error(index, in, "register r[%u] = %u is not r0..r%u",
 						  i, in->r[i], JAL_NUM_REGS - 1);
 		} else if (in->r[i]) {
-			return insn_error(index, in, "r[%u] is not used by %s and must be 0", i,
-					  d->name);
+			return insn_error(index, in, "r[%u] is not used by %s (%s) and must be 0",
+					  i, d->name, jalrt_dtype_name(in->dtype));
 		}
-		if (d->fields & F_DIM(i)) {
+		if (fields & F_DIM(i)) {
 			if (dim_reg && in->dim[i] >= JAL_NUM_REGS)
 				return insn_error(index, in, "dim[%u] names register %u, not r0..r%u",
 						  i, in->dim[i], JAL_NUM_REGS - 1);
@@ -205,17 +485,17 @@ int jalrt_validate_insn(const struct jal_insn *in, uint32_t index, uint32_t coun
 			return insn_error(index, in, "DIM_REG flag on dim[%u], which %s does not use",
 					  i, d->name);
 		} else if (in->dim[i]) {
-			return insn_error(index, in, "dim[%u] is not used by %s and must be 0", i,
-					  d->name);
+			return insn_error(index, in, "dim[%u] is not used by %s (%s) and must be 0",
+					  i, d->name, jalrt_dtype_name(in->dtype));
 		}
-		if (!(d->fields & F_STRIDE(i)) && in->stride[i])
-			return insn_error(index, in, "stride[%u] is not used by %s and must be 0", i,
-					  d->name);
-		if (!(d->fields & F_IMM(i)) && in->imm[i])
+		if (!(fields & F_STRIDE(i)) && in->stride[i])
+			return insn_error(index, in, "stride[%u] is not used by %s (%s) and must be 0",
+					  i, d->name, jalrt_dtype_name(in->dtype));
+		if (!(fields & F_IMM(i)) && in->imm[i])
 			return insn_error(index, in, "imm[%u] is not used by %s and must be 0", i,
 					  d->name);
 	}
-	if ((d->fields & F_BRANCH) && count && in->imm[2] > count)
+	if ((fields & F_BRANCH) && count && in->imm[2] > count)
 		return insn_error(index, in, "branch target %u is past the end (%u instructions)",
 				  in->imm[2], count);
 
@@ -227,6 +507,22 @@ int jalrt_validate_insn(const struct jal_insn *in, uint32_t index, uint32_t coun
 		return check_vector_extents(in, index, 2);
 	case JAL_OP_MATVEC:
 		return check_matvec(in, index);
+	case JAL_OP_MATMUL:
+		return check_matmul(in, index);
+	case JAL_OP_RMSNORM:
+	case JAL_OP_SILU_MUL:
+		return check_dense(in, index, false);
+	case JAL_OP_SOFTMAX:
+	case JAL_OP_ARGMAX:
+		return check_dense(in, index, true);
+	case JAL_OP_ROPE:
+		return check_rope(in, index);
+	case JAL_OP_ATTENTION:
+		return check_attention(in, index);
+	case JAL_OP_EMBED:
+		return check_embed(in, index);
+	case JAL_OP_SAMPLE:
+		return check_sample(in, index);
 	default:
 		return 0;
 	}
@@ -513,6 +809,36 @@ JALRT_API int jalrt_kb_bltu(struct jalrt_kernel_builder *kb, unsigned int ra, un
 	return emit_branch(kb, __func__, JAL_OP_BLTU, ra, rb, label);
 }
 
+JALRT_API int jalrt_kb_beq(struct jalrt_kernel_builder *kb, unsigned int ra, unsigned int rb,
+			   uint32_t label)
+{
+	return emit_branch(kb, __func__, JAL_OP_BEQ, ra, rb, label);
+}
+
+JALRT_API int jalrt_kb_ld32(struct jalrt_kernel_builder *kb, unsigned int rd,
+			    unsigned int rbase, uint64_t offset)
+{
+	return emit_scalar(kb, __func__, JAL_OP_LD32, rd, rbase, 0, offset, 2);
+}
+
+JALRT_API int jalrt_kb_ld64(struct jalrt_kernel_builder *kb, unsigned int rd,
+			    unsigned int rbase, uint64_t offset)
+{
+	return emit_scalar(kb, __func__, JAL_OP_LD64, rd, rbase, 0, offset, 2);
+}
+
+JALRT_API int jalrt_kb_st32(struct jalrt_kernel_builder *kb, unsigned int rs,
+			    unsigned int rbase, uint64_t offset)
+{
+	return emit_scalar(kb, __func__, JAL_OP_ST32, rs, rbase, 0, offset, 2);
+}
+
+JALRT_API int jalrt_kb_st64(struct jalrt_kernel_builder *kb, unsigned int rs,
+			    unsigned int rbase, uint64_t offset)
+{
+	return emit_scalar(kb, __func__, JAL_OP_ST64, rs, rbase, 0, offset, 2);
+}
+
 /* ---- vector and matrix ops ---------------------------------------------- */
 
 static int set_dim(struct jalrt_kernel_builder *kb, struct jal_insn *in, unsigned int i,
@@ -636,6 +962,251 @@ JALRT_API int jalrt_kb_matvec(struct jalrt_kernel_builder *kb, unsigned int rd, 
 			      unsigned int rx, struct jalrt_dim rows, struct jalrt_dim cols)
 {
 	return jalrt_kb_matvec_strided(kb, rd, rw, rx, rows, cols, 1, 0, 1);
+}
+
+/* ---- ISA 1.1 ops ----------------------------------------------------------- */
+
+/* Registers of an instruction in r[0..3] order, checked before narrowing. */
+static int set_regs(struct jalrt_kernel_builder *kb, const char *fn, struct jal_insn *in,
+		    const unsigned int *regs, unsigned int n)
+{
+	unsigned int i;
+	int ret = check_regs(kb, fn, in->opcode, regs, n);
+
+	if (ret)
+		return ret;
+	for (i = 0; i < n; i++)
+		in->r[i] = (uint8_t)regs[i];
+	return 0;
+}
+
+static int check_dtype_arg(struct jalrt_kernel_builder *kb, const char *fn, unsigned int opcode,
+			   uint32_t dtype)
+{
+	if (dtype >= JAL_DTYPE_COUNT)
+		return kb_fail(kb, jalrt_set_error(-EINVAL,
+				"%s: kernel instruction %u (%s): dtype %u is not defined", fn,
+				kb->count, jalrt_opcode_name(opcode), dtype));
+	return 0;
+}
+
+/* MATVEC and MATMUL share their operand description. */
+static int emit_matrix(struct jalrt_kernel_builder *kb, const char *fn, unsigned int opcode,
+		       const struct jalrt_matrix_op *op)
+{
+	bool aux = op && (op->dtype == JAL_DTYPE_Q8 || op->dtype == JAL_DTYPE_S24);
+	unsigned int regs[4];
+	struct jal_insn in;
+	int ret;
+
+	if (!kb || !op)
+		return jalrt_set_error(-EINVAL, "%s: NULL %s", fn, kb ? "operation" : "builder");
+	ret = check_dtype_arg(kb, fn, opcode, op->dtype);
+	if (ret)
+		return ret;
+	if (!aux && (op->raux || op->group))
+		return kb_fail(kb, jalrt_set_error(-EINVAL,
+				"kernel instruction %u (%s): %s weights take no scale/index register or group",
+				kb->count, jalrt_opcode_name(opcode), jalrt_dtype_name(op->dtype)));
+	if (op->dtype == JAL_DTYPE_S24 && op->group)
+		return kb_fail(kb, jalrt_set_error(-EINVAL,
+				"kernel instruction %u (%s): S24 weights have no group size",
+				kb->count, jalrt_opcode_name(opcode)));
+	in = insn_init(opcode);
+	in.dtype = (uint8_t)op->dtype;
+	regs[0] = op->rd;
+	regs[1] = op->rw;
+	regs[2] = op->rx;
+	regs[3] = op->raux;
+	ret = set_regs(kb, fn, &in, regs, aux ? 4 : 3);
+	if (ret)
+		return ret;
+	ret = set_dim(kb, &in, 0, op->rows, "row count");
+	if (!ret)
+		ret = set_dim(kb, &in, 1, op->cols, "column count");
+	if (ret)
+		return ret;
+	in.stride[1] = op->w_pitch;
+	if (opcode == JAL_OP_MATVEC) {
+		/* 0 means the plain stride 1, as jalrt_kb_matvec(). */
+		in.stride[0] = op->d_stride ? op->d_stride : 1;
+		in.stride[2] = op->x_stride ? op->x_stride : 1;
+		in.dim[2] = op->dtype == JAL_DTYPE_Q8 ? op->group : 0;
+	} else {
+		in.stride[0] = op->d_stride;
+		in.stride[2] = op->x_stride;
+		ret = set_dim(kb, &in, 2, op->batch, "batch count");
+		if (ret)
+			return ret;
+		in.dim[3] = op->dtype == JAL_DTYPE_Q8 ? op->group : 0;
+	}
+	return kb_append(kb, &in);
+}
+
+JALRT_API int jalrt_kb_matvec_op(struct jalrt_kernel_builder *kb,
+				 const struct jalrt_matrix_op *op)
+{
+	return emit_matrix(kb, __func__, JAL_OP_MATVEC, op);
+}
+
+JALRT_API int jalrt_kb_matmul(struct jalrt_kernel_builder *kb, const struct jalrt_matrix_op *op)
+{
+	return emit_matrix(kb, __func__, JAL_OP_MATMUL, op);
+}
+
+JALRT_API int jalrt_kb_rmsnorm(struct jalrt_kernel_builder *kb, unsigned int rd, unsigned int ra,
+			       unsigned int rw, struct jalrt_dim n, float eps)
+{
+	unsigned int regs[3] = { rd, ra, rw };
+	struct jal_insn in = insn_init(JAL_OP_RMSNORM);
+	int ret = set_regs(kb, __func__, &in, regs, 3);
+
+	if (!ret)
+		ret = set_dim(kb, &in, 0, n, "element count");
+	if (ret)
+		return ret;
+	in.imm[0] = f32_bits(eps);
+	return kb_append(kb, &in);
+}
+
+JALRT_API int jalrt_kb_softmax(struct jalrt_kernel_builder *kb, unsigned int rd, unsigned int ra,
+			       struct jalrt_dim n)
+{
+	unsigned int regs[2] = { rd, ra };
+	struct jal_insn in = insn_init(JAL_OP_SOFTMAX);
+	int ret = set_regs(kb, __func__, &in, regs, 2);
+
+	if (!ret)
+		ret = set_dim(kb, &in, 0, n, "element count");
+	return ret ? ret : kb_append(kb, &in);
+}
+
+JALRT_API int jalrt_kb_rope(struct jalrt_kernel_builder *kb, unsigned int rd, unsigned int ra,
+			    struct jalrt_dim n, struct jalrt_dim head_size, struct jalrt_dim pos,
+			    float theta)
+{
+	unsigned int regs[2] = { rd, ra };
+	struct jal_insn in = insn_init(JAL_OP_ROPE);
+	int ret = set_regs(kb, __func__, &in, regs, 2);
+
+	if (!ret)
+		ret = set_dim(kb, &in, 0, n, "element count");
+	if (!ret)
+		ret = set_dim(kb, &in, 1, head_size, "head size");
+	if (!ret)
+		ret = set_dim(kb, &in, 2, pos, "position");
+	if (ret)
+		return ret;
+	in.imm[0] = f32_bits(theta);
+	return kb_append(kb, &in);
+}
+
+JALRT_API int jalrt_kb_silu_mul(struct jalrt_kernel_builder *kb, unsigned int rd,
+				unsigned int ra, unsigned int rb, struct jalrt_dim n)
+{
+	unsigned int regs[3] = { rd, ra, rb };
+	struct jal_insn in = insn_init(JAL_OP_SILU_MUL);
+	int ret = set_regs(kb, __func__, &in, regs, 3);
+
+	if (!ret)
+		ret = set_dim(kb, &in, 0, n, "element count");
+	return ret ? ret : kb_append(kb, &in);
+}
+
+JALRT_API int jalrt_kb_attention(struct jalrt_kernel_builder *kb,
+				 const struct jalrt_attention_op *op)
+{
+	struct jal_insn in = insn_init(JAL_OP_ATTENTION);
+	unsigned int regs[4];
+	int ret;
+
+	if (!kb || !op)
+		return jalrt_set_error(-EINVAL, "%s: NULL %s", __func__,
+				       kb ? "operation" : "builder");
+	regs[0] = op->rout;
+	regs[1] = op->rq;
+	regs[2] = op->rk;
+	regs[3] = op->rv;
+	ret = set_regs(kb, __func__, &in, regs, 4);
+	if (!ret)
+		ret = set_dim(kb, &in, 0, op->n_heads, "query heads");
+	if (!ret)
+		ret = set_dim(kb, &in, 1, op->head_size, "head size");
+	if (!ret)
+		ret = set_dim(kb, &in, 2, op->n_kv_heads, "KV heads");
+	if (!ret)
+		ret = set_dim(kb, &in, 3, op->positions, "positions");
+	if (ret)
+		return ret;
+	in.stride[2] = op->k_pitch;
+	in.stride[3] = op->v_pitch;
+	return kb_append(kb, &in);
+}
+
+JALRT_API int jalrt_kb_embed(struct jalrt_kernel_builder *kb, const struct jalrt_embed_op *op)
+{
+	struct jal_insn in = insn_init(JAL_OP_EMBED);
+	unsigned int regs[4];
+	bool q8;
+	int ret;
+
+	if (!kb || !op)
+		return jalrt_set_error(-EINVAL, "%s: NULL %s", __func__,
+				       kb ? "operation" : "builder");
+	ret = check_dtype_arg(kb, __func__, JAL_OP_EMBED, op->dtype);
+	if (ret)
+		return ret;
+	q8 = op->dtype == JAL_DTYPE_Q8;
+	if (!q8 && (op->rscales || op->group))
+		return kb_fail(kb, jalrt_set_error(-EINVAL,
+				"kernel instruction %u (EMBED): %s tables take no scale register or group",
+				kb->count, jalrt_dtype_name(op->dtype)));
+	in.dtype = (uint8_t)op->dtype;
+	regs[0] = op->rd;
+	regs[1] = op->rtable;
+	regs[2] = 0;
+	regs[3] = op->rscales;
+	ret = set_regs(kb, __func__, &in, regs, q8 ? 4 : 2);
+	if (!ret)
+		ret = set_dim(kb, &in, 0, op->dim, "row length");
+	if (!ret)
+		ret = set_dim(kb, &in, 1, op->row, "row index");
+	if (!ret)
+		ret = set_dim(kb, &in, 2, op->rows, "row count");
+	if (ret)
+		return ret;
+	in.stride[1] = op->row_pitch;
+	in.stride[3] = q8 ? op->group : 0;
+	return kb_append(kb, &in);
+}
+
+JALRT_API int jalrt_kb_argmax(struct jalrt_kernel_builder *kb, unsigned int rd, unsigned int ra,
+			      struct jalrt_dim n)
+{
+	unsigned int regs[2] = { rd, ra };
+	struct jal_insn in = insn_init(JAL_OP_ARGMAX);
+	int ret = set_regs(kb, __func__, &in, regs, 2);
+
+	if (!ret)
+		ret = set_dim(kb, &in, 0, n, "element count");
+	return ret ? ret : kb_append(kb, &in);
+}
+
+JALRT_API int jalrt_kb_sample(struct jalrt_kernel_builder *kb, unsigned int rd, unsigned int ra,
+			      unsigned int rstate, struct jalrt_dim n, float temperature,
+			      float topp)
+{
+	unsigned int regs[3] = { rd, ra, rstate };
+	struct jal_insn in = insn_init(JAL_OP_SAMPLE);
+	int ret = set_regs(kb, __func__, &in, regs, 3);
+
+	if (!ret)
+		ret = set_dim(kb, &in, 0, n, "element count");
+	if (ret)
+		return ret;
+	in.imm[0] = f32_bits(temperature);
+	in.imm[1] = f32_bits(topp);
+	return kb_append(kb, &in);
 }
 
 /* ---- linking and placing on a device ------------------------------------ */

@@ -90,7 +90,7 @@ JAL_TEST(err, bo_create_bad_inputs)
 	memset(&c, 0, sizeof(c));
 	ASSERT_EQ(-EINVAL, jal_ioctl(self->fd, DRM_IOCTL_JALAPENO_BO_CREATE, &c));
 	c.size = 4096;
-	c.flags = 1u << 1;
+	c.flags = 1u << 2;	/* the first undefined bit */
 	ASSERT_EQ(-EINVAL, jal_ioctl(self->fd, DRM_IOCTL_JALAPENO_BO_CREATE, &c));
 	c.flags = 0x80000000u;
 	ASSERT_EQ(-EINVAL, jal_ioctl(self->fd, DRM_IOCTL_JALAPENO_BO_CREATE, &c));

@@ -18,7 +18,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 repo=$(cd "$here/../.." && pwd)
 bindir=${1:-${JAL_KSFT_OUT:-$here/build}}
 tests=(jalapeno_basic jalapeno_dma jalapeno_compute jalapeno_queues
-       jalapeno_isolation jalapeno_errors jalapeno_reset)
+       jalapeno_isolation jalapeno_errors jalapeno_devmem jalapeno_reset)
 
 missing=0
 for t in "${tests[@]}"; do

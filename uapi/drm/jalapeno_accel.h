@@ -108,10 +108,14 @@ struct drm_jalapeno_query {
 /*
  * Place the BO in the chip's device memory, where compute operands are
  * read at full speed (weights, KV caches). Such a BO cannot be mmap()ed:
- * fill and read it with COPY commands from and to host BOs.
+ * fill and read it with COPY commands from and to host BOs. Its contents
+ * are zero when it is created. BO_CREATE fails with -EINVAL if the chip
+ * has no device memory (device_info.vram_size is 0) and with -ENOSPC if
+ * not enough of it is free.
  */
 #define DRM_JALAPENO_BO_VRAM		0x2u
-#define DRM_JALAPENO_BO_FLAGS		DRM_JALAPENO_BO_DEVICE_READONLY
+#define DRM_JALAPENO_BO_FLAGS		(DRM_JALAPENO_BO_DEVICE_READONLY | \
+					 DRM_JALAPENO_BO_VRAM)
 
 /**
  * struct drm_jalapeno_bo_create - DRM_IOCTL_JALAPENO_BO_CREATE argument
@@ -133,7 +137,8 @@ struct drm_jalapeno_bo_create {
  * @flags: out: DRM_JALAPENO_BO_* the BO was created with.
  * @size: out: BO size in bytes.
  * @va: out: device VA.
- * @mmap_offset: out: offset to pass to mmap() on the accel fd.
+ * @mmap_offset: out: offset to pass to mmap() on the accel fd; 0 for a
+ *	DRM_JALAPENO_BO_VRAM BO, which cannot be mapped.
  */
 struct drm_jalapeno_bo_info {
 	__u32 handle;

@@ -32,7 +32,7 @@
 
 #define JAL_ID_MAGIC			0x4e504c4a	/* "JLPN" */
 #define JAL_VERSION_MAJOR		1
-#define JAL_VERSION_MINOR		0
+#define JAL_VERSION_MINOR		1
 
 #define JAL_NUM_QUEUES			4
 #define JAL_NUM_CONTEXTS		64
@@ -510,5 +510,12 @@ enum jal_opcode {
  * temperature 0 is argmax; top-p outside (0, 1) samples the whole
  * distribution). The logits are left unchanged.
  */
+
+/*
+ * Limits of the chip's on-chip buffers (ISA 1.1): larger values fail with
+ * JAL_STATUS_BAD_INSN.
+ */
+#define JAL_ATTENTION_MAX_HEAD_SIZE	16384u	/* ATTENTION dim[1] */
+#define JAL_SAMPLE_MAX_LOGITS		0x100000u /* SAMPLE dim[0] */
 
 #endif /* _JALAPENO_HW_H_ */

@@ -52,6 +52,7 @@ static void fake_raise_irq(void *opaque, unsigned int vector)
 
 	if (vector >= JAL_MSIX_NUM_VECTORS)
 		die("bad interrupt vector");
+	atomic_store(&f->irq_ns[vector], now_ns());
 	atomic_fetch_add(&f->irqs[vector], 1);
 }
 
@@ -96,7 +97,30 @@ static const struct jal_platform_ops fake_ops = {
 	.worker_stop = fake_worker_stop,
 };
 
+const struct jal_platform_ops *fake_platform_ops(void)
+{
+	return &fake_ops;
+}
+
+void fake_test_config(struct jal_device_config *cfg)
+{
+	const char *base = getenv("JAL_TEST_BASELINE");
+
+	jal_device_config_default(cfg);
+	cfg->vram_size = TEST_VRAM_SIZE;
+	cfg->compute_threads = 2;
+	cfg->kernels = base && *base && strcmp(base, "0") ? "generic" : NULL;
+}
+
 struct fake *fake_new(uint64_t mem_size)
+{
+	struct jal_device_config cfg;
+
+	fake_test_config(&cfg);
+	return fake_new_cfg(mem_size, &cfg);
+}
+
+struct fake *fake_new_cfg(uint64_t mem_size, const struct jal_device_config *cfg)
 {
 	struct fake *f = calloc(1, sizeof(*f));
 
@@ -112,9 +136,10 @@ struct fake *fake_new(uint64_t mem_size)
 	f->verbose = getenv("JAL_TEST_VERBOSE") != NULL;
 	f->rng = 0x9e3779b97f4a7c15ull;
 	atomic_init(&f->clock, 1000000);
-	f->dev = jal_device_create(&fake_ops, f);
+	f->dev = jal_device_create(&fake_ops, f, cfg);
 	if (!f->dev)
 		die("jal_device_create failed");
+	f->vram = jal_device_vram(f->dev, &f->vram_size);
 	return f;
 }
 
@@ -135,6 +160,14 @@ uint32_t rd(struct fake *f, uint32_t off)
 void wr(struct fake *f, uint32_t off, uint32_t val)
 {
 	jal_mmio_write(f->dev, off, val, 4);
+}
+
+uint64_t now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
 uint64_t now_ms(void)
@@ -184,25 +217,34 @@ void ctx_setup(struct fake *f, unsigned int ctx)
 	e->reserved = 0;
 }
 
+uint64_t *dir_pte(struct fake *f, unsigned int ctx, uint64_t va, bool alloc)
+{
+	uint64_t *e;
+
+	if (!f->root[ctx])
+		die("context has no page table");
+	e = host_pa(f, f->root[ctx] + ((va >> 30) & 511) * 8);
+	if (!(*e & JAL_PTE_VALID)) {
+		if (!alloc)
+			return NULL;
+		*e = page_alloc(f, 1) | JAL_PTE_VALID;
+	}
+	return host_pa(f, (*e & JAL_PTE_ADDR_MASK) + ((va >> 21) & 511) * 8);
+}
+
 static uint64_t *pte_slot(struct fake *f, unsigned int ctx, uint64_t va,
 			  bool alloc)
 {
-	uint64_t table = f->root[ctx];
-	int level;
+	uint64_t *e = dir_pte(f, ctx, va, alloc);
 
-	if (!table)
-		die("context has no page table");
-	for (level = 2; level > 0; level--) {
-		uint64_t *e = host_pa(f, table + ((va >> (12 + 9 * level)) & 511) * 8);
-
-		if (!(*e & JAL_PTE_VALID)) {
-			if (!alloc)
-				return NULL;
-			*e = page_alloc(f, 1) | JAL_PTE_VALID;
-		}
-		table = *e & JAL_PTE_ADDR_MASK;
+	if (!e)
+		return NULL;
+	if (!(*e & JAL_PTE_VALID) || (*e & JAL_PTE_HUGE)) {
+		if (!alloc)
+			return NULL;
+		*e = page_alloc(f, 1) | JAL_PTE_VALID;
 	}
-	return host_pa(f, table + ((va >> 12) & 511) * 8);
+	return host_pa(f, (*e & JAL_PTE_ADDR_MASK) + ((va >> 12) & 511) * 8);
 }
 
 void map_page(struct fake *f, unsigned int ctx, uint64_t va, uint64_t pa,
@@ -212,8 +254,13 @@ void map_page(struct fake *f, unsigned int ctx, uint64_t va, uint64_t pa,
 				      flags;
 }
 
+/* The leaf entry of @va: a level-0 entry, or a huge level-1 entry. */
 uint64_t *leaf_pte(struct fake *f, unsigned int ctx, uint64_t va)
 {
+	uint64_t *e = dir_pte(f, ctx, va, false);
+
+	if (e && (*e & JAL_PTE_HUGE))
+		return e;
 	return pte_slot(f, ctx, va, false);
 }
 
@@ -229,13 +276,43 @@ uint64_t map_range(struct fake *f, unsigned int ctx, uint64_t va, uint64_t size,
 	return pa;
 }
 
+void map_vram(struct fake *f, unsigned int ctx, uint64_t va, uint64_t off,
+	      uint64_t size, uint64_t flags, bool reversed)
+{
+	uint64_t n = (size + PAGE - 1) / PAGE, i;
+
+	for (i = 0; i < n; i++)
+		map_page(f, ctx, va + i * PAGE,
+			 off + (reversed ? n - 1 - i : i) * PAGE,
+			 flags | JAL_PTE_VRAM);
+}
+
+void map_vram_huge(struct fake *f, unsigned int ctx, uint64_t va, uint64_t off,
+		   uint64_t size, uint64_t flags)
+{
+	uint64_t i;
+
+	if ((va | off | size) & (JAL_HUGE_PAGE_SIZE - 1))
+		die("huge mapping not 2 MiB aligned");
+	for (i = 0; i < size; i += JAL_HUGE_PAGE_SIZE)
+		*dir_pte(f, ctx, va + i, true) = (off + i) | JAL_PTE_VALID |
+						 JAL_PTE_HUGE | JAL_PTE_VRAM |
+						 flags;
+}
+
+/* Host view of a mapped VA: guest memory or device memory, any page size. */
 uint8_t *va_host(struct fake *f, unsigned int ctx, uint64_t va)
 {
-	uint64_t *pte = leaf_pte(f, ctx, va);
+	uint64_t *pte = leaf_pte(f, ctx, va), addr, mask = PAGE - 1;
 
 	if (!pte || !(*pte & JAL_PTE_VALID))
 		return NULL;
-	return host_pa(f, (*pte & JAL_PTE_ADDR_MASK) + (va & (PAGE - 1)));
+	if (*pte & JAL_PTE_HUGE)
+		mask = JAL_HUGE_PAGE_SIZE - 1;
+	addr = (*pte & JAL_PTE_ADDR_MASK) + (va & mask);
+	if (*pte & JAL_PTE_VRAM)
+		return addr < f->vram_size ? f->vram + addr : NULL;
+	return host_pa(f, addr);
 }
 
 static void host_access(struct fake *f, unsigned int ctx, uint64_t va,
@@ -539,6 +616,14 @@ struct jal_insn i_bltu(uint8_t ra, uint8_t rb, uint32_t target)
 	struct jal_insn in = i_bne(ra, rb, target);
 
 	in.opcode = JAL_OP_BLTU;
+	return in;
+}
+
+struct jal_insn i_beq(uint8_t ra, uint8_t rb, uint32_t target)
+{
+	struct jal_insn in = i_bne(ra, rb, target);
+
+	in.opcode = JAL_OP_BEQ;
 	return in;
 }
 

@@ -28,6 +28,8 @@
 #define RING_ENTRIES	64u
 #define DATA_VA		0x10000000ull	/* tests map their data from here */
 #define RW		(JAL_PTE_READ | JAL_PTE_WRITE)
+/* Device memory of a fake_new() chip (fake_new_cfg() picks its own). */
+#define TEST_VRAM_SIZE	(64 * MiB)
 
 struct fake_queue {
 	uint64_t ring;			/* PA */
@@ -44,6 +46,8 @@ struct fake {
 	uint64_t fail_lo, fail_hi;
 	struct jal_device *dev;
 	atomic_uint irqs[JAL_MSIX_NUM_VECTORS];
+	/* CLOCK_MONOTONIC ns of each vector's last signal (for benchmarks). */
+	atomic_ullong irq_ns[JAL_MSIX_NUM_VECTORS];
 	atomic_ullong clock;
 	atomic_uint logs;
 	atomic_uint worker_starts;
@@ -54,15 +58,26 @@ struct fake {
 	struct fake_queue q[JAL_NUM_QUEUES];
 	uint64_t seqno;
 	uint64_t rng;
+	uint8_t *vram;			/* the chip's device memory */
+	uint64_t vram_size;
 };
 
-/* Platform and device. */
+/*
+ * Platform and device. fake_new() makes a chip with TEST_VRAM_SIZE of
+ * device memory and two compute threads; JAL_TEST_BASELINE=1 in the
+ * environment makes it use the baseline-ISA kernels (default: the best the
+ * CPU has).
+ */
 struct fake *fake_new(uint64_t mem_size);
+struct fake *fake_new_cfg(uint64_t mem_size, const struct jal_device_config *cfg);
+void fake_test_config(struct jal_device_config *cfg);
+const struct jal_platform_ops *fake_platform_ops(void);
 void fake_free(struct fake *f);
 void fake_default(struct fake *f);
 uint32_t rd(struct fake *f, uint32_t off);
 void wr(struct fake *f, uint32_t off, uint32_t val);
 uint64_t now_ms(void);
+uint64_t now_ns(void);
 uint64_t rnd(struct fake *f);
 
 /* Guest physical memory. */
@@ -74,6 +89,17 @@ void ctx_setup(struct fake *f, unsigned int ctx);
 void map_page(struct fake *f, unsigned int ctx, uint64_t va, uint64_t pa,
 	      uint64_t flags);
 uint64_t *leaf_pte(struct fake *f, unsigned int ctx, uint64_t va);
+/* The level-1 entry of @va (NULL if its level-2 entry is not valid). */
+uint64_t *dir_pte(struct fake *f, unsigned int ctx, uint64_t va, bool alloc);
+/*
+ * Map [va, va + size) to device memory at offset @off: 4 KiB pages
+ * (@reversed: in descending order, so no two neighbours are contiguous)
+ * or, with map_vram_huge(), 2 MiB pages (va, off and size 2 MiB aligned).
+ */
+void map_vram(struct fake *f, unsigned int ctx, uint64_t va, uint64_t off,
+	      uint64_t size, uint64_t flags, bool reversed);
+void map_vram_huge(struct fake *f, unsigned int ctx, uint64_t va, uint64_t off,
+		   uint64_t size, uint64_t flags);
 /*
  * Map [va, va + size) to fresh pages; @reversed puts them in descending
  * physical order so no two neighbours are contiguous. Returns the PA of
@@ -139,6 +165,7 @@ struct jal_insn i_muli(uint8_t rd, uint8_t ra, uint64_t imm);
 struct jal_insn i_jump(uint32_t target);
 struct jal_insn i_bne(uint8_t ra, uint8_t rb, uint32_t target);
 struct jal_insn i_bltu(uint8_t ra, uint8_t rb, uint32_t target);
+struct jal_insn i_beq(uint8_t ra, uint8_t rb, uint32_t target);
 struct jal_insn i_vop(uint8_t op, uint8_t rd, uint8_t ra, uint8_t rb,
 		      uint32_t n, uint32_t sd, uint32_t sa, uint32_t sb);
 struct jal_insn i_vscale(uint8_t rd, uint8_t ra, uint32_t n, uint32_t sd,

@@ -8,7 +8,10 @@ read/write commands. Checks identity, 64-bit BARs, a job end to end
 (descriptor write-back, completion record, MSI-X vector 0 delivered as a
 memory write), the error vector, a ring pointed at the device's own BAR
 (must fail cleanly, not deadlock), a queue reset and a machine reset
-aborting an endless kernel, and INTx when MSI-X is off.
+aborting an endless kernel, and INTx when MSI-X is off. Then, on a second
+QEMU with -device jalapeno,vram-size=64M,compute-threads=1: the device
+memory registers and a copy through device memory; and a bad vram-size
+must stop QEMU with an error.
 
 Usage: qtest-smoke.py [path/to/qemu-system-x86_64]
 Prints TAP; exit status 0 when every check passed.
@@ -42,6 +45,10 @@ REG_IRQ_STATUS, REG_IRQ_MASK = 0x030, 0x034
 REG_STEP_LO, REG_STEP_HI = 0x040, 0x044
 REG_CTX_LO, REG_CTX_HI = 0x080, 0x084
 REG_FAULT_STATUS, REG_FAULT_REASON, REG_FAULT_ACK = 0x0A0, 0x0AC, 0x0BC
+REG_VERSION, REG_CAPS = 0x004, 0x008
+REG_VRAM_LO, REG_VRAM_HI = 0x050, 0x054
+CAP_VRAM, CAP_LLM = 1 << 4, 1 << 5
+PTE_VRAM = 1 << 3
 
 
 def q_reg(q, reg):
@@ -53,12 +60,12 @@ Q_CTRL, Q_STATUS, Q_PRIO, Q_COMPL_LO, Q_COMPL_HI = 0x14, 0x18, 0x1C, 0x20, 0x24
 
 
 class QTest:
-    def __init__(self):
+    def __init__(self, props=""):
         self.p = subprocess.Popen(
             [QEMU, "-L", "/usr/share/seabios", "-machine", "pc", "-accel",
              "qtest", "-qtest", "stdio",
              "-display", "none", "-nodefaults", "-m", "64M",
-             "-device", "jalapeno,addr=%02x.0" % SLOT,
+             "-device", "jalapeno,addr=%02x.0%s" % (SLOT, props),
              "-d", "guest_errors", "-D", LOG],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE,
             stderr=open(LOG + ".stderr", "w"), text=True)
@@ -190,6 +197,13 @@ def main():
     check("BAR2 64-bit (MSI-X)", t.cfg_read(0x18) & 0x7 == 0x4)
     setup_pci(t)
     check("ID register", t.readl(BAR0 + REG_ID) == 0x4E504C4A)
+    check("version 1.1", t.readl(BAR0 + REG_VERSION) == 0x10001)
+    caps = t.readl(BAR0 + REG_CAPS)
+    check("device memory and LLM capabilities",
+          caps & (CAP_VRAM | CAP_LLM) == CAP_VRAM | CAP_LLM, hex(caps))
+    check("1 GiB of device memory by default",
+          (t.readl(BAR0 + REG_VRAM_LO), t.readl(BAR0 + REG_VRAM_HI)) ==
+          (1 << 30, 0))
     check("byte access reads 0", int(t.cmd("readb 0x%x" % BAR0), 16) == 0)
 
     cap = msix_cap(t)
@@ -308,6 +322,37 @@ def main():
     t.writel(BAR0 + 0x1000, 2)
     check("kernel running at exit", wait_reg(t, REG_DEV_STATUS, 2, 2))
     check("QEMU exits cleanly", t.close() == 0)
+
+    # Properties, and a round trip through device memory: VA 0x103000 is
+    # device memory offset 0x5000 (a JAL_PTE_VRAM leaf).
+    t = QTest(",vram-size=64M,compute-threads=1")
+    setup_pci(t)
+    check("vram-size property", (t.readl(BAR0 + REG_VRAM_LO),
+                                 t.readl(BAR0 + REG_VRAM_HI)) == (64 << 20, 0))
+    setup_device(t)
+    t.write(L0 + 0x103 * 8, struct.pack("<Q", 0x5000 | PTE_VRAM | 7))
+    payload = bytes(range(7, 7 + 200))
+    t.write(DATA_PA, payload)
+    cmds = struct.pack("<IIQQQ", 0x00080001, 0, DATA_VA, 0x103000 + 24, 200)
+    cmds += struct.pack("<IIQQQ", 0x00080001, 0, 0x103000 + 24, DATA_VA + 1024, 200)
+    t.write(CMDBUF_PA, cmds)
+    t.write(RING, desc(1, 0, 1, CMDBUF_VA, len(cmds)))
+    t.writel(BAR0 + 0x1000, 1)
+    check("copy through device memory completes",
+          wait_reg(t, q_reg(0, Q_HEAD), 0xFFFFFFFF, 1) and
+          struct.unpack("<I", t.read(RING + 32, 4))[0] == 0)
+    check("copy through device memory round trip",
+          t.read(DATA_PA + 1024, 200) == payload)
+    check("QEMU with properties exits cleanly", t.close() == 0)
+
+    for prop, err in (("vram-size=1000", "multiple of 4 KiB"),
+                      ("compute-threads=65", "compute-threads must be")):
+        bad = subprocess.run([QEMU, "-L", "/usr/share/seabios", "-machine",
+                              "pc", "-accel", "qtest", "-display", "none",
+                              "-nodefaults", "-device", "jalapeno," + prop],
+                             capture_output=True, text=True, timeout=60)
+        check("bad %s is refused" % prop.split("=")[0],
+              bad.returncode != 0 and err in bad.stderr, bad.stderr.strip())
     print("1..%d" % len(results))
     print("# Totals: pass:%d fail:%d xfail:0 xpass:0 skip:0 error:0" %
           (results.count(True), results.count(False)))

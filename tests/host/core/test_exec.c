@@ -591,9 +591,10 @@ TEST_F(exec, invalid_instructions_are_rejected_before_running)
 	} while (0)
 	BAD("opcode 0x06", vadd3(), opcode, 0x06);
 	BAD("opcode 0x07", vadd3(), opcode, 0x07);
-	BAD("opcode 0x0b", vadd3(), opcode, 0x0b);
+	BAD("opcode 0x0b (BEQ with VADD's fields)", vadd3(), opcode, 0x0b);
 	BAD("opcode 0x13", vadd3(), opcode, 0x13);
-	BAD("opcode 0x21", vadd3(), opcode, 0x21);
+	BAD("opcode 0x22", vadd3(), opcode, 0x22);
+	BAD("opcode 0x38", vadd3(), opcode, 0x38);
 	BAD("opcode 0xff", vadd3(), opcode, 0xff);
 	BAD("dtype 1", vadd3(), dtype, 1);
 	BAD("dtype 0xff", vadd3(), dtype, 0xff);

@@ -15,6 +15,9 @@
 
 #define DATA_SIZE	(4 * MiB)
 #define RO_VA		(DATA_VA + 8 * MiB)
+/* Device memory: 2 MiB pages, then scattered 4 KiB pages. */
+#define VRAM_VA		(DATA_VA + 16 * MiB)
+#define VRAM_SIZE	(6 * MiB)
 #define ITERATIONS	3000
 
 FIXTURE(fuzz) {
@@ -32,6 +35,10 @@ FIXTURE_SETUP(fuzz)
 	fake_default(f);
 	map_range(f, CTX, DATA_VA, DATA_SIZE, RW, true);
 	map_range(f, CTX, RO_VA, MiB, JAL_PTE_READ, false);
+	map_vram_huge(f, CTX, VRAM_VA, 0, 4 * MiB, RW);
+	map_vram(f, CTX, VRAM_VA + 4 * MiB, 8 * MiB, 2 * MiB, RW, true);
+	/* A device page outside device memory. */
+	*leaf_pte(f, CTX, VRAM_VA + 5 * MiB) |= TEST_VRAM_SIZE;
 	/* A hole in the middle of the data. */
 	*leaf_pte(f, CTX, DATA_VA + MiB + 5 * PAGE) = 0;
 	for (i = 0; i < MiB; i++)
@@ -65,6 +72,10 @@ static uint64_t fuzz_va(struct fake *f)
 		return RO_VA + (rnd(f) % MiB);
 	case 3:
 		return (1ull << 39) - (rnd(f) % 64);
+	case 4:
+	case 5:
+		return VRAM_VA + (rnd(f) % (VRAM_SIZE + 64 * 1024)) -
+		       (rnd(f) % 2) * 4096;
 	default:
 		return DATA_VA + (rnd(f) % (DATA_SIZE + 64 * 1024)) -
 		       (rnd(f) % 2) * 4096;
@@ -237,6 +248,9 @@ TEST_F_TIMEOUT(fuzz, random_command_streams, 300)
 	expect_alive(_metadata, f);
 }
 
+/* Make fuzz_insn() pick the ISA 1.1 opcodes only. */
+static bool fuzz_llm;
+
 static struct jal_insn fuzz_insn(struct fake *f, uint32_t count)
 {
 	static const uint8_t ops[] = {
@@ -244,8 +258,15 @@ static struct jal_insn fuzz_insn(struct fake *f, uint32_t count)
 		JAL_OP_MULI, JAL_OP_JUMP, JAL_OP_BNE, JAL_OP_BLTU, JAL_OP_VADD,
 		JAL_OP_VMUL, JAL_OP_VSCALE, JAL_OP_MATVEC, JAL_OP_VADD,
 		JAL_OP_VMUL, JAL_OP_MATVEC,
+		/* ISA 1.1 */
+		JAL_OP_BEQ, JAL_OP_LD32, JAL_OP_LD64, JAL_OP_ST32, JAL_OP_ST64,
+		JAL_OP_MATMUL, JAL_OP_RMSNORM, JAL_OP_SOFTMAX, JAL_OP_ROPE,
+		JAL_OP_SILU_MUL, JAL_OP_ATTENTION, JAL_OP_EMBED, JAL_OP_ARGMAX,
+		JAL_OP_SAMPLE, JAL_OP_MATVEC, JAL_OP_MATMUL,
 	};
-	struct jal_insn in = i_op(ops[rnd(f) % 16]);
+	/* The ISA 1.0 ones most of the time, so kernels still get to run. */
+	struct jal_insn in = i_op(ops[fuzz_llm ? 16 + rnd(f) % 16 :
+				      rnd(f) % 8 ? rnd(f) % 16 : 16 + rnd(f) % 16]);
 	unsigned int i;
 
 	for (i = 0; i < 4; i++) {
@@ -291,6 +312,87 @@ static struct jal_insn fuzz_insn(struct fake *f, uint32_t count)
 			in = i_matvec(in.r[0], in.r[1], in.r[2], in.dim[0] % 300,
 				      in.dim[1], in.stride[0], in.stride[1],
 				      in.stride[2]);
+			in.dtype = rnd(f) % JAL_DTYPE_COUNT;
+			if (in.dtype >= JAL_DTYPE_Q8)
+				in.r[3] = rnd(f) % 16;
+			if (in.dtype == JAL_DTYPE_Q8)
+				in.dim[2] = 1u << (rnd(f) % 7);
+			break;
+		case JAL_OP_BEQ:
+			in = i_beq(in.r[1], in.r[2], in.imm[2] % (count + 1));
+			break;
+		case JAL_OP_LD32:
+		case JAL_OP_LD64:
+		case JAL_OP_ST32:
+		case JAL_OP_ST64:
+			in.dim[0] = in.dim[1] = in.dim[2] = in.dim[3] = 0;
+			memset(in.stride, 0, sizeof(in.stride));
+			in.r[2] = in.r[3] = 0;
+			in.imm[0] = rnd(f) % 2 ? (uint32_t)rnd(f) % 64 : (uint32_t)rnd(f);
+			in.imm[1] = rnd(f) % 4 ? 0 : (uint32_t)rnd(f);
+			in.imm[2] = in.imm[3] = 0;
+			break;
+		case JAL_OP_MATMUL:
+			in.dtype = rnd(f) % JAL_DTYPE_COUNT;
+			in.dim[0] %= 200;
+			in.dim[2] %= 9;
+			if (in.dtype != JAL_DTYPE_Q8)
+				in.dim[3] = 0;
+			else
+				in.dim[3] = 1u << (rnd(f) % 7);
+			if (in.dtype < JAL_DTYPE_Q8)
+				in.r[3] = 0;
+			in.stride[3] = 0;
+			memset(in.imm, 0, sizeof(in.imm));
+			break;
+		case JAL_OP_RMSNORM:
+		case JAL_OP_SILU_MUL:
+		case JAL_OP_SOFTMAX:
+		case JAL_OP_ARGMAX:
+		case JAL_OP_ROPE:
+		case JAL_OP_SAMPLE:
+			memset(in.stride, 0, sizeof(in.stride));
+			in.r[3] = 0;
+			in.dim[3] = 0;
+			if (in.opcode != JAL_OP_ROPE) {
+				in.dim[1] = in.dim[2] = 0;
+			} else {
+				in.r[2] = 0;
+				in.dim[0] &= ~1u;
+				in.dim[1] = 2u << (rnd(f) % 6);
+				in.dim[0] -= in.dim[0] % in.dim[1];
+			}
+			if (in.opcode == JAL_OP_SOFTMAX || in.opcode == JAL_OP_ARGMAX)
+				in.r[2] = 0;
+			in.imm[2] = in.imm[3] = 0;
+			if (in.opcode != JAL_OP_SAMPLE) {
+				in.imm[1] = 0;
+			} else {
+				in.imm[0] = f2u((float)(rnd(f) % 3) * 0.5f);
+				in.imm[1] = f2u((float)(rnd(f) % 4) * 0.33f);
+			}
+			if (in.opcode != JAL_OP_RMSNORM && in.opcode != JAL_OP_ROPE &&
+			    in.opcode != JAL_OP_SAMPLE)
+				in.imm[0] = 0;
+			break;
+		case JAL_OP_ATTENTION:
+			in.dim[0] = 1 + rnd(f) % 8;
+			in.dim[1] = 1 + rnd(f) % 70;
+			in.dim[2] = rnd(f) % 2 ? 1 : in.dim[0];
+			in.dim[3] = rnd(f) % 300;
+			in.stride[0] = in.stride[1] = 0;
+			memset(in.imm, 0, sizeof(in.imm));
+			break;
+		case JAL_OP_EMBED:
+			in.dtype = rnd(f) % 3;
+			in.r[2] = 0;
+			in.dim[3] = 0;
+			in.stride[0] = in.stride[2] = 0;
+			if (in.dtype != JAL_DTYPE_Q8)
+				in.r[3] = in.stride[3] = 0;
+			else
+				in.stride[3] = 1u << (rnd(f) % 5);
+			memset(in.imm, 0, sizeof(in.imm));
 			break;
 		default:
 			in = i_vop(in.opcode, in.r[0], in.r[1], in.r[2], in.dim[0],
@@ -298,8 +400,10 @@ static struct jal_insn fuzz_insn(struct fake *f, uint32_t count)
 			break;
 		}
 		if (in.opcode >= JAL_OP_VADD && !(rnd(f) % 6)) {
-			in.flags = JAL_INSN_F_DIM_REG(0);
-			in.dim[0] = rnd(f) % 16;
+			unsigned int d = in.opcode >= JAL_OP_MATMUL ? rnd(f) % 4 : 0;
+
+			in.flags = JAL_INSN_F_DIM_REG(d);
+			in.dim[d] = rnd(f) % 16;
 		}
 	}
 	return in;
@@ -334,6 +438,40 @@ TEST_F_TIMEOUT(fuzz, random_kernels, 300)
 	       status[JAL_STATUS_MMU_PERM], status[JAL_STATUS_STEP_LIMIT]);
 	/* The generator must reach execution, not just validation. */
 	EXPECT_GT(ok, ITERATIONS / 20);
+	EXPECT_GT(status[JAL_STATUS_MMU_UNMAPPED], 0);
+	expect_alive(_metadata, f);
+}
+
+/* Short kernels of the ISA 1.1 instructions over device and host memory. */
+TEST_F_TIMEOUT(fuzz, random_llm_instructions, 300)
+{
+	struct fake *f = self->f;
+	struct jal_insn code[3];
+	uint64_t args[16];
+	unsigned int i, j, n, status[JAL_STATUS_COUNT] = { 0 };
+
+	fuzz_llm = true;
+	for (i = 0; i < ITERATIONS; i++) {
+		struct result r;
+
+		n = 1 + rnd(f) % 3;
+		for (j = 0; j < n; j++)
+			code[j] = fuzz_insn(f, n);
+		if (!(rnd(f) % 4))
+			((uint8_t *)code)[rnd(f) % (n * sizeof(code[0]))] ^=
+				1u << (rnd(f) % 8);
+		for (j = 0; j < 16; j++)
+			args[j] = rnd(f) % 4 ? (fuzz_va(f) & ~3ull) : rnd(f) % 300;
+		r = run_kernel(f, code, n, args, 16);
+		ASSERT_LT(r.status, JAL_STATUS_COUNT);
+		status[r.status]++;
+	}
+	fuzz_llm = false;
+	TH_LOG("ok %u bad_insn %u unmapped %u perm %u step %u",
+	       status[JAL_STATUS_OK], status[JAL_STATUS_BAD_INSN],
+	       status[JAL_STATUS_MMU_UNMAPPED], status[JAL_STATUS_MMU_PERM],
+	       status[JAL_STATUS_STEP_LIMIT]);
+	EXPECT_GT(status[JAL_STATUS_OK], ITERATIONS / 60);
 	EXPECT_GT(status[JAL_STATUS_MMU_UNMAPPED], 0);
 	expect_alive(_metadata, f);
 }

@@ -240,7 +240,7 @@ TEST_F(mmu, malformed_entries_fault)
 	good = *pte;
 	cb_write_value(&cb, va, 1);
 
-	*pte = good | (1ull << 3);
+	*pte = good | (1ull << 5);
 	wr(f, JAL_REG_MMU_INVALIDATE, JAL_MMU_INVALIDATE_ALL);
 	r = run_cb(f, CTX, &cb);
 	EXPECT_EQ(JAL_STATUS_MMU_UNMAPPED, r.status);

@@ -62,9 +62,11 @@ TEST_F(regs, identity)
 	struct fake *f = self->f;
 
 	EXPECT_EQ(0x4e504c4a, rd(f, JAL_REG_ID));
-	EXPECT_EQ(1u << 16, rd(f, JAL_REG_VERSION));
+	EXPECT_EQ(1u << 16 | 1, rd(f, JAL_REG_VERSION));
 	EXPECT_EQ(JAL_CAP_DMA | JAL_CAP_COMPUTE_F32 | JAL_CAP_TIMESTAMP |
-		  JAL_CAP_MSIX, rd(f, JAL_REG_CAPS));
+		  JAL_CAP_MSIX | JAL_CAP_VRAM | JAL_CAP_LLM, rd(f, JAL_REG_CAPS));
+	EXPECT_EQ((uint32_t)TEST_VRAM_SIZE, rd(f, JAL_REG_VRAM_SIZE_LO));
+	EXPECT_EQ(0, rd(f, JAL_REG_VRAM_SIZE_HI));
 	EXPECT_EQ(4, rd(f, JAL_REG_NUM_QUEUES));
 	EXPECT_EQ(64, rd(f, JAL_REG_NUM_CONTEXTS));
 	EXPECT_EQ(39, rd(f, JAL_REG_VA_BITS));
@@ -85,7 +87,7 @@ TEST(worker_hooks_run_on_start_and_stop)
 	jal_device_destroy(f->dev);
 	EXPECT_EQ(1, atomic_load(&f->worker_starts));
 	EXPECT_EQ(1, atomic_load(&f->worker_stops));
-	f->dev = jal_device_create(NULL, NULL);
+	f->dev = jal_device_create(NULL, NULL, NULL);
 	EXPECT_NULL(f->dev);
 	fake_free(f);
 }
@@ -98,7 +100,7 @@ TEST_F(regs, power_on_values)
 TEST_F(regs, bad_accesses_are_ignored_and_logged)
 {
 	static const uint32_t undefined[] = {
-		0x028, 0x02c, 0x038, 0x050, 0x08c, 0x0c0, 0x0fc,
+		0x028, 0x02c, 0x038, 0x058, 0x08c, 0x0c0, 0x0fc,
 		JAL_REG_Q(0, 0x2c), JAL_REG_Q(3, 0x3c), 0x200, 0x0ffc,
 		JAL_REG_DOORBELL(0) + 4, JAL_REG_DOORBELL(4), 0x3ffc,
 	};

@@ -164,8 +164,9 @@ static int argmax_f(const float *v, int n)
  * (feeding the reference's argmax to both) and return the worst logit
  * error relative to the largest logit. The KV caches are compared too.
  */
-static double compare_with_naive(struct __test_metadata *_metadata,
-				 const struct llm_checkpoint *ck, int positions)
+static double compare_with_naive_order(struct __test_metadata *_metadata,
+				       const struct llm_checkpoint *ck, int positions,
+				       enum llm_ref_order order)
 {
 	const struct llm_config *c = &ck->config;
 	struct llm_ref *ref = NULL;
@@ -175,7 +176,7 @@ static double compare_with_naive(struct __test_metadata *_metadata,
 
 	if (!expect || naive_init(&nv, ck))
 		return INFINITY;
-	if (llm_ref_create(ck, &ref))
+	if (llm_ref_create(ck, &ref) || llm_ref_set_order(ref, order))
 		return INFINITY;
 	for (int pos = 0; pos < positions; pos++) {
 		double scale = 1, err = 0;
@@ -208,6 +209,12 @@ static double compare_with_naive(struct __test_metadata *_metadata,
 	return worst;
 }
 
+static double compare_with_naive(struct __test_metadata *_metadata,
+				 const struct llm_checkpoint *ck, int positions)
+{
+	return compare_with_naive_order(_metadata, ck, positions, LLM_REF_ORDER_LANES);
+}
+
 /* f32 with a few hundred accumulations: well under 1e-4 of the scale. */
 #define LOGIT_TOLERANCE 1e-4
 
@@ -233,6 +240,94 @@ TEST(forward_matches_naive_on_grouped_kv_tiny260k)
 	/* The full 512 positions: RoPE angles and attention over long spans. */
 	EXPECT_GT(LOGIT_TOLERANCE * 10, compare_with_naive(_metadata, ck, 512));
 	llm_checkpoint_close(ck);
+}
+
+/* The chip's summation order is as accurate: only the rounding differs. */
+TEST(chip_order_matches_naive_too)
+{
+	struct llm_checkpoint *ck = NULL;
+	char path[PATH_MAX];
+
+	LLM_REQUIRE_MODEL(path, "tiny260k.bin");
+	ASSERT_EQ(0, llm_checkpoint_open(path, &ck));
+	EXPECT_GT(LOGIT_TOLERANCE * 10,
+		  compare_with_naive_order(_metadata, ck, 256, LLM_REF_ORDER_CHIP));
+	llm_checkpoint_close(ck);
+}
+
+/*
+ * The chip order sums in 8 lanes combined as a tree: on a model with one
+ * layer whose logits are W x for a known x, check the classifier output
+ * against that formula written out here. Every weight is 0 except the
+ * embedding (x = embedding row, norms 1) so each block adds 0 to x and the
+ * logits are rmsnorm(x) . wcls[v].
+ */
+TEST(chip_order_is_the_documented_tree)
+{
+	const struct llm_config shape = {
+		.dim = 44, .hidden_dim = 8, .n_layers = 1, .n_heads = 2, .n_kv_heads = 2,
+		.vocab_size = 5, .seq_len = 4, .shared_classifier = false,
+	};
+	struct llm_config cfg = shape;
+	struct llm_checkpoint ck;
+	struct llm_ref *ref = NULL;
+	size_t size;
+	float *data, *xn, *logits;
+	uint32_t seed = 5;
+	int32_t header[7];
+
+	ASSERT_EQ(0, llm_config_init(&cfg));
+	ASSERT_EQ(0, llm_checkpoint_file_size(&cfg, &size));
+	data = calloc(1, size);
+	xn = calloc(cfg.dim, sizeof(float));
+	ASSERT_TRUE(data && xn);
+	llm_config_to_header(&cfg, header);
+	memcpy(data, header, sizeof(header));
+	ASSERT_EQ(0, llm_checkpoint_parse(data, size, &ck));
+	{
+		float *emb = (float *)ck.weights.token_embedding;
+		float *wcls = (float *)ck.weights.wcls;
+		float *norms[3] = { (float *)ck.weights.rms_att, (float *)ck.weights.rms_ffn,
+				    (float *)ck.weights.rms_final };
+
+		for (int i = 0; i < cfg.vocab_size * cfg.dim; i++) {
+			seed = seed * 1664525u + 1013904223u;
+			emb[i] = (float)((seed >> 8) / 8388608.0 - 1.0) * (i % 3 ? 1e3f : 1e-3f);
+			seed = seed * 1664525u + 1013904223u;
+			wcls[i] = (float)((seed >> 8) / 8388608.0 - 1.0);
+		}
+		for (int k = 0; k < 3; k++)
+			for (int i = 0; i < cfg.dim; i++)
+				norms[k][i] = 1.0f;
+	}
+	ASSERT_EQ(0, llm_ref_create(&ck, &ref));
+	EXPECT_EQ(-EINVAL, llm_ref_set_order(ref, 7));
+	ASSERT_EQ(0, llm_ref_set_order(ref, LLM_REF_ORDER_CHIP));
+	ASSERT_EQ(0, llm_ref_forward(ref, 3, 0, &logits));
+	/* the final rmsnorm of x, its sum of squares in the same tree */
+	{
+		const float *x = ck.weights.token_embedding + 3 * cfg.dim;
+		float l[8] = { 0 }, ss;
+
+		for (int j = 0; j < cfg.dim; j++)
+			l[j % 8] += x[j] * x[j];
+		ss = ((l[0] + l[1]) + (l[2] + l[3])) + ((l[4] + l[5]) + (l[6] + l[7]));
+		ss = 1.0f / sqrtf(ss / cfg.dim + 1e-5f);
+		for (int j = 0; j < cfg.dim; j++)
+			xn[j] = 1.0f * (ss * x[j]);
+	}
+	for (int v = 0; v < cfg.vocab_size; v++) {
+		const float *w = ck.weights.wcls + (size_t)v * cfg.dim;
+		float l[8] = { 0 }, expect;
+
+		for (int k = 0; k < cfg.dim; k++)
+			l[k % 8] += w[k] * xn[k];
+		expect = ((l[0] + l[1]) + (l[2] + l[3])) + ((l[4] + l[5]) + (l[6] + l[7]));
+		EXPECT_EQ(expect, logits[v]) TH_LOG("logit %d", v);
+	}
+	llm_ref_destroy(ref);
+	free(xn);
+	free(data);
 }
 
 LLM_TMPDIR_FIXTURE(gen)

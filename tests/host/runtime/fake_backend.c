@@ -310,8 +310,15 @@ static int fake_ioctl_locked(struct fake_dev *f, unsigned long request, void *ar
 			f->fail_bo_create = 0;
 			return -err;
 		}
-		if (!req->size || req->flags & ~DRM_JALAPENO_BO_FLAGS || req->handle || req->va)
+		if (!req->size || req->handle || req->va ||
+		    req->flags & ~(DRM_JALAPENO_BO_DEVICE_READONLY |
+				   (f->vram_bos ? DRM_JALAPENO_BO_VRAM : 0)))
 			return -EINVAL;
+		if (req->flags & DRM_JALAPENO_BO_VRAM) {
+			if (JALRT_ALIGN(req->size, JAL_PAGE_SIZE) > f->vram_left)
+				return -ENOSPC;
+			f->vram_left -= JALRT_ALIGN(req->size, JAL_PAGE_SIZE);
+		}
 		for (i = 0; i < FAKE_MAX_BOS; i++)
 			if (!f->bos[i].mem)
 				break;
@@ -350,6 +357,8 @@ static int fake_ioctl_locked(struct fake_dev *f, unsigned long request, void *ar
 		if (!bo)
 			return -EINVAL;
 		/* The slot is reused, the VA never is. */
+		if (bo->flags & DRM_JALAPENO_BO_VRAM)
+			f->vram_left += bo->size;
 		bo->live = false;
 		free(bo->mem);
 		bo->mem = NULL;
@@ -428,7 +437,9 @@ static int fake_mmap(struct jalrt_device *dev, size_t size, uint64_t offset, voi
 
 	pthread_mutex_lock(&f->lock);
 	bo = bo_get(f, (uint32_t)(offset >> 32));
-	if (!bo || (offset & 0xffffffffu) || size > bo->size)
+	/* Device memory has no CPU mapping, as with the real driver. */
+	if (!bo || (offset & 0xffffffffu) || size > bo->size ||
+	    (bo->flags & DRM_JALAPENO_BO_VRAM))
 		ret = -EINVAL;
 	else
 		*addr = bo->mem;
@@ -524,7 +535,8 @@ const struct jalrt_backend_ops fake_ops = {
 	.close = fake_close,
 };
 
-int fake_open(struct fake_dev **out, struct jalrt_device **dev)
+static int fake_open_info(struct fake_dev **out, struct jalrt_device **dev, uint64_t vram_size,
+			  bool vram_bos, bool llm)
 {
 	struct jalrt_device_info info = { 0 };
 	struct fake_dev *f = calloc(1, sizeof(*f));
@@ -548,6 +560,13 @@ int fake_open(struct fake_dev **out, struct jalrt_device **dev)
 	info.max_cmdbuf_size = JAL_MAX_CMDBUF_SIZE;
 	info.max_code_size = JAL_MAX_CODE_SIZE;
 	info.page_size = JAL_PAGE_SIZE;
+	if (llm)
+		info.caps |= JAL_CAP_LLM;
+	if (vram_size)
+		info.caps |= JAL_CAP_VRAM;
+	info.vram_size = vram_size;
+	f->vram_bos = vram_bos;
+	f->vram_left = vram_size;
 	ret = jalrt_device_create_with_backend(&fake_ops, f, &info, dev);
 	if (ret) {
 		free(f);
@@ -555,6 +574,17 @@ int fake_open(struct fake_dev **out, struct jalrt_device **dev)
 	}
 	*out = f;
 	return 0;
+}
+
+int fake_open(struct fake_dev **out, struct jalrt_device **dev)
+{
+	return fake_open_info(out, dev, 0, false, false);
+}
+
+int fake_open_llm(struct fake_dev **out, struct jalrt_device **dev, uint64_t vram_size,
+		  bool vram_bos)
+{
+	return fake_open_info(out, dev, vram_size, vram_bos, true);
 }
 
 void fake_free(struct fake_dev *f)

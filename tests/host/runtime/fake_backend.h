@@ -60,6 +60,8 @@ struct fake_dev {
 
 	/* knobs */
 	bool signal_on_submit;		/* out fences signal at once */
+	bool vram_bos;			/* BO_CREATE takes DRM_JALAPENO_BO_VRAM */
+	uint64_t vram_left;		/* device memory left for VRAM BOs */
 	int fail_bo_create;		/* errno to fail the next BO_CREATE with */
 	int fail_syncobj_create;	/* errno for the next syncobj create */
 
@@ -76,6 +78,14 @@ extern const struct jalrt_backend_ops fake_ops;
 
 /* A fake device with default info (1 MiB cmdbuf and code limits). */
 int fake_open(struct fake_dev **fake, struct jalrt_device **dev);
+/*
+ * An ISA 1.1 fake (JAL_CAP_LLM) reporting @vram_size bytes of device
+ * memory (0: none); @vram_bos says whether its driver can allocate VRAM
+ * BOs (a driver that predates them fails BO_CREATE with -EINVAL). VRAM BOs
+ * live in fake memory like the others but cannot be mmap()ed.
+ */
+int fake_open_llm(struct fake_dev **fake, struct jalrt_device **dev, uint64_t vram_size,
+		  bool vram_bos);
 void fake_free(struct fake_dev *fake);
 
 /* Helpers for tests. */

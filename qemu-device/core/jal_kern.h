@@ -1,0 +1,120 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Jalapeño chip model: the arithmetic of compute instructions.
+ *
+ * The kernels work on host pointers (device memory used in place, or the
+ * bounce buffers operands in host memory were read into) and implement
+ * the ISA's summation order exactly, so every variant gives the same bits:
+ *
+ * - A dot product over k columns accumulates f32 products (rounded, no
+ *   fused multiply-add) in eight lanes, column c going to lane c % 8 in
+ *   increasing c, lanes starting at +0.0, and adds the lanes as
+ *   ((l0 + l1) + (l2 + l3)) + ((l4 + l5) + (l6 + l7)). Padding a partial
+ *   last block of eight with zeros in both operands changes nothing: a
+ *   lane that starts at +0.0 can never become -0.0, and adding +0.0 to
+ *   anything else is exact.
+ * - Weights are decoded to f32 first: BF16 exactly; a Q8 weight is the
+ *   f32 product q * scale, rounded; an S24 row is the dense row its
+ *   index bytes describe (the two stored values at their columns, +0.0
+ *   in the other two of every group of four).
+ *
+ * The same source (jal_kern_impl.h) is compiled for the baseline ISA and,
+ * on x86-64, for AVX2 and AVX-512; jal_kernels_select() picks the best the
+ * CPU supports. The files build with FP contraction off (and the AVX2 one
+ * without FMA), so products stay rounded and every variant gives the same
+ * bits; tests/host/core checks that.
+ */
+#ifndef JAL_KERN_H
+#define JAL_KERN_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/*
+ * S24 index byte (first column in bits 1..0, second in bits 3..2) -> 0,
+ * or JAL_S24_BAD for a byte with bits 7..4 set or first column >= second.
+ */
+#define JAL_S24_BAD		0x80u
+extern const uint8_t jal_s24_lut[256];
+/*
+ * Decoding tables for valid index bytes, filled by jal_kernels_select():
+ * for two groups whose bytes are b0 and b1, jal_s24_perm[b0 | b1 << 4]
+ * gives for each of the 8 columns the lane of its value among the four
+ * stored ones (0..3) or 4 for a zero; jal_s24_mask[b][0 or 1] has all
+ * bits set in the columns of a group that hold its first (second) value.
+ */
+extern int32_t jal_s24_perm[256][8];
+extern uint32_t jal_s24_mask[16][2][4];
+
+struct jal_kernels {
+	const char *name;
+
+	/*
+	 * out[m] = W[m] . x for m < rows, W[m] at w + m * pitch elements, k
+	 * columns. Q8: scales of row m at scales + m * (k / group), group a
+	 * multiple of 8 dividing k. S24: row m's k / 2 values at v + m *
+	 * pitch, its k / 4 index bytes at idx + m * (k / 4); returns false if
+	 * an index byte is invalid (out is then undefined).
+	 */
+	void (*mv_f32)(float *out, const float *w, size_t pitch,
+		       const float *x, size_t rows, size_t k);
+	void (*mv_bf16)(float *out, const uint16_t *w, size_t pitch,
+			const float *x, size_t rows, size_t k);
+	void (*mv_q8)(float *out, const int8_t *w, size_t pitch,
+		      const float *scales, size_t group, const float *x,
+		      size_t rows, size_t k);
+	bool (*mv_s24)(float *out, const uint16_t *v, size_t pitch,
+		       const uint8_t *idx, const float *x, size_t rows,
+		       size_t k);
+	/* d[n * dpitch + m] = W[m] . X[n] for m < rows, n < nx. */
+	void (*mm_f32)(float *d, size_t dpitch, const float *w, size_t wpitch,
+		       const float *x, size_t xpitch, size_t rows, size_t nx,
+		       size_t k);
+
+	/*
+	 * Weight rows to f32: Q8 with any group size, from column 0; S24 of
+	 * n columns (a multiple of 4), false for an invalid index byte.
+	 */
+	void (*dec_bf16)(float *dst, const uint16_t *src, size_t n);
+	void (*dec_q8)(float *dst, const int8_t *src, const float *scales,
+		       size_t group, size_t n);
+	bool (*dec_s24)(float *dst, const uint16_t *v, const uint8_t *idx,
+			size_t n);
+
+	/*
+	 * lanes[0..8) += the lanes of a . b over n elements (n a multiple of
+	 * 8 unless it is the last piece of the dot product).
+	 */
+	void (*dot_lanes)(float *lanes, const float *a, const float *b,
+			  size_t n);
+	/* acc[i] += sum over t < count, in order, of p[t] * v[t * pitch + i]. */
+	void (*pv)(float *acc, const float *p, const float *v, size_t pitch,
+		   size_t count, size_t n);
+	/* d[i] = b[i] * (s * a[i]) (RMSNORM's last step). */
+	void (*scale_mul)(float *d, const float *a, const float *b, float s,
+			  size_t n);
+	/* d[i] = a[i] / s. */
+	void (*div)(float *d, const float *a, float s, size_t n);
+	/*
+	 * The largest of m and a[0..n) under "a[i] > current" (NaNs never
+	 * win; the value, not which of equal values, is what counts).
+	 */
+	float (*max)(const float *a, size_t n, float m);
+};
+
+/* The variants (jal_kern_*.c); jal_kernels_select() picks one. */
+extern const struct jal_kernels jal_kernels_generic;
+/* GCC's target pragmas build them; other compilers get the generic one. */
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+extern const struct jal_kernels jal_kernels_avx2;
+extern const struct jal_kernels jal_kernels_avx512;
+#endif
+
+/*
+ * The kernels named @name ("" or NULL: the best the CPU supports), or
+ * NULL if there is no such variant for this CPU.
+ */
+const struct jal_kernels *jal_kernels_select(const char *name);
+
+#endif /* JAL_KERN_H */

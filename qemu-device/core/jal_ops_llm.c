@@ -1,0 +1,989 @@
+// SPDX-License-Identifier: MIT
+/*
+ * Jalapeño chip model: the LLM building blocks of ISA 1.1 (RMSNORM,
+ * SOFTMAX, ROPE, SILU_MUL, ATTENTION, EMBED, ARGMAX, SAMPLE).
+ *
+ * Their arithmetic follows llama2.c's run.c step by step, so that a
+ * model run on the chip tracks its CPU reference closely: sums of
+ * exponentials run sequentially in index order, divisions stay divisions,
+ * exp/pow/sin/cos are the host C library's expf/powf/sinf/cosf. Dot
+ * products (RMSNORM's sum of squares, ATTENTION's scores) use the chip's
+ * eight-lane order of jal_kern.h.
+ *
+ * Vector operands are contiguous and streamed in chunks of JAL_VEC_CHUNK
+ * elements (in place when in device memory), several passes where the
+ * operation needs them. An output that overlaps an input at another
+ * start is staged in host memory until every input was read; an output
+ * at the same place as an input is safe chunk by chunk.
+ */
+#include <math.h>
+#include <stdlib.h>
+
+#include "jal_exec.h"
+#include "jal_kern.h"
+
+/* run.c's arithmetic, product by product: never fused (see jal_kern.h). */
+#if defined(__clang__)
+#pragma clang fp contract(off)
+#elif defined(__GNUC__)
+#pragma GCC optimize("fp-contract=off")
+#endif
+
+static float jal_f32(uint32_t bits)
+{
+	float f;
+
+	memcpy(&f, &bits, sizeof(f));
+	return f;
+}
+
+static const struct jal_kernels *jal_kern(const struct jal_exec *ex)
+{
+	return ex->job->dev->kern;
+}
+
+/*
+ * Contiguous f32 operands of one instruction: d (written, optional) and
+ * up to three inputs.
+ */
+struct jal_vecs {
+	struct jal_exec *ex;
+	uint64_t n;
+	struct jal_span d;
+	struct jal_span in[3];
+	unsigned int inputs;
+	float *staged;
+};
+
+static enum jal_status jal_vecs_init(struct jal_exec *ex, struct jal_vecs *v,
+				     uint64_t n, const struct jal_insn *in,
+				     bool has_d, unsigned int inputs)
+{
+	static const char *const names[3] = { "a", "b", "c" };
+	enum jal_status st = JAL_STATUS_OK;
+	unsigned int k;
+
+	memset(v, 0, sizeof(*v));
+	v->ex = ex;
+	v->n = n;
+	v->inputs = inputs;
+	if (has_d)
+		st = jal_span_init(ex, &v->d, "d", ex->regs[in->r[0]],
+				   jal_extent(n, 4, 4), 4, true);
+	for (k = 0; !st && k < inputs; k++)
+		st = jal_span_init(ex, &v->in[k], names[k], ex->regs[in->r[k + 1]],
+				   jal_extent(n, 4, 4), 4, false);
+	if (st || !has_d)
+		return st;
+	for (k = 0; k < inputs; k++) {
+		if (!jal_span_overlap(&v->d, &v->in[k]) ||
+		    jal_span_same(&v->d, &v->in[k]))
+			continue;
+		v->staged = malloc(n * sizeof(float));
+		if (!v->staged) {
+			jal_log(ex->job->dev, "out of host memory staging %llu results",
+				(unsigned long long)n);
+			return JAL_STATUS_BUS_ERROR;
+		}
+		break;
+	}
+	return JAL_STATUS_OK;
+}
+
+/* Input @k's elements [first, first + m). */
+static const float *jal_vecs_in(struct jal_vecs *v, unsigned int k,
+				uint64_t first, size_t m, enum jal_status *st)
+{
+	return jal_span_f32(v->ex, &v->in[k], first, m, v->ex->w->vec[k], st);
+}
+
+/* Results for [first, first + m), in @out (clobbered). */
+static enum jal_status jal_vecs_out(struct jal_vecs *v, uint64_t first,
+				    float *out, size_t m)
+{
+	if (v->staged) {
+		memcpy(v->staged + first, out, m * sizeof(float));
+		return JAL_STATUS_OK;
+	}
+	return jal_span_put_f32(v->ex, &v->d, first, out, m);
+}
+
+static enum jal_status jal_vecs_finish(struct jal_vecs *v, enum jal_status st)
+{
+	uint64_t done;
+	size_t m;
+
+	for (done = 0; !st && v->staged && done < v->n; done += m) {
+		if (jal_job_aborted(v->ex->job)) {
+			st = JAL_STATUS_ABORTED;
+			break;
+		}
+		m = (size_t)JAL_MIN(v->n - done, (uint64_t)JAL_VEC_CHUNK);
+		st = jal_span_put_f32(v->ex, &v->d, done, v->staged + done, m);
+	}
+	free(v->staged);
+	v->staged = NULL;
+	return st;
+}
+
+static size_t jal_chunk(uint64_t n, uint64_t done)
+{
+	return (size_t)JAL_MIN(n - done, (uint64_t)JAL_VEC_CHUNK);
+}
+
+static float jal_lanes_tree(const float *l)
+{
+	return ((l[0] + l[1]) + (l[2] + l[3])) + ((l[4] + l[5]) + (l[6] + l[7]));
+}
+
+/* RMSNORM: d = b * (a / sqrt(mean(a^2) + eps)), as run.c's rmsnorm. */
+enum jal_status jal_op_rmsnorm(struct jal_exec *ex, const struct jal_insn *in)
+{
+	const struct jal_kernels *k = jal_kern(ex);
+	float eps = jal_f32(in->imm[0]), lanes[8] = { 0 }, inv;
+	float *out = ex->w->vec[2];
+	const float *a, *b;
+	struct jal_vecs v;
+	enum jal_status st;
+	uint64_t n, done;
+	size_t m;
+
+	st = jal_exec_dim(ex, in, 0, &n);
+	if (!st)
+		st = jal_exec_charge(ex, 2 * n);
+	if (st || !n)
+		return st;
+	st = jal_vecs_init(ex, &v, n, in, true, 2);
+	for (done = 0; !st && done < n; done += m) {
+		if (jal_job_aborted(ex->job))
+			return jal_vecs_finish(&v, JAL_STATUS_ABORTED);
+		m = jal_chunk(n, done);
+		a = jal_vecs_in(&v, 0, done, m, &st);
+		if (!st)
+			k->dot_lanes(lanes, a, a, m);
+	}
+	inv = 1.0f / sqrtf(jal_lanes_tree(lanes) / (float)n + eps);
+	for (done = 0; !st && done < n; done += m) {
+		if (jal_job_aborted(ex->job))
+			return jal_vecs_finish(&v, JAL_STATUS_ABORTED);
+		m = jal_chunk(n, done);
+		a = jal_vecs_in(&v, 0, done, m, &st);
+		if (!st)
+			b = jal_vecs_in(&v, 1, done, m, &st);
+		if (st)
+			break;
+		k->scale_mul(out, a, b, inv, m);
+		st = jal_vecs_out(&v, done, out, m);
+	}
+	return jal_vecs_finish(&v, st);
+}
+
+/*
+ * run.c's softmax of @n floats in place: the largest first (so expf
+ * cannot overflow), then the exponentials summed in index order, then one
+ * division each.
+ */
+static void jal_softmax_buf(const struct jal_kernels *k, float *x, size_t n)
+{
+	float max = k->max(x, n, x[0]), sum = 0.0f;
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		x[i] = expf(x[i] - max);
+		sum += x[i];
+	}
+	k->div(x, x, sum, n);
+}
+
+struct jal_cand {
+	float p;
+	uint32_t index;
+};
+
+/* SAMPLE's probability and candidate buffers, allocated on first use. */
+static bool jal_sample_buffers(struct jal_exec *ex)
+{
+	struct jal_worker *w = ex->w;
+
+	if (!w->sample_prob)
+		w->sample_prob = malloc(JAL_SAMPLE_MAX_LOGITS * sizeof(float));
+	if (!w->sample_cand)
+		w->sample_cand = malloc(JAL_SAMPLE_MAX_LOGITS *
+					sizeof(struct jal_cand));
+	if (w->sample_prob && w->sample_cand)
+		return true;
+	jal_log(ex->job->dev, "out of host memory for the logit buffers");
+	return false;
+}
+
+enum jal_status jal_op_softmax(struct jal_exec *ex, const struct jal_insn *in)
+{
+	const struct jal_kernels *k = jal_kern(ex);
+	float *out = ex->w->vec[2], max = 0.0f, sum = 0.0f;
+	struct jal_vecs v;
+	enum jal_status st;
+	uint64_t n, done;
+	const float *a;
+	size_t m, i;
+
+	st = jal_exec_dim(ex, in, 0, &n);
+	if (st)
+		return st;
+	if (!n)
+		return jal_exec_bad(ex, "SOFTMAX of no elements");
+	st = jal_exec_charge(ex, 3 * n);
+	if (!st)
+		st = jal_vecs_init(ex, &v, n, in, true, 1);
+	if (st)
+		return st;
+	if (n <= JAL_VEC_CHUNK) {
+		a = jal_vecs_in(&v, 0, 0, (size_t)n, &st);
+		if (!st) {
+			memcpy(out, a, n * sizeof(float));
+			jal_softmax_buf(k, out, (size_t)n);
+			st = jal_vecs_out(&v, 0, out, (size_t)n);
+		}
+		return jal_vecs_finish(&v, st);
+	}
+	if (n <= JAL_SAMPLE_MAX_LOGITS && jal_sample_buffers(ex)) {
+		/* A vocabulary's logits: all at once in SAMPLE's buffer. */
+		float *buf = ex->w->sample_prob;
+
+		for (done = 0; !st && done < n; done += m) {
+			if (jal_job_aborted(ex->job))
+				return jal_vecs_finish(&v, JAL_STATUS_ABORTED);
+			m = jal_chunk(n, done);
+			a = jal_vecs_in(&v, 0, done, m, &st);
+			if (!st)
+				memcpy(buf + done, a, m * sizeof(float));
+		}
+		if (!st)
+			jal_softmax_buf(k, buf, (size_t)n);
+		for (done = 0; !st && done < n; done += m) {
+			m = jal_chunk(n, done);
+			memcpy(out, buf + done, m * sizeof(float));
+			st = jal_vecs_out(&v, done, out, m);
+		}
+		return jal_vecs_finish(&v, st);
+	}
+	/* Longer still: three passes, the exponentials computed twice. */
+	for (done = 0; !st && done < n; done += m) {
+		if (jal_job_aborted(ex->job))
+			return jal_vecs_finish(&v, JAL_STATUS_ABORTED);
+		m = jal_chunk(n, done);
+		a = jal_vecs_in(&v, 0, done, m, &st);
+		if (!st)
+			max = k->max(a, m, done ? max : a[0]);
+	}
+	for (done = 0; !st && done < n; done += m) {
+		if (jal_job_aborted(ex->job))
+			return jal_vecs_finish(&v, JAL_STATUS_ABORTED);
+		m = jal_chunk(n, done);
+		a = jal_vecs_in(&v, 0, done, m, &st);
+		for (i = 0; !st && i < m; i++)
+			sum += expf(a[i] - max);
+	}
+	for (done = 0; !st && done < n; done += m) {
+		if (jal_job_aborted(ex->job))
+			return jal_vecs_finish(&v, JAL_STATUS_ABORTED);
+		m = jal_chunk(n, done);
+		a = jal_vecs_in(&v, 0, done, m, &st);
+		if (st)
+			break;
+		for (i = 0; i < m; i++)
+			out[i] = expf(a[i] - max);
+		k->div(out, out, sum, m);
+		st = jal_vecs_out(&v, done, out, m);
+	}
+	return jal_vecs_finish(&v, st);
+}
+
+/* The rotation of pair j (even) of a head, as run.c computes it. */
+static void jal_rope_angle(uint64_t j, uint64_t hs, float pos, float theta,
+			   float *c, float *s)
+{
+	float freq = 1.0f / powf(theta, (float)j / (float)hs);
+	float val = pos * freq;
+
+	*c = cosf(val);
+	*s = sinf(val);
+}
+
+enum jal_status jal_op_rope(struct jal_exec *ex, const struct jal_insn *in)
+{
+	float theta = jal_f32(in->imm[0]), pos_f, *out = ex->w->vec[2];
+	float *cosv = ex->w->scratch, *sinv = ex->w->scratch + JAL_SCRATCH_ELEMS / 2;
+	uint64_t n, hs, pos, done, j;
+	bool table;
+	struct jal_vecs v;
+	enum jal_status st;
+	const float *a;
+	size_t m, i;
+
+	st = jal_exec_dim(ex, in, 0, &n);
+	if (!st)
+		st = jal_exec_dim(ex, in, 1, &hs);
+	if (!st)
+		st = jal_exec_dim(ex, in, 2, &pos);
+	if (st)
+		return st;
+	if (!hs || hs % 2 || n % 2 || n % hs)
+		return jal_exec_bad(ex, "ROPE of %llu elements with head size %llu (both even, head size > 0 dividing n)",
+				    (unsigned long long)n, (unsigned long long)hs);
+	st = jal_exec_charge(ex, n);
+	if (st || !n)
+		return st;
+	st = jal_vecs_init(ex, &v, n, in, true, 1);
+	if (st)
+		return st;
+	pos_f = (float)pos;
+	/* The angles depend only on the pair's place in its head. */
+	table = hs / 2 <= JAL_SCRATCH_ELEMS / 2;
+	for (j = 0; table && j < hs; j += 2)
+		jal_rope_angle(j, hs, pos_f, theta, &cosv[j / 2], &sinv[j / 2]);
+	for (done = 0; !st && done < n; done += m) {
+		if (jal_job_aborted(ex->job))
+			return jal_vecs_finish(&v, JAL_STATUS_ABORTED);
+		m = jal_chunk(n, done);	/* JAL_VEC_CHUNK is even */
+		a = jal_vecs_in(&v, 0, done, m, &st);
+		if (st)
+			break;
+		for (i = 0; i < m; i += 2) {
+			float c, s, v0 = a[i], v1 = a[i + 1];
+
+			j = (done + i) % hs;
+			if (table) {
+				c = cosv[j / 2];
+				s = sinv[j / 2];
+			} else {
+				jal_rope_angle(j, hs, pos_f, theta, &c, &s);
+			}
+			out[i] = v0 * c - v1 * s;
+			out[i + 1] = v0 * s + v1 * c;
+		}
+		st = jal_vecs_out(&v, done, out, m);
+	}
+	return jal_vecs_finish(&v, st);
+}
+
+enum jal_status jal_op_silu_mul(struct jal_exec *ex, const struct jal_insn *in)
+{
+	float *out = ex->w->vec[2];
+	const float *a, *b;
+	struct jal_vecs v;
+	enum jal_status st;
+	uint64_t n, done;
+	size_t m, i;
+
+	st = jal_exec_dim(ex, in, 0, &n);
+	if (!st)
+		st = jal_exec_charge(ex, n);
+	if (st || !n)
+		return st;
+	st = jal_vecs_init(ex, &v, n, in, true, 2);
+	for (done = 0; !st && done < n; done += m) {
+		if (jal_job_aborted(ex->job))
+			return jal_vecs_finish(&v, JAL_STATUS_ABORTED);
+		m = jal_chunk(n, done);
+		a = jal_vecs_in(&v, 0, done, m, &st);
+		if (!st)
+			b = jal_vecs_in(&v, 1, done, m, &st);
+		if (st)
+			break;
+		for (i = 0; i < m; i++) {
+			float val = a[i];
+
+			val *= 1.0f / (1.0f + expf(-val));
+			out[i] = val * b[i];
+		}
+		st = jal_vecs_out(&v, done, out, m);
+	}
+	return jal_vecs_finish(&v, st);
+}
+
+/* ARGMAX and SAMPLE at temperature 0: run.c's argmax, streamed. */
+static enum jal_status jal_argmax(struct jal_exec *ex, const struct jal_span *s,
+				  uint64_t n, uint64_t *index)
+{
+	const struct jal_kernels *k = jal_kern(ex);
+	float max = 0.0f, *buf = ex->w->vec[0];
+	enum jal_status st = JAL_STATUS_OK;
+	const float *a;
+	uint64_t done;
+	size_t m, i;
+
+	for (done = 0; !st && done < n; done += m) {
+		if (jal_job_aborted(ex->job))
+			return JAL_STATUS_ABORTED;
+		m = jal_chunk(n, done);
+		a = jal_span_f32(ex, s, done, m, buf, &st);
+		if (!st)
+			max = k->max(a, m, done ? max : a[0]);
+	}
+	*index = 0;
+	if (st || isnan(max))
+		return st;	/* a NaN first element is never beaten */
+	/* The first element equal to the largest (run.c keeps the first). */
+	for (done = 0; !st && done < n; done += m) {
+		m = jal_chunk(n, done);
+		a = jal_span_f32(ex, s, done, m, buf, &st);
+		for (i = 0; !st && i < m; i++) {
+			if (a[i] == max) {
+				*index = done + i;
+				return JAL_STATUS_OK;
+			}
+		}
+	}
+	return st;
+}
+
+enum jal_status jal_op_argmax(struct jal_exec *ex, const struct jal_insn *in)
+{
+	struct jal_span s;
+	enum jal_status st;
+	uint64_t n, index;
+
+	st = jal_exec_dim(ex, in, 0, &n);
+	if (st)
+		return st;
+	if (!n)
+		return jal_exec_bad(ex, "ARGMAX of no elements");
+	st = jal_exec_charge(ex, n);
+	if (!st)
+		st = jal_span_init(ex, &s, "a", ex->regs[in->r[1]],
+				   jal_extent(n, 4, 4), 4, false);
+	if (!st)
+		st = jal_argmax(ex, &s, n, &index);
+	if (!st)
+		ex->regs[in->r[0]] = index;
+	return st;
+}
+
+enum jal_status jal_check_sample(struct jal_exec *ex, const struct jal_insn *in)
+{
+	float t = jal_f32(in->imm[0]), p = jal_f32(in->imm[1]);
+
+	if (in->r[0] == in->r[2])
+		return jal_exec_bad(ex, "SAMPLE result and state in the same register r%u",
+				    in->r[0]);
+	if (!isfinite(t) || t < 0.0f)
+		return jal_exec_bad(ex, "SAMPLE temperature %g is not finite and >= 0",
+				    (double)t);
+	if (isnan(p))
+		return jal_exec_bad(ex, "SAMPLE top-p is NaN");
+	return JAL_STATUS_OK;
+}
+
+/* llama2.c's xorshift64* generator. */
+static uint32_t jal_random_u32(uint64_t *state)
+{
+	*state ^= *state >> 12;
+	*state ^= *state << 25;
+	*state ^= *state >> 27;
+	return (uint32_t)((*state * 0x2545f4914f6cdd1dull) >> 32);
+}
+
+static float jal_random_f32(uint64_t *state)
+{
+	return (float)(jal_random_u32(state) >> 8) / 16777216.0f;
+}
+
+static uint64_t jal_sample_mult(const float *p, uint64_t n, float coin)
+{
+	float cdf = 0.0f;
+	uint64_t i;
+
+	for (i = 0; i < n; i++) {
+		cdf += p[i];
+		if (coin < cdf)
+			return i;
+	}
+	return n - 1;	/* rounding left the cdf short of the coin */
+}
+
+/* Descending probability, ties by ascending index: a total order. */
+static int jal_cand_cmp(const void *a, const void *b)
+{
+	const struct jal_cand *x = a, *y = b;
+
+	if (x->p != y->p)
+		return x->p > y->p ? -1 : 1;
+	return x->index < y->index ? -1 : x->index > y->index;
+}
+
+/* run.c's sample_topp (with the reference's fallback when none qualify). */
+static uint64_t jal_sample_topp(const float *p, uint64_t n, float topp,
+				struct jal_cand *cand, float coin)
+{
+	const float cutoff = (1.0f - topp) / (float)(n - 1);
+	float cumulative = 0.0f, r, cdf = 0.0f;
+	uint64_t n0 = 0, last, i;
+
+	for (i = 0; i < n; i++) {
+		if (p[i] >= cutoff) {
+			cand[n0].index = (uint32_t)i;
+			cand[n0].p = p[i];
+			n0++;
+		}
+	}
+	if (!n0)
+		return jal_sample_mult(p, n, coin);
+	qsort(cand, n0, sizeof(*cand), jal_cand_cmp);
+	last = n0 - 1;
+	for (i = 0; i < n0; i++) {
+		cumulative += cand[i].p;
+		if (cumulative > topp) {
+			last = i;
+			break;
+		}
+	}
+	r = coin * cumulative;
+	for (i = 0; i <= last; i++) {
+		cdf += cand[i].p;
+		if (r < cdf)
+			return cand[i].index;
+	}
+	return cand[last].index;
+}
+
+enum jal_status jal_op_sample(struct jal_exec *ex, const struct jal_insn *in)
+{
+	float temp = jal_f32(in->imm[0]), topp = jal_f32(in->imm[1]), coin;
+	struct jal_worker *w = ex->w;
+	uint64_t n, q, index, state = ex->regs[in->r[2]];
+	struct jal_span s;
+	enum jal_status st;
+
+	st = jal_exec_dim(ex, in, 0, &n);
+	if (st)
+		return st;
+	if (!n || n > JAL_SAMPLE_MAX_LOGITS)
+		return jal_exec_bad(ex, "SAMPLE of %llu logits (1..%u)",
+				    (unsigned long long)n, JAL_SAMPLE_MAX_LOGITS);
+	st = jal_exec_charge(ex, 4 * n);
+	if (!st)
+		st = jal_span_init(ex, &s, "logits", ex->regs[in->r[1]],
+				   jal_extent(n, 4, 4), 4, false);
+	if (st)
+		return st;
+	if (temp == 0.0f) {
+		st = jal_argmax(ex, &s, n, &index);
+		if (!st)
+			ex->regs[in->r[0]] = index;
+		return st;
+	}
+	if (!jal_sample_buffers(ex))
+		return JAL_STATUS_BUS_ERROR;
+	st = jal_span_read(ex, &s, 0, w->sample_prob, n * 4);
+	if (st)
+		return st;
+	jal_le_to_host(w->sample_prob, n, 4);
+	for (q = 0; q < n; q++)
+		w->sample_prob[q] /= temp;
+	jal_softmax_buf(jal_kern(ex), w->sample_prob, (size_t)n);
+	coin = jal_random_f32(&state);
+	if (topp <= 0.0f || topp >= 1.0f)
+		index = jal_sample_mult(w->sample_prob, n, coin);
+	else
+		index = jal_sample_topp(w->sample_prob, n, topp, w->sample_cand,
+					coin);
+	ex->regs[in->r[2]] = state;
+	ex->regs[in->r[0]] = index;
+	return JAL_STATUS_OK;
+}
+
+enum jal_status jal_check_embed(struct jal_exec *ex, const struct jal_insn *in)
+{
+	if (in->dtype != JAL_DTYPE_Q8 && (in->r[3] || in->stride[3]))
+		return jal_exec_bad(ex, "r[3] and stride[3] (Q8 scales) are not used with dtype %u",
+				    in->dtype);
+	return JAL_STATUS_OK;
+}
+
+/* VA of item @index of @bytes each after @base, or an MMU fault. */
+static enum jal_status jal_index_va(struct jal_exec *ex, uint64_t base,
+				    uint64_t index, uint64_t bytes, uint64_t *va)
+{
+	unsigned __int128 a = (unsigned __int128)index * bytes + base;
+
+	if (a >= JAL_VA_LIMIT) {
+		ex->job->fault_addr = a > UINT64_MAX ? UINT64_MAX : (uint64_t)a;
+		ex->job->fault_write = false;
+		return JAL_STATUS_MMU_UNMAPPED;
+	}
+	*va = (uint64_t)a;
+	return JAL_STATUS_OK;
+}
+
+enum jal_status jal_op_embed(struct jal_exec *ex, const struct jal_insn *in)
+{
+	static const unsigned int esize[3] = { 4, 2, 1 };
+	const struct jal_kernels *k = jal_kern(ex);
+	unsigned int es = esize[in->dtype];
+	uint64_t dim, row, rows, pitch, group = 0, va, sva = 0, done;
+	uint8_t *raw = (uint8_t *)ex->w->scratch;
+	float *out = ex->w->vec[2], *sc = ex->w->vec[1];
+	struct jal_span table, scales = { 0 };
+	struct jal_vecs v;
+	enum jal_status st;
+	size_t m, i;
+
+	st = jal_exec_dim(ex, in, 0, &dim);
+	if (!st)
+		st = jal_exec_dim(ex, in, 1, &row);
+	if (!st)
+		st = jal_exec_dim(ex, in, 2, &rows);
+	if (st)
+		return st;
+	pitch = in->stride[1] ? in->stride[1] : dim;
+	if (pitch < dim)
+		return jal_exec_bad(ex, "row pitch %llu is less than the row (%llu)",
+				    (unsigned long long)pitch,
+				    (unsigned long long)dim);
+	if (in->dtype == JAL_DTYPE_Q8) {
+		group = in->stride[3];
+		if (!group || dim % group)
+			return jal_exec_bad(ex, "Q8 group size %llu does not divide the row of %llu",
+					    (unsigned long long)group,
+					    (unsigned long long)dim);
+	}
+	if (row >= rows)
+		return jal_exec_bad(ex, "row %llu is outside the table of %llu rows",
+				    (unsigned long long)row,
+				    (unsigned long long)rows);
+	st = jal_exec_charge(ex, dim);
+	if (st || !dim)
+		return st;
+	st = jal_vecs_init(ex, &v, dim, in, true, 0);
+	if (!st && ex->regs[in->r[1]] % es)
+		st = jal_exec_bad(ex, "table at 0x%llx is not %u-byte aligned",
+				  (unsigned long long)ex->regs[in->r[1]], es);
+	if (!st)
+		st = jal_index_va(ex, ex->regs[in->r[1]], row, pitch * es, &va);
+	if (!st)
+		st = jal_span_init(ex, &table, "table row", va,
+				   jal_extent(dim, es, es), es, false);
+	if (!st && group) {
+		if (ex->regs[in->r[3]] % 4)
+			st = jal_exec_bad(ex, "scales at 0x%llx are not 4-byte aligned",
+					  (unsigned long long)ex->regs[in->r[3]]);
+		if (!st)
+			st = jal_index_va(ex, ex->regs[in->r[3]], row,
+					  dim / group * 4, &sva);
+		if (!st)
+			st = jal_span_init(ex, &scales, "scales", sva,
+					   jal_extent(dim / group, 4, 4), 4, false);
+	}
+	if (st)
+		return jal_vecs_finish(&v, st);
+	if (!v.staged && (jal_span_overlap(&v.d, &table) ||
+			  jal_span_overlap(&v.d, &scales))) {
+		v.staged = malloc(dim * sizeof(float));
+		if (!v.staged) {
+			jal_log(ex->job->dev, "out of host memory staging %llu results",
+				(unsigned long long)dim);
+			return JAL_STATUS_BUS_ERROR;
+		}
+	}
+	for (done = 0; !st && done < dim; done += m) {
+		if (jal_job_aborted(ex->job))
+			return jal_vecs_finish(&v, JAL_STATUS_ABORTED);
+		m = jal_chunk(dim, done);
+		st = jal_span_read(ex, &table, done * es, raw, m * es);
+		if (st)
+			break;
+		jal_le_to_host(raw, m, es);
+		if (in->dtype == JAL_DTYPE_F32) {
+			memcpy(out, raw, m * 4);
+		} else if (in->dtype == JAL_DTYPE_BF16) {
+			k->dec_bf16(out, (const uint16_t *)raw, m);
+		} else {
+			/* Scales of the groups this chunk touches. */
+			uint64_t g0 = done / group, g1 = (done + m - 1) / group;
+
+			st = jal_span_read(ex, &scales, g0 * 4, sc,
+					   (g1 - g0 + 1) * 4);
+			if (st)
+				break;
+			jal_le_to_host(sc, g1 - g0 + 1, 4);
+			for (i = 0; i < m; i++)
+				out[i] = (float)((const int8_t *)raw)[i] *
+					 sc[(done + i) / group - g0];
+		}
+		st = jal_vecs_out(&v, done, out, m);
+	}
+	return jal_vecs_finish(&v, st);
+}
+
+/* ATTENTION */
+
+struct jal_att {
+	struct jal_exec *ex;
+	uint64_t heads, hs, kv_heads, len;	/* H, head size, G, T */
+	uint64_t kpitch, vpitch;		/* floats between positions */
+	float scale;				/* sqrtf(head size) */
+	struct jal_span out, q, k, v;
+	float *staged;				/* all of out */
+	struct jal_claim heads_left;
+	atomic_bool bad;			/* a part hit a memory error */
+};
+
+/*
+ * Keys (or values) of KV head @g for positions [t0, t0 + n): in place, or
+ * read into the worker's bounce buffer (worker only).
+ */
+static const float *jal_att_rows(struct jal_att *a, bool values, uint64_t g,
+				 uint64_t t0, size_t n, size_t *pitch,
+				 enum jal_status *st)
+{
+	const struct jal_span *s = values ? &a->v : &a->k;
+	uint64_t p = values ? a->vpitch : a->kpitch, t;
+	float *buf = (float *)a->ex->w->wbuf;
+
+	*st = JAL_STATUS_OK;
+	if (s->ptr) {
+		*pitch = (size_t)p;
+		return (const float *)s->ptr + t0 * p + g * a->hs;
+	}
+	*pitch = (size_t)a->hs;
+	for (t = 0; !*st && t < n; t++)
+		*st = jal_span_read(a->ex, s, ((t0 + t) * p + g * a->hs) * 4,
+				    buf + t * a->hs, a->hs * 4);
+	jal_le_to_host(buf, n * a->hs, 4);
+	return buf;
+}
+
+/* Positions per block: what the scores and the bounce buffer hold. */
+static size_t jal_att_block(const struct jal_att *a)
+{
+	size_t b = JAL_ATT_SCORE_BLOCK;
+
+	if (!a->k.ptr || !a->v.ptr)
+		b = JAL_MIN(b, JAL_WBUF_BYTES / 4 / a->hs);
+	return b;
+}
+
+/* s[0..n) = scores of positions [t0, t0 + n) for query @qh. */
+static enum jal_status jal_att_scores(struct jal_att *a, const float *qh,
+				      uint64_t g, uint64_t t0, size_t n,
+				      float *s)
+{
+	const struct jal_kernels *k = jal_kern(a->ex);
+	enum jal_status st;
+	const float *rows;
+	size_t pitch;
+
+	rows = jal_att_rows(a, false, g, t0, n, &pitch, &st);
+	if (st)
+		return st;
+	k->mv_f32(s, rows, pitch, qh, n, (size_t)a->hs);
+	k->div(s, s, a->scale, n);	/* run.c divides by sqrtf(head size) */
+	return JAL_STATUS_OK;
+}
+
+/* acc += sum over the block of p[t] * v[t]. */
+static enum jal_status jal_att_values(struct jal_att *a, float *acc,
+				      const float *p, uint64_t g, uint64_t t0,
+				      size_t n)
+{
+	enum jal_status st;
+	const float *rows;
+	size_t pitch;
+
+	rows = jal_att_rows(a, true, g, t0, n, &pitch, &st);
+	if (!st)
+		jal_kern(a->ex)->pv(acc, p, rows, pitch, n, (size_t)a->hs);
+	return st;
+}
+
+/*
+ * One head: run.c's scores, softmax and weighted sum of values. Scores
+ * of more than one block are recomputed in each pass instead of stored
+ * (the same bits each time).
+ */
+static enum jal_status jal_att_head(struct jal_att *a, struct jal_tscratch *ts,
+				    uint64_t h)
+{
+	uint64_t g = h / (a->heads / a->kv_heads), T = a->len, t0;
+	const struct jal_kernels *k = jal_kern(a->ex);
+	size_t blk = jal_att_block(a), n, i;
+	float *s = ts->att_s, *acc = ts->att_acc, max = 0.0f, sum = 0.0f;
+	const float *qh;
+	enum jal_status st;
+
+	if (a->q.ptr) {
+		qh = (const float *)a->q.ptr + h * a->hs;
+	} else {
+		st = jal_span_read(a->ex, &a->q, h * a->hs * 4, ts->att_q,
+				   a->hs * 4);
+		if (st)
+			return st;
+		jal_le_to_host(ts->att_q, a->hs, 4);
+		qh = ts->att_q;
+	}
+	memset(acc, 0, a->hs * sizeof(float));
+	if (T <= blk) {
+		n = (size_t)T;
+		st = jal_att_scores(a, qh, g, 0, n, s);
+		if (st)
+			return st;
+		jal_softmax_buf(k, s, n);
+		st = jal_att_values(a, acc, s, g, 0, n);
+	} else {
+		for (t0 = 0; t0 < T; t0 += n) {
+			if (atomic_load_explicit(&a->ex->job->dev->abort,
+						 memory_order_relaxed))
+				return JAL_STATUS_ABORTED;
+			n = (size_t)JAL_MIN(T - t0, (uint64_t)blk);
+			st = jal_att_scores(a, qh, g, t0, n, s);
+			if (st)
+				return st;
+			max = k->max(s, n, t0 ? max : s[0]);
+		}
+		for (t0 = 0; t0 < T; t0 += n) {
+			if (atomic_load_explicit(&a->ex->job->dev->abort,
+						 memory_order_relaxed))
+				return JAL_STATUS_ABORTED;
+			n = (size_t)JAL_MIN(T - t0, (uint64_t)blk);
+			st = jal_att_scores(a, qh, g, t0, n, s);
+			if (st)
+				return st;
+			for (i = 0; i < n; i++)
+				sum += expf(s[i] - max);
+		}
+		for (t0 = 0, st = JAL_STATUS_OK; !st && t0 < T; t0 += n) {
+			if (atomic_load_explicit(&a->ex->job->dev->abort,
+						 memory_order_relaxed))
+				return JAL_STATUS_ABORTED;
+			n = (size_t)JAL_MIN(T - t0, (uint64_t)blk);
+			st = jal_att_scores(a, qh, g, t0, n, s);
+			if (st)
+				return st;
+			for (i = 0; i < n; i++)
+				s[i] = expf(s[i] - max);
+			k->div(s, s, sum, n);
+			st = jal_att_values(a, acc, s, g, t0, n);
+		}
+	}
+	if (st)
+		return st;
+	if (a->staged) {
+		memcpy(a->staged + h * a->hs, acc, a->hs * sizeof(float));
+		return JAL_STATUS_OK;
+	}
+	return jal_span_put_f32(a->ex, &a->out, h * a->hs, acc, (size_t)a->hs);
+}
+
+/* Heads split over the compute threads: everything is in place here. */
+static void jal_att_part(void *arg, unsigned int thread)
+{
+	struct jal_att *a = arg;
+	struct jal_tscratch *ts = &a->ex->job->dev->worker.ts[thread];
+	uint64_t h, end;
+
+	while (jal_claim(&a->heads_left, &h, &end)) {
+		if (atomic_load_explicit(&a->ex->job->dev->abort,
+					 memory_order_relaxed) ||
+		    jal_att_head(a, ts, h) != JAL_STATUS_OK) {
+			atomic_store(&a->bad, true);
+			return;
+		}
+	}
+}
+
+enum jal_status jal_op_attention(struct jal_exec *ex, const struct jal_insn *in)
+{
+	struct jal_att a = { .ex = ex };
+	uint64_t rowlen, work, h, done, c;
+	enum jal_status st;
+	bool parallel;
+
+	st = jal_exec_dim(ex, in, 0, &a.heads);
+	if (!st)
+		st = jal_exec_dim(ex, in, 1, &a.hs);
+	if (!st)
+		st = jal_exec_dim(ex, in, 2, &a.kv_heads);
+	if (!st)
+		st = jal_exec_dim(ex, in, 3, &a.len);
+	if (st)
+		return st;
+	if (!a.hs || a.hs > JAL_ATTENTION_MAX_HEAD_SIZE)
+		return jal_exec_bad(ex, "head size %llu is not in 1..%u",
+				    (unsigned long long)a.hs,
+				    JAL_ATTENTION_MAX_HEAD_SIZE);
+	if (!a.kv_heads || a.heads % a.kv_heads)
+		return jal_exec_bad(ex, "%llu KV heads do not divide %llu query heads",
+				    (unsigned long long)a.kv_heads,
+				    (unsigned long long)a.heads);
+	if (!a.len)
+		return jal_exec_bad(ex, "ATTENTION over no positions");
+	rowlen = a.kv_heads * a.hs;
+	a.kpitch = in->stride[2] ? in->stride[2] : rowlen;
+	a.vpitch = in->stride[3] ? in->stride[3] : rowlen;
+	if (a.kpitch < rowlen || a.vpitch < rowlen)
+		return jal_exec_bad(ex, "KV cache position pitch %llu/%llu is less than %llu",
+				    (unsigned long long)a.kpitch,
+				    (unsigned long long)a.vpitch,
+				    (unsigned long long)rowlen);
+	work = (uint64_t)JAL_MIN((unsigned __int128)a.heads * a.hs * a.len * 2,
+				 (unsigned __int128)UINT64_MAX);
+	st = jal_exec_charge(ex, work);
+	if (st || !a.heads)
+		return st;
+	st = jal_span_init(ex, &a.out, "out", ex->regs[in->r[0]],
+			   jal_extent(a.heads * a.hs, 4, 4), 4, true);
+	if (!st)
+		st = jal_span_init(ex, &a.q, "q", ex->regs[in->r[1]],
+				   jal_extent(a.heads * a.hs, 4, 4), 4, false);
+	if (!st)
+		st = jal_span_init(ex, &a.k, "K", ex->regs[in->r[2]],
+				   jal_extent(a.len, a.kpitch * 4, rowlen * 4), 4,
+				   false);
+	if (!st)
+		st = jal_span_init(ex, &a.v, "V", ex->regs[in->r[3]],
+				   jal_extent(a.len, a.vpitch * 4, rowlen * 4), 4,
+				   false);
+	if (st)
+		return st;
+	a.scale = sqrtf((float)a.hs);
+	parallel = a.q.ptr && a.k.ptr && a.v.ptr;
+	/*
+	 * Heads read only their own query, so out == q is safe; any other
+	 * overlap, and out not in place while heads run in parallel, stage.
+	 */
+	if (jal_span_overlap(&a.out, &a.k) || jal_span_overlap(&a.out, &a.v) ||
+	    (jal_span_overlap(&a.out, &a.q) && !jal_span_same(&a.out, &a.q)) ||
+	    (parallel && !a.out.ptr)) {
+		a.staged = malloc(a.heads * a.hs * sizeof(float));
+		if (!a.staged) {
+			jal_log(ex->job->dev, "out of host memory staging %llu results",
+				(unsigned long long)(a.heads * a.hs));
+			return JAL_STATUS_BUS_ERROR;
+		}
+	}
+	atomic_init(&a.bad, false);
+	if (parallel) {
+		atomic_init(&a.heads_left.next, 0);
+		a.heads_left.count = a.heads;
+		a.heads_left.block = 1;
+		jal_pool_run(&ex->job->dev->pool, jal_exec_share(ex, work / 2),
+			     jal_att_part, &a);
+		if (jal_job_aborted(ex->job))
+			st = JAL_STATUS_ABORTED;
+		else if (atomic_load(&a.bad))
+			st = JAL_STATUS_BUS_ERROR;	/* not reachable in place */
+	} else {
+		for (h = 0; !st && h < a.heads; h++) {
+			if (jal_job_aborted(ex->job))
+				st = JAL_STATUS_ABORTED;
+			else
+				st = jal_att_head(&a, &ex->w->ts[0], h);
+		}
+	}
+	for (done = 0; !st && a.staged && done < a.heads * a.hs; done += c) {
+		c = JAL_MIN(a.heads * a.hs - done, (uint64_t)JAL_VEC_CHUNK);
+		st = jal_span_put_f32(ex, &a.out, done, a.staged + done, (size_t)c);
+	}
+	free(a.staged);
+	return st;
+}

@@ -1,0 +1,247 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * libjalrt LLM API: llama2.c models (run.c's checkpoint and tokenizer.bin
+ * formats) generating text on the chip.
+ *
+ * jalrt_llm_load() reads a checkpoint, converts its weights to the chosen
+ * precision and uploads them (to device memory when the chip has it),
+ * with a KV cache and activations beside them. jalrt_llm_generate() then
+ * runs the whole generation as ONE job: a chip program that loops over
+ * positions (embedding, every layer, classifier, next token = the
+ * prompt's while in the prompt, else ARGMAX or on-chip SAMPLE), stores
+ * each token and a progress counter in host memory, and stops at BOS
+ * (llama2.c's end of text) or after the step count. The host streams the
+ * tokens by polling the counter while the job runs. A per-token mode runs
+ * the same program one position per job, for comparisons.
+ *
+ * Conventions are libjalrt's (jalrt.h). A model is used by one thread at
+ * a time.
+ */
+#ifndef JALRT_LLM_H
+#define JALRT_LLM_H
+
+#include "jalrt.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+struct jalrt_llm;
+
+/*
+ * Weight precision. Norm weights stay f32 and activations are always f32.
+ * - F32: the checkpoint's values.
+ * - BF16: every matrix and the embedding table in bfloat16.
+ * - INT8: every matrix and the embedding table as int8 with one f32
+ *   scale per group (llama2.c runq.c's scheme; see @q8_group).
+ * - SPARSE: the matrices of the transformer blocks 2:4 sparse (the 2
+ *   largest magnitudes of every 4 kept, as bf16); the embedding table and
+ *   classifier in bf16, as pruning them costs much more accuracy. A
+ *   matrix whose row length is not a multiple of 4 stays bf16.
+ */
+enum jalrt_precision {
+	JALRT_PRECISION_F32 = 0,
+	JALRT_PRECISION_BF16 = 1,
+	JALRT_PRECISION_INT8 = 2,
+	JALRT_PRECISION_SPARSE = 3,
+};
+
+/** jalrt_precision_name() - "f32", "bf16", "int8", "sparse" or NULL */
+JALRT_API const char *jalrt_precision_name(enum jalrt_precision precision);
+/** jalrt_precision_parse() - the inverse; -EINVAL for an unknown name */
+JALRT_API int jalrt_precision_parse(const char *name, enum jalrt_precision *precision);
+
+/* Keep everything in host memory even if the chip has device memory. */
+#define JALRT_LLM_HOST_MEMORY		(1u << 0)
+#define JALRT_LLM_FLAGS			JALRT_LLM_HOST_MEMORY
+
+/**
+ * struct jalrt_llm_options - how to load a model
+ * @precision: enum jalrt_precision.
+ * @q8_group: INT8: preferred elements per scale (0 = 64, as runq.c); each
+ *	matrix uses the largest power of two <= it that divides its row
+ *	length.
+ * @priority: of the model's context (enum jalrt_priority).
+ * @flags: JALRT_LLM_*.
+ */
+struct jalrt_llm_options {
+	unsigned int precision;
+	uint32_t q8_group;
+	unsigned int priority;
+	uint32_t flags;
+};
+
+/**
+ * jalrt_llm_load() - load a model onto a device
+ * @dev: device; needs JAL_CAP_LLM.
+ * @checkpoint: llama2.c model file.
+ * @tokenizer: tokenizer.bin for text in and out, or NULL (token ids only).
+ * @opts: options, or NULL for f32 defaults.
+ * @llm: out: the model.
+ *
+ * Return: 0; -EOPNOTSUPP if the chip lacks the LLM instructions; -EINVAL
+ * (bad options, bad file: the message says what); -errno of opening a file;
+ * -ENOMEM; or the error of an allocation or upload.
+ */
+JALRT_API int jalrt_llm_load(struct jalrt_device *dev, const char *checkpoint,
+			     const char *tokenizer, const struct jalrt_llm_options *opts,
+			     struct jalrt_llm **llm);
+
+/** jalrt_llm_destroy() - free a model (or NULL). Return: 0. */
+JALRT_API int jalrt_llm_destroy(struct jalrt_llm *llm);
+
+/**
+ * struct jalrt_llm_info - a loaded model
+ * @dim: .. @seq_len: the checkpoint's shape (vocab_size always positive).
+ * @shared_classifier: the classifier is the embedding table.
+ * @precision: the precision it was loaded with.
+ * @weight_bytes: bytes of converted weights on the device.
+ * @device_bytes: bytes of the device arena (weights, KV cache, activations).
+ * @in_vram: they are in device memory (else host memory).
+ * @upload_ns: time conversion and upload took.
+ * @program_insns: instructions of the generation program (0 until built).
+ */
+struct jalrt_llm_info {
+	int dim, hidden_dim, n_layers, n_heads, n_kv_heads, vocab_size, seq_len;
+	bool shared_classifier;
+	unsigned int precision;
+	uint64_t weight_bytes;
+	uint64_t device_bytes;
+	bool in_vram;
+	uint64_t upload_ns;
+	uint32_t program_insns;
+};
+
+/** jalrt_llm_query() - fill @info. Return: 0 or -EINVAL. */
+JALRT_API int jalrt_llm_query(const struct jalrt_llm *llm, struct jalrt_llm_info *info);
+
+/* ---- tokens and text (need a tokenizer) -------------------------------- */
+
+#define JALRT_LLM_TOKEN_BOS		1
+
+/**
+ * jalrt_llm_encode() - run.c's encode(): optional BOS, the dummy-prefix
+ *	space, code points, then merges by score
+ * @tokens: out: @max ids; strlen(@text) + 3 is always enough.
+ * Return: the number of tokens, -ENOSPC if @max is too small, -ENOTSUP
+ * without a tokenizer, or -EINVAL.
+ */
+JALRT_API int jalrt_llm_encode(struct jalrt_llm *llm, const char *text, bool bos, int *tokens,
+			       size_t max);
+
+/**
+ * jalrt_llm_decode() - the text of @token after @prev, as run.c's decode()
+ * Return: a string owned by the model (valid until it is destroyed), or
+ * NULL without a tokenizer or for an id out of range.
+ */
+JALRT_API const char *jalrt_llm_decode(struct jalrt_llm *llm, int prev, int token);
+
+/**
+ * jalrt_llm_piece_is_printable() - whether run.c's safe_printf() would
+ *	print @piece (not empty, not a lone control byte)
+ */
+JALRT_API bool jalrt_llm_piece_is_printable(const char *piece);
+
+/* ---- generation ------------------------------------------------------- */
+
+/**
+ * jalrt_llm_token_fn - called for every generated token, in order
+ * @opaque: the caller's pointer.
+ * @prev: the token before it.
+ * @token: the token: the prompt's (after the first) and then sampled ones,
+ *	never the BOS that ends a text.
+ * @pos: its position (1 for the first).
+ *
+ * Return: 0 to go on, > 0 to stop (the chip stops at its next position;
+ * not an error), < 0 to abort with that error.
+ */
+typedef int (*jalrt_llm_token_fn)(void *opaque, int prev, int token, int pos);
+
+enum jalrt_llm_mode {
+	JALRT_LLM_DEVICE_LOOP = 0,	/* one job loops over all positions */
+	JALRT_LLM_PER_TOKEN = 1,	/* one job per position */
+};
+
+/**
+ * struct jalrt_llm_generate_params - what to generate
+ * @prompt: token ids, BOS first (as jalrt_llm_encode(.., bos = true, ..));
+ *	{ BOS } for unconditional generation.
+ * @n_prompt: their number, >= 1.
+ * @steps: positions to run, the prompt's included (run.c's -n); <= 0 or
+ *	more than seq_len means seq_len.
+ * @temperature: 0 = greedy (ARGMAX); else on-chip sampling.
+ * @topp: top-p in (0, 1), else the whole distribution.
+ * @seed: xorshift* seed, not 0.
+ * @mode: enum jalrt_llm_mode.
+ * @on_token: callback, may be NULL.
+ * @opaque: for @on_token.
+ */
+struct jalrt_llm_generate_params {
+	const int *prompt;
+	int n_prompt;
+	int steps;
+	float temperature;
+	float topp;
+	uint64_t seed;
+	unsigned int mode;
+	jalrt_llm_token_fn on_token;
+	void *opaque;
+};
+
+/**
+ * struct jalrt_llm_stats - what one generation did
+ * @positions: positions run (run.c's final pos).
+ * @emitted: tokens passed to the callback.
+ * @stopped_at_bos: the model ended its text.
+ * @submits: jobs submitted.
+ * @elapsed_ns: from the end of the first position to the end, as run.c
+ *	times it (the device loop reads it from the device clock: the host
+ *	may not see the first position end).
+ * @tokens_per_second: (positions - 1) / elapsed, run.c's "achieved
+ *	tok/s"; 0 for fewer than 2 positions.
+ * @total_ns: from the submit of the first job to the end.
+ */
+struct jalrt_llm_stats {
+	int positions;
+	int emitted;
+	bool stopped_at_bos;
+	unsigned int submits;
+	uint64_t elapsed_ns;
+	double tokens_per_second;
+	uint64_t total_ns;
+};
+
+/**
+ * jalrt_llm_generate() - generate on the chip
+ * @llm: model.
+ * @params: what to generate.
+ * @stats: filled in if not NULL (also after a failure, as far as it got).
+ *
+ * Starts from an empty KV cache (position 0) every time.
+ * Return: 0; -EINVAL for bad parameters; the callback's negative value;
+ * a job error (-ETIMEDOUT: the generation ran longer than the driver's
+ * job timeout allows one job, see Documentation/runtime.rst).
+ */
+JALRT_API int jalrt_llm_generate(struct jalrt_llm *llm,
+				 const struct jalrt_llm_generate_params *params,
+				 struct jalrt_llm_stats *stats);
+
+/**
+ * jalrt_llm_forward() - run one position and read its logits
+ * @llm: model; positions 0..@pos-1 must have run before (by earlier
+ *	forwards or a generation), as for run.c's forward().
+ * @token: the token at @pos.
+ * @pos: 0 <= pos < seq_len.
+ * @logits: out: vocab_size floats.
+ *
+ * One job (the generation program for one greedy position, then a copy
+ * of the logits to host memory).
+ * Return: 0, -EINVAL or a job error.
+ */
+JALRT_API int jalrt_llm_forward(struct jalrt_llm *llm, int token, int pos, float *logits);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* JALRT_LLM_H */

@@ -1,0 +1,818 @@
+// SPDX-License-Identifier: MIT
+/*
+ * llama2.c models on the chip: weights and caches in a graph, and one
+ * chip program that runs the whole generation loop.
+ *
+ * The program (built per sampler setting, cached) takes five arguments:
+ *
+ *   r0 = first position   r1 = end position (exclusive)   r2 = its token
+ *   r3 = xorshift* state  r4 = prompt length (BOS included)
+ *
+ * (token LLM_CONTINUE: take the token and rng state an earlier dispatch
+ * left in memory)
+ * and per position: cancel check, EMBED, the unrolled layers (absolute
+ * VAs as LI immediates; K and V go straight into the cache row of the
+ * position), final RMSNORM, classifier, next token (LD32 from the prompt
+ * while in it, else ARGMAX/SAMPLE), ST32 of the token and ST64 of the rng
+ * state and the progress counter into host memory, BEQ to the end at
+ * BOS, loop while position < end. The on-device loop is one job of two
+ * dispatches, (0, 1) and (1, steps) continuing, between device
+ * timestamps (run.c times from the end of the first position); per-token
+ * mode is one job of (pos, pos + 1) per position.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "jalrt_internal.h"
+#include "jalrt_graph.h"
+#include "jalrt_llm.h"
+
+#include "checkpoint.h"
+#include "tokenizer.h"
+
+#define LLM_RMS_EPS		1e-5f
+#define LLM_ROPE_THETA		10000.0f
+#define LLM_NUM_ARGS		5
+/* Progress poll interval: streaming latency vs. the host CPU left alone. */
+#define LLM_POLL_NS		(1000 * 1000LL)
+
+enum { A_POS, A_END, A_TOK, A_RNG, A_NPROMPT };
+
+/* A_TOK value: continue from the token and rng state in memory. */
+#define LLM_CONTINUE		UINT64_MAX
+
+/* Device-clock stamps of the one-job loop: start, first position, end. */
+enum { TS_START, TS_FIRST, TS_END, TS_COUNT };
+
+struct llm_layer {
+	struct jalrt_tensor *rms_att, *wq, *wk, *wv, *wo, *rms_ffn, *w1, *w2, *w3;
+	struct jalrt_tensor *kc, *vc;
+};
+
+/* A generation program for one sampler setting. */
+struct llm_prog {
+	struct jalrt_program *prog;
+	float temperature, topp;
+};
+
+struct jalrt_llm {
+	struct jalrt_device *dev;
+	struct jalrt_context *ctx;
+	struct llm_checkpoint *ckpt;
+	struct llm_tokenizer *tok;
+	struct llm_config cfg;
+	unsigned int precision;
+	uint32_t q8_group;
+	struct jalrt_graph *g;
+	uint64_t weight_bytes;
+
+	struct jalrt_tensor *emb, *wcls, *rms_final;
+	struct llm_layer *layers;
+	struct jalrt_tensor *x, *xb, *xb2, *q, *hb, *hb2, *logits;
+	/* host-visible I/O */
+	struct jalrt_tensor *prompt, *out, *progress, *rng, *cancel, *logits_host;
+	struct jalrt_tensor *stamps;
+
+	struct llm_prog progs[2];	/* [0] greedy, [1] the last sampling one */
+	struct jalrt_cmdbuf *cb;
+	uint32_t program_insns;
+};
+
+static uint64_t llm_now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+JALRT_API const char *jalrt_precision_name(enum jalrt_precision p)
+{
+	switch (p) {
+	case JALRT_PRECISION_F32: return "f32";
+	case JALRT_PRECISION_BF16: return "bf16";
+	case JALRT_PRECISION_INT8: return "int8";
+	case JALRT_PRECISION_SPARSE: return "sparse";
+	default: return NULL;
+	}
+}
+
+JALRT_API int jalrt_precision_parse(const char *name, enum jalrt_precision *p)
+{
+	unsigned int i;
+
+	if (!name || !p)
+		return jalrt_set_error(-EINVAL, "%s: NULL %s", __func__, name ? "result" : "name");
+	for (i = 0; i <= JALRT_PRECISION_SPARSE; i++) {
+		if (!strcmp(name, jalrt_precision_name(i))) {
+			*p = i;
+			return 0;
+		}
+	}
+	return jalrt_set_error(-EINVAL, "unknown precision '%s' (f32, bf16, int8 or sparse)", name);
+}
+
+/* ---- loading ------------------------------------------------------------- */
+
+/* Declare a tensor of @dtype and (for weights) give it @src. */
+static int add_tensor(struct jalrt_llm *m, const char *name, int layer, enum jalrt_dtype dtype,
+		      uint32_t rows, uint32_t cols, const float *src, uint32_t flags,
+		      struct jalrt_tensor **out)
+{
+	struct jalrt_tensor_desc d = { 0 };
+	char full[48];
+	int ret;
+
+	if (layer >= 0)
+		snprintf(full, sizeof(full), "%s[%d]", name, layer);
+	else
+		snprintf(full, sizeof(full), "%s", name);
+	d.name = full;
+	d.dtype = dtype;
+	d.ndim = rows > 1 ? 2 : 1;
+	d.dims[0] = rows > 1 ? rows : cols;
+	d.dims[1] = rows > 1 ? cols : 0;
+	d.flags = flags;
+	if (dtype == JALRT_DTYPE_Q8)
+		d.group = jalrt_q8_group_for(cols, m->q8_group);
+	ret = jalrt_graph_tensor(m->g, &d, out);
+	if (!ret && src) {
+		ret = jalrt_tensor_set_f32(*out, src);
+		m->weight_bytes += jalrt_tensor_bytes(*out);
+	}
+	return ret;
+}
+
+/* The dtype of a matrix of @cols columns at this precision. */
+static enum jalrt_dtype matrix_dtype(const struct jalrt_llm *m, uint32_t cols, bool block)
+{
+	switch (m->precision) {
+	case JALRT_PRECISION_BF16:
+		return JALRT_DTYPE_BF16;
+	case JALRT_PRECISION_INT8:
+		return JALRT_DTYPE_Q8;
+	case JALRT_PRECISION_SPARSE:
+		return block && cols % 4 == 0 ? JALRT_DTYPE_S24 : JALRT_DTYPE_BF16;
+	default:
+		return JALRT_DTYPE_F32;
+	}
+}
+
+static int declare_tensors(struct jalrt_llm *m)
+{
+	const struct llm_config *c = &m->cfg;
+	const struct llm_weights *w = &m->ckpt->weights;
+	uint32_t dim = c->dim, hid = c->hidden_dim, kvd = c->kv_dim, seq = c->seq_len;
+	uint32_t vocab = c->vocab_size;
+	enum jalrt_dtype table = matrix_dtype(m, dim, false);
+	int l, ret;
+
+	/* The embedding table is the classifier too when the model shares them. */
+	ret = add_tensor(m, "token_embedding", -1, table, vocab, dim, w->token_embedding, 0,
+			 &m->emb);
+	if (!ret && c->shared_classifier)
+		m->wcls = m->emb;
+	else if (!ret)
+		ret = add_tensor(m, "wcls", -1, table, vocab, dim, w->wcls, 0, &m->wcls);
+	if (!ret)
+		ret = add_tensor(m, "rms_final", -1, JALRT_DTYPE_F32, 1, dim, w->rms_final, 0,
+				 &m->rms_final);
+	for (l = 0; !ret && l < c->n_layers; l++) {
+		struct llm_layer *ly = &m->layers[l];
+		size_t dd = (size_t)dim * dim, kd = (size_t)kvd * dim, hd = (size_t)hid * dim;
+
+		ret = add_tensor(m, "rms_att", l, JALRT_DTYPE_F32, 1, dim, w->rms_att + l * dim, 0,
+				 &ly->rms_att);
+		if (!ret)
+			ret = add_tensor(m, "wq", l, matrix_dtype(m, dim, true), dim, dim,
+					 w->wq + l * dd, 0, &ly->wq);
+		if (!ret)
+			ret = add_tensor(m, "wk", l, matrix_dtype(m, dim, true), kvd, dim,
+					 w->wk + l * kd, 0, &ly->wk);
+		if (!ret)
+			ret = add_tensor(m, "wv", l, matrix_dtype(m, dim, true), kvd, dim,
+					 w->wv + l * kd, 0, &ly->wv);
+		if (!ret)
+			ret = add_tensor(m, "wo", l, matrix_dtype(m, dim, true), dim, dim,
+					 w->wo + l * dd, 0, &ly->wo);
+		if (!ret)
+			ret = add_tensor(m, "rms_ffn", l, JALRT_DTYPE_F32, 1, dim,
+					 w->rms_ffn + l * dim, 0, &ly->rms_ffn);
+		if (!ret)
+			ret = add_tensor(m, "w1", l, matrix_dtype(m, dim, true), hid, dim,
+					 w->w1 + l * hd, 0, &ly->w1);
+		if (!ret)
+			ret = add_tensor(m, "w2", l, matrix_dtype(m, hid, true), dim, hid,
+					 w->w2 + l * hd, 0, &ly->w2);
+		if (!ret)
+			ret = add_tensor(m, "w3", l, matrix_dtype(m, dim, true), hid, dim,
+					 w->w3 + l * hd, 0, &ly->w3);
+		/* One row per position: the program addresses row R[pos]. */
+		if (!ret)
+			ret = add_tensor(m, "key_cache", l, JALRT_DTYPE_F32, seq, kvd, NULL, 0,
+					 &ly->kc);
+		if (!ret)
+			ret = add_tensor(m, "value_cache", l, JALRT_DTYPE_F32, seq, kvd, NULL, 0,
+					 &ly->vc);
+	}
+	if (!ret)
+		ret = add_tensor(m, "x", -1, JALRT_DTYPE_F32, 1, dim, NULL, 0, &m->x);
+	if (!ret)
+		ret = add_tensor(m, "xb", -1, JALRT_DTYPE_F32, 1, dim, NULL, 0, &m->xb);
+	if (!ret)
+		ret = add_tensor(m, "xb2", -1, JALRT_DTYPE_F32, 1, dim, NULL, 0, &m->xb2);
+	if (!ret)
+		ret = add_tensor(m, "q", -1, JALRT_DTYPE_F32, 1, dim, NULL, 0, &m->q);
+	if (!ret)
+		ret = add_tensor(m, "hb", -1, JALRT_DTYPE_F32, 1, hid, NULL, 0, &m->hb);
+	if (!ret)
+		ret = add_tensor(m, "hb2", -1, JALRT_DTYPE_F32, 1, hid, NULL, 0, &m->hb2);
+	if (!ret)
+		ret = add_tensor(m, "logits", -1, JALRT_DTYPE_F32, 1, vocab, NULL, 0, &m->logits);
+	/*
+	 * Host side. The prompt has seq_len + 1 entries: with a prompt longer
+	 * than the run, the last position still reads the token after it.
+	 */
+	if (!ret)
+		ret = add_tensor(m, "prompt", -1, JALRT_DTYPE_U32, 1, seq + 1, NULL,
+				 JALRT_TENSOR_HOST, &m->prompt);
+	if (!ret)
+		ret = add_tensor(m, "tokens_out", -1, JALRT_DTYPE_U32, 1, seq, NULL,
+				 JALRT_TENSOR_HOST, &m->out);
+	if (!ret)
+		ret = add_tensor(m, "progress", -1, JALRT_DTYPE_U64, 1, 1, NULL, JALRT_TENSOR_HOST,
+				 &m->progress);
+	if (!ret)
+		ret = add_tensor(m, "rng_state", -1, JALRT_DTYPE_U64, 1, 1, NULL,
+				 JALRT_TENSOR_HOST, &m->rng);
+	if (!ret)
+		ret = add_tensor(m, "cancel", -1, JALRT_DTYPE_U32, 1, 1, NULL, JALRT_TENSOR_HOST,
+				 &m->cancel);
+	if (!ret)
+		ret = add_tensor(m, "logits_out", -1, JALRT_DTYPE_F32, 1, vocab, NULL,
+				 JALRT_TENSOR_HOST, &m->logits_host);
+	if (!ret)
+		ret = add_tensor(m, "stamps", -1, JALRT_DTYPE_U64, 1, TS_COUNT, NULL,
+				 JALRT_TENSOR_HOST, &m->stamps);
+	return ret;
+}
+
+JALRT_API int jalrt_llm_load(struct jalrt_device *dev, const char *checkpoint,
+			     const char *tokenizer, const struct jalrt_llm_options *opts,
+			     struct jalrt_llm **out)
+{
+	struct jalrt_llm_options def = { 0 };
+	struct jalrt_llm *m;
+	int ret;
+
+	if (!dev || !checkpoint || !out)
+		return jalrt_set_error(-EINVAL, "%s: NULL %s", __func__,
+				       !dev ? "device" : !checkpoint ? "checkpoint" : "llm");
+	*out = NULL;
+	if (!opts)
+		opts = &def;
+	if (!jalrt_precision_name(opts->precision))
+		return jalrt_set_error(-EINVAL, "%s: precision %u is not f32/bf16/int8/sparse",
+				       __func__, opts->precision);
+	if (opts->flags & ~JALRT_LLM_FLAGS)
+		return jalrt_set_error(-EINVAL, "%s: unknown flags 0x%x", __func__,
+				       opts->flags & ~JALRT_LLM_FLAGS);
+	if (!(dev->info.caps & JAL_CAP_LLM))
+		return jalrt_set_error(-EOPNOTSUPP,
+				       "%s: the device (version %u.%u, caps 0x%x) lacks the LLM instructions (JAL_CAP_LLM)",
+				       __func__, dev->info.hw_version >> 16,
+				       dev->info.hw_version & 0xffff, dev->info.caps);
+
+	m = calloc(1, sizeof(*m));
+	if (!m)
+		return jalrt_set_error(-ENOMEM, "%s: out of memory", __func__);
+	m->dev = jalrt_device_get(dev);
+	m->precision = opts->precision;
+	m->q8_group = opts->q8_group ? opts->q8_group : 64;
+
+	ret = llm_checkpoint_open(checkpoint, &m->ckpt);
+	if (ret) {
+		jalrt_set_error(ret, "%s: %s: %s", __func__, checkpoint, llm_last_error_message());
+		goto fail;
+	}
+	m->cfg = m->ckpt->config;
+	if (m->cfg.vocab_size > (1 << 24) || m->cfg.seq_len > (1 << 24)) {
+		ret = jalrt_set_error(-E2BIG, "%s: %s: vocabulary or context too large", __func__,
+				      checkpoint);
+		goto fail;
+	}
+	if (tokenizer) {
+		ret = llm_tokenizer_open(tokenizer, m->cfg.vocab_size, &m->tok);
+		if (ret) {
+			jalrt_set_error(ret, "%s: %s: %s", __func__, tokenizer,
+					llm_last_error_message());
+			goto fail;
+		}
+	}
+	m->layers = calloc((size_t)m->cfg.n_layers, sizeof(*m->layers));
+	if (!m->layers) {
+		ret = jalrt_set_error(-ENOMEM, "%s: out of memory", __func__);
+		goto fail;
+	}
+	ret = jalrt_context_create(dev, opts->priority, &m->ctx);
+	if (!ret)
+		ret = jalrt_graph_create(m->ctx, opts->flags & JALRT_LLM_HOST_MEMORY ?
+					 JALRT_GRAPH_HOST_MEMORY : 0, &m->g);
+	if (!ret)
+		ret = declare_tensors(m);
+	if (!ret)
+		ret = jalrt_graph_allocate(m->g);
+	if (!ret)
+		ret = jalrt_cmdbuf_create(dev, &m->cb);
+	if (ret)
+		goto fail;
+	*out = m;
+	return 0;
+
+fail:
+	jalrt_llm_destroy(m);
+	return ret;
+}
+
+JALRT_API int jalrt_llm_destroy(struct jalrt_llm *m)
+{
+	unsigned int i;
+
+	if (!m)
+		return 0;
+	for (i = 0; i < JALRT_ARRAY_SIZE(m->progs); i++)
+		jalrt_program_destroy(m->progs[i].prog);
+	jalrt_cmdbuf_destroy(m->cb);
+	jalrt_graph_destroy(m->g);
+	jalrt_context_destroy(m->ctx);
+	free(m->layers);
+	llm_tokenizer_close(m->tok);
+	llm_checkpoint_close(m->ckpt);
+	jalrt_device_put(m->dev);
+	free(m);
+	return 0;
+}
+
+JALRT_API int jalrt_llm_query(const struct jalrt_llm *m, struct jalrt_llm_info *info)
+{
+	struct jalrt_graph_info gi;
+
+	if (!m || !info)
+		return jalrt_set_error(-EINVAL, "%s: NULL %s", __func__, m ? "info" : "llm");
+	jalrt_graph_query(m->g, &gi);
+	memset(info, 0, sizeof(*info));
+	info->dim = m->cfg.dim;
+	info->hidden_dim = m->cfg.hidden_dim;
+	info->n_layers = m->cfg.n_layers;
+	info->n_heads = m->cfg.n_heads;
+	info->n_kv_heads = m->cfg.n_kv_heads;
+	info->vocab_size = m->cfg.vocab_size;
+	info->seq_len = m->cfg.seq_len;
+	info->shared_classifier = m->cfg.shared_classifier;
+	info->precision = m->precision;
+	info->weight_bytes = m->weight_bytes;
+	info->device_bytes = gi.device_bytes;
+	info->in_vram = gi.in_vram;
+	info->upload_ns = gi.upload_ns;
+	info->program_insns = m->program_insns;
+	return 0;
+}
+
+/* ---- text ---------------------------------------------------------------- */
+
+JALRT_API int jalrt_llm_encode(struct jalrt_llm *m, const char *text, bool bos, int *tokens,
+			       size_t max)
+{
+	int ret;
+
+	if (!m || !text || (max && !tokens))
+		return jalrt_set_error(-EINVAL, "%s: NULL argument", __func__);
+	if (!m->tok)
+		return jalrt_set_error(-ENOTSUP, "%s: the model was loaded without a tokenizer",
+				       __func__);
+	ret = llm_tokenizer_encode(m->tok, text, bos, false, tokens, max);
+	if (ret < 0)
+		return jalrt_set_error(ret, "%s: %s", __func__, llm_last_error_message());
+	return ret;
+}
+
+JALRT_API const char *jalrt_llm_decode(struct jalrt_llm *m, int prev, int token)
+{
+	if (!m || !m->tok)
+		return NULL;
+	return llm_tokenizer_decode(m->tok, prev, token);
+}
+
+JALRT_API bool jalrt_llm_piece_is_printable(const char *piece)
+{
+	return llm_piece_is_printable(piece);
+}
+
+/* ---- the generation program ---------------------------------------------- */
+
+static int emit_layer(struct jalrt_llm *m, struct jalrt_program *p, const struct llm_layer *ly,
+		      unsigned int pos1)
+{
+	const struct llm_config *c = &m->cfg;
+	struct jalrt_ref x = JALRT_REF(m->x), xb = JALRT_REF(m->xb), q = JALRT_REF(m->q);
+	struct jalrt_ref k_row = JALRT_REF_ROW(ly->kc, A_POS);
+	struct jalrt_ref v_row = JALRT_REF_ROW(ly->vc, A_POS);
+	struct jalrt_ref hb = JALRT_REF(m->hb), hb2 = JALRT_REF(m->hb2);
+
+	jalrt_op_rmsnorm(p, xb, x, JALRT_REF(ly->rms_att), c->dim, LLM_RMS_EPS);
+	jalrt_op_matvec(p, q, ly->wq, xb);
+	jalrt_op_matvec(p, k_row, ly->wk, xb);
+	jalrt_op_matvec(p, v_row, ly->wv, xb);
+	jalrt_op_rope(p, q, q, c->dim, c->head_size, JALRT_DIM_REG(A_POS), LLM_ROPE_THETA);
+	jalrt_op_rope(p, k_row, k_row, c->kv_dim, c->head_size, JALRT_DIM_REG(A_POS),
+		      LLM_ROPE_THETA);
+	jalrt_op_attention(p, xb, q, JALRT_REF(ly->kc), JALRT_REF(ly->vc), c->n_heads,
+			   c->head_size, c->n_kv_heads, JALRT_DIM_REG(pos1));
+	jalrt_op_matvec(p, JALRT_REF(m->xb2), ly->wo, xb);
+	jalrt_op_vadd(p, x, x, JALRT_REF(m->xb2), c->dim);
+	jalrt_op_rmsnorm(p, xb, x, JALRT_REF(ly->rms_ffn), c->dim, LLM_RMS_EPS);
+	jalrt_op_matvec(p, hb, ly->w1, xb);
+	jalrt_op_matvec(p, hb2, ly->w3, xb);
+	jalrt_op_silu_mul(p, hb, hb, hb2, c->hidden_dim);
+	jalrt_op_matvec(p, xb, ly->w2, hb);
+	/* Errors are remembered by the program and reported at finalize. */
+	return jalrt_op_vadd(p, x, x, xb, c->dim);
+}
+
+static int build_program(struct jalrt_llm *m, float temperature, float topp,
+			 struct jalrt_program **out)
+{
+	const struct llm_config *c = &m->cfg;
+	unsigned int pos1, next, bos, flag, zero;
+	uint32_t loop, from_prompt, have_next, done;
+	struct jalrt_kernel_builder *kb;
+	struct jalrt_program *p;
+	int l, ret;
+
+	ret = jalrt_program_create(m->g, LLM_NUM_ARGS, &p);
+	if (ret)
+		return ret;
+	kb = jalrt_program_builder(p);
+	ret = jalrt_program_scalar(p, &pos1);
+	if (!ret)
+		ret = jalrt_program_scalar(p, &next);
+	if (!ret)
+		ret = jalrt_program_scalar(p, &bos);
+	if (!ret)
+		ret = jalrt_program_scalar(p, &flag);
+	if (!ret)
+		ret = jalrt_program_scalar(p, &zero);
+	if (!ret)
+		ret = jalrt_kb_new_label(kb, &loop);
+	if (!ret)
+		ret = jalrt_kb_new_label(kb, &from_prompt);
+	if (!ret)
+		ret = jalrt_kb_new_label(kb, &have_next);
+	if (!ret)
+		ret = jalrt_kb_new_label(kb, &done);
+	if (ret)
+		goto out;
+
+	/* The builder and the program keep their first error; check at the end. */
+	jalrt_kb_li(kb, bos, LLM_TOKEN_BOS);
+	jalrt_kb_li(kb, zero, 0);
+	/*
+	 * Token LLM_CONTINUE: go on from where an earlier dispatch of this job
+	 * stopped, with the token it stored for this position and its rng
+	 * state; nothing to do if that token ended the text.
+	 */
+	jalrt_kb_li(kb, flag, LLM_CONTINUE);
+	jalrt_kb_bne(kb, A_TOK, flag, loop);
+	jalrt_kb_addi(kb, pos1, A_POS, (uint64_t)-1);
+	jalrt_op_load(p, A_TOK, JALRT_REF_ELEM(m->out, pos1));
+	jalrt_op_load(p, A_RNG, JALRT_REF(m->rng));
+	jalrt_kb_beq(kb, A_TOK, bos, done);
+	jalrt_kb_bind(kb, loop);
+	/* The host asks to stop by setting the cancel word. */
+	jalrt_op_load(p, flag, JALRT_REF(m->cancel));
+	jalrt_kb_bne(kb, flag, zero, done);
+	jalrt_op_embed(p, JALRT_REF(m->x), m->emb, JALRT_DIM_REG(A_TOK));
+	jalrt_kb_addi(kb, pos1, A_POS, 1);
+	for (l = 0; l < c->n_layers; l++)
+		emit_layer(m, p, &m->layers[l], pos1);
+	jalrt_op_rmsnorm(p, JALRT_REF(m->x), JALRT_REF(m->x), JALRT_REF(m->rms_final), c->dim,
+			 LLM_RMS_EPS);
+	jalrt_op_matvec(p, JALRT_REF(m->logits), m->wcls, JALRT_REF(m->x));
+
+	/* Next token: the prompt's while in it, else the sampler's. */
+	jalrt_kb_bltu(kb, pos1, A_NPROMPT, from_prompt);
+	if (temperature == 0.0f)
+		jalrt_op_argmax(p, next, JALRT_REF(m->logits), c->vocab_size);
+	else
+		jalrt_op_sample(p, next, JALRT_REF(m->logits), c->vocab_size, A_RNG,
+				temperature, topp);
+	jalrt_kb_jump(kb, have_next);
+	jalrt_kb_bind(kb, from_prompt);
+	jalrt_op_load(p, next, JALRT_REF_ELEM(m->prompt, pos1));
+	jalrt_kb_bind(kb, have_next);
+
+	/* Publish: token, rng state, then the counter the host polls. */
+	jalrt_op_store(p, JALRT_REF_ELEM(m->out, A_POS), next);
+	jalrt_op_store(p, JALRT_REF(m->rng), A_RNG);
+	jalrt_kb_addi(kb, A_POS, pos1, 0);
+	jalrt_op_store(p, JALRT_REF(m->progress), A_POS);
+	jalrt_kb_beq(kb, next, bos, done);
+	jalrt_kb_addi(kb, A_TOK, next, 0);
+	jalrt_kb_bltu(kb, A_POS, A_END, loop);
+	jalrt_kb_bind(kb, done);
+	jalrt_kb_halt(kb);
+
+	ret = jalrt_program_finalize(p);
+out:
+	if (ret) {
+		jalrt_program_destroy(p);
+		return ret;
+	}
+	m->program_insns = jalrt_kernel_num_insns(jalrt_program_kernel(p));
+	*out = p;
+	return 0;
+}
+
+/* The program for a sampler setting, built on first use. */
+static int get_program(struct jalrt_llm *m, float temperature, float topp,
+		       struct jalrt_program **out)
+{
+	struct llm_prog *slot = &m->progs[temperature == 0.0f ? 0 : 1];
+	int ret;
+
+	if (slot->prog && (temperature == 0.0f ||
+			   (slot->temperature == temperature && slot->topp == topp))) {
+		*out = slot->prog;
+		return 0;
+	}
+	jalrt_program_destroy(slot->prog);
+	slot->prog = NULL;
+	ret = build_program(m, temperature, topp, &slot->prog);
+	if (ret)
+		return ret;
+	slot->temperature = temperature;
+	slot->topp = topp;
+	*out = slot->prog;
+	return 0;
+}
+
+/* ---- running ------------------------------------------------------------- */
+
+static uint64_t load_u64(const struct jalrt_tensor *t)
+{
+	return __atomic_load_n((const uint64_t *)jalrt_tensor_host(t), __ATOMIC_ACQUIRE);
+}
+
+/* Host-side state of one generation. */
+struct gen_state {
+	struct jalrt_llm *m;
+	const struct jalrt_llm_generate_params *params;
+	struct jalrt_llm_stats st;
+	int seen;		/* tokens of the out buffer handled */
+	int prev;		/* token before the next one to emit */
+	bool stop;		/* BOS, callback stop or error: emit no more */
+	int error;
+	uint64_t t_first;	/* end of the first position */
+	uint64_t device_elapsed_ns;	/* the same span by the device clock */
+};
+
+/* Hand the tokens the chip has published (up to @avail) to the callback. */
+static void drain(struct gen_state *s, int avail)
+{
+	const uint32_t *out = jalrt_tensor_host(s->m->out);
+
+	if (avail > 0 && !s->t_first)
+		s->t_first = llm_now();
+	while (!s->stop && s->seen < avail) {
+		int token = (int)__atomic_load_n(&out[s->seen], __ATOMIC_RELAXED), ret;
+
+		s->seen++;
+		s->st.positions = s->seen;
+		if (token == LLM_TOKEN_BOS) {
+			s->st.stopped_at_bos = true;
+			s->stop = true;
+			break;
+		}
+		s->st.emitted++;
+		if (s->params->on_token) {
+			ret = s->params->on_token(s->params->opaque, s->prev, token, s->seen);
+			if (ret) {
+				s->stop = true;
+				if (ret < 0)
+					s->error = jalrt_set_error(ret,
+						"jalrt_llm_generate: the token callback failed with %d",
+						ret);
+			}
+		}
+		s->prev = token;
+	}
+}
+
+static int record_run(struct jalrt_llm *m, struct jalrt_program *p, const uint64_t *args,
+		      bool copy_logits)
+{
+	int ret;
+
+	jalrt_cmdbuf_reset(m->cb);
+	ret = jalrt_program_record(p, m->cb, args, LLM_NUM_ARGS);
+	if (!ret && copy_logits)
+		ret = jalrt_graph_record_copy(m->cb, m->logits_host, 0, m->logits, 0,
+					      jalrt_tensor_bytes(m->logits));
+	return ret;
+}
+
+static int run_device_loop(struct gen_state *s, struct jalrt_program *p, int steps)
+{
+	struct jalrt_llm *m = s->m;
+	uint64_t args[LLM_NUM_ARGS];
+	struct jalrt_fence *fence = NULL;
+	bool canceled = false;
+	int ret;
+
+	/*
+	 * One job: position 0, then the rest continuing from memory, with the
+	 * device clock stamped around them. run.c times from the end of the
+	 * first position; the host cannot see that moment reliably (a whole
+	 * short generation may end before its first poll), the chip can.
+	 */
+	args[A_POS] = 0;
+	args[A_END] = 1;
+	args[A_TOK] = (uint64_t)s->params->prompt[0];
+	args[A_RNG] = s->params->seed;
+	args[A_NPROMPT] = (uint64_t)s->params->n_prompt;
+	memset(jalrt_tensor_host(m->stamps), 0, jalrt_tensor_bytes(m->stamps));
+	jalrt_cmdbuf_reset(m->cb);
+	ret = jalrt_graph_record_timestamp(m->cb, m->stamps, TS_START * 8);
+	if (!ret)
+		ret = jalrt_program_record(p, m->cb, args, LLM_NUM_ARGS);
+	if (!ret)
+		ret = jalrt_graph_record_timestamp(m->cb, m->stamps, TS_FIRST * 8);
+	if (!ret && steps > 1) {
+		args[A_POS] = 1;
+		args[A_END] = (uint64_t)steps;
+		args[A_TOK] = LLM_CONTINUE;
+		args[A_RNG] = 0;
+		ret = jalrt_program_record(p, m->cb, args, LLM_NUM_ARGS);
+	}
+	if (!ret)
+		ret = jalrt_graph_record_timestamp(m->cb, m->stamps, TS_END * 8);
+	if (!ret)
+		ret = jalrt_submit(m->ctx, m->cb, NULL, 0, NULL, 0, &fence);
+	if (ret)
+		return ret;
+	s->st.submits++;
+	for (;;) {
+		/* Sleeping in the fence wait doubles as the poll interval. */
+		ret = jalrt_fence_wait(fence, LLM_POLL_NS);
+		drain(s, (int)load_u64(m->progress));
+		if (s->stop && !canceled && ret == -ETIME) {
+			/* Ask the chip to stop at its next position. */
+			__atomic_store_n((uint32_t *)jalrt_tensor_host(m->cancel), 1,
+					 __ATOMIC_RELEASE);
+			canceled = true;
+		}
+		if (ret != -ETIME)
+			break;
+	}
+	jalrt_fence_destroy(fence);
+	if (!ret) {
+		const uint64_t *ts = jalrt_tensor_host(m->stamps);
+
+		s->device_elapsed_ns = ts[TS_END] - ts[TS_FIRST];
+	}
+	return ret;
+}
+
+static int run_per_token(struct gen_state *s, struct jalrt_program *p, int steps)
+{
+	struct jalrt_llm *m = s->m;
+	uint64_t args[LLM_NUM_ARGS], rng = s->params->seed;
+	const uint32_t *out = jalrt_tensor_host(m->out);
+	int pos, token = s->params->prompt[0], ret;
+
+	for (pos = 0; pos < steps && !s->stop; pos++) {
+		args[A_POS] = (uint64_t)pos;
+		args[A_END] = (uint64_t)pos + 1;
+		args[A_TOK] = (uint64_t)token;
+		args[A_RNG] = rng;
+		args[A_NPROMPT] = (uint64_t)s->params->n_prompt;
+		/* The same commands every time: only the arguments change. */
+		if (!pos)
+			ret = record_run(m, p, args, false);
+		else
+			ret = jalrt_cmdbuf_set_args(m->cb, 0, 0, args, LLM_NUM_ARGS);
+		if (!ret)
+			ret = jalrt_submit_sync(m->ctx, m->cb, NULL, 0, JALRT_TIMEOUT_INFINITE);
+		if (ret)
+			return ret;
+		s->st.submits++;
+		rng = load_u64(m->rng);
+		token = (int)out[pos];
+		drain(s, pos + 1);
+	}
+	return 0;
+}
+
+JALRT_API int jalrt_llm_generate(struct jalrt_llm *m,
+				 const struct jalrt_llm_generate_params *params,
+				 struct jalrt_llm_stats *stats)
+{
+	struct gen_state s = { .m = m, .params = params };
+	struct jalrt_program *p;
+	uint64_t start;
+	int steps, n_prompt, i, ret;
+	uint32_t *prompt;
+
+	if (stats)
+		memset(stats, 0, sizeof(*stats));
+	if (!m || !params)
+		return jalrt_set_error(-EINVAL, "%s: NULL %s", __func__, m ? "params" : "llm");
+	if (!params->prompt || params->n_prompt < 1)
+		return jalrt_set_error(-EINVAL, "%s: the prompt needs at least one token (BOS)",
+				       __func__);
+	for (i = 0; i < params->n_prompt; i++)
+		if (params->prompt[i] < 0 || params->prompt[i] >= m->cfg.vocab_size)
+			return jalrt_set_error(-EINVAL,
+					       "%s: prompt token %d (#%d) is outside the vocabulary of %d",
+					       __func__, params->prompt[i], i, m->cfg.vocab_size);
+	if (!(params->temperature >= 0.0f) || params->temperature > 1e30f)
+		return jalrt_set_error(-EINVAL, "%s: temperature %g is not a finite value >= 0",
+				       __func__, params->temperature);
+	if (params->topp != params->topp)
+		return jalrt_set_error(-EINVAL, "%s: top-p is NaN", __func__);
+	if (params->temperature != 0.0f && !params->seed)
+		return jalrt_set_error(-EINVAL, "%s: seed 0 would make xorshift return 0 forever",
+				       __func__);
+	if (params->mode > JALRT_LLM_PER_TOKEN)
+		return jalrt_set_error(-EINVAL, "%s: unknown mode %u", __func__, params->mode);
+	steps = params->steps;
+	if (steps <= 0 || steps > m->cfg.seq_len)
+		steps = m->cfg.seq_len;
+
+	ret = get_program(m, params->temperature, params->topp, &p);
+	if (ret)
+		return ret;
+	/* The prompt, as far as any position can read it. */
+	n_prompt = params->n_prompt < m->cfg.seq_len + 1 ? params->n_prompt : m->cfg.seq_len + 1;
+	prompt = jalrt_tensor_host(m->prompt);
+	for (i = 0; i < n_prompt; i++)
+		prompt[i] = (uint32_t)params->prompt[i];
+	memset(jalrt_tensor_host(m->out), 0, jalrt_tensor_bytes(m->out));
+	*(uint64_t *)jalrt_tensor_host(m->progress) = 0;
+	*(uint32_t *)jalrt_tensor_host(m->cancel) = 0;
+	s.prev = params->prompt[0];
+
+	start = llm_now();
+	if (params->mode == JALRT_LLM_PER_TOKEN)
+		ret = run_per_token(&s, p, steps);
+	else
+		ret = run_device_loop(&s, p, steps);
+	if (!ret)
+		ret = s.error;
+	s.st.total_ns = llm_now() - start;
+	if (s.t_first)
+		s.st.elapsed_ns = llm_now() - s.t_first;
+	/* The device clock when there is one (device loop), else the host's. */
+	if (s.device_elapsed_ns)
+		s.st.elapsed_ns = s.device_elapsed_ns;
+	if (s.st.positions > 1 && s.st.elapsed_ns)
+		s.st.tokens_per_second = (s.st.positions - 1) / (s.st.elapsed_ns * 1e-9);
+	if (stats)
+		*stats = s.st;
+	return ret;
+}
+
+JALRT_API int jalrt_llm_forward(struct jalrt_llm *m, int token, int pos, float *logits)
+{
+	uint64_t args[LLM_NUM_ARGS];
+	struct jalrt_program *p;
+	int ret;
+
+	if (!m || !logits)
+		return jalrt_set_error(-EINVAL, "%s: NULL %s", __func__, m ? "logits" : "llm");
+	if (token < 0 || token >= m->cfg.vocab_size)
+		return jalrt_set_error(-EINVAL, "%s: token %d is outside the vocabulary of %d",
+				       __func__, token, m->cfg.vocab_size);
+	if (pos < 0 || pos >= m->cfg.seq_len)
+		return jalrt_set_error(-EINVAL, "%s: position %d is outside the model's %d",
+				       __func__, pos, m->cfg.seq_len);
+	ret = get_program(m, 0.0f, 0.0f, &p);
+	if (ret)
+		return ret;
+	*(uint32_t *)jalrt_tensor_host(m->cancel) = 0;
+	args[A_POS] = (uint64_t)pos;
+	args[A_END] = (uint64_t)pos + 1;
+	args[A_TOK] = (uint64_t)token;
+	args[A_RNG] = 1;
+	args[A_NPROMPT] = 0;
+	ret = record_run(m, p, args, true);
+	if (!ret)
+		ret = jalrt_submit_sync(m->ctx, m->cb, NULL, 0, JALRT_TIMEOUT_INFINITE);
+	if (ret)
+		return ret;
+	memcpy(logits, jalrt_tensor_host(m->logits_host), (size_t)m->cfg.vocab_size * 4);
+	return 0;
+}

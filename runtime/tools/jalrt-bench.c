@@ -1,0 +1,285 @@
+// SPDX-License-Identifier: MIT
+/*
+ * jalrt-bench: figures of the whole stack (library, driver, chip), one
+ * "key value unit" line each, for scripts/bench.sh:
+ *
+ *   jalrt-bench null [-n JOBS]          null-job round trip and job rate
+ *   jalrt-bench copy [-s MiB] [-n REPS] DMA copy bandwidth between host
+ *                                       and device memory
+ *   jalrt-bench llm MODEL [--precision P] [-n STEPS] [-r REPS]
+ *                   [--per-token] [--host-memory]
+ *                                       greedy decode rate from BOS, the
+ *                                       best of REPS generations
+ *
+ * Figures only: nothing here passes or fails on speed.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "jalrt.h"
+#include "jalrt_llm.h"
+
+#define TIMEOUT_NS	(600 * 1000000000LL)
+
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+static void die(const char *what, int err)
+{
+	fprintf(stderr, "jalrt-bench: %s: %s\n", what,
+		*jalrt_last_error_message() ? jalrt_last_error_message() : jalrt_strerror(err));
+	exit(EXIT_FAILURE);
+}
+
+static int cmp_u64(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+static long arg_long(int argc, char **argv, const char *flag, long def)
+{
+	int i;
+
+	for (i = 0; i < argc - 1; i++)
+		if (!strcmp(argv[i], flag))
+			return strtol(argv[i + 1], NULL, 0);
+	return def;
+}
+
+static const char *arg_str(int argc, char **argv, const char *flag, const char *def)
+{
+	int i;
+
+	for (i = 0; i < argc - 1; i++)
+		if (!strcmp(argv[i], flag))
+			return argv[i + 1];
+	return def;
+}
+
+static bool arg_flag(int argc, char **argv, const char *flag)
+{
+	int i;
+
+	for (i = 0; i < argc; i++)
+		if (!strcmp(argv[i], flag))
+			return true;
+	return false;
+}
+
+/* Round trip: submit one NOP job and wait, JOBS times; rate: JOBS in flight. */
+static int bench_null(struct jalrt_device *dev, int argc, char **argv)
+{
+	long n = arg_long(argc, argv, "-n", 2000), i;
+	struct jalrt_context *ctx;
+	struct jalrt_cmdbuf *cb;
+	struct jalrt_fence *f = NULL;
+	uint64_t *lat, t0;
+	int ret;
+
+	if (n < 10)
+		n = 10;
+	lat = calloc((size_t)n, sizeof(*lat));
+	if (!lat)
+		die("out of memory", -ENOMEM);
+	ret = jalrt_context_create(dev, JALRT_PRIORITY_NORMAL, &ctx);
+	if (!ret)
+		ret = jalrt_cmdbuf_create(dev, &cb);
+	if (!ret)
+		ret = jalrt_cmdbuf_nop(cb);
+	if (ret)
+		die("setup", ret);
+	/* Warm up (first submit writes the command buffer). */
+	for (i = 0; i < 10 && !ret; i++)
+		ret = jalrt_submit_sync(ctx, cb, NULL, 0, TIMEOUT_NS);
+	for (i = 0; i < n && !ret; i++) {
+		t0 = now_ns();
+		ret = jalrt_submit_sync(ctx, cb, NULL, 0, TIMEOUT_NS);
+		lat[i] = now_ns() - t0;
+	}
+	if (ret)
+		die("null job", ret);
+	qsort(lat, (size_t)n, sizeof(*lat), cmp_u64);
+	printf("null_rtt_median_us %.1f us\n", lat[n / 2] / 1e3);
+	printf("null_rtt_p90_us %.1f us\n", lat[n * 9 / 10] / 1e3);
+
+	t0 = now_ns();
+	for (i = 0; i < n && !ret; i++) {
+		jalrt_fence_destroy(f);
+		ret = jalrt_submit(ctx, cb, NULL, 0, NULL, 0, &f);
+	}
+	if (!ret)
+		ret = jalrt_fence_wait(f, TIMEOUT_NS);
+	if (ret)
+		die("pipelined null jobs", ret);
+	printf("null_jobs_per_s %.0f jobs/s\n", n / ((now_ns() - t0) * 1e-9));
+	jalrt_fence_destroy(f);
+	jalrt_cmdbuf_destroy(cb);
+	jalrt_context_destroy(ctx);
+	free(lat);
+	return 0;
+}
+
+struct copy_case {
+	const char *name;
+	bool dst_vram, src_vram;
+};
+
+static int bench_copy(struct jalrt_device *dev, int argc, char **argv)
+{
+	static const struct copy_case cases[] = {
+		{ "host_to_host", false, false },
+		{ "host_to_device", true, false },
+		{ "device_to_host", false, true },
+		{ "device_to_device", true, true },
+	};
+	uint64_t bytes = (uint64_t)arg_long(argc, argv, "-s", 64) << 20;
+	long reps = arg_long(argc, argv, "-n", 5), r;
+	struct jalrt_device_info info;
+	struct jalrt_context *ctx;
+	unsigned int c;
+	int ret;
+
+	jalrt_device_query(dev, &info);
+	ret = jalrt_context_create(dev, JALRT_PRIORITY_NORMAL, &ctx);
+	if (ret)
+		die("context", ret);
+	for (c = 0; c < sizeof(cases) / sizeof(cases[0]); c++) {
+		struct jalrt_buffer *dst = NULL, *src = NULL, *ts = NULL;
+		struct jalrt_cmdbuf *cb = NULL;
+		uint64_t best = UINT64_MAX, wall;
+		const uint64_t *stamp;
+
+		bool vram = cases[c].dst_vram || cases[c].src_vram;
+
+		if (vram && info.vram_size < 2 * bytes + (1 << 20)) {
+			printf("copy_%s n/a (no device memory)\n", cases[c].name);
+			continue;
+		}
+		ret = jalrt_buffer_alloc(dev, bytes, cases[c].dst_vram ? JALRT_BUFFER_VRAM : 0,
+					 &dst);
+		if (!ret)
+			ret = jalrt_buffer_alloc(dev, bytes,
+						 cases[c].src_vram ? JALRT_BUFFER_VRAM : 0, &src);
+		if (!ret)
+			ret = jalrt_buffer_alloc(dev, 16, 0, &ts);
+		if (!ret)
+			ret = jalrt_cmdbuf_create(dev, &cb);
+		/* The device clock brackets the copy: no submit overhead in the figure. */
+		if (!ret)
+			ret = jalrt_cmdbuf_timestamp(cb, ts, 0);
+		if (!ret)
+			ret = jalrt_cmdbuf_copy(cb, dst, 0, src, 0, bytes);
+		if (!ret)
+			ret = jalrt_cmdbuf_timestamp(cb, ts, 8);
+		if (ret) {
+			if (vram) {
+				printf("copy_%s n/a (%s)\n", cases[c].name, jalrt_last_error_message());
+				jalrt_cmdbuf_destroy(cb);
+				jalrt_buffer_free(dst);
+				jalrt_buffer_free(src);
+				jalrt_buffer_free(ts);
+				continue;
+			}
+			die("copy setup", ret);
+		}
+		stamp = jalrt_buffer_host(ts);
+		wall = now_ns();
+		for (r = 0; r < reps; r++) {
+			ret = jalrt_submit_sync(ctx, cb, NULL, 0, TIMEOUT_NS);
+			if (ret)
+				die("copy job", ret);
+			if (stamp[1] - stamp[0] < best)
+				best = stamp[1] - stamp[0];
+		}
+		wall = now_ns() - wall;
+		printf("copy_%s %.2f GB/s\n", cases[c].name, bytes / (double)best);
+		printf("copy_%s_wall %.2f GB/s\n", cases[c].name,
+		       bytes * (double)reps / (double)wall);
+		jalrt_cmdbuf_destroy(cb);
+		jalrt_buffer_free(dst);
+		jalrt_buffer_free(src);
+		jalrt_buffer_free(ts);
+	}
+	jalrt_context_destroy(ctx);
+	return 0;
+}
+
+static int bench_llm(struct jalrt_device *dev, int argc, char **argv)
+{
+	struct jalrt_llm_options opts = { 0 };
+	struct jalrt_llm_generate_params gp = { 0 };
+	struct jalrt_llm_stats st;
+	struct jalrt_llm_info info;
+	enum jalrt_precision prec;
+	struct jalrt_llm *llm;
+	int bos = JALRT_LLM_TOKEN_BOS, ret;
+	long reps, r;
+
+	if (argc < 2)
+		die("usage: jalrt-bench llm MODEL [--precision P] [-n STEPS]", -EINVAL);
+	if (jalrt_precision_parse(arg_str(argc, argv, "--precision", "f32"), &prec))
+		die("precision", -EINVAL);
+	opts.precision = prec;
+	if (arg_flag(argc, argv, "--host-memory"))
+		opts.flags |= JALRT_LLM_HOST_MEMORY;
+	ret = jalrt_llm_load(dev, argv[1], NULL, &opts, &llm);
+	if (ret)
+		die("load", ret);
+	jalrt_llm_query(llm, &info);
+	gp.prompt = &bos;
+	gp.n_prompt = 1;
+	gp.steps = (int)arg_long(argc, argv, "-n", 256);
+	gp.mode = arg_flag(argc, argv, "--per-token") ? JALRT_LLM_PER_TOKEN : JALRT_LLM_DEVICE_LOOP;
+	reps = arg_long(argc, argv, "-r", 1);
+	for (r = 0; r < (reps > 0 ? reps : 1); r++) {
+		struct jalrt_llm_stats one;
+
+		ret = jalrt_llm_generate(llm, &gp, &one);
+		if (ret)
+			die("generate", ret);
+		if (!r || one.tokens_per_second > st.tokens_per_second)
+			st = one;
+	}
+	printf("llm_tok_per_s %.2f tok/s\n", st.tokens_per_second);
+	printf("llm_positions %d positions\n", st.positions);
+	printf("llm_jobs %u jobs\n", st.submits);
+	printf("llm_weights %.2f MiB\n", info.weight_bytes / 1048576.0);
+	printf("llm_memory %s\n", info.in_vram ? "device" : "host");
+	printf("llm_upload %.1f ms\n", info.upload_ns / 1e6);
+	jalrt_llm_destroy(llm);
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	struct jalrt_device *dev;
+	int ret;
+
+	if (argc < 2) {
+		fprintf(stderr, "usage: jalrt-bench null|copy|llm [options]\n");
+		return 2;
+	}
+	ret = jalrt_device_open((unsigned int)arg_long(argc, argv, "--device", 0), &dev);
+	if (ret)
+		die("open", ret);
+	if (!strcmp(argv[1], "null"))
+		ret = bench_null(dev, argc - 1, argv + 1);
+	else if (!strcmp(argv[1], "copy"))
+		ret = bench_copy(dev, argc - 1, argv + 1);
+	else if (!strcmp(argv[1], "llm"))
+		ret = bench_llm(dev, argc - 1, argv + 1);
+	else
+		die("unknown benchmark", -EINVAL);
+	jalrt_device_close(dev);
+	return ret ? EXIT_FAILURE : EXIT_SUCCESS;
+}

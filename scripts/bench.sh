@@ -1,0 +1,145 @@
+#!/bin/bash
+# SPDX-License-Identifier: MIT
+#
+# make bench: throughput figures of the whole stack, one table. Figures
+# only: nothing here passes or fails, and every ratio is against a
+# baseline measured in the same run.
+#
+#   scripts/bench.sh [--quick]
+#
+# - Decode tok/s in the guest through library, driver and chip (one VM
+#   boot runs runtime/build/jalrt-bench), greedy from BOS, for
+#   aidreams260k and a generated model of the 15M "stories" shape (dim 288,
+#   hidden 768, 6 layers, 6 heads, vocab 32000, seq 256) at f32, bf16, int8
+#   and sparse weights: the one-job device loop and one job per position;
+#   against the host CPU reference (runtime/build/jalrt-ref-run --ids,
+#   natively on the host, f32: the reference has no other precision).
+#   tok/s is run.c's: (positions - 1) / time after the first position.
+# - Null-job round trip and pipelined job rate, DMA copy bandwidth (guest).
+# - tests/bench, the chip model's per-op benchmark, if present (host).
+#
+# Models: $JAL_MODELS_DIR or <repo>/../shared/models for aidreams260k.bin
+# (its rows are skipped if absent); the 15M-shape model is generated once
+# into $JAL_CACHE/bench. --quick runs fewer steps and skips per-token jobs.
+set -euo pipefail
+
+top=$(cd "$(dirname "$0")/.." && pwd)
+cd "$top"
+. scripts/config.sh
+
+quick=0
+[ "${1:-}" = "--quick" ] && quick=1
+
+say() { printf '[bench] %s\n' "$*" >&2; }
+
+make -s -C runtime >/dev/null
+bench_dir=$JAL_CACHE/bench
+mkdir -p "$bench_dir"
+models_dir=${JAL_MODELS_DIR:-$top/../shared/models}
+
+# name path steps
+models=()
+if [ -f "$models_dir/aidreams260k.bin" ]; then
+	models+=("aidreams260k $(cd "$models_dir" && pwd)/aidreams260k.bin 128")
+else
+	say "no $models_dir/aidreams260k.bin: its rows are skipped"
+fi
+gen15m=$bench_dir/stories15m-shape.bin
+if [ ! -f "$gen15m" ]; then
+	say "generating the 15M-shape model"
+	runtime/build/jalrt-gen-model --seed 1 -o "$gen15m" >/dev/null
+fi
+steps15m=256
+[ "$quick" = 1 ] && steps15m=64
+models+=("gen-15M $gen15m $steps15m")
+precisions=(f32 bf16 int8 sparse)
+
+# ---- host CPU reference ------------------------------------------------------
+declare -A cpu
+for m in "${models[@]}"; do
+	read -r name path steps <<<"$m"
+	best=0
+	for _ in 1 2 3; do
+		r=$(runtime/build/jalrt-ref-run "$path" --ids -t 0 -n "$steps" 2>&1 >/dev/null |
+			sed -n 's/^achieved tok\/s: //p')
+		best=$(awk -v a="$best" -v b="${r:-0}" 'BEGIN { print (b > a ? b : a) }')
+	done
+	cpu[$name]=$best
+done
+
+# ---- guest: one boot for every figure -----------------------------------------
+guest=$bench_dir/guest-bench.sh
+{
+	echo 'set -u'
+	echo 'b=runtime/build/jalrt-bench'
+	for m in "${models[@]}"; do
+		read -r name path steps <<<"$m"
+		for p in "${precisions[@]}"; do
+			echo "\$b llm '$path' --precision $p -n $steps -r 2 | sed 's/^/LLM $name $p loop /'"
+			if [ "$quick" = 0 ]; then
+				echo "\$b llm '$path' --precision $p -n $steps --per-token | sed 's/^/LLM $name $p pertoken /'"
+			fi
+		done
+	done
+	echo "\$b null -n 2000 | sed 's/^/SYS /'"
+	echo "\$b copy -s 64 -n 3 | sed 's/^/SYS /'"
+} >"$guest"
+say "running the guest benchmarks (one VM boot)"
+out=$bench_dir/guest.out
+# A generation is one job: give long ones room beyond the default 5 s.
+JAL_DRIVER_PARAMS="job_timeout_ms=600000 ${JAL_DRIVER_PARAMS:-}" \
+	scripts/vm.sh --timeout 3600 bash "$guest" >"$out" 2>&1 || say "guest run ended with $?"
+
+get() {	# get MODEL PRECISION MODE KEY -> value
+	awk -v m="$1" -v p="$2" -v mode="$3" -v k="$4" \
+		'$1 == "LLM" && $2 == m && $3 == p && $4 == mode && $5 == k { print $6 }' "$out"
+}
+sys() { awk -v k="$1" '$1 == "SYS" && $2 == k { print $3 }' "$out"; }
+ratio() { awk -v a="${1:-}" -v b="${2:-}" 'BEGIN { if (a == "" || b == "" || b + 0 == 0) print "-"; else printf "%.2fx", a / b }'; }
+
+# ---- the table ------------------------------------------------------------------
+echo
+echo "Jalapeño benchmark ($(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) host CPUs, guest under TCG)"
+echo
+echo "Decode, greedy from BOS (tok/s = (positions - 1) / time after the first position)"
+printf '%-13s %-7s %9s %-7s %6s %11s %11s %12s %9s\n' model weights MiB memory steps \
+	"chip loop" "per-token" "CPU f32 ref" "loop/CPU"
+for m in "${models[@]}"; do
+	read -r name path steps <<<"$m"
+	for p in "${precisions[@]}"; do
+		loop=$(get "$name" "$p" loop llm_tok_per_s)
+		per=$(get "$name" "$p" pertoken llm_tok_per_s)
+		printf '%-13s %-7s %9s %-7s %6s %11s %11s %12s %9s\n' "$name" "$p" \
+			"$(get "$name" "$p" loop llm_weights)" "$(get "$name" "$p" loop llm_memory)" \
+			"$(get "$name" "$p" loop llm_positions)" "${loop:--}" "${per:--}" \
+			"${cpu[$name]}" "$(ratio "$loop" "${cpu[$name]}")"
+	done
+done
+echo
+echo "Jobs and DMA (guest, through libjalrt and the driver)"
+printf '  null job round trip      %8s us median, %s us p90\n' "$(sys null_rtt_median_us)" \
+	"$(sys null_rtt_p90_us)"
+printf '  pipelined null jobs      %8s jobs/s\n' "$(sys null_jobs_per_s)"
+for c in host_to_host host_to_device device_to_host device_to_device; do
+	v=$(sys "copy_$c")
+	if [ -z "$v" ] || [ "$v" = n/a ]; then
+		why=$(awk -v k="copy_$c" '$1 == "SYS" && $2 == k { $1 = $2 = $3 = ""; print }' "$out")
+		printf '  copy %-18s      n/a %s\n' "$c" "${why# }"
+		continue
+	fi
+	printf '  copy %-18s %8s GB/s (device clock), %s GB/s wall, 64 MiB\n' "$c" "$v" \
+		"$(sys "copy_${c}_wall")"
+done
+if grep -q -E '^(jalrt-bench|vm):' "$out"; then
+	echo
+	echo "Errors reported by the guest run ($out):"
+	grep -E '^(jalrt-bench|vm):' "$out" | sed 's/^/  /'
+fi
+
+# ---- the chip model's own per-op benchmark ------------------------------------
+if [ -f tests/bench/Makefile ]; then
+	echo
+	echo "Per-op throughput of the chip model (tests/bench, host)"
+	make -s -C tests/bench run ${BENCH_OPS_ARGS:+ARGS="$BENCH_OPS_ARGS"} ||
+		echo "  (tests/bench failed with $?)"
+fi

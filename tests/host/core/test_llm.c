@@ -1,0 +1,1656 @@
+// SPDX-License-Identifier: MIT
+/*
+ * ISA 1.1: every new opcode against a straightforward host reference.
+ *
+ * Matrix products and RMSNORM's sum of squares follow the documented
+ * eight-lane order, so they are compared bit for bit (for all four weight
+ * dtypes, in device and host memory, over odd shapes, strides and pitches,
+ * including rows longer than the resident x); the run.c-style ops
+ * (SOFTMAX, ROPE, SILU_MUL, ATTENTION, SAMPLE) use the same C library
+ * functions as the chip and are also compared bit for bit; ATTENTION is
+ * also checked against a double-precision evaluation (relative 1e-5).
+ * SAMPLE reproduces llama2.c's sampler (argmax, multinomial and top-p)
+ * for fixed seeds. Then operand validation (each rule), faults, the
+ * watchdog on a loop of large instructions, and that results do not
+ * depend on the kernel variant or the number of compute threads.
+ */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "kselftest_harness.h"
+#include "jal_test.h"
+#include "jal_kern.h"	/* jal_kernels_select(): which variants can run */
+
+#define VRAM_VA		0x40000000ull	/* device memory, 2 MiB pages */
+#define VRAM_LEN	(48 * MiB)
+#define HOST_VA		0x80000000ull	/* host memory, scattered pages */
+#define HOST_LEN	(24 * MiB)
+#define JAL_MAX3(a, b, c) ((a) > (b) ? ((a) > (c) ? (a) : (c)) : ((b) > (c) ? (b) : (c)))
+#define JAL_MAX(a, b)	((a) > (b) ? (a) : (b))
+
+FIXTURE(llm) {
+	struct fake *f;
+	uint64_t vnext, hnext;
+};
+
+static void set_step_limit(struct fake *f, uint64_t limit)
+{
+	wr(f, JAL_REG_STEP_LIMIT_LO, (uint32_t)limit);
+	wr(f, JAL_REG_STEP_LIMIT_HI, (uint32_t)(limit >> 32));
+}
+
+static void setup_world(struct fake *f)
+{
+	fake_default(f);
+	map_vram_huge(f, CTX, VRAM_VA, 0, VRAM_LEN, RW);
+	map_range(f, CTX, HOST_VA, HOST_LEN, RW, true);
+	set_step_limit(f, 0);
+}
+
+FIXTURE_SETUP(llm)
+{
+	self->f = fake_new(160 * MiB);
+	setup_world(self->f);
+	self->vnext = VRAM_VA;
+	self->hnext = HOST_VA;
+}
+
+FIXTURE_TEARDOWN(llm)
+{
+	fake_free(self->f);
+}
+
+/* Bump allocation in device (@vram) or host memory, 64-byte aligned. */
+static uint64_t alloc_in(FIXTURE_DATA(llm) *self, bool vram, uint64_t bytes)
+{
+	uint64_t *next = vram ? &self->vnext : &self->hnext;
+	uint64_t end = vram ? VRAM_VA + VRAM_LEN : HOST_VA + HOST_LEN;
+	uint64_t va = *next;
+
+	*next = (va + bytes + 63) & ~63ull;
+	if (*next > end) {
+		fprintf(stderr, "test region exhausted\n");
+		abort();
+	}
+	return va;
+}
+
+static void reset_alloc(FIXTURE_DATA(llm) *self)
+{
+	self->vnext = VRAM_VA;
+	self->hnext = HOST_VA;
+}
+
+static float rndf(struct fake *f)
+{
+	return (float)(int32_t)(rnd(f) >> 32) / 2147483648.0f;
+}
+
+static uint64_t rnd_in(struct fake *f, uint64_t lo, uint64_t hi)
+{
+	return lo + rnd(f) % (hi - lo + 1);
+}
+
+/* f32 -> bf16, round to nearest even (NaNs stay NaN). */
+static uint16_t to_bf16(float x)
+{
+	uint32_t u = f2u(x);
+
+	if ((u & 0x7fffffff) > 0x7f800000)
+		return (uint16_t)((u >> 16) | 0x40);
+	u += 0x7fff + ((u >> 16) & 1);
+	return (uint16_t)(u >> 16);
+}
+
+static float from_bf16(uint16_t h)
+{
+	return u2f((uint32_t)h << 16);
+}
+
+static uint32_t run1(struct fake *f, struct jal_insn in, const uint64_t *args,
+		     unsigned int nargs)
+{
+	return run_kernel(f, &in, 1, args, nargs).status;
+}
+
+/* ---- weights ---------------------------------------------------------- */
+
+/*
+ * A random weight matrix of @rows x @cols in @dtype, as the chip stores
+ * it (row pitch @pitch stored elements) and decoded to dense f32 (the
+ * reference's view).
+ */
+struct wmat {
+	unsigned int dtype;
+	uint32_t rows, cols, pitch, group;
+	uint8_t *raw;		/* rows * pitch stored elements */
+	size_t raw_bytes;
+	uint8_t *aux;		/* Q8 scales / S24 index bytes, dense rows */
+	size_t aux_bytes;
+	float *dense;		/* rows * cols */
+};
+
+static const unsigned int esize[4] = { 4, 2, 1, 2 };
+
+static void wmat_make(struct fake *f, struct wmat *m, unsigned int dtype,
+		      uint32_t rows, uint32_t cols, uint32_t extra_pitch,
+		      uint32_t group)
+{
+	uint32_t rowlen = dtype == JAL_DTYPE_S24 ? cols / 2 : cols, r, c;
+
+	memset(m, 0, sizeof(*m));
+	m->dtype = dtype;
+	m->rows = rows;
+	m->cols = cols;
+	m->group = group;
+	m->pitch = rowlen + extra_pitch;
+	m->raw_bytes = ((size_t)(rows - 1) * m->pitch + rowlen) * esize[dtype];
+	m->raw = calloc(1, (size_t)rows * m->pitch * esize[dtype] + 64);
+	m->dense = calloc((size_t)rows * cols + 1, sizeof(float));
+	if (dtype == JAL_DTYPE_Q8)
+		m->aux_bytes = (size_t)rows * (cols / group) * 4;
+	if (dtype == JAL_DTYPE_S24)
+		m->aux_bytes = (size_t)rows * (cols / 4);
+	m->aux = calloc(1, m->aux_bytes + 64);
+	for (r = 0; r < rows; r++) {
+		uint8_t *row = m->raw + (size_t)r * m->pitch * esize[dtype];
+		float *dense = m->dense + (size_t)r * cols;
+
+		for (c = 0; c < cols && dtype != JAL_DTYPE_S24; c++) {
+			float v = rndf(f);
+			uint16_t h;
+			int8_t q;
+
+			switch (dtype) {
+			case JAL_DTYPE_F32:
+				memcpy(row + c * 4, &v, 4);
+				dense[c] = v;
+				break;
+			case JAL_DTYPE_BF16:
+				h = to_bf16(v * 4);
+				memcpy(row + c * 2, &h, 2);
+				dense[c] = from_bf16(h);
+				break;
+			default:
+				q = (int8_t)(rnd(f) % 255 - 127);
+				row[c] = (uint8_t)q;
+				break;
+			}
+		}
+		if (dtype == JAL_DTYPE_Q8) {
+			float *sc = (float *)(m->aux + (size_t)r * (cols / group) * 4);
+
+			for (c = 0; c < cols / group; c++)
+				sc[c] = rndf(f) / 64;
+			for (c = 0; c < cols; c++)
+				dense[c] = (float)(int8_t)row[c] * sc[c / group];
+		}
+		if (dtype == JAL_DTYPE_S24) {
+			static const uint8_t pairs[6] = { 4, 8, 12, 9, 13, 14 };
+			uint8_t *idx = m->aux + (size_t)r * (cols / 4);
+
+			for (c = 0; c < cols / 4; c++) {
+				uint8_t b = pairs[rnd(f) % 6];
+				uint16_t v0 = to_bf16(rndf(f)), v1 = to_bf16(rndf(f));
+
+				idx[c] = b;
+				memcpy(row + (2 * c) * 2, &v0, 2);
+				memcpy(row + (2 * c + 1) * 2, &v1, 2);
+				dense[4 * c + (b & 3)] = from_bf16(v0);
+				dense[4 * c + (b >> 2)] = from_bf16(v1);
+			}
+		}
+	}
+}
+
+static void wmat_free(struct wmat *m)
+{
+	free(m->raw);
+	free(m->aux);
+	free(m->dense);
+}
+
+/* Put W (and its scales/indices) into memory; returns the VA of W. */
+static uint64_t wmat_place(FIXTURE_DATA(llm) *self, struct wmat *m, bool vram,
+			   uint64_t *aux_va)
+{
+	uint64_t va = alloc_in(self, vram, m->raw_bytes);
+
+	host_write(self->f, CTX, va, m->raw, m->raw_bytes);
+	*aux_va = 0;
+	if (m->aux_bytes) {
+		*aux_va = alloc_in(self, vram, m->aux_bytes);
+		host_write(self->f, CTX, *aux_va, m->aux, m->aux_bytes);
+	}
+	return va;
+}
+
+static void fill_rnd(struct fake *f, float *p, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		p[i] = rndf(f);
+}
+
+/* ---- MATVEC ----------------------------------------------------------- */
+
+struct mv_case {
+	unsigned int dtype;
+	uint32_t rows, cols, extra_pitch, group, sd, sx;
+	bool w_vram, x_vram, d_vram;
+};
+
+static void check_matvec(struct __test_metadata *_metadata,
+			 FIXTURE_DATA(llm) *self, const struct mv_case *c)
+{
+	struct fake *f = self->f;
+	struct wmat m;
+	uint64_t aux_va, args[4];
+	size_t xn = ((size_t)c->cols - 1) * c->sx + 1, dn = ((size_t)c->rows - 1) * c->sd + 1;
+	float *x = malloc(xn * 4), *d = malloc(dn * 4), *want = malloc(dn * 4);
+	float *xd = malloc(((size_t)c->cols + 1) * 4);
+	struct jal_insn in;
+	uint32_t i, r, bad = 0;
+
+	reset_alloc(self);
+	wmat_make(f, &m, c->dtype, c->rows, c->cols, c->extra_pitch, c->group);
+	args[1] = wmat_place(self, &m, c->w_vram, &aux_va);
+	args[3] = aux_va;
+	fill_rnd(f, x, xn);
+	fill_rnd(f, d, dn);
+	memcpy(want, d, dn * 4);
+	args[2] = alloc_in(self, c->x_vram, xn * 4);
+	args[0] = alloc_in(self, c->d_vram, dn * 4);
+	host_write(f, CTX, args[2], x, xn * 4);
+	host_write(f, CTX, args[0], d, dn * 4);
+	for (i = 0; i < c->cols; i++)
+		xd[i] = x[(size_t)i * c->sx];
+	for (r = 0; r < c->rows; r++)
+		want[(size_t)r * c->sd] = ref_dot(m.dense + (size_t)r * c->cols, xd,
+						  c->cols, 1);
+
+	in = i_matvec(0, 1, 2, c->rows, c->cols, c->sd,
+		      c->extra_pitch ? m.pitch : 0, c->sx);
+	in.dtype = c->dtype;
+	if (c->dtype >= JAL_DTYPE_Q8)
+		in.r[3] = 3;
+	if (c->dtype == JAL_DTYPE_Q8)
+		in.dim[2] = c->group;
+	ASSERT_EQ(JAL_STATUS_OK, run1(f, in, args, 4));
+	host_read(f, CTX, args[0], d, dn * 4);
+	for (i = 0; i < dn; i++)
+		bad += f2u(d[i]) != f2u(want[i]);
+	EXPECT_EQ(0, bad) {
+		TH_LOG("dtype %u %ux%u pitch+%u group %u sd %u sx %u vram %d%d%d: %u wrong",
+		       c->dtype, c->rows, c->cols, c->extra_pitch, c->group, c->sd,
+		       c->sx, c->w_vram, c->x_vram, c->d_vram, bad);
+	}
+	wmat_free(&m);
+	free(x);
+	free(d);
+	free(want);
+	free(xd);
+}
+
+/* Column counts the dtype allows, near @cols. */
+static uint32_t fit_cols(unsigned int dtype, uint32_t cols, uint32_t group)
+{
+	if (dtype == JAL_DTYPE_S24)
+		return (cols + 3) & ~3u;
+	if (dtype == JAL_DTYPE_Q8)
+		return (cols + group - 1) / group * group;
+	return cols;
+}
+
+TEST_F_TIMEOUT(llm, matvec_every_dtype_matches_the_reference, 120)
+{
+	static const struct mv_case fixed[] = {
+		{ JAL_DTYPE_F32, 1, 1, 0, 0, 1, 1, true, true, true },
+		{ JAL_DTYPE_BF16, 3, 5, 0, 0, 1, 1, true, true, true },
+		{ JAL_DTYPE_Q8, 7, 24, 0, 8, 1, 1, true, true, true },
+		{ JAL_DTYPE_Q8, 9, 36, 3, 12, 2, 3, true, false, true },
+		{ JAL_DTYPE_Q8, 5, 20, 0, 4, 1, 1, false, true, false },
+		{ JAL_DTYPE_S24, 6, 4, 0, 0, 1, 1, true, true, true },
+		{ JAL_DTYPE_S24, 33, 44, 2, 0, 1, 1, true, true, true },
+		{ JAL_DTYPE_S24, 600, 1200, 0, 0, 1, 1, true, true, true },
+		{ JAL_DTYPE_F32, 700, 1100, 0, 0, 1, 1, true, true, true },
+		{ JAL_DTYPE_BF16, 513, 769, 5, 0, 1, 2, true, true, true },
+		{ JAL_DTYPE_Q8, 400, 1024, 0, 32, 1, 1, true, true, true },
+		{ JAL_DTYPE_F32, 300, 301, 0, 0, 1, 1, false, false, false },
+		{ JAL_DTYPE_BF16, 40, 1000, 0, 0, 0, 1, true, true, true },
+		/* Rows longer than the resident x: the streaming path. */
+		{ JAL_DTYPE_F32, 3, 70001, 0, 0, 1, 1, true, true, true },
+		{ JAL_DTYPE_BF16, 2, 66000, 0, 0, 1, 2, true, false, true },
+		{ JAL_DTYPE_Q8, 3, 65540, 0, 4, 1, 1, true, true, true },
+		{ JAL_DTYPE_S24, 2, 70000, 4, 0, 1, 1, false, true, true },
+	};
+	struct fake *f = self->f;
+	unsigned int i, dt;
+
+	for (i = 0; i < ARRAY_SIZE(fixed); i++)
+		check_matvec(_metadata, self, &fixed[i]);
+	/* Random shapes, strides and placements. */
+	for (i = 0; i < 48; i++) {
+		struct mv_case c = { 0 };
+		static const uint32_t groups[] = { 8, 16, 32, 64, 4, 2, 1, 24 };
+
+		dt = i % 4;
+		c.dtype = dt;
+		c.group = groups[rnd(f) % 8];
+		c.rows = rnd_in(f, 1, i < 40 ? 160 : 900);
+		c.cols = fit_cols(dt, rnd_in(f, 1, i < 40 ? 300 : 1500), c.group);
+		c.extra_pitch = rnd(f) % 3 ? 0 : rnd_in(f, 1, 9);
+		c.sd = rnd(f) % 4 ? 1 : rnd_in(f, 2, 3);
+		c.sx = rnd(f) % 4 ? 1 : rnd_in(f, 0, 3);
+		c.w_vram = rnd(f) % 4;
+		c.x_vram = rnd(f) % 2;
+		c.d_vram = rnd(f) % 2;
+		check_matvec(_metadata, self, &c);
+	}
+}
+
+/* ---- MATMUL ----------------------------------------------------------- */
+
+struct mm_case {
+	unsigned int dtype;
+	uint32_t m, k, n, extra_w, extra_x, extra_d, group;
+	bool vram;
+};
+
+static void check_matmul(struct __test_metadata *_metadata,
+			 FIXTURE_DATA(llm) *self, const struct mm_case *c)
+{
+	struct fake *f = self->f;
+	uint32_t xp = c->k + c->extra_x, dp = c->m + c->extra_d, i, j, bad = 0;
+	size_t xn = ((size_t)c->n - 1) * xp + c->k, dn = ((size_t)c->n - 1) * dp + c->m;
+	float *x = malloc(xn * 4), *d = malloc(dn * 4), *want = malloc(dn * 4);
+	uint64_t aux_va, args[4];
+	struct jal_insn in;
+	struct wmat m;
+
+	reset_alloc(self);
+	wmat_make(f, &m, c->dtype, c->m, c->k, c->extra_w, c->group);
+	args[1] = wmat_place(self, &m, c->vram, &aux_va);
+	args[3] = aux_va;
+	fill_rnd(f, x, xn);
+	fill_rnd(f, d, dn);
+	memcpy(want, d, dn * 4);
+	args[2] = alloc_in(self, c->vram, xn * 4);
+	args[0] = alloc_in(self, c->vram, dn * 4);
+	host_write(f, CTX, args[2], x, xn * 4);
+	host_write(f, CTX, args[0], d, dn * 4);
+	for (j = 0; j < c->n; j++)
+		for (i = 0; i < c->m; i++)
+			want[(size_t)j * dp + i] = ref_dot(m.dense + (size_t)i * c->k,
+							   x + (size_t)j * xp, c->k, 1);
+	in = i_op(JAL_OP_MATMUL);
+	in.dtype = c->dtype;
+	in.r[0] = 0;
+	in.r[1] = 1;
+	in.r[2] = 2;
+	in.dim[0] = c->m;
+	in.dim[1] = c->k;
+	in.dim[2] = c->n;
+	in.stride[0] = c->extra_d ? dp : 0;
+	in.stride[1] = c->extra_w ? m.pitch : 0;
+	in.stride[2] = c->extra_x ? xp : 0;
+	if (c->dtype >= JAL_DTYPE_Q8)
+		in.r[3] = 3;
+	if (c->dtype == JAL_DTYPE_Q8)
+		in.dim[3] = c->group;
+	ASSERT_EQ(JAL_STATUS_OK, run1(f, in, args, 4));
+	host_read(f, CTX, args[0], d, dn * 4);
+	for (i = 0; i < dn; i++)
+		bad += f2u(d[i]) != f2u(want[i]);
+	EXPECT_EQ(0, bad) {
+		TH_LOG("dtype %u %ux%ux%u pitches +%u +%u +%u group %u vram %d: %u wrong",
+		       c->dtype, c->m, c->k, c->n, c->extra_w, c->extra_x, c->extra_d,
+		       c->group, c->vram, bad);
+	}
+	wmat_free(&m);
+	free(x);
+	free(d);
+	free(want);
+}
+
+TEST_F_TIMEOUT(llm, matmul_every_dtype_matches_the_reference, 120)
+{
+	static const struct mm_case fixed[] = {
+		{ JAL_DTYPE_F32, 1, 1, 1, 0, 0, 0, 0, true },
+		{ JAL_DTYPE_F32, 130, 300, 9, 0, 0, 0, 0, true },
+		{ JAL_DTYPE_F32, 67, 301, 13, 3, 5, 7, 0, false },
+		{ JAL_DTYPE_BF16, 96, 288, 17, 0, 0, 0, 0, true },
+		{ JAL_DTYPE_Q8, 77, 96, 6, 1, 2, 3, 32, true },
+		{ JAL_DTYPE_Q8, 33, 60, 5, 0, 0, 0, 6, false },
+		{ JAL_DTYPE_S24, 50, 132, 11, 2, 0, 1, 0, true },
+		{ JAL_DTYPE_F32, 256, 512, 64, 0, 0, 0, 0, true },
+		{ JAL_DTYPE_F32, 5, 70000, 3, 0, 0, 0, 0, true },
+		{ JAL_DTYPE_S24, 2, 65544, 2, 0, 8, 0, 0, true },
+	};
+	struct fake *f = self->f;
+	unsigned int i;
+
+	for (i = 0; i < ARRAY_SIZE(fixed); i++)
+		check_matmul(_metadata, self, &fixed[i]);
+	for (i = 0; i < 24; i++) {
+		static const uint32_t groups[] = { 8, 32, 4, 3 };
+		struct mm_case c = { 0 };
+
+		c.dtype = i % 4;
+		c.group = groups[rnd(f) % 4];
+		c.m = rnd_in(f, 1, 150);
+		c.k = fit_cols(c.dtype, rnd_in(f, 1, 400), c.group);
+		c.n = rnd_in(f, 1, 20);
+		c.extra_w = rnd(f) % 3 ? 0 : rnd_in(f, 1, 5);
+		c.extra_x = rnd(f) % 3 ? 0 : rnd_in(f, 1, 5);
+		c.extra_d = rnd(f) % 3 ? 0 : rnd_in(f, 1, 5);
+		c.vram = rnd(f) % 4;
+		check_matmul(_metadata, self, &c);
+	}
+}
+
+TEST_F(llm, matmul_rows_equal_matvec_and_k0_gives_zeros)
+{
+	struct fake *f = self->f;
+	uint64_t args[4], aux_va;
+	float out_mm[5 * 40], out_mv[40], z[8];
+	struct jal_insn code[2];
+	unsigned int n, i;
+	struct wmat m;
+
+	wmat_make(f, &m, JAL_DTYPE_Q8, 40, 64, 0, 16);
+	args[1] = wmat_place(self, &m, true, &aux_va);
+	args[3] = aux_va;
+	args[2] = alloc_in(self, true, 5 * 64 * 4);
+	args[0] = alloc_in(self, true, 5 * 40 * 4);
+	for (i = 0; i < 5 * 64; i++) {
+		float v = rndf(f);
+
+		host_write(f, CTX, args[2] + i * 4, &v, 4);
+	}
+	code[0] = i_op(JAL_OP_MATMUL);
+	code[0].dtype = JAL_DTYPE_Q8;
+	code[0].r[1] = 1;
+	code[0].r[2] = 2;
+	code[0].r[3] = 3;
+	code[0].dim[0] = 40;
+	code[0].dim[1] = 64;
+	code[0].dim[2] = 5;
+	code[0].dim[3] = 16;
+	ASSERT_EQ(JAL_STATUS_OK, run1(f, code[0], args, 4));
+	host_read(f, CTX, args[0], out_mm, sizeof(out_mm));
+	for (n = 0; n < 5; n++) {
+		uint64_t a[4] = { args[0], args[1], args[2] + n * 64 * 4, args[3] };
+
+		code[1] = i_matvec(0, 1, 2, 40, 64, 1, 0, 1);
+		code[1].dtype = JAL_DTYPE_Q8;
+		code[1].r[3] = 3;
+		code[1].dim[2] = 16;
+		ASSERT_EQ(JAL_STATUS_OK, run1(f, code[1], a, 4));
+		host_read(f, CTX, args[0], out_mv, sizeof(out_mv));
+		EXPECT_EQ(0, memcmp(out_mv, out_mm + n * 40, sizeof(out_mv)));
+	}
+	/* K = 0: D is +0.0, W and X are not touched (unmapped here). */
+	code[0] = i_op(JAL_OP_MATMUL);
+	code[0].r[1] = 1;
+	code[0].r[2] = 1;
+	code[0].dim[0] = 8;
+	code[0].dim[2] = 1;
+	args[1] = 0x7000000000ull;
+	host_write(f, CTX, args[0], out_mm, 32);
+	ASSERT_EQ(JAL_STATUS_OK, run1(f, code[0], args, 2));
+	host_read(f, CTX, args[0], z, 32);
+	for (i = 0; i < 8; i++)
+		EXPECT_EQ(0u, f2u(z[i]));
+	/* M = 0 or N = 0: nothing at all. */
+	code[0].dim[0] = 0;
+	code[0].dim[1] = 5;
+	EXPECT_EQ(JAL_STATUS_OK, run1(f, code[0], args, 2));
+	wmat_free(&m);
+}
+
+/* ---- element-wise LLM ops --------------------------------------------- */
+
+static float lanes_tree(const float *l)
+{
+	return ((l[0] + l[1]) + (l[2] + l[3])) + ((l[4] + l[5]) + (l[6] + l[7]));
+}
+
+static void ref_rmsnorm(float *d, const float *a, const float *b, uint32_t n,
+			float eps)
+{
+	float lanes[8] = { 0 }, inv;
+	uint32_t i;
+
+	for (i = 0; i < n; i++)
+		lanes[i % 8] += a[i] * a[i];
+	inv = 1.0f / sqrtf(lanes_tree(lanes) / (float)n + eps);
+	for (i = 0; i < n; i++)
+		d[i] = b[i] * (inv * a[i]);
+}
+
+static void ref_softmax(float *x, uint32_t n)
+{
+	float max = x[0], sum = 0.0f;
+	uint32_t i;
+
+	for (i = 1; i < n; i++)
+		if (x[i] > max)
+			max = x[i];
+	for (i = 0; i < n; i++) {
+		x[i] = expf(x[i] - max);
+		sum += x[i];
+	}
+	for (i = 0; i < n; i++)
+		x[i] /= sum;
+}
+
+static void ref_rope(float *d, const float *a, uint32_t n, uint32_t hs,
+		     uint32_t pos, float theta)
+{
+	uint32_t i;
+
+	for (i = 0; i < n; i += 2) {
+		uint32_t j = i % hs;
+		float freq = 1.0f / powf(theta, (float)j / (float)hs);
+		float val = (float)pos * freq, c = cosf(val), s = sinf(val);
+
+		d[i] = a[i] * c - a[i + 1] * s;
+		d[i + 1] = a[i] * s + a[i + 1] * c;
+	}
+}
+
+static void ref_silu(float *d, const float *a, const float *b, uint32_t n)
+{
+	uint32_t i;
+
+	for (i = 0; i < n; i++) {
+		float v = a[i];
+
+		v *= 1.0f / (1.0f + expf(-v));
+		d[i] = v * b[i];
+	}
+}
+
+/*
+ * One vector op over n elements with d, a, b at @off_d/@off_a/@off_b
+ * floats into one buffer (so in-place and overlapping layouts are easy).
+ */
+struct vcase {
+	uint8_t op;
+	uint32_t n, hs, pos;
+	int64_t off_d, off_a, off_b;
+	bool vram;
+	float imm;
+};
+
+static void check_vector(struct __test_metadata *_metadata,
+			 FIXTURE_DATA(llm) *self, const struct vcase *c)
+{
+	struct fake *f = self->f;
+	int64_t lo = c->off_d, hi;
+	size_t len, i;
+	uint32_t bad = 0;
+	float *before, *want, *got, *a, *b;
+	uint64_t base, args[3];
+	struct jal_insn in = i_op(c->op);
+
+	lo = c->off_a < lo ? c->off_a : lo;
+	lo = c->off_b < lo ? c->off_b : lo;
+	hi = JAL_MAX3(c->off_d, c->off_a, c->off_b) + c->n;
+	len = (size_t)(hi - lo);
+	before = malloc(len * 4);
+	want = malloc(len * 4);
+	got = malloc(len * 4);
+	a = malloc((size_t)c->n * 4 + 4);
+	b = malloc((size_t)c->n * 4 + 4);
+	reset_alloc(self);
+	base = alloc_in(self, c->vram, len * 4);
+	fill_rnd(f, before, len);
+	for (i = 0; i < len && c->op == JAL_OP_SOFTMAX; i++)
+		before[i] *= 20;
+	host_write(f, CTX, base, before, len * 4);
+	memcpy(want, before, len * 4);
+	memcpy(a, before + (c->off_a - lo), (size_t)c->n * 4);
+	memcpy(b, before + (c->off_b - lo), (size_t)c->n * 4);
+	args[0] = base + (uint64_t)(c->off_d - lo) * 4;
+	args[1] = base + (uint64_t)(c->off_a - lo) * 4;
+	args[2] = base + (uint64_t)(c->off_b - lo) * 4;
+	in.r[0] = 0;
+	in.r[1] = 1;
+	in.dim[0] = c->n;
+	switch (c->op) {
+	case JAL_OP_RMSNORM:
+		in.r[2] = 2;
+		in.imm[0] = f2u(c->imm);
+		ref_rmsnorm(want + (c->off_d - lo), a, b, c->n, c->imm);
+		break;
+	case JAL_OP_SOFTMAX:
+		ref_softmax(a, c->n);
+		memcpy(want + (c->off_d - lo), a, (size_t)c->n * 4);
+		break;
+	case JAL_OP_ROPE:
+		in.dim[1] = c->hs;
+		in.dim[2] = c->pos;
+		in.imm[0] = f2u(c->imm);
+		ref_rope(want + (c->off_d - lo), a, c->n, c->hs, c->pos, c->imm);
+		break;
+	default:
+		in.r[2] = 2;
+		ref_silu(want + (c->off_d - lo), a, b, c->n);
+		break;
+	}
+	ASSERT_EQ(JAL_STATUS_OK, run1(f, in, args, 3));
+	host_read(f, CTX, base, got, len * 4);
+	for (i = 0; i < len; i++)
+		bad += f2u(got[i]) != f2u(want[i]);
+	EXPECT_EQ(0, bad) {
+		TH_LOG("op 0x%02x n %u hs %u offsets %lld %lld %lld vram %d: %u wrong",
+		       c->op, c->n, c->hs, (long long)c->off_d, (long long)c->off_a,
+		       (long long)c->off_b, c->vram, bad);
+	}
+	free(before);
+	free(want);
+	free(got);
+	free(a);
+	free(b);
+}
+
+TEST_F_TIMEOUT(llm, rmsnorm_softmax_rope_silu_match_run_c, 60)
+{
+	static const uint8_t ops[] = {
+		JAL_OP_RMSNORM, JAL_OP_SOFTMAX, JAL_OP_ROPE, JAL_OP_SILU_MUL,
+	};
+	static const uint32_t sizes[] = { 2, 8, 10, 288, 770, 4096, 16386, 40002 };
+	struct fake *f = self->f;
+	unsigned int o, s, l;
+
+	for (o = 0; o < ARRAY_SIZE(ops); o++) {
+		for (s = 0; s < ARRAY_SIZE(sizes); s++) {
+			/* Separate, in place, and overlapping at another start. */
+			for (l = 0; l < 3; l++) {
+				struct vcase c = {
+					.op = ops[o], .n = sizes[s],
+					.off_d = 0, .off_a = 2 * sizes[s] + 8,
+					.off_b = 4 * sizes[s] + 32,
+					.vram = (s + l) % 2, .imm = 1e-5f,
+				};
+
+				if (c.op == JAL_OP_ROPE) {
+					c.hs = sizes[s] % 4 ? 2 : (sizes[s] % 48 ? 4 : 48);
+					if (sizes[s] == 4096)
+						c.hs = 128;
+					c.pos = (uint32_t)rnd_in(f, 0, 5000);
+					c.imm = 10000.0f;
+				}
+				if (l == 1)
+					c.off_d = c.off_a;
+				if (l == 2)
+					c.off_d = c.off_a + 3 - 2 * (s % 2);
+				check_vector(_metadata, self, &c);
+			}
+		}
+	}
+	/* Beyond the logit buffer: SOFTMAX in three streamed passes. */
+	{
+		struct vcase c = {
+			.op = JAL_OP_SOFTMAX, .n = JAL_SAMPLE_MAX_LOGITS + 3,
+			.off_a = JAL_SAMPLE_MAX_LOGITS + 16, .vram = true,
+		};
+
+		check_vector(_metadata, self, &c);
+		c.off_d = c.off_a;
+		check_vector(_metadata, self, &c);
+	}
+}
+
+/* ---- ATTENTION -------------------------------------------------------- */
+
+struct att_case {
+	uint32_t heads, hs, kv_heads, len, kpitch, vpitch;
+	bool vram, in_place;
+};
+
+static void check_attention(struct __test_metadata *_metadata,
+			    FIXTURE_DATA(llm) *self, const struct att_case *c)
+{
+	struct fake *f = self->f;
+	uint32_t kvd = c->kv_heads * c->hs, kp = c->kpitch ? c->kpitch : kvd;
+	uint32_t vp = c->vpitch ? c->vpitch : kvd, h, t, i, bad = 0;
+	size_t qn = (size_t)c->heads * c->hs, kn = (size_t)(c->len - 1) * kp + kvd;
+	size_t vn = (size_t)(c->len - 1) * vp + kvd;
+	float *q = malloc(qn * 4), *k = malloc(kn * 4), *v = malloc(vn * 4);
+	float *want = malloc(qn * 4), *got = malloc(qn * 4), *s = malloc(c->len * 4);
+	double max_rel = 0;
+	uint64_t args[4];
+	struct jal_insn in = i_op(JAL_OP_ATTENTION);
+
+	reset_alloc(self);
+	fill_rnd(f, q, qn);
+	fill_rnd(f, k, kn);
+	fill_rnd(f, v, vn);
+	for (i = 0; i < qn; i++)
+		q[i] *= 3;
+	args[1] = alloc_in(self, c->vram, qn * 4);
+	args[0] = c->in_place ? args[1] : alloc_in(self, c->vram, qn * 4);
+	args[2] = alloc_in(self, c->vram, kn * 4);
+	args[3] = alloc_in(self, c->vram, vn * 4);
+	host_write(f, CTX, args[1], q, qn * 4);
+	host_write(f, CTX, args[2], k, kn * 4);
+	host_write(f, CTX, args[3], v, vn * 4);
+	for (h = 0; h < c->heads; h++) {
+		uint32_t g = h / (c->heads / c->kv_heads);
+		const float *qh = q + (size_t)h * c->hs;
+		float *out = want + (size_t)h * c->hs;
+
+		for (t = 0; t < c->len; t++)
+			s[t] = ref_dot(qh, k + (size_t)t * kp + g * c->hs, c->hs, 1) /
+			       sqrtf((float)c->hs);
+		ref_softmax(s, c->len);
+		for (i = 0; i < c->hs; i++)
+			out[i] = 0.0f;
+		for (t = 0; t < c->len; t++)
+			for (i = 0; i < c->hs; i++)
+				out[i] += s[t] * v[(size_t)t * vp + g * c->hs + i];
+		/* And against double precision, from scratch. */
+		for (i = 0; i < c->hs; i++) {
+			double num = 0, den = 0, mx = -1e300, sc, mag = 0;
+
+			for (t = 0; t < c->len; t++) {
+				double dot = 0;
+				uint32_t j;
+
+				for (j = 0; j < c->hs; j++)
+					dot += (double)qh[j] * k[(size_t)t * kp + g * c->hs + j];
+				s[t] = (float)(dot / sqrt(c->hs));
+				mx = s[t] > mx ? s[t] : mx;
+			}
+			for (t = 0; t < c->len; t++) {
+				sc = exp(s[t] - mx);
+				den += sc;
+				num += sc * v[(size_t)t * vp + g * c->hs + i];
+				mag += sc * fabs(v[(size_t)t * vp + g * c->hs + i]);
+			}
+			sc = fabs(out[i] - num / den) / (mag / den + 1e-30);
+			max_rel = sc > max_rel ? sc : max_rel;
+		}
+	}
+	in.r[0] = 0;
+	in.r[1] = 1;
+	in.r[2] = 2;
+	in.r[3] = 3;
+	in.dim[0] = c->heads;
+	in.dim[1] = c->hs;
+	in.dim[2] = c->kv_heads;
+	in.dim[3] = 4;	/* the positions come from r4 */
+	in.flags = JAL_INSN_F_DIM_REG(3);
+	in.stride[2] = c->kpitch;
+	in.stride[3] = c->vpitch;
+	{
+		uint64_t a[5] = { args[0], args[1], args[2], args[3], c->len };
+
+		ASSERT_EQ(JAL_STATUS_OK, run1(f, in, a, 5));
+	}
+	host_read(f, CTX, args[0], got, qn * 4);
+	for (i = 0; i < qn; i++)
+		bad += f2u(got[i]) != f2u(want[i]);
+	EXPECT_EQ(0, bad) {
+		TH_LOG("H %u hs %u G %u T %u pitches %u %u vram %d in place %d: %u wrong",
+		       c->heads, c->hs, c->kv_heads, c->len, c->kpitch, c->vpitch,
+		       c->vram, c->in_place, bad);
+	}
+	EXPECT_LT(max_rel, 1e-5);
+	free(q);
+	free(k);
+	free(v);
+	free(want);
+	free(got);
+	free(s);
+}
+
+TEST_F_TIMEOUT(llm, attention_with_grouped_heads_matches_the_reference, 90)
+{
+	static const struct att_case cases[] = {
+		{ 1, 1, 1, 1, 0, 0, true, false },
+		{ 4, 8, 2, 5, 0, 0, true, false },
+		{ 6, 48, 6, 37, 0, 0, false, false },
+		{ 8, 64, 2, 300, 0, 0, true, true },
+		{ 12, 36, 4, 129, 150, 160, true, false },
+		{ 4, 33, 1, 70, 40, 33, false, true },
+		/* More positions than one score block: recomputed passes. */
+		{ 2, 16, 1, 20000, 0, 0, true, false },
+		{ 2, 8, 2, 17000, 0, 20, false, false },
+	};
+	unsigned int i;
+
+	for (i = 0; i < ARRAY_SIZE(cases); i++)
+		check_attention(_metadata, self, &cases[i]);
+}
+
+/* ---- EMBED, ARGMAX ----------------------------------------------------- */
+
+TEST_F(llm, embed_decodes_the_indexed_row)
+{
+	struct fake *f = self->f;
+	static const struct { unsigned int dtype; uint32_t dim, rows, extra, group; }
+	cases[] = {
+		{ JAL_DTYPE_F32, 288, 50, 0, 0 }, { JAL_DTYPE_BF16, 301, 9, 7, 0 },
+		{ JAL_DTYPE_Q8, 288, 20, 0, 32 }, { JAL_DTYPE_Q8, 18, 5, 3, 6 },
+		{ JAL_DTYPE_F32, 20000, 3, 0, 0 }, { JAL_DTYPE_Q8, 20000, 2, 1, 5 },
+	};
+	unsigned int i, r;
+
+	for (i = 0; i < ARRAY_SIZE(cases); i++) {
+		uint64_t aux_va, args[4];
+		struct wmat m;
+		float *got = malloc(cases[i].dim * 4);
+		struct jal_insn in = i_op(JAL_OP_EMBED);
+
+		reset_alloc(self);
+		wmat_make(f, &m, cases[i].dtype, cases[i].rows, cases[i].dim,
+			  cases[i].extra, cases[i].group);
+		args[1] = wmat_place(self, &m, i % 2, &aux_va);
+		args[3] = aux_va;
+		args[0] = alloc_in(self, i % 3, cases[i].dim * 4);
+		in.dtype = cases[i].dtype;
+		in.r[1] = 1;
+		in.dim[0] = cases[i].dim;
+		in.dim[1] = 2;		/* row index in r2 */
+		in.dim[2] = cases[i].rows;
+		in.flags = JAL_INSN_F_DIM_REG(1);
+		in.stride[1] = cases[i].extra ? m.pitch : 0;
+		if (cases[i].dtype == JAL_DTYPE_Q8) {
+			in.r[3] = 3;
+			in.stride[3] = cases[i].group;
+		}
+		for (r = 0; r < cases[i].rows; r += 1 + cases[i].rows / 4) {
+			uint64_t a[4] = { args[0], args[1], r, args[3] };
+
+			ASSERT_EQ(JAL_STATUS_OK, run1(f, in, a, 4));
+			host_read(f, CTX, args[0], got, cases[i].dim * 4);
+			EXPECT_EQ(0, memcmp(got, m.dense + (size_t)r * cases[i].dim,
+					    cases[i].dim * 4)) {
+				TH_LOG("case %u row %u", i, r);
+			}
+		}
+		/* The row index is bounds-checked against dim[2]. */
+		{
+			uint64_t a[4] = { args[0], args[1], cases[i].rows, args[3] };
+
+			EXPECT_EQ(JAL_STATUS_BAD_INSN, run1(f, in, a, 4));
+			a[2] = 1ull << 32;	/* not a 32-bit dim at all */
+			EXPECT_EQ(JAL_STATUS_BAD_INSN, run1(f, in, a, 4));
+		}
+		wmat_free(&m);
+		free(got);
+	}
+}
+
+static uint64_t ref_argmax(const float *p, uint32_t n)
+{
+	float max_p = p[0];
+	uint64_t max_i = 0, i;
+
+	for (i = 1; i < n; i++) {
+		if (p[i] > max_p) {
+			max_i = i;
+			max_p = p[i];
+		}
+	}
+	return max_i;
+}
+
+TEST_F(llm, argmax_is_the_first_largest)
+{
+	struct fake *f = self->f;
+	static const uint32_t sizes[] = { 1, 7, 8, 9, 32000, 40001 };
+	uint64_t va = alloc_in(self, true, 40001 * 4), args[2] = { 0, va };
+	float *p = malloc(40001 * 4);
+	struct jal_insn code[2];
+	unsigned int s, trial;
+	struct result r;
+
+	code[0] = i_op(JAL_OP_ARGMAX);
+	code[0].r[0] = 5;
+	code[0].r[1] = 1;
+	code[1] = i_op(JAL_OP_ST64);
+	code[1].r[0] = 5;
+	code[1].r[1] = 0;
+	args[0] = alloc_in(self, false, 8);
+	for (s = 0; s < ARRAY_SIZE(sizes); s++) {
+		for (trial = 0; trial < 6; trial++) {
+			uint32_t n = sizes[s], i;
+			uint64_t got = ~0ull;
+
+			fill_rnd(f, p, n);
+			if (trial == 1)		/* ties: the first wins */
+				for (i = 0; i < n; i++)
+					p[i] = (float)(rnd(f) % 3);
+			if (trial == 2)		/* NaNs never win... */
+				for (i = 1; i < n; i += 2)
+					p[i] = NAN;
+			if (trial == 3)		/* ...unless first */
+				p[0] = NAN;
+			if (trial == 4)		/* -0 then +0 */
+				for (i = 0; i < n; i++)
+					p[i] = i % 2 ? 0.0f : -0.0f;
+			if (trial == 5)
+				p[n - 1] = INFINITY;
+			host_write(f, CTX, va, p, n * 4);
+			code[0].dim[0] = n;
+			r = run_kernel(f, code, 2, args, 2);
+			ASSERT_EQ(JAL_STATUS_OK, r.status);
+			host_read(f, CTX, args[0], &got, 8);
+			EXPECT_EQ(ref_argmax(p, n), got) {
+				TH_LOG("n %u trial %u", n, trial);
+			}
+		}
+	}
+	code[0].dim[0] = 0;
+	EXPECT_EQ(JAL_STATUS_BAD_INSN, run_kernel(f, code, 1, args, 2).status);
+	free(p);
+}
+
+/* ---- SAMPLE: llama2.c run.c's sampler ---------------------------------- */
+
+struct prob_index {
+	float prob;
+	int index;
+};
+
+static uint32_t ref_random_u32(uint64_t *state)
+{
+	*state ^= *state >> 12;
+	*state ^= *state << 25;
+	*state ^= *state >> 27;
+	return (uint32_t)((*state * 0x2545F4914F6CDD1Dull) >> 32);
+}
+
+static float ref_random_f32(uint64_t *state)
+{
+	return (ref_random_u32(state) >> 8) / 16777216.0f;
+}
+
+static int ref_sample_mult(const float *p, int n, float coin)
+{
+	float cdf = 0.0f;
+	int i;
+
+	for (i = 0; i < n; i++) {
+		cdf += p[i];
+		if (coin < cdf)
+			return i;
+	}
+	return n - 1;
+}
+
+static int ref_compare(const void *a, const void *b)
+{
+	const struct prob_index *x = a, *y = b;
+
+	if (x->prob > y->prob)
+		return -1;
+	if (x->prob < y->prob)
+		return 1;
+	return x->index - y->index;
+}
+
+static int ref_sample_topp(const float *p, int n, float topp,
+			   struct prob_index *pi, float coin)
+{
+	const float cutoff = (1.0f - topp) / (n - 1);
+	float cumulative = 0.0f, r, cdf = 0.0f;
+	int n0 = 0, last, i;
+
+	for (i = 0; i < n; i++) {
+		if (p[i] >= cutoff) {
+			pi[n0].index = i;
+			pi[n0].prob = p[i];
+			n0++;
+		}
+	}
+	if (!n0)
+		return ref_sample_mult(p, n, coin);
+	qsort(pi, n0, sizeof(*pi), ref_compare);
+	last = n0 - 1;
+	for (i = 0; i < n0; i++) {
+		cumulative += pi[i].prob;
+		if (cumulative > topp) {
+			last = i;
+			break;
+		}
+	}
+	r = coin * cumulative;
+	for (i = 0; i <= last; i++) {
+		cdf += pi[i].prob;
+		if (r < cdf)
+			return pi[i].index;
+	}
+	return pi[last].index;
+}
+
+static int ref_sample(float *logits, int n, float temp, float topp,
+		      uint64_t *state, struct prob_index *pi)
+{
+	float coin;
+	int q;
+
+	if (temp == 0.0f)
+		return (int)ref_argmax(logits, n);
+	for (q = 0; q < n; q++)
+		logits[q] /= temp;
+	ref_softmax(logits, n);
+	coin = ref_random_f32(state);
+	if (topp <= 0 || topp >= 1)
+		return ref_sample_mult(logits, n, coin);
+	return ref_sample_topp(logits, n, topp, pi, coin);
+}
+
+TEST_F_TIMEOUT(llm, sample_reproduces_run_c, 60)
+{
+	static const float temps[] = { 0.0f, 1.0f, 0.8f, 0.3f, 1.5f };
+	static const float topps[] = { 0.9f, 0.0f, 1.0f, 0.5f, 0.99f, -1.0f, 0.001f };
+	static const uint32_t sizes[] = { 1, 2, 33, 512, 32000 };
+	struct fake *f = self->f;
+	uint64_t lva = alloc_in(self, true, 32000 * 4), out = alloc_in(self, true, 16);
+	float *logits = malloc(32000 * 4), *work = malloc(32000 * 4);
+	struct prob_index *pi = malloc(32000 * sizeof(*pi));
+	unsigned int s, t, p, k, checks = 0, spread[2] = { 0 };
+	struct jal_insn code[3];
+
+	code[0] = i_op(JAL_OP_SAMPLE);
+	code[0].r[0] = 5;
+	code[0].r[1] = 1;
+	code[0].r[2] = 2;
+	code[1] = i_op(JAL_OP_ST64);
+	code[1].r[0] = 5;
+	code[1].r[1] = 0;
+	code[2] = i_op(JAL_OP_ST64);
+	code[2].r[0] = 2;
+	code[2].r[1] = 0;
+	code[2].imm[0] = 8;
+	for (s = 0; s < ARRAY_SIZE(sizes); s++) {
+		for (t = 0; t < ARRAY_SIZE(temps); t++) {
+			for (p = 0; p < ARRAY_SIZE(topps); p++) {
+				uint64_t seed = rnd(f) | 1, state = seed, got[2];
+				uint64_t args[3] = { out, lva, seed };
+				uint32_t n = sizes[s];
+				int want;
+
+				fill_rnd(f, logits, n);
+				for (k = 0; k < n; k++)
+					logits[k] *= 8;
+				host_write(f, CTX, lva, logits, n * 4);
+				memcpy(work, logits, n * 4);
+				want = ref_sample(work, n, temps[t], topps[p], &state, pi);
+				code[0].dim[0] = n;
+				code[0].imm[0] = f2u(temps[t]);
+				code[0].imm[1] = f2u(topps[p]);
+				ASSERT_EQ(JAL_STATUS_OK,
+					  run_kernel(f, code, 3, args, 3).status);
+				host_read(f, CTX, out, got, 16);
+				EXPECT_EQ((uint64_t)want, got[0]) {
+					TH_LOG("n %u temp %g top-p %g seed %llu", n,
+					       temps[t], topps[p],
+					       (unsigned long long)seed);
+				}
+				EXPECT_EQ(state, got[1]);
+				/* The logits are left as they were. */
+				host_read(f, CTX, lva, work, n * 4);
+				EXPECT_EQ(0, memcmp(work, logits, n * 4));
+				checks++;
+				spread[want > 0]++;
+			}
+		}
+	}
+	/* Sequences: one state threaded through many draws. */
+	for (s = 0, k = 0; s < 200; s++) {
+		uint64_t state = 0x1234567 + s, chip = state, got[2];
+		uint64_t args[3] = { out, lva, 0 };
+
+		fill_rnd(f, logits, 33);
+		host_write(f, CTX, lva, logits, 33 * 4);
+		memcpy(work, logits, 33 * 4);
+		args[2] = chip;
+		code[0].dim[0] = 33;
+		code[0].imm[0] = f2u(1.0f);
+		code[0].imm[1] = f2u(s % 2 ? 0.9f : 1.0f);
+		ASSERT_EQ(JAL_STATUS_OK, run_kernel(f, code, 3, args, 3).status);
+		host_read(f, CTX, out, got, 16);
+		k += got[0] == (uint64_t)ref_sample(work, 33, 1.0f,
+						     s % 2 ? 0.9f : 1.0f, &state, pi);
+		EXPECT_EQ(state, got[1]);
+	}
+	EXPECT_EQ(200, k);
+	TH_LOG("%u draws, %u gave index 0", checks, spread[0]);
+	EXPECT_GT(spread[1], checks / 2);
+	free(logits);
+	free(work);
+	free(pi);
+}
+
+/* ---- scalar: BEQ, LD/ST ------------------------------------------------ */
+
+TEST_F(llm, beq_and_scalar_loads_and_stores)
+{
+	struct fake *f = self->f;
+	uint64_t v = alloc_in(self, true, 64), h = alloc_in(self, false, 64);
+	uint64_t args[2] = { v, h }, got[4], pattern = 0x8877665544332211ull;
+	struct jal_insn code[12];
+	struct result r;
+	uint32_t w;
+
+	host_write(f, CTX, v, &pattern, 8);
+	code[0] = i_op(JAL_OP_LD64);		/* r2 = *(u64 *)v */
+	code[0].r[0] = 2;
+	code[0].r[1] = 0;
+	code[1] = i_op(JAL_OP_LD32);		/* r3 = *(u32 *)(v + 4) */
+	code[1].r[0] = 3;
+	code[1].r[1] = 0;
+	code[1].imm[0] = 4;
+	code[2] = i_op(JAL_OP_ST64);		/* *(u64 *)h = r2 */
+	code[2].r[0] = 2;
+	code[2].r[1] = 1;
+	code[3] = i_op(JAL_OP_ST32);		/* *(u32 *)(h + 12) = r2 */
+	code[3].r[0] = 2;
+	code[3].r[1] = 1;
+	code[3].imm[0] = 12;
+	code[4] = i_li(4, 0x88776655);
+	code[5] = i_beq(3, 4, 7);		/* taken */
+	code[6] = i_op(JAL_OP_HALT);
+	code[7] = i_op(JAL_OP_ST64);		/* *(u64 *)(h + 16) = r3 */
+	code[7].r[0] = 3;
+	code[7].r[1] = 1;
+	code[7].imm[0] = 16;
+	code[8] = i_beq(3, 2, 11);		/* not taken */
+	code[9] = i_addi(1, 1, 24);		/* imm64 wraps through r1 + imm */
+	code[10] = i_op(JAL_OP_ST64);
+	code[10].r[0] = 4;
+	code[10].r[1] = 1;
+	code[10].imm[0] = 0;
+	code[11] = i_op(JAL_OP_HALT);
+	memset(got, 0, sizeof(got));
+	host_write(f, CTX, h, got, sizeof(got));
+	ASSERT_EQ(JAL_STATUS_OK, run_kernel(f, code, 12, args, 2).status);
+	host_read(f, CTX, h, got, sizeof(got));
+	EXPECT_EQ(pattern, got[0]);
+	memcpy(&w, (uint8_t *)got + 12, 4);
+	EXPECT_EQ(0x44332211u, w);
+	EXPECT_EQ(0x88776655ull, got[2]);
+	EXPECT_EQ(0x88776655ull, got[3]);
+
+	/* Misaligned: BAD_INSN; unmapped and read-only: MMU faults. */
+	code[0].imm[0] = 4;
+	r = run_kernel(f, code, 1, args, 2);
+	EXPECT_EQ(JAL_STATUS_BAD_INSN, r.status);
+	code[1].imm[0] = 2;
+	EXPECT_EQ(JAL_STATUS_BAD_INSN, run_kernel(f, &code[1], 1, args, 2).status);
+	code[0].imm[0] = 0;
+	code[0].r[1] = 5;			/* r5 = 0: null page */
+	r = run_kernel(f, code, 1, args, 2);
+	EXPECT_EQ(JAL_STATUS_MMU_UNMAPPED, r.status);
+	EXPECT_EQ(0, r.fault_addr);
+	code[0] = i_op(JAL_OP_ST32);
+	code[0].r[1] = 0;
+	code[0].imm[0] = (uint32_t)(CODE_VA - v);
+	code[0].imm[1] = (uint32_t)((CODE_VA - v) >> 32);
+	r = run_kernel(f, code, 1, args, 2);
+	EXPECT_EQ(JAL_STATUS_MMU_PERM, r.status);
+	EXPECT_EQ(CODE_VA, r.fault_addr);
+}
+
+/* ---- validation -------------------------------------------------------- */
+
+struct bad_case {
+	const char *what;
+	struct jal_insn in;
+	uint32_t status;
+};
+
+TEST_F(llm, bad_operands_are_rejected)
+{
+	struct fake *f = self->f;
+	uint64_t big = alloc_in(self, true, 16 * MiB), args[6];
+	struct bad_case bad[96];
+	struct jal_insn base;
+	unsigned int n = 0, i;
+	uint8_t idx[8] = { 4, 4, 4, 4, 4, 4, 4, 4 };
+
+	args[0] = big;
+	args[1] = big + MiB;
+	args[2] = big + 2 * MiB;
+	args[3] = big + 3 * MiB;
+	args[4] = 12;
+	args[5] = big + 1;
+	host_write(f, CTX, args[3], idx, sizeof(idx));
+
+#define CASE(desc, st, ...) do { \
+		base = i_op(0); \
+		__VA_ARGS__; \
+		bad[n].what = desc; \
+		bad[n].in = base; \
+		bad[n].status = st; \
+		n++; \
+	} while (0)
+#define B JAL_STATUS_BAD_INSN
+#define MV(rows, cols) base = i_matvec(0, 1, 2, rows, cols, 1, 0, 1)
+	/* Static rules: dtypes, fields used per dtype, SAMPLE immediates. */
+	CASE("VADD bf16", B, base = i_vop(JAL_OP_VADD, 0, 1, 2, 4, 1, 1, 1);
+	     base.dtype = JAL_DTYPE_BF16);
+	CASE("MATVEC dtype 4", B, MV(2, 4); base.dtype = 4);
+	CASE("EMBED s24", B, base.opcode = JAL_OP_EMBED; base.dim[0] = 4;
+	     base.dim[2] = 1; base.dtype = JAL_DTYPE_S24);
+	CASE("RMSNORM q8", B, base.opcode = JAL_OP_RMSNORM; base.r[1] = 1;
+	     base.r[2] = 2; base.dim[0] = 4; base.dtype = JAL_DTYPE_Q8);
+	CASE("MATVEC f32 with r[3]", B, MV(2, 4); base.r[3] = 3);
+	CASE("MATVEC bf16 with dim[2]", B, MV(2, 4);
+	     base.dtype = JAL_DTYPE_BF16; base.dim[2] = 8);
+	CASE("MATVEC s24 with dim[2]", B, MV(2, 4); base.dtype = JAL_DTYPE_S24;
+	     base.r[3] = 3; base.dim[2] = 8);
+	CASE("MATVEC stride[3]", B, MV(2, 4); base.stride[3] = 1);
+	CASE("MATMUL q8 group in dim[2] only", B, base.opcode = JAL_OP_MATMUL;
+	     base.dtype = JAL_DTYPE_BF16; base.r[1] = 1; base.dim[0] = 2;
+	     base.dim[1] = 8; base.dim[2] = 1; base.dim[3] = 8);
+	CASE("EMBED f32 with stride[3]", B, base.opcode = JAL_OP_EMBED;
+	     base.dim[0] = 4; base.dim[2] = 1; base.stride[3] = 4);
+	CASE("SOFTMAX stride", B, base.opcode = JAL_OP_SOFTMAX; base.r[1] = 1;
+	     base.dim[0] = 4; base.stride[0] = 1);
+	CASE("ROPE dim[3]", B, base.opcode = JAL_OP_ROPE; base.dim[0] = 4;
+	     base.dim[1] = 2; base.dim[3] = 1);
+	CASE("ATTENTION stride[0]", B, base.opcode = JAL_OP_ATTENTION;
+	     base.dim[0] = 1; base.dim[1] = 4; base.dim[2] = 1; base.dim[3] = 1;
+	     base.stride[0] = 1);
+	CASE("SAMPLE state = result", B, base.opcode = JAL_OP_SAMPLE;
+	     base.r[0] = 2; base.r[2] = 2; base.dim[0] = 4);
+	CASE("SAMPLE negative temperature", B, base.opcode = JAL_OP_SAMPLE;
+	     base.r[0] = 5; base.r[2] = 2; base.dim[0] = 4;
+	     base.imm[0] = f2u(-1.0f));
+	CASE("SAMPLE infinite temperature", B, base.opcode = JAL_OP_SAMPLE;
+	     base.r[0] = 5; base.r[2] = 2; base.dim[0] = 4;
+	     base.imm[0] = f2u(INFINITY));
+	CASE("SAMPLE NaN top-p", B, base.opcode = JAL_OP_SAMPLE;
+	     base.r[0] = 5; base.r[2] = 2; base.dim[0] = 4;
+	     base.imm[0] = f2u(1.0f); base.imm[1] = f2u(NAN));
+	CASE("LD32 stride", B, base.opcode = JAL_OP_LD32; base.stride[0] = 1);
+	CASE("BEQ r[0]", B, base = i_beq(1, 2, 0); base.r[0] = 1);
+	CASE("ARGMAX imm", B, base.opcode = JAL_OP_ARGMAX; base.r[1] = 1;
+	     base.dim[0] = 4; base.imm[0] = 1);
+	/* Dynamic rules: shapes, groups, pitches, alignment, extents. */
+	CASE("Q8 group 0", B, MV(2, 8); base.dtype = JAL_DTYPE_Q8; base.r[3] = 3);
+	CASE("Q8 group does not divide", B, MV(2, 12); base.dtype = JAL_DTYPE_Q8;
+	     base.r[3] = 3; base.dim[2] = 8);
+	CASE("S24 cols % 4", B, MV(2, 6); base.dtype = JAL_DTYPE_S24; base.r[3] = 3);
+	CASE("S24 pitch below K/2", B, MV(2, 8); base.dtype = JAL_DTYPE_S24;
+	     base.r[3] = 3; base.stride[1] = 3);
+	CASE("bf16 W misaligned", B, MV(2, 8); base.dtype = JAL_DTYPE_BF16;
+	     base.r[1] = 5; base.r[2] = 2);
+	CASE("Q8 scales misaligned", B, MV(2, 8); base.dtype = JAL_DTYPE_Q8;
+	     base.r[3] = 5; base.dim[2] = 8);
+	CASE("f32 x misaligned", B, MV(2, 8); base.r[2] = 5);
+	CASE("W beyond 256 MiB", B, MV(0x10000, 0x1001));
+	CASE("MATMUL D pitch below M", B, base.opcode = JAL_OP_MATMUL;
+	     base.r[1] = 1; base.r[2] = 2; base.dim[0] = 8; base.dim[1] = 8;
+	     base.dim[2] = 2; base.stride[0] = 7);
+	CASE("MATMUL X pitch below K", B, base.opcode = JAL_OP_MATMUL;
+	     base.r[1] = 1; base.r[2] = 2; base.dim[0] = 8; base.dim[1] = 8;
+	     base.dim[2] = 2; base.stride[2] = 7);
+	CASE("MATMUL N from a 33-bit register", B, base.opcode = JAL_OP_MATMUL;
+	     base.r[1] = 1; base.r[2] = 2; base.dim[0] = 8; base.dim[1] = 8;
+	     base.dim[2] = 2; base.flags = JAL_INSN_F_DIM_REG(2));
+	CASE("SOFTMAX of nothing", B, base.opcode = JAL_OP_SOFTMAX; base.r[1] = 1);
+	CASE("SOFTMAX misaligned", B, base.opcode = JAL_OP_SOFTMAX; base.r[1] = 5;
+	     base.dim[0] = 3);
+	CASE("RMSNORM beyond 256 MiB", B, base.opcode = JAL_OP_RMSNORM;
+	     base.r[1] = 1; base.r[2] = 2; base.dim[0] = 0x4000001);
+	CASE("ROPE odd n", B, base.opcode = JAL_OP_ROPE; base.r[1] = 1;
+	     base.dim[0] = 6; base.dim[1] = 3);
+	CASE("ROPE head size 0", B, base.opcode = JAL_OP_ROPE; base.r[1] = 1;
+	     base.dim[0] = 6);
+	CASE("ROPE head size not dividing n", B, base.opcode = JAL_OP_ROPE;
+	     base.r[1] = 1; base.dim[0] = 12; base.dim[1] = 8);
+	CASE("ATTENTION KV heads not dividing", B, base.opcode = JAL_OP_ATTENTION;
+	     base.r[1] = 1; base.r[2] = 2; base.r[3] = 3; base.dim[0] = 6;
+	     base.dim[1] = 4; base.dim[2] = 4; base.dim[3] = 1);
+	CASE("ATTENTION no positions", B, base.opcode = JAL_OP_ATTENTION;
+	     base.r[1] = 1; base.r[2] = 2; base.r[3] = 3; base.dim[0] = 2;
+	     base.dim[1] = 4; base.dim[2] = 1);
+	CASE("ATTENTION head size 0", B, base.opcode = JAL_OP_ATTENTION;
+	     base.r[1] = 1; base.r[2] = 2; base.r[3] = 3; base.dim[0] = 2;
+	     base.dim[2] = 1; base.dim[3] = 1);
+	CASE("ATTENTION head size over the limit", B,
+	     base.opcode = JAL_OP_ATTENTION; base.r[1] = 1; base.r[2] = 2;
+	     base.r[3] = 3; base.dim[0] = 1; base.dim[1] = 16385; base.dim[2] = 1;
+	     base.dim[3] = 1);
+	CASE("ATTENTION K pitch below a position", B,
+	     base.opcode = JAL_OP_ATTENTION; base.r[1] = 1; base.r[2] = 2;
+	     base.r[3] = 3; base.dim[0] = 2; base.dim[1] = 4; base.dim[2] = 2;
+	     base.dim[3] = 2; base.stride[2] = 7);
+	CASE("EMBED row out of range", B, base.opcode = JAL_OP_EMBED;
+	     base.r[1] = 1; base.dim[0] = 4; base.dim[1] = 3; base.dim[2] = 3);
+	CASE("EMBED pitch below row", B, base.opcode = JAL_OP_EMBED;
+	     base.r[1] = 1; base.dim[0] = 4; base.dim[2] = 3; base.stride[1] = 3);
+	CASE("EMBED q8 group 0", B, base.opcode = JAL_OP_EMBED;
+	     base.dtype = JAL_DTYPE_Q8; base.r[1] = 1; base.r[3] = 3;
+	     base.dim[0] = 4; base.dim[2] = 3);
+	CASE("EMBED bf16 table misaligned", B, base.opcode = JAL_OP_EMBED;
+	     base.dtype = JAL_DTYPE_BF16; base.r[1] = 5; base.dim[0] = 4;
+	     base.dim[2] = 3);
+	CASE("SAMPLE of nothing", B, base.opcode = JAL_OP_SAMPLE; base.r[0] = 5;
+	     base.r[1] = 1; base.r[2] = 2);
+	CASE("SAMPLE over the logit limit", B, base.opcode = JAL_OP_SAMPLE;
+	     base.r[0] = 5; base.r[1] = 1; base.r[2] = 2;
+	     base.dim[0] = JAL_SAMPLE_MAX_LOGITS + 1; base.imm[0] = f2u(1.0f));
+	/* Memory: operands beyond the VA space or in unmapped memory. */
+	CASE("MATVEC W unmapped", JAL_STATUS_MMU_UNMAPPED, MV(2, 8);
+	     base.r[1] = 6);
+	CASE("ATTENTION K unmapped", JAL_STATUS_MMU_UNMAPPED,
+	     base.opcode = JAL_OP_ATTENTION; base.r[1] = 1; base.r[2] = 6;
+	     base.r[3] = 3; base.dim[0] = 2; base.dim[1] = 4; base.dim[2] = 1;
+	     base.dim[3] = 2);
+#undef MV
+#undef B
+#undef CASE
+
+	for (i = 0; i < n; i++) {
+		uint64_t a[8] = { args[0], args[1], args[2], args[3], args[4],
+				  args[5], 0x7f00000000ull, 0 };
+		struct jal_insn code[2] = { bad[i].in, i_op(JAL_OP_HALT) };
+		struct result r;
+
+		if (bad[i].in.flags & JAL_INSN_F_DIM_REG(2))
+			a[2] = 1ull << 32;	/* MATMUL dim[2] = r2: 33 bits */
+		r = run_kernel(f, code, 2, a, 8);
+		EXPECT_EQ(bad[i].status, r.status) {
+			TH_LOG("%s", bad[i].what);
+		}
+	}
+
+	/* An invalid S24 index byte, found while computing. */
+	{
+		static const uint8_t wrong[] = { 0x10, 0x00, 0x05, 0x0b, 0x80, 0x07 };
+		struct jal_insn in = i_matvec(0, 1, 2, 8, 16, 1, 0, 1);
+
+		in.dtype = JAL_DTYPE_S24;
+		in.r[3] = 3;
+		for (i = 0; i < ARRAY_SIZE(wrong); i++) {
+			uint8_t row[32];
+
+			memset(row, 4, sizeof(row));
+			row[5 + i] = wrong[i];
+			host_write(f, CTX, args[3], row, sizeof(row));
+			EXPECT_EQ(JAL_STATUS_BAD_INSN, run1(f, in, args, 4)) {
+				TH_LOG("index byte 0x%02x", wrong[i]);
+			}
+			/* And through MATMUL's decoding. */
+			in.opcode = JAL_OP_MATMUL;
+			in.dim[2] = 2;
+			in.stride[0] = 0;
+			in.stride[2] = 0;
+			EXPECT_EQ(JAL_STATUS_BAD_INSN, run1(f, in, args, 4));
+			in = i_matvec(0, 1, 2, 8, 16, 1, 0, 1);
+			in.dtype = JAL_DTYPE_S24;
+			in.r[3] = 3;
+		}
+		/* Every valid byte is accepted. */
+		memset(idx, 0, sizeof(idx));
+		for (i = 0; i < 32; i++) {
+			static const uint8_t ok[6] = { 4, 8, 12, 9, 13, 14 };
+			uint8_t b = ok[i % 6];
+
+			host_write(f, CTX, args[3] + i, &b, 1);
+		}
+		EXPECT_EQ(JAL_STATUS_OK, run1(f, in, args, 4));
+	}
+}
+
+/* ---- faults, watchdog, determinism -------------------------------------- */
+
+TEST_F(llm, faults_in_new_ops_name_the_address)
+{
+	struct fake *f = self->f;
+	uint64_t w = alloc_in(self, false, 64 * PAGE);
+	uint64_t x = alloc_in(self, true, 4096 * 4), d = alloc_in(self, true, 64 * 4);
+	uint64_t args[4] = { d, w, x, 0 };
+	struct jal_insn in;
+	struct result r;
+
+	/* A hole in W (host memory): row 16 of 1024 floats starts there. */
+	*leaf_pte(f, CTX, w + 16 * PAGE) = 0;
+	wr(f, JAL_REG_MMU_INVALIDATE, CTX);
+	in = i_matvec(0, 1, 2, 40, 1024, 1, 0, 1);
+	r = run_kernel(f, &in, 1, args, 3);
+	EXPECT_EQ(JAL_STATUS_MMU_UNMAPPED, r.status);
+	EXPECT_EQ(w + 16 * PAGE, r.fault_addr);
+	/* The same through MATMUL (X = 2 rows). */
+	in = i_op(JAL_OP_MATMUL);
+	in.r[1] = 1;
+	in.r[2] = 2;
+	in.dim[0] = 40;
+	in.dim[1] = 1024;
+	in.dim[2] = 2;
+	r = run_kernel(f, &in, 1, args, 3);
+	EXPECT_EQ(JAL_STATUS_MMU_UNMAPPED, r.status);
+	EXPECT_EQ(w + 16 * PAGE, r.fault_addr);
+	/* SOFTMAX reading it, RMSNORM writing a read-only page. */
+	in = i_op(JAL_OP_SOFTMAX);
+	in.r[0] = 2;
+	in.r[1] = 1;
+	in.dim[0] = 20 * 1024;
+	r = run_kernel(f, &in, 1, args, 3);
+	EXPECT_EQ(JAL_STATUS_MMU_UNMAPPED, r.status);
+	EXPECT_EQ(w + 16 * PAGE, r.fault_addr);
+	in = i_op(JAL_OP_RMSNORM);
+	in.r[0] = 0;
+	in.r[1] = 2;
+	in.r[2] = 2;
+	in.dim[0] = 64;
+	args[0] = CODE_VA;
+	r = run_kernel(f, &in, 1, args, 3);
+	EXPECT_EQ(JAL_STATUS_MMU_PERM, r.status);
+	EXPECT_EQ(CODE_VA, r.fault_addr);
+	EXPECT_TRUE(rd(f, JAL_REG_FAULT_STATUS) & JAL_FAULT_STATUS_VALID);
+}
+
+TEST_F(llm, watchdog_stops_a_loop_of_big_instructions)
+{
+	struct fake *f = self->f;
+	uint64_t w = alloc_in(self, true, 1024 * 1024 * 4);
+	uint64_t x = alloc_in(self, true, 1024 * 4), d = alloc_in(self, true, 1024 * 4);
+	uint64_t args[3] = { d, w, x }, t0;
+	struct jal_insn code[4];
+	struct result r;
+
+	code[0] = i_matvec(0, 1, 2, 1024, 1024, 1, 0, 1);
+	code[1] = i_op(JAL_OP_ATTENTION);
+	code[1].r[1] = 2;
+	code[1].r[2] = 1;
+	code[1].r[3] = 1;
+	code[1].dim[0] = 8;
+	code[1].dim[1] = 128;
+	code[1].dim[2] = 1;
+	code[1].dim[3] = 1000;
+	code[2] = i_jump(0);
+	/*
+	 * A loop costs 1 + 256 steps for MATVEC, 1 + 500 for ATTENTION and 1
+	 * for JUMP. Without the jump, two loops' worth ends normally.
+	 */
+	code[3] = i_op(JAL_OP_HALT);
+	set_step_limit(f, 758);
+	EXPECT_EQ(JAL_STATUS_OK, run_kernel(f, code, 2, args, 3).status);
+	set_step_limit(f, 757);
+	EXPECT_EQ(JAL_STATUS_STEP_LIMIT, run_kernel(f, code, 2, args, 3).status);
+	set_step_limit(f, 50000);
+	t0 = now_ms();
+	r = run_kernel(f, code, 3, args, 3);
+	EXPECT_EQ(JAL_STATUS_STEP_LIMIT, r.status);
+	EXPECT_EQ(0, r.error_offset);
+	TH_LOG("65 loops of a 4 MiB MATVEC and an 8-head ATTENTION over 1000 positions: %llu ms",
+	       (unsigned long long)(now_ms() - t0));
+	EXPECT_LT(now_ms() - t0, 20000);
+}
+
+/* A queue reset in the middle of a long instruction takes effect promptly. */
+TEST_F(llm, reset_aborts_long_instructions_promptly)
+{
+	struct fake *f = self->f;
+	uint64_t w = alloc_in(self, true, 4096ull * 4096 * 2);
+	uint64_t x = alloc_in(self, true, 256 * 4096 * 4);
+	uint64_t d = alloc_in(self, true, 256 * 4096 * 4);
+	uint64_t args[3] = { d, w, x }, t0, took;
+	struct jal_insn code[2];
+	struct cmdbuf cb = { 0 };
+	unsigned int which;
+
+	/* 4096 x 4096 bf16 times 256 rows: seconds of work; and ATTENTION. */
+	code[0] = i_op(JAL_OP_MATMUL);
+	code[0].dtype = JAL_DTYPE_BF16;
+	code[0].r[0] = 0;
+	code[0].r[1] = 1;
+	code[0].r[2] = 2;
+	code[0].dim[0] = 4096;
+	code[0].dim[1] = 4096;
+	code[0].dim[2] = 256;
+	code[1] = i_op(JAL_OP_ATTENTION);
+	code[1].r[1] = 2;
+	code[1].r[2] = 1;
+	code[1].r[3] = 1;
+	code[1].dim[0] = 64;
+	code[1].dim[1] = 64;
+	code[1].dim[2] = 1;
+	code[1].dim[3] = 150000;	/* K and V: 38 MB at w */
+	for (which = 0; which < 2; which++) {
+		host_write(f, CTX, CODE_VA, &code[which], sizeof(code[0]));
+		host_write(f, CTX, ARGS_VA, args, sizeof(args));
+		cb.len = 0;
+		cb_dispatch(&cb, CODE_VA, sizeof(code[0]), ARGS_VA, sizeof(args));
+		host_write(f, CTX, CMDBUF_VA, cb.buf, cb.len);
+		submit(f, 0, CTX, CMDBUF_VA, cb.len, 0);
+		ASSERT_TRUE(wait_busy(f, 5000));
+		usleep(50000);
+		ASSERT_TRUE(rd(f, JAL_REG_DEV_STATUS) & JAL_DEV_STATUS_BUSY);
+		t0 = now_ms();
+		wr(f, JAL_REG_Q(0, JAL_Q_CTRL), JAL_Q_CTRL_RESET);
+		took = now_ms() - t0;
+		EXPECT_LT(took, 1000) {
+			TH_LOG("reset during %s took %llu ms",
+			       which ? "ATTENTION" : "MATMUL", (unsigned long long)took);
+		}
+		EXPECT_FALSE(rd(f, JAL_REG_DEV_STATUS) & JAL_DEV_STATUS_BUSY);
+		queue_setup(f, 0, RING_ENTRIES, 0);
+	}
+}
+
+/*
+ * The same kernel on chips with every kernel variant the CPU can run and
+ * with one, two and three compute threads: identical bits.
+ */
+TEST(results_do_not_depend_on_kernels_or_threads)
+{
+	static const struct { const char *kernels; unsigned int threads; } chips[] = {
+		{ "generic", 1 }, { "avx2", 3 }, { "avx512", 2 }, { NULL, 2 },
+		{ "generic", 3 },
+	};
+	uint8_t *out[ARRAY_SIZE(chips)];
+	unsigned int c, i, dt, ran = 0;
+	size_t len = 4 * MiB;
+
+	for (c = 0; c < ARRAY_SIZE(chips); c++) {
+		struct jal_device_config cfg;
+		struct jal_insn code[12];
+		uint64_t args[8];
+		struct fake *f;
+		uint8_t *data;
+
+		out[c] = NULL;
+		if (!jal_kernels_select(chips[c].kernels))
+			continue;	/* not for this CPU */
+		fake_test_config(&cfg);
+		cfg.kernels = chips[c].kernels;
+		cfg.compute_threads = chips[c].threads;
+		f = fake_new_cfg(96 * MiB, &cfg);
+		setup_world(f);
+		data = malloc(len);
+		/*
+		 * Every 2-byte half a finite bf16, so the data is finite as
+		 * f32, bf16 and scales alike (NaN payloads are unspecified).
+		 */
+		f->rng = 42;
+		for (i = 0; i < len / 2; i++) {
+			uint16_t h = to_bf16(rndf(f));
+
+			memcpy(data + 2 * i, &h, 2);
+		}
+		/* S24 index bytes must be valid: a region of them. */
+		for (i = 3 * MiB; i < 3 * MiB + 65536; i++)
+			data[i] = "\x04\x08\x0c\x09\x0d\x0e"[i % 6];
+		host_write(f, CTX, VRAM_VA, data, len);
+		free(data);
+		for (i = 0; i < 8; i++)
+			args[i] = VRAM_VA + i * MiB / 2;
+		args[6] = VRAM_VA + 3 * MiB;	/* the index bytes */
+		args[7] = VRAM_VA + 8 * MiB;	/* outputs */
+		for (dt = 0; dt < 4; dt++) {
+			code[0] = i_op(JAL_OP_MATMUL);
+			code[0].dtype = dt;
+			code[0].r[0] = 7;
+			code[0].r[1] = 1;
+			code[0].r[2] = 2;
+			code[0].r[3] = dt == JAL_DTYPE_S24 ? 6 : dt == JAL_DTYPE_Q8 ? 3 : 0;
+			code[0].dim[0] = 301;
+			code[0].dim[1] = 252;
+			code[0].dim[2] = 7;
+			code[0].dim[3] = dt == JAL_DTYPE_Q8 ? 36 : 0;
+			code[1] = i_addi(7, 7, 32 * 1024);
+			code[2] = i_matvec(7, 1, 2, 997, 256, 1, 0, 1);
+			code[2].dtype = dt;
+			code[2].r[3] = code[0].r[3];
+			code[2].dim[2] = dt == JAL_DTYPE_Q8 ? 32 : 0;
+			ASSERT_EQ(JAL_STATUS_OK, run_kernel(f, code, 3, args, 8).status);
+			args[7] += 128 * 1024;
+		}
+		code[0] = i_op(JAL_OP_ATTENTION);
+		code[0].r[0] = 7;
+		code[0].r[1] = 1;
+		code[0].r[2] = 2;
+		code[0].r[3] = 4;
+		code[0].dim[0] = 8;
+		code[0].dim[1] = 64;
+		code[0].dim[2] = 2;
+		code[0].dim[3] = 700;
+		code[1] = i_addi(7, 7, 4096);
+		code[2] = i_op(JAL_OP_RMSNORM);
+		code[2].r[0] = 7;
+		code[2].r[1] = 1;
+		code[2].r[2] = 2;
+		code[2].dim[0] = 4099;
+		code[2].imm[0] = f2u(1e-6f);
+		ASSERT_EQ(JAL_STATUS_OK, run_kernel(f, code, 3, args, 8).status);
+		out[c] = malloc(MiB);
+		host_read(f, CTX, VRAM_VA + 8 * MiB, out[c], MiB);
+		TH_LOG("chip %u: %s kernels, %u threads", c,
+		       jal_device_kernels(f->dev), chips[c].threads);
+		fake_free(f);
+		ran++;
+	}
+	EXPECT_GE(ran, 3);
+	for (c = 1; c < ARRAY_SIZE(chips); c++) {
+		if (!out[c])
+			continue;
+		for (i = 0; i < MiB && out[0][i] == out[c][i]; i++)
+			;
+		EXPECT_EQ(MiB, i) {
+			float a, b;
+
+			memcpy(&a, out[0] + (i & ~3u), 4);
+			memcpy(&b, out[c] + (i & ~3u), 4);
+			TH_LOG("chip %u differs from the baseline at byte 0x%x: %a %a",
+			       c, i, a, b);
+		}
+	}
+	for (c = 0; c < ARRAY_SIZE(chips); c++)
+		free(out[c]);
+}
+
+TEST_HARNESS_MAIN
