@@ -17,6 +17,7 @@ KREL = $(shell cat $(CACHE)/kernel-release 2>/dev/null)
 KDIR ?= /lib/modules/$(KREL)/build
 KSFT_DIR = $(CACHE)/linux-src/tools/testing/selftests
 CMD ?= true
+export CMD
 
 .PHONY: all deps qemu driver runtime tests check demo vm lint bench clean
 
@@ -47,8 +48,11 @@ check: all
 demo: all
 	@scripts/demo.sh
 
+# CMD goes through the environment so that its own quotes survive. make
+# itself can only exit 2 on failure, so the command's code is printed
+# (scripts/vm.sh returns it unchanged).
 vm: all
-	@scripts/vm.sh "$(CMD)"
+	@scripts/vm.sh "$$CMD" || { rc=$$?; echo "make vm: the command exited with $$rc" >&2; exit $$rc; }
 
 lint: deps
 	@scripts/lint.sh

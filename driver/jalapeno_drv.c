@@ -250,14 +250,14 @@ static int jal_pci_probe(struct pci_dev *pdev, const struct pci_device_id *id)
 
 	ret = jal_hw_irq_init(jdev);
 	if (ret)
-		return ret;
+		goto err_free_vms;
 
 	jal_hw_enable(jdev);
 
 	ret = drm_dev_register(&jdev->drm, 0);
 	if (ret) {
 		jal_hw_fini(jdev);
-		return ret;
+		goto err_free_vms;
 	}
 
 	drm_info(&jdev->drm,
@@ -266,6 +266,11 @@ static int jal_pci_probe(struct pci_dev *pdev, const struct pci_device_id *id)
 		 jdev->num_contexts, jdev->va_start, jdev->va_end,
 		 jdev->vram_size >> 20);
 	return 0;
+
+err_free_vms:
+	/* The driver's own address spaces: nothing DMA-mapped after unbind. */
+	jal_vm_unplug_all(jdev);
+	return ret;
 }
 
 static void jal_pci_remove(struct pci_dev *pdev)
