@@ -350,7 +350,8 @@ JAL_AI struct jal_l8 l_ld_bf16_part(const uint16_t *p, size_t n)
 #define JAL_T_LDX(k, j)		struct jal_l8 x##j = l_ld(x + (j) * xp + (k));
 #define JAL_T_LDXT(k, j)	struct jal_l8 x##j = l_ld_part(x + (j) * xp + (k), kr);
 #define JAL_T_MAC(i, j)		acc##i##_##j = l_mac(acc##i##_##j, w##i, x##j);
-#define JAL_T_PF(i, k)		__builtin_prefetch(w + (i + JAL_PF_ROWS) * wp + (k));
+#define JAL_T_PF4(i, k)		__builtin_prefetch(w + ((i) + 4) * wp + (k));
+#define JAL_T_PF8(i, k)		__builtin_prefetch(w + ((i) + 8) * wp + (k));
 #define JAL_T_MROW(i, RJ)	RJ(JAL_T_MAC, i)
 #define JAL_T_ST(i, j)		d[(j) * dp + (i)] = l_tree(acc##i##_##j);
 #define JAL_T_SROW(i, RJ)	RJ(JAL_T_ST, i)
@@ -400,8 +401,7 @@ JAL_AI void name(float *d, size_t dp, const float *w, size_t wp,	\
  * The same for one X row, prefetching the rows of the next tile: a
  * matrix streamed from memory otherwise waits for every row's first lines.
  */
-#define JAL_PF_ROWS	4
-#define JAL_TILE_PF(name, RI)						\
+#define JAL_TILE_PF(name, RI, PF)					\
 JAL_AI void name(float *d, const float *w, size_t wp, const float *x,	\
 		 size_t k)						\
 {									\
@@ -410,7 +410,7 @@ JAL_AI void name(float *d, const float *w, size_t wp, const float *x,	\
 	RI(JAL_T_ZROW, JAL_RJ1)						\
 	for (kk = 0; kk + 8 <= k; kk += 8) {				\
 		if (!(kk & 15)) {					\
-			RI(JAL_T_PF, kk)				\
+			RI(PF, kk)					\
 		}							\
 		RI(JAL_T_LDW, kk)					\
 		JAL_RJ1(JAL_T_LDX, kk)					\
@@ -426,7 +426,11 @@ JAL_AI void name(float *d, const float *w, size_t wp, const float *x,	\
 	(void)xp;							\
 }
 
-JAL_TILE_PF(jal_tile_41pf, JAL_RI4)
+JAL_TILE_PF(jal_tile_41pf, JAL_RI4, JAL_T_PF4)
+#if JAL_K_WIDE
+/* Eight rows: more lines in flight for short rows (32 registers or 16). */
+JAL_TILE_PF(jal_tile_81pf, JAL_RI8, JAL_T_PF8)
+#endif
 
 #if defined(__AVX512F__) && JAL_K_MR == 4 && JAL_K_NR == 4
 /*
@@ -538,6 +542,11 @@ static void JAL_K(mv_f32)(float *out, const float *w, size_t pitch,
 {
 	size_t m = 0;
 
+#if JAL_K_WIDE
+	if (k <= 512)
+		for (; m + 16 <= rows; m += 8)
+			jal_tile_81pf(out + m, w + m * pitch, pitch, x, k);
+#endif
 	for (; m + 8 <= rows; m += 4)
 		jal_tile_41pf(out + m, w + m * pitch, pitch, x, k);
 	for (; m + 4 <= rows; m += 4)
