@@ -27,6 +27,7 @@
 
 #include "checkpoint.h"
 #include "reference.h"
+#include "run_flags.h"
 #include "tokenizer.h"
 
 static const char usage_text[] =
@@ -51,29 +52,7 @@ static void usage_error(const char *why, const char *arg)
 	exit(EXIT_FAILURE);
 }
 
-static double parse_double(const char *opt, const char *arg)
-{
-	char *end;
-	double value;
 
-	errno = 0;
-	value = strtod(arg, &end);
-	if (errno || end == arg || *end || isnan(value))
-		usage_error(opt, arg);
-	return value;
-}
-
-static long long parse_ll(const char *opt, const char *arg)
-{
-	char *end;
-	long long value;
-
-	errno = 0;
-	value = strtoll(arg, &end, 10);
-	if (errno || end == arg || *end)
-		usage_error(opt, arg);
-	return value;
-}
 
 static void die(const char *what)
 {
@@ -105,10 +84,9 @@ static int print_token(void *opaque, int prev_token, int token, int pos)
 
 int main(int argc, char **argv)
 {
-	const char *checkpoint_path, *tokenizer_path = "tokenizer.bin", *prompt = NULL;
-	bool ids = false, tokenizer_given = false, chip_order = false;
-	double temperature = 1.0, topp = 0.9;
-	long long steps = 256, seed = 0;
+	const char *checkpoint_path;
+	bool ids = false, chip_order = false;
+	struct run_flags rf;
 	struct llm_checkpoint *ckpt;
 	struct llm_tokenizer *tok = NULL;
 	struct llm_ref *ref;
@@ -117,13 +95,13 @@ int main(int argc, char **argv)
 	struct llm_generate_stats stats;
 	struct printer printer = { .first = true };
 	int bos = LLM_TOKEN_BOS, *prompt_tokens = &bos, n_prompt = 1, i, ret;
-	uint64_t rng_seed;
 
 	if (argc < 2 || argv[1][0] == '-')
 		usage_error(argc < 2 ? NULL : "the checkpoint comes first", NULL);
 	checkpoint_path = argv[1];
+	run_flags_init(&rf);
 	for (i = 2; i < argc; i++) {
-		const char *opt = argv[i], *arg;
+		const char *opt = argv[i];
 
 		if (!strcmp(opt, "--ids")) {
 			ids = true;
@@ -133,63 +111,22 @@ int main(int argc, char **argv)
 			chip_order = true;
 			continue;
 		}
-		/* run.c's form: a two-character flag and its value. */
-		if (opt[0] != '-' || strlen(opt) != 2)
-			usage_error("unknown argument", opt);
-		if (i + 1 >= argc)
-			usage_error("missing value for", opt);
-		arg = argv[++i];
-		switch (opt[1]) {
-		case 't':
-			temperature = parse_double("bad temperature", arg);
-			break;
-		case 'p':
-			topp = parse_double("bad top-p", arg);
-			break;
-		case 's':
-			seed = parse_ll("bad seed", arg);
-			break;
-		case 'n':
-			steps = parse_ll("bad step count", arg);
-			break;
-		case 'i':
-			prompt = arg;
-			break;
-		case 'z':
-			tokenizer_path = arg;
-			tokenizer_given = true;
-			break;
-		case 'm':
-			if (strcmp(arg, "generate"))
-				usage_error("only generate mode is supported, not", arg);
-			break;
-		default:
-			usage_error("unknown option", opt);
-		}
+		run_flags_parse(&rf, argc, argv, &i, usage_error);
 	}
 
-	/* run.c's parameter overrides. */
-	rng_seed = (uint64_t)seed;
-	if (rng_seed == 0)
-		rng_seed = (unsigned int)time(NULL);
-	if (temperature < 0.0)
-		temperature = 0.0;
-	if (topp < 0.0 || topp > 1.0)
-		topp = 0.9;
-	if (steps < 0)
-		steps = 0;
+	run_flags_finish(&rf);
 
 	if (llm_checkpoint_open(checkpoint_path, &ckpt))
 		die("cannot load the model");
-	if (steps == 0 || steps > ckpt->config.seq_len)
-		steps = ckpt->config.seq_len;
+	if (rf.steps == 0 || rf.steps > ckpt->config.seq_len)
+		rf.steps = ckpt->config.seq_len;
 
-	if (!ids || prompt || tokenizer_given) {
-		if (llm_tokenizer_open(tokenizer_path, ckpt->config.vocab_size, &tok))
+	if (!ids || rf.prompt || rf.tokenizer_given) {
+		if (llm_tokenizer_open(rf.tokenizer, ckpt->config.vocab_size, &tok))
 			die("cannot load the tokenizer");
 	}
 	if (tok) {
-		const char *text = prompt ? prompt : "";
+		const char *text = rf.prompt ? rf.prompt : "";
 		size_t max = llm_tokenizer_max_tokens(strlen(text));
 
 		if (max > INT_MAX)
@@ -208,11 +145,11 @@ int main(int argc, char **argv)
 	if (chip_order)
 		llm_ref_set_order(ref, LLM_REF_ORDER_CHIP);
 	llm_ref_model(ref, &model);
-	if (llm_sampler_init(&sampler, ckpt->config.vocab_size, (float)temperature, (float)topp,
-			     rng_seed))
+	if (llm_sampler_init(&sampler, ckpt->config.vocab_size, (float)rf.temperature, (float)rf.topp,
+			     rf.rng_seed))
 		die("cannot set up the sampler");
 
-	ret = llm_generate(&model, &sampler, prompt_tokens, n_prompt, (int)steps, print_token,
+	ret = llm_generate(&model, &sampler, prompt_tokens, n_prompt, (int)rf.steps, print_token,
 			   &printer, &stats);
 	printf("\n");
 	fflush(stdout);

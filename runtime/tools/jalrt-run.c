@@ -31,6 +31,7 @@
 
 #include "jalrt.h"
 #include "jalrt_llm.h"
+#include "run_flags.h"
 
 static const char usage_text[] =
 	"usage: jalrt-run <checkpoint> [options]\n"
@@ -58,29 +59,7 @@ static void usage_error(const char *why, const char *arg)
 	exit(EXIT_FAILURE);
 }
 
-static double parse_double(const char *opt, const char *arg)
-{
-	char *end;
-	double value;
 
-	errno = 0;
-	value = strtod(arg, &end);
-	if (errno || end == arg || *end || isnan(value))
-		usage_error(opt, arg);
-	return value;
-}
-
-static long long parse_ll(const char *opt, const char *arg)
-{
-	char *end;
-	long long value;
-
-	errno = 0;
-	value = strtoll(arg, &end, 10);
-	if (errno || end == arg || *end)
-		usage_error(opt, arg);
-	return value;
-}
 
 static void die(const char *what, int err)
 {
@@ -118,10 +97,10 @@ static int print_token(void *opaque, int prev, int token, int pos)
 
 int main(int argc, char **argv)
 {
-	const char *checkpoint_path, *tokenizer_path = "tokenizer.bin", *prompt = NULL;
-	bool ids = false, tokenizer_given = false, info = false;
-	double temperature = 1.0, topp = 0.9;
-	long long steps = 256, seed = 0, device = 0;
+	const char *checkpoint_path;
+	bool ids = false, info = false;
+	long long device = 0;
+	struct run_flags rf;
 	struct jalrt_llm_options opts = { 0 };
 	struct jalrt_llm_generate_params gp = { 0 };
 	struct jalrt_llm_stats stats;
@@ -130,11 +109,11 @@ int main(int argc, char **argv)
 	struct jalrt_llm *llm;
 	enum jalrt_precision precision;
 	int bos = JALRT_LLM_TOKEN_BOS, *prompt_tokens = &bos, n_prompt = 1, i, ret;
-	uint64_t rng_seed;
 
 	if (argc < 2 || argv[1][0] == '-')
 		usage_error(argc < 2 ? NULL : "the checkpoint comes first", NULL);
 	checkpoint_path = argv[1];
+	run_flags_init(&rf);
 	for (i = 2; i < argc; i++) {
 		const char *opt = argv[i], *arg;
 
@@ -159,7 +138,7 @@ int main(int argc, char **argv)
 				usage_error("missing value for", opt);
 			arg = argv[++i];
 			if (opt[2] == 'd') {
-				device = parse_ll("bad device index", arg);
+				device = run_parse_ll("bad device index", arg, usage_error);
 				if (device < 0 || device > INT_MAX)
 					usage_error("bad device index", arg);
 			} else if (jalrt_precision_parse(arg, &precision)) {
@@ -169,59 +148,18 @@ int main(int argc, char **argv)
 			}
 			continue;
 		}
-		/* run.c's form: a two-character flag and its value. */
-		if (opt[0] != '-' || strlen(opt) != 2)
-			usage_error("unknown argument", opt);
-		if (i + 1 >= argc)
-			usage_error("missing value for", opt);
-		arg = argv[++i];
-		switch (opt[1]) {
-		case 't':
-			temperature = parse_double("bad temperature", arg);
-			break;
-		case 'p':
-			topp = parse_double("bad top-p", arg);
-			break;
-		case 's':
-			seed = parse_ll("bad seed", arg);
-			break;
-		case 'n':
-			steps = parse_ll("bad step count", arg);
-			break;
-		case 'i':
-			prompt = arg;
-			break;
-		case 'z':
-			tokenizer_path = arg;
-			tokenizer_given = true;
-			break;
-		case 'm':
-			if (strcmp(arg, "generate"))
-				usage_error("only generate mode is supported, not", arg);
-			break;
-		default:
-			usage_error("unknown option", opt);
-		}
+		run_flags_parse(&rf, argc, argv, &i, usage_error);
 	}
 
-	/* run.c's parameter overrides. */
-	rng_seed = (uint64_t)seed;
-	if (rng_seed == 0)
-		rng_seed = (unsigned int)time(NULL);
-	if (temperature < 0.0)
-		temperature = 0.0;
-	if (topp < 0.0 || topp > 1.0)
-		topp = 0.9;
-	if (steps < 0)
-		steps = 0;
-	if (steps > INT_MAX)
-		steps = INT_MAX;
+	run_flags_finish(&rf);
+	if (rf.steps > INT_MAX)
+		rf.steps = INT_MAX;
 
 	ret = jalrt_device_open((unsigned int)device, &dev);
 	if (ret)
 		die("cannot open the device", ret);
 	ret = jalrt_llm_load(dev, checkpoint_path,
-			     !ids || prompt || tokenizer_given ? tokenizer_path : NULL, &opts, &llm);
+			     !ids || rf.prompt || rf.tokenizer_given ? rf.tokenizer : NULL, &opts, &llm);
 	if (ret)
 		die("cannot load the model", ret);
 	if (info) {
@@ -235,8 +173,8 @@ int main(int argc, char **argv)
 			mi.weight_bytes / 1048576.0, mi.in_vram ? "device" : "host",
 			mi.upload_ns / 1e6);
 	}
-	if (!ids || prompt || tokenizer_given) {
-		const char *text = prompt ? prompt : "";
+	if (!ids || rf.prompt || rf.tokenizer_given) {
+		const char *text = rf.prompt ? rf.prompt : "";
 		size_t max = strlen(text) + 3;
 
 		if (max > INT_MAX)
@@ -253,10 +191,10 @@ int main(int argc, char **argv)
 	printer.ids = ids;
 	gp.prompt = prompt_tokens;
 	gp.n_prompt = n_prompt;
-	gp.steps = (int)steps;
-	gp.temperature = (float)temperature;
-	gp.topp = (float)topp;
-	gp.seed = rng_seed;
+	gp.steps = (int)rf.steps;
+	gp.temperature = (float)rf.temperature;
+	gp.topp = (float)rf.topp;
+	gp.seed = rf.rng_seed;
 	gp.on_token = print_token;
 	gp.opaque = &printer;
 	ret = jalrt_llm_generate(llm, &gp, &stats);
