@@ -804,24 +804,35 @@ static int emit_done(struct jalrt_program *p, int ret)
 	return ret ? prog_fail(p, ret) : 0;
 }
 
+/*
+ * The operand preamble of an element-wise op: check that each of the
+ * @count operands holds @n f32 elements, then load their addresses into
+ * scratch slots 0, 1, ... in the same order.
+ */
+static int bind_f32(struct jalrt_program *p, const char *fn, uint32_t n, unsigned int count,
+		    const char *const names[], const struct jalrt_ref refs[])
+{
+	unsigned int i;
+	int ret = 0;
+
+	for (i = 0; !ret && i < count; i++)
+		ret = check_ref(p, fn, names[i], &refs[i], n, M_F32);
+	for (i = 0; !ret && i < count; i++)
+		ret = emit_addr(p, i, &refs[i], 0);
+	return ret;
+}
+
+static const char *const dab_names[] = { "d", "a", "b" };
+
 static int op_vector(struct jalrt_program *p, const char *fn, unsigned int opcode,
 		     struct jalrt_ref d, struct jalrt_ref a, struct jalrt_ref b, float s,
 		     uint32_t n)
 {
+	const struct jalrt_ref refs[] = { d, a, b };
 	int ret = op_begin(p, fn);
 
 	if (!ret)
-		ret = check_ref(p, fn, "d", &d, n, M_F32);
-	if (!ret)
-		ret = check_ref(p, fn, "a", &a, n, M_F32);
-	if (!ret && opcode != JAL_OP_VSCALE)
-		ret = check_ref(p, fn, "b", &b, n, M_F32);
-	if (!ret)
-		ret = emit_addr(p, 0, &d, 0);
-	if (!ret)
-		ret = emit_addr(p, 1, &a, 0);
-	if (!ret && opcode != JAL_OP_VSCALE)
-		ret = emit_addr(p, 2, &b, 0);
+		ret = bind_f32(p, fn, n, opcode == JAL_OP_VSCALE ? 2 : 3, dab_names, refs);
 	if (ret)
 		return ret;
 	switch (opcode) {
@@ -939,20 +950,12 @@ JALRT_API int jalrt_op_matmul(struct jalrt_program *p, struct jalrt_ref d,
 JALRT_API int jalrt_op_rmsnorm(struct jalrt_program *p, struct jalrt_ref d, struct jalrt_ref a,
 			       struct jalrt_ref weight, uint32_t n, float eps)
 {
+	static const char *const names[] = { "d", "a", "weight" };
+	const struct jalrt_ref refs[] = { d, a, weight };
 	int ret = op_begin(p, __func__);
 
 	if (!ret)
-		ret = check_ref(p, __func__, "d", &d, n, M_F32);
-	if (!ret)
-		ret = check_ref(p, __func__, "a", &a, n, M_F32);
-	if (!ret)
-		ret = check_ref(p, __func__, "weight", &weight, n, M_F32);
-	if (!ret)
-		ret = emit_addr(p, 0, &d, 0);
-	if (!ret)
-		ret = emit_addr(p, 1, &a, 0);
-	if (!ret)
-		ret = emit_addr(p, 2, &weight, 0);
+		ret = bind_f32(p, __func__, n, 3, names, refs);
 	if (ret)
 		return ret;
 	return emit_done(p, jalrt_kb_rmsnorm(p->kb, SCRATCH_FIRST, SCRATCH_FIRST + 1,
@@ -962,16 +965,11 @@ JALRT_API int jalrt_op_rmsnorm(struct jalrt_program *p, struct jalrt_ref d, stru
 JALRT_API int jalrt_op_softmax(struct jalrt_program *p, struct jalrt_ref d, struct jalrt_ref a,
 			       uint32_t n)
 {
+	const struct jalrt_ref refs[] = { d, a };
 	int ret = op_begin(p, __func__);
 
 	if (!ret)
-		ret = check_ref(p, __func__, "d", &d, n, M_F32);
-	if (!ret)
-		ret = check_ref(p, __func__, "a", &a, n, M_F32);
-	if (!ret)
-		ret = emit_addr(p, 0, &d, 0);
-	if (!ret)
-		ret = emit_addr(p, 1, &a, 0);
+		ret = bind_f32(p, __func__, n, 2, dab_names, refs);
 	if (ret)
 		return ret;
 	return emit_done(p, jalrt_kb_softmax(p->kb, SCRATCH_FIRST, SCRATCH_FIRST + 1,
@@ -988,18 +986,13 @@ static int check_dim(struct jalrt_program *p, const char *fn, const char *what,
 JALRT_API int jalrt_op_rope(struct jalrt_program *p, struct jalrt_ref d, struct jalrt_ref a,
 			    uint32_t n, uint32_t head_size, struct jalrt_dim pos, float theta)
 {
+	const struct jalrt_ref refs[] = { d, a };
 	int ret = op_begin(p, __func__);
 
 	if (!ret)
-		ret = check_ref(p, __func__, "d", &d, n, M_F32);
-	if (!ret)
-		ret = check_ref(p, __func__, "a", &a, n, M_F32);
-	if (!ret)
 		ret = check_dim(p, __func__, "position", pos);
 	if (!ret)
-		ret = emit_addr(p, 0, &d, 0);
-	if (!ret)
-		ret = emit_addr(p, 1, &a, 0);
+		ret = bind_f32(p, __func__, n, 2, dab_names, refs);
 	if (ret)
 		return ret;
 	return emit_done(p, jalrt_kb_rope(p->kb, SCRATCH_FIRST, SCRATCH_FIRST + 1, JALRT_DIM(n),
