@@ -1069,16 +1069,23 @@ JALRT_API int jalrt_kb_rmsnorm(struct jalrt_kernel_builder *kb, unsigned int rd,
 	return kb_append(kb, &in);
 }
 
-JALRT_API int jalrt_kb_softmax(struct jalrt_kernel_builder *kb, unsigned int rd, unsigned int ra,
-			       struct jalrt_dim n)
+/* Ops whose operands are r[0], r[1] and an element count in dim[0]. */
+static int emit_unary_count(struct jalrt_kernel_builder *kb, const char *fn, unsigned int opcode,
+			    unsigned int rd, unsigned int ra, struct jalrt_dim n)
 {
 	unsigned int regs[2] = { rd, ra };
-	struct jal_insn in = insn_init(JAL_OP_SOFTMAX);
-	int ret = set_regs(kb, __func__, &in, regs, 2);
+	struct jal_insn in = insn_init(opcode);
+	int ret = set_regs(kb, fn, &in, regs, 2);
 
 	if (!ret)
 		ret = set_dim(kb, &in, 0, n, "element count");
 	return ret ? ret : kb_append(kb, &in);
+}
+
+JALRT_API int jalrt_kb_softmax(struct jalrt_kernel_builder *kb, unsigned int rd, unsigned int ra,
+			       struct jalrt_dim n)
+{
+	return emit_unary_count(kb, __func__, JAL_OP_SOFTMAX, rd, ra, n);
 }
 
 JALRT_API int jalrt_kb_rope(struct jalrt_kernel_builder *kb, unsigned int rd, unsigned int ra,
@@ -1183,13 +1190,7 @@ JALRT_API int jalrt_kb_embed(struct jalrt_kernel_builder *kb, const struct jalrt
 JALRT_API int jalrt_kb_argmax(struct jalrt_kernel_builder *kb, unsigned int rd, unsigned int ra,
 			      struct jalrt_dim n)
 {
-	unsigned int regs[2] = { rd, ra };
-	struct jal_insn in = insn_init(JAL_OP_ARGMAX);
-	int ret = set_regs(kb, __func__, &in, regs, 2);
-
-	if (!ret)
-		ret = set_dim(kb, &in, 0, n, "element count");
-	return ret ? ret : kb_append(kb, &in);
+	return emit_unary_count(kb, __func__, JAL_OP_ARGMAX, rd, ra, n);
 }
 
 JALRT_API int jalrt_kb_sample(struct jalrt_kernel_builder *kb, unsigned int rd, unsigned int ra,
