@@ -142,24 +142,50 @@ bool jal_exec_share(struct jal_exec *ex, uint64_t macs);
 
 /*
  * Work shared by the compute threads: items [0, count) claimed @block at
- * a time. Returns false when none are left.
+ * a time, the worker (thread 0) from the front and helpers from the back.
+ * A kernel that runs an instruction again so gives each thread mostly the
+ * items it had before, whose data are still in its core's caches, while a
+ * helper that comes late or not at all still leaves nothing undone.
  */
 struct jal_claim {
-	atomic_uint_fast64_t next;
+	/* Blocks not yet claimed: [lo, hi), lo in bits 31..0, hi above. */
+	atomic_uint_fast64_t range;
 	uint64_t count;
 	uint64_t block;
 };
 
-static inline bool jal_claim(struct jal_claim *c, uint64_t *first,
-			     uint64_t *end)
+/* @count items (below 2^32 blocks), @block at a time. */
+static inline void jal_claim_init(struct jal_claim *c, uint64_t count,
+				  uint64_t block)
 {
-	uint64_t f = atomic_fetch_add_explicit(&c->next, c->block,
-					       memory_order_relaxed);
+	c->count = count;
+	c->block = block;
+	atomic_init(&c->range, ((count + block - 1) / block) << 32);
+}
 
-	if (f >= c->count)
-		return false;
-	*first = f;
-	*end = JAL_MIN(c->count, f + c->block);
+static inline bool jal_claim(struct jal_claim *c, unsigned int thread,
+			     uint64_t *first, uint64_t *end)
+{
+	uint64_t r = atomic_load_explicit(&c->range, memory_order_relaxed);
+	uint64_t lo, hi, b, n;
+
+	do {
+		lo = r & 0xffffffffu;
+		hi = r >> 32;
+		if (lo >= hi)
+			return false;
+		if (!thread) {
+			b = lo;
+			n = r + 1;
+		} else {
+			b = hi - 1;
+			n = r - (1ull << 32);
+		}
+	} while (!atomic_compare_exchange_weak_explicit(&c->range, &r, n,
+							memory_order_relaxed,
+							memory_order_relaxed));
+	*first = b * c->block;
+	*end = JAL_MIN(c->count, *first + c->block);
 	return true;
 }
 

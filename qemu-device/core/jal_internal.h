@@ -152,14 +152,24 @@ typedef void (*jal_part_fn)(void *arg, unsigned int thread);
 struct jal_pool {
 	unsigned int helpers;		/* threads besides the worker */
 	pthread_t *threads;
-	pthread_mutex_t lock;		/* protects all but @gen */
-	pthread_cond_t wake;		/* helpers: a new run started */
-	pthread_cond_t done;		/* worker: the last helper left */
-	atomic_uint gen;		/* bumped by every run */
+	/*
+	 * The run, one word so that joining and closing exclude each other
+	 * without a lock: the generation (bits 63..32, bumped by every run),
+	 * JAL_POOL_OPEN (helpers may still join) and the number of helpers
+	 * inside fn (the low bits). Only the worker starts and closes runs;
+	 * a helper joins with a compare-and-swap while the run is open and
+	 * leaves with a decrement. A lock here would put a helper that finds
+	 * it taken to sleep, and a wake-up costs more than a small run.
+	 */
+	_Atomic uint64_t state;
+	/* Written by the worker before it opens a run; read by joiners. */
 	jal_part_fn fn;
 	void *arg;
-	bool open;			/* helpers may still join the run */
-	atomic_uint active;		/* helpers inside fn */
+	/* Sleeping helpers and worker; @lock protects @stop and the waits. */
+	pthread_mutex_t lock;
+	pthread_cond_t wake;		/* helpers: a new run, or stop */
+	pthread_cond_t done;		/* worker: the last helper left */
+	atomic_uint sleepers;		/* helpers waiting (or about to) on @wake */
 	bool stop;
 };
 

@@ -21,6 +21,7 @@
 
 #include "jal_kern.h"
 
+#define JAL_KERN_IMPL_H_INSIDE
 #define JAL_AI static inline __attribute__((always_inline))
 #define JAL_KMIN(a, b)	((a) < (b) ? (a) : (b))
 #define JAL_KMAX(a, b)	((a) > (b) ? (a) : (b))
@@ -587,6 +588,13 @@ static void JAL_K(mm_f32)(float *d, size_t dp, const float *w, size_t wp,
 	}
 }
 
+#if defined(__AVX512F__) && defined(__AVX512BW__) && defined(__AVX512VL__)
+#define JAL_K_ZMV	1
+#include "jal_kern_zmv.h"
+#else
+#define JAL_K_ZMV	0
+#endif
+
 /* BF16 rows, four at a time. */
 #define JAL_B_ZERO(i, a)	struct jal_l8 acc##i = l_zero();
 #define JAL_B_MAC(i, k)		acc##i = l_mac(acc##i, l_ld_bf16(w + (i) * pitch + (k)), xv);
@@ -625,6 +633,11 @@ static void JAL_K(mv_bf16)(float *out, const uint16_t *w, size_t pitch,
 {
 	size_t m = 0;
 
+#if JAL_K_ZMV
+	if (!(k & 15))
+		for (; m + 4 <= rows; m += 4)
+			jal_zmv_bf16_4(out + m, w + m * pitch, pitch, x, k);
+#endif
 	for (; m + 4 <= rows; m += 4)
 		jal_bf16_4(out + m, w + m * pitch, pitch, x, k);
 	for (; m < rows; m++)
@@ -666,6 +679,12 @@ static void JAL_K(mv_q8)(float *out, const int8_t *w, size_t pitch,
 {
 	size_t m = 0, spitch = k / group;
 
+#if JAL_K_ZMV
+	if (!(group & 15))
+		for (; m + 4 <= rows; m += 4)
+			jal_zmv_q8_4(out + m, w + m * pitch, pitch,
+				     scales + m * spitch, group, x, k);
+#endif
 	for (; m + 4 <= rows; m += 4)
 		jal_q8_4(out + m, w + m * pitch, pitch, scales + m * spitch,
 			 group, x, k);
@@ -801,7 +820,17 @@ static bool JAL_K(mv_s24)(float *out, const uint16_t *v, size_t pitch,
 {
 	size_t m = 0, ipitch = k / 4;
 
-	if (!jal_s24_valid(idx, rows * ipitch))
+#if JAL_K_ZMV
+	bool ok = true;
+
+	/* These check the index bytes they decode. */
+	for (; m + 4 <= rows; m += 4)
+		ok &= jal_zmv_s24_4(out + m, v + m * pitch, pitch,
+				    idx + m * ipitch, x, k);
+	if (!ok)
+		return false;
+#endif
+	if (!jal_s24_valid(idx + m * ipitch, (rows - m) * ipitch))
 		return false;
 	for (; m + 4 <= rows; m += 4)
 		jal_s24_4(out + m, v + m * pitch, pitch, idx + m * ipitch, x, k);

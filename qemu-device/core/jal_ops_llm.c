@@ -881,7 +881,7 @@ static void jal_att_part(void *arg, unsigned int thread)
 	struct jal_tscratch *ts = &a->ex->job->dev->worker.ts[thread];
 	uint64_t h, end;
 
-	while (jal_claim(&a->heads_left, &h, &end)) {
+	while (jal_claim(&a->heads_left, thread, &h, &end)) {
 		if (atomic_load_explicit(&a->ex->job->dev->abort,
 					 memory_order_relaxed) ||
 		    jal_att_head(a, ts, h) != JAL_STATUS_OK) {
@@ -963,9 +963,7 @@ enum jal_status jal_op_attention(struct jal_exec *ex, const struct jal_insn *in)
 	}
 	atomic_init(&a.bad, false);
 	if (parallel) {
-		atomic_init(&a.heads_left.next, 0);
-		a.heads_left.count = a.heads;
-		a.heads_left.block = 1;
+		jal_claim_init(&a.heads_left, a.heads, 1);
 		jal_pool_run(&ex->job->dev->pool, jal_exec_share(ex, work / 2),
 			     jal_att_part, &a);
 		if (jal_job_aborted(ex->job))

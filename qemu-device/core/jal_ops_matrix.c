@@ -251,7 +251,7 @@ static void jal_mm_part(void *arg, unsigned int thread)
 	struct jal_tscratch *ts = &wk->dev->worker.ts[thread];
 	uint64_t r, end;
 
-	while (jal_claim(&wk->rows_left, &r, &end)) {
+	while (jal_claim(&wk->rows_left, thread, &r, &end)) {
 		if (atomic_load_explicit(&wk->dev->abort, memory_order_relaxed))
 			return;
 		jal_mm_rows(wk, ts, r, end - r);
@@ -364,9 +364,7 @@ static enum jal_status jal_mm_compute(struct jal_mm *mm, struct jal_mm_work *wk)
 	block = JAL_MIN(block, JAL_MM_BLOCK_MACS / (mm->m.cols * wk->nx) & ~3ull);
 	if (wk->nx > 1)
 		block = JAL_MIN(block, JAL_MAX(4, JAL_PANEL_ELEMS / mm->m.cols) & ~3ull);
-	atomic_init(&wk->rows_left.next, 0);
-	wk->rows_left.count = wk->rows;
-	wk->rows_left.block = JAL_MAX(block, 4);
+	jal_claim_init(&wk->rows_left, wk->rows, JAL_MAX(block, 4));
 	atomic_init(&wk->bad, false);
 	jal_pool_run(&ex->job->dev->pool,
 		     jal_exec_share(ex, wk->rows * mm->m.cols * wk->nx *

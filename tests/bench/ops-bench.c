@@ -24,6 +24,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -604,12 +605,18 @@ static void bench_attention(struct bench *b, int heads, int hs, int kv_heads,
 
 static void usage(void)
 {
-	fprintf(stderr, "usage: ops-bench [--quick] [--repeat N] [--threads N] [--kernels NAME]\n"
+	fprintf(stderr, "usage: ops-bench [--quick] [--repeat N] [--threads N] [--kernels NAME] [--only OP]\n"
 		"  --quick         shorter runs, one repetition\n"
+		"  --only OP       only MATVEC, MATMUL, RMSNORM, SOFTMAX or ATTENTION\n"
 		"  --repeat N      run everything N times, keep the best (default 3)\n"
 		"  --threads N     chip compute threads (default: the device's)\n"
 		"  --kernels NAME  sse2, avx2 or avx512 (default: the best)\n");
 	exit(2);
+}
+
+static bool wanted(const char *only, const char *op)
+{
+	return !only || !strcasecmp(only, op);
 }
 
 int main(int argc, char **argv)
@@ -621,6 +628,7 @@ int main(int argc, char **argv)
 	struct jal_device_config cfg;
 	struct bench b = { .va_next = WEIGHTS_VA };
 	unsigned int i, rep, repeat = 3;
+	const char *only = NULL;
 	struct copy_arg c;
 	int arg;
 
@@ -633,6 +641,8 @@ int main(int argc, char **argv)
 			repeat = (unsigned int)atoi(argv[++arg]);
 		else if (!strcmp(argv[arg], "--kernels") && arg + 1 < argc)
 			cfg.kernels = argv[++arg];
+		else if (!strcmp(argv[arg], "--only") && arg + 1 < argc)
+			only = argv[++arg];
 		else if (!strcmp(argv[arg], "--threads") && arg + 1 < argc)
 			cfg.compute_threads = (unsigned int)atoi(argv[++arg]);
 		else
@@ -666,19 +676,28 @@ int main(int argc, char **argv)
 	       b.memcpy_gbs, repeat);
 	for (rep = 0; rep < repeat; rep++) {
 		b.next_row = 0;
-		for (i = 0; i < sizeof(mv) / sizeof(mv[0]); i++)
-			bench_matvecs(&b, mv[i][0], mv[i][1]);
-		bench_matmul(&b, 768, 288, 64);
-		bench_matmul(&b, 288, 768, 64);
-		bench_matmul(&b, 512, 512, 512);
-		bench_matmul(&b, 4096, 4096, 16);
-		bench_vector(&b, JAL_OP_RMSNORM, 288);
-		bench_vector(&b, JAL_OP_RMSNORM, 4096);
-		bench_vector(&b, JAL_OP_SOFTMAX, 512);
-		bench_vector(&b, JAL_OP_SOFTMAX, 32000);
-		bench_attention(&b, 6, 48, 6, 256);
-		bench_attention(&b, 12, 64, 12, 1024);
-		bench_attention(&b, 32, 128, 8, 2048);
+		if (wanted(only, "MATVEC"))
+			for (i = 0; i < sizeof(mv) / sizeof(mv[0]); i++)
+				bench_matvecs(&b, mv[i][0], mv[i][1]);
+		if (wanted(only, "MATMUL")) {
+			bench_matmul(&b, 768, 288, 64);
+			bench_matmul(&b, 288, 768, 64);
+			bench_matmul(&b, 512, 512, 512);
+			bench_matmul(&b, 4096, 4096, 16);
+		}
+		if (wanted(only, "RMSNORM")) {
+			bench_vector(&b, JAL_OP_RMSNORM, 288);
+			bench_vector(&b, JAL_OP_RMSNORM, 4096);
+		}
+		if (wanted(only, "SOFTMAX")) {
+			bench_vector(&b, JAL_OP_SOFTMAX, 512);
+			bench_vector(&b, JAL_OP_SOFTMAX, 32000);
+		}
+		if (wanted(only, "ATTENTION")) {
+			bench_attention(&b, 6, 48, 6, 256);
+			bench_attention(&b, 12, 64, 12, 1024);
+			bench_attention(&b, 32, 128, 8, 2048);
+		}
 		fprintf(stderr, "# repetition %u of %u done\n", rep + 1, repeat);
 	}
 	print_table(&b);

@@ -1583,7 +1583,7 @@ TEST(results_do_not_depend_on_kernels_or_threads)
 			memcpy(data + 2 * i, &h, 2);
 		}
 		/* S24 index bytes must be valid: a region of them. */
-		for (i = 3 * MiB; i < 3 * MiB + 65536; i++)
+		for (i = 3 * MiB; i < 3 * MiB + 131072; i++)
 			data[i] = "\x04\x08\x0c\x09\x0d\x0e"[i % 6];
 		host_write(f, CTX, VRAM_VA, data, len);
 		free(data);
@@ -1607,7 +1607,16 @@ TEST(results_do_not_depend_on_kernels_or_threads)
 			code[2].dtype = dt;
 			code[2].r[3] = code[0].r[3];
 			code[2].dim[2] = dt == JAL_DTYPE_Q8 ? 32 : 0;
-			ASSERT_EQ(JAL_STATUS_OK, run_kernel(f, code, 3, args, 8).status);
+			/*
+			 * Rows longer than the kernels' blocks of columns and
+			 * ending within a vector: 268 = 256 + 12; Q8 groups of
+			 * 16 (BF16 and Q8 the 16-column kernels' multiple).
+			 */
+			code[3] = i_addi(7, 7, 4096);
+			code[4] = code[2];
+			code[4].dim[1] = dt == JAL_DTYPE_BF16 || dt == JAL_DTYPE_Q8 ? 304 : 268;
+			code[4].dim[2] = dt == JAL_DTYPE_Q8 ? 16 : 0;
+			ASSERT_EQ(JAL_STATUS_OK, run_kernel(f, code, 5, args, 8).status);
 			args[7] += 128 * 1024;
 		}
 		code[0] = i_op(JAL_OP_ATTENTION);

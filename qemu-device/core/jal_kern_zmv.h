@@ -1,0 +1,248 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Jalapeño chip model: MATVEC of decoded weights (BF16, Q8, S24) with
+ * AVX-512; part of jal_kern_impl.h, included only where the target has
+ * AVX-512F and BW.
+ *
+ * Decoding costs several instructions per eight weights in the 256-bit
+ * kernels, more than the multiply-add itself, so these decode sixteen
+ * columns of a row into one 512-bit register: BF16 and Q8 with one
+ * widening load, S24 with one expand under a mask of the row's nonzero
+ * columns (precomputed with a byte shuffle, a block of columns at a
+ * time). The products of two rows are then regrouped so that one register
+ * holds columns 0..7 of both rows and another columns 8..15, which are
+ * added to the accumulator in that order. Each half of the accumulator
+ * is one dot product's eight lanes, columns in increasing order, so the
+ * bits are those of the 256-bit kernels (see jal_kern.h).
+ */
+#ifndef JAL_KERN_IMPL_H_INSIDE
+#error "jal_kern_zmv.h is part of jal_kern_impl.h"
+#endif
+
+/* Columns 0..7 of rows a and b; columns 8..15 of both. */
+JAL_AI __m512 jal_zmv_lo(__m512 a, __m512 b)
+{
+	return _mm512_shuffle_f32x4(a, b, 0x44);
+}
+
+JAL_AI __m512 jal_zmv_hi(__m512 a, __m512 b)
+{
+	return _mm512_shuffle_f32x4(a, b, 0xee);
+}
+
+/* acc (two rows' lanes) += the products of rows a and b, in column order. */
+JAL_AI __m512 jal_zmv_add2(__m512 acc, __m512 a, __m512 b)
+{
+	acc = _mm512_add_ps(acc, jal_zmv_lo(a, b));
+	return _mm512_add_ps(acc, jal_zmv_hi(a, b));
+}
+
+/* out[0] and out[1]: the lane trees of the accumulator's two halves. */
+JAL_AI void jal_zmv_store(float *out, __m512 acc)
+{
+	float t[16];
+	unsigned int h;
+
+	_mm512_storeu_ps(t, acc);
+	for (h = 0; h < 2; h++)
+		out[h] = ((t[8 * h] + t[8 * h + 1]) + (t[8 * h + 2] + t[8 * h + 3])) +
+			 ((t[8 * h + 4] + t[8 * h + 5]) + (t[8 * h + 6] + t[8 * h + 7]));
+}
+
+/* Sixteen BF16 weights as f32. */
+JAL_AI __m512 jal_zmv_bf16(const uint16_t *w)
+{
+	__m256i h = _mm256_loadu_si256((const __m256i *)w);
+
+	return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(h), 16));
+}
+
+/* Sixteen Q8 weights times their scale. */
+JAL_AI __m512 jal_zmv_q8(const int8_t *w, __m512 s)
+{
+	__m128i b = _mm_loadu_si128((const __m128i *)w);
+
+	return _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(b)), s);
+}
+
+/*
+ * BF16, four rows, k a multiple of 16. The next rows' lines are
+ * prefetched as the current ones stream past (one 64-byte line per 32
+ * columns).
+ */
+JAL_AI void jal_zmv_bf16_4(float *out, const uint16_t *w, size_t pitch,
+			   const float *x, size_t k)
+{
+	const uint16_t *w0 = w, *w1 = w + pitch, *w2 = w + 2 * pitch;
+	const uint16_t *w3 = w + 3 * pitch;
+	__m512 a = _mm512_setzero_ps(), b = a;
+	size_t kk;
+
+	for (kk = 0; kk < k; kk += 16) {
+		__m512 xv = _mm512_loadu_ps(x + kk);
+
+		if (!(kk & 31)) {
+			__builtin_prefetch(w0 + 4 * pitch + kk);
+			__builtin_prefetch(w1 + 4 * pitch + kk);
+			__builtin_prefetch(w2 + 4 * pitch + kk);
+			__builtin_prefetch(w3 + 4 * pitch + kk);
+		}
+		a = jal_zmv_add2(a, _mm512_mul_ps(jal_zmv_bf16(w0 + kk), xv),
+				 _mm512_mul_ps(jal_zmv_bf16(w1 + kk), xv));
+		b = jal_zmv_add2(b, _mm512_mul_ps(jal_zmv_bf16(w2 + kk), xv),
+				 _mm512_mul_ps(jal_zmv_bf16(w3 + kk), xv));
+	}
+	jal_zmv_store(out, a);
+	jal_zmv_store(out + 2, b);
+}
+
+/* Q8, four rows, group (and so k) a multiple of 16. */
+JAL_AI void jal_zmv_q8_4(float *out, const int8_t *w, size_t pitch,
+			 const float *scales, size_t group, const float *x,
+			 size_t k)
+{
+	const int8_t *w0 = w, *w1 = w + pitch, *w2 = w + 2 * pitch;
+	const int8_t *w3 = w + 3 * pitch;
+	size_t spitch = k / group, g, kk;
+	__m512 a = _mm512_setzero_ps(), b = a;
+
+	for (g = 0; g < spitch; g++) {
+		__m512 s0 = _mm512_set1_ps(scales[g]);
+		__m512 s1 = _mm512_set1_ps(scales[spitch + g]);
+		__m512 s2 = _mm512_set1_ps(scales[2 * spitch + g]);
+		__m512 s3 = _mm512_set1_ps(scales[3 * spitch + g]);
+
+		for (kk = g * group; kk < (g + 1) * group; kk += 16) {
+			__m512 xv = _mm512_loadu_ps(x + kk);
+
+			if (!(kk & 63)) {
+				__builtin_prefetch(w0 + 4 * pitch + kk);
+				__builtin_prefetch(w1 + 4 * pitch + kk);
+				__builtin_prefetch(w2 + 4 * pitch + kk);
+				__builtin_prefetch(w3 + 4 * pitch + kk);
+			}
+			a = jal_zmv_add2(a, _mm512_mul_ps(jal_zmv_q8(w0 + kk, s0), xv),
+					 _mm512_mul_ps(jal_zmv_q8(w1 + kk, s1), xv));
+			b = jal_zmv_add2(b, _mm512_mul_ps(jal_zmv_q8(w2 + kk, s2), xv),
+					 _mm512_mul_ps(jal_zmv_q8(w3 + kk, s3), xv));
+		}
+	}
+	jal_zmv_store(out, a);
+	jal_zmv_store(out + 2, b);
+}
+
+/*
+ * S24 without shuffles per column: a group's two BF16 values are one
+ * 32-bit word (first value low), copied to the group's four lanes; the
+ * lane of the first value's column takes the word shifted left by 16, the
+ * lane of the second's the word with its low half cleared (a BF16 in the
+ * high half is its f32), every other lane zero. The two lane masks, 16
+ * bits per 16 columns, come from the index bytes by byte shuffles, a block
+ * of columns at a time.
+ */
+#define JAL_ZMV_S24_COLS	256
+
+/* Index byte (valid ones) to the nibble of its first or second column. */
+static const uint8_t jal_zmv_s24_first[16] = {
+	[0x4] = 1, [0x8] = 1, [0x9] = 2, [0xc] = 1, [0xd] = 2, [0xe] = 4,
+};
+static const uint8_t jal_zmv_s24_second[16] = {
+	[0x4] = 2, [0x8] = 4, [0x9] = 4, [0xc] = 8, [0xd] = 8, [0xe] = 8,
+};
+
+/* Nibbles of consecutive bytes, paired: n0 | n1 << 4. */
+JAL_AI __m256i jal_zmv_nibble_pairs(__m512i nib)
+{
+	return _mm512_cvtepi16_epi8(_mm512_maddubs_epi16(nib,
+							 _mm512_set1_epi16(16 << 8 | 1)));
+}
+
+/*
+ * The lane masks of @n (at most 64) index bytes' columns; false if one of
+ * them is invalid (bits 7..4 set or first column not below the second,
+ * which is exactly where the tables have no bit).
+ */
+JAL_AI bool jal_zmv_s24_masks(uint16_t *first, uint16_t *second,
+			      const uint8_t *idx, size_t n)
+{
+	const __m512i lut0 = _mm512_broadcast_i32x4(
+		_mm_loadu_si128((const __m128i *)jal_zmv_s24_first));
+	const __m512i lut1 = _mm512_broadcast_i32x4(
+		_mm_loadu_si128((const __m128i *)jal_zmv_s24_second));
+	__mmask64 take = n >= 64 ? ~0ull : (1ull << n) - 1;
+	__m512i b = _mm512_maskz_loadu_epi8(take, idx);
+	__m512i n0 = _mm512_shuffle_epi8(lut0, b);
+
+	_mm256_storeu_si256((__m256i *)first, jal_zmv_nibble_pairs(n0));
+	_mm256_storeu_si256((__m256i *)second,
+			    jal_zmv_nibble_pairs(_mm512_shuffle_epi8(lut1, b)));
+	return !(_mm512_mask_test_epi8_mask(take, b, _mm512_set1_epi8((char)0xf0)) |
+		 _mm512_mask_testn_epi8_mask(take, n0, n0));
+}
+
+/* Sixteen columns of a row (its eight values in @pairs) times x. */
+JAL_AI __m512 jal_zmv_s24_prod(__m128i pairs, __mmask16 first, __mmask16 second,
+			       __m512 xv)
+{
+	const __m512i spread = _mm512_set_epi32(3, 3, 3, 3, 2, 2, 2, 2,
+						1, 1, 1, 1, 0, 0, 0, 0);
+	__m512i d = _mm512_permutexvar_epi32(spread, _mm512_castsi128_si512(pairs));
+	__m512i w = _mm512_maskz_slli_epi32(first, d, 16);
+
+	w = _mm512_mask_and_epi32(w, second, d, _mm512_set1_epi32((int)0xffff0000u));
+	return _mm512_mul_ps(_mm512_castsi512_ps(w), xv);
+}
+
+/* The values of @cols (up to 16) columns of row r, times x. */
+JAL_AI __m128i jal_zmv_s24_load(const uint16_t *v, size_t cols)
+{
+	if (cols == 16)
+		return _mm_loadu_si128((const __m128i *)v);
+	return _mm_maskz_loadu_epi16((__mmask8)((1u << (cols / 2)) - 1), v);
+}
+
+#define JAL_ZMV_S24_ROW(r, cols)					\
+	jal_zmv_s24_prod(jal_zmv_s24_load(v + (r) * pitch + kk / 2, cols),	\
+			 first[r][i / 16], second[r][i / 16], xv)
+
+/*
+ * Four rows, k a multiple of 4; false for an invalid index byte. A row
+ * ending within 16 columns has its last values read under a mask, so
+ * nothing past it is touched.
+ */
+JAL_AI bool jal_zmv_s24_4(float *out, const uint16_t *v, size_t pitch,
+			  const uint8_t *idx, const float *x, size_t k)
+{
+	uint16_t first[4][JAL_ZMV_S24_COLS / 16], second[4][JAL_ZMV_S24_COLS / 16];
+	size_t ipitch = k / 4, c0, kk, n = 0, i = 0;
+	__m512 a = _mm512_setzero_ps(), b = a, xv;
+	bool ok = true;
+	unsigned int r;
+
+	for (c0 = 0; c0 < k; c0 += JAL_ZMV_S24_COLS) {
+		n = JAL_KMIN(k - c0, (size_t)JAL_ZMV_S24_COLS);
+		for (r = 0; r < 4; r++) {
+			ok &= jal_zmv_s24_masks(first[r], second[r],
+						idx + r * ipitch + c0 / 4, n / 4);
+			/* The next rows' values: 128 columns a line. */
+			__builtin_prefetch(v + (r + 4) * pitch + c0 / 2);
+			__builtin_prefetch(v + (r + 4) * pitch + c0 / 2 + 32);
+		}
+		for (i = 0; i + 16 <= n; i += 16) {
+			kk = c0 + i;
+			xv = _mm512_loadu_ps(x + kk);
+			a = jal_zmv_add2(a, JAL_ZMV_S24_ROW(0, 16), JAL_ZMV_S24_ROW(1, 16));
+			b = jal_zmv_add2(b, JAL_ZMV_S24_ROW(2, 16), JAL_ZMV_S24_ROW(3, 16));
+		}
+	}
+	if (i < n) {
+		/* The row's last 4, 8 or 12 columns. */
+		kk = c0 - JAL_ZMV_S24_COLS + i;
+		xv = _mm512_maskz_loadu_ps((__mmask16)((1u << (n - i)) - 1), x + kk);
+		a = jal_zmv_add2(a, JAL_ZMV_S24_ROW(0, n - i), JAL_ZMV_S24_ROW(1, n - i));
+		b = jal_zmv_add2(b, JAL_ZMV_S24_ROW(2, n - i), JAL_ZMV_S24_ROW(3, n - i));
+	}
+	jal_zmv_store(out, a);
+	jal_zmv_store(out + 2, b);
+	return ok;
+}
