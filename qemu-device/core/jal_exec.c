@@ -207,7 +207,7 @@ static enum jal_status jal_op_st64(struct jal_exec *ex,
 }
 
 /* Multiply-adds below which helpers cost more than they save. */
-#define JAL_SHARE_MACS		(1u << 17)
+#define JAL_SHARE_MACS		(1u << 16)
 
 bool jal_exec_share(struct jal_exec *ex, uint64_t macs)
 {

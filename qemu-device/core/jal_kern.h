@@ -46,6 +46,16 @@ extern const uint8_t jal_s24_lut[256];
  */
 extern int32_t jal_s24_perm[256][8];
 extern uint32_t jal_s24_mask[16][2][4];
+/*
+ * jal_s24_code[b] numbers the six valid index bytes b < 16 0..5, the
+ * others JAL_S24_NOCODE. jal_s24_ctl16 + 64 * (c0 + 6 c1 + 36 c2 + 216 c3)
+ * is the byte shuffle that turns the value words of four groups with
+ * codes c0..c3 (the group's first value in the low half), repeated in
+ * all four 128-bit lanes, into their sixteen columns as f32.
+ */
+#define JAL_S24_NOCODE		0x40u
+extern uint8_t jal_s24_code[16];
+extern uint8_t jal_s24_ctl16[1296 * 64];
 
 struct jal_kernels {
 	const char *name;

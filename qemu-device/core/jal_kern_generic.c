@@ -65,10 +65,13 @@ const uint8_t jal_s24_lut[256] = {
 
 int32_t jal_s24_perm[256][8];
 uint32_t jal_s24_mask[16][2][4];
+uint8_t jal_s24_code[16];
+uint8_t jal_s24_ctl16[1296 * 64] __attribute__((aligned(64)));
 
 static void jal_s24_tables(void)
 {
-	unsigned int p, b, c, g;
+	static const uint8_t valid[6] = { 0x4, 0x8, 0x9, 0xc, 0xd, 0xe };
+	unsigned int p, b, c, g, e, t;
 
 	for (p = 0; p < 256; p++) {
 		for (g = 0; g < 2; g++) {
@@ -82,6 +85,29 @@ static void jal_s24_tables(void)
 		for (c = 0; c < 4; c++) {
 			jal_s24_mask[b][0][c] = c == (b & 3) ? ~0u : 0;
 			jal_s24_mask[b][1][c] = c == (b >> 2) ? ~0u : 0;
+		}
+		jal_s24_code[b] = JAL_S24_NOCODE;
+	}
+	for (c = 0; c < 6; c++)
+		jal_s24_code[valid[c]] = (uint8_t)c;
+	/*
+	 * Column 4g + t: the high half of its lane takes bytes 4g, 4g + 1 of
+	 * the lane (group g's first value) or 4g + 2, 4g + 3 (its second);
+	 * every other byte is zeroed (a control byte with bit 7 set).
+	 */
+	for (e = 0; e < 1296; e++) {
+		for (g = 0, p = e; g < 4; g++, p /= 6) {
+			b = valid[p % 6];
+			for (t = 0; t < 4; t++) {
+				uint8_t *ctl = &jal_s24_ctl16[64 * e + 16 * g + 4 * t];
+				unsigned int src = t == (b & 3) ? 4 * g :
+						   t == (b >> 2) ? 4 * g + 2 : 0x80;
+
+				ctl[0] = 0x80;
+				ctl[1] = 0x80;
+				ctl[2] = (uint8_t)src;
+				ctl[3] = (uint8_t)(src == 0x80 ? 0x80 : src + 1);
+			}
 		}
 	}
 }

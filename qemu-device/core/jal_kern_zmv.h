@@ -132,88 +132,72 @@ JAL_AI void jal_zmv_q8_4(float *out, const int8_t *w, size_t pitch,
 }
 
 /*
- * S24 without shuffles per column: a group's two BF16 values are one
- * 32-bit word (first value low), copied to the group's four lanes; the
- * lane of the first value's column takes the word shifted left by 16, the
- * lane of the second's the word with its low half cleared (a BF16 in the
- * high half is its f32), every other lane zero. The two lane masks, 16
- * bits per 16 columns, come from the index bytes by byte shuffles, a block
- * of columns at a time.
+ * S24: the four groups' value words of 16 columns in every 128-bit lane,
+ * then one byte shuffle whose control depends on the four index bytes
+ * (jal_s24_ctl16: lane g moves group g's values to the high halves of
+ * their columns' 32-bit lanes and zeroes everything else). The offsets
+ * of the controls come from the index bytes by a byte shuffle (to their
+ * codes) and two multiply-adds, a block of columns at a time, which also
+ * checks the bytes.
  */
 #define JAL_ZMV_S24_COLS	256
 
-/* Index byte (valid ones) to the nibble of its first or second column. */
-static const uint8_t jal_zmv_s24_first[16] = {
-	[0x4] = 1, [0x8] = 1, [0x9] = 2, [0xc] = 1, [0xd] = 2, [0xe] = 4,
-};
-static const uint8_t jal_zmv_s24_second[16] = {
-	[0x4] = 2, [0x8] = 4, [0x9] = 4, [0xc] = 8, [0xd] = 8, [0xe] = 8,
-};
-
-/* Nibbles of consecutive bytes, paired: n0 | n1 << 4. */
-JAL_AI __m256i jal_zmv_nibble_pairs(__m512i nib)
+/*
+ * Control offsets (bytes into jal_s24_ctl16) of the groups of 16 columns
+ * among @n (at most 64) index bytes, a last partial group completed with
+ * valid dummies; false if one of the @n is invalid.
+ */
+JAL_AI bool jal_zmv_s24_offsets(uint32_t *off, const uint8_t *idx, size_t n)
 {
-	return _mm512_cvtepi16_epi8(_mm512_maddubs_epi16(nib,
-							 _mm512_set1_epi16(16 << 8 | 1)));
+	const __m512i code = _mm512_broadcast_i32x4(
+		_mm_loadu_si128((const __m128i *)jal_s24_code));
+	__mmask64 take = n >= 64 ? ~0ull : (1ull << n) - 1;
+	__m512i b = _mm512_mask_loadu_epi8(_mm512_set1_epi8(0x4), take, idx);
+	__m512i c = _mm512_shuffle_epi8(code, b);
+	/*
+	 * c0 + 6 c1 per byte pair, then (c0 + 6 c1) + 36 (c2 + 6 c3); an
+	 * invalid byte's code taken as 0, so that even a block the caller
+	 * will reject never points outside the table.
+	 */
+	__m512i cv = _mm512_and_si512(c, _mm512_set1_epi8(7));
+	__m512i w = _mm512_maddubs_epi16(_mm512_set1_epi16(6 << 8 | 1), cv);
+	__m512i d = _mm512_madd_epi16(w, _mm512_set1_epi32(36 << 16 | 1));
+
+	_mm512_storeu_si512(off, _mm512_slli_epi32(d, 6));
+	/* Bits 7..4 of a byte, or of its code (JAL_S24_NOCODE). */
+	return !_mm512_mask_test_epi8_mask(take, _mm512_or_si512(b, c),
+					   _mm512_set1_epi8((char)0xf0));
 }
 
 /*
- * The lane masks of @n (at most 64) index bytes' columns; false if one of
- * them is invalid (bits 7..4 set or first column not below the second,
- * which is exactly where the tables have no bit).
+ * The value words of a row's next 16 columns, or of its last @cols < 16
+ * (read under a mask, so nothing past the row is touched).
  */
-JAL_AI bool jal_zmv_s24_masks(uint16_t *first, uint16_t *second,
-			      const uint8_t *idx, size_t n)
-{
-	const __m512i lut0 = _mm512_broadcast_i32x4(
-		_mm_loadu_si128((const __m128i *)jal_zmv_s24_first));
-	const __m512i lut1 = _mm512_broadcast_i32x4(
-		_mm_loadu_si128((const __m128i *)jal_zmv_s24_second));
-	__mmask64 take = n >= 64 ? ~0ull : (1ull << n) - 1;
-	__m512i b = _mm512_maskz_loadu_epi8(take, idx);
-	__m512i n0 = _mm512_shuffle_epi8(lut0, b);
-
-	_mm256_storeu_si256((__m256i *)first, jal_zmv_nibble_pairs(n0));
-	_mm256_storeu_si256((__m256i *)second,
-			    jal_zmv_nibble_pairs(_mm512_shuffle_epi8(lut1, b)));
-	return !(_mm512_mask_test_epi8_mask(take, b, _mm512_set1_epi8((char)0xf0)) |
-		 _mm512_mask_testn_epi8_mask(take, n0, n0));
-}
-
-/* Sixteen columns of a row (its eight values in @pairs) times x. */
-JAL_AI __m512 jal_zmv_s24_prod(__m128i pairs, __mmask16 first, __mmask16 second,
-			       __m512 xv)
-{
-	const __m512i spread = _mm512_set_epi32(3, 3, 3, 3, 2, 2, 2, 2,
-						1, 1, 1, 1, 0, 0, 0, 0);
-	__m512i d = _mm512_permutexvar_epi32(spread, _mm512_castsi128_si512(pairs));
-	__m512i w = _mm512_maskz_slli_epi32(first, d, 16);
-
-	w = _mm512_mask_and_epi32(w, second, d, _mm512_set1_epi32((int)0xffff0000u));
-	return _mm512_mul_ps(_mm512_castsi512_ps(w), xv);
-}
-
-/* The values of @cols (up to 16) columns of row r, times x. */
-JAL_AI __m128i jal_zmv_s24_load(const uint16_t *v, size_t cols)
+JAL_AI __m128i jal_zmv_s24_vals(const uint16_t *v, size_t cols)
 {
 	if (cols == 16)
 		return _mm_loadu_si128((const __m128i *)v);
 	return _mm_maskz_loadu_epi16((__mmask8)((1u << (cols / 2)) - 1), v);
 }
 
-#define JAL_ZMV_S24_ROW(r, cols)					\
-	jal_zmv_s24_prod(jal_zmv_s24_load(v + (r) * pitch + kk / 2, cols),	\
-			 first[r][i / 16], second[r][i / 16], xv)
+/* Their sixteen columns (control at @off) times x. */
+JAL_AI __m512 jal_zmv_s24_prod(__m128i vals, uint32_t off, __m512 xv)
+{
+	__m512i w = _mm512_shuffle_epi8(_mm512_broadcast_i32x4(vals),
+					_mm512_load_si512(jal_s24_ctl16 + off));
 
-/*
- * Four rows, k a multiple of 4; false for an invalid index byte. A row
- * ending within 16 columns has its last values read under a mask, so
- * nothing past it is touched.
- */
+	return _mm512_mul_ps(_mm512_castsi512_ps(w), xv);
+}
+
+#define JAL_ZMV_S24_ROW(r, cols)					\
+	jal_zmv_s24_prod(jal_zmv_s24_vals(v + (r) * pitch + kk / 2, cols),	\
+			 off[r][i / 16], xv)
+
+/* Four rows, k a multiple of 4; false for an invalid index byte. */
 JAL_AI bool jal_zmv_s24_4(float *out, const uint16_t *v, size_t pitch,
 			  const uint8_t *idx, const float *x, size_t k)
 {
-	uint16_t first[4][JAL_ZMV_S24_COLS / 16], second[4][JAL_ZMV_S24_COLS / 16];
+	uint32_t off[4][JAL_ZMV_S24_COLS / 16];
 	size_t ipitch = k / 4, c0, kk, n = 0, i = 0;
 	__m512 a = _mm512_setzero_ps(), b = a, xv;
 	bool ok = true;
@@ -222,8 +206,8 @@ JAL_AI bool jal_zmv_s24_4(float *out, const uint16_t *v, size_t pitch,
 	for (c0 = 0; c0 < k; c0 += JAL_ZMV_S24_COLS) {
 		n = JAL_KMIN(k - c0, (size_t)JAL_ZMV_S24_COLS);
 		for (r = 0; r < 4; r++) {
-			ok &= jal_zmv_s24_masks(first[r], second[r],
-						idx + r * ipitch + c0 / 4, n / 4);
+			ok &= jal_zmv_s24_offsets(off[r], idx + r * ipitch + c0 / 4,
+						  n / 4);
 			/* The next rows' values: 128 columns a line. */
 			__builtin_prefetch(v + (r + 4) * pitch + c0 / 2);
 			__builtin_prefetch(v + (r + 4) * pitch + c0 / 2 + 32);
@@ -238,9 +222,10 @@ JAL_AI bool jal_zmv_s24_4(float *out, const uint16_t *v, size_t pitch,
 	if (i < n) {
 		/* The row's last 4, 8 or 12 columns. */
 		kk = c0 - JAL_ZMV_S24_COLS + i;
-		xv = _mm512_maskz_loadu_ps((__mmask16)((1u << (n - i)) - 1), x + kk);
-		a = jal_zmv_add2(a, JAL_ZMV_S24_ROW(0, n - i), JAL_ZMV_S24_ROW(1, n - i));
-		b = jal_zmv_add2(b, JAL_ZMV_S24_ROW(2, n - i), JAL_ZMV_S24_ROW(3, n - i));
+		n -= i;
+		xv = _mm512_maskz_loadu_ps((__mmask16)((1u << n) - 1), x + kk);
+		a = jal_zmv_add2(a, JAL_ZMV_S24_ROW(0, n), JAL_ZMV_S24_ROW(1, n));
+		b = jal_zmv_add2(b, JAL_ZMV_S24_ROW(2, n), JAL_ZMV_S24_ROW(3, n));
 	}
 	jal_zmv_store(out, a);
 	jal_zmv_store(out + 2, b);

@@ -30,8 +30,6 @@
 #pragma GCC optimize("fp-contract=off")
 #endif
 
-/* Rows of W per claim of a compute thread, at most. */
-#define JAL_MM_ROW_BLOCK	256u
 /*
  * Multiply-adds per claim, at most (tens of milliseconds): threads check
  * for an abort between claims, and resets must take effect promptly.
@@ -160,7 +158,11 @@ struct jal_mm_work {
 	size_t xpitch, nx;
 	float *d;			/* d[n * dpitch + m] */
 	size_t dpitch;
-	struct jal_claim rows_left;	/* rows of the block to compute */
+	/*
+	 * Written by the compute threads: a line of their own, so that
+	 * claims do not take the fields above from the other threads' caches.
+	 */
+	struct jal_claim rows_left __attribute__((aligned(64)));
 	atomic_bool bad;		/* an S24 index byte was invalid */
 };
 
@@ -356,11 +358,13 @@ static enum jal_status jal_mm_compute(struct jal_mm *mm, struct jal_mm_work *wk)
 	uint64_t block;
 
 	/*
-	 * Blocks of rows: a few per thread, a multiple of 4, and bounded in
-	 * work; with several X rows also by the decoding panel.
+	 * Blocks of rows: about two per thread (each claim moves a cache
+	 * line between cores, so few claims, but more than one so that a
+	 * helper that starts late still takes a share), a multiple of 4, and
+	 * bounded in work; with several X rows also by the decoding panel.
 	 */
-	block = wk->rows / (threads * 8) + 1;
-	block = JAL_MIN((block + 3) & ~3ull, (uint64_t)JAL_MM_ROW_BLOCK);
+	block = wk->rows / (threads * 2) + 1;
+	block = (block + 3) & ~3ull;
 	block = JAL_MIN(block, JAL_MM_BLOCK_MACS / (mm->m.cols * wk->nx) & ~3ull);
 	if (wk->nx > 1)
 		block = JAL_MIN(block, JAL_MAX(4, JAL_PANEL_ELEMS / mm->m.cols) & ~3ull);
