@@ -104,6 +104,9 @@ static void jal_worker_free(struct jal_worker *w, unsigned int threads)
 	for (i = 0; i < 3; i++)
 		free(w->vec[i]);
 	free(w->xbuf);
+	free(w->q8x);
+	free(w->q8x_scales);
+	free(w->q8x_bias);
 	free(w->scratch);
 	free(w->wbuf);
 	free(w->abuf);
@@ -135,6 +138,9 @@ static int jal_worker_alloc(struct jal_worker *w, unsigned int threads)
 	for (i = 0; i < 3; i++)
 		w->vec[i] = malloc(JAL_VEC_CHUNK * sizeof(float));
 	w->xbuf = malloc(JAL_XBUF_ELEMS * sizeof(float));
+	w->q8x = malloc(JAL_Q8X_MAX_COLS);
+	w->q8x_scales = malloc(JAL_Q8X_MAX_COLS / 4 * sizeof(float));
+	w->q8x_bias = malloc(JAL_Q8X_MAX_COLS / 4 * sizeof(int32_t));
 	w->scratch = malloc(JAL_SCRATCH_ELEMS * sizeof(float));
 	w->wbuf = malloc(JAL_WBUF_BYTES);
 	w->abuf = malloc(JAL_ABUF_BYTES);
@@ -142,7 +148,7 @@ static int jal_worker_alloc(struct jal_worker *w, unsigned int threads)
 	w->obuf = malloc(JAL_OBUF_ELEMS * sizeof(float));
 	w->ts = calloc(threads, sizeof(*w->ts));
 	ok = w->dma_buf && w->code && w->vec[0] && w->vec[1] && w->vec[2] &&
-	     w->xbuf && w->scratch && w->wbuf && w->abuf && w->xblk &&
+	     w->xbuf && w->q8x && w->q8x_scales && w->q8x_bias && w->scratch && w->wbuf && w->abuf && w->xblk &&
 	     w->obuf && w->ts;
 	for (i = 0; ok && i < threads; i++) {
 		struct jal_tscratch *t = &w->ts[i];

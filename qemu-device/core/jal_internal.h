@@ -130,6 +130,10 @@ struct jal_worker {
 	struct jal_insn *code;		/* JAL_MAX_CODE_SIZE bytes */
 	float *vec[3];			/* JAL_VEC_CHUNK elements each */
 	float *xbuf;			/* JAL_XBUF_ELEMS elements */
+	/* MATVEC with JAL_INSN_F_Q8X: x quantized (JAL_Q8X_MAX_COLS). */
+	int8_t *q8x;
+	float *q8x_scales;		/* per group (a group is >= 4) */
+	int32_t *q8x_bias;		/* 128 * the sum of each group */
 	float *scratch;			/* JAL_SCRATCH_ELEMS elements */
 	uint8_t *wbuf;			/* JAL_WBUF_BYTES */
 	uint8_t *abuf;			/* JAL_ABUF_BYTES */

@@ -17,6 +17,9 @@
  *   f32 product q * scale, rounded; an S24 row is the dense row its
  *   index bytes describe (the two stored values at their columns, +0.0
  *   in the other two of every group of four).
+ * - Q8X sums exact integer dot products per group and accumulates the
+ *   groups' ((float)sum * weight scale) * x scale like columns: group g
+ *   into lane g % 8.
  *
  * The same source (jal_kern_impl.h) is compiled for the baseline ISA and,
  * on x86-64, for AVX2 and AVX-512; jal_kernels_select() picks the best the
@@ -76,6 +79,17 @@ struct jal_kernels {
 		      size_t rows, size_t k);
 	bool (*mv_s24)(float *out, const uint16_t *v, size_t pitch,
 		       const uint8_t *idx, const float *x, size_t rows,
+		       size_t k);
+	/*
+	 * Q8X (JAL_INSN_F_Q8X): out[m] for m < rows, W[m] int8 at w + m *
+	 * pitch, its group scales at ws + m * (k / group); x quantized to q
+	 * (k values) with scales xs per group, and bias[g] = 128 * the sum
+	 * of group g's q (kernels may offset the weights by 128 to make them
+	 * unsigned and subtract it). group is a multiple of 4.
+	 */
+	void (*mv_q8x)(float *out, const int8_t *w, size_t pitch,
+		       const float *ws, size_t group, const int8_t *q,
+		       const float *xs, const int32_t *bias, size_t rows,
 		       size_t k);
 	/* d[n * dpitch + m] = W[m] . X[n] for m < rows, n < nx. */
 	void (*mm_f32)(float *d, size_t dpitch, const float *w, size_t wpitch,

@@ -10,7 +10,7 @@
 
 /* Products must stay rounded: see jal_kern.h. No FMA in the target. */
 #pragma GCC optimize("fp-contract=off")
-#pragma GCC target("avx512f,avx512vl,avx512dq,avx512bw")
+#pragma GCC target("avx512f,avx512vl,avx512dq,avx512bw,avx512vnni")
 
 #define JAL_K(name)	name##_avx512
 #define JAL_K_NAME	"avx512"

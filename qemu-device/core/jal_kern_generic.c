@@ -125,7 +125,8 @@ const struct jal_kernels *jal_kernels_select(const char *name)
 	if (__builtin_cpu_supports("avx512f") &&
 	    __builtin_cpu_supports("avx512vl") &&
 	    __builtin_cpu_supports("avx512dq") &&
-	    __builtin_cpu_supports("avx512bw"))
+	    __builtin_cpu_supports("avx512bw") &&
+	    __builtin_cpu_supports("avx512vnni"))
 		usable[n++] = &jal_kernels_avx512;
 	if (__builtin_cpu_supports("avx2"))
 		usable[n++] = &jal_kernels_avx2;

@@ -588,7 +588,8 @@ static void JAL_K(mm_f32)(float *d, size_t dp, const float *w, size_t wp,
 	}
 }
 
-#if defined(__AVX512F__) && defined(__AVX512BW__) && defined(__AVX512VL__)
+#if defined(__AVX512F__) && defined(__AVX512BW__) && defined(__AVX512VL__) && \
+	defined(__AVX512VNNI__)
 #define JAL_K_ZMV	1
 #include "jal_kern_zmv.h"
 #else
@@ -691,6 +692,55 @@ static void JAL_K(mv_q8)(float *out, const int8_t *w, size_t pitch,
 	for (; m < rows; m++)
 		jal_q8_1(out + m, w + m * pitch, pitch, scales + m * spitch,
 			 group, x, k);
+}
+
+/*
+ * Q8X, any group size that is a multiple of 4: exact integer sums (the
+ * compiler may vectorize them), the float part one group at a time.
+ */
+JAL_AI void jal_q8x_row(float *out, const int8_t *w, const float *ws,
+			size_t group, const int8_t *q, const float *xs,
+			size_t k)
+{
+	float lanes[8] = { 0 };
+	size_t g, i;
+
+	for (g = 0; g < k / group; g++) {
+		const int8_t *wg = w + g * group, *qg = q + g * group;
+		int32_t sum = 0;
+
+		for (i = 0; i < group; i++)
+			sum += (int32_t)wg[i] * qg[i];
+		lanes[g % 8] += ((float)sum * ws[g]) * xs[g];
+	}
+	*out = ((lanes[0] + lanes[1]) + (lanes[2] + lanes[3])) +
+	       ((lanes[4] + lanes[5]) + (lanes[6] + lanes[7]));
+}
+
+static void JAL_K(mv_q8x)(float *out, const int8_t *w, size_t pitch,
+			  const float *ws, size_t group, const int8_t *q,
+			  const float *xs, const int32_t *bias, size_t rows,
+			  size_t k)
+{
+	size_t m = 0, ng = k / group;
+
+#if JAL_K_ZMV
+	switch (group) {
+	case 4:
+		return jal_zmv_q8x_4(out, w, pitch, ws, group, q, xs, bias, rows, k);
+	case 8:
+		return jal_zmv_q8x_8(out, w, pitch, ws, group, q, xs, bias, rows, k);
+	case 16:
+		return jal_zmv_q8x_16(out, w, pitch, ws, group, q, xs, bias, rows, k);
+	case 32:
+		return jal_zmv_q8x_32(out, w, pitch, ws, group, q, xs, bias, rows, k);
+	case 64:
+		return jal_zmv_q8x_64(out, w, pitch, ws, group, q, xs, bias, rows, k);
+	}
+#endif
+	for (; m < rows; m++)
+		jal_q8x_row(out + m, w + m * pitch, ws + m * ng, group, q, xs, k);
+	(void)bias;
 }
 
 /*
@@ -980,6 +1030,7 @@ const struct jal_kernels JAL_K(jal_kernels) = {
 	.mv_bf16 = JAL_K(mv_bf16),
 	.mv_q8 = JAL_K(mv_q8),
 	.mv_s24 = JAL_K(mv_s24),
+	.mv_q8x = JAL_K(mv_q8x),
 	.mm_f32 = JAL_K(mm_f32),
 	.dec_bf16 = JAL_K(dec_bf16),
 	.dec_q8 = JAL_K(dec_q8),

@@ -18,6 +18,7 @@
  * Rows are split over the compute threads when there is enough work.
  * Rows longer than JAL_XBUF_ELEMS take a slow path that streams them.
  */
+#include <math.h>
 #include <stdlib.h>
 
 #include "jal_exec.h"
@@ -46,6 +47,7 @@ struct jal_weights {
 	unsigned int dtype;
 	uint64_t rows, cols;		/* M, K (logical columns) */
 	uint64_t group;			/* Q8 */
+	bool q8x;			/* Q8 MATVEC with x quantized too */
 	unsigned int esize;		/* bytes per stored element */
 	uint64_t rowlen;		/* stored elements per row */
 	uint64_t pitch;			/* elements between rows */
@@ -112,6 +114,15 @@ static enum jal_status jal_weights_shape(struct jal_exec *ex,
 					    (unsigned long long)m->group,
 					    (unsigned long long)m->cols);
 		m->abytes = m->cols / m->group * 4;
+		m->q8x = in->flags & JAL_INSN_F_Q8X;
+		if (m->q8x && (m->group % 4 || m->group > JAL_Q8X_MAX_GROUP))
+			return jal_exec_bad(ex, "Q8X group size %llu is not a multiple of 4 up to %u",
+					    (unsigned long long)m->group,
+					    JAL_Q8X_MAX_GROUP);
+		if (m->q8x && m->cols > JAL_Q8X_MAX_COLS)
+			return jal_exec_bad(ex, "Q8X rows of %llu columns are longer than %u",
+					    (unsigned long long)m->cols,
+					    JAL_Q8X_MAX_COLS);
 	} else if (m->dtype == JAL_DTYPE_S24) {
 		if (m->cols % 4)
 			return jal_exec_bad(ex, "S24 needs a multiple of 4 columns, not %llu",
@@ -158,6 +169,10 @@ struct jal_mm_work {
 	size_t xpitch, nx;
 	float *d;			/* d[n * dpitch + m] */
 	size_t dpitch;
+	/* Q8X: x quantized, its group scales and biases (see jal_kernels). */
+	const int8_t *q8x;
+	const float *q8x_scales;
+	const int32_t *q8x_bias;
 	/*
 	 * Written by the compute threads: a line of their own, so that
 	 * claims do not take the fields above from the other threads' caches.
@@ -219,6 +234,13 @@ static void jal_mm_rows(struct jal_mm_work *wk, struct jal_tscratch *ts,
 		}
 		break;
 	case JAL_DTYPE_Q8:
+		if (wk->q8x) {
+			k->mv_q8x(wk->d + r, (const int8_t *)w, wk->wpitch,
+				  (const float *)(wk->aux + r * m->abytes),
+				  m->group, wk->q8x, wk->q8x_scales, wk->q8x_bias,
+				  n, cols);
+			return;
+		}
 		if (wk->nx == 1 && m->group % 8 == 0) {
 			k->mv_q8(wk->d + r, (const int8_t *)w, wk->wpitch,
 				 (const float *)(wk->aux + r * m->abytes),
@@ -355,6 +377,8 @@ static enum jal_status jal_mm_compute(struct jal_mm *mm, struct jal_mm_work *wk)
 	/* Decoding weights costs more per multiply-add than f32 does. */
 	static const unsigned int cost[JAL_DTYPE_COUNT] = { 2, 3, 3, 6 };
 	unsigned int threads = ex->job->dev->compute_threads;
+	/* ... and integer dot products (Q8X) less than f32 does. */
+	unsigned int c = mm->m.q8x ? 1 : cost[mm->m.dtype];
 	uint64_t block;
 
 	/*
@@ -371,8 +395,7 @@ static enum jal_status jal_mm_compute(struct jal_mm *mm, struct jal_mm_work *wk)
 	jal_claim_init(&wk->rows_left, wk->rows, JAL_MAX(block, 4));
 	atomic_init(&wk->bad, false);
 	jal_pool_run(&ex->job->dev->pool,
-		     jal_exec_share(ex, wk->rows * mm->m.cols * wk->nx *
-				    cost[mm->m.dtype] / 2),
+		     jal_exec_share(ex, wk->rows * mm->m.cols * wk->nx * c / 2),
 		     jal_mm_part, wk);
 	if (jal_job_aborted(ex->job))
 		return JAL_STATUS_ABORTED;
@@ -415,6 +438,42 @@ static enum jal_status jal_mm_put(struct jal_mm *mm, uint64_t n0, uint64_t nx,
 	return st;
 }
 
+/*
+ * Q8X: x quantized per group as JAL_INSN_F_Q8X defines (llama2.c's
+ * runq.c quantize()), into the worker's buffers, with each group's bias:
+ * 128 times the sum of its quantized values, which lets kernels multiply
+ * weights offset to unsigned bytes (w + 128) and subtract it.
+ */
+static void jal_q8x_quantize(struct jal_worker *w, const float *x, size_t k,
+			     size_t group)
+{
+	size_t g, i;
+
+	for (g = 0; g < k / group; g++) {
+		const float *xg = x + g * group;
+		int8_t *q = w->q8x + g * group;
+		float amax = 0.0f, s;
+		int32_t sum = 0;
+
+		for (i = 0; i < group; i++) {
+			float a = fabsf(xg[i]);
+
+			if (a > amax)
+				amax = a;
+		}
+		s = amax / 127.0f;
+		for (i = 0; i < group; i++) {
+			float v = s == 0.0f ? 0.0f : roundf(xg[i] / s);
+
+			q[i] = v != v ? 0 : v > 127.0f ? 127 : v < -127.0f ? -127 :
+			       (int8_t)v;
+			sum += q[i];
+		}
+		w->q8x_scales[g] = s;
+		w->q8x_bias[g] = 128 * sum;
+	}
+}
+
 /* The fast path: rows of X no longer than JAL_XBUF_ELEMS. */
 static enum jal_status jal_mm_fast(struct jal_mm *mm)
 {
@@ -447,6 +506,12 @@ static enum jal_status jal_mm_fast(struct jal_mm *mm)
 			nb = 1;
 			st = jal_mm_x_vector(mm, &x);
 			xpitch = (size_t)K;
+			if (!st && m->q8x) {
+				jal_q8x_quantize(w, x, (size_t)K, (size_t)m->group);
+				wk.q8x = w->q8x;
+				wk.q8x_scales = w->q8x_scales;
+				wk.q8x_bias = w->q8x_bias;
+			}
 		} else if (x_direct) {
 			/* A cache-sized tile, and 4 rows of W times it one claim. */
 			nb = JAL_MIN(mm->n - n0,

@@ -305,11 +305,15 @@ static uint16_t bf16_of(float f)
 	return (uint16_t)(u >> 16);
 }
 
-static const char *const dtype_name[] = { "f32", "bf16", "q8", "s24" };
+/* The dtypes, and Q8 with JAL_INSN_F_Q8X (x quantized too) as a fifth. */
+#define MV_KINDS	(JAL_DTYPE_COUNT + 1)
+#define MV_Q8X		JAL_DTYPE_COUNT
+static const char *const dtype_name[MV_KINDS] = { "f32", "bf16", "q8", "s24", "q8x" };
 
-static double bench_matvec(struct bench *b, int m, int k, unsigned int dtype,
+static double bench_matvec(struct bench *b, int m, int k, unsigned int kind,
 			   double *bytes)
 {
+	unsigned int dtype = kind == MV_Q8X ? JAL_DTYPE_Q8 : kind;
 	uint64_t n = (uint64_t)m * k, wva, sva = 0, xva, dva, wbytes = 0, abytes = 0;
 	void *w, *aux = NULL, *x, *d;
 	struct jal_insn in;
@@ -366,6 +370,8 @@ static double bench_matvec(struct bench *b, int m, int k, unsigned int dtype,
 		in.r[3] = 3;
 	if (dtype == JAL_DTYPE_Q8)
 		in.dim[2] = 32;
+	if (kind == MV_Q8X)
+		in.flags |= JAL_INSN_F_Q8X;
 	args[0] = dva;
 	args[1] = wva;
 	args[2] = xva;
@@ -378,11 +384,11 @@ static double bench_matvec(struct bench *b, int m, int k, unsigned int dtype,
 static void bench_matvecs(struct bench *b, int m, int k)
 {
 	struct gemv_arg g = { .m = m, .k = k };
-	double blas1, blasn, t[JAL_DTYPE_COUNT], bytes[JAL_DTYPE_COUNT];
+	double blas1, blasn, t[MV_KINDS], bytes[MV_KINDS];
 	char shape[64];
 	unsigned int dt;
 
-	for (dt = 0; dt < JAL_DTYPE_COUNT; dt++)
+	for (dt = 0; dt < MV_KINDS; dt++)
 		t[dt] = bench_matvec(b, m, k, dt, &bytes[dt]);
 	g.w = malloc((size_t)m * k * 4);
 	g.x = malloc((size_t)k * 4);
@@ -391,7 +397,7 @@ static void bench_matvecs(struct bench *b, int m, int k)
 	fill((float *)g.x, k);
 	blas1 = host_time(b, host_sgemv, &g, 1);
 	blasn = host_time(b, host_sgemv, &g, b->blas_threads);
-	for (dt = 0; dt < JAL_DTYPE_COUNT; dt++) {
+	for (dt = 0; dt < MV_KINDS; dt++) {
 		snprintf(shape, sizeof(shape), "%dx%d %s", m, k, dtype_name[dt]);
 		row(b, "MATVEC", shape, t[dt], 2.0 * m * k, bytes[dt], blas1, blasn,
 		    "sgemv f32");

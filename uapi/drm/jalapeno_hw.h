@@ -398,7 +398,9 @@ struct jal_insn {
 };
 
 #define JAL_INSN_F_DIM_REG(i)		JAL_BIT(i)	/* i = 0..3 */
-#define JAL_INSN_F_VALID_MASK		0x000fu
+/* MATVEC with Q8 weights: x quantized to int8 too (see below). */
+#define JAL_INSN_F_Q8X			JAL_BIT(4)
+#define JAL_INSN_F_VALID_MASK		0x001fu
 
 /*
  * Data types of the main (weight) operand of matrix, embedding and
@@ -469,6 +471,15 @@ enum jal_opcode {
  * With dtype Q8 or S24, r[3] holds the scales or index bytes and, for Q8,
  * dim[2] the group size; unused otherwise.
  *
+ * JAL_OP_MATVEC with dtype Q8 and JAL_INSN_F_Q8X (as llama2.c's runq.c):
+ * x (dim[1] at most JAL_Q8X_MAX_COLS elements) is quantized per weight
+ * group g (dim[2] a multiple of 4, at most JAL_Q8X_MAX_GROUP): s_g =
+ * max |x_i| / 127 over the group, q_i = roundf(x_i / s_g) (0 where s_g
+ * is 0 or the quotient is not finite); each row m sums the group's exact
+ * integer dot product i_mg = sum q_i * W[m][i] and accumulates
+ * ((float)i_mg * scale_mg) * s_g over the groups, group g into lane
+ * g % 8 as a dot product's columns (see the ISA).
+ *
  * JAL_OP_MATMUL: r[0] = D (dim[2] rows of dim[0], row pitch stride[0]),
  * r[1] = W (dim[0] rows of dim[1], pitch stride[1]), r[2] = X (dim[2]
  * rows of dim[1], pitch stride[2]), r[3] and dim[3] = Q8 scales / group
@@ -516,6 +527,8 @@ enum jal_opcode {
  * JAL_STATUS_BAD_INSN.
  */
 #define JAL_ATTENTION_MAX_HEAD_SIZE	16384u	/* ATTENTION dim[1] */
+#define JAL_Q8X_MAX_GROUP		65536u	/* MATVEC Q8X dim[2] */
+#define JAL_Q8X_MAX_COLS		65536u	/* MATVEC Q8X dim[1] */
 #define JAL_SAMPLE_MAX_LOGITS		0x100000u /* SAMPLE dim[0] */
 
 #endif /* _JALAPENO_HW_H_ */

@@ -240,7 +240,40 @@ struct mv_case {
 	unsigned int dtype;
 	uint32_t rows, cols, extra_pitch, group, sd, sx;
 	bool w_vram, x_vram, d_vram;
+	bool q8x;		/* Q8 with JAL_INSN_F_Q8X */
 };
+
+/*
+ * JAL_INSN_F_Q8X as jalapeno_hw.h defines it, written out plainly: x
+ * quantized per group (runq.c), exact integer dot products, the groups'
+ * terms summed like a dot product's columns.
+ */
+static float ref_q8x_row(const int8_t *w, const float *ws, uint32_t group,
+			 const float *x, uint32_t cols)
+{
+	float lanes[8] = { 0 };
+	uint32_t g, i;
+
+	for (g = 0; g < cols / group; g++) {
+		const float *xg = x + (size_t)g * group;
+		float amax = 0.0f, s;
+		int32_t dot = 0;
+
+		for (i = 0; i < group; i++)
+			if (fabsf(xg[i]) > amax)
+				amax = fabsf(xg[i]);
+		s = amax / 127.0f;
+		for (i = 0; i < group; i++) {
+			float v = s == 0.0f ? 0.0f : roundf(xg[i] / s);
+			int q = isnan(v) ? 0 : v > 127.0f ? 127 : v < -127.0f ? -127 : (int)v;
+
+			dot += q * w[(size_t)g * group + i];
+		}
+		lanes[g % 8] += ((float)dot * ws[g]) * s;
+	}
+	return ((lanes[0] + lanes[1]) + (lanes[2] + lanes[3])) +
+	       ((lanes[4] + lanes[5]) + (lanes[6] + lanes[7]));
+}
 
 static void check_matvec(struct __test_metadata *_metadata,
 			 FIXTURE_DATA(llm) *self, const struct mv_case *c)
@@ -256,9 +289,15 @@ static void check_matvec(struct __test_metadata *_metadata,
 
 	reset_alloc(self);
 	wmat_make(f, &m, c->dtype, c->rows, c->cols, c->extra_pitch, c->group);
+	/* Q8X: the integer extremes too (wmat_make stays within +-127). */
+	for (i = 0; c->q8x && i < m.raw_bytes; i += 7)
+		m.raw[i] = 0x80;
 	args[1] = wmat_place(self, &m, c->w_vram, &aux_va);
 	args[3] = aux_va;
 	fill_rnd(f, x, xn);
+	/* ... and a group of x that is all zeros (its scale is 0). */
+	for (i = 0; c->q8x && i < c->group && i < c->cols; i++)
+		x[(size_t)i * c->sx] = 0.0f;
 	fill_rnd(f, d, dn);
 	memcpy(want, d, dn * 4);
 	args[2] = alloc_in(self, c->x_vram, xn * 4);
@@ -268,8 +307,11 @@ static void check_matvec(struct __test_metadata *_metadata,
 	for (i = 0; i < c->cols; i++)
 		xd[i] = x[(size_t)i * c->sx];
 	for (r = 0; r < c->rows; r++)
-		want[(size_t)r * c->sd] = ref_dot(m.dense + (size_t)r * c->cols, xd,
-						  c->cols, 1);
+		want[(size_t)r * c->sd] = c->q8x ?
+			ref_q8x_row((const int8_t *)m.raw + (size_t)r * m.pitch,
+				    (const float *)m.aux + (size_t)r * (c->cols / c->group),
+				    c->group, xd, c->cols) :
+			ref_dot(m.dense + (size_t)r * c->cols, xd, c->cols, 1);
 
 	in = i_matvec(0, 1, 2, c->rows, c->cols, c->sd,
 		      c->extra_pitch ? m.pitch : 0, c->sx);
@@ -278,14 +320,17 @@ static void check_matvec(struct __test_metadata *_metadata,
 		in.r[3] = 3;
 	if (c->dtype == JAL_DTYPE_Q8)
 		in.dim[2] = c->group;
+	if (c->q8x)
+		in.flags |= JAL_INSN_F_Q8X;
 	ASSERT_EQ(JAL_STATUS_OK, run1(f, in, args, 4));
 	host_read(f, CTX, args[0], d, dn * 4);
 	for (i = 0; i < dn; i++)
 		bad += f2u(d[i]) != f2u(want[i]);
 	EXPECT_EQ(0, bad) {
-		TH_LOG("dtype %u %ux%u pitch+%u group %u sd %u sx %u vram %d%d%d: %u wrong",
-		       c->dtype, c->rows, c->cols, c->extra_pitch, c->group, c->sd,
-		       c->sx, c->w_vram, c->x_vram, c->d_vram, bad);
+		TH_LOG("dtype %u%s %ux%u pitch+%u group %u sd %u sx %u vram %d%d%d: %u wrong",
+		       c->dtype, c->q8x ? " q8x" : "", c->rows, c->cols,
+		       c->extra_pitch, c->group, c->sd, c->sx, c->w_vram,
+		       c->x_vram, c->d_vram, bad);
 	}
 	wmat_free(&m);
 	free(x);
@@ -341,6 +386,44 @@ TEST_F_TIMEOUT(llm, matvec_every_dtype_matches_the_reference, 120)
 		c.group = groups[rnd(f) % 8];
 		c.rows = rnd_in(f, 1, i < 40 ? 160 : 900);
 		c.cols = fit_cols(dt, rnd_in(f, 1, i < 40 ? 300 : 1500), c.group);
+		c.extra_pitch = rnd(f) % 3 ? 0 : rnd_in(f, 1, 9);
+		c.sd = rnd(f) % 4 ? 1 : rnd_in(f, 2, 3);
+		c.sx = rnd(f) % 4 ? 1 : rnd_in(f, 0, 3);
+		c.w_vram = rnd(f) % 4;
+		c.x_vram = rnd(f) % 2;
+		c.d_vram = rnd(f) % 2;
+		check_matvec(_metadata, self, &c);
+	}
+}
+
+/*
+ * Q8X: group sizes the fast kernels take (powers of 2 up to 64) and others
+ * (12, 20, 128), rows ending within a block of 16 groups, x strided or
+ * gathered, W bounced from host memory.
+ */
+TEST_F_TIMEOUT(llm, matvec_q8x_matches_the_reference, 120)
+{
+	static const struct mv_case fixed[] = {
+		{ JAL_DTYPE_Q8, 1, 4, 0, 4, 1, 1, true, true, true, true },
+		{ JAL_DTYPE_Q8, 5, 172, 0, 4, 1, 1, true, true, true, true },
+		{ JAL_DTYPE_Q8, 288, 288, 0, 32, 1, 1, true, true, true, true },
+		{ JAL_DTYPE_Q8, 288, 768, 0, 64, 1, 1, true, true, true, true },
+		{ JAL_DTYPE_Q8, 37, 96, 3, 12, 2, 3, false, false, true, true },
+		{ JAL_DTYPE_Q8, 9, 1280, 0, 128, 1, 1, true, true, false, true },
+		{ JAL_DTYPE_Q8, 3, 65536, 0, 64, 1, 1, true, true, true, true },
+	};
+	static const uint32_t groups[] = { 4, 8, 16, 32, 64, 12, 20, 128 };
+	struct fake *f = self->f;
+	unsigned int i;
+
+	for (i = 0; i < ARRAY_SIZE(fixed); i++)
+		check_matvec(_metadata, self, &fixed[i]);
+	for (i = 0; i < 40; i++) {
+		struct mv_case c = { .dtype = JAL_DTYPE_Q8, .q8x = true };
+
+		c.group = groups[rnd(f) % ARRAY_SIZE(groups)];
+		c.rows = rnd_in(f, 1, 300);
+		c.cols = c.group * rnd_in(f, 1, 40);
 		c.extra_pitch = rnd(f) % 3 ? 0 : rnd_in(f, 1, 9);
 		c.sd = rnd(f) % 4 ? 1 : rnd_in(f, 2, 3);
 		c.sx = rnd(f) % 4 ? 1 : rnd_in(f, 0, 3);
@@ -1245,6 +1328,17 @@ TEST_F(llm, bad_operands_are_rejected)
 	CASE("RMSNORM q8", B, base.opcode = JAL_OP_RMSNORM; base.r[1] = 1;
 	     base.r[2] = 2; base.dim[0] = 4; base.dtype = JAL_DTYPE_Q8);
 	CASE("MATVEC f32 with r[3]", B, MV(2, 4); base.r[3] = 3);
+	CASE("Q8X on f32 weights", B, MV(2, 4); base.flags = JAL_INSN_F_Q8X);
+	CASE("Q8X on MATMUL", B, MV(2, 8); base.opcode = JAL_OP_MATMUL;
+	     base.dtype = JAL_DTYPE_Q8; base.r[3] = 3; base.dim[2] = 1;
+	     base.dim[3] = 4; base.flags = JAL_INSN_F_Q8X);
+	CASE("Q8X on VADD", B, base = i_vop(JAL_OP_VADD, 0, 1, 2, 4, 1, 1, 1);
+	     base.flags = JAL_INSN_F_Q8X);
+	CASE("Q8X group of 6", B, MV(2, 12); base.dtype = JAL_DTYPE_Q8;
+	     base.r[3] = 3; base.dim[2] = 6; base.flags = JAL_INSN_F_Q8X);
+	CASE("Q8X rows over 65536 columns", B, MV(1, 65540);
+	     base.dtype = JAL_DTYPE_Q8; base.r[3] = 3; base.dim[2] = 4;
+	     base.flags = JAL_INSN_F_Q8X);
 	CASE("MATVEC bf16 with dim[2]", B, MV(2, 4);
 	     base.dtype = JAL_DTYPE_BF16; base.dim[2] = 8);
 	CASE("MATVEC s24 with dim[2]", B, MV(2, 4); base.dtype = JAL_DTYPE_S24;
@@ -1616,7 +1710,20 @@ TEST(results_do_not_depend_on_kernels_or_threads)
 			code[4] = code[2];
 			code[4].dim[1] = dt == JAL_DTYPE_BF16 || dt == JAL_DTYPE_Q8 ? 304 : 268;
 			code[4].dim[2] = dt == JAL_DTYPE_Q8 ? 16 : 0;
-			ASSERT_EQ(JAL_STATUS_OK, run_kernel(f, code, 5, args, 8).status);
+			/* Q8X, groups of 4 and of 32 (rows end mid-block). */
+			code[5] = i_addi(7, 7, 4096);
+			code[6] = code[2];
+			code[6].dim[1] = 300;
+			code[6].dim[2] = 4;
+			code[7] = i_addi(7, 7, 4096);
+			code[8] = code[6];
+			code[8].dim[1] = 288;
+			code[8].dim[2] = 32;
+			code[6].flags |= JAL_INSN_F_Q8X;
+			code[8].flags |= JAL_INSN_F_Q8X;
+			ASSERT_EQ(JAL_STATUS_OK,
+				  run_kernel(f, code, dt == JAL_DTYPE_Q8 ? 9 : 5,
+					     args, 8).status);
 			args[7] += 128 * 1024;
 		}
 		code[0] = i_op(JAL_OP_ATTENTION);
