@@ -126,9 +126,28 @@ static enum jal_status jal_vecs_finish(struct jal_vecs *v, enum jal_status st)
 	return st;
 }
 
-static size_t jal_chunk(uint64_t n, uint64_t done)
+/*
+ * The chunk loops of the vector ops,
+ *
+ *	for (done = 0, m = 0; jal_chunk_next(ex, n, &done, &m, &st);)
+ *
+ * step past the previous chunk of @m elements and set @m to the size of
+ * the next. They end at @n, after an error in @st, or when the job is
+ * aborted (@st becomes JAL_STATUS_ABORTED), so that a long instruction
+ * stops promptly on a reset.
+ */
+static bool jal_chunk_next(struct jal_exec *ex, uint64_t n, uint64_t *done,
+			   size_t *m, enum jal_status *st)
 {
-	return (size_t)JAL_MIN(n - done, (uint64_t)JAL_VEC_CHUNK);
+	*done += *m;
+	if (*st || *done >= n)
+		return false;
+	if (jal_job_aborted(ex->job)) {
+		*st = JAL_STATUS_ABORTED;
+		return false;
+	}
+	*m = (size_t)JAL_MIN(n - *done, (uint64_t)JAL_VEC_CHUNK);
+	return true;
 }
 
 static float jal_lanes_tree(const float *l)
@@ -154,19 +173,13 @@ enum jal_status jal_op_rmsnorm(struct jal_exec *ex, const struct jal_insn *in)
 	if (st || !n)
 		return st;
 	st = jal_vecs_init(ex, &v, n, in, true, 2);
-	for (done = 0; !st && done < n; done += m) {
-		if (jal_job_aborted(ex->job))
-			return jal_vecs_finish(&v, JAL_STATUS_ABORTED);
-		m = jal_chunk(n, done);
+	for (done = 0, m = 0; jal_chunk_next(ex, n, &done, &m, &st);) {
 		a = jal_vecs_in(&v, 0, done, m, &st);
 		if (!st)
 			k->dot_lanes(lanes, a, a, m);
 	}
 	inv = 1.0f / sqrtf(jal_lanes_tree(lanes) / (float)n + eps);
-	for (done = 0; !st && done < n; done += m) {
-		if (jal_job_aborted(ex->job))
-			return jal_vecs_finish(&v, JAL_STATUS_ABORTED);
-		m = jal_chunk(n, done);
+	for (done = 0, m = 0; jal_chunk_next(ex, n, &done, &m, &st);) {
 		a = jal_vecs_in(&v, 0, done, m, &st);
 		if (!st)
 			b = jal_vecs_in(&v, 1, done, m, &st);
@@ -249,44 +262,31 @@ enum jal_status jal_op_softmax(struct jal_exec *ex, const struct jal_insn *in)
 		/* A vocabulary's logits: all at once in SAMPLE's buffer. */
 		float *buf = ex->w->sample_prob;
 
-		for (done = 0; !st && done < n; done += m) {
-			if (jal_job_aborted(ex->job))
-				return jal_vecs_finish(&v, JAL_STATUS_ABORTED);
-			m = jal_chunk(n, done);
+		for (done = 0, m = 0; jal_chunk_next(ex, n, &done, &m, &st);) {
 			a = jal_vecs_in(&v, 0, done, m, &st);
 			if (!st)
 				memcpy(buf + done, a, m * sizeof(float));
 		}
 		if (!st)
 			jal_softmax_buf(k, buf, (size_t)n);
-		for (done = 0; !st && done < n; done += m) {
-			m = jal_chunk(n, done);
+		for (done = 0, m = 0; jal_chunk_next(ex, n, &done, &m, &st);) {
 			memcpy(out, buf + done, m * sizeof(float));
 			st = jal_vecs_out(&v, done, out, m);
 		}
 		return jal_vecs_finish(&v, st);
 	}
 	/* Longer still: three passes, the exponentials computed twice. */
-	for (done = 0; !st && done < n; done += m) {
-		if (jal_job_aborted(ex->job))
-			return jal_vecs_finish(&v, JAL_STATUS_ABORTED);
-		m = jal_chunk(n, done);
+	for (done = 0, m = 0; jal_chunk_next(ex, n, &done, &m, &st);) {
 		a = jal_vecs_in(&v, 0, done, m, &st);
 		if (!st)
 			max = k->max(a, m, done ? max : a[0]);
 	}
-	for (done = 0; !st && done < n; done += m) {
-		if (jal_job_aborted(ex->job))
-			return jal_vecs_finish(&v, JAL_STATUS_ABORTED);
-		m = jal_chunk(n, done);
+	for (done = 0, m = 0; jal_chunk_next(ex, n, &done, &m, &st);) {
 		a = jal_vecs_in(&v, 0, done, m, &st);
 		for (i = 0; !st && i < m; i++)
 			sum += expf(a[i] - max);
 	}
-	for (done = 0; !st && done < n; done += m) {
-		if (jal_job_aborted(ex->job))
-			return jal_vecs_finish(&v, JAL_STATUS_ABORTED);
-		m = jal_chunk(n, done);
+	for (done = 0, m = 0; jal_chunk_next(ex, n, &done, &m, &st);) {
 		a = jal_vecs_in(&v, 0, done, m, &st);
 		if (st)
 			break;
@@ -341,10 +341,8 @@ enum jal_status jal_op_rope(struct jal_exec *ex, const struct jal_insn *in)
 	table = hs / 2 <= JAL_SCRATCH_ELEMS / 2;
 	for (j = 0; table && j < hs; j += 2)
 		jal_rope_angle(j, hs, pos_f, theta, &cosv[j / 2], &sinv[j / 2]);
-	for (done = 0; !st && done < n; done += m) {
-		if (jal_job_aborted(ex->job))
-			return jal_vecs_finish(&v, JAL_STATUS_ABORTED);
-		m = jal_chunk(n, done);	/* JAL_VEC_CHUNK is even */
+	/* JAL_VEC_CHUNK is even, so no pair straddles two chunks. */
+	for (done = 0, m = 0; jal_chunk_next(ex, n, &done, &m, &st);) {
 		a = jal_vecs_in(&v, 0, done, m, &st);
 		if (st)
 			break;
@@ -381,10 +379,7 @@ enum jal_status jal_op_silu_mul(struct jal_exec *ex, const struct jal_insn *in)
 	if (st || !n)
 		return st;
 	st = jal_vecs_init(ex, &v, n, in, true, 2);
-	for (done = 0; !st && done < n; done += m) {
-		if (jal_job_aborted(ex->job))
-			return jal_vecs_finish(&v, JAL_STATUS_ABORTED);
-		m = jal_chunk(n, done);
+	for (done = 0, m = 0; jal_chunk_next(ex, n, &done, &m, &st);) {
 		a = jal_vecs_in(&v, 0, done, m, &st);
 		if (!st)
 			b = jal_vecs_in(&v, 1, done, m, &st);
@@ -412,10 +407,7 @@ static enum jal_status jal_argmax(struct jal_exec *ex, const struct jal_span *s,
 	uint64_t done;
 	size_t m, i;
 
-	for (done = 0; !st && done < n; done += m) {
-		if (jal_job_aborted(ex->job))
-			return JAL_STATUS_ABORTED;
-		m = jal_chunk(n, done);
+	for (done = 0, m = 0; jal_chunk_next(ex, n, &done, &m, &st);) {
 		a = jal_span_f32(ex, s, done, m, buf, &st);
 		if (!st)
 			max = k->max(a, m, done ? max : a[0]);
@@ -424,8 +416,7 @@ static enum jal_status jal_argmax(struct jal_exec *ex, const struct jal_span *s,
 	if (st || isnan(max))
 		return st;	/* a NaN first element is never beaten */
 	/* The first element equal to the largest (run.c keeps the first). */
-	for (done = 0; !st && done < n; done += m) {
-		m = jal_chunk(n, done);
+	for (done = 0, m = 0; jal_chunk_next(ex, n, &done, &m, &st);) {
 		a = jal_span_f32(ex, s, done, m, buf, &st);
 		for (i = 0; !st && i < m; i++) {
 			if (a[i] == max) {
@@ -685,10 +676,7 @@ enum jal_status jal_op_embed(struct jal_exec *ex, const struct jal_insn *in)
 			return JAL_STATUS_BUS_ERROR;
 		}
 	}
-	for (done = 0; !st && done < dim; done += m) {
-		if (jal_job_aborted(ex->job))
-			return jal_vecs_finish(&v, JAL_STATUS_ABORTED);
-		m = jal_chunk(dim, done);
+	for (done = 0, m = 0; jal_chunk_next(ex, dim, &done, &m, &st);) {
 		st = jal_span_read(ex, &table, done * es, raw, m * es);
 		if (st)
 			break;
