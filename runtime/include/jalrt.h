@@ -613,6 +613,12 @@ JALRT_API int jalrt_kb_matvec_strided(struct jalrt_kernel_builder *kb, unsigned 
  *	values, i.e. cols / 2 when packed); 0 = packed.
  * @x_stride: MATVEC: element stride of x (0 = 1); MATMUL: row pitch of X
  *	(0 = dense).
+ * @flags: 0, or JAL_INSN_F_Q8X: MATVEC with Q8 weights only, @group a
+ *	multiple of 4 up to JAL_Q8X_MAX_GROUP and at most JAL_Q8X_MAX_COLS
+ *	columns: x is quantised to int8 per weight group as the weights are
+ *	(llama2.c runq.c's matmul) and each group's dot product is an exact
+ *	integer one, scaled by both scales (jalapeno_hw.h gives the bits).
+ *	The JAL_INSN_F_DIM_REG flags come from the dims, not from here.
  */
 struct jalrt_matrix_op {
 	uint32_t dtype;
@@ -620,6 +626,7 @@ struct jalrt_matrix_op {
 	struct jalrt_dim rows, cols, batch;
 	uint32_t group;
 	uint32_t d_stride, w_pitch, x_stride;
+	uint32_t flags;
 };
 
 /** jalrt_kb_matvec_op() - d[m] = sum_k W[m][k] * x[k] with @op->dtype weights */

@@ -352,6 +352,35 @@ JALRT_API int jalrt_op_vscale(struct jalrt_program *prog, struct jalrt_ref d, st
 /** d (rows) = W x (cols), W any weight dtype; rows/cols from W's shape */
 JALRT_API int jalrt_op_matvec(struct jalrt_program *prog, struct jalrt_ref d,
 			      struct jalrt_tensor *w, struct jalrt_ref x);
+
+/* Matrix-vector op flags. */
+/*
+ * Q8 weights: quantise x to int8 as well, per weight group exactly as
+ * jalrt_quantize_q8() quantises weights, and sum each group's exact
+ * integer dot product scaled by both scales (llama2.c runq.c's matmul, the
+ * chip's JAL_INSN_F_Q8X): much less work per weight than decoding it to
+ * f32, at the cost of x's quantisation error. The group must be a
+ * multiple of 4 up to JAL_Q8X_MAX_GROUP and a row at most
+ * JAL_Q8X_MAX_COLS columns.
+ */
+#define JALRT_MATVEC_QUANTIZE_X		(1u << 0)
+#define JALRT_MATVEC_FLAGS		JALRT_MATVEC_QUANTIZE_X
+
+/**
+ * jalrt_op_matvec_flags() - jalrt_op_matvec() with options
+ * @prog: the program.
+ * @d: result, W's rows f32.
+ * @w: weights.
+ * @x: input, W's columns f32.
+ * @flags: JALRT_MATVEC_*.
+ *
+ * Return: as jalrt_op_matvec(); -EINVAL (recorded like any op error) for
+ * an unknown flag, or JALRT_MATVEC_QUANTIZE_X with weights that are not Q8
+ * or whose group or row the chip cannot quantise x for.
+ */
+JALRT_API int jalrt_op_matvec_flags(struct jalrt_program *prog, struct jalrt_ref d,
+				    struct jalrt_tensor *w, struct jalrt_ref x, uint32_t flags);
+
 /** D[n] = W X[n] for n < @batch (rows of cols / rows floats, dense) */
 JALRT_API int jalrt_op_matmul(struct jalrt_program *prog, struct jalrt_ref d,
 			      struct jalrt_tensor *w, struct jalrt_ref x, uint32_t batch);

@@ -33,7 +33,11 @@ struct jalrt_llm;
  * - F32: the checkpoint's values.
  * - BF16: every matrix and the embedding table in bfloat16.
  * - INT8: every matrix and the embedding table as int8 with one f32
- *   scale per group (llama2.c runq.c's scheme; see @q8_group).
+ *   scale per group (llama2.c runq.c's scheme; see @q8_group); as in
+ *   runq.c, every matrix-vector product quantises its input to int8 too,
+ *   per group in the same way, and sums integer dot products
+ *   (JALRT_MATVEC_QUANTIZE_X). A matrix whose group is not a multiple of 4
+ *   (a row length that is not, or a @q8_group below 4) takes f32 input.
  * - SPARSE: the matrices of the transformer blocks 2:4 sparse (the 2
  *   largest magnitudes of every 4 kept, as bf16); the embedding table and
  *   classifier in bf16, as pruning them costs much more accuracy. A

@@ -6,7 +6,7 @@
  *
  *   jalrt-ref-run MODEL [-t TEMP] [-p TOPP] [-s SEED] [-n STEPS]
  *                 [-i PROMPT] [-z TOKENIZER] [-m generate] [--ids]
- *                 [--chip-order]
+ *                 [--chip-order] [--int8]
  *
  * Prints the prompt and its continuation (as run.c: piece by piece,
  * skipping unprintable raw bytes) and a newline on stdout, then
@@ -15,7 +15,9 @@
  * tokenizer is only needed for a text prompt, so random models from
  * jalrt-gen-model can run without one. --chip-order sums dot products in
  * the Jalapeño chip's order (reference.h), so that greedy ids equal
- * jalrt-run's for f32 weights.
+ * jalrt-run's for f32 weights; --int8 computes as libjalrt's int8
+ * precision (runq.c's quantised products), equal to jalrt-run
+ * --precision int8 with --chip-order.
  */
 #include <errno.h>
 #include <limits.h>
@@ -42,7 +44,8 @@ static const char usage_text[] =
 	"  -z <string> path to the tokenizer, default tokenizer.bin\n"
 	"  -m <string> mode: generate (the only one here)\n"
 	"  --ids       print token ids instead of text\n"
-	"  --chip-order  sum dot products in the chip's order\n";
+	"  --chip-order  sum dot products in the chip's order\n"
+	"  --int8      int8 weights and quantised products, as libjalrt's int8\n";
 
 static void usage_error(const char *why, const char *arg)
 {
@@ -85,7 +88,7 @@ static int print_token(void *opaque, int prev_token, int token, int pos)
 int main(int argc, char **argv)
 {
 	const char *checkpoint_path;
-	bool ids = false, chip_order = false;
+	bool ids = false, chip_order = false, int8 = false;
 	struct run_flags rf;
 	struct llm_checkpoint *ckpt;
 	struct llm_tokenizer *tok = NULL;
@@ -109,6 +112,10 @@ int main(int argc, char **argv)
 		}
 		if (!strcmp(opt, "--chip-order")) {
 			chip_order = true;
+			continue;
+		}
+		if (!strcmp(opt, "--int8")) {
+			int8 = true;
 			continue;
 		}
 		run_flags_parse(&rf, argc, argv, &i, usage_error);
@@ -144,6 +151,8 @@ int main(int argc, char **argv)
 		die("cannot set up the model");
 	if (chip_order)
 		llm_ref_set_order(ref, LLM_REF_ORDER_CHIP);
+	if (int8 && llm_ref_set_precision(ref, LLM_REF_PRECISION_INT8, 0))
+		die("cannot quantise the model");
 	llm_ref_model(ref, &model);
 	if (llm_sampler_init(&sampler, ckpt->config.vocab_size, (float)rf.temperature, (float)rf.topp,
 			     rf.rng_seed))

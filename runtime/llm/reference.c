@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: MIT
 /*
  * CPU reference of llama2.c inference: run.c's forward pass, sampler and
- * generation loop (see reference.h for the one numeric difference).
+ * generation loop (see reference.h for the one numeric difference), and
+ * runq.c's int8 matrix-vector products for libjalrt's int8 precision.
  *
  * The hot loops vectorize at -O2 without -ffast-math: the dot products
  * keep LLM_REF_DOT_LANES independent partial sums (so SIMD changes
@@ -13,12 +14,50 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "quant.h"
 #include "reference.h"
+
+/* The weight matrices of a forward pass, in the order it uses them. */
+enum llm_ref_mat {
+	LLM_MAT_WQ,
+	LLM_MAT_WK,
+	LLM_MAT_WV,
+	LLM_MAT_WO,
+	LLM_MAT_W1,
+	LLM_MAT_W2,
+	LLM_MAT_W3,
+	LLM_MAT_WCLS,
+	LLM_NUM_MATS
+};
+
+/*
+ * One kind of weight matrix: @count copies (one per layer) of @rows x
+ * @cols, one after the other as in the checkpoint. A product takes f32
+ * input and @f (the checkpoint's values or, at int8, the quantised ones
+ * decoded as the chip decodes them), or, with @quantize_x, quantised
+ * input and @q with one scale per @group values of a row in @scales.
+ */
+struct llm_ref_matrix {
+	const float *f;
+	int8_t *q;
+	float *scales;
+	float *decoded;		/* int8: the storage of @f */
+	size_t rows, cols, count;
+	uint32_t group;
+	bool quantize_x;
+};
 
 struct llm_ref {
 	struct llm_config config;
 	enum llm_ref_order order;
+	enum llm_ref_precision precision;
 	struct llm_weights w;
+	struct llm_ref_matrix mat[LLM_NUM_MATS];
+	const float *embedding;	/* the table token rows are copied from */
+	float *embedding_int8;	/* int8: the table quantised and decoded */
+	/* int8: the input of a product quantised (max(dim, hidden_dim) each) */
+	int8_t *xq;
+	float *xs;
 	/* Activations of the current position. */
 	float *x;		/* residual stream (dim) */
 	float *xb;		/* normed input / attention output (dim) */
@@ -175,12 +214,58 @@ static inline float llm_ref_dot(const struct llm_ref *ref, const float *restrict
 	return ref->order == LLM_REF_ORDER_CHIP ? llm_chip_dot(a, b, n) : llm_dot(a, b, n);
 }
 
-/* out (d) = W (d rows of n) @ x (n): run.c's matmul(out, x, W, n, d). */
-static void llm_matvec(const struct llm_ref *ref, float *restrict out, const float *restrict w,
-		       const float *restrict x, size_t n, size_t d)
+void llm_matvec_q8x(float *restrict out, const int8_t *restrict wq,
+		    const float *restrict wscales, const float *restrict x, size_t rows,
+		    size_t cols, size_t group, enum llm_ref_order order, int8_t *restrict xq,
+		    float *restrict xs)
 {
-	size_t i;
+	size_t groups = cols / group, i, g, k;
 
+	/* x exactly as the weights were quantised (runq.c's quantize()) */
+	llm_quantize_q8(xq, xs, x, groups, group);
+	for (i = 0; i < rows; i++) {
+		const int8_t *row = wq + i * cols;
+		const float *rs = wscales + i * groups;
+		float lane[8] = { 0 }, sum = 0.0f;
+
+		for (g = 0; g < groups; g++) {
+			const int8_t *a = row + g * group, *b = xq + g * group;
+			int32_t ival = 0;
+			float t;
+
+			/* exact: at most 65536 products of +-127 * +-127 */
+			for (k = 0; k < group; k++)
+				ival += a[k] * b[k];
+			/* runq.c's ((float)ival * w scale) * x scale, two roundings */
+			t = ((float)ival * rs[g]) * xs[g];
+			if (order == LLM_REF_ORDER_CHIP)
+				lane[g % 8] += t;
+			else
+				sum += t;
+		}
+		if (order == LLM_REF_ORDER_CHIP)
+			sum = ((lane[0] + lane[1]) + (lane[2] + lane[3])) +
+			      ((lane[4] + lane[5]) + (lane[6] + lane[7]));
+		out[i] = sum;
+	}
+}
+
+/*
+ * out (d) = W (d rows of n) @ x (n) with the copy of @layer of @m: run.c's
+ * matmul(out, x, W, n, d), or runq.c's for int8 with quantised input.
+ */
+static void llm_matvec(struct llm_ref *ref, float *restrict out, const struct llm_ref_matrix *m,
+		       size_t layer, const float *restrict x)
+{
+	size_t n = m->cols, d = m->rows, i;
+	const float *w;
+
+	if (m->quantize_x) {
+		llm_matvec_q8x(out, m->q + layer * d * n, m->scales + layer * d * (n / m->group), x,
+			       d, n, m->group, ref->order, ref->xq, ref->xs);
+		return;
+	}
+	w = m->f + layer * d * n;
 	if (ref->order == LLM_REF_ORDER_CHIP) {
 		for (i = 0; i < d; i++)
 			out[i] = llm_chip_dot(w + i * n, x, n);
@@ -227,10 +312,127 @@ void llm_softmax(float *x, int size)
 		x[i] /= sum;
 }
 
+/* Back to the checkpoint's weights, freeing the int8 ones. */
+static void llm_ref_use_f32(struct llm_ref *ref)
+{
+	const struct llm_config *c = &ref->config;
+	const struct llm_weights *w = &ref->w;
+	size_t dim = (size_t)c->dim, hid = (size_t)c->hidden_dim, kvd = (size_t)c->kv_dim;
+	size_t layers = (size_t)c->n_layers;
+	const struct {
+		const float *f;
+		size_t rows, cols, count;
+	} shape[LLM_NUM_MATS] = {
+		[LLM_MAT_WQ] = { w->wq, dim, dim, layers },
+		[LLM_MAT_WK] = { w->wk, kvd, dim, layers },
+		[LLM_MAT_WV] = { w->wv, kvd, dim, layers },
+		[LLM_MAT_WO] = { w->wo, dim, dim, layers },
+		[LLM_MAT_W1] = { w->w1, hid, dim, layers },
+		[LLM_MAT_W2] = { w->w2, dim, hid, layers },
+		[LLM_MAT_W3] = { w->w3, hid, dim, layers },
+		[LLM_MAT_WCLS] = { w->wcls, (size_t)c->vocab_size, dim, 1 },
+	};
+	int i;
+
+	for (i = 0; i < LLM_NUM_MATS; i++) {
+		struct llm_ref_matrix *m = &ref->mat[i];
+
+		free(m->q);
+		free(m->scales);
+		free(m->decoded);
+		memset(m, 0, sizeof(*m));
+		m->f = shape[i].f;
+		m->rows = shape[i].rows;
+		m->cols = shape[i].cols;
+		m->count = shape[i].count;
+	}
+	free(ref->embedding_int8);
+	free(ref->xq);
+	free(ref->xs);
+	ref->embedding_int8 = NULL;
+	ref->xq = NULL;
+	ref->xs = NULL;
+	ref->embedding = w->token_embedding;
+	ref->precision = LLM_REF_PRECISION_F32;
+}
+
+/* The chip's decoding of Q8 weights: (float)q * scale, one rounding. */
+static void llm_decode_q8(float *dst, const int8_t *q, const float *scales, size_t n,
+			  size_t group)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		dst[i] = (float)q[i] * scales[i / group];
+}
+
+/*
+ * Quantise @m (f32) as libjalrt's int8 precision does (quant.h: group,
+ * quantiser, whether the product quantises its input); keep the int8
+ * values for a product with quantised input, else (or with @decode) the
+ * decoded values in @m->f.
+ */
+static int llm_ref_quantize(struct llm_ref_matrix *m, uint32_t q8_group, bool decode)
+{
+	size_t n = m->rows * m->cols * m->count;
+
+	m->group = llm_int8_group((uint32_t)m->cols, q8_group);
+	m->quantize_x = llm_int8_quantizes_x((uint32_t)m->cols, m->group) && !decode;
+	m->q = malloc(n ? n : 1);
+	m->scales = malloc((n / m->group ? n / m->group : 1) * sizeof(float));
+	if (!m->q || !m->scales)
+		return -ENOMEM;
+	llm_quantize_q8(m->q, m->scales, m->f, n / m->group, m->group);
+	if (m->quantize_x) {
+		m->f = NULL;
+		return 0;
+	}
+	m->decoded = malloc((n ? n : 1) * sizeof(float));
+	if (!m->decoded)
+		return -ENOMEM;
+	llm_decode_q8(m->decoded, m->q, m->scales, n, m->group);
+	m->f = m->decoded;
+	free(m->q);
+	free(m->scales);
+	m->q = NULL;
+	m->scales = NULL;
+	return 0;
+}
+
+static int llm_ref_use_int8(struct llm_ref *ref, uint32_t q8_group)
+{
+	const struct llm_config *c = &ref->config;
+	struct llm_ref_matrix emb = {
+		.f = ref->w.token_embedding, .rows = (size_t)c->vocab_size,
+		.cols = (size_t)c->dim, .count = 1,
+	};
+	size_t xmax = (size_t)(c->dim > c->hidden_dim ? c->dim : c->hidden_dim);
+	int ret, i;
+
+	llm_ref_use_f32(ref);
+	/* The table as EMBED reads it: decoded; a shared classifier is quantised alike. */
+	ret = llm_ref_quantize(&emb, q8_group, true);
+	ref->embedding_int8 = emb.decoded;
+	for (i = 0; !ret && i < LLM_NUM_MATS; i++)
+		ret = llm_ref_quantize(&ref->mat[i], q8_group, false);
+	ref->xq = malloc(xmax);
+	ref->xs = malloc(xmax * sizeof(float));
+	if (ret || !ref->xq || !ref->xs) {
+		free(emb.q);
+		free(emb.scales);
+		llm_ref_use_f32(ref);
+		return llm_set_error(-ENOMEM, "out of memory for the int8 weights");
+	}
+	ref->embedding = ref->embedding_int8;
+	ref->precision = LLM_REF_PRECISION_INT8;
+	return 0;
+}
+
 void llm_ref_destroy(struct llm_ref *ref)
 {
 	if (!ref)
 		return;
+	llm_ref_use_f32(ref);
 	free(ref->x);
 	free(ref->xb);
 	free(ref->xb2);
@@ -289,6 +491,7 @@ int llm_ref_create(const struct llm_checkpoint *ckpt, struct llm_ref **ref_out)
 				     "out of memory for the run state (KV cache of %d layers x %d positions x %d)",
 				     c->n_layers, c->seq_len, c->kv_dim);
 	}
+	llm_ref_use_f32(ref);
 	*ref_out = ref;
 	return 0;
 }
@@ -299,6 +502,20 @@ int llm_ref_set_order(struct llm_ref *ref, enum llm_ref_order order)
 		return llm_set_error(-EINVAL, "unknown summation order %d", (int)order);
 	ref->order = order;
 	return 0;
+}
+
+int llm_ref_set_precision(struct llm_ref *ref, enum llm_ref_precision precision,
+			  uint32_t q8_group)
+{
+	switch (precision) {
+	case LLM_REF_PRECISION_F32:
+		llm_ref_use_f32(ref);
+		return 0;
+	case LLM_REF_PRECISION_INT8:
+		return llm_ref_use_int8(ref, q8_group);
+	default:
+		return llm_set_error(-EINVAL, "unknown precision %d", (int)precision);
+	}
 }
 
 const struct llm_config *llm_ref_config(const struct llm_ref *ref)
@@ -402,7 +619,7 @@ int llm_ref_forward(struct llm_ref *ref, int token, int pos, float **logits)
 		return llm_set_error(-EINVAL, "position %d is outside the model's %d positions",
 				     pos, c->seq_len);
 
-	memcpy(x, w->token_embedding + (size_t)token * dim, dim * sizeof(*x));
+	memcpy(x, ref->embedding + (size_t)token * dim, dim * sizeof(*x));
 	llm_rope_angles(ref, pos);
 
 	for (l = 0; l < (size_t)c->n_layers; l++) {
@@ -412,21 +629,21 @@ int llm_ref_forward(struct llm_ref *ref, int token, int pos, float **logits)
 		float *v = ref->value_cache + layer_off + (size_t)pos * kv_dim;
 
 		llm_rmsnorm(ref, ref->xb, x, w->rms_att + l * dim, c->dim);
-		llm_matvec(ref, ref->q, w->wq + l * dim * dim, ref->xb, dim, dim);
-		llm_matvec(ref, k, w->wk + l * kv_dim * dim, ref->xb, dim, kv_dim);
-		llm_matvec(ref, v, w->wv + l * kv_dim * dim, ref->xb, dim, kv_dim);
+		llm_matvec(ref, ref->q, &ref->mat[LLM_MAT_WQ], l, ref->xb);
+		llm_matvec(ref, k, &ref->mat[LLM_MAT_WK], l, ref->xb);
+		llm_matvec(ref, v, &ref->mat[LLM_MAT_WV], l, ref->xb);
 		llm_rope_apply(ref, ref->q, c->n_heads);
 		llm_rope_apply(ref, k, c->n_kv_heads);
 
 		llm_attention(ref, layer_off, pos);
-		llm_matvec(ref, ref->xb2, w->wo + l * dim * dim, ref->xb, dim, dim);
+		llm_matvec(ref, ref->xb2, &ref->mat[LLM_MAT_WO], l, ref->xb);
 		for (i = 0; i < dim; i++)
 			x[i] += ref->xb2[i];
 
 		/* SwiGLU: w2(silu(w1 x) * w3 x) */
 		llm_rmsnorm(ref, ref->xb, x, w->rms_ffn + l * dim, c->dim);
-		llm_matvec(ref, ref->hb, w->w1 + l * hidden * dim, ref->xb, dim, hidden);
-		llm_matvec(ref, ref->hb2, w->w3 + l * hidden * dim, ref->xb, dim, hidden);
+		llm_matvec(ref, ref->hb, &ref->mat[LLM_MAT_W1], l, ref->xb);
+		llm_matvec(ref, ref->hb2, &ref->mat[LLM_MAT_W3], l, ref->xb);
 		for (i = 0; i < hidden; i++) {
 			float val = ref->hb[i];
 
@@ -434,13 +651,13 @@ int llm_ref_forward(struct llm_ref *ref, int token, int pos, float **logits)
 			val *= ref->hb2[i];
 			ref->hb[i] = val;
 		}
-		llm_matvec(ref, ref->xb, w->w2 + l * dim * hidden, ref->hb, hidden, dim);
+		llm_matvec(ref, ref->xb, &ref->mat[LLM_MAT_W2], l, ref->hb);
 		for (i = 0; i < dim; i++)
 			x[i] += ref->xb[i];
 	}
 
 	llm_rmsnorm(ref, x, x, w->rms_final, c->dim);
-	llm_matvec(ref, ref->logits, w->wcls, x, dim, (size_t)c->vocab_size);
+	llm_matvec(ref, ref->logits, &ref->mat[LLM_MAT_WCLS], 0, x);
 	*logits = ref->logits;
 	return 0;
 }

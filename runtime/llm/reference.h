@@ -20,6 +20,10 @@
  * models. Compiling reference.c with -DLLM_REF_SEQUENTIAL_DOT restores
  * run.c's single running sum and with it run.c's exact bits (about 3-4x
  * slower).
+ *
+ * An int8 mode (llm_ref_set_precision()) computes what libjalrt's int8
+ * precision computes, with the same quantisation code (quant.h) and
+ * llama2.c runq.c's matrix-vector products.
  */
 #ifndef JAL_LLM_REFERENCE_H
 #define JAL_LLM_REFERENCE_H
@@ -82,6 +86,68 @@ enum llm_ref_order {
  * Return: 0, or -EINVAL for an unknown order.
  */
 int llm_ref_set_order(struct llm_ref *ref, enum llm_ref_order order);
+
+/*
+ * Weights of the reference's forward pass:
+ * - LLM_REF_PRECISION_F32: the checkpoint's (the default).
+ * - LLM_REF_PRECISION_INT8: what jalrt_llm_load() makes of the model with
+ *   JALRT_PRECISION_INT8, by the same code (quant.h): every matrix and the
+ *   embedding table quantised by llm_quantize_q8() in groups chosen by
+ *   llm_int8_group(), the embedding rows decoded as (float)q * scale; each
+ *   matrix-vector product whose group allows it (llm_int8_quantizes_x())
+ *   is llm_matvec_q8x() (runq.c's matmul: x quantised too), the others
+ *   take f32 input and the decoded weights. Norms, attention and the rest
+ *   stay f32.
+ * With LLM_REF_ORDER_CHIP the logits equal the chip's bit for bit in
+ * either precision.
+ */
+enum llm_ref_precision {
+	LLM_REF_PRECISION_F32 = 0,
+	LLM_REF_PRECISION_INT8 = 1,
+};
+
+/**
+ * llm_ref_set_precision() - choose the weights of later forwards
+ * @ref: the state; positions run before keep their K and V rows in the
+ *	cache, so choose before the first forward of a sequence.
+ * @precision: enum llm_ref_precision.
+ * @q8_group: INT8: the preferred group size, as jalrt_llm_options'
+ *	(0 = LLM_Q8_GROUP_DEFAULT); ignored for F32.
+ *
+ * INT8 quantises a copy of the weights (about a quarter of the
+ * checkpoint's size, plus f32 copies of the matrices whose products take
+ * f32 input).
+ *
+ * Return: 0, -EINVAL for an unknown precision, or -ENOMEM (the state is
+ * back at F32 then).
+ */
+int llm_ref_set_precision(struct llm_ref *ref, enum llm_ref_precision precision,
+			  uint32_t q8_group);
+
+/**
+ * llm_matvec_q8x() - out = W x with int8 weights and x quantised too:
+ *	llama2.c runq.c's matmul, the chip's MATVEC with JAL_INSN_F_Q8X
+ * @out: @rows results.
+ * @wq: @rows x @cols int8 weights.
+ * @wscales: one scale per @group consecutive values of a row.
+ * @x: @cols floats.
+ * @rows: rows.
+ * @cols: columns, a multiple of @group.
+ * @group: values per scale, at most LLM_Q8X_MAX_GROUP.
+ * @order: LLM_REF_ORDER_LANES sums the groups in one running sum, as
+ *	runq.c; LLM_REF_ORDER_CHIP adds group g to lane g % 8 (lanes from
+ *	+0.0) and returns ((l0 + l1) + (l2 + l3)) + ((l4 + l5) + (l6 + l7)),
+ *	as the chip.
+ * @xq: scratch: @cols int8 (x quantised).
+ * @xs: scratch: @cols / @group floats (x's scales).
+ *
+ * x is quantised per group by llm_quantize_q8(), as the weights; each
+ * row's group g contributes ((float)i * wscale) * xscale, i the exact
+ * integer dot product of the group, each product rounded to f32.
+ */
+void llm_matvec_q8x(float *out, const int8_t *wq, const float *wscales, const float *x,
+		    size_t rows, size_t cols, size_t group, enum llm_ref_order order,
+		    int8_t *xq, float *xs);
 
 /** llm_ref_destroy() - free a run state */
 void llm_ref_destroy(struct llm_ref *ref);

@@ -11,6 +11,8 @@
 #include "jalrt_internal.h"
 #include "jalrt_graph.h"
 
+#include "quant.h"
+
 JALRT_API const char *jalrt_dtype_str(enum jalrt_dtype dtype)
 {
 	switch (dtype) {
@@ -58,51 +60,20 @@ JALRT_API int jalrt_convert_bf16(uint16_t *dst, const float *src, size_t n)
 
 JALRT_API uint32_t jalrt_q8_group_for(uint32_t cols, uint32_t preferred)
 {
-	uint32_t g = 1;
-
-	while (g * 2 <= preferred && cols % (g * 2) == 0)
-		g *= 2;
-	return g;
+	return llm_q8_group_for(cols, preferred);
 }
 
-#define Q8_MAX	127.0f
-
+/* runtime/llm's quantizer: the CPU reference's int8 mode runs the same code. */
 JALRT_API int jalrt_quantize_q8(int8_t *q, float *scales, const float *src, size_t rows,
 				size_t cols, size_t group)
 {
-	size_t groups, g, i;
-
 	if (!group || cols % group)
 		return jalrt_set_error(-EINVAL,
 				       "%s: %zu columns are not a multiple of the group size %zu",
 				       __func__, cols, group);
 	if (rows && cols && (!q || !scales || !src))
 		return jalrt_set_error(-EINVAL, "%s: NULL array", __func__);
-	groups = rows * cols / group;
-	for (g = 0; g < groups; g++) {
-		const float *x = src + g * group;
-		float wmax = 0.0f, scale;
-
-		for (i = 0; i < group; i++) {
-			float a = fabsf(x[i]);
-
-			if (a > wmax)
-				wmax = a;
-		}
-		scale = wmax / Q8_MAX;
-		scales[g] = scale;
-		for (i = 0; i < group; i++) {
-			/* An all-zero group has scale 0: its values are 0. */
-			float v = scale > 0.0f ? roundf(x[i] / scale) : 0.0f;
-
-			/* |x| <= wmax bounds |v| by 127 up to rounding of the division. */
-			if (v > Q8_MAX)
-				v = Q8_MAX;
-			if (v < -Q8_MAX)
-				v = -Q8_MAX;
-			q[g * group + i] = (int8_t)v;
-		}
-	}
+	llm_quantize_q8(q, scales, src, rows * cols / group, group);
 	return 0;
 }
 

@@ -891,9 +891,32 @@ static int check_weights(struct jalrt_program *p, const char *fn, struct jalrt_t
 	return check_ref(p, fn, "W", &r, 0, mask);
 }
 
+/*
+ * JALRT_MATVEC_QUANTIZE_X is the chip's JAL_INSN_F_Q8X: Q8 weights, a
+ * group it can quantise x in, a row it can hold. Checked here against the
+ * tensor so the message names it (the builder would only say "dim[2]").
+ */
+static int check_quantize_x(struct jalrt_program *p, const char *fn,
+			    const struct jalrt_tensor *w)
+{
+	if (w->dtype != JALRT_DTYPE_Q8)
+		return prog_fail(p, jalrt_set_error(-EINVAL,
+				 "%s: JALRT_MATVEC_QUANTIZE_X needs Q8 weights, and %s is %s", fn,
+				 tname(w), jalrt_dtype_str(w->dtype)));
+	if (w->group % 4 || w->group > JAL_Q8X_MAX_GROUP)
+		return prog_fail(p, jalrt_set_error(-EINVAL,
+				 "%s: JALRT_MATVEC_QUANTIZE_X needs a Q8 group that is a multiple of 4 up to %u, and %s has groups of %u",
+				 fn, JAL_Q8X_MAX_GROUP, tname(w), w->group));
+	if (w->cols > JAL_Q8X_MAX_COLS)
+		return prog_fail(p, jalrt_set_error(-EINVAL,
+				 "%s: JALRT_MATVEC_QUANTIZE_X takes rows of at most %u columns, and %s has %llu",
+				 fn, JAL_Q8X_MAX_COLS, tname(w), (unsigned long long)w->cols));
+	return 0;
+}
+
 static int op_matrix(struct jalrt_program *p, const char *fn, unsigned int opcode,
 		     struct jalrt_ref d, struct jalrt_tensor *w, struct jalrt_ref x,
-		     uint32_t batch)
+		     uint32_t batch, uint32_t flags)
 {
 	uint32_t wmask = M(JALRT_DTYPE_F32) | M(JALRT_DTYPE_BF16) | M(JALRT_DTYPE_Q8) |
 			 M(JALRT_DTYPE_S24);
@@ -904,6 +927,11 @@ static int op_matrix(struct jalrt_program *p, const char *fn, unsigned int opcod
 
 	if (!ret)
 		ret = check_weights(p, fn, w, wmask);
+	if (!ret && (flags & ~JALRT_MATVEC_FLAGS))
+		ret = prog_fail(p, jalrt_set_error(-EINVAL, "%s: unknown flags 0x%x", fn,
+						   flags & ~JALRT_MATVEC_FLAGS));
+	if (!ret && (flags & JALRT_MATVEC_QUANTIZE_X))
+		ret = check_quantize_x(p, fn, w);
 	if (!ret && opcode == JAL_OP_MATMUL && !batch)
 		ret = prog_fail(p, jalrt_set_error(-EINVAL, "%s: batch of 0", fn));
 	if (!ret)
@@ -928,6 +956,7 @@ static int op_matrix(struct jalrt_program *p, const char *fn, unsigned int opcod
 	op.rows = JALRT_DIM((uint32_t)w->rows);
 	op.cols = JALRT_DIM(w->dims[w->ndim - 1]);
 	op.group = w->dtype == JALRT_DTYPE_Q8 ? w->group : 0;
+	op.flags = flags & JALRT_MATVEC_QUANTIZE_X ? JAL_INSN_F_Q8X : 0;
 	if (opcode == JAL_OP_MATMUL) {
 		op.batch = JALRT_DIM(batch);
 		return emit_done(p, jalrt_kb_matmul(p->kb, &op));
@@ -938,13 +967,19 @@ static int op_matrix(struct jalrt_program *p, const char *fn, unsigned int opcod
 JALRT_API int jalrt_op_matvec(struct jalrt_program *p, struct jalrt_ref d,
 			      struct jalrt_tensor *w, struct jalrt_ref x)
 {
-	return op_matrix(p, __func__, JAL_OP_MATVEC, d, w, x, 0);
+	return op_matrix(p, __func__, JAL_OP_MATVEC, d, w, x, 0, 0);
+}
+
+JALRT_API int jalrt_op_matvec_flags(struct jalrt_program *p, struct jalrt_ref d,
+				    struct jalrt_tensor *w, struct jalrt_ref x, uint32_t flags)
+{
+	return op_matrix(p, __func__, JAL_OP_MATVEC, d, w, x, 0, flags);
 }
 
 JALRT_API int jalrt_op_matmul(struct jalrt_program *p, struct jalrt_ref d,
 			      struct jalrt_tensor *w, struct jalrt_ref x, uint32_t batch)
 {
-	return op_matrix(p, __func__, JAL_OP_MATMUL, d, w, x, batch);
+	return op_matrix(p, __func__, JAL_OP_MATMUL, d, w, x, batch, 0);
 }
 
 JALRT_API int jalrt_op_rmsnorm(struct jalrt_program *p, struct jalrt_ref d, struct jalrt_ref a,

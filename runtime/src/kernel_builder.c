@@ -302,6 +302,17 @@ static int check_matvec(const struct jal_insn *in, uint32_t index)
 		return insn_error(index, in,
 				  "x of %llu elements with stride %u spans more than 256 MiB",
 				  (unsigned long long)cols, in->stride[2]);
+	if (in->flags & JAL_INSN_F_Q8X) {
+		/* The chip quantises x into on-chip buffers of these sizes. */
+		if (dim_const(in, 2) && (in->dim[2] % 4 || in->dim[2] > JAL_Q8X_MAX_GROUP))
+			return insn_error(index, in,
+					  "JAL_INSN_F_Q8X needs a Q8 group that is a multiple of 4 up to %u, not %u",
+					  JAL_Q8X_MAX_GROUP, in->dim[2]);
+		if (dim_const(in, 1) && cols > JAL_Q8X_MAX_COLS)
+			return insn_error(index, in,
+					  "JAL_INSN_F_Q8X quantises at most %u columns, not %llu",
+					  JAL_Q8X_MAX_COLS, (unsigned long long)cols);
+	}
 	return check_weights(in, index, 2);
 }
 
@@ -465,6 +476,11 @@ int jalrt_validate_insn(const struct jal_insn *in, uint32_t index, uint32_t coun
 	if (in->flags & ~JAL_INSN_F_VALID_MASK)
 		return insn_error(index, in, "undefined flag bits 0x%x set",
 				  in->flags & ~JAL_INSN_F_VALID_MASK);
+	if ((in->flags & JAL_INSN_F_Q8X) &&
+	    (in->opcode != JAL_OP_MATVEC || in->dtype != JAL_DTYPE_Q8))
+		return insn_error(index, in,
+				  "flag JAL_INSN_F_Q8X (quantised x) is only defined for MATVEC with Q8 weights, not for %s with %s",
+				  d->name, jalrt_dtype_name(in->dtype));
 	fields = op_fields(d, in->dtype);
 	for (i = 0; i < 4; i++) {
 		bool dim_reg = in->flags & JAL_INSN_F_DIM_REG(i);
@@ -1012,8 +1028,15 @@ static int emit_matrix(struct jalrt_kernel_builder *kb, const char *fn, unsigned
 		return kb_fail(kb, jalrt_set_error(-EINVAL,
 				"kernel instruction %u (%s): S24 weights have no group size",
 				kb->count, jalrt_opcode_name(opcode)));
+	/* DIM_REG flags follow the dims; a stray one would make a constant a register. */
+	if (op->flags & ~JAL_INSN_F_Q8X)
+		return kb_fail(kb, jalrt_set_error(-EINVAL,
+				"kernel instruction %u (%s): flags 0x%x: only JAL_INSN_F_Q8X may be given",
+				kb->count, jalrt_opcode_name(opcode), op->flags));
 	in = insn_init(opcode);
 	in.dtype = (uint8_t)op->dtype;
+	/* Q8X's operand rules are the chip's: jalrt_validate_insn() checks them. */
+	in.flags = (uint16_t)op->flags;
 	regs[0] = op->rd;
 	regs[1] = op->rw;
 	regs[2] = op->rx;

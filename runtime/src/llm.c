@@ -31,7 +31,12 @@
 #include "jalrt_llm.h"
 
 #include "checkpoint.h"
+#include "quant.h"
 #include "tokenizer.h"
+
+/* quant.h restates the chip's limits; it must state them right. */
+_Static_assert(LLM_Q8X_MAX_GROUP == JAL_Q8X_MAX_GROUP, "quant.h: JAL_Q8X_MAX_GROUP");
+_Static_assert(LLM_Q8X_MAX_COLS == JAL_Q8X_MAX_COLS, "quant.h: JAL_Q8X_MAX_COLS");
 
 #define LLM_RMS_EPS		1e-5f
 #define LLM_ROPE_THETA		10000.0f
@@ -136,8 +141,9 @@ static int add_tensor(struct jalrt_llm *m, const char *name, int layer, enum jal
 	d.dims[0] = rows > 1 ? rows : cols;
 	d.dims[1] = rows > 1 ? cols : 0;
 	d.flags = flags;
+	/* quant.h's rule: the reference's int8 mode picks the same groups. */
 	if (dtype == JALRT_DTYPE_Q8)
-		d.group = jalrt_q8_group_for(cols, m->q8_group);
+		d.group = llm_int8_group(cols, m->q8_group);
 	ret = jalrt_graph_tensor(m->g, &d, out);
 	if (!ret && src) {
 		ret = jalrt_tensor_set_f32(*out, src);
@@ -291,7 +297,7 @@ JALRT_API int jalrt_llm_load(struct jalrt_device *dev, const char *checkpoint,
 		return jalrt_set_error(-ENOMEM, "%s: out of memory", __func__);
 	m->dev = jalrt_device_get(dev);
 	m->precision = opts->precision;
-	m->q8_group = opts->q8_group ? opts->q8_group : 64;
+	m->q8_group = opts->q8_group;	/* 0: LLM_Q8_GROUP_DEFAULT */
 
 	ret = llm_checkpoint_open(checkpoint, &m->ckpt);
 	if (ret) {
@@ -413,6 +419,22 @@ JALRT_API bool jalrt_llm_piece_is_printable(const char *piece)
 
 /* ---- the generation program ---------------------------------------------- */
 
+/*
+ * d = W x for a matrix of @cols columns. At int8, x is quantised too
+ * (runq.c's matmul, JAL_INSN_F_Q8X) wherever the chip can do that for the
+ * matrix's group; quant.h decides, for the reference's int8 mode too.
+ */
+static int matvec(const struct jalrt_llm *m, struct jalrt_program *p, struct jalrt_ref d,
+		  struct jalrt_tensor *w, struct jalrt_ref x, uint32_t cols)
+{
+	uint32_t flags = 0;
+
+	if (m->precision == JALRT_PRECISION_INT8 && jalrt_tensor_dtype(w) == JALRT_DTYPE_Q8 &&
+	    llm_int8_quantizes_x(cols, jalrt_tensor_group(w)))
+		flags = JALRT_MATVEC_QUANTIZE_X;
+	return jalrt_op_matvec_flags(p, d, w, x, flags);
+}
+
 static int emit_layer(struct jalrt_llm *m, struct jalrt_program *p, const struct llm_layer *ly,
 		      unsigned int pos1)
 {
@@ -423,21 +445,21 @@ static int emit_layer(struct jalrt_llm *m, struct jalrt_program *p, const struct
 	struct jalrt_ref hb = JALRT_REF(m->hb), hb2 = JALRT_REF(m->hb2);
 
 	jalrt_op_rmsnorm(p, xb, x, JALRT_REF(ly->rms_att), c->dim, LLM_RMS_EPS);
-	jalrt_op_matvec(p, q, ly->wq, xb);
-	jalrt_op_matvec(p, k_row, ly->wk, xb);
-	jalrt_op_matvec(p, v_row, ly->wv, xb);
+	matvec(m, p, q, ly->wq, xb, c->dim);
+	matvec(m, p, k_row, ly->wk, xb, c->dim);
+	matvec(m, p, v_row, ly->wv, xb, c->dim);
 	jalrt_op_rope(p, q, q, c->dim, c->head_size, JALRT_DIM_REG(A_POS), LLM_ROPE_THETA);
 	jalrt_op_rope(p, k_row, k_row, c->kv_dim, c->head_size, JALRT_DIM_REG(A_POS),
 		      LLM_ROPE_THETA);
 	jalrt_op_attention(p, xb, q, JALRT_REF(ly->kc), JALRT_REF(ly->vc), c->n_heads,
 			   c->head_size, c->n_kv_heads, JALRT_DIM_REG(pos1));
-	jalrt_op_matvec(p, JALRT_REF(m->xb2), ly->wo, xb);
+	matvec(m, p, JALRT_REF(m->xb2), ly->wo, xb, c->dim);
 	jalrt_op_vadd(p, x, x, JALRT_REF(m->xb2), c->dim);
 	jalrt_op_rmsnorm(p, xb, x, JALRT_REF(ly->rms_ffn), c->dim, LLM_RMS_EPS);
-	jalrt_op_matvec(p, hb, ly->w1, xb);
-	jalrt_op_matvec(p, hb2, ly->w3, xb);
+	matvec(m, p, hb, ly->w1, xb, c->dim);
+	matvec(m, p, hb2, ly->w3, xb, c->dim);
 	jalrt_op_silu_mul(p, hb, hb, hb2, c->hidden_dim);
-	jalrt_op_matvec(p, xb, ly->w2, hb);
+	matvec(m, p, xb, ly->w2, hb, c->hidden_dim);
 	/* Errors are remembered by the program and reported at finalize. */
 	return jalrt_op_vadd(p, x, x, xb, c->dim);
 }
@@ -500,7 +522,7 @@ static int build_program(struct jalrt_llm *m, float temperature, float topp,
 		emit_layer(m, p, &m->layers[l], pos1);
 	jalrt_op_rmsnorm(p, JALRT_REF(m->x), JALRT_REF(m->x), JALRT_REF(m->rms_final), c->dim,
 			 LLM_RMS_EPS);
-	jalrt_op_matvec(p, JALRT_REF(m->logits), m->wcls, JALRT_REF(m->x));
+	matvec(m, p, JALRT_REF(m->logits), m->wcls, JALRT_REF(m->x), c->dim);
 
 	/* Next token: the prompt's while in it, else the sampler's. */
 	jalrt_kb_bltu(kb, pos1, A_NPROMPT, from_prompt);

@@ -65,6 +65,55 @@ void ref_matvec(unsigned int dtype, float *d, const void *data, const void *aux,
 	free(row);
 }
 
+/*
+ * Written from the ISA text, not with the runtime's quantiser, so that
+ * the runtime, the reference and the chip are checked against a third
+ * reading of it.
+ */
+void ref_matvec_q8x(float *d, const int8_t *w, const float *scales, size_t rows, size_t cols,
+		    size_t group, const float *x)
+{
+	size_t groups = cols / group, m, g, i;
+	int8_t *xq = malloc(cols + 1);
+	float *xs = malloc(groups * sizeof(float) + 1);
+
+	for (g = 0; g < groups; g++) {
+		float amax = 0.0f;
+
+		for (i = g * group; i < (g + 1) * group; i++)
+			if (fabsf(x[i]) > amax)
+				amax = fabsf(x[i]);
+		xs[g] = amax / 127.0f;
+		for (i = g * group; i < (g + 1) * group; i++) {
+			float v;
+
+			if (xs[g] == 0.0f) {
+				xq[i] = 0;
+				continue;
+			}
+			v = roundf(x[i] / xs[g]);
+			if (isnan(v))
+				xq[i] = 0;
+			else
+				xq[i] = (int8_t)fminf(fmaxf(v, -127.0f), 127.0f);
+		}
+	}
+	for (m = 0; m < rows; m++) {
+		float l[8] = { 0 };
+
+		for (g = 0; g < groups; g++) {
+			int32_t acc = 0;
+
+			for (i = g * group; i < (g + 1) * group; i++)
+				acc += (int32_t)xq[i] * w[m * cols + i];
+			l[g % 8] += ((float)acc * scales[m * groups + g]) * xs[g];
+		}
+		d[m] = tree(l);
+	}
+	free(xq);
+	free(xs);
+}
+
 void ref_rmsnorm(float *d, const float *a, const float *w, size_t n, float eps)
 {
 	/* the sum of squares is a dot product in the chip's order */

@@ -26,6 +26,15 @@ void ref_matvec(unsigned int dtype, float *d, const void *data, const void *aux,
 void ref_weight_row(unsigned int dtype, float *row, const void *data, const void *aux,
 		    size_t r, size_t cols, size_t group);
 
+/*
+ * MATVEC with Q8 weights and JAL_INSN_F_Q8X: x quantised per weight group
+ * (s = max |x| / 127; q = roundf(x / s), 0 for s = 0 or a NaN, clamped to
+ * +-127), per row and group the exact integer dot product i, then
+ * ((float)i * weight scale) * s into lane g % 8, the lanes as a tree.
+ */
+void ref_matvec_q8x(float *d, const int8_t *w, const float *scales, size_t rows, size_t cols,
+		    size_t group, const float *x);
+
 void ref_rmsnorm(float *d, const float *a, const float *w, size_t n, float eps);
 void ref_softmax(float *d, const float *a, size_t n);
 void ref_rope(float *d, const float *a, size_t n, size_t head_size, uint32_t pos, float theta);

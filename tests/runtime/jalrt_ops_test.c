@@ -2,7 +2,9 @@
 /*
  * ISA 1.1 instructions on the real device (run in the guest), each
  * against the host reference of chip_ref.c on random shapes including odd
- * sizes: MATVEC and MATMUL with F32/BF16/Q8/S24 weights, RMSNORM,
+ * sizes: MATVEC and MATMUL with F32/BF16/Q8/S24 weights, MATVEC with
+ * quantised x (JAL_INSN_F_Q8X, also against the CPU reference's int8
+ * product), RMSNORM,
  * SOFTMAX, ROPE, SILU_MUL, ATTENTION, EMBED, ARGMAX, SAMPLE, scalar
  * loads/stores and BEQ; weights in device memory; and bad operands,
  * rejected by the builder and, for raw kernels that bypass it, by the
@@ -19,6 +21,7 @@
 #include "chip_ref.h"
 #include "jalrt.h"
 #include "jalrt_graph.h"
+#include "reference.h"
 #include "test_device.h"
 
 #define TIMEOUT_NS		(120 * 1000000000LL)
@@ -327,6 +330,171 @@ OPS_TEST(matvec_with_weights_in_device_memory)
 	free(src);
 }
 
+/* ---- MATVEC with quantised x (JAL_INSN_F_Q8X) ---------------------------- */
+
+/*
+ * Rows not a multiple of 4; groups of 4, 8, 12, 32 and 64; from one group
+ * to 128, so that several groups share a lane (group g goes to lane g % 8).
+ */
+static const struct wshape q8x_shapes[] = {
+	{ 1, 4, 4 }, { 3, 8, 4 }, { 17, 36, 4 }, { 5, 96, 12 }, { 7, 120, 12 }, { 11, 72, 8 },
+	{ 33, 172, 4 }, { 64, 288, 32 }, { 9, 768, 64 }, { 6, 4096, 32 },
+};
+
+/*
+ * Random x plus what the quantisation must get right: an all-zero group
+ * (scale 0: its q are 0, not NaN), a group whose scale is exactly 1
+ * holding halves (roundf rounds them away from zero: 2.5 -> 3, -2.5 -> -3,
+ * 0.5 -> 1, where round-to-even would give 2, -2, 0) and a NaN (never the
+ * group's maximum, quantised to 0).
+ */
+static void q8x_input(float *x, const struct wshape *s, uint32_t seed)
+{
+	size_t groups = s->cols / s->group, g = s->group;
+
+	fill(x, s->cols, seed, 2.0f);
+	if (groups >= 2)
+		memset(x + g, 0, g * sizeof(float));
+	if (groups >= 3) {
+		x[2 * g] = 127.0f;
+		x[2 * g + 1] = 2.5f;
+		x[2 * g + 2] = -2.5f;
+		x[2 * g + 3] = 0.5f;
+	}
+	if (groups >= 4)
+		x[3 * g + 1] = NAN;
+}
+
+OPS_TEST(matvec_q8x_quantizes_x)
+{
+	for (size_t c = 0; c < sizeof(q8x_shapes) / sizeof(q8x_shapes[0]); c++) {
+		const struct wshape *s = &q8x_shapes[c];
+		size_t aux_off, wb = weight_bytes(JAL_DTYPE_Q8, s, &aux_off);
+		size_t groups = s->cols / s->group;
+		float *src = malloc((size_t)s->rows * s->cols * 4), *want = malloc(s->rows * 4);
+		float *lref = malloc(s->rows * 4), *xs = malloc(groups * 4);
+		int8_t *xq = malloc(s->cols);
+		struct jalrt_buffer *b[3];
+		struct jalrt_kernel_builder *kb;
+		struct jalrt_matrix_op op = {
+			.dtype = JAL_DTYPE_Q8, .rd = 0, .rw = 1, .rx = 2, .raux = 3,
+			.rows = JALRT_DIM(s->rows), .cols = JALRT_DIM(s->cols), .group = s->group,
+			.flags = JAL_INSN_F_Q8X,
+		};
+		uint64_t aux_va;
+		uint8_t *w;
+		float *x;
+
+		ASSERT_TRUE(src && want && lref && xs && xq);
+		fill(src, (size_t)s->rows * s->cols, 300 + (uint32_t)c, 1.0f);
+		b[0] = buf(_metadata, self->dev, (size_t)s->rows * 4);
+		b[1] = buf(_metadata, self->dev, wb);
+		b[2] = buf(_metadata, self->dev, (size_t)s->cols * 4);
+		ASSERT_TRUE(b[0] && b[1] && b[2]);
+		w = jalrt_buffer_host(b[1]);
+		convert(JAL_DTYPE_Q8, s, src, w, aux_off);
+		x = jalrt_buffer_host(b[2]);
+		q8x_input(x, s, 400 + (uint32_t)c);
+		aux_va = jalrt_buffer_va(b[1]) + aux_off;
+		ASSERT_EQ(0, jalrt_kb_create(4, &kb));
+		ASSERT_EQ(0, jalrt_kb_matvec_op(kb, &op)) TH_LOG("%s", jalrt_last_error_message());
+		ASSERT_EQ(0, run(_metadata, self->ctx, self->dev, kb, b, 3, &aux_va, 1))
+			TH_LOG("%u x %u, group %u", s->rows, s->cols, s->group);
+		ref_matvec_q8x(want, (const int8_t *)w, (const float *)(w + aux_off), s->rows,
+			       s->cols, s->group, x);
+		EXPECT_EQ(0, compare(_metadata, "matvec q8x", jalrt_buffer_host(b[0]), want, s->rows))
+			TH_LOG("%u x %u, group %u", s->rows, s->cols, s->group);
+		/* the CPU reference's int8 product (its int8 mode) is the same */
+		llm_matvec_q8x(lref, (const int8_t *)w, (const float *)(w + aux_off), x, s->rows,
+			       s->cols, s->group, LLM_REF_ORDER_CHIP, xq, xs);
+		EXPECT_EQ(0, compare(_metadata, "llm_matvec_q8x", lref, want, s->rows));
+		free_bufs(b, 3);
+		free(src);
+		free(want);
+		free(lref);
+		free(xs);
+		free(xq);
+	}
+}
+
+/*
+ * The graph op with JALRT_MATVEC_QUANTIZE_X, weights in device memory,
+ * against the same reference; and the combinations it refuses.
+ */
+OPS_TEST(graph_matvec_quantize_x)
+{
+	const uint32_t rows = 45, cols = 288, group = 32;
+	float *src = malloc(rows * cols * 4), x[288], out[45], want[45];
+	uint8_t *stored = malloc(rows * cols + rows * cols / group * 4);
+	struct jalrt_graph *g;
+	struct jalrt_tensor *tw, *tf, *t6, *tx, *td, *tx12;
+	struct jalrt_tensor_desc dw = {
+		.name = "w", .dtype = JALRT_DTYPE_Q8, .ndim = 2, .dims = { rows, cols },
+		.group = group,
+	};
+	struct jalrt_tensor_desc df = {
+		.name = "w_f32", .dtype = JALRT_DTYPE_F32, .ndim = 2, .dims = { rows, cols },
+	};
+	struct jalrt_tensor_desc d6 = {
+		.name = "w_group6", .dtype = JALRT_DTYPE_Q8, .ndim = 2, .dims = { 4, 12 },
+		.group = 6,
+	};
+	struct jalrt_tensor_desc dx = {
+		.name = "x", .dtype = JALRT_DTYPE_F32, .ndim = 1, .dims = { cols },
+	};
+	struct jalrt_tensor_desc dx12 = {
+		.name = "x12", .dtype = JALRT_DTYPE_F32, .ndim = 1, .dims = { 12 },
+	};
+	struct jalrt_tensor_desc dd = {
+		.name = "d", .dtype = JALRT_DTYPE_F32, .ndim = 1, .dims = { rows },
+	};
+	struct jalrt_program *p;
+	const struct wshape s = { rows, cols, group };
+
+	ASSERT_TRUE(src && stored);
+	fill(src, rows * cols, 21, 1.0f);
+	q8x_input(x, &s, 22);
+	ASSERT_EQ(0, jalrt_graph_create(self->ctx, 0, &g));
+	ASSERT_EQ(0, jalrt_graph_tensor(g, &dw, &tw));
+	ASSERT_EQ(0, jalrt_graph_tensor(g, &df, &tf));
+	ASSERT_EQ(0, jalrt_graph_tensor(g, &d6, &t6));
+	ASSERT_EQ(0, jalrt_graph_tensor(g, &dx, &tx));
+	ASSERT_EQ(0, jalrt_graph_tensor(g, &dx12, &tx12));
+	ASSERT_EQ(0, jalrt_graph_tensor(g, &dd, &td));
+	ASSERT_EQ(0, jalrt_tensor_set_f32(tw, src));
+	ASSERT_EQ(0, jalrt_tensor_set_f32(tx, x));
+	ASSERT_EQ(0, jalrt_graph_allocate(g)) TH_LOG("%s", jalrt_last_error_message());
+	ASSERT_EQ(0, jalrt_program_create(g, 0, &p));
+	ASSERT_EQ(0, jalrt_op_matvec_flags(p, JALRT_REF(td), tw, JALRT_REF(tx),
+					   JALRT_MATVEC_QUANTIZE_X))
+		TH_LOG("%s", jalrt_last_error_message());
+	ASSERT_EQ(0, jalrt_program_finalize(p));
+	ASSERT_EQ(0, jalrt_program_run(p, self->ctx, NULL, 0, TIMEOUT_NS))
+		TH_LOG("%s", jalrt_last_error_message());
+	ASSERT_EQ(0, jalrt_tensor_read(td, 0, out, sizeof(out)));
+	/* the stored weights, as uploaded: int8 values, then the scales */
+	ASSERT_EQ(0, jalrt_tensor_read(tw, 0, stored, jalrt_tensor_bytes(tw)));
+	ref_matvec_q8x(want, (const int8_t *)stored, (const float *)(stored + rows * cols), rows,
+		       cols, group, x);
+	EXPECT_EQ(0, compare(_metadata, "graph q8x", out, want, rows));
+	jalrt_program_destroy(p);
+
+	/* not with f32 weights, not with groups of 6, no unknown flags */
+	ASSERT_EQ(0, jalrt_program_create(g, 0, &p));
+	EXPECT_EQ(-EINVAL, jalrt_op_matvec_flags(p, JALRT_REF(td), tf, JALRT_REF(tx),
+						 JALRT_MATVEC_QUANTIZE_X));
+	TH_LOG("%s", jalrt_last_error_message());
+	EXPECT_EQ(-EINVAL, jalrt_op_matvec_flags(p, JALRT_REF_AT(td, 0), t6, JALRT_REF(tx12),
+						 JALRT_MATVEC_QUANTIZE_X));
+	TH_LOG("%s", jalrt_last_error_message());
+	EXPECT_EQ(-EINVAL, jalrt_op_matvec_flags(p, JALRT_REF(td), tw, JALRT_REF(tx), 1u << 7));
+	EXPECT_EQ(-EINVAL, jalrt_program_finalize(p));
+	jalrt_program_destroy(p);
+	jalrt_graph_destroy(g);
+	free(src);
+	free(stored);
+}
+
 /* ---- LLM building blocks -------------------------------------------------- */
 
 static const uint32_t vec_sizes[] = { 1, 2, 7, 64, 172, 1000, 4099, 70001 };
@@ -613,6 +781,21 @@ OPS_TEST(builder_rejects_bad_operands)
 	EXPECT_EQ(-EINVAL, jalrt_kb_rope(kb, 0, 0, JALRT_DIM(10), JALRT_DIM(4), JALRT_DIM(0),
 					 10000.0f));
 	EXPECT_EQ(-EINVAL, jalrt_kb_sample(kb, 0, 1, 2, JALRT_DIM(10), -0.5f, 0.9f));
+	/* quantised x: F32 weights, a Q8 group of 6, MATMUL */
+	op.dtype = JAL_DTYPE_F32;
+	op.raux = 0;
+	op.cols = JALRT_DIM(12);
+	op.flags = JAL_INSN_F_Q8X;
+	EXPECT_EQ(-EINVAL, jalrt_kb_matvec_op(kb, &op));
+	TH_LOG("%s", jalrt_last_error_message());
+	op.dtype = JAL_DTYPE_Q8;
+	op.raux = 3;
+	op.group = 6;
+	EXPECT_EQ(-EINVAL, jalrt_kb_matvec_op(kb, &op));
+	TH_LOG("%s", jalrt_last_error_message());
+	op.group = 4;
+	op.batch = JALRT_DIM(2);
+	EXPECT_EQ(-EINVAL, jalrt_kb_matmul(kb, &op));
 	/* the kernel is never placed on the device */
 	EXPECT_EQ(-EINVAL, jalrt_kb_finalize(kb, self->dev, &k));
 	EXPECT_EQ(NULL, k);
@@ -688,7 +871,7 @@ OPS_TEST(device_rejects_bad_operands)
 		struct jal_insn in;
 		uint64_t args[5];
 		bool static_bad;
-	} cases[8];
+	} cases[11];
 	unsigned int n = 0;
 	uint8_t *bytes;
 
@@ -792,6 +975,44 @@ OPS_TEST(device_rejects_bad_operands)
 	cases[n].args[0] = va;
 	cases[n].args[1] = va;
 	cases[n].static_bad = true;
+	n++;
+	cases[n].what = "Q8X on F32 weights";
+	cases[n].in = insn(JAL_OP_MATVEC, JAL_DTYPE_F32);
+	cases[n].in.flags = JAL_INSN_F_Q8X;
+	cases[n].in.r[0] = 0;
+	cases[n].in.r[1] = 1;
+	cases[n].in.r[2] = 2;
+	cases[n].in.dim[0] = 2;
+	cases[n].in.dim[1] = 12;
+	cases[n].in.stride[0] = cases[n].in.stride[2] = 1;
+	cases[n].args[0] = va;
+	cases[n].args[1] = va + 0x1000;
+	cases[n].args[2] = va + 0x2000;
+	cases[n].static_bad = true;
+	n++;
+	cases[n].what = "Q8X with a Q8 group of 6";
+	cases[n].in = insn(JAL_OP_MATVEC, JAL_DTYPE_Q8);
+	cases[n].in.flags = JAL_INSN_F_Q8X;
+	cases[n].in.r[0] = 0;
+	cases[n].in.r[1] = 1;
+	cases[n].in.r[2] = 2;
+	cases[n].in.r[3] = 3;
+	cases[n].in.dim[0] = 2;
+	cases[n].in.dim[1] = 12;
+	cases[n].in.dim[2] = 6;
+	cases[n].in.stride[0] = cases[n].in.stride[2] = 1;
+	cases[n].args[0] = va;
+	cases[n].args[1] = va + 0x1000;
+	cases[n].args[2] = va + 0x2000;
+	cases[n].args[3] = va + 0x3000;
+	cases[n].static_bad = true;
+	n++;
+	cases[n].what = "Q8X with a Q8 group of 6 from a register";
+	cases[n].in = cases[n - 1].in;
+	cases[n].in.flags |= JAL_INSN_F_DIM_REG(2);
+	cases[n].in.dim[2] = 4;		/* r4 = 6 */
+	memcpy(cases[n].args, cases[n - 1].args, sizeof(cases[n].args));
+	cases[n].args[4] = 6;
 	n++;
 
 	for (unsigned int c = 0; c < n; c++) {

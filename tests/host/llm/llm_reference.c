@@ -2,6 +2,8 @@
 /*
  * Host tests of runtime/llm/reference.c: the forward pass against a plain
  * double-precision transcription of the transformer written here, the
+ * int8 mode's quantised products (runq.c's matmul, the chip's
+ * JAL_INSN_F_Q8X) against a naive transcription of the ISA's text, the
  * generation loop's run.c semantics, and the sampler (xorshift* values
  * computed independently, top-p confined to the nucleus).
  */
@@ -11,6 +13,7 @@
 #include "llm_test_util.h"
 
 #include "checkpoint.h"
+#include "quant.h"
 #include "reference.h"
 #include "tokenizer.h"
 
@@ -330,6 +333,236 @@ TEST(chip_order_is_the_documented_tree)
 	free(data);
 }
 
+/* ------------------------------------------------------------------ */
+/* int8: quantised products                                             */
+/* ------------------------------------------------------------------ */
+
+/*
+ * The ISA's quantisation of x, written out from its text: per group amax
+ * (a NaN never wins), s = amax / 127, q = 0 if s is 0, else roundf(x / s),
+ * 0 for a NaN, clamped to +-127.
+ */
+static void naive_quantize(int8_t *q, float *s, const float *x, size_t n, size_t group)
+{
+	for (size_t g = 0; g < n / group; g++) {
+		float amax = 0.0f;
+
+		for (size_t i = g * group; i < (g + 1) * group; i++)
+			if (fabsf(x[i]) > amax)
+				amax = fabsf(x[i]);
+		s[g] = amax / 127.0f;
+		for (size_t i = g * group; i < (g + 1) * group; i++) {
+			float v = s[g] == 0.0f ? 0.0f : roundf(x[i] / s[g]);
+
+			if (isnan(v))
+				q[i] = 0;
+			else
+				q[i] = (int8_t)(v > 127.0f ? 127.0f : v < -127.0f ? -127.0f : v);
+		}
+	}
+}
+
+/*
+ * The ISA's MATVEC with JAL_INSN_F_Q8X: t_g = ((float)i_g * wscale) *
+ * xscale; @chip: group g into lane g % 8, the lanes as a tree; else one
+ * running sum (runq.c).
+ */
+static void naive_q8x(float *out, const int8_t *w, const float *ws, const float *x, size_t rows,
+		      size_t cols, size_t group, bool chip)
+{
+	size_t groups = cols / group;
+	int8_t *xq = malloc(cols);
+	float *xs = malloc(groups * sizeof(float));
+
+	naive_quantize(xq, xs, x, cols, group);
+	for (size_t r = 0; r < rows; r++) {
+		float lane[8] = { 0 }, sum = 0.0f;
+
+		for (size_t g = 0; g < groups; g++) {
+			int32_t acc = 0;
+			float t;
+
+			for (size_t k = g * group; k < (g + 1) * group; k++)
+				acc += (int32_t)xq[k] * w[r * cols + k];
+			t = (float)acc * ws[r * groups + g];
+			t = t * xs[g];
+			if (chip)
+				lane[g % 8] += t;
+			else
+				sum += t;
+		}
+		out[r] = chip ? ((lane[0] + lane[1]) + (lane[2] + lane[3])) +
+				((lane[4] + lane[5]) + (lane[6] + lane[7])) : sum;
+	}
+	free(xq);
+	free(xs);
+}
+
+/*
+ * By hand: x's groups have scales 1, 0 and 2 exactly, so x / s hits
+ * halves, which roundf takes away from zero (2.5 -> 3, -2.5 -> -3, 0.5 ->
+ * 1, where rounding to even gives 2, -2, 0); the all-zero group has scale
+ * 0 and q 0 (0 / 0 would make every result NaN); the NaN is quantised to
+ * 0 and is not the maximum. All the values are exact in f32, so both
+ * orders give the same sums.
+ */
+TEST(q8x_matvec_by_hand)
+{
+	const float x[12] = { 127.0f, 2.5f, -2.5f, 0.5f, 0, 0, 0, 0, 254.0f, 5.0f, 1.0f, NAN };
+	const int8_t w[24] = {
+		1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+		1, 2, -1, 4, 7, 7, 7, 7, -1, 1, 1, 1,
+	};
+	const float ws[6] = { 0.5f, 3.0f, 0.25f, 1.0f, 1.0f, 2.0f };
+	const int8_t want_q[12] = { 127, 3, -3, 1, 0, 0, 0, 0, 127, 3, 1, 0 };
+	int8_t xq[12];
+	float xs[3], out[2];
+
+	for (int order = LLM_REF_ORDER_LANES; order <= LLM_REF_ORDER_CHIP; order++) {
+		llm_matvec_q8x(out, w, ws, x, 2, 12, 4, order, xq, xs);
+		EXPECT_EQ(1.0f, xs[0]);
+		EXPECT_EQ(0.0f, xs[1]);
+		EXPECT_EQ(2.0f, xs[2]);
+		for (int i = 0; i < 12; i++) {
+			EXPECT_EQ(want_q[i], xq[i]) TH_LOG("q[%d]", i);
+		}
+		/* (128 * 0.5) * 1 + (0 * 3) * 0 + (131 * 0.25) * 2 */
+		EXPECT_EQ(129.5f, out[0]);
+		/* (140 * 1) * 1 + (0 * 1) * 0 + (-123 * 2) * 2 */
+		EXPECT_EQ(-352.0f, out[1]);
+	}
+}
+
+/* Random shapes, groups of 4 to 64, up to 20 groups (lanes reused): bit for bit. */
+TEST(q8x_matvec_matches_the_isa_text)
+{
+	static const struct { size_t rows, cols, group; } shapes[] = {
+		{ 1, 4, 4 }, { 7, 80, 4 }, { 5, 96, 12 }, { 3, 256, 32 }, { 4, 64, 64 },
+		{ 9, 72, 8 },
+	};
+	uint32_t seed = 99;
+
+	for (size_t c = 0; c < sizeof(shapes) / sizeof(shapes[0]); c++) {
+		size_t rows = shapes[c].rows, cols = shapes[c].cols, group = shapes[c].group;
+		size_t groups = cols / group;
+		int8_t *w = malloc(rows * cols), *xq = malloc(cols);
+		float *ws = malloc(rows * groups * sizeof(float)), *x = malloc(cols * sizeof(float));
+		float *xs = malloc(groups * sizeof(float)), got[9], want[9];
+
+		ASSERT_TRUE(w && xq && ws && x && xs);
+		for (size_t i = 0; i < rows * cols; i++) {
+			seed = seed * 1664525u + 1013904223u;
+			w[i] = (int8_t)((int)(seed >> 24) % 255 - 127);
+		}
+		for (size_t i = 0; i < rows * groups; i++) {
+			seed = seed * 1664525u + 1013904223u;
+			ws[i] = (float)((seed >> 8) / 16777216.0) * 0.02f;
+		}
+		for (size_t i = 0; i < cols; i++) {
+			seed = seed * 1664525u + 1013904223u;
+			x[i] = (float)((seed >> 8) / 8388608.0 - 1.0) * 3.0f;
+		}
+		if (groups > 1)
+			memset(x + group, 0, group * sizeof(float));
+		for (int order = LLM_REF_ORDER_LANES; order <= LLM_REF_ORDER_CHIP; order++) {
+			llm_matvec_q8x(got, w, ws, x, rows, cols, group, order, xq, xs);
+			naive_q8x(want, w, ws, x, rows, cols, group, order == LLM_REF_ORDER_CHIP);
+			for (size_t r = 0; r < rows; r++) {
+				EXPECT_EQ(0, memcmp(&got[r], &want[r], sizeof(float)))
+					TH_LOG("%zu x %zu / %zu, order %d, row %zu: %.9g vs %.9g",
+					       rows, cols, group, order, r, got[r], want[r]);
+			}
+		}
+		free(w);
+		free(xq);
+		free(ws);
+		free(x);
+		free(xs);
+	}
+}
+
+/*
+ * The int8 mode wired into the forward pass, on a model whose blocks add
+ * nothing (as chip_order_is_the_documented_tree): the logits must be the
+ * naive quantised product of the quantised classifier with the final
+ * rmsnorm of the decoded (q * scale) embedding row. 44 columns give
+ * groups of 4: 11 of them, so lanes 0..2 take two each.
+ */
+TEST(int8_classifier_is_the_documented_product)
+{
+	const struct llm_config shape = {
+		.dim = 44, .hidden_dim = 8, .n_layers = 1, .n_heads = 2, .n_kv_heads = 2,
+		.vocab_size = 5, .seq_len = 4, .shared_classifier = false,
+	};
+	struct llm_config cfg = shape;
+	struct llm_checkpoint ck;
+	struct llm_ref *ref = NULL;
+	size_t size, n;
+	float *data, *xn, *logits, *scales, want[5], x[44];
+	int8_t *q;
+	uint32_t seed = 5;
+	int32_t header[7];
+
+	ASSERT_EQ(0, llm_config_init(&cfg));
+	ASSERT_EQ(0, llm_checkpoint_file_size(&cfg, &size));
+	data = calloc(1, size);
+	xn = calloc(cfg.dim, sizeof(float));
+	n = (size_t)cfg.vocab_size * cfg.dim;
+	q = malloc(n);
+	scales = malloc(n / 4 * sizeof(float));
+	ASSERT_TRUE(data && xn && q && scales);
+	llm_config_to_header(&cfg, header);
+	memcpy(data, header, sizeof(header));
+	ASSERT_EQ(0, llm_checkpoint_parse(data, size, &ck));
+	{
+		float *emb = (float *)ck.weights.token_embedding;
+		float *wcls = (float *)ck.weights.wcls;
+		float *norms[3] = { (float *)ck.weights.rms_att, (float *)ck.weights.rms_ffn,
+				    (float *)ck.weights.rms_final };
+
+		for (size_t i = 0; i < n; i++) {
+			seed = seed * 1664525u + 1013904223u;
+			emb[i] = (float)((seed >> 8) / 8388608.0 - 1.0) * (i % 3 ? 1e3f : 1e-3f);
+			seed = seed * 1664525u + 1013904223u;
+			wcls[i] = (float)((seed >> 8) / 8388608.0 - 1.0);
+		}
+		for (int k = 0; k < 3; k++)
+			for (int i = 0; i < cfg.dim; i++)
+				norms[k][i] = 1.0f;
+	}
+	ASSERT_EQ(4, llm_int8_group(44, 0));
+	ASSERT_EQ(0, llm_ref_create(&ck, &ref));
+	EXPECT_EQ(-EINVAL, llm_ref_set_precision(ref, 7, 0));
+	ASSERT_EQ(0, llm_ref_set_order(ref, LLM_REF_ORDER_CHIP));
+	ASSERT_EQ(0, llm_ref_set_precision(ref, LLM_REF_PRECISION_INT8, 0));
+	ASSERT_EQ(0, llm_ref_forward(ref, 3, 0, &logits));
+	/* the embedding row as EMBED decodes it, then the final rmsnorm */
+	naive_quantize(q, scales, ck.weights.token_embedding, n, 4);
+	for (int j = 0; j < cfg.dim; j++)
+		x[j] = (float)q[3 * cfg.dim + j] * scales[(3 * cfg.dim + j) / 4];
+	{
+		float l[8] = { 0 }, ss;
+
+		for (int j = 0; j < cfg.dim; j++)
+			l[j % 8] += x[j] * x[j];
+		ss = ((l[0] + l[1]) + (l[2] + l[3])) + ((l[4] + l[5]) + (l[6] + l[7]));
+		ss = 1.0f / sqrtf(ss / cfg.dim + 1e-5f);
+		for (int j = 0; j < cfg.dim; j++)
+			xn[j] = 1.0f * (ss * x[j]);
+	}
+	naive_quantize(q, scales, ck.weights.wcls, n, 4);
+	naive_q8x(want, q, scales, xn, cfg.vocab_size, cfg.dim, 4, true);
+	for (int v = 0; v < cfg.vocab_size; v++) {
+		EXPECT_EQ(0, memcmp(&want[v], &logits[v], sizeof(float)))
+			TH_LOG("logit %d: %.9g vs %.9g", v, logits[v], want[v]);
+	}
+	llm_ref_destroy(ref);
+	free(q);
+	free(scales);
+	free(xn);
+	free(data);
+}
+
 LLM_TMPDIR_FIXTURE(gen)
 
 /* A random model: grouped KV (8 heads, 2 KV heads), separate classifier. */
@@ -355,6 +588,105 @@ TEST_F(gen, forward_matches_naive_on_a_random_grouped_model)
 	ASSERT_EQ(0, write_random_model(self->dir, "r.bin", 7, path, sizeof(path), &ck));
 	EXPECT_GT(LOGIT_TOLERANCE, compare_with_naive(_metadata, ck, 48));
 	llm_checkpoint_close(ck);
+}
+
+/*
+ * int8 on a random model (groups of 32 and 8, every product quantised):
+ * close to f32 but not equal to it; back at F32 the state gives the f32
+ * bits again; and with a preferred group of 2 no product can quantise x,
+ * so int8 is the f32 forward on the decoded weights, bit for bit.
+ */
+TEST_F(gen, int8_mode_on_a_random_model)
+{
+	struct llm_checkpoint *ck = NULL, dec;
+	struct llm_ref *r32 = NULL, *r8 = NULL, *rdec = NULL, *r2 = NULL;
+	char path[128];
+	void *data;
+	int token = LLM_TOKEN_BOS, vocab;
+	double worst = 0;
+	bool differ = false;
+
+	ASSERT_EQ(0, write_random_model(self->dir, "r.bin", 9, path, sizeof(path), &ck));
+	vocab = ck->config.vocab_size;
+	ASSERT_EQ(0, llm_ref_create(ck, &r32));
+	ASSERT_EQ(0, llm_ref_create(ck, &r8));
+	ASSERT_EQ(0, llm_ref_create(ck, &r2));
+	ASSERT_EQ(0, llm_ref_set_precision(r8, LLM_REF_PRECISION_INT8, 0));
+	ASSERT_EQ(0, llm_ref_set_precision(r2, LLM_REF_PRECISION_INT8, 2));
+	/* a copy with every matrix and the table quantised in groups of 2 and decoded */
+	data = malloc(ck->size);
+	ASSERT_NE(NULL, data);
+	memcpy(data, ck->data, ck->size);
+	ASSERT_EQ(0, llm_checkpoint_parse(data, ck->size, &dec));
+	{
+		const struct llm_config *c = &ck->config;
+		size_t L = c->n_layers, dim = c->dim, hid = c->hidden_dim, kvd = c->kv_dim;
+		const struct llm_weights *w = &dec.weights;
+		const struct { const float *p; size_t n; } m[] = {
+			{ w->token_embedding, (size_t)vocab * dim }, { w->wq, L * dim * dim },
+			{ w->wk, L * kvd * dim }, { w->wv, L * kvd * dim }, { w->wo, L * dim * dim },
+			{ w->w1, L * hid * dim }, { w->w2, L * dim * hid }, { w->w3, L * hid * dim },
+			{ w->wcls, (size_t)vocab * dim },
+		};
+
+		for (size_t i = 0; i < sizeof(m) / sizeof(m[0]); i++) {
+			float *f = (float *)m[i].p, *s = malloc(m[i].n / 2 * sizeof(float));
+			int8_t *q = malloc(m[i].n);
+
+			ASSERT_TRUE(q && s);
+			naive_quantize(q, s, f, m[i].n, 2);
+			for (size_t k = 0; k < m[i].n; k++)
+				f[k] = (float)q[k] * s[k / 2];
+			free(q);
+			free(s);
+		}
+	}
+	ASSERT_EQ(0, llm_ref_create(&dec, &rdec));
+	for (int order = LLM_REF_ORDER_LANES; order <= LLM_REF_ORDER_CHIP; order++) {
+		ASSERT_EQ(0, llm_ref_set_order(r32, order));
+		ASSERT_EQ(0, llm_ref_set_order(r8, order));
+		ASSERT_EQ(0, llm_ref_set_order(r2, order));
+		ASSERT_EQ(0, llm_ref_set_order(rdec, order));
+		for (int pos = 0; pos < 16; pos++) {
+			float *l32, *l8, *l2, *ldec;
+			double scale = 0;
+			int best = 0;
+
+			ASSERT_EQ(0, llm_ref_forward(r32, token, pos, &l32));
+			ASSERT_EQ(0, llm_ref_forward(r8, token, pos, &l8));
+			ASSERT_EQ(0, llm_ref_forward(r2, token, pos, &l2));
+			ASSERT_EQ(0, llm_ref_forward(rdec, token, pos, &ldec));
+			for (int i = 0; i < vocab; i++)
+				scale = fmax(scale, fabs(l32[i]));
+			for (int i = 0; i < vocab; i++) {
+				worst = fmax(worst, fabs(l8[i] - l32[i]) / scale);
+				differ |= l8[i] != l32[i];
+				EXPECT_EQ(0, memcmp(&l2[i], &ldec[i], sizeof(float)))
+					TH_LOG("order %d pos %d logit %d", order, pos, i);
+				if (l32[i] > l32[best])
+					best = i;
+			}
+			token = best;
+		}
+	}
+	TH_LOG("int8 vs f32: worst logit error %.4f of the scale", worst);
+	EXPECT_TRUE(differ);
+	EXPECT_GT(0.05, worst);
+	/* back to f32: the checkpoint's bits (a new sequence from position 0) */
+	ASSERT_EQ(0, llm_ref_set_precision(r8, LLM_REF_PRECISION_F32, 0));
+	for (int pos = 0; pos < 4; pos++) {
+		float *l32, *l8;
+
+		ASSERT_EQ(0, llm_ref_forward(r32, 5 + pos, pos, &l32));
+		ASSERT_EQ(0, llm_ref_forward(r8, 5 + pos, pos, &l8));
+		EXPECT_EQ(0, memcmp(l32, l8, (size_t)vocab * sizeof(float)));
+	}
+	llm_ref_destroy(r32);
+	llm_ref_destroy(r8);
+	llm_ref_destroy(r2);
+	llm_ref_destroy(rdec);
+	llm_checkpoint_close(ck);
+	free(data);
 }
 
 /* Collects emitted tokens (and text, given a tokenizer). */

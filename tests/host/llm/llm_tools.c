@@ -244,6 +244,44 @@ TEST_F(tools, ref_run_ids_without_a_tokenizer_match_the_library)
 	EXPECT_STRNE(expected, self->out);
 }
 
+/* --int8 (with --chip-order: jalrt-run --precision int8) is the library's int8 mode. */
+TEST_F(tools, ref_run_int8_is_the_library_int8_mode)
+{
+	const struct llm_config c = {
+		.dim = 64, .hidden_dim = 96, .n_layers = 2, .n_heads = 4, .n_kv_heads = 2,
+		.vocab_size = 700, .seq_len = 40, .shared_classifier = true,
+	};
+	struct llm_checkpoint *ckpt = NULL;
+	struct llm_ref *ref = NULL;
+	char file[128], expected[4096] = "";
+	int token = LLM_TOKEN_BOS, pos;
+	float *logits;
+
+	snprintf(file, sizeof(file), "%s/m.bin", self->dir);
+	ASSERT_EQ(0, llm_checkpoint_write_random(file, &c, 98));
+	ASSERT_EQ(0, llm_checkpoint_open(file, &ckpt));
+	ASSERT_EQ(0, llm_ref_create(ckpt, &ref));
+	ASSERT_EQ(0, llm_ref_set_order(ref, LLM_REF_ORDER_CHIP));
+	ASSERT_EQ(0, llm_ref_set_precision(ref, LLM_REF_PRECISION_INT8, 0));
+	for (pos = 0; pos < 25; pos++) {
+		char num[16];
+
+		ASSERT_EQ(0, llm_ref_forward(ref, token, pos, &logits));
+		token = llm_sample_argmax(logits, 700);
+		if (token == LLM_TOKEN_BOS)
+			break;
+		snprintf(num, sizeof(num), pos ? " %d" : "%d", token);
+		strcat(expected, num);
+	}
+	strcat(expected, "\n");
+	llm_ref_destroy(ref);
+	llm_checkpoint_close(ckpt);
+
+	ASSERT_EQ(0, RUN(self->ref_run, file, "-t", "0", "-n", "25", "--ids", "--int8",
+			 "--chip-order")) TH_LOG("%s", self->err);
+	EXPECT_STREQ(expected, self->out);
+}
+
 TEST_F(tools, ref_run_reports_errors)
 {
 	char model[PATH_MAX], tok[PATH_MAX];

@@ -419,6 +419,62 @@ TEST_F(g, matvec_lowers_to_addresses_and_one_instruction)
 	jalrt_program_destroy(p);
 }
 
+/* JALRT_MATVEC_QUANTIZE_X sets the chip's flag, and only where it is defined. */
+TEST_F(g, matvec_quantize_x_lowers_to_the_q8x_flag)
+{
+	struct jalrt_tensor *w, *w12, *w6, *f, *x, *x12, *d;
+	struct jalrt_program *p;
+	const struct jal_insn *c;
+	uint32_t n;
+
+	w = tensor2(_metadata, self->g, JALRT_DTYPE_Q8, 40, 64, 16, 0);
+	w12 = tensor2(_metadata, self->g, JALRT_DTYPE_Q8, 40, 36, 12, 0);
+	w6 = tensor2(_metadata, self->g, JALRT_DTYPE_Q8, 40, 36, 6, 0);
+	f = tensor2(_metadata, self->g, JALRT_DTYPE_F32, 40, 64, 0, 0);
+	x = tensor2(_metadata, self->g, JALRT_DTYPE_F32, 1, 64, 0, 0);
+	x12 = tensor2(_metadata, self->g, JALRT_DTYPE_F32, 1, 36, 0, 0);
+	d = tensor2(_metadata, self->g, JALRT_DTYPE_F32, 1, 40, 0, 0);
+	ASSERT_EQ(0, jalrt_graph_allocate(self->g));
+	ASSERT_EQ(0, jalrt_program_create(self->g, 0, &p));
+	ASSERT_EQ(0, jalrt_op_matvec_flags(p, JALRT_REF(d), w, JALRT_REF(x),
+					   JALRT_MATVEC_QUANTIZE_X))
+		TH_LOG("%s", jalrt_last_error_message());
+	ASSERT_EQ(0, jalrt_op_matvec_flags(p, JALRT_REF(d), w12, JALRT_REF(x12),
+					   JALRT_MATVEC_QUANTIZE_X));
+	/* no flags: the plain op */
+	ASSERT_EQ(0, jalrt_op_matvec_flags(p, JALRT_REF(d), w, JALRT_REF(x), 0));
+	c = prog_code(_metadata, p, &n);
+	ASSERT_EQ(15, n);
+	EXPECT_EQ(JAL_OP_MATVEC, c[4].opcode);
+	EXPECT_EQ(JAL_DTYPE_Q8, c[4].dtype);
+	EXPECT_EQ(JAL_INSN_F_Q8X, c[4].flags);
+	EXPECT_EQ(16, c[4].dim[2]);
+	EXPECT_EQ(JAL_INSN_F_Q8X, c[9].flags);
+	EXPECT_EQ(12, c[9].dim[2]);
+	EXPECT_EQ(0, c[14].flags);
+	EXPECT_EQ(0, jalrt_program_finalize(p)) TH_LOG("%s", jalrt_last_error_message());
+	jalrt_program_destroy(p);
+
+	ASSERT_EQ(0, jalrt_program_create(self->g, 0, &p));
+	/* f32 weights have nothing to quantise x for */
+	EXPECT_EQ(-EINVAL, jalrt_op_matvec_flags(p, JALRT_REF(d), f, JALRT_REF(x),
+						 JALRT_MATVEC_QUANTIZE_X));
+	EXPECT_NE(NULL, strstr(jalrt_last_error_message(), "needs Q8 weights"))
+		TH_LOG("%s", jalrt_last_error_message());
+	/* groups of 6: not a multiple of 4 */
+	EXPECT_EQ(-EINVAL, jalrt_op_matvec_flags(p, JALRT_REF(d), w6, JALRT_REF(x12),
+						 JALRT_MATVEC_QUANTIZE_X));
+	EXPECT_NE(NULL, strstr(jalrt_last_error_message(), "groups of 6"))
+		TH_LOG("%s", jalrt_last_error_message());
+	/* unknown flags */
+	EXPECT_EQ(-EINVAL, jalrt_op_matvec_flags(p, JALRT_REF(d), w, JALRT_REF(x), 1u << 5));
+	/* nothing was emitted; finalize reports the first error */
+	EXPECT_EQ(0, jalrt_kb_count(jalrt_program_builder(p)));
+	EXPECT_EQ(-EINVAL, jalrt_program_finalize(p));
+	EXPECT_NE(NULL, strstr(jalrt_last_error_message(), "needs Q8 weights"));
+	jalrt_program_destroy(p);
+}
+
 TEST_F(g, ops_check_their_operands)
 {
 	struct jalrt_tensor *w, *x, *d, *tok, *tab;

@@ -163,6 +163,80 @@ TEST_F(kb, matvec_with_each_weight_dtype)
 	EXPECT_EQ(7, DIM(in, 0));
 }
 
+/* JAL_INSN_F_Q8X is bit 4 of the flags, next to the DIM_REG bits. */
+TEST_F(kb, matvec_q8x_encoding_and_rules)
+{
+	struct jalrt_matrix_op op = {
+		.dtype = JAL_DTYPE_Q8, .rd = 1, .rw = 2, .rx = 3, .raux = 4,
+		.rows = JALRT_DIM(9), .cols = JALRT_DIM(36), .group = 12,
+		.flags = JAL_INSN_F_Q8X,
+	};
+	const struct jal_insn *in;
+	struct jal_insn raw;
+
+	EXPECT_EQ(0x10, JAL_INSN_F_Q8X);
+	ASSERT_EQ(0, jalrt_kb_matvec_op(self->kb, &op)) TH_LOG("%s", jalrt_last_error_message());
+	in = last(_metadata, self->kb);
+	EXPECT_EQ(0x20, OPC(in));
+	EXPECT_EQ(2, DTYPE(in));
+	EXPECT_EQ(0x10, FLAGS(in));
+	EXPECT_EQ(9, DIM(in, 0));
+	EXPECT_EQ(36, DIM(in, 1));
+	EXPECT_EQ(12, DIM(in, 2));
+	EXPECT_EQ(4, REG(in, 3));
+	/* with a run-time row count: both flag kinds */
+	op.rows = JALRT_DIM_REG(5);
+	op.cols = JALRT_DIM(48);
+	ASSERT_EQ(0, jalrt_kb_matvec_op(self->kb, &op));
+	in = last(_metadata, self->kb);
+	EXPECT_EQ(0x10 | JAL_INSN_F_DIM_REG(0), FLAGS(in));
+	/* a group from a register is the chip's to check */
+	raw = *in;
+	raw.flags |= JAL_INSN_F_DIM_REG(2);
+	raw.dim[2] = 6;
+	EXPECT_EQ(0, jalrt_kb_emit(self->kb, &raw)) TH_LOG("%s", jalrt_last_error_message());
+	op.rows = JALRT_DIM(9);
+	op.group = 4;
+	ASSERT_EQ(0, jalrt_kb_error(self->kb));
+
+	/* groups of 6 and of 2 (multiples of 2 dividing the row, not of 4) */
+	op.group = 6;
+	EXPECT_EQ(-EINVAL, jalrt_kb_matvec_op(self->kb, &op));
+	EXPECT_NE(NULL, strstr(jalrt_last_error_message(), "multiple of 4"))
+		TH_LOG("%s", jalrt_last_error_message());
+	op.group = 2;
+	EXPECT_EQ(-EINVAL, jalrt_kb_matvec_op(self->kb, &op));
+	/* rows longer than the chip quantises, in groups within its limit */
+	op.cols = JALRT_DIM(JAL_Q8X_MAX_COLS + 4);
+	op.group = 4;
+	EXPECT_EQ(-EINVAL, jalrt_kb_matvec_op(self->kb, &op));
+	op.cols = JALRT_DIM(48);
+	/* other dtypes, MATMUL, stray flag bits */
+	op.dtype = JAL_DTYPE_F32;
+	op.raux = 0;
+	op.group = 0;
+	EXPECT_EQ(-EINVAL, jalrt_kb_matvec_op(self->kb, &op));
+	EXPECT_NE(NULL, strstr(jalrt_last_error_message(), "Q8X"));
+	op.dtype = JAL_DTYPE_BF16;
+	EXPECT_EQ(-EINVAL, jalrt_kb_matvec_op(self->kb, &op));
+	op.dtype = JAL_DTYPE_S24;
+	op.raux = 4;
+	EXPECT_EQ(-EINVAL, jalrt_kb_matvec_op(self->kb, &op));
+	op.dtype = JAL_DTYPE_Q8;
+	op.group = 4;
+	op.batch = JALRT_DIM(2);
+	EXPECT_EQ(-EINVAL, jalrt_kb_matmul(self->kb, &op));
+	op.flags = JAL_INSN_F_Q8X | JAL_INSN_F_DIM_REG(1);
+	EXPECT_EQ(-EINVAL, jalrt_kb_matvec_op(self->kb, &op));
+	EXPECT_NE(NULL, strstr(jalrt_last_error_message(), "only JAL_INSN_F_Q8X"));
+	/* raw: on an element-wise op */
+	memset(&raw, 0, sizeof(raw));
+	raw.opcode = JAL_OP_VADD;
+	raw.flags = JAL_INSN_F_Q8X;
+	raw.dim[0] = 4;
+	EXPECT_EQ(-EINVAL, jalrt_kb_emit(self->kb, &raw));
+}
+
 TEST_F(kb, matmul_encoding)
 {
 	struct jalrt_matrix_op op = {
