@@ -713,8 +713,7 @@ JAL_AI void jal_q8x_row(float *out, const int8_t *w, const float *ws,
 			sum += (int32_t)wg[i] * qg[i];
 		lanes[g % 8] += ((float)sum * ws[g]) * xs[g];
 	}
-	*out = ((lanes[0] + lanes[1]) + (lanes[2] + lanes[3])) +
-	       ((lanes[4] + lanes[5]) + (lanes[6] + lanes[7]));
+	*out = l_tree(l_ld(lanes));
 }
 
 static void JAL_K(mv_q8x)(float *out, const int8_t *w, size_t pitch,
@@ -722,25 +721,26 @@ static void JAL_K(mv_q8x)(float *out, const int8_t *w, size_t pitch,
 			  const float *xs, const int32_t *bias, size_t rows,
 			  size_t k)
 {
-	size_t m = 0, ng = k / group;
+	size_t m;
 
 #if JAL_K_ZMV
-	switch (group) {
-	case 4:
-		return jal_zmv_q8x_4(out, w, pitch, ws, group, q, xs, bias, rows, k);
-	case 8:
-		return jal_zmv_q8x_8(out, w, pitch, ws, group, q, xs, bias, rows, k);
-	case 16:
-		return jal_zmv_q8x_16(out, w, pitch, ws, group, q, xs, bias, rows, k);
-	case 32:
-		return jal_zmv_q8x_32(out, w, pitch, ws, group, q, xs, bias, rows, k);
-	case 64:
-		return jal_zmv_q8x_64(out, w, pitch, ws, group, q, xs, bias, rows, k);
+	/* The VNNI kernels take the group sizes the runtime chooses. */
+	void (*zmv)(float *, const int8_t *, size_t, const float *, size_t,
+		    const int8_t *, const float *, const int32_t *, size_t,
+		    size_t) =
+		group == 4 ? jal_zmv_q8x_4 : group == 8 ? jal_zmv_q8x_8 :
+		group == 16 ? jal_zmv_q8x_16 : group == 32 ? jal_zmv_q8x_32 :
+		group == 64 ? jal_zmv_q8x_64 : NULL;
+
+	if (zmv) {
+		zmv(out, w, pitch, ws, group, q, xs, bias, rows, k);
+		return;
 	}
 #endif
-	for (; m < rows; m++)
-		jal_q8x_row(out + m, w + m * pitch, ws + m * ng, group, q, xs, k);
-	(void)bias;
+	(void)bias;	/* the plain loops multiply signed bytes directly */
+	for (m = 0; m < rows; m++)
+		jal_q8x_row(out + m, w + m * pitch, ws + m * (k / group), group,
+			    q, xs, k);
 }
 
 /*

@@ -1,15 +1,14 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Jalapeño chip model: MATVEC of decoded weights (BF16, Q8, S24) with
- * AVX-512; part of jal_kern_impl.h, included only where the target has
- * AVX-512F and BW.
+ * Jalapeño chip model: MATVEC of decoded weights (BF16, Q8, S24) and of
+ * Q8X with AVX-512; part of jal_kern_impl.h, included only where the
+ * target has AVX-512F, BW, VL and VNNI (the avx512 variant).
  *
  * Decoding costs several instructions per eight weights in the 256-bit
  * kernels, more than the multiply-add itself, so these decode sixteen
  * columns of a row into one 512-bit register: BF16 and Q8 with one
- * widening load, S24 with one expand under a mask of the row's nonzero
- * columns (precomputed with a byte shuffle, a block of columns at a
- * time). The products of two rows are then regrouped so that one register
+ * widening load, S24 with one byte shuffle from a table of controls. The
+ * products of two rows are then regrouped so that one register
  * holds columns 0..7 of both rows and another columns 8..15, which are
  * added to the accumulator in that order. Each half of the accumulator
  * is one dot product's eight lanes, columns in increasing order, so the
@@ -35,18 +34,6 @@ JAL_AI __m512 jal_zmv_add2(__m512 acc, __m512 a, __m512 b)
 {
 	acc = _mm512_add_ps(acc, jal_zmv_lo(a, b));
 	return _mm512_add_ps(acc, jal_zmv_hi(a, b));
-}
-
-/* out[0] and out[1]: the lane trees of the accumulator's two halves. */
-JAL_AI void jal_zmv_store(float *out, __m512 acc)
-{
-	float t[16];
-	unsigned int h;
-
-	_mm512_storeu_ps(t, acc);
-	for (h = 0; h < 2; h++)
-		out[h] = ((t[8 * h] + t[8 * h + 1]) + (t[8 * h + 2] + t[8 * h + 3])) +
-			 ((t[8 * h + 4] + t[8 * h + 5]) + (t[8 * h + 6] + t[8 * h + 7]));
 }
 
 /* Sixteen BF16 weights as f32. */
@@ -92,8 +79,9 @@ JAL_AI void jal_zmv_bf16_4(float *out, const uint16_t *w, size_t pitch,
 		b = jal_zmv_add2(b, _mm512_mul_ps(jal_zmv_bf16(w2 + kk), xv),
 				 _mm512_mul_ps(jal_zmv_bf16(w3 + kk), xv));
 	}
-	jal_zmv_store(out, a);
-	jal_zmv_store(out + 2, b);
+	/* Each half is a row's eight lanes: jal_z_store()'s layout. */
+	jal_z_store(out, (jal_v16)a);
+	jal_z_store(out + 2, (jal_v16)b);
 }
 
 /* Q8, four rows, group (and so k) a multiple of 16. */
@@ -127,8 +115,9 @@ JAL_AI void jal_zmv_q8_4(float *out, const int8_t *w, size_t pitch,
 					 _mm512_mul_ps(jal_zmv_q8(w3 + kk, s3), xv));
 		}
 	}
-	jal_zmv_store(out, a);
-	jal_zmv_store(out + 2, b);
+	/* Each half is a row's eight lanes: jal_z_store()'s layout. */
+	jal_z_store(out, (jal_v16)a);
+	jal_z_store(out + 2, (jal_v16)b);
 }
 
 /*
@@ -227,8 +216,9 @@ JAL_AI bool jal_zmv_s24_4(float *out, const uint16_t *v, size_t pitch,
 		a = jal_zmv_add2(a, JAL_ZMV_S24_ROW(0, n), JAL_ZMV_S24_ROW(1, n));
 		b = jal_zmv_add2(b, JAL_ZMV_S24_ROW(2, n), JAL_ZMV_S24_ROW(3, n));
 	}
-	jal_zmv_store(out, a);
-	jal_zmv_store(out + 2, b);
+	/* Each half is a row's eight lanes: jal_z_store()'s layout. */
+	jal_z_store(out, (jal_v16)a);
+	jal_z_store(out + 2, (jal_v16)b);
 	return ok;
 }
 
@@ -323,8 +313,7 @@ JAL_AI void jal_zmv_q8x_row(float *out, const int8_t *w, const float *ws,
 			    __m512i (*gs)(const int8_t *, const int8_t *, size_t))
 {
 	size_t ng = k / group, g0, n;
-	__m256 acc = _mm256_setzero_ps();
-	float l[8];
+	struct jal_l8 acc = l_zero();
 
 	for (g0 = 0; g0 < ng; g0 += 16) {
 		__mmask16 gm;
@@ -339,11 +328,10 @@ JAL_AI void jal_zmv_q8x_row(float *out, const int8_t *w, const float *ws,
 				  _mm512_maskz_loadu_ps(gm, ws + g0));
 		t = _mm512_mul_ps(t, _mm512_maskz_loadu_ps(gm, xs + g0));
 		/* Groups g0..g0+7 into lanes 0..7, then g0+8..g0+15. */
-		acc = _mm256_add_ps(acc, _mm512_castps512_ps256(t));
-		acc = _mm256_add_ps(acc, _mm512_extractf32x8_ps(t, 1));
+		acc.v += (jal_vf)_mm512_castps512_ps256(t);
+		acc.v += (jal_vf)_mm512_extractf32x8_ps(t, 1);
 	}
-	_mm256_storeu_ps(l, acc);
-	*out = ((l[0] + l[1]) + (l[2] + l[3])) + ((l[4] + l[5]) + (l[6] + l[7]));
+	*out = l_tree(acc);
 }
 
 #define JAL_ZMV_Q8X(name, gs)						\
