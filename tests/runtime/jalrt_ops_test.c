@@ -862,16 +862,45 @@ static struct jal_insn insn(uint8_t op, uint8_t dtype)
 	return in;
 }
 
+/* An instruction the device must refuse; args[4] is r4 for DIM_REG cases. */
+struct bad_case {
+	const char *what;
+	struct jal_insn in;
+	uint64_t args[5];
+	bool static_bad;	/* the library can tell without the registers */
+};
+
+/*
+ * MATVEC of 2 rows of @cols: d at @va, W at @va + 0x1000, x at @va +
+ * 0x2000 and, for Q8 and S24, scales or index bytes at @aux (r[3]).
+ */
+static struct bad_case matvec_case(const char *what, unsigned int dtype, uint32_t cols,
+				   uint32_t group, uint64_t va, uint64_t aux)
+{
+	struct bad_case c = { .what = what, .in = insn(JAL_OP_MATVEC, dtype) };
+
+	c.in.r[0] = 0;
+	c.in.r[1] = 1;
+	c.in.r[2] = 2;
+	c.in.dim[0] = 2;
+	c.in.dim[1] = cols;
+	c.in.dim[2] = group;
+	c.in.stride[0] = c.in.stride[2] = 1;
+	c.args[0] = va;
+	c.args[1] = va + 0x1000;
+	c.args[2] = va + 0x2000;
+	if (dtype == JAL_DTYPE_Q8 || dtype == JAL_DTYPE_S24) {
+		c.in.r[3] = 3;
+		c.args[3] = aux;
+	}
+	return c;
+}
+
 OPS_TEST(device_rejects_bad_operands)
 {
 	struct jalrt_buffer *data = buf(_metadata, self->dev, 1 << 16);
 	uint64_t va = jalrt_buffer_va(data);
-	struct {
-		const char *what;
-		struct jal_insn in;
-		uint64_t args[5];
-		bool static_bad;
-	} cases[11];
+	struct bad_case cases[11];
 	unsigned int n = 0;
 	uint8_t *bytes;
 
@@ -880,20 +909,8 @@ OPS_TEST(device_rejects_bad_operands)
 	bytes = jalrt_buffer_host(data);
 	/* S24 weights whose index byte names the same column twice (bytes at +0x8000) */
 	memset(bytes + 0x8000, 0x5, 64);	/* 0b0101: first 1, second 1 */
-	cases[n].what = "S24 index byte with first == second";
-	cases[n].in = insn(JAL_OP_MATVEC, JAL_DTYPE_S24);
-	cases[n].in.r[0] = 0;
-	cases[n].in.r[1] = 1;
-	cases[n].in.r[2] = 2;
-	cases[n].in.r[3] = 3;
-	cases[n].in.dim[0] = 2;
-	cases[n].in.dim[1] = 8;
-	cases[n].in.stride[0] = cases[n].in.stride[2] = 1;
-	cases[n].args[0] = va;
-	cases[n].args[1] = va + 0x1000;
-	cases[n].args[2] = va + 0x2000;
-	cases[n].args[3] = va + 0x8000;
-	n++;
+	cases[n++] = matvec_case("S24 index byte with first == second", JAL_DTYPE_S24, 8, 0,
+				 va, va + 0x8000);
 	cases[n].what = "EMBED row from a register past the table";
 	cases[n].in = insn(JAL_OP_EMBED, JAL_DTYPE_F32);
 	cases[n].in.r[0] = 0;
@@ -932,22 +949,10 @@ OPS_TEST(device_rejects_bad_operands)
 	cases[n].args[3] = va + 0x3000;
 	cases[n].static_bad = true;
 	n++;
-	cases[n].what = "Q8 group not dividing the columns (from a register)";
-	cases[n].in = insn(JAL_OP_MATVEC, JAL_DTYPE_Q8);
-	cases[n].in.r[0] = 0;
-	cases[n].in.r[1] = 1;
-	cases[n].in.r[2] = 2;
-	cases[n].in.r[3] = 3;
-	cases[n].in.dim[0] = 2;
-	cases[n].in.dim[1] = 4;		/* r4 = 10 columns */
-	cases[n].in.dim[2] = 4;
-	cases[n].in.flags = JAL_INSN_F_DIM_REG(1);
+	cases[n] = matvec_case("Q8 group not dividing the columns (from a register)",
+			       JAL_DTYPE_Q8, 4, 4, va, va + 0x3000);
+	cases[n].in.flags = JAL_INSN_F_DIM_REG(1);	/* r4 = 10 columns */
 	cases[n].args[4] = 10;
-	cases[n].in.stride[0] = cases[n].in.stride[2] = 1;
-	cases[n].args[0] = va;
-	cases[n].args[1] = va + 0x1000;
-	cases[n].args[2] = va + 0x2000;
-	cases[n].args[3] = va + 0x3000;
 	n++;
 	cases[n].what = "misaligned LD32";
 	cases[n].in = insn(JAL_OP_LD32, 0);
@@ -976,37 +981,12 @@ OPS_TEST(device_rejects_bad_operands)
 	cases[n].args[1] = va;
 	cases[n].static_bad = true;
 	n++;
-	cases[n].what = "Q8X on F32 weights";
-	cases[n].in = insn(JAL_OP_MATVEC, JAL_DTYPE_F32);
+	cases[n] = matvec_case("Q8X on F32 weights", JAL_DTYPE_F32, 12, 0, va, 0);
 	cases[n].in.flags = JAL_INSN_F_Q8X;
-	cases[n].in.r[0] = 0;
-	cases[n].in.r[1] = 1;
-	cases[n].in.r[2] = 2;
-	cases[n].in.dim[0] = 2;
-	cases[n].in.dim[1] = 12;
-	cases[n].in.stride[0] = cases[n].in.stride[2] = 1;
-	cases[n].args[0] = va;
-	cases[n].args[1] = va + 0x1000;
-	cases[n].args[2] = va + 0x2000;
-	cases[n].static_bad = true;
-	n++;
-	cases[n].what = "Q8X with a Q8 group of 6";
-	cases[n].in = insn(JAL_OP_MATVEC, JAL_DTYPE_Q8);
+	cases[n++].static_bad = true;
+	cases[n] = matvec_case("Q8X with a Q8 group of 6", JAL_DTYPE_Q8, 12, 6, va, va + 0x3000);
 	cases[n].in.flags = JAL_INSN_F_Q8X;
-	cases[n].in.r[0] = 0;
-	cases[n].in.r[1] = 1;
-	cases[n].in.r[2] = 2;
-	cases[n].in.r[3] = 3;
-	cases[n].in.dim[0] = 2;
-	cases[n].in.dim[1] = 12;
-	cases[n].in.dim[2] = 6;
-	cases[n].in.stride[0] = cases[n].in.stride[2] = 1;
-	cases[n].args[0] = va;
-	cases[n].args[1] = va + 0x1000;
-	cases[n].args[2] = va + 0x2000;
-	cases[n].args[3] = va + 0x3000;
-	cases[n].static_bad = true;
-	n++;
+	cases[n++].static_bad = true;
 	cases[n].what = "Q8X with a Q8 group of 6 from a register";
 	cases[n].in = cases[n - 1].in;
 	cases[n].in.flags |= JAL_INSN_F_DIM_REG(2);
