@@ -153,6 +153,12 @@ static inline float llm_dot(const float *restrict a, const float *restrict b, si
 }
 #endif
 
+/* The chip's combination of its 8 partial sums. */
+static inline float llm_chip_tree(const float l[8])
+{
+	return ((l[0] + l[1]) + (l[2] + l[3])) + ((l[4] + l[5]) + (l[6] + l[7]));
+}
+
 /*
  * sum a[i] * b[i] in the chip's order: 8 partial sums, element i to sum
  * i % 8, combined as a tree. Two 4-wide (or one 8-wide) accumulators hold
@@ -177,8 +183,7 @@ static inline float llm_chip_dot(const float *restrict a, const float *restrict 
 	memcpy(tb, b + i, (n - i) * sizeof(float));
 	for (k = 0; k < 8; k++)
 		tail[k] = acc[k] + ta[k] * tb[k];
-	return ((tail[0] + tail[1]) + (tail[2] + tail[3])) +
-	       ((tail[4] + tail[5]) + (tail[6] + tail[7]));
+	return llm_chip_tree(tail);
 }
 #else
 typedef float llm_chip_vec __attribute__((vector_size(16)));
@@ -203,8 +208,7 @@ static inline float llm_chip_dot(const float *restrict a, const float *restrict 
 		tail[k] = lo[k] + ta[k] * tb[k];
 		tail[k + 4] = hi[k] + ta[k + 4] * tb[k + 4];
 	}
-	return ((tail[0] + tail[1]) + (tail[2] + tail[3])) +
-	       ((tail[4] + tail[5]) + (tail[6] + tail[7]));
+	return llm_chip_tree(tail);
 }
 #endif
 
@@ -244,8 +248,7 @@ void llm_matvec_q8x(float *restrict out, const int8_t *restrict wq,
 				sum += t;
 		}
 		if (order == LLM_REF_ORDER_CHIP)
-			sum = ((lane[0] + lane[1]) + (lane[2] + lane[3])) +
-			      ((lane[4] + lane[5]) + (lane[6] + lane[7]));
+			sum = llm_chip_tree(lane);
 		out[i] = sum;
 	}
 }
