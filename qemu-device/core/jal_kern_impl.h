@@ -730,7 +730,8 @@ static void JAL_K(mv_q8x)(float *out, const int8_t *w, size_t pitch,
 		    size_t) =
 		group == 4 ? jal_zmv_q8x_4 : group == 8 ? jal_zmv_q8x_8 :
 		group == 16 ? jal_zmv_q8x_16 : group == 32 ? jal_zmv_q8x_32 :
-		group == 64 ? jal_zmv_q8x_64 : NULL;
+		group == 64 ? jal_zmv_q8x_64 :
+		group % 64 == 0 ? jal_zmv_q8x_wide : NULL;
 
 	if (zmv) {
 		zmv(out, w, pitch, ws, group, q, xs, bias, rows, k);

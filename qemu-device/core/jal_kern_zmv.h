@@ -268,8 +268,8 @@ JAL_AI __m512i jal_zmv_quads(const int8_t *w, const int8_t *q, size_t n)
 }
 
 /*
- * The offset sums of 16 groups of 4, 8, ... 64 bytes: each size pairs the
- * lanes of two blocks of the size below (no arrays: locals would be
+ * The offset sums of 16 groups of 4 or 8 bytes: 8 pairs the lanes of two
+ * blocks of 4 (no arrays: locals would be
  * zero-filled on every call under -ftrivial-auto-var-init).
  */
 #define JAL_ZMV_HALF(n, h)	((n) > (h) ? (n) - (h) : 0)
@@ -285,27 +285,10 @@ JAL_AI __m512i jal_zmv_gs8(const int8_t *w, const int8_t *q, size_t n)
 			     jal_zmv_gs4(w + 64, q + 64, JAL_ZMV_HALF(n, 64)));
 }
 
-JAL_AI __m512i jal_zmv_gs16(const int8_t *w, const int8_t *q, size_t n)
-{
-	return jal_zmv_pairs(jal_zmv_gs8(w, q, n),
-			     jal_zmv_gs8(w + 128, q + 128, JAL_ZMV_HALF(n, 128)));
-}
-
-JAL_AI __m512i jal_zmv_gs32(const int8_t *w, const int8_t *q, size_t n)
-{
-	return jal_zmv_pairs(jal_zmv_gs16(w, q, n),
-			     jal_zmv_gs16(w + 256, q + 256, JAL_ZMV_HALF(n, 256)));
-}
-
-JAL_AI __m512i jal_zmv_gs64(const int8_t *w, const int8_t *q, size_t n)
-{
-	return jal_zmv_pairs(jal_zmv_gs32(w, q, n),
-			     jal_zmv_gs32(w + 512, q + 512, JAL_ZMV_HALF(n, 512)));
-}
-
 /*
- * One row, group a power of 2 from 4 to 64 (@gs: the group sums of that
- * size, so that each size compiles to its own loop).
+ * One row, group 4 or 8 (@gs: the group sums of that size, so that each
+ * size compiles to its own loop): 16 groups are at most two registers of
+ * quads, and their sums already sit in lanes.
  */
 JAL_AI void jal_zmv_q8x_row(float *out, const int8_t *w, const float *ws,
 			    size_t group, const int8_t *q, const float *xs,
@@ -349,6 +332,301 @@ static void name(float *out, const int8_t *w, size_t pitch,		\
 
 JAL_ZMV_Q8X(jal_zmv_q8x_4, jal_zmv_gs4)
 JAL_ZMV_Q8X(jal_zmv_q8x_8, jal_zmv_gs8)
-JAL_ZMV_Q8X(jal_zmv_q8x_16, jal_zmv_gs16)
-JAL_ZMV_Q8X(jal_zmv_q8x_32, jal_zmv_gs32)
-JAL_ZMV_Q8X(jal_zmv_q8x_64, jal_zmv_gs64)
+
+/*
+ * Groups of 16 bytes and more, sixteen rows at a time (a panel). One
+ * row's quads of 64 bytes fill a register whose lanes belong to one to
+ * four groups; reducing them row by row costs a tree per row. A panel
+ * instead adds the registers of its sixteen rows into each other, a
+ * transpose that ends with row r's group sum in lane r, so that the float
+ * part is one instruction per group for all sixteen rows (lane r of
+ * accumulator g % 8 is row r's lane g % 8) and the final lane tree is
+ * seven vertical additions.
+ */
+
+/* Per 128-bit block: (a0 + a1, a2 + a3, b0 + b1, b2 + b3). */
+JAL_AI __m512i jal_zmv_hadd(__m512i a, __m512i b)
+{
+	__m512 fa = _mm512_castsi512_ps(a), fb = _mm512_castsi512_ps(b);
+
+	return _mm512_add_epi32(
+		_mm512_castps_si512(_mm512_shuffle_ps(fa, fb, 0x88)),
+		_mm512_castps_si512(_mm512_shuffle_ps(fa, fb, 0xdd)));
+}
+
+/* 128-bit blocks (0, 2) of a, (0, 2) of b plus blocks (1, 3) of each. */
+JAL_AI __m512i jal_zmv_hadd128(__m512i a, __m512i b)
+{
+	return _mm512_add_epi32(_mm512_shuffle_i32x4(a, b, 0x88),
+				_mm512_shuffle_i32x4(a, b, 0xdd));
+}
+
+/*
+ * Row @r of a panel: the offset quads of @span bytes from @off (@span a
+ * multiple of 64, summed by chaining the multiply-adds), or of @n < 64
+ * bytes if @n. Rows past @last repeat row @last: a panel of fewer than
+ * sixteen rows reads only its own.
+ */
+JAL_AI __m512i jal_zmv_panel_row(const int8_t *w, size_t pitch, size_t r,
+				 size_t last, const int8_t *q, size_t off,
+				 size_t span, size_t n)
+{
+	const __m512i offset = _mm512_set1_epi8((char)0x80);
+	const int8_t *wr = w + JAL_KMIN(r, last) * pitch + off;
+	__m512i acc = _mm512_setzero_si512(), wv;
+	size_t i;
+
+	if (n) {
+		/* q's bytes past n are masked to 0, so are their products. */
+		wv = _mm512_maskz_loadu_epi8((1ull << n) - 1, wr);
+		return _mm512_dpbusd_epi32(acc, _mm512_xor_si512(wv, offset),
+					   _mm512_maskz_loadu_epi8((1ull << n) - 1,
+								   q + off));
+	}
+	for (i = 0; i < span; i += 64) {
+		wv = _mm512_xor_si512(_mm512_loadu_si512(wr + i), offset);
+		acc = _mm512_dpbusd_epi32(acc, wv,
+					  _mm512_loadu_si512(q + off + i));
+	}
+	return acc;
+}
+
+/*
+ * The sixteen rows' sums over each 128-bit block of the quads at @off:
+ * b[j], block i, lane l is row 4j + l's block i.
+ */
+JAL_AI void jal_zmv_panel_blocks(__m512i *b0, __m512i *b1, __m512i *b2,
+				 __m512i *b3, const int8_t *w, size_t pitch,
+				 size_t last, const int8_t *q, size_t off,
+				 size_t span, size_t n)
+{
+#define JAL_ZMV_ROW(r)	jal_zmv_panel_row(w, pitch, r, last, q, off, span, n)
+#define JAL_ZMV_BLOCKS(j)						\
+	jal_zmv_hadd(jal_zmv_hadd(JAL_ZMV_ROW(4 * (j)), JAL_ZMV_ROW(4 * (j) + 1)), \
+		     jal_zmv_hadd(JAL_ZMV_ROW(4 * (j) + 2), JAL_ZMV_ROW(4 * (j) + 3)))
+	*b0 = JAL_ZMV_BLOCKS(0);
+	*b1 = JAL_ZMV_BLOCKS(1);
+	*b2 = JAL_ZMV_BLOCKS(2);
+	*b3 = JAL_ZMV_BLOCKS(3);
+#undef JAL_ZMV_BLOCKS
+#undef JAL_ZMV_ROW
+}
+
+/* What a panel's steps share. */
+struct jal_zmv_panel {
+	const int8_t *w;	/* row 0 of the panel */
+	size_t pitch, last;	/* rows past last repeat it */
+	const int8_t *q;
+	size_t group, span, k, ng;
+	const float *ws;	/* row 0's group scales */
+	const float *xs;
+	const int32_t *bias;
+};
+
+/* b0..b3 of jal_zmv_panel_blocks() for the span that starts with group g. */
+JAL_AI void jal_zmv_panel_span(const struct jal_zmv_panel *p, size_t g,
+			       __m512i *b0, __m512i *b1, __m512i *b2, __m512i *b3)
+{
+	size_t off = g * p->group;
+
+	jal_zmv_panel_blocks(b0, b1, b2, b3, p->w, p->pitch, p->last, p->q,
+			     off, p->span, p->k - off < 64 ? p->k - off : 0);
+}
+
+/*
+ * acc += group g's ((float)sum * ws) * xs for the panel's rows, if the
+ * rows have a group g: a missing group must not add even +0.0 (a lane at
+ * -0.0 would turn +0.0).
+ */
+JAL_AI void jal_zmv_panel_group(const struct jal_zmv_panel *p, __m512 *acc,
+				size_t g, __m512i sums, __m512 ws)
+{
+	__m512 t;
+
+	if (g >= p->ng)
+		return;
+	sums = _mm512_sub_epi32(sums, _mm512_set1_epi32(p->bias[g]));
+	t = _mm512_mul_ps(_mm512_cvtepi32_ps(sums), ws);
+	*acc = _mm512_add_ps(*acc, _mm512_mul_ps(t, _mm512_set1_ps(p->xs[g])));
+}
+
+/*
+ * The weight scales of groups g0..g0 + 7 (those there are), a register a
+ * group, lane r row r: sixteen rows of eight transposed. A gather per
+ * group would cost twice the rest of the panel.
+ */
+JAL_AI void jal_zmv_panel_scales(const struct jal_zmv_panel *p, size_t g0,
+				 __m512 *s0, __m512 *s1, __m512 *s2, __m512 *s3,
+				 __m512 *s4, __m512 *s5, __m512 *s6, __m512 *s7)
+{
+	__mmask8 take = (__mmask8)(p->ng - g0 < 8 ? (1u << (p->ng - g0)) - 1 : 0xff);
+	__m512 z0, z1, z2, z3, z4, z5, z6, z7, t0, t1, t2, t3, t4, t5, t6, t7;
+
+	/* z: rows (i, i + 4) for i < 4, (i + 4, i + 8) for i >= 4, ... */
+#define JAL_ZMV_WS(r)								_mm256_maskz_loadu_ps(take, p->ws + JAL_KMIN((size_t)(r), p->last) * p->ng + g0)
+#define JAL_ZMV_WS2(a, b)							_mm512_insertf32x8(_mm512_castps256_ps512(JAL_ZMV_WS(a)), JAL_ZMV_WS(b), 1)
+	z0 = JAL_ZMV_WS2(0, 4);
+	z1 = JAL_ZMV_WS2(1, 5);
+	z2 = JAL_ZMV_WS2(2, 6);
+	z3 = JAL_ZMV_WS2(3, 7);
+	z4 = JAL_ZMV_WS2(8, 12);
+	z5 = JAL_ZMV_WS2(9, 13);
+	z6 = JAL_ZMV_WS2(10, 14);
+	z7 = JAL_ZMV_WS2(11, 15);
+#undef JAL_ZMV_WS2
+#undef JAL_ZMV_WS
+	/* ... then 4x4 transposes in each 128-bit block ... */
+	t0 = _mm512_unpacklo_ps(z0, z1);
+	t1 = _mm512_unpackhi_ps(z0, z1);
+	t2 = _mm512_unpacklo_ps(z2, z3);
+	t3 = _mm512_unpackhi_ps(z2, z3);
+	t4 = _mm512_unpacklo_ps(z4, z5);
+	t5 = _mm512_unpackhi_ps(z4, z5);
+	t6 = _mm512_unpacklo_ps(z6, z7);
+	t7 = _mm512_unpackhi_ps(z6, z7);
+	z0 = _mm512_shuffle_ps(t0, t2, 0x44);
+	z1 = _mm512_shuffle_ps(t0, t2, 0xee);
+	z2 = _mm512_shuffle_ps(t1, t3, 0x44);
+	z3 = _mm512_shuffle_ps(t1, t3, 0xee);
+	z4 = _mm512_shuffle_ps(t4, t6, 0x44);
+	z5 = _mm512_shuffle_ps(t4, t6, 0xee);
+	z6 = _mm512_shuffle_ps(t5, t7, 0x44);
+	z7 = _mm512_shuffle_ps(t5, t7, 0xee);
+	/*
+	 * ... so that block b of z[j] (j < 4) holds group j + 4 (b % 2) of
+	 * rows 4 (b / 2)..+3, and z[j + 4] the same for rows 8 + 4 (b / 2).
+	 */
+	*s0 = _mm512_shuffle_f32x4(z0, z4, 0x88);
+	*s4 = _mm512_shuffle_f32x4(z0, z4, 0xdd);
+	*s1 = _mm512_shuffle_f32x4(z1, z5, 0x88);
+	*s5 = _mm512_shuffle_f32x4(z1, z5, 0xdd);
+	*s2 = _mm512_shuffle_f32x4(z2, z6, 0x88);
+	*s6 = _mm512_shuffle_f32x4(z2, z6, 0xdd);
+	*s3 = _mm512_shuffle_f32x4(z3, z7, 0x88);
+	*s7 = _mm512_shuffle_f32x4(z3, z7, 0xdd);
+}
+
+/* Groups g..g + 3 of 16 bytes: block i of the span is group g + i. */
+JAL_AI void jal_zmv_panel_16(const struct jal_zmv_panel *p, size_t g,
+			     __m512 *a0, __m512 *a1, __m512 *a2, __m512 *a3,
+			     __m512 s0, __m512 s1, __m512 s2, __m512 s3)
+{
+	__m512i b0, b1, b2, b3, lo01, lo23, hi01, hi23;
+
+	if (g >= p->ng)
+		return;
+	jal_zmv_panel_span(p, g, &b0, &b1, &b2, &b3);
+	lo01 = _mm512_shuffle_i32x4(b0, b1, 0x44);
+	lo23 = _mm512_shuffle_i32x4(b2, b3, 0x44);
+	hi01 = _mm512_shuffle_i32x4(b0, b1, 0xee);
+	hi23 = _mm512_shuffle_i32x4(b2, b3, 0xee);
+	jal_zmv_panel_group(p, a0, g, _mm512_shuffle_i32x4(lo01, lo23, 0x88), s0);
+	jal_zmv_panel_group(p, a1, g + 1, _mm512_shuffle_i32x4(lo01, lo23, 0xdd), s1);
+	jal_zmv_panel_group(p, a2, g + 2, _mm512_shuffle_i32x4(hi01, hi23, 0x88), s2);
+	jal_zmv_panel_group(p, a3, g + 3, _mm512_shuffle_i32x4(hi01, hi23, 0xdd), s3);
+}
+
+/* Groups g and g + 1 of 32 bytes: blocks 0, 1 and blocks 2, 3. */
+JAL_AI void jal_zmv_panel_32(const struct jal_zmv_panel *p, size_t g,
+			     __m512 *a0, __m512 *a1, __m512 s0, __m512 s1)
+{
+	__m512i b0, b1, b2, b3, s01, s23;
+
+	if (g >= p->ng)
+		return;
+	jal_zmv_panel_span(p, g, &b0, &b1, &b2, &b3);
+	/* Rows 0..3 group g, rows 0..3 group g + 1, rows 4..7 group g, ... */
+	s01 = jal_zmv_hadd128(b0, b1);
+	s23 = jal_zmv_hadd128(b2, b3);
+	jal_zmv_panel_group(p, a0, g, _mm512_shuffle_i32x4(s01, s23, 0x88), s0);
+	jal_zmv_panel_group(p, a1, g + 1, _mm512_shuffle_i32x4(s01, s23, 0xdd), s1);
+}
+
+/* Group g of 64 bytes or more: all four blocks. */
+JAL_AI void jal_zmv_panel_64(const struct jal_zmv_panel *p, size_t g,
+			     __m512 *a0, __m512 s0)
+{
+	__m512i b0, b1, b2, b3;
+
+	if (g >= p->ng)
+		return;
+	jal_zmv_panel_span(p, g, &b0, &b1, &b2, &b3);
+	jal_zmv_panel_group(p, a0, g, jal_zmv_hadd128(jal_zmv_hadd128(b0, b1),
+						      jal_zmv_hadd128(b2, b3)), s0);
+}
+
+/*
+ * Rows 0..last (at most 16) into out; @group 16, 32 or a multiple of 64.
+ * Eight groups a round, so that group g0 + j goes to accumulator j.
+ */
+JAL_AI void jal_zmv_q8x_panel(float *out, const int8_t *w, size_t pitch,
+			      const float *ws, size_t group, const int8_t *q,
+			      const float *xs, const int32_t *bias,
+			      size_t last, size_t k)
+{
+	struct jal_zmv_panel p = {
+		.w = w, .pitch = pitch, .last = last, .q = q, .group = group,
+		.span = JAL_KMAX(group, (size_t)64), .k = k, .ng = k / group,
+		.ws = ws, .xs = xs, .bias = bias,
+	};
+	__m512 a0 = _mm512_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
+	__m512 a4 = a0, a5 = a0, a6 = a0, a7 = a0;
+	__m512 s0, s1, s2, s3, s4, s5, s6, s7;
+	size_t g0;
+
+	for (g0 = 0; g0 < p.ng; g0 += 8) {
+		jal_zmv_panel_scales(&p, g0, &s0, &s1, &s2, &s3, &s4, &s5, &s6, &s7);
+		if (group == 16) {
+			jal_zmv_panel_16(&p, g0, &a0, &a1, &a2, &a3, s0, s1, s2, s3);
+			jal_zmv_panel_16(&p, g0 + 4, &a4, &a5, &a6, &a7, s4, s5, s6, s7);
+		} else if (group == 32) {
+			jal_zmv_panel_32(&p, g0, &a0, &a1, s0, s1);
+			jal_zmv_panel_32(&p, g0 + 2, &a2, &a3, s2, s3);
+			jal_zmv_panel_32(&p, g0 + 4, &a4, &a5, s4, s5);
+			jal_zmv_panel_32(&p, g0 + 6, &a6, &a7, s6, s7);
+		} else {
+			jal_zmv_panel_64(&p, g0, &a0, s0);
+			jal_zmv_panel_64(&p, g0 + 1, &a1, s1);
+			jal_zmv_panel_64(&p, g0 + 2, &a2, s2);
+			jal_zmv_panel_64(&p, g0 + 3, &a3, s3);
+			jal_zmv_panel_64(&p, g0 + 4, &a4, s4);
+			jal_zmv_panel_64(&p, g0 + 5, &a5, s5);
+			jal_zmv_panel_64(&p, g0 + 6, &a6, s6);
+			jal_zmv_panel_64(&p, g0 + 7, &a7, s7);
+		}
+	}
+	/* l_tree(), a lane per row. */
+	a0 = _mm512_add_ps(_mm512_add_ps(_mm512_add_ps(a0, a1), _mm512_add_ps(a2, a3)),
+			   _mm512_add_ps(_mm512_add_ps(a4, a5), _mm512_add_ps(a6, a7)));
+	_mm512_mask_storeu_ps(out, (__mmask16)((2u << last) - 1), a0);
+}
+
+/*
+ * All rows in panels; fewer than 16 rows left at the end are the last 16
+ * rows again (the overlap is recomputed with the same bits).
+ */
+#define JAL_ZMV_Q8X_PANELS(name, size)					\
+static void name(float *out, const int8_t *w, size_t pitch,		\
+		 const float *ws, size_t group, const int8_t *q,	\
+		 const float *xs, const int32_t *bias, size_t rows,	\
+		 size_t k)						\
+{									\
+	size_t m, ng = k / group;					\
+									\
+	if (rows < 16) {						\
+		if (rows)						\
+			jal_zmv_q8x_panel(out, w, pitch, ws, size, q, xs, \
+					  bias, rows - 1, k);		\
+		return;							\
+	}								\
+	for (m = 0; m < rows; m += 16) {				\
+		m = JAL_KMIN(m, rows - 16);				\
+		jal_zmv_q8x_panel(out + m, w + m * pitch, pitch, ws + m * ng, \
+				  size, q, xs, bias, 15, k);		\
+	}								\
+}
+
+JAL_ZMV_Q8X_PANELS(jal_zmv_q8x_16, 16)
+JAL_ZMV_Q8X_PANELS(jal_zmv_q8x_32, 32)
+JAL_ZMV_Q8X_PANELS(jal_zmv_q8x_64, 64)
+JAL_ZMV_Q8X_PANELS(jal_zmv_q8x_wide, group)

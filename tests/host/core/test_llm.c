@@ -397,9 +397,10 @@ TEST_F_TIMEOUT(llm, matvec_every_dtype_matches_the_reference, 120)
 }
 
 /*
- * Q8X: group sizes the fast kernels take (powers of 2 up to 64) and others
- * (12, 20, 128), rows ending within a block of 16 groups, x strided or
- * gathered, W bounced from host memory.
+ * Q8X: group sizes the fast kernels take (4 and 8 a row at a time; 16, 32
+ * and multiples of 64 in panels of 16 rows) and others (12, 20), row
+ * counts below, at and between multiples of 16, x strided or gathered, W
+ * bounced from host memory.
  */
 TEST_F_TIMEOUT(llm, matvec_q8x_matches_the_reference, 120)
 {

@@ -5,7 +5,10 @@
  * chip does without QEMU, the guest or the driver in the way. Figures
  * only.
  *
- *   sim_bench MODEL [STEPS]
+ *   sim_bench MODEL [STEPS [PRECISION]]
+ *
+ * PRECISION (f32, bf16, int8 or sparse) limits the run to one, in device
+ * memory: what a profiler wants to look at.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,18 +19,22 @@
 int main(int argc, char **argv)
 {
 	int steps = argc > 2 ? atoi(argv[2]) : 256, bos = JALRT_LLM_TOKEN_BOS;
+	enum jalrt_precision only = JALRT_PRECISION_F32;
 	struct jalrt_device *dev;
 
-	if (argc < 2) {
-		fprintf(stderr, "usage: sim_bench MODEL [STEPS]\n");
+	if (argc < 2 || argc > 4 || steps < 1 ||
+	    (argc > 3 && jalrt_precision_parse(argv[3], &only))) {
+		fprintf(stderr, "usage: sim_bench MODEL [STEPS [f32|bf16|int8|sparse]]\n");
 		return 2;
 	}
 	if (sim_open(1ull << 30, true, &dev)) {
 		fprintf(stderr, "sim_bench: %s\n", jalrt_last_error_message());
 		return 1;
 	}
-	for (unsigned int host = 0; host < 2; host++) {
+	for (unsigned int host = 0; host < (argc > 3 ? 1 : 2); host++) {
 		for (unsigned int p = JALRT_PRECISION_F32; p <= JALRT_PRECISION_SPARSE; p++) {
+			if (argc > 3 && p != only)
+				continue;
 			struct jalrt_llm_options o = {
 				.precision = p, .flags = host ? JALRT_LLM_HOST_MEMORY : 0,
 			};
