@@ -362,6 +362,15 @@ JAL_AI __m512i jal_zmv_hadd128(__m512i a, __m512i b)
 }
 
 /*
+ * Rows up to this long are prefetched two panels ahead. A panel reads 64
+ * bytes of each of its rows in turn, which the hardware prefetchers do
+ * not follow across short rows (weights streaming from memory arrived at
+ * 12 GB/s instead of 25); long rows they stream on their own, and there
+ * prefetching slows things down.
+ */
+#define JAL_ZMV_PREFETCH_PITCH	1024
+
+/*
  * Row @r of a panel: the offset quads of @span bytes from @off (@span a
  * multiple of 64, summed by chaining the multiply-adds), or of @n < 64
  * bytes if @n. Rows past @last repeat row @last: a panel of fewer than
@@ -376,6 +385,8 @@ JAL_AI __m512i jal_zmv_panel_row(const int8_t *w, size_t pitch, size_t r,
 	__m512i acc = _mm512_setzero_si512(), wv;
 	size_t i;
 
+	if (pitch <= JAL_ZMV_PREFETCH_PITCH)
+		__builtin_prefetch(wr + 32 * pitch);
 	if (n) {
 		/* q's bytes past n are masked to 0, so are their products. */
 		wv = _mm512_maskz_loadu_epi8((1ull << n) - 1, wr);
@@ -384,6 +395,8 @@ JAL_AI __m512i jal_zmv_panel_row(const int8_t *w, size_t pitch, size_t r,
 								   q + off));
 	}
 	for (i = 0; i < span; i += 64) {
+		if (i && pitch <= JAL_ZMV_PREFETCH_PITCH)
+			__builtin_prefetch(wr + 32 * pitch + i);
 		wv = _mm512_xor_si512(_mm512_loadu_si512(wr + i), offset);
 		acc = _mm512_dpbusd_epi32(acc, wv,
 					  _mm512_loadu_si512(q + off + i));

@@ -377,22 +377,28 @@ static enum jal_status jal_mm_compute(struct jal_mm *mm, struct jal_mm_work *wk)
 	/* Decoding weights costs more per multiply-add than f32 does. */
 	static const unsigned int cost[JAL_DTYPE_COUNT] = { 2, 3, 3, 6 };
 	unsigned int threads = ex->job->dev->compute_threads;
-	/* ... and integer dot products (Q8X) less than f32 does. */
-	unsigned int c = mm->m.q8x ? 1 : cost[mm->m.dtype];
-	uint64_t block;
+	/*
+	 * Q8X's integer dot products take about what f32 does per weight
+	 * in a row panel, and its weights come from memory cold in decode.
+	 */
+	unsigned int c = mm->m.q8x ? 2 : cost[mm->m.dtype];
+	uint64_t block, align;
 
 	/*
 	 * Blocks of rows: about two per thread (each claim moves a cache
 	 * line between cores, so few claims, but more than one so that a
-	 * helper that starts late still takes a share), a multiple of 4, and
-	 * bounded in work; with several X rows also by the decoding panel.
+	 * helper that starts late still takes a share), a multiple of the
+	 * rows a kernel takes at a time (16 for Q8X: a panel short of 16
+	 * rows recomputes some), and bounded in work; with several X rows
+	 * also by the decoding panel.
 	 */
+	align = mm->m.q8x ? 16 : 4;
 	block = wk->rows / (threads * 2) + 1;
-	block = (block + 3) & ~3ull;
-	block = JAL_MIN(block, JAL_MM_BLOCK_MACS / (mm->m.cols * wk->nx) & ~3ull);
+	block = (block + align - 1) & ~(align - 1);
+	block = JAL_MIN(block, JAL_MM_BLOCK_MACS / (mm->m.cols * wk->nx) & ~(align - 1));
 	if (wk->nx > 1)
 		block = JAL_MIN(block, JAL_MAX(4, JAL_PANEL_ELEMS / mm->m.cols) & ~3ull);
-	jal_claim_init(&wk->rows_left, wk->rows, JAL_MAX(block, 4));
+	jal_claim_init(&wk->rows_left, wk->rows, JAL_MAX(block, align));
 	atomic_init(&wk->bad, false);
 	jal_pool_run(&ex->job->dev->pool,
 		     jal_exec_share(ex, wk->rows * mm->m.cols * wk->nx * c / 2),
