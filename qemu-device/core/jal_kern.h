@@ -91,6 +91,14 @@ struct jal_kernels {
 		       const float *ws, size_t group, const int8_t *q,
 		       const float *xs, const int32_t *bias, size_t rows,
 		       size_t k);
+	/*
+	 * x (k values, k a multiple of group) to Q8X's q, xs and bias as
+	 * JAL_INSN_F_Q8X defines it (llama2.c's runq.c quantize()): per
+	 * group, s = max |x| / 127 and q = roundf(x / s) clamped to +-127,
+	 * 0 for a NaN or when s is 0.
+	 */
+	void (*q8x_quantize)(int8_t *q, float *xs, int32_t *bias,
+			     const float *x, size_t k, size_t group);
 	/* d[n * dpitch + m] = W[m] . X[n] for m < rows, n < nx. */
 	void (*mm_f32)(float *d, size_t dpitch, const float *w, size_t wpitch,
 		       const float *x, size_t xpitch, size_t rows, size_t nx,

@@ -14,6 +14,7 @@
  * in registers; arrays of them it would keep in memory, so the register
  * tiles below are spelled out with macros.
  */
+#include <math.h>
 #include <string.h>
 #if defined(__x86_64__) || defined(__i386__)
 #include <immintrin.h>
@@ -744,6 +745,47 @@ static void JAL_K(mv_q8x)(float *out, const int8_t *w, size_t pitch,
 			    q, xs, k);
 }
 
+/* Q8X's quantizer, a value at a time. */
+JAL_AI void jal_q8x_quantize(int8_t *q, float *xs, int32_t *bias,
+			     const float *x, size_t k, size_t group)
+{
+	size_t g, i;
+
+	for (g = 0; g < k / group; g++) {
+		const float *xg = x + g * group;
+		int8_t *qg = q + g * group;
+		float amax = 0.0f, s;
+		int32_t sum = 0;
+
+		for (i = 0; i < group; i++) {
+			float a = fabsf(xg[i]);
+
+			if (a > amax)
+				amax = a;
+		}
+		s = amax / 127.0f;
+		for (i = 0; i < group; i++) {
+			float v = s == 0.0f ? 0.0f : roundf(xg[i] / s);
+
+			qg[i] = v != v ? 0 : v > 127.0f ? 127 : v < -127.0f ? -127 :
+				(int8_t)v;
+			sum += qg[i];
+		}
+		xs[g] = s;
+		bias[g] = 128 * sum;
+	}
+}
+
+static void JAL_K(q8x_quantize)(int8_t *q, float *xs, int32_t *bias,
+				const float *x, size_t k, size_t group)
+{
+#if JAL_K_ZMV
+	jal_zmv_q8x_quantize(q, xs, bias, x, k, group);
+#else
+	jal_q8x_quantize(q, xs, bias, x, k, group);
+#endif
+}
+
 /*
  * S24: eight dense columns (two groups) from four stored values and two
  * index bytes. The values sit in lanes 0..3 of a vector whose lanes 4..7
@@ -1032,6 +1074,7 @@ const struct jal_kernels JAL_K(jal_kernels) = {
 	.mv_q8 = JAL_K(mv_q8),
 	.mv_s24 = JAL_K(mv_s24),
 	.mv_q8x = JAL_K(mv_q8x),
+	.q8x_quantize = JAL_K(q8x_quantize),
 	.mm_f32 = JAL_K(mm_f32),
 	.dec_bf16 = JAL_K(dec_bf16),
 	.dec_q8 = JAL_K(dec_q8),

@@ -643,3 +643,57 @@ JAL_ZMV_Q8X_PANELS(jal_zmv_q8x_16, 16)
 JAL_ZMV_Q8X_PANELS(jal_zmv_q8x_32, 32)
 JAL_ZMV_Q8X_PANELS(jal_zmv_q8x_64, 64)
 JAL_ZMV_Q8X_PANELS(jal_zmv_q8x_wide, group)
+
+/*
+ * x to Q8X's bytes, 16 values a register. roundf() is trunc plus a step
+ * away from zero where the dropped part is at least one half: exact, as
+ * v - trunc(v) is representable. max() keeps its second operand when
+ * the first is a NaN, as the scalar "if (a > amax)" does.
+ */
+JAL_AI void jal_zmv_q8x_quantize(int8_t *q, float *xs, int32_t *bias,
+				 const float *x, size_t k, size_t group)
+{
+	const __m512 magnitude = _mm512_castsi512_ps(_mm512_set1_epi32(0x7fffffff));
+	const __m512 half = _mm512_set1_ps(0.5f), one = _mm512_set1_ps(1.0f);
+	const __m512 qmax = _mm512_set1_ps(127.0f);
+	size_t g, i;
+
+	for (g = 0; g < k / group; g++) {
+		const float *xg = x + g * group;
+		__m512 amax = _mm512_setzero_ps(), sv;
+		__m512i sum = _mm512_setzero_si512();
+		__mmask16 take;
+		float s;
+
+		for (i = 0; i < group; i += 16) {
+			take = (__mmask16)(group - i >= 16 ? 0xffff : (1u << (group - i)) - 1);
+			amax = _mm512_max_ps(_mm512_and_ps(_mm512_maskz_loadu_ps(take, xg + i),
+							   magnitude), amax);
+		}
+		s = _mm512_reduce_max_ps(amax) / 127.0f;
+		sv = _mm512_set1_ps(s);
+		for (i = 0; i < group; i += 16) {
+			__m512 v = _mm512_setzero_ps(), r, away;
+			__m512i qi;
+
+			take = (__mmask16)(group - i >= 16 ? 0xffff : (1u << (group - i)) - 1);
+			if (s != 0.0f)
+				v = _mm512_div_ps(_mm512_maskz_loadu_ps(take, xg + i), sv);
+			r = _mm512_roundscale_ps(v, _MM_FROUND_TO_ZERO | _MM_FROUND_NO_EXC);
+			away = _mm512_or_ps(one, _mm512_andnot_ps(magnitude, v));
+			r = _mm512_mask_add_ps(r, _mm512_cmp_ps_mask(_mm512_and_ps(_mm512_sub_ps(v, r),
+										  magnitude),
+								     half, _CMP_GE_OQ),
+					       r, away);
+			/* NaN to 0, then clamp. */
+			r = _mm512_maskz_mov_ps(_mm512_cmp_ps_mask(v, v, _CMP_ORD_Q), r);
+			r = _mm512_min_ps(_mm512_max_ps(r, _mm512_sub_ps(_mm512_setzero_ps(), qmax)),
+					  qmax);
+			qi = _mm512_cvttps_epi32(r);
+			sum = _mm512_add_epi32(sum, qi);
+			_mm_mask_storeu_epi8(q + g * group + i, take, _mm512_cvtepi32_epi8(qi));
+		}
+		xs[g] = s;
+		bias[g] = 128 * _mm512_reduce_add_epi32(sum);
+	}
+}

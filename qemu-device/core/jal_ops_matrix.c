@@ -444,42 +444,6 @@ static enum jal_status jal_mm_put(struct jal_mm *mm, uint64_t n0, uint64_t nx,
 	return st;
 }
 
-/*
- * Q8X: x quantized per group as JAL_INSN_F_Q8X defines (llama2.c's
- * runq.c quantize()), into the worker's buffers, with each group's bias:
- * 128 times the sum of its quantized values, which lets kernels multiply
- * weights offset to unsigned bytes (w + 128) and subtract it.
- */
-static void jal_q8x_quantize(struct jal_worker *w, const float *x, size_t k,
-			     size_t group)
-{
-	size_t g, i;
-
-	for (g = 0; g < k / group; g++) {
-		const float *xg = x + g * group;
-		int8_t *q = w->q8x + g * group;
-		float amax = 0.0f, s;
-		int32_t sum = 0;
-
-		for (i = 0; i < group; i++) {
-			float a = fabsf(xg[i]);
-
-			if (a > amax)
-				amax = a;
-		}
-		s = amax / 127.0f;
-		for (i = 0; i < group; i++) {
-			float v = s == 0.0f ? 0.0f : roundf(xg[i] / s);
-
-			q[i] = v != v ? 0 : v > 127.0f ? 127 : v < -127.0f ? -127 :
-			       (int8_t)v;
-			sum += q[i];
-		}
-		w->q8x_scales[g] = s;
-		w->q8x_bias[g] = 128 * sum;
-	}
-}
-
 /* The fast path: rows of X no longer than JAL_XBUF_ELEMS. */
 static enum jal_status jal_mm_fast(struct jal_mm *mm)
 {
@@ -513,7 +477,14 @@ static enum jal_status jal_mm_fast(struct jal_mm *mm)
 			st = jal_mm_x_vector(mm, &x);
 			xpitch = (size_t)K;
 			if (!st && m->q8x) {
-				jal_q8x_quantize(w, x, (size_t)K, (size_t)m->group);
+				/*
+				 * The bias, 128 times each group's sum of q,
+				 * lets kernels offset the weights to unsigned
+				 * bytes (w + 128) and subtract it.
+				 */
+				ex->job->dev->kern->q8x_quantize(w->q8x, w->q8x_scales,
+								 w->q8x_bias, x, (size_t)K,
+								 (size_t)m->group);
 				wk.q8x = w->q8x;
 				wk.q8x_scales = w->q8x_scales;
 				wk.q8x_bias = w->q8x_bias;

@@ -298,6 +298,12 @@ static void check_matvec(struct __test_metadata *_metadata,
 	/* ... and a group of x that is all zeros (its scale is 0). */
 	for (i = 0; c->q8x && i < c->group && i < c->cols; i++)
 		x[(size_t)i * c->sx] = 0.0f;
+	/*
+	 * ... and one whose values divided by its scale (1: its largest is
+	 * 127) end in exactly one half, where rounding goes away from zero.
+	 */
+	for (i = c->group; c->q8x && i < 2 * c->group && i < c->cols; i++)
+		x[(size_t)i * c->sx] = i == c->group ? 127.0f : (float)((int)(i % 255) - 127) + 0.5f;
 	fill_rnd(f, d, dn);
 	memcpy(want, d, dn * 4);
 	args[2] = alloc_in(self, c->x_vram, xn * 4);
