@@ -475,6 +475,13 @@ JAL_AI void jal_zmv_panel_scales(const struct jal_zmv_panel *p, size_t g0,
 	__mmask8 take = (__mmask8)(p->ng - g0 < 8 ? (1u << (p->ng - g0)) - 1 : 0xff);
 	__m512 z0, z1, z2, z3, z4, z5, z6, z7, t0, t1, t2, t3, t4, t5, t6, t7;
 
+	if (p->ng == 1) {
+		/* A group a row (k = group): the rows' scales are adjacent. */
+		*s0 = _mm512_maskz_loadu_ps((__mmask16)((2u << p->last) - 1), p->ws);
+		*s1 = *s2 = *s3 = *s4 = *s5 = *s6 = *s7 = *s0;
+		return;
+	}
+
 	/* z: rows (i, i + 4) for i < 4, (i + 4, i + 8) for i >= 4, ... */
 #define JAL_ZMV_WS(r)								_mm256_maskz_loadu_ps(take, p->ws + JAL_KMIN((size_t)(r), p->last) * p->ng + g0)
 #define JAL_ZMV_WS2(a, b)							_mm512_insertf32x8(_mm512_castps256_ps512(JAL_ZMV_WS(a)), JAL_ZMV_WS(b), 1)
