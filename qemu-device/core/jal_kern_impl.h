@@ -539,6 +539,21 @@ JAL_TILE(jal_tile_1n, JAL_RI1, JAL_RJN)
 JAL_TILE(jal_tile_41, JAL_RI4, JAL_RJ1)
 JAL_TILE(jal_tile_11, JAL_RI1, JAL_RJ1)
 
+/* The wide MATVEC kernels (AVX-512 with VNNI; AVX2 for Q8X). */
+#if defined(__AVX512F__) && defined(__AVX512BW__) && defined(__AVX512VL__) && \
+	defined(__AVX512VNNI__)
+#define JAL_K_ZMV	1
+#include "jal_kern_zmv.h"
+#else
+#define JAL_K_ZMV	0
+#endif
+#if !JAL_K_ZMV && defined(__AVX2__)
+#define JAL_K_YMV	1
+#include "jal_kern_ymv.h"
+#else
+#define JAL_K_YMV	0
+#endif
+
 static void JAL_K(mv_f32)(float *out, const float *w, size_t pitch,
 			  const float *x, size_t rows, size_t k)
 {
@@ -548,6 +563,11 @@ static void JAL_K(mv_f32)(float *out, const float *w, size_t pitch,
 	if (k <= 512)
 		for (; m + 16 <= rows; m += 8)
 			jal_tile_81pf(out + m, w + m * pitch, pitch, x, k);
+#endif
+#if JAL_K_ZMV
+	if (!(k & 15))
+		for (; m + 4 <= rows; m += 4)
+			jal_zmv_f32_4(out + m, w + m * pitch, pitch, x, k);
 #endif
 	for (; m + 8 <= rows; m += 4)
 		jal_tile_41pf(out + m, w + m * pitch, pitch, x, k);
@@ -588,14 +608,6 @@ static void JAL_K(mm_f32)(float *d, size_t dp, const float *w, size_t wp,
 		}
 	}
 }
-
-#if defined(__AVX512F__) && defined(__AVX512BW__) && defined(__AVX512VL__) && \
-	defined(__AVX512VNNI__)
-#define JAL_K_ZMV	1
-#include "jal_kern_zmv.h"
-#else
-#define JAL_K_ZMV	0
-#endif
 
 /* BF16 rows, four at a time. */
 #define JAL_B_ZERO(i, a)	struct jal_l8 acc##i = l_zero();
@@ -736,6 +748,20 @@ static void JAL_K(mv_q8x)(float *out, const int8_t *w, size_t pitch,
 
 	if (zmv) {
 		zmv(out, w, pitch, ws, group, q, xs, bias, rows, k);
+		return;
+	}
+#elif JAL_K_YMV
+	/* The AVX2 kernels take the same group sizes. */
+	void (*ymv)(float *, const int8_t *, size_t, const float *, size_t,
+		    const int8_t *, const float *, const int32_t *, size_t,
+		    size_t) =
+		group == 4 ? jal_ymv_q8x_4 : group == 8 ? jal_ymv_q8x_8 :
+		group == 16 ? jal_ymv_q8x_16 : group == 32 ? jal_ymv_q8x_32 :
+		group == 64 ? jal_ymv_q8x_64 :
+		group % 64 == 0 ? jal_ymv_q8x_wide : NULL;
+
+	if (ymv) {
+		ymv(out, w, pitch, ws, group, q, xs, bias, rows, k);
 		return;
 	}
 #endif

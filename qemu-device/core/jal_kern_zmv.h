@@ -53,6 +53,35 @@ JAL_AI __m512 jal_zmv_q8(const int8_t *w, __m512 s)
 }
 
 /*
+ * F32, four rows, k a multiple of 16: a register of 16 columns a row
+ * rather than the 256-bit tiles' 8, half the loads and multiplies for
+ * the long rows that stream from memory; the next rows are prefetched.
+ */
+JAL_AI void jal_zmv_f32_4(float *out, const float *w, size_t pitch,
+			  const float *x, size_t k)
+{
+	const float *w0 = w, *w1 = w + pitch, *w2 = w + 2 * pitch;
+	const float *w3 = w + 3 * pitch;
+	__m512 a = _mm512_setzero_ps(), b = a;
+	size_t kk;
+
+	for (kk = 0; kk < k; kk += 16) {
+		__m512 xv = _mm512_loadu_ps(x + kk);
+
+		__builtin_prefetch(w0 + 4 * pitch + kk);
+		__builtin_prefetch(w1 + 4 * pitch + kk);
+		__builtin_prefetch(w2 + 4 * pitch + kk);
+		__builtin_prefetch(w3 + 4 * pitch + kk);
+		a = jal_zmv_add2(a, _mm512_mul_ps(_mm512_loadu_ps(w0 + kk), xv),
+				 _mm512_mul_ps(_mm512_loadu_ps(w1 + kk), xv));
+		b = jal_zmv_add2(b, _mm512_mul_ps(_mm512_loadu_ps(w2 + kk), xv),
+				 _mm512_mul_ps(_mm512_loadu_ps(w3 + kk), xv));
+	}
+	jal_z_store(out, (jal_v16)a);
+	jal_z_store(out + 2, (jal_v16)b);
+}
+
+/*
  * BF16, four rows, k a multiple of 16. The next rows' lines are
  * prefetched as the current ones stream past (one 64-byte line per 32
  * columns).
@@ -186,7 +215,11 @@ JAL_AI __m512 jal_zmv_s24_prod(__m128i vals, uint32_t off, __m512 xv)
 JAL_AI bool jal_zmv_s24_4(float *out, const uint16_t *v, size_t pitch,
 			  const uint8_t *idx, const float *x, size_t k)
 {
-	uint32_t off[4][JAL_ZMV_S24_COLS / 16];
+	/*
+	 * Written before it is read: not to be zero-filled on every call
+	 * (QEMU builds with -ftrivial-auto-var-init=zero).
+	 */
+	uint32_t off[4][JAL_ZMV_S24_COLS / 16] __attribute__((uninitialized));
 	size_t ipitch = k / 4, c0, kk, n = 0, i = 0;
 	__m512 a = _mm512_setzero_ps(), b = a, xv;
 	bool ok = true;
