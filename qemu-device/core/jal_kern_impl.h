@@ -736,32 +736,24 @@ static void JAL_K(mv_q8x)(float *out, const int8_t *w, size_t pitch,
 {
 	size_t m;
 
+#if JAL_K_ZMV || JAL_K_YMV
+	/* The wide kernels (VNNI or AVX2) take the group sizes the runtime chooses. */
 #if JAL_K_ZMV
-	/* The VNNI kernels take the group sizes the runtime chooses. */
-	void (*zmv)(float *, const int8_t *, size_t, const float *, size_t,
-		    const int8_t *, const float *, const int32_t *, size_t,
-		    size_t) =
-		group == 4 ? jal_zmv_q8x_4 : group == 8 ? jal_zmv_q8x_8 :
-		group == 16 ? jal_zmv_q8x_16 : group == 32 ? jal_zmv_q8x_32 :
-		group == 64 ? jal_zmv_q8x_64 :
-		group % 64 == 0 ? jal_zmv_q8x_wide : NULL;
+#define JAL_Q8X_WIDE(size)	jal_zmv_q8x_##size
+#else
+#define JAL_Q8X_WIDE(size)	jal_ymv_q8x_##size
+#endif
+	void (*wide)(float *, const int8_t *, size_t, const float *, size_t,
+		     const int8_t *, const float *, const int32_t *, size_t,
+		     size_t) =
+		group == 4 ? JAL_Q8X_WIDE(4) : group == 8 ? JAL_Q8X_WIDE(8) :
+		group == 16 ? JAL_Q8X_WIDE(16) : group == 32 ? JAL_Q8X_WIDE(32) :
+		group == 64 ? JAL_Q8X_WIDE(64) :
+		group % 64 == 0 ? JAL_Q8X_WIDE(wide) : NULL;
+#undef JAL_Q8X_WIDE
 
-	if (zmv) {
-		zmv(out, w, pitch, ws, group, q, xs, bias, rows, k);
-		return;
-	}
-#elif JAL_K_YMV
-	/* The AVX2 kernels take the same group sizes. */
-	void (*ymv)(float *, const int8_t *, size_t, const float *, size_t,
-		    const int8_t *, const float *, const int32_t *, size_t,
-		    size_t) =
-		group == 4 ? jal_ymv_q8x_4 : group == 8 ? jal_ymv_q8x_8 :
-		group == 16 ? jal_ymv_q8x_16 : group == 32 ? jal_ymv_q8x_32 :
-		group == 64 ? jal_ymv_q8x_64 :
-		group % 64 == 0 ? jal_ymv_q8x_wide : NULL;
-
-	if (ymv) {
-		ymv(out, w, pitch, ws, group, q, xs, bias, rows, k);
+	if (wide) {
+		wide(out, w, pitch, ws, group, q, xs, bias, rows, k);
 		return;
 	}
 #endif
