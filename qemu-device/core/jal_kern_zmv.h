@@ -258,11 +258,19 @@ JAL_AI bool jal_zmv_s24_4(float *out, const uint16_t *v, size_t pitch,
 /*
  * Q8X with VNNI: the weights offset to unsigned bytes (w ^ 0x80 is
  * w + 128) times the quantized x, four products summed into each 32-bit
- * lane by one instruction per 64 bytes (the offset comes off again with
- * the groups' biases); group / 4 such lanes make a group, added up by
- * rounds of pairing even and odd lanes, 16 groups a register. Integer
- * sums are exact in any order, and the float part of each group is the
- * same operations as the baseline's, so the bits are the same.
+ * lane by one instruction (the offset comes off again with the groups'
+ * biases, which start the sums). Integer sums are exact in any order,
+ * and the float part of each group is the same operations as the
+ * baseline's, so the bits are the same.
+ *
+ * Groups of 4 and 8 go eight rows at a time, eight groups of each row a
+ * step, two rows a register: rows r and r + 4 share accumulator r, its
+ * low half row r's eight lanes and its high half row r + 4's. The sums
+ * of eight groups of two rows land there directly (groups of 4: one
+ * multiply-add on 32 bytes of each row; groups of 8: 64 bytes of each,
+ * lanes paired), so that the float part is one instruction for two rows,
+ * and the eight rows' final lane trees are shuffles of all four
+ * accumulators at once.
  */
 
 /* Lane j: lanes 2j and 2j + 1 of a (lanes 0..15) then b (16..31), added. */
@@ -276,95 +284,212 @@ JAL_AI __m512i jal_zmv_pairs(__m512i a, __m512i b)
 				_mm512_permutex2var_epi32(a, odd, b));
 }
 
+/* The same for floats, within each 128-bit block (a0 + a1, a2 + a3, b0 + b1, b2 + b3). */
+JAL_AI __m512 jal_zmv_pairs_ps(__m512 a, __m512 b)
+{
+	return _mm512_add_ps(_mm512_shuffle_ps(a, b, 0x88), _mm512_shuffle_ps(a, b, 0xdd));
+}
+
+/* 32 bytes at @p, or the first @n < 32 with zeros after them (nothing past them read). */
+JAL_AI __m256i jal_zmv_ld32(const int8_t *p, size_t n)
+{
+	if (n >= 32)
+		return _mm256_loadu_si256((const __m256i *)p);
+	return _mm256_maskz_loadu_epi8((__mmask32)((1u << n) - 1), p);
+}
+
+/* 64 bytes at @p, or the first @n < 64 with zeros after them. */
+JAL_AI __m512i jal_zmv_ld64(const int8_t *p, size_t n)
+{
+	if (n >= 64)
+		return _mm512_loadu_si512(p);
+	return _mm512_maskz_loadu_epi8((1ull << n) - 1, p);
+}
+
+/* Eight floats at @p, or those under @take (the others 0) in a last step. */
+JAL_AI __m256 jal_zmv_ld8(const float *p, bool full, __mmask8 take)
+{
+	if (full)
+		return _mm256_loadu_ps(p);
+	return _mm256_maskz_loadu_ps(take, p);
+}
+
 /*
- * Sums of four (offset) products over bytes [0, n) of w and q, n >= 0;
- * bytes past n count as 128 times a q of 0.
+ * Rows up to this long are prefetched: a block reads 32 or 64 bytes of
+ * each of its rows in turn, which the hardware prefetchers do not follow
+ * well (as in jal_kern_ymv.h). The rows of the block after next are one
+ * range of memory, prefetched a few lines a step, and so are their
+ * scales.
  */
-JAL_AI __m512i jal_zmv_quads(const int8_t *w, const int8_t *q, size_t n)
+#define JAL_ZMV_ROWS_PREFETCH_PITCH	2048
+
+/* Lines to prefetch at each of @steps steps to cover @bytes, or 0 for long rows. */
+JAL_AI size_t jal_zmv_pfn(size_t pitch, size_t bytes, size_t steps)
+{
+	if (pitch > JAL_ZMV_ROWS_PREFETCH_PITCH)
+		return 0;
+	return ((bytes + 63) / 64 + steps) / steps;
+}
+
+/* Prefetch @n lines from *pf on, and move *pf past them. */
+JAL_AI void jal_zmv_prefetch(const int8_t **pf, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		__builtin_prefetch(*pf + 64 * i);
+	*pf += 64 * n;
+}
+
+/*
+ * acc (rows a and b) + ((float)sums * ws) * xs over the rows' next eight
+ * groups of @size bytes, the first @n bytes from @wa, @wb: all eight if
+ * @full, else those under @take (the others have sums, biases and scales
+ * 0, so they add +0.0, which leaves a lane as it was: lanes start at
+ * +0.0 and can never be -0.0). @qv holds the groups' q bytes, @nb their
+ * negated biases in the lanes their sums will take, @xv their x scales
+ * for both rows.
+ */
+JAL_AI __m512 jal_zmv_rows_step(__m512 acc, const int8_t *wa, const int8_t *wb,
+				const float *wsa, const float *wsb, __m512i qv,
+				__m512i nb, __m512 xv, size_t n, size_t size,
+				bool full, __mmask8 take)
 {
 	const __m512i offset = _mm512_set1_epi8((char)0x80);
-	__m512i wv, qv;
+	__m512i s, w;
+	__m512 wv;
 
-	if (n >= 64) {
-		wv = _mm512_loadu_si512(w);
-		qv = _mm512_loadu_si512(q);
-	} else if (n) {
-		__mmask64 take = (1ull << n) - 1;
-
-		wv = _mm512_maskz_loadu_epi8(take, w);
-		qv = _mm512_maskz_loadu_epi8(take, q);
+	if (size == 4) {
+		w = _mm512_inserti64x4(_mm512_castsi256_si512(jal_zmv_ld32(wa, n)),
+				       jal_zmv_ld32(wb, n), 1);
+		s = _mm512_dpbusd_epi32(nb, _mm512_xor_si512(w, offset), qv);
 	} else {
-		return _mm512_setzero_si512();
+		s = jal_zmv_pairs(_mm512_dpbusd_epi32(nb, _mm512_xor_si512(jal_zmv_ld64(wa, n),
+									   offset), qv),
+				  _mm512_dpbusd_epi32(nb, _mm512_xor_si512(jal_zmv_ld64(wb, n),
+									   offset), qv));
 	}
-	return _mm512_dpbusd_epi32(_mm512_setzero_si512(),
-				   _mm512_xor_si512(wv, offset), qv);
+	wv = _mm512_insertf32x8(_mm512_castps256_ps512(jal_zmv_ld8(wsa, full, take)),
+				jal_zmv_ld8(wsb, full, take), 1);
+	return _mm512_add_ps(acc, _mm512_mul_ps(_mm512_mul_ps(_mm512_cvtepi32_ps(s), wv), xv));
 }
+
+/* What the rows of a block share in a step: q, biases and x scales of groups g.. */
+JAL_AI void jal_zmv_rows_shared(const int8_t *q, const float *xs, const int32_t *bias,
+				size_t g, size_t n, size_t size, bool full, __mmask8 take,
+				__m512i *qv, __m512i *nb, __m512 *xv)
+{
+	__m256i b = full ? _mm256_loadu_si256((const __m256i *)(bias + g)) :
+		_mm256_maskz_loadu_epi32(take, bias + g);
+	__m256 x = jal_zmv_ld8(xs + g, full, take);
+
+	b = _mm256_sub_epi32(_mm256_setzero_si256(), b);
+	*xv = _mm512_insertf32x8(_mm512_castps256_ps512(x), x, 1);
+	if (size == 4) {
+		__m256i qh = jal_zmv_ld32(q + g * size, n);
+
+		*qv = _mm512_inserti64x4(_mm512_castsi256_si512(qh), qh, 1);
+		*nb = _mm512_inserti64x4(_mm512_castsi256_si512(b), b, 1);
+	} else {
+		*qv = jal_zmv_ld64(q + g * size, n);
+		/* Group j's sum is lanes 2j and 2j + 1: the bias starts lane 2j. */
+		*nb = _mm512_cvtepu32_epi64(b);
+	}
+}
+
+#define JAL_ZMV_ROWS_STEP(r)						\
+	(a##r = jal_zmv_rows_step(a##r, w##r + g * size, w##r##h + g * size,	\
+				  ws##r + g, ws##r##h + g, qv, nb, xv, n, size,	\
+				  full, take))
 
 /*
- * The offset sums of 16 groups of 4 or 8 bytes: 8 pairs the lanes of two
- * blocks of 4 (no arrays: locals would be
- * zero-filled on every call under -ftrivial-auto-var-init).
+ * Rows 0..last (at most 8) of groups of @size bytes; rows past @last
+ * repeat it. The rows 16 on are prefetched, @pfn lines a step.
  */
-#define JAL_ZMV_HALF(n, h)	((n) > (h) ? (n) - (h) : 0)
-
-JAL_AI __m512i jal_zmv_gs4(const int8_t *w, const int8_t *q, size_t n)
+JAL_AI void jal_zmv_q8x_rows(float *out, const int8_t *w, size_t pitch,
+			     const float *ws, size_t size, const int8_t *q,
+			     const float *xs, const int32_t *bias, size_t last,
+			     size_t k, size_t pfn)
 {
-	return jal_zmv_quads(w, q, n);
+	size_t ng = k / size, g, n;
+#define JAL_ZMV_ROW_PTRS(r, rh)							\
+	const int8_t *w##r = w + JAL_KMIN((size_t)(r), last) * pitch;		\
+	const int8_t *w##r##h = w + JAL_KMIN((size_t)(rh), last) * pitch;	\
+	const float *ws##r = ws + JAL_KMIN((size_t)(r), last) * ng;		\
+	const float *ws##r##h = ws + JAL_KMIN((size_t)(rh), last) * ng
+	JAL_ZMV_ROW_PTRS(0, 4);
+	JAL_ZMV_ROW_PTRS(1, 5);
+	JAL_ZMV_ROW_PTRS(2, 6);
+	JAL_ZMV_ROW_PTRS(3, 7);
+#undef JAL_ZMV_ROW_PTRS
+	const int8_t *pf = w + 16 * pitch, *pfs = (const int8_t *)(ws + 16 * ng);
+	size_t pfsn = pfn ? jal_zmv_pfn(0, 8 * ng * sizeof(float), (ng + 7) / 8) : 0;
+	__m512 a0 = _mm512_setzero_ps(), a1 = a0, a2 = a0, a3 = a0, xv, t;
+	__m512i qv, nb;
+	__mmask8 take = 0xff;
+	bool full = true;
+
+	for (g = 0; g + 8 <= ng; g += 8) {
+		n = 8 * size;
+		jal_zmv_prefetch(&pf, pfn);
+		jal_zmv_prefetch(&pfs, pfsn);
+		jal_zmv_rows_shared(q, xs, bias, g, n, size, full, take, &qv, &nb, &xv);
+		JAL_ZMV_ROWS_STEP(0);
+		JAL_ZMV_ROWS_STEP(1);
+		JAL_ZMV_ROWS_STEP(2);
+		JAL_ZMV_ROWS_STEP(3);
+	}
+	if (g < ng) {
+		full = false;
+		take = (__mmask8)((1u << (ng - g)) - 1);
+		n = (ng - g) * size;
+		jal_zmv_rows_shared(q, xs, bias, g, n, size, full, take, &qv, &nb, &xv);
+		JAL_ZMV_ROWS_STEP(0);
+		JAL_ZMV_ROWS_STEP(1);
+		JAL_ZMV_ROWS_STEP(2);
+		JAL_ZMV_ROWS_STEP(3);
+	}
+	/*
+	 * l_tree() of all eight rows: two rounds of pairs leave block 0 with
+	 * rows 0..3's ((l0 + l1) + (l2 + l3)), block 1 their ((l4 + l5) +
+	 * (l6 + l7)), blocks 2 and 3 the same for rows 4..7.
+	 */
+	t = jal_zmv_pairs_ps(jal_zmv_pairs_ps(a0, a1), jal_zmv_pairs_ps(a2, a3));
+	t = _mm512_add_ps(_mm512_shuffle_f32x4(t, t, 0x88), _mm512_shuffle_f32x4(t, t, 0xdd));
+	_mm256_mask_storeu_ps(out, (__mmask8)((2u << last) - 1), _mm512_castps512_ps256(t));
 }
 
-JAL_AI __m512i jal_zmv_gs8(const int8_t *w, const int8_t *q, size_t n)
-{
-	return jal_zmv_pairs(jal_zmv_gs4(w, q, n),
-			     jal_zmv_gs4(w + 64, q + 64, JAL_ZMV_HALF(n, 64)));
-}
+#undef JAL_ZMV_ROWS_STEP
 
 /*
- * One row, group 4 or 8 (@gs: the group sums of that size, so that each
- * size compiles to its own loop): 16 groups are at most two registers of
- * quads, and their sums already sit in lanes.
+ * All rows eight at a time; fewer than 8 rows left at the end are the
+ * last 8 rows again (the overlap is recomputed with the same bits).
  */
-JAL_AI void jal_zmv_q8x_row(float *out, const int8_t *w, const float *ws,
-			    size_t group, const int8_t *q, const float *xs,
-			    const int32_t *bias, size_t k,
-			    __m512i (*gs)(const int8_t *, const int8_t *, size_t))
-{
-	size_t ng = k / group, g0, n;
-	struct jal_l8 acc = l_zero();
-
-	for (g0 = 0; g0 < ng; g0 += 16) {
-		__mmask16 gm;
-		__m512i s;
-		__m512 t;
-
-		n = JAL_KMIN(ng - g0, (size_t)16);
-		gm = (__mmask16)((1u << n) - 1);
-		s = gs(w + g0 * group, q + g0 * group, n * group);
-		s = _mm512_sub_epi32(s, _mm512_maskz_loadu_epi32(gm, bias + g0));
-		t = _mm512_mul_ps(_mm512_cvtepi32_ps(s),
-				  _mm512_maskz_loadu_ps(gm, ws + g0));
-		t = _mm512_mul_ps(t, _mm512_maskz_loadu_ps(gm, xs + g0));
-		/* Groups g0..g0+7 into lanes 0..7, then g0+8..g0+15. */
-		acc.v += (jal_vf)_mm512_castps512_ps256(t);
-		acc.v += (jal_vf)_mm512_extractf32x8_ps(t, 1);
-	}
-	*out = l_tree(acc);
-}
-
-#define JAL_ZMV_Q8X(name, gs)						\
+#define JAL_ZMV_Q8X(name, size)						\
 static void name(float *out, const int8_t *w, size_t pitch,		\
 		 const float *ws, size_t group, const int8_t *q,	\
 		 const float *xs, const int32_t *bias, size_t rows,	\
 		 size_t k)						\
 {									\
-	size_t m;							\
+	size_t m, ng = k / (size);					\
+	size_t pfn = jal_zmv_pfn(pitch, 8 * pitch, (ng + 7) / 8);	\
 									\
-	for (m = 0; m < rows; m++)					\
-		jal_zmv_q8x_row(out + m, w + m * pitch,			\
-				ws + m * (k / group), group, q, xs, bias, k, gs); \
+	(void)group;							\
+	if (rows < 8) {							\
+		if (rows)						\
+			jal_zmv_q8x_rows(out, w, pitch, ws, size, q, xs, bias, \
+					 rows - 1, k, 0);		\
+		return;							\
+	}								\
+	for (m = 0; m < rows; m += 8) {					\
+		m = JAL_KMIN(m, rows - 8);				\
+		jal_zmv_q8x_rows(out + m, w + m * pitch, pitch, ws + m * ng, \
+				 size, q, xs, bias, 7, k, pfn);		\
+	}								\
 }
 
-JAL_ZMV_Q8X(jal_zmv_q8x_4, jal_zmv_gs4)
-JAL_ZMV_Q8X(jal_zmv_q8x_8, jal_zmv_gs8)
+JAL_ZMV_Q8X(jal_zmv_q8x_4, 4)
+JAL_ZMV_Q8X(jal_zmv_q8x_8, 8)
 
 /*
  * Groups of 16 bytes and more, sixteen rows at a time (a panel). One
@@ -684,8 +809,82 @@ JAL_ZMV_Q8X_PANELS(jal_zmv_q8x_32, 32)
 JAL_ZMV_Q8X_PANELS(jal_zmv_q8x_64, 64)
 JAL_ZMV_Q8X_PANELS(jal_zmv_q8x_wide, group)
 
+/* Lanes 0..@size - 1 of each run of @size (4, 8 or 16): all the run's max or sum. */
+JAL_AI __m512 jal_zmv_run_max(__m512 a, size_t size)
+{
+	a = _mm512_max_ps(a, _mm512_permute_ps(a, 0xb1));
+	a = _mm512_max_ps(a, _mm512_permute_ps(a, 0x4e));
+	if (size >= 8)
+		a = _mm512_max_ps(a, _mm512_shuffle_f32x4(a, a, 0xb1));
+	if (size >= 16)
+		a = _mm512_max_ps(a, _mm512_shuffle_f32x4(a, a, 0x4e));
+	return a;
+}
+
+JAL_AI __m512i jal_zmv_run_sum(__m512i a, size_t size)
+{
+	a = _mm512_add_epi32(a, _mm512_shuffle_epi32(a, (_MM_PERM_ENUM)0xb1));
+	a = _mm512_add_epi32(a, _mm512_shuffle_epi32(a, (_MM_PERM_ENUM)0x4e));
+	if (size >= 8)
+		a = _mm512_add_epi32(a, _mm512_shuffle_i32x4(a, a, 0xb1));
+	if (size >= 16)
+		a = _mm512_add_epi32(a, _mm512_shuffle_i32x4(a, a, 0x4e));
+	return a;
+}
+
 /*
- * x to Q8X's bytes, 16 values a register. roundf() is trunc plus a step
+ * Groups of 4, 8 or 16: 16 / @size groups a register, each group's max
+ * and sum by shuffle trees within its run of lanes (no horizontal
+ * reduction per group), its scale computed in all its lanes, and the
+ * scales and biases of the register's groups picked out by one permute
+ * each. NaNs are 0 before the max, so that none becomes it, as in the
+ * scalar loop.
+ */
+JAL_AI void jal_zmv_q8x_quantize_runs(int8_t *q, float *xs, int32_t *bias,
+				      const float *x, size_t k, size_t size)
+{
+	const __m512 magnitude = _mm512_castsi512_ps(_mm512_set1_epi32(0x7fffffff));
+	const __m512 half = _mm512_set1_ps(0.5f), one = _mm512_set1_ps(1.0f);
+	const __m512 qmax = _mm512_set1_ps(127.0f), qmin = _mm512_set1_ps(-127.0f);
+	/* Lane j: lane j * size, the first of group j. */
+	const __m512i firsts = _mm512_mullo_epi32(_mm512_set_epi32(15, 14, 13, 12, 11, 10,
+								   9, 8, 7, 6, 5, 4, 3, 2,
+								   1, 0),
+						  _mm512_set1_epi32((int)size));
+	size_t i;
+
+	for (i = 0; i < k; i += 16) {
+		size_t n = JAL_KMIN(k - i, (size_t)16);
+		__mmask16 take = (__mmask16)((1u << n) - 1);
+		__mmask8 gtake = (__mmask8)((1u << (n / size)) - 1);
+		__m512 xv = _mm512_maskz_loadu_ps(take, x + i), a, s, v, r, away;
+		__m512i qi;
+
+		a = _mm512_maskz_and_ps(_mm512_cmp_ps_mask(xv, xv, _CMP_ORD_Q), xv, magnitude);
+		s = _mm512_div_ps(jal_zmv_run_max(a, size), qmax);
+		v = _mm512_maskz_div_ps(_mm512_cmp_ps_mask(s, _mm512_setzero_ps(), _CMP_NEQ_UQ),
+					xv, s);
+		/* roundf(): trunc, plus a step away from zero from one half on. */
+		r = _mm512_roundscale_ps(v, _MM_FROUND_TO_ZERO | _MM_FROUND_NO_EXC);
+		away = _mm512_or_ps(one, _mm512_andnot_ps(magnitude, v));
+		r = _mm512_mask_add_ps(r, _mm512_cmp_ps_mask(_mm512_and_ps(_mm512_sub_ps(v, r),
+									   magnitude),
+							     half, _CMP_GE_OQ), r, away);
+		/* NaN to 0, then clamp. */
+		r = _mm512_maskz_mov_ps(_mm512_cmp_ps_mask(v, v, _CMP_ORD_Q), r);
+		r = _mm512_min_ps(_mm512_max_ps(r, qmin), qmax);
+		qi = _mm512_cvttps_epi32(r);
+		_mm_mask_storeu_epi8(q + i, take, _mm512_cvtepi32_epi8(qi));
+		qi = _mm512_slli_epi32(jal_zmv_run_sum(qi, size), 7);
+		_mm_mask_storeu_ps(xs + i / size, gtake,
+				   _mm512_castps512_ps128(_mm512_permutexvar_ps(firsts, s)));
+		_mm_mask_storeu_epi32(bias + i / size, gtake,
+				      _mm512_castsi512_si128(_mm512_permutexvar_epi32(firsts, qi)));
+	}
+}
+
+/*
+ * x to Q8X's bytes, 16 values a register (groups of 4 to 16: above). roundf() is trunc plus a step
  * away from zero where the dropped part is at least one half: exact, as
  * v - trunc(v) is representable. max() keeps its second operand when
  * the first is a NaN, as the scalar "if (a > amax)" does.
@@ -698,6 +897,10 @@ JAL_AI void jal_zmv_q8x_quantize(int8_t *q, float *xs, int32_t *bias,
 	const __m512 qmax = _mm512_set1_ps(127.0f);
 	size_t g, i;
 
+	if (group == 4 || group == 8 || group == 16) {
+		jal_zmv_q8x_quantize_runs(q, xs, bias, x, k, group);
+		return;
+	}
 	for (g = 0; g < k / group; g++) {
 		const float *xg = x + g * group;
 		__m512 amax = _mm512_setzero_ps(), sv;
