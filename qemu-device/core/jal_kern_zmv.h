@@ -37,7 +37,7 @@ JAL_AI __m512 jal_zmv_add2(__m512 acc, __m512 a, __m512 b)
 }
 
 /* Sixteen BF16 weights as f32. */
-JAL_AI __m512 jal_zmv_bf16(const uint16_t *w)
+JAL_AI __m512 jal_zmv_bf16(const void *w)
 {
 	__m256i h = _mm256_loadu_si256((const __m256i *)w);
 
@@ -52,65 +52,58 @@ JAL_AI __m512 jal_zmv_q8(const int8_t *w, __m512 s)
 	return _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(b)), s);
 }
 
-/*
- * F32, four rows, k a multiple of 16: a register of 16 columns a row
- * rather than the 256-bit tiles' 8, half the loads and multiplies for
- * the long rows that stream from memory; the next rows are prefetched.
- */
-JAL_AI void jal_zmv_f32_4(float *out, const float *w, size_t pitch,
-			  const float *x, size_t k)
+/* Sixteen f32 weights (jal_zmv_bf16()'s counterpart). */
+JAL_AI __m512 jal_zmv_f32(const void *w)
 {
-	const float *w0 = w, *w1 = w + pitch, *w2 = w + 2 * pitch;
-	const float *w3 = w + 3 * pitch;
-	__m512 a = _mm512_setzero_ps(), b = a;
-	size_t kk;
-
-	for (kk = 0; kk < k; kk += 16) {
-		__m512 xv = _mm512_loadu_ps(x + kk);
-
-		__builtin_prefetch(w0 + 4 * pitch + kk);
-		__builtin_prefetch(w1 + 4 * pitch + kk);
-		__builtin_prefetch(w2 + 4 * pitch + kk);
-		__builtin_prefetch(w3 + 4 * pitch + kk);
-		a = jal_zmv_add2(a, _mm512_mul_ps(_mm512_loadu_ps(w0 + kk), xv),
-				 _mm512_mul_ps(_mm512_loadu_ps(w1 + kk), xv));
-		b = jal_zmv_add2(b, _mm512_mul_ps(_mm512_loadu_ps(w2 + kk), xv),
-				 _mm512_mul_ps(_mm512_loadu_ps(w3 + kk), xv));
-	}
-	jal_z_store(out, (jal_v16)a);
-	jal_z_store(out + 2, (jal_v16)b);
+	return _mm512_loadu_ps(w);
 }
 
 /*
- * BF16, four rows, k a multiple of 16. The next rows' lines are
- * prefetched as the current ones stream past (one 64-byte line per 32
- * columns).
+ * Four rows of @esize-byte weights that @ld turns into f32 sixteen at a
+ * time, k a multiple of 16, @pitch in bytes. Rather than the 256-bit
+ * tiles' 8 columns, a register holds 16 of one row: half the loads and
+ * multiplies. The next rows' lines are prefetched as the current ones
+ * stream past.
  */
-JAL_AI void jal_zmv_bf16_4(float *out, const uint16_t *w, size_t pitch,
-			   const float *x, size_t k)
+JAL_AI void jal_zmv_rows4(float *out, const uint8_t *w, size_t pitch,
+			  size_t esize, const float *x, size_t k,
+			  __m512 (*ld)(const void *))
 {
-	const uint16_t *w0 = w, *w1 = w + pitch, *w2 = w + 2 * pitch;
-	const uint16_t *w3 = w + 3 * pitch;
+	const uint8_t *w0 = w, *w1 = w + pitch, *w2 = w + 2 * pitch;
+	const uint8_t *w3 = w + 3 * pitch;
 	__m512 a = _mm512_setzero_ps(), b = a;
-	size_t kk;
+	size_t kk, at;
 
 	for (kk = 0; kk < k; kk += 16) {
 		__m512 xv = _mm512_loadu_ps(x + kk);
 
-		if (!(kk & 31)) {
-			__builtin_prefetch(w0 + 4 * pitch + kk);
-			__builtin_prefetch(w1 + 4 * pitch + kk);
-			__builtin_prefetch(w2 + 4 * pitch + kk);
-			__builtin_prefetch(w3 + 4 * pitch + kk);
+		at = kk * esize;
+		if (!(at & 63)) {
+			__builtin_prefetch(w0 + 4 * pitch + at);
+			__builtin_prefetch(w1 + 4 * pitch + at);
+			__builtin_prefetch(w2 + 4 * pitch + at);
+			__builtin_prefetch(w3 + 4 * pitch + at);
 		}
-		a = jal_zmv_add2(a, _mm512_mul_ps(jal_zmv_bf16(w0 + kk), xv),
-				 _mm512_mul_ps(jal_zmv_bf16(w1 + kk), xv));
-		b = jal_zmv_add2(b, _mm512_mul_ps(jal_zmv_bf16(w2 + kk), xv),
-				 _mm512_mul_ps(jal_zmv_bf16(w3 + kk), xv));
+		a = jal_zmv_add2(a, _mm512_mul_ps(ld(w0 + at), xv),
+				 _mm512_mul_ps(ld(w1 + at), xv));
+		b = jal_zmv_add2(b, _mm512_mul_ps(ld(w2 + at), xv),
+				 _mm512_mul_ps(ld(w3 + at), xv));
 	}
 	/* Each half is a row's eight lanes: jal_z_store()'s layout. */
 	jal_z_store(out, (jal_v16)a);
 	jal_z_store(out + 2, (jal_v16)b);
+}
+
+JAL_AI void jal_zmv_f32_4(float *out, const float *w, size_t pitch,
+			  const float *x, size_t k)
+{
+	jal_zmv_rows4(out, (const uint8_t *)w, pitch * 4, 4, x, k, jal_zmv_f32);
+}
+
+JAL_AI void jal_zmv_bf16_4(float *out, const uint16_t *w, size_t pitch,
+			   const float *x, size_t k)
+{
+	jal_zmv_rows4(out, (const uint8_t *)w, pitch * 2, 2, x, k, jal_zmv_bf16);
 }
 
 /* Q8, four rows, group (and so k) a multiple of 16. */
