@@ -275,6 +275,17 @@ static float ref_q8x_row(const int8_t *w, const float *ws, uint32_t group,
 	       ((lanes[4] + lanes[5]) + (lanes[6] + lanes[7]));
 }
 
+/* A random layout: extra row pitch, strides of D and x, where W, x and D live. */
+static void mv_case_rnd_layout(struct fake *f, struct mv_case *c)
+{
+	c->extra_pitch = rnd(f) % 3 ? 0 : rnd_in(f, 1, 9);
+	c->sd = rnd(f) % 4 ? 1 : rnd_in(f, 2, 3);
+	c->sx = rnd(f) % 4 ? 1 : rnd_in(f, 0, 3);
+	c->w_vram = rnd(f) % 4;
+	c->x_vram = rnd(f) % 2;
+	c->d_vram = rnd(f) % 2;
+}
+
 static void check_matvec(struct __test_metadata *_metadata,
 			 FIXTURE_DATA(llm) *self, const struct mv_case *c)
 {
@@ -392,12 +403,7 @@ TEST_F_TIMEOUT(llm, matvec_every_dtype_matches_the_reference, 120)
 		c.group = groups[rnd(f) % 8];
 		c.rows = rnd_in(f, 1, i < 40 ? 160 : 900);
 		c.cols = fit_cols(dt, rnd_in(f, 1, i < 40 ? 300 : 1500), c.group);
-		c.extra_pitch = rnd(f) % 3 ? 0 : rnd_in(f, 1, 9);
-		c.sd = rnd(f) % 4 ? 1 : rnd_in(f, 2, 3);
-		c.sx = rnd(f) % 4 ? 1 : rnd_in(f, 0, 3);
-		c.w_vram = rnd(f) % 4;
-		c.x_vram = rnd(f) % 2;
-		c.d_vram = rnd(f) % 2;
+		mv_case_rnd_layout(f, &c);
 		check_matvec(_metadata, self, &c);
 	}
 }
@@ -431,12 +437,7 @@ TEST_F_TIMEOUT(llm, matvec_q8x_matches_the_reference, 120)
 		c.group = groups[rnd(f) % ARRAY_SIZE(groups)];
 		c.rows = rnd_in(f, 1, 300);
 		c.cols = c.group * rnd_in(f, 1, 40);
-		c.extra_pitch = rnd(f) % 3 ? 0 : rnd_in(f, 1, 9);
-		c.sd = rnd(f) % 4 ? 1 : rnd_in(f, 2, 3);
-		c.sx = rnd(f) % 4 ? 1 : rnd_in(f, 0, 3);
-		c.w_vram = rnd(f) % 4;
-		c.x_vram = rnd(f) % 2;
-		c.d_vram = rnd(f) % 2;
+		mv_case_rnd_layout(f, &c);
 		check_matvec(_metadata, self, &c);
 	}
 }
