@@ -24,36 +24,53 @@ say() { printf '[deps] %s\n' "$*"; }
 
 # bookworm-backports carries meson >= 1.5, python3-pycotap and QEMU 10.0's
 # source; deb-src lines (bookworm, and trixie for QEMU 10.0's current
-# source package) let apt-get source fetch QEMU.
+# source package) let apt-get source fetch QEMU. The mirrors are the ones
+# this machine's apt already uses for bookworm and bookworm-security: the
+# repository names no archive host of its own.
+apt_mirror() {	# $1: suite; prints the first URI apt has for it
+	local f
+	for f in /etc/apt/sources.list /etc/apt/sources.list.d/*.list; do
+		[ -f "$f" ] || continue
+		awk -v suite="$1" '$1 == "deb" {
+			i = 2; if ($i ~ /^\[/) while ($i !~ /\]$/) i++; if ($2 ~ /^\[/) i++
+			if ($(i + 1) == suite) { print $i; exit }
+		}' "$f"
+	done
+	for f in /etc/apt/sources.list.d/*.sources; do
+		[ -f "$f" ] && [ "$f" != "$src" ] || continue
+		awk -v suite="$1" 'BEGIN { RS = ""; FS = "\n" } {
+			uri = ""; ok = 0; deb = 0
+			for (i = 1; i <= NF; i++) {
+				if ($i ~ /^URIs:/) { split($i, u, /[ \t]+/); uri = u[2] }
+				if ($i ~ /^Types:/ && $i ~ /[ \t]deb([ \t]|$)/) deb = 1
+				if ($i ~ /^Suites:/) {
+					n = split($i, s, /[ \t]+/)
+					for (j = 2; j <= n; j++) if (s[j] == suite) ok = 1
+				}
+			}
+			if (ok && deb && uri != "") { print uri; exit }
+		}' "$f"
+	done | head -n 1
+}
 src=/etc/apt/sources.list.d/jalapeno.sources
 if ! grep -qs "^Suites: trixie" "$src"; then
-	say "adding bookworm-backports and deb-src entries ($src)"
-	$SUDO tee "$src" >/dev/null <<'S'
-Types: deb deb-src
-URIs: http://deb.debian.org/debian
-Suites: bookworm-backports
-Components: main
-Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
-
-Types: deb-src
-URIs: http://deb.debian.org/debian
-Suites: bookworm bookworm-updates
-Components: main
-Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
-
-Types: deb-src
-URIs: http://deb.debian.org/debian-security
-Suites: bookworm-security
-Components: main
-Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
-
-# Source only: QEMU 10.0's Debian source package (with Debian's patches).
-Types: deb-src
-URIs: http://deb.debian.org/debian
-Suites: trixie
-Components: main
-Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
-S
+	archive=$(apt_mirror bookworm)
+	security=$(apt_mirror bookworm-security)
+	[ -n "$archive" ] || { echo "apt has no bookworm source to take the Debian mirror from" >&2; exit 1; }
+	say "adding bookworm-backports and deb-src entries ($src, mirror $archive)"
+	{
+		printf 'Types: deb deb-src\nURIs: %s\nSuites: bookworm-backports\nComponents: main\n' "$archive"
+		printf 'Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg\n\n'
+		printf 'Types: deb-src\nURIs: %s\nSuites: bookworm bookworm-updates\nComponents: main\n' "$archive"
+		printf 'Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg\n\n'
+		if [ -n "$security" ]; then
+			printf 'Types: deb-src\nURIs: %s\nSuites: bookworm-security\nComponents: main\n' "$security"
+			printf 'Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg\n\n'
+		fi
+		printf '# Source only: QEMU 10.0'"'"'s Debian source package (with Debian'"'"'s patches).\n'
+		printf 'Types: deb-src\nURIs: %s\nSuites: trixie\nComponents: main\n' "$archive"
+		printf 'Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg\n'
+	} | $SUDO tee "$src" >/dev/null
 fi
 say "apt-get update"
 $SUDO apt-get update -qq
