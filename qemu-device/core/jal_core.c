@@ -138,9 +138,9 @@ static int jal_worker_alloc(struct jal_worker *w, unsigned int threads)
 	for (i = 0; i < 3; i++)
 		w->vec[i] = malloc(JAL_VEC_CHUNK * sizeof(float));
 	w->xbuf = malloc(JAL_XBUF_ELEMS * sizeof(float));
-	w->q8x = malloc(JAL_Q8X_MAX_COLS);
-	w->q8x_scales = malloc(JAL_Q8X_MAX_COLS / 4 * sizeof(float));
-	w->q8x_bias = malloc(JAL_Q8X_MAX_COLS / 4 * sizeof(int32_t));
+	w->q8x = malloc(JAL_Q8X_BLK_ELEMS);
+	w->q8x_scales = malloc(JAL_Q8X_BLK_ELEMS / 4 * sizeof(float));
+	w->q8x_bias = malloc(JAL_Q8X_BLK_ELEMS / 4 * sizeof(int32_t));
 	w->scratch = malloc(JAL_SCRATCH_ELEMS * sizeof(float));
 	w->wbuf = malloc(JAL_WBUF_BYTES);
 	w->abuf = malloc(JAL_ABUF_BYTES);

@@ -292,8 +292,9 @@ static enum jal_status jal_insn_check(struct jal_exec *ex,
 	if (in->flags & ~JAL_INSN_F_VALID_MASK)
 		return jal_exec_bad(ex, "undefined flags 0x%x", in->flags);
 	if ((in->flags & JAL_INSN_F_Q8X) &&
-	    (in->opcode != JAL_OP_MATVEC || in->dtype != JAL_DTYPE_Q8))
-		return jal_exec_bad(ex, "Q8X is a flag of MATVEC with Q8 weights, not of %s",
+	    ((in->opcode != JAL_OP_MATVEC && in->opcode != JAL_OP_MATMUL) ||
+	     in->dtype != JAL_DTYPE_Q8))
+		return jal_exec_bad(ex, "Q8X is a flag of MATVEC and MATMUL with Q8 weights, not of %s",
 				    op->name);
 	if (in->reserved[0] || in->reserved[1])
 		return jal_exec_bad(ex, "reserved fields are not zero");

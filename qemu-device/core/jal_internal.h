@@ -34,6 +34,8 @@
 #define JAL_WBUF_BYTES		(2u << 20)	/* rows of W */
 #define JAL_ABUF_BYTES		(1u << 20)	/* their Q8 scales / S24 indices */
 #define JAL_XBLK_ELEMS		(256u << 10)	/* rows of X */
+/* Q8X: rows of X quantized at once (a row is at most JAL_Q8X_MAX_COLS). */
+#define JAL_Q8X_BLK_ELEMS	JAL_XBLK_ELEMS
 #define JAL_OBUF_ELEMS		65536u		/* results on their way out */
 /* Per compute thread: W rows decoded to f32 for MATMUL. */
 #define JAL_PANEL_ELEMS		65536u
@@ -130,7 +132,7 @@ struct jal_worker {
 	struct jal_insn *code;		/* JAL_MAX_CODE_SIZE bytes */
 	float *vec[3];			/* JAL_VEC_CHUNK elements each */
 	float *xbuf;			/* JAL_XBUF_ELEMS elements */
-	/* MATVEC with JAL_INSN_F_Q8X: x quantized (JAL_Q8X_MAX_COLS). */
+	/* JAL_INSN_F_Q8X: rows of x quantized (JAL_Q8X_BLK_ELEMS). */
 	int8_t *q8x;
 	float *q8x_scales;		/* per group (a group is >= 4) */
 	int32_t *q8x_bias;		/* 128 * the sum of each group */

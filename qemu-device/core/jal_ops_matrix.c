@@ -10,8 +10,9 @@
  * kernel variant or the number of threads.
  *
  * The fast path keeps a block of X rows resident (the whole x for
- * MATVEC), uses W in place when it is one run of device memory (else
- * reads blocks of rows into a bounce buffer), and writes results straight
+ * MATVEC; with Q8X quantized, each row as MATVEC quantizes x), uses W in
+ * place when it is one run of device memory (else reads blocks of rows
+ * into a bounce buffer), and writes results straight
  * into D when D is one run of device memory that overlaps no input (else
  * through a bounded output buffer, or a staging copy of all of D when it
  * overlaps an input, so every input is read before any result lands).
@@ -169,7 +170,10 @@ struct jal_mm_work {
 	size_t xpitch, nx;
 	float *d;			/* d[n * dpitch + m] */
 	size_t dpitch;
-	/* Q8X: x quantized, its group scales and biases (see jal_kernels). */
+	/*
+	 * Q8X: the nx rows of X quantized, cols values a row, and their
+	 * group scales and biases, cols / group a row (see jal_kernels).
+	 */
 	const int8_t *q8x;
 	const float *q8x_scales;
 	const int32_t *q8x_bias;
@@ -209,6 +213,34 @@ static void jal_mm_decoded(struct jal_mm_work *wk, float *panel,
 			  n, wk->nx, cols);
 }
 
+/*
+ * Q8X rows [r, r + n) of the block, W at @w, scales at @ws: a few rows of
+ * W at a time for every row of X, so that they stay in the core's caches
+ * while the rows of X pass (each row's results are those of its MATVEC:
+ * which rows a kernel call takes does not change them).
+ */
+#define JAL_Q8X_SUB_ROWS	16u
+
+static void jal_mm_q8x(struct jal_mm_work *wk, const uint8_t *w,
+		       const float *ws, uint64_t r, uint64_t n)
+{
+	const struct jal_kernels *k = wk->dev->kern;
+	const struct jal_weights *m = wk->m;
+	size_t cols = m->cols, groups = cols / m->group, sub, i, j;
+
+	for (i = 0; i < n; i += sub) {
+		sub = (size_t)JAL_MIN(n - i, (uint64_t)JAL_Q8X_SUB_ROWS);
+		if (wk->nx == 1)
+			sub = n;
+		for (j = 0; j < wk->nx; j++)
+			k->mv_q8x(wk->d + j * wk->dpitch + r + i,
+				  (const int8_t *)w + i * wk->wpitch, wk->wpitch,
+				  ws + i * groups, m->group, wk->q8x + j * cols,
+				  wk->q8x_scales + j * groups,
+				  wk->q8x_bias + j * groups, sub, cols);
+	}
+}
+
 static void jal_mm_rows(struct jal_mm_work *wk, struct jal_tscratch *ts,
 			uint64_t r, uint64_t n)
 {
@@ -235,10 +267,8 @@ static void jal_mm_rows(struct jal_mm_work *wk, struct jal_tscratch *ts,
 		break;
 	case JAL_DTYPE_Q8:
 		if (wk->q8x) {
-			k->mv_q8x(wk->d + r, (const int8_t *)w, wk->wpitch,
-				  (const float *)(wk->aux + r * m->abytes),
-				  m->group, wk->q8x, wk->q8x_scales, wk->q8x_bias,
-				  n, cols);
+			jal_mm_q8x(wk, w, (const float *)(wk->aux + r * m->abytes),
+				   r, n);
 			return;
 		}
 		if (wk->nx == 1 && m->group % 8 == 0) {
@@ -396,7 +426,7 @@ static enum jal_status jal_mm_compute(struct jal_mm *mm, struct jal_mm_work *wk)
 	block = wk->rows / (threads * 2) + 1;
 	block = (block + align - 1) & ~(align - 1);
 	block = JAL_MIN(block, JAL_MM_BLOCK_MACS / (mm->m.cols * wk->nx) & ~(align - 1));
-	if (wk->nx > 1)
+	if (wk->nx > 1 && !mm->m.q8x)
 		block = JAL_MIN(block, JAL_MAX(4, JAL_PANEL_ELEMS / mm->m.cols) & ~3ull);
 	jal_claim_init(&wk->rows_left, wk->rows, JAL_MAX(block, align));
 	atomic_init(&wk->bad, false);
@@ -444,6 +474,45 @@ static enum jal_status jal_mm_put(struct jal_mm *mm, uint64_t n0, uint64_t nx,
 	return st;
 }
 
+/*
+ * Q8X: quantize @nx rows of X (@xpitch floats apart) into the worker's
+ * buffers, once for all rows of W. The bias, 128 times each group's sum
+ * of q, lets kernels offset the weights to unsigned bytes (w + 128) and
+ * subtract it.
+ */
+static void jal_mm_q8x_quantize(struct jal_mm *mm, struct jal_mm_work *wk,
+				const float *x, size_t xpitch, size_t nx)
+{
+	struct jal_worker *w = mm->ex->w;
+	size_t cols = mm->m.cols, groups = cols / mm->m.group, j;
+
+	for (j = 0; j < nx; j++)
+		mm->ex->job->dev->kern->q8x_quantize(w->q8x + j * cols,
+						     w->q8x_scales + j * groups,
+						     w->q8x_bias + j * groups,
+						     x + j * xpitch, cols,
+						     (size_t)mm->m.group);
+	wk->q8x = w->q8x;
+	wk->q8x_scales = w->q8x_scales;
+	wk->q8x_bias = w->q8x_bias;
+}
+
+/*
+ * Rows of X (at most @left) one pass over W takes: f32 rows a cache-sized
+ * tile, and 4 rows of W times them one claim; Q8X rows as many as its
+ * quantized buffer holds (one byte a value, and every pass over W reads
+ * all of W).
+ */
+static uint64_t jal_mm_x_tile(const struct jal_mm *mm, uint64_t left)
+{
+	uint64_t K = mm->m.cols;
+
+	if (mm->m.q8x)
+		return JAL_MIN(left, JAL_Q8X_BLK_ELEMS / K);
+	left = JAL_MIN(left, JAL_MAX(4, JAL_MM_XTILE_FLOATS / K));
+	return JAL_MIN(left, JAL_MAX(1, JAL_MM_BLOCK_MACS / 4 / K));
+}
+
 /* The fast path: rows of X no longer than JAL_XBUF_ELEMS. */
 static enum jal_status jal_mm_fast(struct jal_mm *mm)
 {
@@ -476,30 +545,13 @@ static enum jal_status jal_mm_fast(struct jal_mm *mm)
 			nb = 1;
 			st = jal_mm_x_vector(mm, &x);
 			xpitch = (size_t)K;
-			if (!st && m->q8x) {
-				/*
-				 * The bias, 128 times each group's sum of q,
-				 * lets kernels offset the weights to unsigned
-				 * bytes (w + 128) and subtract it.
-				 */
-				ex->job->dev->kern->q8x_quantize(w->q8x, w->q8x_scales,
-								 w->q8x_bias, x, (size_t)K,
-								 (size_t)m->group);
-				wk.q8x = w->q8x;
-				wk.q8x_scales = w->q8x_scales;
-				wk.q8x_bias = w->q8x_bias;
-			}
 		} else if (x_direct) {
-			/* A cache-sized tile, and 4 rows of W times it one claim. */
-			nb = JAL_MIN(mm->n - n0,
-				     JAL_MAX(4, JAL_MM_XTILE_FLOATS / K));
-			nb = JAL_MIN(nb, JAL_MAX(1, JAL_MM_BLOCK_MACS / 4 / K));
+			/* A tile of X in place. */
+			nb = jal_mm_x_tile(mm, mm->n - n0);
 			x = (const float *)mm->x.ptr + n0 * mm->xpitch;
 			xpitch = (size_t)mm->xpitch;
 		} else {
-			nb = JAL_MIN(mm->n - n0, JAL_XBLK_ELEMS / K);
-			nb = JAL_MIN(nb, JAL_MAX(4, JAL_MM_XTILE_FLOATS / K));
-			nb = JAL_MIN(nb, JAL_MAX(1, JAL_MM_BLOCK_MACS / 4 / K));
+			nb = JAL_MIN(jal_mm_x_tile(mm, mm->n - n0), JAL_XBLK_ELEMS / K);
 			if (!direct)
 				nb = JAL_MIN(nb, 64);
 			x = w->xblk;
@@ -516,6 +568,8 @@ static enum jal_status jal_mm_fast(struct jal_mm *mm)
 		/* Results go out through obuf: at most 64 rows of X at once. */
 		if (!direct)
 			nb = JAL_MIN(nb, 64);
+		if (m->q8x)
+			jal_mm_q8x_quantize(mm, &wk, x, xpitch, (size_t)nb);
 
 		wk.x = x;
 		wk.xpitch = xpitch;

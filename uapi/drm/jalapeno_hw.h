@@ -398,7 +398,7 @@ struct jal_insn {
 };
 
 #define JAL_INSN_F_DIM_REG(i)		JAL_BIT(i)	/* i = 0..3 */
-/* MATVEC with Q8 weights: x quantized to int8 too (see below). */
+/* MATVEC and MATMUL with Q8 weights: x quantized to int8 too (see below). */
 #define JAL_INSN_F_Q8X			JAL_BIT(4)
 #define JAL_INSN_F_VALID_MASK		0x001fu
 
@@ -483,7 +483,9 @@ enum jal_opcode {
  * JAL_OP_MATMUL: r[0] = D (dim[2] rows of dim[0], row pitch stride[0]),
  * r[1] = W (dim[0] rows of dim[1], pitch stride[1]), r[2] = X (dim[2]
  * rows of dim[1], pitch stride[2]), r[3] and dim[3] = Q8 scales / group
- * size or S24 indices as for MATVEC. Pitches of 0 mean dense.
+ * size or S24 indices as for MATVEC. Pitches of 0 mean dense. Row n of D
+ * is bit for bit the MATVEC of row n of X, whatever the other rows (with
+ * JAL_INSN_F_Q8X too: each row of X is quantized on its own).
  *
  * JAL_OP_RMSNORM: r[0] = d, r[1] = a, r[2] = b (weights), dim[0] = n,
  * imm[0] = eps (f32 bits). Contiguous operands.

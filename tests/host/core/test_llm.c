@@ -602,6 +602,113 @@ TEST_F(llm, matmul_rows_equal_matvec_and_k0_gives_zeros)
 	wmat_free(&m);
 }
 
+/*
+ * Batch invariance: every row of a MATMUL of B rows is the MATVEC of that
+ * row, bit for bit, for every dtype (and Q8 with Q8X, X quantized per
+ * row), whatever B and whatever else is in the batch: rows of X are
+ * scaled by powers of two from 2^-30 to 2^29 and one is all zeros.
+ */
+struct batch_case {
+	unsigned int dtype;
+	bool q8x;
+	uint32_t m, k, group, extra_w, extra_x, extra_d;
+	bool vram;
+};
+
+static void check_batch_invariance(struct __test_metadata *_metadata,
+				   FIXTURE_DATA(llm) *self,
+				   const struct batch_case *c, uint32_t B)
+{
+	struct fake *f = self->f;
+	uint32_t xp = c->k + c->extra_x, dp = c->m + c->extra_d, b, i, bad = 0;
+	size_t xn = (size_t)B * xp, dn = (size_t)B * dp;
+	float *x = malloc(xn * 4), *d = malloc(dn * 4), *mv = malloc(dn * 4);
+	struct jal_insn *code = calloc(1 + 3 * B, sizeof(*code)), *in;
+	uint64_t aux_va, args[5];
+	struct wmat m;
+
+	reset_alloc(self);
+	wmat_make(f, &m, c->dtype, c->m, c->k, c->extra_w, c->group);
+	args[1] = wmat_place(self, &m, c->vram, &aux_va);
+	args[3] = aux_va;
+	fill_rnd(f, x, xn);
+	for (b = 0; b < B; b++) {
+		float scale = ldexpf(1.0f, (int)((b * 37) % 60) - 30);
+
+		for (i = 0; i < c->k; i++)
+			x[(size_t)b * xp + i] = b == 2 ? 0.0f : x[(size_t)b * xp + i] * scale;
+	}
+	args[2] = alloc_in(self, c->vram, xn * 4);
+	args[0] = alloc_in(self, c->vram, dn * 4);
+	args[4] = alloc_in(self, !c->vram, dn * 4);
+	host_write(f, CTX, args[2], x, xn * 4);
+
+	in = &code[0];
+	*in = i_op(JAL_OP_MATMUL);
+	in->dtype = c->dtype;
+	in->flags = c->q8x ? JAL_INSN_F_Q8X : 0;
+	in->r[1] = 1;
+	in->r[2] = 2;
+	in->r[3] = c->dtype >= JAL_DTYPE_Q8 ? 3 : 0;
+	in->dim[0] = c->m;
+	in->dim[1] = c->k;
+	in->dim[2] = B;
+	in->dim[3] = c->dtype == JAL_DTYPE_Q8 ? c->group : 0;
+	in->stride[0] = dp;
+	in->stride[1] = m.pitch;
+	in->stride[2] = xp;
+	for (b = 0; b < B; b++) {
+		code[1 + 3 * b] = i_addi(5, 2, (uint64_t)b * xp * 4);
+		code[2 + 3 * b] = i_addi(6, 4, (uint64_t)b * dp * 4);
+		in = &code[3 + 3 * b];
+		*in = i_matvec(6, 1, 5, c->m, c->k, 1, m.pitch, 1);
+		in->dtype = c->dtype;
+		in->flags = c->q8x ? JAL_INSN_F_Q8X : 0;
+		in->r[3] = c->dtype >= JAL_DTYPE_Q8 ? 3 : 0;
+		in->dim[2] = c->dtype == JAL_DTYPE_Q8 ? c->group : 0;
+	}
+	ASSERT_EQ(JAL_STATUS_OK, run_kernel(f, code, 1 + 3 * B, args, 5).status);
+	host_read(f, CTX, args[0], d, dn * 4);
+	host_read(f, CTX, args[4], mv, dn * 4);
+	for (b = 0; b < B; b++)
+		for (i = 0; i < c->m; i++)
+			bad += f2u(d[(size_t)b * dp + i]) != f2u(mv[(size_t)b * dp + i]);
+	EXPECT_EQ(0, bad) {
+		TH_LOG("dtype %u q8x %d %ux%u group %u B %u vram %d: %u rows differ from MATVEC",
+		       c->dtype, c->q8x, c->m, c->k, c->group, B, c->vram, bad);
+	}
+	wmat_free(&m);
+	free(code);
+	free(x);
+	free(d);
+	free(mv);
+}
+
+TEST_F_TIMEOUT(llm, matmul_rows_equal_matvec_for_every_dtype_and_batch, 180)
+{
+	static const struct batch_case cases[] = {
+		{ JAL_DTYPE_F32, false, 70, 200, 0, 0, 0, 0, true },
+		{ JAL_DTYPE_F32, false, 37, 33, 0, 3, 5, 2, false },
+		{ JAL_DTYPE_BF16, false, 70, 200, 0, 1, 0, 3, true },
+		{ JAL_DTYPE_Q8, false, 70, 192, 16, 0, 0, 0, true },
+		{ JAL_DTYPE_Q8, false, 21, 60, 6, 2, 1, 0, false },
+		{ JAL_DTYPE_Q8, true, 70, 256, 64, 0, 0, 0, true },
+		{ JAL_DTYPE_Q8, true, 53, 192, 32, 3, 4, 1, false },
+		{ JAL_DTYPE_Q8, true, 40, 128, 16, 0, 2, 0, true },
+		{ JAL_DTYPE_Q8, true, 19, 96, 8, 0, 0, 5, true },
+		{ JAL_DTYPE_Q8, true, 35, 40, 4, 1, 0, 0, false },
+		{ JAL_DTYPE_Q8, true, 18, 120, 12, 0, 0, 0, true },
+		{ JAL_DTYPE_Q8, true, 33, 384, 128, 0, 0, 0, true },
+		{ JAL_DTYPE_S24, false, 70, 200, 0, 2, 0, 1, true },
+	};
+	static const uint32_t batches[] = { 1, 2, 3, 7, 16, 33, 64 };
+	unsigned int i, j;
+
+	for (i = 0; i < ARRAY_SIZE(cases); i++)
+		for (j = 0; j < ARRAY_SIZE(batches); j++)
+			check_batch_invariance(_metadata, self, &cases[i], batches[j]);
+}
+
 /* ---- element-wise LLM ops --------------------------------------------- */
 
 static float lanes_tree(const float *l)
