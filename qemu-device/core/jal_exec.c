@@ -61,6 +61,8 @@ static enum jal_status jal_exec_steps(struct jal_exec *ex, uint64_t steps)
 
 enum jal_status jal_exec_charge(struct jal_exec *ex, uint64_t elements)
 {
+	if (ex->row_of_batch)
+		return JAL_STATUS_OK;
 	return elements >= 4096 ? jal_exec_steps(ex, elements / 4096) :
 				  JAL_STATUS_OK;
 }
@@ -229,6 +231,13 @@ bool jal_exec_share(struct jal_exec *ex, uint64_t macs)
 #define DT_TABLE	(JAL_DTYPES(JAL_DTYPE_F32) | JAL_DTYPES(JAL_DTYPE_BF16) | \
 			 JAL_DTYPES(JAL_DTYPE_Q8))
 
+/*
+ * JAL_INSN_F_ROWS: the row count in dim[3], row pitches in stride[]; see
+ * jal_ops_rows.c for what each register holds.
+ */
+#define ROWS		JAL_FLD_DIM(3)
+#define PITCH01		(JAL_FLD_STRIDE(0) | JAL_FLD_STRIDE(1))
+
 static const struct jal_op_info jal_ops[256] = {
 	[JAL_OP_NOP] = { "NOP", 0, 0, NULL, jal_op_nop },
 	[JAL_OP_HALT] = { "HALT", 0, 0, NULL, jal_op_halt },
@@ -257,34 +266,45 @@ static const struct jal_op_info jal_ops[256] = {
 	[JAL_OP_MATMUL] = { "MATMUL", R0123 | DIM0123 | STRIDE012, DT_WEIGHTS,
 			    jal_check_matmul, jal_op_matmul },
 	[JAL_OP_RMSNORM] = { "RMSNORM", R012 | JAL_FLD_DIM(0) | JAL_FLD_IMM(0),
-			     DT_F32, NULL, jal_op_rmsnorm },
+			     DT_F32, NULL, jal_op_rmsnorm,
+			     R012 | JAL_FLD_DIM(0) | JAL_FLD_IMM(0) | ROWS | PITCH01 },
 	[JAL_OP_SOFTMAX] = { "SOFTMAX", R01 | JAL_FLD_DIM(0), DT_F32, NULL,
-			     jal_op_softmax },
+			     jal_op_softmax, R01 | JAL_FLD_DIM(0) | ROWS | PITCH01 },
 	[JAL_OP_ROPE] = { "ROPE", R01 | DIM012 | JAL_FLD_IMM(0), DT_F32, NULL,
-			  jal_op_rope },
+			  jal_op_rope, R012 | DIM01 | JAL_FLD_IMM(0) | ROWS | PITCH01 },
 	[JAL_OP_SILU_MUL] = { "SILU_MUL", R012 | JAL_FLD_DIM(0), DT_F32, NULL,
-			      jal_op_silu_mul },
+			      jal_op_silu_mul,
+			      R012 | JAL_FLD_DIM(0) | JAL_FLD_STRIDE(2) | ROWS |
+			      PITCH01 },
 	[JAL_OP_ATTENTION] = { "ATTENTION", R0123 | DIM0123 | JAL_FLD_STRIDE(2) |
 			       JAL_FLD_STRIDE(3), DT_F32, NULL,
 			       jal_op_attention },
 	[JAL_OP_EMBED] = { "EMBED", R01 | JAL_FLD_R(3) | DIM012 |
 			   JAL_FLD_STRIDE(1) | JAL_FLD_STRIDE(3), DT_TABLE,
-			   jal_check_embed, jal_op_embed },
+			   jal_check_embed, jal_op_embed,
+			   R0123 | JAL_FLD_DIM(0) | JAL_FLD_DIM(2) | PITCH01 |
+			   JAL_FLD_STRIDE(3) | ROWS },
 	[JAL_OP_ARGMAX] = { "ARGMAX", R01 | JAL_FLD_DIM(0), DT_F32, NULL,
-			    jal_op_argmax },
+			    jal_op_argmax,
+			    R01 | JAL_FLD_DIM(0) | JAL_FLD_STRIDE(1) | ROWS },
 	[JAL_OP_SAMPLE] = { "SAMPLE", R012 | JAL_FLD_DIM(0) | JAL_FLD_IMM(0) |
 			    JAL_FLD_IMM(1), DT_F32, jal_check_sample,
-			    jal_op_sample },
+			    jal_op_sample,
+			    R0123 | JAL_FLD_DIM(0) | JAL_FLD_STRIDE(1) | ROWS },
 };
 
 static enum jal_status jal_insn_check(struct jal_exec *ex,
 				      const struct jal_insn *in)
 {
 	const struct jal_op_info *op = &jal_ops[in->opcode];
+	bool rows = in->flags & JAL_INSN_F_ROWS;
+	uint32_t fields = rows ? op->rows_fields : op->fields;
 	unsigned int i;
 
 	if (!op->execute)
 		return jal_exec_bad(ex, "unknown opcode");
+	if (rows && !fields)
+		return jal_exec_bad(ex, "%s does not take JAL_INSN_F_ROWS", op->name);
 	if (op->dtypes ? in->dtype >= 32 || !(op->dtypes & (1u << in->dtype)) :
 			 in->dtype != 0)
 		return jal_exec_bad(ex, "%s does not support dtype %u", op->name,
@@ -301,27 +321,27 @@ static enum jal_status jal_insn_check(struct jal_exec *ex,
 	for (i = 0; i < 4; i++) {
 		bool dim_reg = in->flags & JAL_INSN_F_DIM_REG(i);
 
-		if (op->fields & JAL_FLD_R(i)) {
+		if (fields & JAL_FLD_R(i)) {
 			if (in->r[i] >= JAL_NUM_REGS)
 				return jal_exec_bad(ex, "r[%u] = %u is not a register",
 						    i, in->r[i]);
 		} else if (in->r[i]) {
 			return jal_exec_bad(ex, "%s does not use r[%u]", op->name, i);
 		}
-		if (op->fields & JAL_FLD_DIM(i)) {
+		if (fields & JAL_FLD_DIM(i)) {
 			if (dim_reg && in->dim[i] >= JAL_NUM_REGS)
 				return jal_exec_bad(ex, "dim[%u] = %u is not a register",
 						    i, in->dim[i]);
 		} else if (in->dim[i] || dim_reg) {
 			return jal_exec_bad(ex, "%s does not use dim[%u]", op->name, i);
 		}
-		if (!(op->fields & JAL_FLD_STRIDE(i)) && in->stride[i])
+		if (!(fields & JAL_FLD_STRIDE(i)) && in->stride[i])
 			return jal_exec_bad(ex, "%s does not use stride[%u]", op->name,
 					    i);
-		if (!(op->fields & JAL_FLD_IMM(i)) && in->imm[i])
+		if (!(fields & JAL_FLD_IMM(i)) && in->imm[i])
 			return jal_exec_bad(ex, "%s does not use imm[%u]", op->name, i);
 	}
-	if ((op->fields & JAL_FLD_TARGET) && in->imm[2] > ex->count)
+	if ((fields & JAL_FLD_TARGET) && in->imm[2] > ex->count)
 		return jal_exec_bad(ex, "branch target %u beyond the kernel end %u",
 				    in->imm[2], ex->count);
 	return op->check ? op->check(ex, in) : JAL_STATUS_OK;
@@ -396,7 +416,10 @@ enum jal_status jal_exec_dispatch(struct jal_job *job,
 		if (st)
 			return st;
 		ex.next_pc = ex.pc + 1;
-		st = jal_ops[in->opcode].execute(&ex, in);
+		if (in->flags & JAL_INSN_F_ROWS)
+			st = jal_op_rows(&ex, in, jal_ops[in->opcode].execute);
+		else
+			st = jal_ops[in->opcode].execute(&ex, in);
 		if (st)
 			return st;
 		if (ex.halted)

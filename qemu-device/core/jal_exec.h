@@ -25,6 +25,11 @@ struct jal_exec {
 	uint32_t next_pc;		/* branches change it */
 	bool halted;
 	uint64_t code_va;
+	/*
+	 * One row of a JAL_INSN_F_ROWS instruction, run by its single-row
+	 * handler: the whole instruction was charged before the first row.
+	 */
+	bool row_of_batch;
 };
 
 /* Fields of struct jal_insn an opcode uses; unused ones must be zero. */
@@ -45,7 +50,13 @@ struct jal_op_info {
 	enum jal_status (*check)(struct jal_exec *ex, const struct jal_insn *in);
 	enum jal_status (*execute)(struct jal_exec *ex,
 				   const struct jal_insn *in);
+	/* JAL_FLD_* used with JAL_INSN_F_ROWS; 0: the flag is not allowed. */
+	uint32_t rows_fields;
 };
+
+/* Execute handler of one row of a JAL_INSN_F_ROWS instruction. */
+typedef enum jal_status (*jal_exec_fn)(struct jal_exec *ex,
+				       const struct jal_insn *in);
 
 /* Log a bad instruction and return JAL_STATUS_BAD_INSN. */
 enum jal_status jal_exec_bad(struct jal_exec *ex, const char *fmt, ...)
@@ -201,6 +212,12 @@ enum jal_status jal_check_matvec(struct jal_exec *ex, const struct jal_insn *in)
 enum jal_status jal_check_matmul(struct jal_exec *ex, const struct jal_insn *in);
 
 /* jal_ops_llm.c */
+/*
+ * A JAL_INSN_F_ROWS instruction, each row run by @row (the opcode's
+ * single-row handler) on a view of that row.
+ */
+enum jal_status jal_op_rows(struct jal_exec *ex, const struct jal_insn *in,
+			    jal_exec_fn row);
 enum jal_status jal_op_rmsnorm(struct jal_exec *ex, const struct jal_insn *in);
 enum jal_status jal_op_softmax(struct jal_exec *ex, const struct jal_insn *in);
 enum jal_status jal_op_rope(struct jal_exec *ex, const struct jal_insn *in);

@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: MIT
 /*
  * Jalapeño chip model: the LLM building blocks of ISA 1.1 (RMSNORM,
- * SOFTMAX, ROPE, SILU_MUL, ATTENTION, EMBED, ARGMAX, SAMPLE).
+ * SOFTMAX, ROPE, SILU_MUL, ATTENTION, EMBED, ARGMAX, SAMPLE), and the
+ * same over rows of a batch (JAL_INSN_F_ROWS).
  *
  * Their arithmetic follows llama2.c's run.c step by step, so that a
  * model run on the chip tracks its CPU reference closely: sums of
@@ -454,6 +455,9 @@ enum jal_status jal_check_sample(struct jal_exec *ex, const struct jal_insn *in)
 {
 	float t = jal_f32(in->imm[0]), p = jal_f32(in->imm[1]);
 
+	/* Rows: memory operands, each row's parameters checked as it runs. */
+	if (in->flags & JAL_INSN_F_ROWS)
+		return JAL_STATUS_OK;
 	if (in->r[0] == in->r[2])
 		return jal_exec_bad(ex, "SAMPLE result and state in the same register r%u",
 				    in->r[0]);
@@ -971,5 +975,235 @@ enum jal_status jal_op_attention(struct jal_exec *ex, const struct jal_insn *in)
 		st = jal_span_put_f32(ex, &a.out, done, a.staged + done, (size_t)c);
 	}
 	free(a.staged);
+	return st;
+}
+
+/*
+ * JAL_INSN_F_ROWS: the LLM building blocks over B rows (the B sequences
+ * of a decode step, or the B positions of a prompt).
+ *
+ * Each row runs the opcode's single-row handler on a view of that row:
+ * the same instruction with the row's operand addresses, and ROPE's
+ * position, EMBED's token id and SAMPLE's state and parameters taken from
+ * the row's entry of their arrays. A row's result is therefore the
+ * single-row instruction's on that row, bit for bit, whatever B is and
+ * whatever else is in the batch, and the arithmetic lives in one place.
+ *
+ * The whole instruction is checked (row count, pitches, alignment and
+ * extent of every operand over all its rows) and charged before the
+ * first row runs; rows then run in order, each reading its inputs before
+ * writing its results.
+ */
+
+/* A per-row array of an opcode: one entry of @size bytes a row. */
+struct jal_rows_array {
+	uint8_t reg;			/* r[reg] holds its VA */
+	uint8_t size;			/* 0: no array */
+	uint8_t align;
+	bool write;
+	const char *name;
+};
+
+#define JAL_ROWS_ARRAYS		3
+
+struct jal_rows_info {
+	/* Bit k: operand r[k] is a row of dim[0] f32, stride[k] apart. */
+	uint8_t pitched;
+	/* Elements charged per row, in units of dim[0]. */
+	uint8_t cost;
+	struct jal_rows_array arrays[JAL_ROWS_ARRAYS];
+};
+
+static const struct jal_rows_info jal_rows_info[256] = {
+	/* RMSNORM's weights (r[2]) are the same for every row. */
+	[JAL_OP_RMSNORM] = { 0x3, 2 },
+	[JAL_OP_SOFTMAX] = { 0x3, 3 },
+	[JAL_OP_ROPE] = { 0x3, 1, { { 2, 4, 4, false, "positions" } } },
+	[JAL_OP_SILU_MUL] = { 0x7, 1 },
+	[JAL_OP_EMBED] = { 0x1, 1, { { 2, 4, 4, false, "token ids" } } },
+	[JAL_OP_ARGMAX] = { 0x2, 1, { { 0, 4, 4, true, "results" } } },
+	[JAL_OP_SAMPLE] = { 0x2, 4, { { 0, 4, 4, true, "results" },
+				      { 2, 8, 8, true, "states" },
+				      { 3, 8, 4, false, "parameters" } } },
+};
+
+/* The instruction over all its rows, and the view of one row. */
+struct jal_rows {
+	struct jal_exec *ex;
+	const struct jal_insn *in;
+	const struct jal_rows_info *info;
+	uint64_t count;			/* B */
+	uint64_t pitch[4];		/* floats between rows of r[k]'s operand */
+	struct jal_span arrays[JAL_ROWS_ARRAYS];
+	struct jal_exec row_ex;		/* registers r0..r3 = the row's operands */
+	struct jal_insn row;		/* the single-row instruction */
+};
+
+static enum jal_status jal_rows_read(struct jal_rows *rs, unsigned int i,
+				     uint64_t b, uint64_t *val)
+{
+	uint32_t v32 = 0;
+	uint64_t v64 = 0;
+	enum jal_status st;
+
+	if (rs->info->arrays[i].size == 4) {
+		st = jal_span_read(rs->ex, &rs->arrays[i], b * 4, &v32, 4);
+		*val = jal_le32(v32);
+	} else {
+		st = jal_span_read(rs->ex, &rs->arrays[i], b * 8, &v64, 8);
+		*val = jal_le64(v64);
+	}
+	return st;
+}
+
+static enum jal_status jal_rows_write(struct jal_rows *rs, unsigned int i,
+				      uint64_t b, uint64_t val)
+{
+	uint32_t v32 = jal_le32((uint32_t)val);
+	uint64_t v64 = jal_le64(val);
+
+	if (rs->info->arrays[i].size == 4)
+		return jal_span_write(rs->ex, &rs->arrays[i], b * 4, &v32, 4);
+	return jal_span_write(rs->ex, &rs->arrays[i], b * 8, &v64, 8);
+}
+
+/*
+ * Shape, operands and charge of the whole instruction, and the row view
+ * without the per-row parts.
+ */
+static enum jal_status jal_rows_init(struct jal_rows *rs)
+{
+	static const char *const names[4] = { "d", "a", "b", "c" };
+	struct jal_exec *ex = rs->ex;
+	const struct jal_insn *in = rs->in;
+	const struct jal_rows_info *info = rs->info;
+	uint64_t n, dim;
+	struct jal_span s;
+	enum jal_status st;
+	unsigned int k;
+
+	st = jal_exec_dim(ex, in, 3, &rs->count);
+	if (!st)
+		st = jal_exec_dim(ex, in, 0, &n);
+	if (st)
+		return st;
+	if (rs->count > JAL_ROWS_MAX)
+		return jal_exec_bad(ex, "%llu rows, more than %u",
+				    (unsigned long long)rs->count, JAL_ROWS_MAX);
+	st = jal_exec_charge(ex, rs->count * n * info->cost);
+	if (st || !rs->count)
+		return st;
+
+	rs->row = *in;
+	rs->row.flags = 0;
+	rs->row.dim[3] = 0;
+	for (k = 0; k < 3; k++) {
+		st = jal_exec_dim(ex, in, k, &dim);
+		if (st)
+			return st;
+		rs->row.dim[k] = (uint32_t)dim;
+	}
+	rs->row_ex = *ex;
+	rs->row_ex.row_of_batch = true;
+	for (k = 0; k < 4; k++) {
+		rs->row.r[k] = (uint8_t)k;
+		rs->row_ex.regs[k] = ex->regs[in->r[k]];
+		if (!(info->pitched & (1u << k)))
+			continue;
+		rs->row.stride[k] = 0;
+		rs->pitch[k] = in->stride[k] ? in->stride[k] : n;
+		if (rs->pitch[k] < n)
+			return jal_exec_bad(ex, "row pitch %llu of %s is less than a row of %llu",
+					    (unsigned long long)rs->pitch[k],
+					    names[k], (unsigned long long)n);
+		st = jal_span_init(ex, &s, names[k], ex->regs[in->r[k]],
+				   jal_extent(rs->count, rs->pitch[k] * 4, n * 4),
+				   4, k == 0);
+		if (st)
+			return st;
+	}
+	for (k = 0; k < JAL_ROWS_ARRAYS && info->arrays[k].size; k++) {
+		const struct jal_rows_array *a = &info->arrays[k];
+
+		st = jal_span_init(ex, &rs->arrays[k], a->name, ex->regs[in->r[a->reg]],
+				   rs->count * a->size, a->align, a->write);
+		if (st)
+			return st;
+		/* The row's value goes in a constant or a register instead. */
+		rs->row.r[a->reg] = 0;
+	}
+	return JAL_STATUS_OK;
+}
+
+/* The per-row parts of row @b's view. */
+static enum jal_status jal_rows_view(struct jal_rows *rs, uint64_t b)
+{
+	struct jal_insn *row = &rs->row;
+	enum jal_status st = JAL_STATUS_OK;
+	uint64_t val, params;
+	unsigned int k;
+
+	for (k = 0; k < 4; k++)
+		if (rs->info->pitched & (1u << k))
+			rs->row_ex.regs[k] = rs->ex->regs[rs->in->r[k]] +
+					     b * rs->pitch[k] * 4;
+	switch (rs->in->opcode) {
+	case JAL_OP_ROPE:
+		st = jal_rows_read(rs, 0, b, &val);
+		row->dim[2] = (uint32_t)val;
+		break;
+	case JAL_OP_EMBED:
+		st = jal_rows_read(rs, 0, b, &val);
+		row->dim[1] = (uint32_t)val;
+		break;
+	case JAL_OP_SAMPLE:
+		/* Result in r0, state in r2, as the single-row SAMPLE has them. */
+		row->r[2] = 2;
+		st = jal_rows_read(rs, 1, b, &rs->row_ex.regs[2]);
+		if (!st)
+			st = jal_rows_read(rs, 2, b, &params);
+		if (st)
+			return st;
+		row->imm[0] = (uint32_t)params;
+		row->imm[1] = (uint32_t)(params >> 32);
+		st = jal_check_sample(&rs->row_ex, row);
+		break;
+	default:
+		break;
+	}
+	return st;
+}
+
+/* ARGMAX's and SAMPLE's results (and SAMPLE's advanced state) to memory. */
+static enum jal_status jal_rows_results(struct jal_rows *rs, uint64_t b)
+{
+	enum jal_status st = JAL_STATUS_OK;
+
+	if (rs->in->opcode == JAL_OP_ARGMAX || rs->in->opcode == JAL_OP_SAMPLE)
+		st = jal_rows_write(rs, 0, b, rs->row_ex.regs[0]);
+	if (!st && rs->in->opcode == JAL_OP_SAMPLE)
+		st = jal_rows_write(rs, 1, b, rs->row_ex.regs[2]);
+	return st;
+}
+
+enum jal_status jal_op_rows(struct jal_exec *ex, const struct jal_insn *in,
+			    jal_exec_fn row)
+{
+	struct jal_rows rs = {
+		.ex = ex, .in = in, .info = &jal_rows_info[in->opcode],
+	};
+	enum jal_status st;
+	uint64_t b;
+
+	st = jal_rows_init(&rs);
+	for (b = 0; !st && b < rs.count; b++) {
+		if (jal_job_aborted(ex->job))
+			return JAL_STATUS_ABORTED;
+		st = jal_rows_view(&rs, b);
+		if (!st)
+			st = row(&rs.row_ex, &rs.row);
+		if (!st)
+			st = jal_rows_results(&rs, b);
+	}
 	return st;
 }

@@ -400,7 +400,12 @@ struct jal_insn {
 #define JAL_INSN_F_DIM_REG(i)		JAL_BIT(i)	/* i = 0..3 */
 /* MATVEC and MATMUL with Q8 weights: x quantized to int8 too (see below). */
 #define JAL_INSN_F_Q8X			JAL_BIT(4)
-#define JAL_INSN_F_VALID_MASK		0x001fu
+/*
+ * RMSNORM, SOFTMAX, ROPE, SILU_MUL, EMBED, ARGMAX and SAMPLE over dim[3]
+ * rows (B sequences or prompt positions; see "Row-batched LLM ops").
+ */
+#define JAL_INSN_F_ROWS			JAL_BIT(5)
+#define JAL_INSN_F_VALID_MASK		0x003fu
 
 /*
  * Data types of the main (weight) operand of matrix, embedding and
@@ -522,6 +527,24 @@ enum jal_opcode {
  * advancing the xorshift64* state in register r[2] (llama2.c's sampler:
  * temperature 0 is argmax; top-p outside (0, 1) samples the whole
  * distribution). The logits are left unchanged.
+ *
+ * Row-batched LLM ops (JAL_INSN_F_ROWS): RMSNORM, SOFTMAX, ROPE,
+ * SILU_MUL, EMBED, ARGMAX and SAMPLE over B = dim[3] rows (at most
+ * JAL_ROWS_MAX; JAL_INSN_F_DIM_REG(3) takes it from a register), each row
+ * bit for bit the single-row instruction on that row, rows in order. A
+ * row operand holds B rows of dim[0] f32 whose row pitch in elements is
+ * its stride (0 = dim[0]); per-row arrays are dense, one entry a row:
+ * - RMSNORM: d (stride[0]), a (stride[1]) rows; b the same for all rows.
+ * - SOFTMAX: d (stride[0]), a (stride[1]) rows.
+ * - ROPE: d (stride[0]), a (stride[1]) rows; r[2] = u32 positions
+ *   (dim[2] is not used).
+ * - SILU_MUL: d, a, b rows (stride[0..2]).
+ * - EMBED: d rows (stride[0]); r[2] = u32 token ids (dim[1] is not used).
+ * - ARGMAX: r[0] = u32 results; a rows (stride[1]).
+ * - SAMPLE: r[0] = u32 results; a rows (stride[1]); r[2] = u64
+ *   xorshift64* states, each advanced as the single-row SAMPLE advances
+ *   its register; r[3] = f32 pairs (temperature, top-p), checked as each
+ *   row runs (imm[0..1] are not used).
  */
 
 /*
@@ -532,5 +555,6 @@ enum jal_opcode {
 #define JAL_Q8X_MAX_GROUP		65536u	/* MATVEC Q8X dim[2] */
 #define JAL_Q8X_MAX_COLS		65536u	/* MATVEC Q8X dim[1] */
 #define JAL_SAMPLE_MAX_LOGITS		0x100000u /* SAMPLE dim[0] */
+#define JAL_ROWS_MAX			65536u	/* JAL_INSN_F_ROWS dim[3] */
 
 #endif /* _JALAPENO_HW_H_ */

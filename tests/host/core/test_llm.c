@@ -1331,6 +1331,356 @@ TEST_F_TIMEOUT(llm, sample_reproduces_run_c, 60)
 
 /* ---- scalar: BEQ, LD/ST ------------------------------------------------ */
 
+/* ---- JAL_INSN_F_ROWS ---------------------------------------------------- */
+
+/* A kernel being built. */
+struct prog {
+	struct jal_insn code[4096];
+	uint32_t n;
+};
+
+static void emit(struct prog *p, struct jal_insn in)
+{
+	if (p->n >= ARRAY_SIZE(p->code)) {
+		fprintf(stderr, "test kernel too long\n");
+		abort();
+	}
+	p->code[p->n++] = in;
+}
+
+/* ST32 / ST64 / LD64 of register @rv at R[@ra] + @off. */
+static struct jal_insn i_mem(uint8_t op, uint8_t rv, uint8_t ra, uint64_t off)
+{
+	struct jal_insn in = i_op(op);
+
+	in.r[0] = rv;
+	in.r[1] = ra;
+	in.imm[0] = (uint32_t)off;
+	in.imm[1] = (uint32_t)(off >> 32);
+	return in;
+}
+
+/*
+ * One row-batched instruction of @B rows against the single-row
+ * instruction on each row, bit for bit. Registers of the batch: r0 = d
+ * (rows @pd apart) or the results, r1 = a (rows @pa apart) or the table,
+ * r2 = b / weights / positions / token ids / states, r3 = Q8 scales or
+ * SAMPLE's parameters; the single-row results go to r4 (dense rows),
+ * SAMPLE's single-row states live at r7.
+ */
+struct rows_case {
+	uint8_t op;
+	uint32_t n, B, extra_a, extra_d, extra_b;
+	unsigned int dtype;	/* EMBED's table */
+	bool vram, dim_reg;
+};
+
+#define ROWS_TABLE	37	/* EMBED table rows */
+
+static void check_rows(struct __test_metadata *_metadata,
+		       FIXTURE_DATA(llm) *self, const struct rows_case *c)
+{
+	struct fake *f = self->f;
+	uint32_t n = c->n, B = c->B, pa = n + c->extra_a, pd = n + c->extra_d;
+	uint32_t pb = n + c->extra_b, b, i, bad = 0;
+	size_t an = (size_t)B * pa, dn = (size_t)B * pd, bn = (size_t)B * pb;
+	float *a = malloc(an * 4 + 4), *bv = malloc(bn * 4 + 4);
+	float *got = malloc(dn * 4 + 4), *want = malloc((size_t)B * n * 4 + 4);
+	uint32_t *ids = malloc(B * 4), *res = malloc(B * 4), *res1 = malloc(B * 4);
+	uint64_t *states = malloc(B * 8), *st_rows = malloc(B * 8), *st_one = malloc(B * 8);
+	float *params = malloc(B * 8);
+	struct prog *p = calloc(1, sizeof(*p));
+	struct jal_insn in;
+	uint64_t args[8] = { 0 };
+	struct wmat m = { 0 };
+	bool d_rows = c->op != JAL_OP_ARGMAX && c->op != JAL_OP_SAMPLE;
+
+	reset_alloc(self);
+	fill_rnd(f, a, an);
+	fill_rnd(f, bv, bn);
+	/* Rows of wildly different magnitudes. */
+	for (b = 0; b < B; b++)
+		for (i = 0; i < n; i++)
+			a[(size_t)b * pa + i] *= ldexpf(1.0f, (int)((b * 13) % 40) - 20);
+	for (b = 0; b < B; b++) {
+		ids[b] = c->op == JAL_OP_EMBED ? (uint32_t)rnd_in(f, 0, ROWS_TABLE - 1) :
+			 (uint32_t)rnd_in(f, 0, 4095);
+		states[b] = rnd(f) | 1;
+		params[2 * b] = (float[]){ 0.0f, 1.0f, 0.7f, 1.3f }[b % 4];
+		params[2 * b + 1] = (float[]){ 0.9f, 0.0f, 1.0f, 0.5f, 0.95f }[b % 5];
+	}
+	args[1] = alloc_in(self, c->vram, an * 4);
+	host_write(f, CTX, args[1], a, an * 4);
+	if (c->op == JAL_OP_EMBED) {
+		wmat_make(f, &m, c->dtype, ROWS_TABLE, n, c->extra_a, 8);
+		args[1] = wmat_place(self, &m, c->vram, &args[3]);
+	}
+	args[0] = alloc_in(self, !c->vram, d_rows ? dn * 4 : B * 4);
+	args[4] = alloc_in(self, c->vram, (size_t)B * n * 4 + B * 4);
+	args[7] = alloc_in(self, c->vram, B * 8);
+	host_write(f, CTX, args[7], states, B * 8);
+	if (c->op == JAL_OP_RMSNORM || c->op == JAL_OP_SILU_MUL) {
+		args[2] = alloc_in(self, c->vram, bn * 4);
+		host_write(f, CTX, args[2], bv, bn * 4);
+	} else if (c->op == JAL_OP_ROPE || c->op == JAL_OP_EMBED) {
+		args[2] = alloc_in(self, c->vram, B * 4);
+		host_write(f, CTX, args[2], ids, B * 4);
+	} else if (c->op == JAL_OP_SAMPLE) {
+		args[2] = alloc_in(self, c->vram, B * 8);
+		host_write(f, CTX, args[2], states, B * 8);
+		args[3] = alloc_in(self, c->vram, B * 8);
+		host_write(f, CTX, args[3], params, B * 8);
+	}
+
+	/* The batch. */
+	in = i_op(c->op);
+	in.flags = JAL_INSN_F_ROWS;
+	for (i = 0; i < 4; i++)
+		in.r[i] = i;
+	in.dim[0] = n;
+	in.dim[3] = B;
+	if (c->dim_reg) {
+		emit(p, i_li(11, B));
+		in.flags |= JAL_INSN_F_DIM_REG(3);
+		in.dim[3] = 11;
+	}
+	in.stride[1] = c->extra_a ? pa : 0;
+	if (d_rows)
+		in.stride[0] = c->extra_d ? pd : 0;
+	switch (c->op) {
+	case JAL_OP_RMSNORM:
+		in.imm[0] = f2u(1e-5f);
+		break;
+	case JAL_OP_ROPE:
+		in.r[2] = 2;
+		in.dim[1] = n % 16 == 0 ? 16 : n % 8 == 0 ? 8 : 2;
+		in.imm[0] = f2u(10000.0f);
+		break;
+	case JAL_OP_SILU_MUL:
+		in.stride[2] = c->extra_b ? pb : 0;
+		break;
+	case JAL_OP_EMBED:
+		in.dtype = c->dtype;
+		in.stride[1] = c->extra_a ? m.pitch : 0;
+		in.dim[2] = ROWS_TABLE;
+		if (c->dtype == JAL_DTYPE_Q8)
+			in.stride[3] = 8;
+		else
+			in.r[3] = 0;
+		break;
+	default:
+		break;
+	}
+	if (c->op != JAL_OP_SAMPLE && c->op != JAL_OP_EMBED)
+		in.r[3] = 0;
+	if (c->op == JAL_OP_SOFTMAX || c->op == JAL_OP_ARGMAX)
+		in.r[2] = 0;
+	emit(p, in);
+
+	/* The same rows one by one. */
+	for (b = 0; b < B; b++) {
+		struct jal_insn one = in;
+
+		one.flags = 0;
+		one.dim[3] = 0;
+		one.stride[0] = 0;
+		one.stride[1] = c->op == JAL_OP_EMBED ? in.stride[1] : 0;
+		one.stride[2] = 0;
+		emit(p, i_addi(5, 1, (uint64_t)b * pa * 4));
+		emit(p, i_addi(6, 4, (uint64_t)b * n * 4));
+		emit(p, i_addi(10, 2, (uint64_t)b * pb * 4));
+		one.r[0] = 6;
+		one.r[1] = 5;
+		switch (c->op) {
+		case JAL_OP_RMSNORM:
+			one.r[2] = 2;	/* the same weights for every row */
+			break;
+		case JAL_OP_SILU_MUL:
+			one.r[2] = 10;
+			break;
+		case JAL_OP_ROPE:
+			one.r[2] = 0;
+			one.dim[2] = ids[b];
+			break;
+		case JAL_OP_EMBED:
+			one.r[1] = 1;
+			one.r[2] = 0;
+			one.dim[1] = ids[b];
+			break;
+		case JAL_OP_ARGMAX:
+			one.r[0] = 8;
+			break;
+		case JAL_OP_SAMPLE:
+			one.r[0] = 8;
+			one.r[2] = 9;
+			one.r[3] = 0;
+			one.imm[0] = f2u(params[2 * b]);
+			one.imm[1] = f2u(params[2 * b + 1]);
+			emit(p, i_mem(JAL_OP_LD64, 9, 7, (uint64_t)b * 8));
+			break;
+		default:
+			break;
+		}
+		emit(p, one);
+		if (!d_rows)
+			emit(p, i_mem(JAL_OP_ST32, 8, 4, (uint64_t)B * n * 4 + b * 4));
+		if (c->op == JAL_OP_SAMPLE)
+			emit(p, i_mem(JAL_OP_ST64, 9, 7, (uint64_t)b * 8));
+	}
+	ASSERT_EQ(JAL_STATUS_OK, run_kernel(f, p->code, p->n, args, 8).status);
+
+	if (d_rows) {
+		host_read(f, CTX, args[0], got, dn * 4);
+		host_read(f, CTX, args[4], want, (size_t)B * n * 4);
+		for (b = 0; b < B; b++)
+			for (i = 0; i < n; i++)
+				bad += f2u(got[(size_t)b * pd + i]) !=
+				       f2u(want[(size_t)b * n + i]);
+	} else {
+		host_read(f, CTX, args[0], res, B * 4);
+		host_read(f, CTX, args[4] + (size_t)B * n * 4, res1, B * 4);
+		for (b = 0; b < B; b++)
+			bad += res[b] != res1[b];
+	}
+	if (c->op == JAL_OP_SAMPLE) {
+		host_read(f, CTX, args[2], st_rows, B * 8);
+		host_read(f, CTX, args[7], st_one, B * 8);
+		for (b = 0; b < B; b++) {
+			bad += st_rows[b] != st_one[b];
+			/* A row at temperature 0 leaves its state alone. */
+			bad += (params[2 * b] == 0.0f) != (st_rows[b] == states[b]);
+		}
+	}
+	EXPECT_EQ(0, bad) {
+		TH_LOG("op 0x%x n %u B %u extra %u/%u/%u dtype %u vram %d: %u differ",
+		       c->op, n, B, c->extra_a, c->extra_d, c->extra_b, c->dtype,
+		       c->vram, bad);
+	}
+	if (c->op == JAL_OP_EMBED)
+		wmat_free(&m);
+	free(a);
+	free(bv);
+	free(got);
+	free(want);
+	free(ids);
+	free(res);
+	free(res1);
+	free(states);
+	free(st_rows);
+	free(st_one);
+	free(params);
+	free(p);
+}
+
+TEST_F_TIMEOUT(llm, row_batched_ops_equal_the_single_row_ops, 120)
+{
+	static const uint8_t ops[] = {
+		JAL_OP_RMSNORM, JAL_OP_SOFTMAX, JAL_OP_ROPE, JAL_OP_SILU_MUL,
+		JAL_OP_EMBED, JAL_OP_ARGMAX, JAL_OP_SAMPLE,
+	};
+	static const uint32_t batches[] = { 1, 2, 3, 7, 16, 33 };
+	static const uint32_t sizes[] = { 2, 64, 288, 1000 };
+	struct fake *f = self->f;
+	unsigned int o, j, s;
+
+	for (o = 0; o < ARRAY_SIZE(ops); o++) {
+		for (j = 0; j < ARRAY_SIZE(batches); j++) {
+			for (s = 0; s < ARRAY_SIZE(sizes); s++) {
+				struct rows_case c = {
+					.op = ops[o], .n = sizes[s], .B = batches[j],
+					.dtype = (j + s) % 3,
+					.vram = (j + s) % 2, .dim_reg = j % 2,
+				};
+
+				c.extra_a = rnd(f) % 2 ? 0 : rnd_in(f, 1, 9) * 2;
+				c.extra_d = rnd(f) % 2 ? 0 : rnd_in(f, 1, 9) * 2;
+				c.extra_b = rnd(f) % 2 ? 0 : rnd_in(f, 1, 9) * 2;
+				if (c.op == JAL_OP_EMBED && c.dtype == JAL_DTYPE_Q8)
+					c.n = (c.n + 7) & ~7u;
+				check_rows(_metadata, self, &c);
+			}
+		}
+	}
+}
+
+/*
+ * Per-row data is checked as each row runs: a token id outside the table
+ * or a NaN top-p in row 2 fails the instruction after rows 0 and 1 were
+ * done; the whole batch is charged to the watchdog up front.
+ */
+TEST_F(llm, row_batched_ops_check_each_rows_data)
+{
+	struct fake *f = self->f;
+	uint64_t d = alloc_in(self, true, 4 * 64 * 4), tab = alloc_in(self, true, 8 * 64 * 4);
+	uint64_t ids = alloc_in(self, true, 16), st = alloc_in(self, true, 32);
+	uint64_t par = alloc_in(self, true, 32), res = alloc_in(self, true, 16);
+	uint32_t id[4] = { 1, 7, 8, 0 }, out[4] = { 99, 99, 99, 99 };
+	float par_v[8] = { 1.0f, 0.9f, 0.0f, 0.0f, 1.0f, NAN, 1.0f, 0.9f };
+	float got[64], table[8 * 64];
+	uint64_t states[4] = { 1, 2, 3, 4 };
+	uint64_t args[4] = { d, tab, ids, 0 };
+	struct jal_insn in = i_op(JAL_OP_EMBED);
+	unsigned int i;
+
+	fill_rnd(f, table, 8 * 64);
+	host_write(f, CTX, tab, table, sizeof(table));
+	host_write(f, CTX, ids, id, sizeof(id));
+	in.flags = JAL_INSN_F_ROWS;
+	in.r[1] = 1;
+	in.r[2] = 2;
+	in.dim[0] = 64;
+	in.dim[2] = 8;
+	in.dim[3] = 4;
+	EXPECT_EQ(JAL_STATUS_BAD_INSN, run1(f, in, args, 4));
+	host_read(f, CTX, d + 64 * 4, got, sizeof(got));
+	EXPECT_EQ(0, memcmp(got, table + 7 * 64, sizeof(got)));
+	in.dim[3] = 2;
+	EXPECT_EQ(JAL_STATUS_OK, run1(f, in, args, 4));
+
+	/* SAMPLE: a NaN top-p in row 2. */
+	for (i = 0; i < 64 * 4; i++)
+		table[i] = (float)(i % 64) / 64;
+	host_write(f, CTX, tab, table, 4 * 64 * 4);
+	host_write(f, CTX, st, states, sizeof(states));
+	host_write(f, CTX, par, par_v, sizeof(par_v));
+	host_write(f, CTX, res, out, sizeof(out));
+	in = i_op(JAL_OP_SAMPLE);
+	in.flags = JAL_INSN_F_ROWS;
+	in.r[0] = 0;
+	in.r[1] = 1;
+	in.r[2] = 2;
+	in.r[3] = 3;
+	in.dim[0] = 64;
+	in.dim[3] = 4;
+	{
+		uint64_t a[4] = { res, tab, st, par };
+
+		EXPECT_EQ(JAL_STATUS_BAD_INSN, run1(f, in, a, 4));
+	}
+	host_read(f, CTX, res, out, sizeof(out));
+	EXPECT_NE(99u, out[0]);
+	EXPECT_EQ(63u, out[1]);	/* temperature 0: the largest */
+	EXPECT_EQ(99u, out[2]);
+	host_read(f, CTX, st, states, sizeof(states));
+	EXPECT_NE(1u, states[0]);
+	EXPECT_EQ(2u, states[1]);
+	EXPECT_EQ(3u, states[2]);
+
+	/* 4096 rows of 4096 elements: 3 * 4096 steps (SOFTMAX) plus one. */
+	in = i_op(JAL_OP_SOFTMAX);
+	in.flags = JAL_INSN_F_ROWS;
+	in.r[1] = 1;
+	in.dim[0] = 4096;
+	in.dim[3] = 4096;
+	in.stride[1] = 0;
+	set_step_limit(f, 3 * 4096);
+	EXPECT_EQ(JAL_STATUS_STEP_LIMIT, run1(f, in, args, 2));
+	in.dim[3] = 1;
+	set_step_limit(f, 4);
+	EXPECT_EQ(JAL_STATUS_OK, run1(f, in, args, 2));
+	set_step_limit(f, 0);
+}
+
 TEST_F(llm, beq_and_scalar_loads_and_stores)
 {
 	struct fake *f = self->f;
@@ -1411,7 +1761,7 @@ TEST_F(llm, bad_operands_are_rejected)
 {
 	struct fake *f = self->f;
 	uint64_t big = alloc_in(self, true, 16 * MiB), args[6];
-	struct bad_case bad[96];
+	struct bad_case bad[128];
 	struct jal_insn base;
 	unsigned int n = 0, i;
 	uint8_t idx[8] = { 4, 4, 4, 4, 4, 4, 4, 4 };
@@ -1444,9 +1794,40 @@ TEST_F(llm, bad_operands_are_rejected)
 	     base.r[2] = 2; base.dim[0] = 4; base.dtype = JAL_DTYPE_Q8);
 	CASE("MATVEC f32 with r[3]", B, MV(2, 4); base.r[3] = 3);
 	CASE("Q8X on f32 weights", B, MV(2, 4); base.flags = JAL_INSN_F_Q8X);
-	CASE("Q8X on MATMUL", B, MV(2, 8); base.opcode = JAL_OP_MATMUL;
+	CASE("Q8X MATMUL group of 6", B, MV(2, 12); base.opcode = JAL_OP_MATMUL;
 	     base.dtype = JAL_DTYPE_Q8; base.r[3] = 3; base.dim[2] = 1;
-	     base.dim[3] = 4; base.flags = JAL_INSN_F_Q8X);
+	     base.dim[3] = 6; base.stride[0] = 0; base.stride[2] = 0;
+	     base.flags = JAL_INSN_F_Q8X);
+	CASE("Q8X on MATMUL with bf16 weights", B, MV(2, 8);
+	     base.opcode = JAL_OP_MATMUL; base.dtype = JAL_DTYPE_BF16;
+	     base.dim[2] = 1; base.stride[0] = 0; base.stride[2] = 0;
+	     base.flags = JAL_INSN_F_Q8X);
+	/* JAL_INSN_F_ROWS: only on the ops that take it, with their fields. */
+	CASE("ROWS on MATVEC", B, MV(2, 4); base.flags = JAL_INSN_F_ROWS);
+	CASE("ROWS on VADD", B, base = i_vop(JAL_OP_VADD, 0, 1, 2, 4, 1, 1, 1);
+	     base.flags = JAL_INSN_F_ROWS);
+	CASE("ROWS on ATTENTION", B, base.opcode = JAL_OP_ATTENTION;
+	     base.r[1] = 1; base.r[2] = 2; base.r[3] = 3; base.dim[0] = 1;
+	     base.dim[1] = 4; base.dim[2] = 1; base.dim[3] = 1;
+	     base.flags = JAL_INSN_F_ROWS);
+	CASE("ROWS ROPE with a position in dim[2]", B, base.opcode = JAL_OP_ROPE;
+	     base.r[1] = 1; base.r[2] = 2; base.dim[0] = 4; base.dim[1] = 2;
+	     base.dim[2] = 3; base.dim[3] = 1; base.flags = JAL_INSN_F_ROWS);
+	CASE("ROWS SAMPLE with a temperature immediate", B,
+	     base.opcode = JAL_OP_SAMPLE; base.r[1] = 1; base.r[2] = 2;
+	     base.r[3] = 3; base.dim[0] = 4; base.dim[3] = 1;
+	     base.imm[0] = f2u(1.0f); base.flags = JAL_INSN_F_ROWS);
+	CASE("ROWS ARGMAX with stride[0]", B, base.opcode = JAL_OP_ARGMAX;
+	     base.r[1] = 1; base.dim[0] = 4; base.dim[3] = 1; base.stride[0] = 4;
+	     base.flags = JAL_INSN_F_ROWS);
+	CASE("ROWS RMSNORM with stride[2]", B, base.opcode = JAL_OP_RMSNORM;
+	     base.r[1] = 1; base.r[2] = 2; base.dim[0] = 4; base.dim[3] = 1;
+	     base.stride[2] = 4; base.flags = JAL_INSN_F_ROWS);
+	CASE("ROWS EMBED with a row index in dim[1]", B, base.opcode = JAL_OP_EMBED;
+	     base.r[1] = 1; base.r[2] = 2; base.dim[0] = 4; base.dim[1] = 1;
+	     base.dim[2] = 3; base.dim[3] = 1; base.flags = JAL_INSN_F_ROWS);
+	CASE("undefined flag bit 6", B, base.opcode = JAL_OP_SOFTMAX;
+	     base.r[1] = 1; base.dim[0] = 4; base.flags = JAL_BIT(6));
 	CASE("Q8X on VADD", B, base = i_vop(JAL_OP_VADD, 0, 1, 2, 4, 1, 1, 1);
 	     base.flags = JAL_INSN_F_Q8X);
 	CASE("Q8X group of 6", B, MV(2, 12); base.dtype = JAL_DTYPE_Q8;
@@ -1551,9 +1932,33 @@ TEST_F(llm, bad_operands_are_rejected)
 	CASE("SAMPLE over the logit limit", B, base.opcode = JAL_OP_SAMPLE;
 	     base.r[0] = 5; base.r[1] = 1; base.r[2] = 2;
 	     base.dim[0] = JAL_SAMPLE_MAX_LOGITS + 1; base.imm[0] = f2u(1.0f));
+	CASE("ROWS more than JAL_ROWS_MAX", B, base.opcode = JAL_OP_SOFTMAX;
+	     base.r[1] = 1; base.dim[0] = 4; base.dim[3] = JAL_ROWS_MAX + 1;
+	     base.flags = JAL_INSN_F_ROWS);
+	CASE("ROWS pitch below a row", B, base.opcode = JAL_OP_SOFTMAX;
+	     base.r[1] = 1; base.dim[0] = 8; base.dim[3] = 2; base.stride[1] = 4;
+	     base.flags = JAL_INSN_F_ROWS);
+	CASE("ROWS rows beyond 256 MiB", B, base.opcode = JAL_OP_SILU_MUL;
+	     base.r[1] = 1; base.r[2] = 2; base.dim[0] = 0x100000;
+	     base.dim[3] = 65; base.flags = JAL_INSN_F_ROWS);
+	CASE("ROWS SAMPLE states misaligned", B, base.opcode = JAL_OP_SAMPLE;
+	     base.r[1] = 1; base.r[2] = 5; base.r[3] = 3; base.dim[0] = 4;
+	     base.dim[3] = 2; base.flags = JAL_INSN_F_ROWS);
+	CASE("ROWS ARGMAX of nothing", B, base.opcode = JAL_OP_ARGMAX;
+	     base.r[1] = 1; base.dim[3] = 2; base.flags = JAL_INSN_F_ROWS);
+	CASE("ROWS of 33-bit count", B, base.opcode = JAL_OP_SOFTMAX;
+	     base.r[1] = 1; base.dim[0] = 4; base.dim[3] = 2;
+	     base.flags = JAL_INSN_F_ROWS | JAL_INSN_F_DIM_REG(3));
 	/* Memory: operands beyond the VA space or in unmapped memory. */
 	CASE("MATVEC W unmapped", JAL_STATUS_MMU_UNMAPPED, MV(2, 8);
 	     base.r[1] = 6);
+	CASE("ROWS ARGMAX results unmapped", JAL_STATUS_MMU_UNMAPPED,
+	     base.opcode = JAL_OP_ARGMAX; base.r[0] = 6; base.r[1] = 1;
+	     base.dim[0] = 4; base.dim[3] = 2; base.flags = JAL_INSN_F_ROWS);
+	CASE("ROWS ROPE positions beyond the VA space", JAL_STATUS_MMU_UNMAPPED,
+	     base.opcode = JAL_OP_ROPE; base.r[1] = 1; base.r[2] = 7;
+	     base.dim[0] = 4; base.dim[1] = 2; base.dim[3] = 2;
+	     base.flags = JAL_INSN_F_ROWS);
 	CASE("ATTENTION K unmapped", JAL_STATUS_MMU_UNMAPPED,
 	     base.opcode = JAL_OP_ATTENTION; base.r[1] = 1; base.r[2] = 6;
 	     base.r[3] = 3; base.dim[0] = 2; base.dim[1] = 4; base.dim[2] = 1;
@@ -1564,12 +1969,12 @@ TEST_F(llm, bad_operands_are_rejected)
 
 	for (i = 0; i < n; i++) {
 		uint64_t a[8] = { args[0], args[1], args[2], args[3], args[4],
-				  args[5], 0x7f00000000ull, 0 };
+				  args[5], 0x7f00000000ull, 1ull << 40 };
 		struct jal_insn code[2] = { bad[i].in, i_op(JAL_OP_HALT) };
 		struct result r;
 
-		if (bad[i].in.flags & JAL_INSN_F_DIM_REG(2))
-			a[2] = 1ull << 32;	/* MATMUL dim[2] = r2: 33 bits */
+		if (bad[i].in.flags & (JAL_INSN_F_DIM_REG(2) | JAL_INSN_F_DIM_REG(3)))
+			a[2] = 1ull << 32;	/* dim[2] or dim[3] = r2: 33 bits */
 		r = run_kernel(f, code, 2, a, 8);
 		EXPECT_EQ(bad[i].status, r.status) {
 			TH_LOG("%s", bad[i].what);
