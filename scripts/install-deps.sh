@@ -9,6 +9,9 @@ set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 . "$top/scripts/config.sh"
 
+# npm packages the tests use (pinned; quiet when already there).
+"$top/scripts/install-npm.sh"
+
 stamp="$JAL_CACHE/deps-$JAL_DEPS_VERSION.stamp"
 if [ -f "$stamp" ] && [ -e "$JAL_KERNEL_DIR/vmlinuz" ] &&
    [ -d "/lib/modules/$(cat "$JAL_CACHE/kernel-release")/build" ]; then
@@ -88,6 +91,7 @@ pkgs=(
 	libdrm-dev busybox-static "linux-headers-$krel" linux-source-6.12
 	ninja-build libglib2.0-dev libfdt-dev zlib1g-dev python3-venv python3-setuptools dpkg-dev
 	seabios qemu-system-data libopenblas-dev sparse
+	libslirp-dev libmicrohttpd-dev libjson-c-dev
 )
 say "apt-get install ${pkgs[*]}"
 $SUDO apt-get install -y -qq --no-install-recommends "${pkgs[@]}" >/dev/null
