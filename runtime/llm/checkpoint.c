@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,6 +17,8 @@
 #include <unistd.h>
 
 #include "checkpoint.h"
+#include "gguf-model.h"
+#include "gguf.h"
 
 #if defined(__BYTE_ORDER__) && __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
 #error "llama2.c checkpoints are little-endian; this loader reads them in place"
@@ -150,6 +153,17 @@ int llm_config_init(struct llm_config *c)
 				     c->head_size, c->dim, c->n_heads);
 	c->kv_dim = c->n_kv_heads * c->head_size;
 	c->kv_mul = c->n_heads / c->n_kv_heads;
+	if (c->rope_theta == 0.0f)
+		c->rope_theta = LLM_ROPE_THETA_DEFAULT;
+	if (c->rms_eps == 0.0f)
+		c->rms_eps = LLM_RMS_EPS_DEFAULT;
+	if (!(c->rope_theta > 0.0f) || isinf(c->rope_theta))
+		return llm_set_error(-EINVAL, "checkpoint shape: RoPE base %g is not a positive number",
+				     (double)c->rope_theta);
+	if (!(c->rms_eps > 0.0f) || isinf(c->rms_eps))
+		return llm_set_error(-EINVAL,
+				     "checkpoint shape: RMS norm epsilon %g is not a positive number",
+				     (double)c->rms_eps);
 
 	/* Whoever sizes buffers later may rely on this total not overflowing. */
 	if (llm_tensor_counts(c, counts, &total) ||
@@ -300,6 +314,15 @@ int llm_checkpoint_open(const char *path, struct llm_checkpoint **ckpt_out)
 		close(fd);
 		return llm_set_error(-EFBIG, "checkpoint %s is too large to map", path);
 	}
+	{
+		char magic[4];
+
+		/* A GGUF file has its own loader (gguf-model.c). */
+		if (pread(fd, magic, 4, 0) == 4 && gguf_is_gguf(magic, 4)) {
+			close(fd);
+			return llm_checkpoint_open_gguf(path, ckpt_out);
+		}
+	}
 	/* mmap() refuses length 0; report a short file the same way as parse. */
 	if (st.st_size < LLM_CHECKPOINT_HEADER_SIZE) {
 		close(fd);
@@ -339,8 +362,11 @@ void llm_checkpoint_close(struct llm_checkpoint *ckpt)
 {
 	if (!ckpt)
 		return;
-	if (ckpt->mapped)
+	if (ckpt->gguf)
+		gguf_close(ckpt->gguf);	/* owns the mapping */
+	else if (ckpt->mapped)
 		munmap((void *)ckpt->data, ckpt->size);
+	free(ckpt->owned);
 	free(ckpt);
 }
 
@@ -380,6 +406,71 @@ static float llm_normalish(uint64_t *state)
 #define LLM_RANDOM_NORM_STD	0.1f
 #define LLM_WRITE_CHUNK		16384
 
+/* The next @n values of a tensor of @kind. */
+static void llm_random_fill(enum llm_tensor_kind kind, uint64_t *state, float *dst, size_t n)
+{
+	size_t j;
+
+	for (j = 0; j < n; j++) {
+		switch (kind) {
+		case LLM_KIND_MATRIX:
+			dst[j] = LLM_RANDOM_WEIGHT_STD * llm_normalish(state);
+			break;
+		case LLM_KIND_NORM:
+			dst[j] = 1.0f + LLM_RANDOM_NORM_STD * llm_normalish(state);
+			break;
+		case LLM_KIND_ZERO:
+			dst[j] = 0.0f;
+			break;
+		}
+	}
+}
+
+int llm_checkpoint_random(const struct llm_config *config, uint64_t seed,
+			  struct llm_checkpoint **ckpt_out)
+{
+	size_t counts[LLM_T_COUNT], total = 0, size = 0;
+	struct llm_config c = *config;
+	struct llm_checkpoint *ckpt;
+	uint64_t state = seed;
+	int32_t header[7];
+	float *w;
+	void *img;
+	int i, ret;
+
+	*ckpt_out = NULL;
+	if (llm_config_init(&c))
+		return -EINVAL;
+	llm_tensor_counts(&c, counts, &total);
+	llm_checkpoint_file_size(&c, &size);
+	img = malloc(size);
+	ckpt = calloc(1, sizeof(*ckpt));
+	if (!img || !ckpt) {
+		free(img);
+		free(ckpt);
+		return llm_set_error(-ENOMEM, "out of memory for a random model of %zu bytes", size);
+	}
+	llm_config_to_header(&c, header);
+	memcpy(img, header, sizeof(header));
+	w = (float *)((char *)img + LLM_CHECKPOINT_HEADER_SIZE);
+	for (i = 0; i < LLM_T_COUNT; i++) {
+		llm_random_fill(llm_tensor_kinds[i], &state, w, counts[i]);
+		w += counts[i];
+	}
+	ret = llm_checkpoint_parse(img, size, ckpt);
+	if (ret) {
+		free(img);
+		free(ckpt);
+		return ret;
+	}
+	/* the header has no room for these; keep the caller's */
+	ckpt->config.rope_theta = c.rope_theta;
+	ckpt->config.rms_eps = c.rms_eps;
+	ckpt->owned = img;
+	*ckpt_out = ckpt;
+	return 0;
+}
+
 int llm_checkpoint_write_random(const char *path, const struct llm_config *config,
 				uint64_t seed)
 {
@@ -413,21 +504,9 @@ int llm_checkpoint_write_random(const char *path, const struct llm_config *confi
 		size_t left = counts[i];
 
 		while (left && !ret) {
-			size_t n = left < LLM_WRITE_CHUNK ? left : LLM_WRITE_CHUNK, j;
+			size_t n = left < LLM_WRITE_CHUNK ? left : LLM_WRITE_CHUNK;
 
-			for (j = 0; j < n; j++) {
-				switch (llm_tensor_kinds[i]) {
-				case LLM_KIND_MATRIX:
-					chunk[j] = LLM_RANDOM_WEIGHT_STD * llm_normalish(&state);
-					break;
-				case LLM_KIND_NORM:
-					chunk[j] = 1.0f + LLM_RANDOM_NORM_STD * llm_normalish(&state);
-					break;
-				case LLM_KIND_ZERO:
-					chunk[j] = 0.0f;
-					break;
-				}
-			}
+			llm_random_fill(llm_tensor_kinds[i], &state, chunk, n);
 			if (fwrite(chunk, sizeof(float), n, f) != n)
 				ret = -EIO;
 			left -= n;

@@ -39,8 +39,14 @@
 extern "C" {
 #endif
 
+struct gguf_file;
+
 /* Bytes of the header: seven int32 fields. */
 #define LLM_CHECKPOINT_HEADER_SIZE	28
+
+/* run.c's fixed hyperparameters; GGUF files may carry others. */
+#define LLM_ROPE_THETA_DEFAULT		10000.0f
+#define LLM_RMS_EPS_DEFAULT		1e-5f
 
 /* The first token of every sequence in llama2.c's vocabularies. */
 #define LLM_TOKEN_BOS			1
@@ -62,6 +68,10 @@ extern "C" {
  * @head_size: dim / n_heads; even, since RoPE rotates pairs.
  * @kv_dim: n_kv_heads * head_size, the width of one K or V row.
  * @kv_mul: n_heads / n_kv_heads, query heads per KV head.
+ * @rope_theta: RoPE base (llama.rope.freq_base of a GGUF file); 0 before
+ *	llm_config_init() means LLM_ROPE_THETA_DEFAULT, run.c's.
+ * @rms_eps: RMSNORM epsilon (llama.attention.layer_norm_rms_epsilon); 0
+ *	before llm_config_init() means LLM_RMS_EPS_DEFAULT, run.c's.
  */
 struct llm_config {
 	int dim;
@@ -75,6 +85,8 @@ struct llm_config {
 	int head_size;
 	int kv_dim;
 	int kv_mul;
+	float rope_theta;
+	float rms_eps;
 };
 
 /**
@@ -107,6 +119,12 @@ struct llm_weights {
  * @size: bytes of @data.
  * @mapped: @data is a mapping owned by this object (llm_checkpoint_open())
  *	rather than caller memory (llm_checkpoint_parse()).
+ * @owned: memory freed by llm_checkpoint_close(): a GGUF model's weights
+ *	converted to f32 in the layout above, or llm_checkpoint_random()'s
+ *	image.
+ * @gguf: the GGUF file the model came from (its tensors stay mapped,
+ *	e.g. for Q8_0 weights used as they are), else NULL; @data and @size
+ *	are then its mapping.
  */
 struct llm_checkpoint {
 	struct llm_config config;
@@ -114,6 +132,8 @@ struct llm_checkpoint {
 	const void *data;
 	size_t size;
 	bool mapped;
+	void *owned;
+	struct gguf_file *gguf;
 };
 
 /**
@@ -167,7 +187,8 @@ int llm_checkpoint_parse(const void *data, size_t size, struct llm_checkpoint *c
 
 /**
  * llm_checkpoint_open() - map a checkpoint file read-only and validate it
- * @path: file name.
+ * @path: file name: a llama2.c checkpoint, or a GGUF file (recognised by
+ *	its magic; see llm_checkpoint_open_gguf() in gguf-model.h).
  * @ckpt_out: the checkpoint, released with llm_checkpoint_close().
  *
  * Return: 0; -errno of open/fstat/mmap (e.g. -ENOENT); -EINVAL for a file
@@ -177,6 +198,17 @@ int llm_checkpoint_open(const char *path, struct llm_checkpoint **ckpt_out);
 
 /** llm_checkpoint_close() - unmap and free a checkpoint from _open() */
 void llm_checkpoint_close(struct llm_checkpoint *ckpt);
+
+/**
+ * llm_checkpoint_random() - llm_checkpoint_write_random()'s model in memory
+ * @config: the shape.
+ * @seed: as for llm_checkpoint_write_random(): the same weights.
+ * @ckpt_out: the checkpoint (owning its image), for llm_checkpoint_close().
+ *
+ * Return: 0, -EINVAL for a bad shape, -ENOMEM.
+ */
+int llm_checkpoint_random(const struct llm_config *config, uint64_t seed,
+			  struct llm_checkpoint **ckpt_out);
 
 /**
  * llm_checkpoint_write_random() - write a seeded random checkpoint

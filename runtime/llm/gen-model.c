@@ -2,15 +2,21 @@
 /*
  * jalrt-gen-model: write a seeded random llama2.c checkpoint of any shape,
  * so that tests and benchmarks can use model shapes nobody ships (e.g.
- * the 15M "stories" shape, or grouped KV heads) without downloading one.
+ * the 15M "stories" shape, or grouped KV heads) without downloading one;
+ * or the same model as a GGUF file (llama.cpp's format), or convert an
+ * existing checkpoint to GGUF.
  *
  *   jalrt-gen-model [--dim N] [--hidden N] [--layers N] [--heads N]
  *                   [--kv-heads N] [--vocab N] [--seq N] [--seed N]
- *                   [--shared | --unshared] -o FILE
+ *                   [--shared | --unshared] [--rope-theta F] [--rms-eps F]
+ *                   [--format bin|gguf] [--type f32|f16|q8_0]
+ *                   [--tokenizer FILE] [--from FILE] -o FILE
  *
  * Defaults are the shape of llama2.c's stories15M.bin (dim 288, hidden
  * 768, 6 layers, 6 heads, 6 KV heads, vocab 32000, seq 256, shared
- * classifier) with seed 1.
+ * classifier) with seed 1. The format is GGUF for --format gguf or an
+ * output name ending in .gguf; the same seed and shape give the same
+ * weights in both formats.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -21,6 +27,7 @@
 #include <string.h>
 
 #include "checkpoint.h"
+#include "gguf-model.h"
 
 static const char usage_text[] =
 	"usage: jalrt-gen-model [options] -o FILE\n"
@@ -34,6 +41,12 @@ static const char usage_text[] =
 	"  --seed N       generator seed, any 64-bit value (1)\n"
 	"  --shared       classifier = token embedding (default)\n"
 	"  --unshared     separate classifier weights\n"
+	"  --rope-theta F RoPE base, GGUF only (10000)\n"
+	"  --rms-eps F    RMS norm epsilon, GGUF only (1e-5)\n"
+	"  --format F     bin (llama2.c) or gguf (default: gguf for a .gguf output)\n"
+	"  --type T       GGUF weights: f32 (default), f16 or q8_0\n"
+	"  --tokenizer F  GGUF: include this tokenizer.bin as tokenizer.ggml.*\n"
+	"  --from FILE    convert this checkpoint instead of generating one\n"
 	"  -o FILE        output checkpoint\n";
 
 static int parse_int(const char *opt, const char *arg, int *out)
@@ -54,7 +67,8 @@ static int parse_int(const char *opt, const char *arg, int *out)
 int main(int argc, char **argv)
 {
 	enum { OPT_DIM = 256, OPT_HIDDEN, OPT_LAYERS, OPT_HEADS, OPT_KV_HEADS, OPT_VOCAB,
-	       OPT_SEQ, OPT_SEED, OPT_SHARED, OPT_UNSHARED, OPT_HELP };
+	       OPT_SEQ, OPT_SEED, OPT_SHARED, OPT_UNSHARED, OPT_HELP, OPT_THETA, OPT_EPS,
+	       OPT_FORMAT, OPT_TYPE, OPT_TOKENIZER, OPT_FROM };
 	static const struct option options[] = {
 		{ "dim", required_argument, NULL, OPT_DIM },
 		{ "hidden", required_argument, NULL, OPT_HIDDEN },
@@ -67,16 +81,26 @@ int main(int argc, char **argv)
 		{ "shared", no_argument, NULL, OPT_SHARED },
 		{ "unshared", no_argument, NULL, OPT_UNSHARED },
 		{ "help", no_argument, NULL, OPT_HELP },
+		{ "rope-theta", required_argument, NULL, OPT_THETA },
+		{ "rms-eps", required_argument, NULL, OPT_EPS },
+		{ "format", required_argument, NULL, OPT_FORMAT },
+		{ "type", required_argument, NULL, OPT_TYPE },
+		{ "tokenizer", required_argument, NULL, OPT_TOKENIZER },
+		{ "from", required_argument, NULL, OPT_FROM },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct llm_config config = {
 		.dim = 288, .hidden_dim = 768, .n_layers = 6, .n_heads = 6, .n_kv_heads = 6,
 		.vocab_size = 32000, .seq_len = 256, .shared_classifier = true,
 	};
-	const char *output = NULL;
+	const char *output = NULL, *format = NULL, *tokenizer = NULL, *from = NULL;
+	struct llm_gguf_write_opts gopts = { .type = GGML_TYPE_F32 };
+	struct llm_checkpoint *ckpt = NULL;
+	struct llm_tokenizer *tok = NULL;
 	uint64_t seed = 1;
 	size_t size;
-	int opt, bad = 0;
+	int opt, bad = 0, ret;
+	bool gguf;
 
 	while ((opt = getopt_long(argc, argv, "o:h", options, NULL)) != -1) {
 		switch (opt) {
@@ -113,6 +137,49 @@ int main(int argc, char **argv)
 			}
 			break;
 		}
+		case OPT_THETA:
+		case OPT_EPS: {
+			char *end;
+			float v = strtof(optarg, &end);
+
+			if (end == optarg || *end || !(v > 0.0f)) {
+				fprintf(stderr, "jalrt-gen-model: %s needs a positive number, not '%s'\n",
+					opt == OPT_THETA ? "--rope-theta" : "--rms-eps", optarg);
+				bad = 1;
+			} else if (opt == OPT_THETA) {
+				config.rope_theta = v;
+			} else {
+				config.rms_eps = v;
+			}
+			break;
+		}
+		case OPT_FORMAT:
+			format = optarg;
+			if (strcmp(format, "bin") && strcmp(format, "gguf")) {
+				fprintf(stderr, "jalrt-gen-model: --format is bin or gguf, not '%s'\n",
+					optarg);
+				bad = 1;
+			}
+			break;
+		case OPT_TYPE:
+			if (!strcmp(optarg, "f32")) {
+				gopts.type = GGML_TYPE_F32;
+			} else if (!strcmp(optarg, "f16")) {
+				gopts.type = GGML_TYPE_F16;
+			} else if (!strcmp(optarg, "q8_0")) {
+				gopts.type = GGML_TYPE_Q8_0;
+			} else {
+				fprintf(stderr, "jalrt-gen-model: --type is f32, f16 or q8_0, not '%s'\n",
+					optarg);
+				bad = 1;
+			}
+			break;
+		case OPT_TOKENIZER:
+			tokenizer = optarg;
+			break;
+		case OPT_FROM:
+			from = optarg;
+			break;
 		case OPT_SHARED:
 			config.shared_classifier = true;
 			break;
@@ -139,9 +206,40 @@ int main(int argc, char **argv)
 		fprintf(stderr, "jalrt-gen-model: no output file (-o FILE)\n");
 		bad = 1;
 	}
+	gguf = format ? !strcmp(format, "gguf") :
+	       strlen(output ? output : "") > 5 && !strcmp(output + strlen(output) - 5, ".gguf");
+	if (!bad && !gguf && (tokenizer || from || gopts.type != GGML_TYPE_F32 ||
+			      config.rope_theta || config.rms_eps)) {
+		fprintf(stderr, "jalrt-gen-model: --tokenizer, --from, --type, --rope-theta and --rms-eps are for GGUF output\n");
+		bad = 1;
+	}
 	if (bad) {
 		fputs(usage_text, stderr);
 		return 2;
+	}
+	if (gguf) {
+		ret = from ? llm_checkpoint_open(from, &ckpt) :
+			     llm_checkpoint_random(&config, seed, &ckpt);
+		if (!ret && tokenizer)
+			ret = llm_tokenizer_open(tokenizer, ckpt->config.vocab_size, &tok);
+		gopts.tokenizer = tok;
+		if (!ret)
+			ret = llm_gguf_write_model(output, ckpt, &gopts);
+		if (ret) {
+			fprintf(stderr, "jalrt-gen-model: %s\n", llm_last_error_message());
+			llm_tokenizer_close(tok);
+			llm_checkpoint_close(ckpt);
+			return 1;
+		}
+		config = ckpt->config;
+		printf("%s: GGUF %s, dim %d, hidden %d, %d layers, %d heads, %d kv heads, vocab %d, seq %d, %s classifier, %s%s\n",
+		       output, gguf_type_name(gopts.type), config.dim, config.hidden_dim,
+		       config.n_layers, config.n_heads, config.n_kv_heads, config.vocab_size,
+		       config.seq_len, config.shared_classifier ? "shared" : "separate",
+		       from ? "from " : "random", from ? from : "");
+		llm_tokenizer_close(tok);
+		llm_checkpoint_close(ckpt);
+		return 0;
 	}
 	if (llm_config_init(&config) || llm_checkpoint_file_size(&config, &size) ||
 	    llm_checkpoint_write_random(output, &config, seed)) {

@@ -1,0 +1,614 @@
+// SPDX-License-Identifier: MIT
+/*
+ * llama models in GGUF files <-> llama2.c checkpoints; see gguf-model.h.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "gguf-model.h"
+
+/* The tensors of a llama model, in llama2.c's order. */
+enum gm_tensor {
+	GM_EMBD, GM_ATTN_NORM, GM_Q, GM_K, GM_V, GM_O, GM_FFN_NORM, GM_GATE, GM_DOWN, GM_UP,
+	GM_OUT_NORM, GM_OUT, GM_COUNT
+};
+
+static const char *const gm_names[GM_COUNT] = {
+	"token_embd", "attn_norm", "attn_q", "attn_k", "attn_v", "attn_output", "ffn_norm",
+	"ffn_gate", "ffn_down", "ffn_up", "output_norm", "output",
+};
+
+static bool gm_per_layer(enum gm_tensor t)
+{
+	return t != GM_EMBD && t != GM_OUT_NORM && t != GM_OUT;
+}
+
+/* Rows and columns of one copy (1 row for vectors). */
+static void gm_shape(const struct llm_config *c, enum gm_tensor t, uint64_t *rows, uint64_t *cols)
+{
+	uint64_t dim = (uint64_t)c->dim, hid = (uint64_t)c->hidden_dim, kvd = (uint64_t)c->kv_dim;
+	uint64_t vocab = (uint64_t)c->vocab_size;
+
+	*cols = dim;
+	switch (t) {
+	case GM_EMBD: case GM_OUT: *rows = vocab; break;
+	case GM_Q: case GM_O: *rows = dim; break;
+	case GM_K: case GM_V: *rows = kvd; break;
+	case GM_GATE: case GM_UP: *rows = hid; break;
+	case GM_DOWN: *rows = dim; *cols = hid; break;
+	default: *rows = 1; break;
+	}
+}
+
+char *llm_gguf_tensor_name(char *buf, size_t size, const char *what, int layer)
+{
+	if (layer >= 0)
+		snprintf(buf, size, "blk.%d.%s.weight", layer, what);
+	else
+		snprintf(buf, size, "%s.weight", what);
+	return buf;
+}
+
+static char *gm_name(char *buf, size_t size, enum gm_tensor t, int layer)
+{
+	return llm_gguf_tensor_name(buf, size, gm_names[t], gm_per_layer(t) ? layer : -1);
+}
+
+/* ---- loading -------------------------------------------------------------- */
+
+/* A required (or, with @def, optional) positive int hyperparameter. */
+static int gm_int(const struct gguf_file *g, const char *key, int def, int *out)
+{
+	uint64_t v;
+	int ret = gguf_get_u64(g, key, &v);
+
+	if (ret == -ENOENT) {
+		if (def > 0) {
+			*out = def;
+			return 0;
+		}
+		return llm_set_error(-EINVAL, "GGUF model: metadata '%s' is missing", key);
+	}
+	if (ret)
+		return ret;
+	if (v == 0 || v > INT32_MAX)
+		return llm_set_error(-EINVAL, "GGUF model: '%s' is %" PRIu64 ", outside 1..%d", key,
+				     v, INT32_MAX);
+	*out = (int)v;
+	return 0;
+}
+
+static int gm_float(const struct gguf_file *g, const char *key, float def, float *out)
+{
+	int ret = gguf_get_f32(g, key, out);
+
+	if (ret == -ENOENT) {
+		*out = def;
+		return 0;
+	}
+	if (!ret && (!(*out > 0.0f) || isinf(*out)))
+		return llm_set_error(-EINVAL, "GGUF model: '%s' is %g, not a positive number", key,
+				     (double)*out);
+	return ret;
+}
+
+static int gm_config(const struct gguf_file *g, struct llm_config *c)
+{
+	const struct gguf_tensor *embd;
+	struct gguf_str arch, st;
+	uint64_t rope_dims;
+	int ret;
+
+	memset(c, 0, sizeof(*c));
+	ret = gguf_get_str(g, "general.architecture", &arch);
+	if (ret == -ENOENT)
+		return llm_set_error(-EINVAL, "GGUF model: no general.architecture");
+	if (ret)
+		return ret;
+	if (!gguf_str_eq(arch, "llama"))
+		return llm_set_error(-EINVAL,
+				     "GGUF model: architecture '%.*s' is not supported (llama only)",
+				     (int)(arch.len > 64 ? 64 : arch.len), arch.ptr);
+	if (gm_int(g, "llama.embedding_length", 0, &c->dim) ||
+	    gm_int(g, "llama.feed_forward_length", 0, &c->hidden_dim) ||
+	    gm_int(g, "llama.block_count", 0, &c->n_layers) ||
+	    gm_int(g, "llama.attention.head_count", 0, &c->n_heads) ||
+	    gm_int(g, "llama.attention.head_count_kv", c->n_heads, &c->n_kv_heads) ||
+	    gm_int(g, "llama.context_length", 0, &c->seq_len) ||
+	    gm_float(g, "llama.rope.freq_base", LLM_ROPE_THETA_DEFAULT, &c->rope_theta) ||
+	    gm_float(g, "llama.attention.layer_norm_rms_epsilon", LLM_RMS_EPS_DEFAULT, &c->rms_eps))
+		return -EINVAL;
+	ret = gguf_get_str(g, "llama.rope.scaling.type", &st);
+	if (!ret && !gguf_str_eq(st, "none"))
+		return llm_set_error(-EINVAL, "GGUF model: RoPE scaling '%.*s' is not supported",
+				     (int)(st.len > 32 ? 32 : st.len), st.ptr);
+	if (gguf_find_tensor(g, "rope_freqs.weight"))
+		return llm_set_error(-EINVAL,
+				     "GGUF model: RoPE frequency factors (rope_freqs.weight) are not supported");
+	embd = gguf_find_tensor(g, "token_embd.weight");
+	if (!embd)
+		return llm_set_error(-EINVAL, "GGUF model: no tensor token_embd.weight");
+	if (embd->n_dims != 2 || embd->dims[1] > INT32_MAX)
+		return llm_set_error(-EINVAL, "GGUF model: token_embd.weight has %u dims (%" PRIu64
+				     " x %" PRIu64 "), expected { dim, vocab }",
+				     embd->n_dims, embd->dims[0], embd->dims[1]);
+	c->vocab_size = (int)embd->dims[1];
+	c->shared_classifier = !gguf_find_tensor(g, "output.weight");
+	if (llm_config_init(c))
+		return -EINVAL;
+	ret = gguf_get_u64(g, "llama.rope.dimension_count", &rope_dims);
+	if (ret && ret != -ENOENT)
+		return ret;
+	if (!ret && rope_dims != (uint64_t)c->head_size)
+		return llm_set_error(-EINVAL,
+				     "GGUF model: RoPE on %" PRIu64 " of a head's %d dims is not supported (all of it only)",
+				     rope_dims, c->head_size);
+	return 0;
+}
+
+int llm_checkpoint_from_gguf(struct gguf_file *g, struct llm_checkpoint **ckpt_out)
+{
+	static const char *const biases[] = { "attn_q", "attn_k", "attn_v", "attn_output" };
+	struct llm_checkpoint *ckpt = NULL;
+	struct llm_config c;
+	uint64_t count[GM_COUNT], total = 0, bytes;
+	float *base = NULL, *dst[GM_COUNT];
+	char name[64];
+	int t, l, ret;
+	size_t i;
+
+	*ckpt_out = NULL;
+	ret = gm_config(g, &c);
+	if (ret)
+		goto fail;
+	for (i = 0; i < sizeof(biases) / sizeof(biases[0]); i++) {
+		snprintf(name, sizeof(name), "blk.0.%s.bias", biases[i]);
+		if (gguf_find_tensor(g, name)) {
+			ret = llm_set_error(-EINVAL, "GGUF model: bias tensors (%s) are not supported",
+					    name);
+			goto fail;
+		}
+	}
+	/* Check every tensor before allocating anything. */
+	for (t = 0; t < GM_COUNT; t++) {
+		uint64_t rows, cols, copies = gm_per_layer(t) ? (uint64_t)c.n_layers : 1;
+
+		gm_shape(&c, t, &rows, &cols);
+		count[t] = rows * cols * copies;	/* llm_config_init() bounded these */
+		if (t == GM_OUT && c.shared_classifier) {
+			count[t] = 0;
+			continue;
+		}
+		total += count[t];
+		for (l = 0; l < (int)copies; l++) {
+			const struct gguf_tensor *gt;
+
+			gm_name(name, sizeof(name), t, l);
+			gt = gguf_find_tensor(g, name);
+			if (!gt) {
+				ret = llm_set_error(-EINVAL, "GGUF model: no tensor %s", name);
+				goto fail;
+			}
+			if (gt->dims[0] != cols || gt->dims[1] != rows || gt->dims[2] != 1 ||
+			    gt->dims[3] != 1) {
+				ret = llm_set_error(-EINVAL,
+						    "GGUF model: tensor %s is %" PRIu64 " x %" PRIu64 " x %" PRIu64 " x %" PRIu64
+						    ", expected %" PRIu64 " x %" PRIu64
+						    " (dim %d, hidden %d, kv_dim %d, vocab %d)",
+						    name, gt->dims[0], gt->dims[1], gt->dims[2], gt->dims[3],
+						    cols, rows, c.dim, c.hidden_dim, c.kv_dim, c.vocab_size);
+				goto fail;
+			}
+			if (!gguf_type_supported(gt->type)) {
+				ret = llm_set_error(-EINVAL,
+						    "GGUF model: tensor %s has type %s (%u), which is not supported (F32, F16, BF16, Q8_0, Q4_0, Q4_K, Q6_K)",
+						    name, gguf_type_name(gt->type), gt->type);
+				goto fail;
+			}
+		}
+	}
+	if (__builtin_mul_overflow(total, (uint64_t)sizeof(float), &bytes) || bytes > SIZE_MAX) {
+		ret = llm_set_error(-EINVAL, "GGUF model: %" PRIu64 " weights do not fit in memory",
+				    total);
+		goto fail;
+	}
+	base = malloc(bytes ? (size_t)bytes : 1);
+	ckpt = calloc(1, sizeof(*ckpt));
+	if (!base || !ckpt) {
+		ret = llm_set_error(-ENOMEM, "GGUF model: out of memory for %" PRIu64
+				    " MiB of f32 weights", bytes >> 20);
+		goto fail;
+	}
+	{
+		float *p = base;
+
+		for (t = 0; t < GM_COUNT; t++) {
+			dst[t] = p;
+			p += count[t];
+		}
+	}
+	for (t = 0; t < GM_COUNT; t++) {
+		uint64_t rows, cols, copies = gm_per_layer(t) ? (uint64_t)c.n_layers : 1;
+
+		if (!count[t])
+			continue;
+		gm_shape(&c, t, &rows, &cols);
+		for (l = 0; l < (int)copies; l++) {
+			const struct gguf_tensor *gt = gguf_find_tensor(g, gm_name(name, sizeof(name),
+										   t, l));
+
+			ret = gguf_dequantize(gt->type, gt->data, dst[t] + (uint64_t)l * rows * cols,
+					      rows * cols);
+			if (ret)
+				goto fail;
+		}
+	}
+	ckpt->config = c;
+	ckpt->weights.token_embedding = dst[GM_EMBD];
+	ckpt->weights.rms_att = dst[GM_ATTN_NORM];
+	ckpt->weights.wq = dst[GM_Q];
+	ckpt->weights.wk = dst[GM_K];
+	ckpt->weights.wv = dst[GM_V];
+	ckpt->weights.wo = dst[GM_O];
+	ckpt->weights.rms_ffn = dst[GM_FFN_NORM];
+	ckpt->weights.w1 = dst[GM_GATE];
+	ckpt->weights.w2 = dst[GM_DOWN];
+	ckpt->weights.w3 = dst[GM_UP];
+	ckpt->weights.rms_final = dst[GM_OUT_NORM];
+	ckpt->weights.wcls = c.shared_classifier ? dst[GM_EMBD] : dst[GM_OUT];
+	ckpt->data = g->base;
+	ckpt->size = g->size;
+	ckpt->mapped = true;
+	ckpt->owned = base;
+	ckpt->gguf = g;
+	*ckpt_out = ckpt;
+	return 0;
+
+fail:
+	free(base);
+	free(ckpt);
+	gguf_close(g);
+	return ret ? ret : -EINVAL;
+}
+
+int llm_checkpoint_open_gguf(const char *path, struct llm_checkpoint **ckpt_out)
+{
+	struct gguf_file *g;
+	int ret;
+
+	*ckpt_out = NULL;
+	ret = gguf_open(path, &g);
+	if (ret)
+		return ret;
+	ret = llm_checkpoint_from_gguf(g, ckpt_out);
+	if (ret) {
+		char detail[400];
+
+		snprintf(detail, sizeof(detail), "%s", llm_last_error_message());
+		llm_set_error(ret, "%s: %s", path, detail);
+	}
+	return ret;
+}
+
+/* ---- the vocabulary ------------------------------------------------------- */
+
+#define GM_SPACE	"\xe2\x96\x81"	/* U+2581, sentencepiece's space */
+
+int llm_tokenizer_from_gguf(const struct gguf_file *g, int vocab_size,
+			    struct llm_tokenizer **tok_out)
+{
+	const struct gguf_kv *toks = gguf_find_kv(g, "tokenizer.ggml.tokens");
+	const struct gguf_kv *scores = gguf_find_kv(g, "tokenizer.ggml.scores");
+	struct gguf_str model, *s = NULL;
+	uint8_t *img = NULL, *p;
+	uint64_t n, i, size = 4;
+	uint32_t max_len = 1;
+	int ret;
+
+	*tok_out = NULL;
+	if (!toks)
+		return 0;
+	ret = gguf_get_str(g, "tokenizer.ggml.model", &model);
+	if (ret == -ENOENT || (!ret && !gguf_str_eq(model, "llama")))
+		return llm_set_error(-EINVAL, "GGUF vocabulary: tokenizer model '%.*s' is not supported (llama only)",
+				     ret ? 4 : (int)(model.len > 32 ? 32 : model.len),
+				     ret ? "none" : model.ptr);
+	if (ret)
+		return ret;
+	if (toks->type != GGUF_VAL_ARRAY || toks->array_type != GGUF_VAL_STRING)
+		return llm_set_error(-EINVAL, "GGUF vocabulary: tokenizer.ggml.tokens is not an array of strings");
+	n = toks->count;
+	if (n != (uint64_t)vocab_size)
+		return llm_set_error(-EINVAL, "GGUF vocabulary: %" PRIu64 " tokens, the model has %d",
+				     n, vocab_size);
+	if (scores && (scores->type != GGUF_VAL_ARRAY || scores->array_type != GGUF_VAL_FLOAT32 ||
+		       scores->count != n))
+		return llm_set_error(-EINVAL,
+				     "GGUF vocabulary: tokenizer.ggml.scores is not %" PRIu64 " float32", n);
+	s = calloc(n ? n : 1, sizeof(*s));
+	if (!s)
+		return llm_set_error(-ENOMEM, "out of memory");
+	gguf_kv_array_strings(toks, s, n);
+	/* tokenizer.bin: u32 max_token_length, then per token f32 score, u32 len, bytes */
+	for (i = 0; i < n; i++) {
+		uint64_t len = 0, j;
+
+		for (j = 0; j < s[i].len; j++, len++)
+			if (s[i].len - j >= 3 && !memcmp(s[i].ptr + j, GM_SPACE, 3))
+				j += 2;
+		if (len > INT32_MAX / 2) {
+			free(s);
+			return llm_set_error(-EINVAL, "GGUF vocabulary: token %" PRIu64 " is too long", i);
+		}
+		if (len > max_len)
+			max_len = (uint32_t)len;
+		size += 8 + len;	/* bounded by the file's size */
+	}
+	img = malloc(size);
+	if (!img) {
+		free(s);
+		return llm_set_error(-ENOMEM, "out of memory");
+	}
+	p = img;
+	memcpy(p, &max_len, 4);
+	p += 4;
+	for (i = 0; i < n; i++) {
+		float score = scores ? gguf_kv_array_f32(scores, i) : 0.0f;
+		uint8_t *lenp;
+		uint32_t len = 0;
+		uint64_t j;
+
+		memcpy(p, &score, 4);
+		lenp = p + 4;
+		p += 8;
+		for (j = 0; j < s[i].len; j++, len++) {
+			if (s[i].len - j >= 3 && !memcmp(s[i].ptr + j, GM_SPACE, 3)) {
+				*p++ = ' ';
+				j += 2;
+			} else {
+				*p++ = (uint8_t)s[i].ptr[j];
+			}
+		}
+		memcpy(lenp, &len, 4);
+	}
+	ret = llm_tokenizer_parse(img, size, vocab_size, tok_out);
+	free(img);
+	free(s);
+	if (ret) {
+		char detail[300];
+
+		snprintf(detail, sizeof(detail), "%s", llm_last_error_message());
+		return llm_set_error(ret, "GGUF vocabulary: %s", detail);
+	}
+	return 0;
+}
+
+/* ---- writing -------------------------------------------------------------- */
+
+/* llama.cpp's token types */
+enum { GM_TOK_NORMAL = 1, GM_TOK_UNKNOWN = 2, GM_TOK_CONTROL = 3, GM_TOK_BYTE = 6 };
+
+static int gm_write_vocab(struct gguf_writer *w, const struct llm_tokenizer *tok)
+{
+	int n = llm_tokenizer_vocab_size(tok), i, ret = -ENOMEM;
+	char **strs = calloc((size_t)n, sizeof(*strs));
+	uint64_t *lens = calloc((size_t)n, sizeof(*lens));
+	float *scores = calloc((size_t)n, sizeof(*scores));
+	int32_t *types = calloc((size_t)n, sizeof(*types));
+
+	if (!strs || !lens || !scores || !types)
+		goto out;
+	for (i = 0; i < n; i++) {
+		const char *t = llm_tokenizer_token(tok, i);
+		size_t len = strlen(t), j, o = 0;
+		unsigned int byte;
+		char *d;
+
+		/* As llama.cpp's llama2.c converter names and types them. */
+		if (i == 0 || i == 1 || i == 2) {
+			t = i == 0 ? "<unk>" : i == 1 ? "<s>" : "</s>";
+			len = strlen(t);
+			types[i] = i == 0 ? GM_TOK_UNKNOWN : GM_TOK_CONTROL;
+		} else if (len == 0) {
+			types[i] = GM_TOK_CONTROL;
+		} else if (len == 6 && sscanf(t, "<0x%02X>", &byte) == 1) {
+			types[i] = GM_TOK_BYTE;
+		} else {
+			types[i] = GM_TOK_NORMAL;
+		}
+		d = malloc(3 * len + 1);
+		if (!d)
+			goto out;
+		for (j = 0; j < len; j++) {
+			if (t[j] == ' ') {
+				memcpy(d + o, GM_SPACE, 3);
+				o += 3;
+			} else {
+				d[o++] = t[j];
+			}
+		}
+		strs[i] = d;
+		lens[i] = o;
+		scores[i] = llm_tokenizer_score(tok, i);
+	}
+	ret = gguf_writer_str(w, "tokenizer.ggml.model", "llama") ||
+	      gguf_writer_str_array(w, "tokenizer.ggml.tokens", (const char *const *)strs, lens,
+				    (uint64_t)n) ||
+	      gguf_writer_array(w, "tokenizer.ggml.scores", GGUF_VAL_FLOAT32, scores, (uint64_t)n) ||
+	      gguf_writer_array(w, "tokenizer.ggml.token_type", GGUF_VAL_INT32, types, (uint64_t)n) ||
+	      gguf_writer_u32(w, "tokenizer.ggml.bos_token_id", LLM_TOKEN_BOS) ||
+	      gguf_writer_u32(w, "tokenizer.ggml.eos_token_id", LLM_TOKEN_EOS) ||
+	      gguf_writer_u32(w, "tokenizer.ggml.unknown_token_id", 0) ? -ENOMEM : 0;
+out:
+	for (i = 0; strs && i < n; i++)
+		free(strs[i]);
+	free(strs);
+	free(lens);
+	free(scores);
+	free(types);
+	return ret ? llm_set_error(ret, "out of memory writing the vocabulary") : 0;
+}
+
+/* The type a tensor is written as. */
+static uint32_t gm_type(enum gm_tensor t, uint64_t cols, uint32_t want)
+{
+	if (t == GM_ATTN_NORM || t == GM_FFN_NORM || t == GM_OUT_NORM)
+		return GGML_TYPE_F32;
+	if (want == GGML_TYPE_Q8_0 && cols % GGML_QK8_0)
+		return GGML_TYPE_F16;	/* llama.cpp's fallback */
+	return want;
+}
+
+/* llama.cpp's general.file_type of an all-@type model */
+static uint32_t gm_file_type(uint32_t type)
+{
+	return type == GGML_TYPE_F32 ? 0 : type == GGML_TYPE_F16 ? 1 : 7;
+}
+
+static const float *gm_src(const struct llm_checkpoint *ckpt, enum gm_tensor t)
+{
+	const struct llm_weights *w = &ckpt->weights;
+
+	switch (t) {
+	case GM_EMBD: return w->token_embedding;
+	case GM_ATTN_NORM: return w->rms_att;
+	case GM_Q: return w->wq;
+	case GM_K: return w->wk;
+	case GM_V: return w->wv;
+	case GM_O: return w->wo;
+	case GM_FFN_NORM: return w->rms_ffn;
+	case GM_GATE: return w->w1;
+	case GM_DOWN: return w->w2;
+	case GM_UP: return w->w3;
+	case GM_OUT_NORM: return w->rms_final;
+	default: return w->wcls;
+	}
+}
+
+/* Tensor order of llama.cpp's converters: embedding, blocks, output. */
+static const enum gm_tensor gm_layer_order[] = {
+	GM_ATTN_NORM, GM_Q, GM_K, GM_V, GM_O, GM_FFN_NORM, GM_GATE, GM_DOWN, GM_UP,
+};
+
+int llm_gguf_write_model(const char *path, const struct llm_checkpoint *ckpt,
+			 const struct llm_gguf_write_opts *opts)
+{
+	const struct llm_config *c = &ckpt->config;
+	struct gguf_writer *w;
+	struct {
+		enum gm_tensor t;
+		int layer;
+	} *order = NULL;
+	size_t n_order = 0, k, max_bytes = 0;
+	void *buf = NULL;
+	uint32_t type = opts->type;
+	char name[64];
+	FILE *f = NULL;
+	int l, ret;
+
+	if (type != GGML_TYPE_F32 && type != GGML_TYPE_F16 && type != GGML_TYPE_Q8_0)
+		return llm_set_error(-EINVAL, "GGUF writer: type %s is not F32, F16 or Q8_0",
+				     gguf_type_name(type) ? gguf_type_name(type) : "unknown");
+	w = gguf_writer_create(opts->alignment ? opts->alignment : GGUF_DEFAULT_ALIGNMENT);
+	if (!w)
+		return -EINVAL;
+	order = calloc(2 + (size_t)c->n_layers * 9 + 1, sizeof(*order));
+	if (!order) {
+		ret = llm_set_error(-ENOMEM, "out of memory");
+		goto out;
+	}
+	order[n_order].t = GM_EMBD;
+	order[n_order++].layer = -1;
+	for (l = 0; l < c->n_layers; l++) {
+		for (k = 0; k < sizeof(gm_layer_order) / sizeof(gm_layer_order[0]); k++) {
+			order[n_order].t = gm_layer_order[k];
+			order[n_order++].layer = l;
+		}
+	}
+	order[n_order].t = GM_OUT_NORM;
+	order[n_order++].layer = -1;
+	if (!c->shared_classifier) {
+		order[n_order].t = GM_OUT;
+		order[n_order++].layer = -1;
+	}
+
+	ret = gguf_writer_str(w, "general.architecture", "llama") ||
+	      gguf_writer_str(w, "general.name", opts->name ? opts->name : "jalapeno") ||
+	      gguf_writer_u32(w, "general.file_type", gm_file_type(type)) ||
+	      gguf_writer_u32(w, "general.quantization_version", 2) ||
+	      gguf_writer_u32(w, "llama.vocab_size", (uint32_t)c->vocab_size) ||
+	      gguf_writer_u32(w, "llama.context_length", (uint32_t)c->seq_len) ||
+	      gguf_writer_u32(w, "llama.embedding_length", (uint32_t)c->dim) ||
+	      gguf_writer_u32(w, "llama.block_count", (uint32_t)c->n_layers) ||
+	      gguf_writer_u32(w, "llama.feed_forward_length", (uint32_t)c->hidden_dim) ||
+	      gguf_writer_u32(w, "llama.rope.dimension_count", (uint32_t)c->head_size) ||
+	      gguf_writer_u32(w, "llama.attention.head_count", (uint32_t)c->n_heads) ||
+	      gguf_writer_u32(w, "llama.attention.head_count_kv", (uint32_t)c->n_kv_heads) ||
+	      gguf_writer_f32(w, "llama.rope.freq_base",
+			      c->rope_theta ? c->rope_theta : LLM_ROPE_THETA_DEFAULT) ||
+	      gguf_writer_f32(w, "llama.attention.layer_norm_rms_epsilon",
+			      c->rms_eps ? c->rms_eps : LLM_RMS_EPS_DEFAULT) ? -ENOMEM : 0;
+	if (!ret && opts->tokenizer)
+		ret = gm_write_vocab(w, opts->tokenizer);
+	for (k = 0; k < n_order && !ret; k++) {
+		uint64_t rows, cols, dims[2];
+		uint32_t tt;
+
+		gm_shape(c, order[k].t, &rows, &cols);
+		tt = gm_type(order[k].t, cols, type);
+		dims[0] = cols;
+		dims[1] = rows;
+		ret = gguf_writer_tensor(w, gm_name(name, sizeof(name), order[k].t, order[k].layer), tt,
+					 rows > 1 ? 2 : 1, dims);
+		if (gguf_tensor_bytes(tt, rows * cols) > max_bytes)
+			max_bytes = gguf_tensor_bytes(tt, rows * cols);
+	}
+	if (ret)
+		goto out;
+	buf = malloc(max_bytes ? max_bytes : 1);
+	if (!buf) {
+		ret = llm_set_error(-ENOMEM, "out of memory");
+		goto out;
+	}
+	f = fopen(path, "wb");
+	if (!f) {
+		ret = -errno;
+		llm_set_error(ret, "cannot create %s: %s", path, strerror(-ret));
+		goto out;
+	}
+	ret = gguf_writer_begin(w, f);
+	for (k = 0; k < n_order && !ret; k++) {
+		uint64_t rows, cols, n, i;
+		const float *src;
+		uint32_t tt;
+
+		gm_shape(c, order[k].t, &rows, &cols);
+		n = rows * cols;
+		tt = gm_type(order[k].t, cols, type);
+		src = gm_src(ckpt, order[k].t) + (order[k].layer > 0 ? (uint64_t)order[k].layer * n : 0);
+		if (tt == GGML_TYPE_F32) {
+			memcpy(buf, src, n * 4);
+		} else if (tt == GGML_TYPE_F16) {
+			uint16_t *h = buf;
+
+			for (i = 0; i < n; i++)
+				h[i] = gguf_f32_to_f16(src[i]);
+		} else {
+			gguf_quantize_q8_0(buf, src, n);
+		}
+		ret = gguf_writer_data(w, f, buf, gguf_tensor_bytes(tt, n));
+	}
+	if (fclose(f) && !ret)
+		ret = llm_set_error(-EIO, "cannot write %s", path);
+	if (ret)
+		unlink(path);
+out:
+	free(buf);
+	free(order);
+	gguf_writer_destroy(w);
+	return ret;
+}

@@ -1,0 +1,127 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * llama-architecture models in GGUF files, as llama.cpp writes them, and
+ * the llama2.c checkpoint layer (checkpoint.h): loading one as a struct
+ * llm_checkpoint, and writing a checkpoint (and tokenizer) as GGUF.
+ *
+ * Tensor names and shapes (dims fastest-varying first; a llama2.c matrix
+ * of R rows of C columns is a GGUF tensor of dims { C, R }, the same bytes):
+ *
+ *	token_embd.weight		{ dim, vocab }		token_embedding
+ *	blk.N.attn_norm.weight		{ dim }			rms_att[N]
+ *	blk.N.attn_q.weight		{ dim, dim }		wq[N]
+ *	blk.N.attn_k.weight		{ dim, kv_dim }		wk[N]
+ *	blk.N.attn_v.weight		{ dim, kv_dim }		wv[N]
+ *	blk.N.attn_output.weight	{ dim, dim }		wo[N]
+ *	blk.N.ffn_norm.weight		{ dim }			rms_ffn[N]
+ *	blk.N.ffn_gate.weight		{ dim, hidden }		w1[N]
+ *	blk.N.ffn_down.weight		{ hidden, dim }		w2[N]
+ *	blk.N.ffn_up.weight		{ dim, hidden }		w3[N]
+ *	output_norm.weight		{ dim }			rms_final
+ *	output.weight			{ dim, vocab }		wcls (absent: tied)
+ *
+ * Q and K rows: llama.cpp keeps a llama model's attn_q and attn_k rows in
+ * the original (Meta) order, the pairs RoPE rotates adjacent (2i, 2i+1),
+ * which is llama2.c's order too. Its converters get there from either
+ * side: convert_hf_to_gguf.py permutes Hugging Face's q_proj/k_proj rows
+ * (whose RoPE rotates halves: i and i + head_size/2) back to that order,
+ * and convert-llama2c-to-ggml copies llama2.c's rows unchanged. So a GGUF
+ * file's Q and K are llama2.c's rows as they are: the writer writes them
+ * unchanged and the loader reads them unchanged (the host tests check that
+ * the permutations compose to the identity and that a .bin and its GGUF
+ * give the same tokens).
+ *
+ * Hyperparameters: llama.context_length, .embedding_length, .block_count,
+ * .feed_forward_length, .attention.head_count (required);
+ * .attention.head_count_kv (default head_count), .rope.freq_base (10000),
+ * .attention.layer_norm_rms_epsilon (1e-5), .rope.dimension_count (must
+ * be the head size if present). RoPE scaling and per-frequency factors
+ * (rope_freqs.weight) are refused, as are bias tensors.
+ */
+#ifndef JAL_LLM_GGUF_MODEL_H
+#define JAL_LLM_GGUF_MODEL_H
+
+#include "checkpoint.h"
+#include "gguf.h"
+#include "tokenizer.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/**
+ * llm_checkpoint_from_gguf() - a llama model of an open GGUF file as a
+ *	checkpoint
+ * @g: the file; the checkpoint takes it over (also on failure: it is
+ *	closed then).
+ * @ckpt_out: the checkpoint, released with llm_checkpoint_close().
+ *
+ * Every weight is converted to f32 (types F32, F16, BF16, Q8_0, Q4_0, Q4_K,
+ * Q6_K) into one allocation in the llama2.c layout (ckpt->owned); the file
+ * stays mapped (ckpt->gguf) for users of the stored tensors.
+ *
+ * Return: 0; -EINVAL with a message naming the key or tensor at fault (not
+ * a llama model, a missing or mis-shaped tensor, an unsupported type or
+ * feature); -ENOMEM.
+ */
+int llm_checkpoint_from_gguf(struct gguf_file *g, struct llm_checkpoint **ckpt_out);
+
+/** llm_checkpoint_open_gguf() - gguf_open() then llm_checkpoint_from_gguf() */
+int llm_checkpoint_open_gguf(const char *path, struct llm_checkpoint **ckpt_out);
+
+/**
+ * llm_gguf_tensor_name() - the GGUF name of a llama2.c tensor
+ * @buf: out, at least 48 bytes.
+ * @what: "token_embd", "attn_norm", "attn_q", "attn_k", "attn_v",
+ *	"attn_output", "ffn_norm", "ffn_gate", "ffn_down", "ffn_up",
+ *	"output_norm" or "output".
+ * @layer: for the blk.N tensors, else ignored (pass -1).
+ * Return: @buf.
+ */
+char *llm_gguf_tensor_name(char *buf, size_t size, const char *what, int layer);
+
+/**
+ * llm_tokenizer_from_gguf() - the vocabulary of tokenizer.ggml.* keys
+ *	(model "llama") as a tokenizer
+ * @g: the file.
+ * @vocab_size: the model's.
+ * @tok_out: the tokenizer, or NULL when the file has no vocabulary.
+ *
+ * The pieces are llama2.c's: sentencepiece's U+2581 becomes a space.
+ * Return: 0 (also without a vocabulary); -EINVAL; -ENOMEM.
+ */
+int llm_tokenizer_from_gguf(const struct gguf_file *g, int vocab_size,
+			    struct llm_tokenizer **tok_out);
+
+/**
+ * struct llm_gguf_write_opts - how to write a model
+ * @type: GGML_TYPE_F32, F16 or Q8_0 for the matrices and the embedding
+ *	table (norms are always F32). A matrix whose rows are not whole
+ *	Q8_0 blocks is written F16, as llama.cpp's converter does.
+ * @name: general.name (NULL: "jalapeno").
+ * @tokenizer: written as tokenizer.ggml.* (llama2.c pieces: spaces become
+ *	U+2581; ids 0, 1, 2 are <unk>, <s>, </s>), or NULL.
+ * @alignment: 0 for the default 32.
+ */
+struct llm_gguf_write_opts {
+	uint32_t type;
+	const char *name;
+	const struct llm_tokenizer *tokenizer;
+	uint32_t alignment;
+};
+
+/**
+ * llm_gguf_write_model() - write a checkpoint as a llama GGUF file
+ * @path: output, replaced (removed again on failure).
+ * @ckpt: the model.
+ * @opts: as above.
+ * Return: 0, -EINVAL, -ENOMEM or -errno of the write.
+ */
+int llm_gguf_write_model(const char *path, const struct llm_checkpoint *ckpt,
+			 const struct llm_gguf_write_opts *opts);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* JAL_LLM_GGUF_MODEL_H */
