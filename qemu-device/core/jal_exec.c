@@ -223,6 +223,8 @@ bool jal_exec_share(struct jal_exec *ex, uint64_t macs)
 #define DIM012		(DIM01 | JAL_FLD_DIM(2))
 #define DIM0123		(DIM012 | JAL_FLD_DIM(3))
 #define STRIDE012	(JAL_FLD_STRIDE(0) | JAL_FLD_STRIDE(1) | JAL_FLD_STRIDE(2))
+#define STRIDE0123	(STRIDE012 | JAL_FLD_STRIDE(3))
+#define IMM0123		(JAL_FLD_IMM64 | JAL_FLD_IMM(2) | JAL_FLD_IMM(3))
 #define BRANCH		(JAL_FLD_R(1) | JAL_FLD_R(2) | JAL_FLD_IMM(2) | \
 			 JAL_FLD_TARGET)
 #define DT_F32		JAL_DTYPES(JAL_DTYPE_F32)
@@ -291,6 +293,13 @@ static const struct jal_op_info jal_ops[256] = {
 			    JAL_FLD_IMM(1), DT_F32, jal_check_sample,
 			    jal_op_sample,
 			    R0123 | JAL_FLD_DIM(0) | JAL_FLD_STRIDE(1) | ROWS },
+	[JAL_OP_PAGED_ATTENTION] = { "PAGED_ATTENTION", R0123 | DIM0123 |
+				     STRIDE0123 | IMM0123, DT_F32,
+				     jal_check_paged, jal_op_paged_attention },
+	[JAL_OP_PAGED_KV_STORE] = { "PAGED_KV_STORE", R0123 | JAL_FLD_DIM(1) |
+				    JAL_FLD_DIM(2) | JAL_FLD_DIM(3) |
+				    STRIDE0123 | IMM0123, DT_F32,
+				    jal_check_paged, jal_op_paged_kv_store },
 };
 
 static enum jal_status jal_insn_check(struct jal_exec *ex,

@@ -229,5 +229,10 @@ enum jal_status jal_op_argmax(struct jal_exec *ex, const struct jal_insn *in);
 enum jal_status jal_op_sample(struct jal_exec *ex, const struct jal_insn *in);
 enum jal_status jal_check_embed(struct jal_exec *ex, const struct jal_insn *in);
 enum jal_status jal_check_sample(struct jal_exec *ex, const struct jal_insn *in);
+enum jal_status jal_op_paged_attention(struct jal_exec *ex,
+				       const struct jal_insn *in);
+enum jal_status jal_op_paged_kv_store(struct jal_exec *ex,
+				      const struct jal_insn *in);
+enum jal_status jal_check_paged(struct jal_exec *ex, const struct jal_insn *in);
 
 #endif /* JAL_EXEC_H */

@@ -715,33 +715,46 @@ struct jal_att {
 	uint64_t kpitch, vpitch;		/* floats between positions */
 	float scale;				/* sqrtf(head size) */
 	struct jal_span out, q, k, v;
+	/*
+	 * PAGED_ATTENTION: positions t of the row are in blocks of @block
+	 * positions, kblk[t / block] and vblk[t / block]; 0 for ATTENTION.
+	 */
+	uint64_t block;
+	struct jal_span *kblk, *vblk;
+	bool kv_in_place;			/* every K and V position */
 	float *staged;				/* all of out */
 	struct jal_claim heads_left;
 	atomic_bool bad;			/* a part hit a memory error */
 };
 
 /*
- * Keys (or values) of KV head @g for positions [t0, t0 + n): in place, or
- * read into the worker's bounce buffer (worker only).
+ * Keys (or values) of KV head @g for positions from @t0 on, at most *@n
+ * of them: as many as are contiguous (*@n is lowered to that), in place
+ * or read into the worker's bounce buffer (worker only).
  */
 static const float *jal_att_rows(struct jal_att *a, bool values, uint64_t g,
-				 uint64_t t0, size_t n, size_t *pitch,
+				 uint64_t t0, size_t *n, size_t *pitch,
 				 enum jal_status *st)
 {
 	const struct jal_span *s = values ? &a->v : &a->k;
-	uint64_t p = values ? a->vpitch : a->kpitch, t;
+	uint64_t p = values ? a->vpitch : a->kpitch, first = t0, t;
 	float *buf = (float *)a->ex->w->wbuf;
 
+	if (a->block) {
+		s = values ? &a->vblk[t0 / a->block] : &a->kblk[t0 / a->block];
+		first = t0 % a->block;
+		*n = (size_t)JAL_MIN((uint64_t)*n, a->block - first);
+	}
 	*st = JAL_STATUS_OK;
 	if (s->ptr) {
 		*pitch = (size_t)p;
-		return (const float *)s->ptr + t0 * p + g * a->hs;
+		return (const float *)s->ptr + first * p + g * a->hs;
 	}
 	*pitch = (size_t)a->hs;
-	for (t = 0; !*st && t < n; t++)
-		*st = jal_span_read(a->ex, s, ((t0 + t) * p + g * a->hs) * 4,
+	for (t = 0; !*st && t < *n; t++)
+		*st = jal_span_read(a->ex, s, ((first + t) * p + g * a->hs) * 4,
 				    buf + t * a->hs, a->hs * 4);
-	jal_le_to_host(buf, n * a->hs, 4);
+	jal_le_to_host(buf, *n * a->hs, 4);
 	return buf;
 }
 
@@ -750,12 +763,15 @@ static size_t jal_att_block(const struct jal_att *a)
 {
 	size_t b = JAL_ATT_SCORE_BLOCK;
 
-	if (!a->k.ptr || !a->v.ptr)
+	if (!a->kv_in_place)
 		b = JAL_MIN(b, JAL_WBUF_BYTES / 4 / a->hs);
 	return b;
 }
 
-/* s[0..n) = scores of positions [t0, t0 + n) for query @qh. */
+/*
+ * s[0..n) = scores of positions [t0, t0 + n) for query @qh, a contiguous
+ * run of positions at a time (every score is its own dot product).
+ */
 static enum jal_status jal_att_scores(struct jal_att *a, const float *qh,
 				      uint64_t g, uint64_t t0, size_t n,
 				      float *s)
@@ -763,29 +779,39 @@ static enum jal_status jal_att_scores(struct jal_att *a, const float *qh,
 	const struct jal_kernels *k = jal_kern(a->ex);
 	enum jal_status st;
 	const float *rows;
-	size_t pitch;
+	size_t pitch, run;
 
-	rows = jal_att_rows(a, false, g, t0, n, &pitch, &st);
-	if (st)
-		return st;
-	k->mv_f32(s, rows, pitch, qh, n, (size_t)a->hs);
-	k->div(s, s, a->scale, n);	/* run.c divides by sqrtf(head size) */
+	for (; n; n -= run, t0 += run, s += run) {
+		run = n;
+		rows = jal_att_rows(a, false, g, t0, &run, &pitch, &st);
+		if (st)
+			return st;
+		k->mv_f32(s, rows, pitch, qh, run, (size_t)a->hs);
+		k->div(s, s, a->scale, run);	/* run.c divides by sqrtf(head size) */
+	}
 	return JAL_STATUS_OK;
 }
 
-/* acc += sum over the block of p[t] * v[t]. */
+/*
+ * acc += sum over the block of p[t] * v[t], in order of t (pv adds each
+ * product to acc in turn, so runs of positions give the same bits).
+ */
 static enum jal_status jal_att_values(struct jal_att *a, float *acc,
 				      const float *p, uint64_t g, uint64_t t0,
 				      size_t n)
 {
 	enum jal_status st;
 	const float *rows;
-	size_t pitch;
+	size_t pitch, run;
 
-	rows = jal_att_rows(a, true, g, t0, n, &pitch, &st);
-	if (!st)
-		jal_kern(a->ex)->pv(acc, p, rows, pitch, n, (size_t)a->hs);
-	return st;
+	for (; n; n -= run, t0 += run, p += run) {
+		run = n;
+		rows = jal_att_rows(a, true, g, t0, &run, &pitch, &st);
+		if (st)
+			return st;
+		jal_kern(a->ex)->pv(acc, p, rows, pitch, run, (size_t)a->hs);
+	}
+	return JAL_STATUS_OK;
 }
 
 /*
@@ -883,10 +909,61 @@ static void jal_att_part(void *arg, unsigned int thread)
 	}
 }
 
+/* ATTENTION's and PAGED_ATTENTION's heads: H query heads over G KV heads. */
+static enum jal_status jal_att_check_heads(struct jal_exec *ex, uint64_t heads,
+					   uint64_t hs, uint64_t kv_heads)
+{
+	if (!hs || hs > JAL_ATTENTION_MAX_HEAD_SIZE)
+		return jal_exec_bad(ex, "head size %llu is not in 1..%u",
+				    (unsigned long long)hs,
+				    JAL_ATTENTION_MAX_HEAD_SIZE);
+	if (!kv_heads || heads % kv_heads)
+		return jal_exec_bad(ex, "%llu KV heads do not divide %llu query heads",
+				    (unsigned long long)kv_heads,
+				    (unsigned long long)heads);
+	return JAL_STATUS_OK;
+}
+
+/*
+ * Every head of one query: split over the compute threads when q and the
+ * whole KV cache are in place (out must then be in place too, or
+ * staged), else one after the other on the worker; staged results go to
+ * out at the end. @work: multiply-adds, to decide on sharing.
+ */
+static enum jal_status jal_att_heads(struct jal_att *a, uint64_t work)
+{
+	struct jal_exec *ex = a->ex;
+	enum jal_status st = JAL_STATUS_OK;
+	uint64_t h, done, c;
+
+	atomic_init(&a->bad, false);
+	if (a->q.ptr && a->kv_in_place) {
+		jal_claim_init(&a->heads_left, a->heads, 1);
+		jal_pool_run(&ex->job->dev->pool, jal_exec_share(ex, work / 2),
+			     jal_att_part, a);
+		if (jal_job_aborted(ex->job))
+			st = JAL_STATUS_ABORTED;
+		else if (atomic_load(&a->bad))
+			st = JAL_STATUS_BUS_ERROR;	/* not reachable in place */
+	} else {
+		for (h = 0; !st && h < a->heads; h++) {
+			if (jal_job_aborted(ex->job))
+				st = JAL_STATUS_ABORTED;
+			else
+				st = jal_att_head(a, &ex->w->ts[0], h);
+		}
+	}
+	for (done = 0; !st && a->staged && done < a->heads * a->hs; done += c) {
+		c = JAL_MIN(a->heads * a->hs - done, (uint64_t)JAL_VEC_CHUNK);
+		st = jal_span_put_f32(ex, &a->out, done, a->staged + done, (size_t)c);
+	}
+	return st;
+}
+
 enum jal_status jal_op_attention(struct jal_exec *ex, const struct jal_insn *in)
 {
 	struct jal_att a = { .ex = ex };
-	uint64_t rowlen, work, h, done, c;
+	uint64_t rowlen, work;
 	enum jal_status st;
 	bool parallel;
 
@@ -899,14 +976,9 @@ enum jal_status jal_op_attention(struct jal_exec *ex, const struct jal_insn *in)
 		st = jal_exec_dim(ex, in, 3, &a.len);
 	if (st)
 		return st;
-	if (!a.hs || a.hs > JAL_ATTENTION_MAX_HEAD_SIZE)
-		return jal_exec_bad(ex, "head size %llu is not in 1..%u",
-				    (unsigned long long)a.hs,
-				    JAL_ATTENTION_MAX_HEAD_SIZE);
-	if (!a.kv_heads || a.heads % a.kv_heads)
-		return jal_exec_bad(ex, "%llu KV heads do not divide %llu query heads",
-				    (unsigned long long)a.kv_heads,
-				    (unsigned long long)a.heads);
+	st = jal_att_check_heads(ex, a.heads, a.hs, a.kv_heads);
+	if (st)
+		return st;
 	if (!a.len)
 		return jal_exec_bad(ex, "ATTENTION over no positions");
 	rowlen = a.kv_heads * a.hs;
@@ -938,7 +1010,8 @@ enum jal_status jal_op_attention(struct jal_exec *ex, const struct jal_insn *in)
 	if (st)
 		return st;
 	a.scale = sqrtf((float)a.hs);
-	parallel = a.q.ptr && a.k.ptr && a.v.ptr;
+	a.kv_in_place = a.k.ptr && a.v.ptr;
+	parallel = a.q.ptr && a.kv_in_place;
 	/*
 	 * Heads read only their own query, so out == q is safe; any other
 	 * overlap, and out not in place while heads run in parallel, stage.
@@ -953,28 +1026,324 @@ enum jal_status jal_op_attention(struct jal_exec *ex, const struct jal_insn *in)
 			return JAL_STATUS_BUS_ERROR;
 		}
 	}
-	atomic_init(&a.bad, false);
-	if (parallel) {
-		jal_claim_init(&a.heads_left, a.heads, 1);
-		jal_pool_run(&ex->job->dev->pool, jal_exec_share(ex, work / 2),
-			     jal_att_part, &a);
-		if (jal_job_aborted(ex->job))
-			st = JAL_STATUS_ABORTED;
-		else if (atomic_load(&a.bad))
-			st = JAL_STATUS_BUS_ERROR;	/* not reachable in place */
-	} else {
-		for (h = 0; !st && h < a.heads; h++) {
-			if (jal_job_aborted(ex->job))
-				st = JAL_STATUS_ABORTED;
-			else
-				st = jal_att_head(&a, &ex->w->ts[0], h);
-		}
-	}
-	for (done = 0; !st && a.staged && done < a.heads * a.hs; done += c) {
-		c = JAL_MIN(a.heads * a.hs - done, (uint64_t)JAL_VEC_CHUNK);
-		st = jal_span_put_f32(ex, &a.out, done, a.staged + done, (size_t)c);
-	}
+	st = jal_att_heads(&a, work);
 	free(a.staged);
+	return st;
+}
+
+/*
+ * PAGED_ATTENTION and PAGED_KV_STORE: B rows, each of its own sequence,
+ * whose KV cache is in pools of blocks of @block positions (a position:
+ * G * hs floats, as one position of ATTENTION's cache); row b's block
+ * table, @cap u32 block indices at entry b * @tpitch of the tables (0:
+ * one table for all rows), lists its blocks in position order.
+ * PAGED_ATTENTION runs ATTENTION's head code with the positions looked
+ * up block by block, so a row's results are those of ATTENTION over a
+ * contiguous cache holding the same keys and values, bit for bit.
+ */
+struct jal_paged {
+	struct jal_exec *ex;
+	uint64_t rows;				/* B */
+	uint64_t hs, kv_heads, rowlen;		/* rowlen = G * hs floats */
+	uint64_t block, pool;			/* positions a block, blocks a pool */
+	uint64_t block_bytes;
+	uint64_t cap, tpitch;			/* table entries */
+	uint64_t kpool, vpool;			/* VAs of the pools */
+	struct jal_span counts;			/* u32 lengths or positions */
+	struct jal_span tables;
+	uint32_t *table;			/* @cap entries of one row */
+};
+
+enum jal_status jal_check_paged(struct jal_exec *ex, const struct jal_insn *in)
+{
+	if (in->imm[0] >= JAL_NUM_REGS || in->imm[1] >= JAL_NUM_REGS)
+		return jal_exec_bad(ex, "imm[0] = %u and imm[1] = %u do not both name registers",
+				    in->imm[0], in->imm[1]);
+	if (!in->imm[2])
+		return jal_exec_bad(ex, "KV blocks of no positions");
+	if (!in->imm[3])
+		return jal_exec_bad(ex, "KV pools of no blocks");
+	if (!in->stride[2] || in->stride[2] > JAL_PAGED_MAX_BLOCKS)
+		return jal_exec_bad(ex, "block tables of %u entries (1..%u)",
+				    in->stride[2], JAL_PAGED_MAX_BLOCKS);
+	if (in->stride[3] && in->stride[3] < in->stride[2])
+		return jal_exec_bad(ex, "block table pitch %u is less than a table of %u",
+				    in->stride[3], in->stride[2]);
+	return JAL_STATUS_OK;
+}
+
+/*
+ * The fields both opcodes share: dim[1] = head size, dim[2] = G, dim[3] =
+ * B; r[2], r[3] = K and V pools; stride[2], stride[3] = table size and
+ * pitch; imm[0], imm[1] = registers of the per-row u32 array and of the
+ * tables; imm[2] = block size, imm[3] = blocks a pool.
+ */
+static enum jal_status jal_paged_init(struct jal_exec *ex,
+				      const struct jal_insn *in,
+				      struct jal_paged *pg, uint64_t heads,
+				      const char *counts)
+{
+	enum jal_status st;
+
+	memset(pg, 0, sizeof(*pg));
+	pg->ex = ex;
+	st = jal_exec_dim(ex, in, 1, &pg->hs);
+	if (!st)
+		st = jal_exec_dim(ex, in, 2, &pg->kv_heads);
+	if (!st)
+		st = jal_exec_dim(ex, in, 3, &pg->rows);
+	if (!st)
+		st = jal_att_check_heads(ex, heads, pg->hs, pg->kv_heads);
+	if (st)
+		return st;
+	if (pg->rows > JAL_ROWS_MAX)
+		return jal_exec_bad(ex, "%llu rows, more than %u",
+				    (unsigned long long)pg->rows, JAL_ROWS_MAX);
+	pg->rowlen = pg->kv_heads * pg->hs;
+	pg->block = in->imm[2];
+	pg->pool = in->imm[3];
+	pg->block_bytes = jal_extent(pg->block, pg->rowlen * 4, pg->rowlen * 4);
+	if (pg->block_bytes > JAL_MAX_EXTENT)
+		return jal_exec_bad(ex, "a KV block of %llu positions of %llu floats is larger than %llu bytes",
+				    (unsigned long long)pg->block,
+				    (unsigned long long)pg->rowlen,
+				    (unsigned long long)JAL_MAX_EXTENT);
+	pg->cap = in->stride[2];
+	pg->tpitch = in->stride[3];
+	pg->kpool = ex->regs[in->r[2]];
+	pg->vpool = ex->regs[in->r[3]];
+	if (!pg->rows)
+		return JAL_STATUS_OK;
+	st = jal_span_init(ex, &pg->counts, counts, ex->regs[in->imm[0]],
+			   pg->rows * 4, 4, false);
+	if (!st)
+		st = jal_span_init(ex, &pg->tables, "block tables",
+				   ex->regs[in->imm[1]],
+				   pg->tpitch ? jal_extent(pg->rows, pg->tpitch * 4,
+							   pg->cap * 4) :
+						pg->cap * 4,
+				   4, false);
+	if (st)
+		return st;
+	pg->table = malloc(pg->cap * sizeof(uint32_t));
+	if (!pg->table) {
+		jal_log(ex->job->dev, "out of host memory for a block table");
+		return JAL_STATUS_BUS_ERROR;
+	}
+	return JAL_STATUS_OK;
+}
+
+static uint32_t jal_paged_count(struct jal_paged *pg, uint64_t b,
+				enum jal_status *st)
+{
+	uint32_t v = 0;
+
+	*st = jal_span_read(pg->ex, &pg->counts, b * 4, &v, 4);
+	return jal_le32(v);
+}
+
+/*
+ * Entries [first, first + n) of row @b's block table as the spans of
+ * their K and V blocks; an entry outside the pool is BAD_INSN.
+ */
+static enum jal_status jal_paged_blocks(struct jal_paged *pg, uint64_t b,
+					uint64_t first, uint64_t n,
+					struct jal_span *kblk,
+					struct jal_span *vblk, bool write)
+{
+	struct jal_exec *ex = pg->ex;
+	enum jal_status st;
+	uint64_t j, va;
+
+	st = jal_span_read(ex, &pg->tables, (b * pg->tpitch + first) * 4,
+			   pg->table, n * 4);
+	for (j = 0; !st && j < n; j++) {
+		uint32_t idx = jal_le32(pg->table[j]);
+
+		if (idx >= pg->pool)
+			return jal_exec_bad(ex, "row %llu: block table entry %llu is block %u, outside the pool of %llu",
+					    (unsigned long long)b,
+					    (unsigned long long)(first + j), idx,
+					    (unsigned long long)pg->pool);
+		st = jal_index_va(ex, pg->kpool, idx, pg->block_bytes, &va);
+		if (!st)
+			st = jal_span_init(ex, &kblk[j], "K block", va,
+					   pg->block_bytes, 4, write);
+		if (!st)
+			st = jal_index_va(ex, pg->vpool, idx, pg->block_bytes, &va);
+		if (!st)
+			st = jal_span_init(ex, &vblk[j], "V block", va,
+					   pg->block_bytes, 4, write);
+	}
+	return st;
+}
+
+/* Row pitch of an operand of B rows of @row floats (stride 0: @row). */
+static enum jal_status jal_paged_rows(struct jal_exec *ex, struct jal_span *s,
+				      const char *name, uint64_t va,
+				      uint64_t rows, uint32_t stride,
+				      uint64_t row, bool write, uint64_t *pitch)
+{
+	*pitch = stride ? stride : row;
+	if (*pitch < row)
+		return jal_exec_bad(ex, "row pitch %llu of %s is less than a row of %llu",
+				    (unsigned long long)*pitch, name,
+				    (unsigned long long)row);
+	return jal_span_init(ex, s, name, va, jal_extent(rows, *pitch * 4, row * 4),
+			     4, write);
+}
+
+/*
+ * PAGED_ATTENTION: r[0] = out rows, r[1] = q rows (H * hs floats, pitches
+ * stride[0] and stride[1]), dim[0] = H, lengths (u32, 1 up to the table's
+ * positions) at the register imm[0] names.
+ */
+enum jal_status jal_op_paged_attention(struct jal_exec *ex,
+				       const struct jal_insn *in)
+{
+	struct jal_att a = { .ex = ex };
+	struct jal_span q_rows, out_rows;
+	uint64_t qpitch, opitch, b, len, most = 0, blocks, j;
+	unsigned __int128 positions = 0;
+	struct jal_paged pg;
+	enum jal_status st;
+
+	st = jal_exec_dim(ex, in, 0, &a.heads);
+	if (!st)
+		st = jal_paged_init(ex, in, &pg, a.heads, "lengths");
+	/* Lengths first: they decide the charge. */
+	for (b = 0; !st && b < pg.rows; b++) {
+		len = jal_paged_count(&pg, b, &st);
+		if (st)
+			break;
+		if (!len || len > pg.cap * pg.block)
+			st = jal_exec_bad(ex, "row %llu attends %llu positions; its table holds 1..%llu",
+					  (unsigned long long)b,
+					  (unsigned long long)len,
+					  (unsigned long long)(pg.cap * pg.block));
+		positions += len;
+		most = JAL_MAX(most, len);
+	}
+	if (!st)
+		st = jal_exec_charge(ex, (uint64_t)JAL_MIN(positions * a.heads * pg.hs * 2,
+							   (unsigned __int128)UINT64_MAX));
+	if (st || !a.heads || !pg.rows)
+		goto out;
+	a.hs = pg.hs;
+	a.kv_heads = pg.kv_heads;
+	a.kpitch = a.vpitch = pg.rowlen;
+	a.block = pg.block;
+	a.scale = sqrtf((float)a.hs);
+	st = jal_paged_rows(ex, &out_rows, "out", ex->regs[in->r[0]], pg.rows,
+			    in->stride[0], a.heads * a.hs, true, &opitch);
+	if (!st)
+		st = jal_paged_rows(ex, &q_rows, "q", ex->regs[in->r[1]], pg.rows,
+				    in->stride[1], a.heads * a.hs, false, &qpitch);
+	if (st)
+		goto out;
+	/* Rows read all of their inputs before their results land. */
+	blocks = (most + pg.block - 1) / pg.block;
+	a.kblk = malloc(blocks * sizeof(*a.kblk));
+	a.vblk = malloc(blocks * sizeof(*a.vblk));
+	a.staged = malloc(a.heads * a.hs * sizeof(float));
+	if (!a.kblk || !a.vblk || !a.staged) {
+		jal_log(ex->job->dev, "out of host memory for PAGED_ATTENTION");
+		st = JAL_STATUS_BUS_ERROR;
+		goto out;
+	}
+	for (b = 0; !st && b < pg.rows; b++) {
+		if (jal_job_aborted(ex->job)) {
+			st = JAL_STATUS_ABORTED;
+			break;
+		}
+		a.len = jal_paged_count(&pg, b, &st);
+		blocks = (a.len + pg.block - 1) / pg.block;
+		if (!st)
+			st = jal_paged_blocks(&pg, b, 0, blocks, a.kblk, a.vblk, false);
+		for (j = 0, a.kv_in_place = true; !st && j < blocks; j++)
+			a.kv_in_place &= a.kblk[j].ptr && a.vblk[j].ptr;
+		if (!st)
+			st = jal_span_init(ex, &a.q, "q", q_rows.va + b * qpitch * 4,
+					   a.heads * a.hs * 4, 4, false);
+		if (!st)
+			st = jal_span_init(ex, &a.out, "out",
+					   out_rows.va + b * opitch * 4,
+					   a.heads * a.hs * 4, 4, true);
+		if (!st)
+			st = jal_att_heads(&a, (uint64_t)JAL_MIN((unsigned __int128)a.heads *
+								 a.hs * a.len * 2,
+								 (unsigned __int128)UINT64_MAX));
+	}
+out:
+	free(a.kblk);
+	free(a.vblk);
+	free(a.staged);
+	free(pg.table);
+	return st;
+}
+
+/* Copy @len bytes from @src at @soff to @dst at @doff, a chunk at a time. */
+static enum jal_status jal_span_copy(struct jal_exec *ex,
+				     const struct jal_span *dst, uint64_t doff,
+				     const struct jal_span *src, uint64_t soff,
+				     uint64_t len)
+{
+	enum jal_status st = JAL_STATUS_OK;
+	uint64_t done;
+	size_t m;
+
+	for (done = 0, m = 0; jal_chunk_next(ex, len, &done, &m, &st);) {
+		st = jal_span_read(ex, src, soff + done, ex->w->dma_buf, m);
+		if (!st)
+			st = jal_span_write(ex, dst, doff + done, ex->w->dma_buf, m);
+	}
+	return st;
+}
+
+/*
+ * PAGED_KV_STORE: for each row b, k row b (r[0], pitch stride[0]) and v
+ * row b (r[1], pitch stride[1]) of G * hs floats go to slot pos % block of
+ * block table_b[pos / block] of the K and V pools, pos the row's u32 at
+ * the register imm[0] names.
+ */
+enum jal_status jal_op_paged_kv_store(struct jal_exec *ex,
+				      const struct jal_insn *in)
+{
+	struct jal_span k_rows, v_rows, kblk, vblk;
+	uint64_t kpitch, vpitch, b, pos, slot;
+	struct jal_paged pg;
+	enum jal_status st;
+
+	/* No query heads: any G divides none. */
+	st = jal_paged_init(ex, in, &pg, 0, "positions");
+	if (!st)
+		st = jal_exec_charge(ex, pg.rows * pg.rowlen * 2);
+	if (!st && pg.rows)
+		st = jal_paged_rows(ex, &k_rows, "k", ex->regs[in->r[0]], pg.rows,
+				    in->stride[0], pg.rowlen, false, &kpitch);
+	if (!st && pg.rows)
+		st = jal_paged_rows(ex, &v_rows, "v", ex->regs[in->r[1]], pg.rows,
+				    in->stride[1], pg.rowlen, false, &vpitch);
+	for (b = 0; !st && b < pg.rows; b++) {
+		pos = jal_paged_count(&pg, b, &st);
+		if (!st && pos / pg.block >= pg.cap)
+			st = jal_exec_bad(ex, "row %llu: position %llu is beyond its table of %llu blocks of %llu",
+					  (unsigned long long)b,
+					  (unsigned long long)pos,
+					  (unsigned long long)pg.cap,
+					  (unsigned long long)pg.block);
+		if (!st)
+			st = jal_paged_blocks(&pg, b, pos / pg.block, 1, &kblk,
+					      &vblk, true);
+		slot = pos % pg.block * pg.rowlen * 4;
+		if (!st)
+			st = jal_span_copy(ex, &kblk, slot, &k_rows,
+					   b * kpitch * 4, pg.rowlen * 4);
+		if (!st)
+			st = jal_span_copy(ex, &vblk, slot, &v_rows,
+					   b * vpitch * 4, pg.rowlen * 4);
+	}
+	free(pg.table);
 	return st;
 }
 

@@ -467,6 +467,8 @@ enum jal_opcode {
 	JAL_OP_EMBED = 0x35,	/* d = row of a table */
 	JAL_OP_ARGMAX = 0x36,	/* register = index of the largest */
 	JAL_OP_SAMPLE = 0x37,	/* register = sampled index */
+	JAL_OP_PAGED_ATTENTION = 0x38, /* B queries over paged KV caches */
+	JAL_OP_PAGED_KV_STORE = 0x39,	/* B positions' k, v into the pools */
 };
 
 /*
@@ -545,6 +547,30 @@ enum jal_opcode {
  *   xorshift64* states, each advanced as the single-row SAMPLE advances
  *   its register; r[3] = f32 pairs (temperature, top-p), checked as each
  *   row runs (imm[0..1] are not used).
+ *
+ * Paged KV caches (PAGED_ATTENTION, PAGED_KV_STORE): B = dim[3] rows (at
+ * most JAL_ROWS_MAX), each of its own sequence. The K pool at r[2] and
+ * the V pool at r[3] hold imm[3] blocks of imm[2] positions; a position
+ * is G = dim[2] KV heads of hs = dim[1] floats (as one position of
+ * ATTENTION's cache), so block i starts at byte i * imm[2] * G * hs * 4.
+ * Row b's block table is stride[2] u32 block indices (1 to
+ * JAL_PAGED_MAX_BLOCKS) at entry b * stride[3] of the tables whose VA is
+ * in the register imm[1] names (stride[3] = 0: one table for all rows),
+ * listing the sequence's blocks in position order: position t is slot
+ * t % imm[2] of block table_b[t / imm[2]]. imm[0] names the register
+ * with the VA of a u32 per row (a length or a position). An index at or
+ * above imm[3], a length of 0 or beyond the table, or a position beyond
+ * the table fails with BAD_INSN.
+ *
+ * JAL_OP_PAGED_ATTENTION: r[0] = out, r[1] = q: B rows of dim[0] * hs
+ * floats (row pitches stride[0] and stride[1], 0 = dense); u32 lengths.
+ * Row b is bit for bit ATTENTION of its query over the first length_b
+ * positions of its sequence (heads grouped as ATTENTION's).
+ *
+ * JAL_OP_PAGED_KV_STORE: r[0] = k, r[1] = v: B rows of G * hs floats (row
+ * pitches stride[0] and stride[1], 0 = dense); u32 positions: row b's k
+ * and v go to position pos_b of its sequence in the K and V pools
+ * (dim[0] is not used).
  */
 
 /*
@@ -556,5 +582,6 @@ enum jal_opcode {
 #define JAL_Q8X_MAX_COLS		65536u	/* MATVEC Q8X dim[1] */
 #define JAL_SAMPLE_MAX_LOGITS		0x100000u /* SAMPLE dim[0] */
 #define JAL_ROWS_MAX			65536u	/* JAL_INSN_F_ROWS dim[3] */
+#define JAL_PAGED_MAX_BLOCKS		65536u	/* PAGED_* stride[2] */
 
 #endif /* _JALAPENO_HW_H_ */

@@ -1681,6 +1681,315 @@ TEST_F(llm, row_batched_ops_check_each_rows_data)
 	set_step_limit(f, 0);
 }
 
+/* ---- PAGED_ATTENTION and PAGED_KV_STORE --------------------------------- */
+
+/*
+ * Pools of @pool blocks of @block positions, rows' tables listing blocks
+ * in a random order, the slots no row uses NaN (so reading one shows);
+ * every row against ATTENTION over a contiguous cache with the same keys
+ * and values, bit for bit. @shared: one table for all rows and lengths
+ * 1, 2, ... (the positions of a prompt).
+ */
+struct paged_case {
+	uint32_t heads, hs, kv_heads, block, rows, cap, extra_tpitch;
+	bool shared, vram;
+};
+
+static void paged_insn(struct jal_insn *in, uint8_t op, const struct paged_case *c,
+		       uint32_t tpitch, uint32_t pool)
+{
+	*in = i_op(op);
+	in->r[0] = 0;
+	in->r[1] = 1;
+	in->r[2] = 2;
+	in->r[3] = 3;
+	in->dim[0] = op == JAL_OP_PAGED_ATTENTION ? c->heads : 0;
+	in->dim[1] = c->hs;
+	in->dim[2] = c->kv_heads;
+	in->dim[3] = c->rows;
+	in->stride[2] = c->cap;
+	in->stride[3] = tpitch;
+	in->imm[0] = 4;
+	in->imm[1] = 5;
+	in->imm[2] = c->block;
+	in->imm[3] = pool;
+}
+
+static void check_paged_attention(struct __test_metadata *_metadata,
+				  FIXTURE_DATA(llm) *self,
+				  const struct paged_case *c)
+{
+	struct fake *f = self->f;
+	uint32_t rowlen = c->kv_heads * c->hs, qlen = c->heads * c->hs;
+	uint32_t tpitch = c->shared ? 0 : c->cap + c->extra_tpitch;
+	uint32_t tables = c->shared ? 1 : c->rows, pool = tables * c->cap + 3;
+	uint32_t positions = c->cap * c->block, b, j, t, i, bad = 0;
+	size_t blockf = (size_t)c->block * rowlen, cachef = (size_t)positions * rowlen;
+	float *kp = malloc(pool * blockf * 4), *vp = malloc(pool * blockf * 4);
+	float *kc = malloc(tables * cachef * 4), *vc = malloc(tables * cachef * 4);
+	float *q = malloc((size_t)c->rows * qlen * 4);
+	float *got = malloc((size_t)c->rows * qlen * 4), *want = malloc((size_t)c->rows * qlen * 4);
+	uint32_t *len = malloc(c->rows * 4), *perm = malloc(pool * 4);
+	uint32_t *tab = calloc((size_t)tables * (c->cap + c->extra_tpitch), 4);
+	struct prog *p = calloc(1, sizeof(*p));
+	uint64_t args[13];
+	struct jal_insn in;
+
+	reset_alloc(self);
+	for (i = 0; i < pool * blockf; i++)
+		kp[i] = vp[i] = NAN;
+	for (i = 0; i < pool; i++)
+		perm[i] = i;
+	for (i = pool - 1; i > 0; i--) {
+		uint32_t k = (uint32_t)rnd_in(f, 0, i), x = perm[i];
+
+		perm[i] = perm[k];
+		perm[k] = x;
+	}
+	fill_rnd(f, kc, tables * cachef);
+	fill_rnd(f, vc, tables * cachef);
+	fill_rnd(f, q, (size_t)c->rows * qlen);
+	for (i = 0; i < (size_t)c->rows * qlen; i++)
+		q[i] *= 4;
+	for (b = 0; b < tables; b++) {
+		for (j = 0; j < c->cap; j++) {
+			uint32_t blk = perm[b * c->cap + j];
+
+			tab[(size_t)b * (c->cap + c->extra_tpitch) + j] = blk;
+			memcpy(kp + blk * blockf, kc + b * cachef + j * blockf, blockf * 4);
+			memcpy(vp + blk * blockf, vc + b * cachef + j * blockf, blockf * 4);
+		}
+	}
+	for (b = 0; b < c->rows; b++)
+		len[b] = c->shared ? b % positions + 1 : (uint32_t)rnd_in(f, 1, positions);
+	/* Slots past a row's length hold NaN: they must not be read. */
+	for (b = 0; b < tables; b++) {
+		uint32_t most = 0;
+
+		for (j = 0; j < c->rows; j++)
+			if (c->shared || j == b)
+				most = len[j] > most ? len[j] : most;
+		for (t = most; t < positions; t++) {
+			uint32_t blk = tab[(size_t)b * (c->cap + c->extra_tpitch) + t / c->block];
+
+			for (i = 0; i < rowlen; i++) {
+				kp[blk * blockf + (t % c->block) * rowlen + i] = NAN;
+				vp[blk * blockf + (t % c->block) * rowlen + i] = NAN;
+			}
+		}
+	}
+	args[0] = alloc_in(self, c->vram, (size_t)c->rows * qlen * 4);
+	args[1] = alloc_in(self, c->vram, (size_t)c->rows * qlen * 4);
+	args[2] = alloc_in(self, c->vram, pool * blockf * 4);
+	args[3] = alloc_in(self, c->vram, pool * blockf * 4);
+	args[4] = alloc_in(self, c->vram, c->rows * 4);
+	args[5] = alloc_in(self, c->vram, (size_t)tables * (c->cap + c->extra_tpitch) * 4);
+	args[6] = alloc_in(self, true, tables * cachef * 4);
+	args[7] = alloc_in(self, true, (size_t)c->rows * qlen * 4);
+	args[12] = alloc_in(self, true, tables * cachef * 4);
+	host_write(f, CTX, args[1], q, (size_t)c->rows * qlen * 4);
+	host_write(f, CTX, args[2], kp, pool * blockf * 4);
+	host_write(f, CTX, args[3], vp, pool * blockf * 4);
+	host_write(f, CTX, args[4], len, c->rows * 4);
+	host_write(f, CTX, args[5], tab, (size_t)tables * (c->cap + c->extra_tpitch) * 4);
+	host_write(f, CTX, args[6], kc, tables * cachef * 4);
+	host_write(f, CTX, args[12], vc, tables * cachef * 4);
+
+	paged_insn(&in, JAL_OP_PAGED_ATTENTION, c, tpitch, pool);
+	emit(p, in);
+	for (b = 0; b < c->rows; b++) {
+		uint64_t cache = (c->shared ? 0 : b) * cachef * 4;
+
+		emit(p, i_addi(8, 1, (uint64_t)b * qlen * 4));
+		emit(p, i_addi(9, 7, (uint64_t)b * qlen * 4));
+		emit(p, i_addi(10, 6, cache));
+		emit(p, i_addi(11, 12, cache));
+		emit(p, i_li(13, len[b]));
+		in = i_op(JAL_OP_ATTENTION);
+		in.r[0] = 9;
+		in.r[1] = 8;
+		in.r[2] = 10;
+		in.r[3] = 11;
+		in.dim[0] = c->heads;
+		in.dim[1] = c->hs;
+		in.dim[2] = c->kv_heads;
+		in.dim[3] = 13;
+		in.flags = JAL_INSN_F_DIM_REG(3);
+		emit(p, in);
+	}
+	ASSERT_EQ(JAL_STATUS_OK, run_kernel(f, p->code, p->n, args, 13).status);
+	host_read(f, CTX, args[0], got, (size_t)c->rows * qlen * 4);
+	host_read(f, CTX, args[7], want, (size_t)c->rows * qlen * 4);
+	for (i = 0; i < (size_t)c->rows * qlen; i++)
+		bad += f2u(got[i]) != f2u(want[i]) || isnan(got[i]);
+	EXPECT_EQ(0, bad) {
+		TH_LOG("H %u hs %u G %u block %u rows %u cap %u shared %d vram %d: %u differ",
+		       c->heads, c->hs, c->kv_heads, c->block, c->rows, c->cap,
+		       c->shared, c->vram, bad);
+	}
+	free(kp);
+	free(vp);
+	free(kc);
+	free(vc);
+	free(q);
+	free(got);
+	free(want);
+	free(len);
+	free(perm);
+	free(tab);
+	free(p);
+}
+
+TEST_F_TIMEOUT(llm, paged_attention_rows_equal_attention_over_a_contiguous_cache, 120)
+{
+	static const struct paged_case cases[] = {
+		{ 1, 8, 1, 1, 1, 5, 0, false, true },
+		{ 8, 32, 2, 16, 5, 8, 0, false, true },
+		{ 8, 32, 2, 16, 5, 8, 3, false, false },
+		{ 6, 48, 3, 7, 9, 6, 1, false, true },
+		{ 32, 64, 8, 16, 4, 20, 0, false, true },
+		{ 4, 16, 4, 16, 33, 4, 0, true, true },
+		{ 12, 64, 4, 32, 3, 40, 2, false, true },
+		{ 2, 5, 1, 3, 16, 11, 0, true, false },
+	};
+	unsigned int i;
+
+	for (i = 0; i < ARRAY_SIZE(cases); i++)
+		check_paged_attention(_metadata, self, &cases[i]);
+}
+
+/*
+ * PAGED_KV_STORE writes each row's k and v to its slot and nothing else
+ * (k rows with a pitch in device memory, v rows and the V pool in host
+ * memory); a position past the row's table or a table entry outside the
+ * pool is rejected.
+ */
+TEST_F(llm, paged_kv_store_fills_each_rows_slot)
+{
+	static const struct paged_case c = { 4, 16, 2, 4, 3, 5, 1, false, true };
+	struct fake *f = self->f;
+	uint32_t rowlen = c.kv_heads * c.hs, tp = c.cap + c.extra_tpitch, pool = 16;
+	uint32_t kp_rows = rowlen + 3, b, i, bad = 0;
+	size_t poolf = (size_t)pool * c.block * rowlen;
+	uint32_t tab[3 * 6] = { 3, 9, 0, 14, 1, 77, 5, 2, 11, 4, 16, 77, 15, 6, 7, 10, 12, 77 };
+	uint32_t pos[3] = { 6, 0, 19 };
+	float *before = malloc(poolf * 4), *kgot = malloc(poolf * 4), *vgot = malloc(poolf * 4);
+	float k[3 * (8 * 4 + 3)], v[3 * 32];
+	uint64_t args[6];
+	struct jal_insn in;
+
+	fill_rnd(f, before, poolf);
+	fill_rnd(f, k, ARRAY_SIZE(k));
+	fill_rnd(f, v, ARRAY_SIZE(v));
+	args[0] = alloc_in(self, true, sizeof(k));
+	args[1] = alloc_in(self, false, sizeof(v));
+	args[2] = alloc_in(self, true, poolf * 4);
+	args[3] = alloc_in(self, false, poolf * 4);
+	args[4] = alloc_in(self, true, sizeof(pos));
+	args[5] = alloc_in(self, true, sizeof(tab));
+	host_write(f, CTX, args[0], k, sizeof(k));
+	host_write(f, CTX, args[1], v, sizeof(v));
+	host_write(f, CTX, args[2], before, poolf * 4);
+	host_write(f, CTX, args[3], before, poolf * 4);
+	host_write(f, CTX, args[4], pos, sizeof(pos));
+	host_write(f, CTX, args[5], tab, sizeof(tab));
+	paged_insn(&in, JAL_OP_PAGED_KV_STORE, &c, tp, pool);
+	in.stride[0] = kp_rows;
+	ASSERT_EQ(JAL_STATUS_OK, run1(f, in, args, 6));
+	host_read(f, CTX, args[2], kgot, poolf * 4);
+	host_read(f, CTX, args[3], vgot, poolf * 4);
+	for (b = 0; b < 3; b++) {
+		uint32_t blk = tab[b * tp + pos[b] / c.block];
+		size_t slot = ((size_t)blk * c.block + pos[b] % c.block) * rowlen;
+
+		for (i = 0; i < rowlen; i++) {
+			bad += f2u(kgot[slot + i]) != f2u(k[b * kp_rows + i]);
+			bad += f2u(vgot[slot + i]) != f2u(v[b * rowlen + i]);
+			kgot[slot + i] = vgot[slot + i] = before[slot + i];
+		}
+	}
+	for (i = 0; i < poolf; i++)
+		bad += f2u(kgot[i]) != f2u(before[i]) || f2u(vgot[i]) != f2u(before[i]);
+	EXPECT_EQ(0, bad);
+
+	/* Position 20 is past the table of 5 blocks of 4. */
+	pos[1] = 20;
+	host_write(f, CTX, args[4], pos, sizeof(pos));
+	EXPECT_EQ(JAL_STATUS_BAD_INSN, run1(f, in, args, 6));
+	/* Row 1's entry 4 (block 16) is outside the pool of 16. */
+	pos[1] = 18;
+	host_write(f, CTX, args[4], pos, sizeof(pos));
+	EXPECT_EQ(JAL_STATUS_BAD_INSN, run1(f, in, args, 6));
+	free(before);
+	free(kgot);
+	free(vgot);
+}
+
+/* Shapes, tables and pools PAGED_ATTENTION must reject, never crash on. */
+TEST_F(llm, paged_attention_rejects_bad_tables_and_pools)
+{
+	static const struct paged_case c = { 4, 8, 2, 4, 2, 3, 0, false, true };
+	struct fake *f = self->f;
+	uint32_t rowlen = c.kv_heads * c.hs, pool = 6;
+	uint32_t tab[6] = { 0, 1, 2, 3, 4, 5 }, len[2] = { 5, 12 };
+	uint64_t args[6];
+	struct jal_insn in, base;
+	float *zero = calloc((size_t)pool * c.block * rowlen, 4);
+
+	args[0] = alloc_in(self, true, 2 * 32 * 4);
+	args[1] = alloc_in(self, true, 2 * 32 * 4);
+	args[2] = alloc_in(self, true, (size_t)pool * c.block * rowlen * 4);
+	args[3] = alloc_in(self, false, (size_t)pool * c.block * rowlen * 4);
+	args[4] = alloc_in(self, true, sizeof(len));
+	args[5] = alloc_in(self, true, sizeof(tab));
+	host_write(f, CTX, args[1], zero, 2 * 32 * 4);
+	host_write(f, CTX, args[2], zero, (size_t)pool * c.block * rowlen * 4);
+	host_write(f, CTX, args[3], zero, (size_t)pool * c.block * rowlen * 4);
+	host_write(f, CTX, args[4], len, sizeof(len));
+	host_write(f, CTX, args[5], tab, sizeof(tab));
+	paged_insn(&base, JAL_OP_PAGED_ATTENTION, &c, 3, pool);
+	ASSERT_EQ(JAL_STATUS_OK, run1(f, base, args, 6));
+
+#define EXPECT_STATUS(st, ...) do { in = base; __VA_ARGS__; \
+		EXPECT_EQ(st, run1(f, in, args, 6)) { TH_LOG("%s", #__VA_ARGS__); } } while (0)
+	EXPECT_STATUS(JAL_STATUS_BAD_INSN, in.imm[2] = 0);
+	EXPECT_STATUS(JAL_STATUS_BAD_INSN, in.imm[3] = 0);
+	EXPECT_STATUS(JAL_STATUS_BAD_INSN, in.imm[0] = 32);
+	EXPECT_STATUS(JAL_STATUS_BAD_INSN, in.stride[2] = 0);
+	EXPECT_STATUS(JAL_STATUS_BAD_INSN, in.stride[2] = JAL_PAGED_MAX_BLOCKS + 1);
+	EXPECT_STATUS(JAL_STATUS_BAD_INSN, in.stride[3] = 2);
+	EXPECT_STATUS(JAL_STATUS_BAD_INSN, in.dim[2] = 3);
+	EXPECT_STATUS(JAL_STATUS_BAD_INSN, in.dim[1] = 0);
+	EXPECT_STATUS(JAL_STATUS_BAD_INSN, in.dim[3] = JAL_ROWS_MAX + 1);
+	EXPECT_STATUS(JAL_STATUS_BAD_INSN, in.stride[1] = 31);
+	EXPECT_STATUS(JAL_STATUS_BAD_INSN, in.flags = JAL_INSN_F_ROWS);
+	EXPECT_STATUS(JAL_STATUS_BAD_INSN, in.imm[2] = 0x40000000);
+	/* Only 4 of the pool's 6 blocks: row 1's third block (5) is outside. */
+	EXPECT_STATUS(JAL_STATUS_BAD_INSN, in.imm[3] = 4);
+	/* A table of 2 blocks of 4 cannot hold row 1's 12 positions. */
+	EXPECT_STATUS(JAL_STATUS_BAD_INSN, in.stride[2] = 2);
+	/* Pools and tables in unmapped memory fault. */
+	EXPECT_STATUS(JAL_STATUS_MMU_UNMAPPED, in.r[2] = 6);
+	EXPECT_STATUS(JAL_STATUS_MMU_UNMAPPED, in.imm[1] = 7);
+	{
+		uint32_t bad_len[2] = { 0, 1 };
+
+		host_write(f, CTX, args[4], bad_len, sizeof(bad_len));
+		EXPECT_STATUS(JAL_STATUS_BAD_INSN, (void)0);
+		host_write(f, CTX, args[4], len, sizeof(len));
+	}
+	{
+		uint32_t huge[6] = { 0, 1, 2, 0xfffffffeu, 4, 5 };
+
+		host_write(f, CTX, args[5], huge, sizeof(huge));
+		/* Inside a pool of 2^32 - 1 blocks, but past the VA space. */
+		EXPECT_STATUS(JAL_STATUS_MMU_UNMAPPED, in.imm[3] = 0xffffffffu);
+		host_write(f, CTX, args[5], tab, sizeof(tab));
+	}
+#undef EXPECT_STATUS
+	free(zero);
+}
+
 TEST_F(llm, beq_and_scalar_loads_and_stores)
 {
 	struct fake *f = self->f;
