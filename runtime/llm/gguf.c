@@ -953,6 +953,17 @@ int gguf_dequantize(uint32_t type, const void *src, float *dst, uint64_t n)
 	return 0;
 }
 
+void gguf_q8_0_split(const void *src, uint64_t n, int8_t *q, float *scales)
+{
+	const uint8_t *p = src;
+	uint64_t b;
+
+	for (b = 0; b < n / GGML_QK8_0; b++, p += GGML_Q8_0_BYTES) {
+		scales[b] = gguf_f16_to_f32(rd16(p));
+		memcpy(q + b * GGML_QK8_0, p + 2, GGML_QK8_0);
+	}
+}
+
 void gguf_quantize_q8_0(void *dst, const float *src, uint64_t n)
 {
 	uint8_t *p = dst;

@@ -281,6 +281,18 @@ float gguf_bf16_to_f32(uint16_t h);
 int gguf_dequantize(uint32_t type, const void *src, float *dst, uint64_t n);
 
 /**
+ * gguf_q8_0_split() - Q8_0 blocks as int8 values and f32 scales (groups of
+ *	32): the layout of libjalrt's Q8 tensors and the chip's
+ * @src: @n / 32 blocks.
+ * @q: out: @n values.
+ * @scales: out: @n / 32 scales, each the block's f16 d exactly.
+ * @n: a multiple of 32.
+ *
+ * q * scale is then exactly what gguf_dequantize() gives.
+ */
+void gguf_q8_0_split(const void *src, uint64_t n, int8_t *q, float *scales);
+
+/**
  * gguf_quantize_q8_0() - llama.cpp's reference Q8_0 quantiser
  * @dst: @n / 32 blocks of GGML_Q8_0_BYTES.
  * @src: @n floats, @n a multiple of 32.

@@ -31,6 +31,8 @@
 #include "jalrt_llm.h"
 
 #include "checkpoint.h"
+#include "gguf-model.h"
+#include "gguf.h"
 #include "quant.h"
 #include "tokenizer.h"
 
@@ -38,8 +40,6 @@
 _Static_assert(LLM_Q8X_MAX_GROUP == JAL_Q8X_MAX_GROUP, "quant.h: JAL_Q8X_MAX_GROUP");
 _Static_assert(LLM_Q8X_MAX_COLS == JAL_Q8X_MAX_COLS, "quant.h: JAL_Q8X_MAX_COLS");
 
-#define LLM_RMS_EPS		1e-5f
-#define LLM_ROPE_THETA		10000.0f
 #define LLM_NUM_ARGS		5
 /* Progress poll interval: streaming latency vs. the host CPU left alone. */
 #define LLM_POLL_NS		(1000 * 1000LL)
@@ -80,6 +80,10 @@ struct jalrt_llm {
 	/* host-visible I/O */
 	struct jalrt_tensor *prompt, *out, *progress, *rng, *cancel, *logits_host;
 	struct jalrt_tensor *stamps;
+
+	/* Q8_0 weights of a GGUF file in the chip's layout, until the upload */
+	void **q8_bufs;
+	size_t n_q8_bufs;
 
 	struct llm_prog progs[2];	/* [0] greedy, [1] the last sampling one */
 	struct jalrt_cmdbuf *cb;
@@ -152,6 +156,72 @@ static int add_tensor(struct jalrt_llm *m, const char *name, int layer, enum jal
 	return ret;
 }
 
+/*
+ * A weight matrix: as add_tensor(), except that at int8 a Q8_0 tensor of a
+ * GGUF file (@what, @layer: its llama.cpp name) goes to the chip as it is,
+ * in groups of 32 with the file's scales: its values are then exactly the
+ * file's, rather than the file's decoded and quantised again.
+ */
+static int add_weight(struct jalrt_llm *m, const char *name, int layer, enum jalrt_dtype dtype,
+		      uint32_t rows, uint32_t cols, const float *src, const char *what,
+		      struct jalrt_tensor **out)
+{
+	const struct gguf_tensor *gt = NULL;
+	struct jalrt_tensor_desc d = { 0 };
+	char full[48], gname[64];
+	uint64_t n = (uint64_t)rows * cols;
+	void *buf, **bufs;
+	int ret;
+
+	if (m->ckpt->gguf && dtype == JALRT_DTYPE_Q8)
+		gt = gguf_find_tensor(m->ckpt->gguf,
+				      llm_gguf_tensor_name(gname, sizeof(gname), what, layer));
+	if (!gt || gt->type != GGML_TYPE_Q8_0 || gt->elements != n)
+		return add_tensor(m, name, layer, dtype, rows, cols, src, 0, out);
+
+	if (layer >= 0)
+		snprintf(full, sizeof(full), "%s[%d]", name, layer);
+	else
+		snprintf(full, sizeof(full), "%s", name);
+	d.name = full;
+	d.dtype = JALRT_DTYPE_Q8;
+	d.ndim = 2;
+	d.dims[0] = rows;
+	d.dims[1] = cols;
+	d.group = GGML_QK8_0;
+	ret = jalrt_graph_tensor(m->g, &d, out);
+	if (ret)
+		return ret;
+	/* the Q8 layout: n int8 values, padded to 4 bytes, then n / 32 f32 scales */
+	buf = calloc(1, jalrt_tensor_bytes(*out));
+	bufs = realloc(m->q8_bufs, (m->n_q8_bufs + 1) * sizeof(*bufs));
+	if (!buf || !bufs) {
+		free(buf);
+		if (bufs)
+			m->q8_bufs = bufs;
+		return jalrt_set_error(-ENOMEM, "%s: out of memory for %s", __func__, full);
+	}
+	m->q8_bufs = bufs;
+	m->q8_bufs[m->n_q8_bufs++] = buf;
+	gguf_q8_0_split(gt->data, n, buf, (float *)((char *)buf + ((n + 3) & ~(uint64_t)3)));
+	ret = jalrt_tensor_set_bytes(*out, buf, jalrt_tensor_bytes(*out));
+	if (!ret)
+		m->weight_bytes += jalrt_tensor_bytes(*out);
+	return ret;
+}
+
+/* Free the Q8_0 copies once uploaded. */
+static void free_q8_bufs(struct jalrt_llm *m)
+{
+	size_t i;
+
+	for (i = 0; i < m->n_q8_bufs; i++)
+		free(m->q8_bufs[i]);
+	free(m->q8_bufs);
+	m->q8_bufs = NULL;
+	m->n_q8_bufs = 0;
+}
+
 /* The dtype of a matrix of @cols columns at this precision. */
 static enum jalrt_dtype matrix_dtype(const struct jalrt_llm *m, uint32_t cols, bool block)
 {
@@ -177,12 +247,12 @@ static int declare_tensors(struct jalrt_llm *m)
 	int l, ret;
 
 	/* The embedding table is the classifier too when the model shares them. */
-	ret = add_tensor(m, "token_embedding", -1, table, vocab, dim, w->token_embedding, 0,
-			 &m->emb);
+	ret = add_weight(m, "token_embedding", -1, table, vocab, dim, w->token_embedding,
+			 "token_embd", &m->emb);
 	if (!ret && c->shared_classifier)
 		m->wcls = m->emb;
 	else if (!ret)
-		ret = add_tensor(m, "wcls", -1, table, vocab, dim, w->wcls, 0, &m->wcls);
+		ret = add_weight(m, "wcls", -1, table, vocab, dim, w->wcls, "output", &m->wcls);
 	if (!ret)
 		ret = add_tensor(m, "rms_final", -1, JALRT_DTYPE_F32, 1, dim, w->rms_final, 0,
 				 &m->rms_final);
@@ -193,29 +263,29 @@ static int declare_tensors(struct jalrt_llm *m)
 		ret = add_tensor(m, "rms_att", l, JALRT_DTYPE_F32, 1, dim, w->rms_att + l * dim, 0,
 				 &ly->rms_att);
 		if (!ret)
-			ret = add_tensor(m, "wq", l, matrix_dtype(m, dim, true), dim, dim,
-					 w->wq + l * dd, 0, &ly->wq);
+			ret = add_weight(m, "wq", l, matrix_dtype(m, dim, true), dim, dim,
+					 w->wq + l * dd, "attn_q", &ly->wq);
 		if (!ret)
-			ret = add_tensor(m, "wk", l, matrix_dtype(m, dim, true), kvd, dim,
-					 w->wk + l * kd, 0, &ly->wk);
+			ret = add_weight(m, "wk", l, matrix_dtype(m, dim, true), kvd, dim,
+					 w->wk + l * kd, "attn_k", &ly->wk);
 		if (!ret)
-			ret = add_tensor(m, "wv", l, matrix_dtype(m, dim, true), kvd, dim,
-					 w->wv + l * kd, 0, &ly->wv);
+			ret = add_weight(m, "wv", l, matrix_dtype(m, dim, true), kvd, dim,
+					 w->wv + l * kd, "attn_v", &ly->wv);
 		if (!ret)
-			ret = add_tensor(m, "wo", l, matrix_dtype(m, dim, true), dim, dim,
-					 w->wo + l * dd, 0, &ly->wo);
+			ret = add_weight(m, "wo", l, matrix_dtype(m, dim, true), dim, dim,
+					 w->wo + l * dd, "attn_output", &ly->wo);
 		if (!ret)
 			ret = add_tensor(m, "rms_ffn", l, JALRT_DTYPE_F32, 1, dim,
 					 w->rms_ffn + l * dim, 0, &ly->rms_ffn);
 		if (!ret)
-			ret = add_tensor(m, "w1", l, matrix_dtype(m, dim, true), hid, dim,
-					 w->w1 + l * hd, 0, &ly->w1);
+			ret = add_weight(m, "w1", l, matrix_dtype(m, dim, true), hid, dim,
+					 w->w1 + l * hd, "ffn_gate", &ly->w1);
 		if (!ret)
-			ret = add_tensor(m, "w2", l, matrix_dtype(m, hid, true), dim, hid,
-					 w->w2 + l * hd, 0, &ly->w2);
+			ret = add_weight(m, "w2", l, matrix_dtype(m, hid, true), dim, hid,
+					 w->w2 + l * hd, "ffn_down", &ly->w2);
 		if (!ret)
-			ret = add_tensor(m, "w3", l, matrix_dtype(m, dim, true), hid, dim,
-					 w->w3 + l * hd, 0, &ly->w3);
+			ret = add_weight(m, "w3", l, matrix_dtype(m, dim, true), hid, dim,
+					 w->w3 + l * hd, "ffn_up", &ly->w3);
 		/* One row per position: the program addresses row R[pos]. */
 		if (!ret)
 			ret = add_tensor(m, "key_cache", l, JALRT_DTYPE_F32, seq, kvd, NULL, 0,
@@ -317,6 +387,14 @@ JALRT_API int jalrt_llm_load(struct jalrt_device *dev, const char *checkpoint,
 					llm_last_error_message());
 			goto fail;
 		}
+	} else if (m->ckpt->gguf) {
+		/* a GGUF file's own vocabulary (tokenizer.ggml.*), if it has one */
+		ret = llm_tokenizer_from_gguf(m->ckpt->gguf, m->cfg.vocab_size, &m->tok);
+		if (ret) {
+			jalrt_set_error(ret, "%s: %s: %s", __func__, checkpoint,
+					llm_last_error_message());
+			goto fail;
+		}
 	}
 	m->layers = calloc((size_t)m->cfg.n_layers, sizeof(*m->layers));
 	if (!m->layers) {
@@ -331,6 +409,7 @@ JALRT_API int jalrt_llm_load(struct jalrt_device *dev, const char *checkpoint,
 		ret = declare_tensors(m);
 	if (!ret)
 		ret = jalrt_graph_allocate(m->g);
+	free_q8_bufs(m);
 	if (!ret)
 		ret = jalrt_cmdbuf_create(dev, &m->cb);
 	if (ret)
@@ -354,6 +433,7 @@ JALRT_API int jalrt_llm_destroy(struct jalrt_llm *m)
 	jalrt_cmdbuf_destroy(m->cb);
 	jalrt_graph_destroy(m->g);
 	jalrt_context_destroy(m->ctx);
+	free_q8_bufs(m);
 	free(m->layers);
 	llm_tokenizer_close(m->tok);
 	llm_checkpoint_close(m->ckpt);
@@ -444,18 +524,18 @@ static int emit_layer(struct jalrt_llm *m, struct jalrt_program *p, const struct
 	struct jalrt_ref v_row = JALRT_REF_ROW(ly->vc, A_POS);
 	struct jalrt_ref hb = JALRT_REF(m->hb), hb2 = JALRT_REF(m->hb2);
 
-	jalrt_op_rmsnorm(p, xb, x, JALRT_REF(ly->rms_att), c->dim, LLM_RMS_EPS);
+	jalrt_op_rmsnorm(p, xb, x, JALRT_REF(ly->rms_att), c->dim, c->rms_eps);
 	matvec(m, p, q, ly->wq, xb, c->dim);
 	matvec(m, p, k_row, ly->wk, xb, c->dim);
 	matvec(m, p, v_row, ly->wv, xb, c->dim);
-	jalrt_op_rope(p, q, q, c->dim, c->head_size, JALRT_DIM_REG(A_POS), LLM_ROPE_THETA);
+	jalrt_op_rope(p, q, q, c->dim, c->head_size, JALRT_DIM_REG(A_POS), c->rope_theta);
 	jalrt_op_rope(p, k_row, k_row, c->kv_dim, c->head_size, JALRT_DIM_REG(A_POS),
-		      LLM_ROPE_THETA);
+		      c->rope_theta);
 	jalrt_op_attention(p, xb, q, JALRT_REF(ly->kc), JALRT_REF(ly->vc), c->n_heads,
 			   c->head_size, c->n_kv_heads, JALRT_DIM_REG(pos1));
 	matvec(m, p, JALRT_REF(m->xb2), ly->wo, xb, c->dim);
 	jalrt_op_vadd(p, x, x, JALRT_REF(m->xb2), c->dim);
-	jalrt_op_rmsnorm(p, xb, x, JALRT_REF(ly->rms_ffn), c->dim, LLM_RMS_EPS);
+	jalrt_op_rmsnorm(p, xb, x, JALRT_REF(ly->rms_ffn), c->dim, c->rms_eps);
 	matvec(m, p, hb, ly->w1, xb, c->dim);
 	matvec(m, p, hb2, ly->w3, xb, c->dim);
 	jalrt_op_silu_mul(p, hb, hb, hb2, c->hidden_dim);
@@ -521,7 +601,7 @@ static int build_program(struct jalrt_llm *m, float temperature, float topp,
 	for (l = 0; l < c->n_layers; l++)
 		emit_layer(m, p, &m->layers[l], pos1);
 	jalrt_op_rmsnorm(p, JALRT_REF(m->x), JALRT_REF(m->x), JALRT_REF(m->rms_final), c->dim,
-			 LLM_RMS_EPS);
+			 c->rms_eps);
 	matvec(m, p, JALRT_REF(m->logits), m->wcls, JALRT_REF(m->x), c->dim);
 
 	/* Next token: the prompt's while in it, else the sampler's. */

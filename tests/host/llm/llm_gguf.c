@@ -455,6 +455,17 @@ TEST(dequantize_q8_0_block)
 		EXPECT_EQ(0.5f * (i - 16), out[i]);
 	EXPECT_EQ(-254.0f, out[32]);
 	EXPECT_EQ(256.0f, out[33]);
+	/* split into the chip's layout: values, then one f32 scale per block */
+	{
+		int8_t q[64];
+		float sc[2];
+
+		gguf_q8_0_split(blk, 64, q, sc);
+		EXPECT_EQ(0.5f, sc[0]);
+		EXPECT_EQ(-2.0f, sc[1]);
+		for (i = 0; i < 64; i++)
+			EXPECT_EQ(out[i], (float)q[i] * sc[i / 32]);
+	}
 	EXPECT_EQ(-EINVAL, gguf_dequantize(GGML_TYPE_Q8_0, blk, out, 40));
 	EXPECT_NE(NULL, strstr(llm_last_error_message(), "not whole blocks"));
 }
