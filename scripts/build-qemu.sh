@@ -74,19 +74,31 @@ grep -q "subdir('jalapeno')" "$JAL_QEMU_SRC/hw/misc/meson.build" ||
 grep -q 'source jalapeno/Kconfig' "$JAL_QEMU_SRC/hw/misc/Kconfig" ||
 	echo 'source jalapeno/Kconfig' >> "$JAL_QEMU_SRC/hw/misc/Kconfig"
 
-if [ ! -f "$JAL_QEMU_BUILD/build.ninja" ]; then
-	say "configuring QEMU in $JAL_QEMU_BUILD"
+# configure's options; the build tree records the set it was configured
+# with and is reconfigured when it changes (ninja then rebuilds what that
+# touches). --enable-slirp: user networking (-netdev user), which
+# `make serve` uses to forward the server's port to the host.
+opts=(--target-list=x86_64-softmmu --without-default-features
+	--python=/usr/bin/python3
+	--enable-tcg --disable-install-blobs --disable-docs
+	--enable-attr --enable-virtfs --enable-slirp --disable-werror --disable-download)
+opts_file=$JAL_QEMU_BUILD/jalapeno-configure-options
+if [ ! -f "$JAL_QEMU_BUILD/build.ninja" ] ||
+   [ "$(cat "$opts_file" 2>/dev/null)" != "${opts[*]}" ]; then
+	if [ -f "$JAL_QEMU_BUILD/build.ninja" ]; then
+		say "reconfiguring QEMU in $JAL_QEMU_BUILD (its configure options changed)"
+	else
+		say "configuring QEMU in $JAL_QEMU_BUILD"
+	fi
 	mkdir -p "$JAL_QEMU_BUILD"
-	(cd "$JAL_QEMU_BUILD" && "$JAL_QEMU_SRC/configure" \
-		--target-list=x86_64-softmmu --without-default-features \
-		--python=/usr/bin/python3 \
-		--enable-tcg --disable-install-blobs --disable-docs \
-		--enable-attr --enable-virtfs --disable-werror --disable-download \
+	rm -f "$opts_file"
+	(cd "$JAL_QEMU_BUILD" && "$JAL_QEMU_SRC/configure" "${opts[@]}" \
 		>configure.log 2>&1) || {
 		tail -n 30 "$JAL_QEMU_BUILD/configure.log" >&2
 		rm -f "$JAL_QEMU_BUILD/build.ninja"
 		exit 1
 	}
+	echo "${opts[*]}" > "$opts_file"
 fi
 say "building qemu-system-x86_64 ($(nproc) jobs)"
 ninja -C "$JAL_QEMU_BUILD" -j"$(nproc)" qemu-system-x86_64 >"$JAL_QEMU_BUILD/ninja.log" 2>&1 || {
