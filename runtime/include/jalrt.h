@@ -613,11 +613,13 @@ JALRT_API int jalrt_kb_matvec_strided(struct jalrt_kernel_builder *kb, unsigned 
  *	values, i.e. cols / 2 when packed); 0 = packed.
  * @x_stride: MATVEC: element stride of x (0 = 1); MATMUL: row pitch of X
  *	(0 = dense).
- * @flags: 0, or JAL_INSN_F_Q8X: MATVEC with Q8 weights only, @group a
- *	multiple of 4 up to JAL_Q8X_MAX_GROUP and at most JAL_Q8X_MAX_COLS
- *	columns: x is quantised to int8 per weight group as the weights are
- *	(llama2.c runq.c's matmul) and each group's dot product is an exact
- *	integer one, scaled by both scales (jalapeno_hw.h gives the bits).
+ * @flags: 0, or JAL_INSN_F_Q8X: Q8 weights only, @group a multiple of 4
+ *	up to JAL_Q8X_MAX_GROUP and at most JAL_Q8X_MAX_COLS columns: x (for
+ *	MATMUL each row of X on its own) is quantised to int8 per weight
+ *	group as the weights are (llama2.c runq.c's matmul) and each group's
+ *	dot product is an exact integer one, scaled by both scales
+ *	(jalapeno_hw.h gives the bits); a MATMUL row equals the MATVEC of
+ *	that row bit for bit.
  *	The JAL_INSN_F_DIM_REG flags come from the dims, not from here.
  */
 struct jalrt_matrix_op {
@@ -711,6 +713,146 @@ JALRT_API int jalrt_kb_argmax(struct jalrt_kernel_builder *kb, unsigned int rd, 
 JALRT_API int jalrt_kb_sample(struct jalrt_kernel_builder *kb, unsigned int rd, unsigned int ra,
 			      unsigned int rstate, struct jalrt_dim n, float temperature,
 			      float topp);
+
+/*
+ * Batches (JAL_INSN_F_ROWS): the LLM building blocks over B rows, the B
+ * sequences of a decode step or the B positions of a prompt. Each row's
+ * result is bit for bit that of the single-row helper above on that row,
+ * whatever else is in the batch.
+ */
+
+/**
+ * struct jalrt_rows - the rows of a batched op
+ * @count: B, the number of rows (up to JAL_ROWS_MAX), usually a register.
+ * @d_pitch: elements from one row of the destination to the next (0: the
+ *	row length); unused by jalrt_kb_argmax_rows() and _sample_rows().
+ * @a_pitch: the same for the source a (the logits of ARGMAX and SAMPLE);
+ *	unused by jalrt_kb_embed_rows(), whose table has its own pitch.
+ * @b_pitch: jalrt_kb_silu_mul_rows() only: the same for b; else 0.
+ */
+struct jalrt_rows {
+	struct jalrt_dim count;
+	uint32_t d_pitch, a_pitch, b_pitch;
+};
+
+/** jalrt_kb_rmsnorm_rows() - jalrt_kb_rmsnorm() of each row, weights @rw shared */
+JALRT_API int jalrt_kb_rmsnorm_rows(struct jalrt_kernel_builder *kb, unsigned int rd,
+				    unsigned int ra, unsigned int rw, struct jalrt_dim n,
+				    float eps, const struct jalrt_rows *rows);
+/** jalrt_kb_softmax_rows() - jalrt_kb_softmax() of each row */
+JALRT_API int jalrt_kb_softmax_rows(struct jalrt_kernel_builder *kb, unsigned int rd,
+				    unsigned int ra, struct jalrt_dim n,
+				    const struct jalrt_rows *rows);
+/**
+ * jalrt_kb_rope_rows() - jalrt_kb_rope() of each row at its own position
+ * @rpos: register with the VA of B u32 positions, row b's at element b.
+ */
+JALRT_API int jalrt_kb_rope_rows(struct jalrt_kernel_builder *kb, unsigned int rd,
+				 unsigned int ra, unsigned int rpos, struct jalrt_dim n,
+				 struct jalrt_dim head_size, float theta,
+				 const struct jalrt_rows *rows);
+/** jalrt_kb_silu_mul_rows() - jalrt_kb_silu_mul() of each row */
+JALRT_API int jalrt_kb_silu_mul_rows(struct jalrt_kernel_builder *kb, unsigned int rd,
+				     unsigned int ra, unsigned int rb, struct jalrt_dim n,
+				     const struct jalrt_rows *rows);
+/**
+ * jalrt_kb_embed_rows() - jalrt_kb_embed() of one token per row
+ * @op: the table and d (row b of d at @rows->d_pitch * b); @op->row must
+ *	be the constant 0: the rows come from @rids.
+ * @rids: register with the VA of B u32 token ids; an id of @op->rows or
+ *	more fails the job with BAD_INSN (rows before it are done).
+ */
+JALRT_API int jalrt_kb_embed_rows(struct jalrt_kernel_builder *kb,
+				  const struct jalrt_embed_op *op, unsigned int rids,
+				  const struct jalrt_rows *rows);
+/**
+ * jalrt_kb_argmax_rows() - jalrt_kb_argmax() of each row of logits
+ * @rresults: register with the VA of B u32 results.
+ */
+JALRT_API int jalrt_kb_argmax_rows(struct jalrt_kernel_builder *kb, unsigned int rresults,
+				   unsigned int ra, struct jalrt_dim n,
+				   const struct jalrt_rows *rows);
+/**
+ * jalrt_kb_sample_rows() - jalrt_kb_sample() of each row with its own
+ *	sampler
+ * @rresults: register with the VA of B u32 results.
+ * @ra: register with the VA of the logits (rows @rows->a_pitch apart).
+ * @rstates: register with the VA of B u64 xorshift64* states, each
+ *	advanced as jalrt_kb_sample() advances its register.
+ * @rparams: register with the VA of B pairs of f32 (temperature, top-p);
+ *	a pair jalrt_kb_sample() would reject fails the job with BAD_INSN
+ *	when its row comes.
+ * @n: logits per row.
+ */
+JALRT_API int jalrt_kb_sample_rows(struct jalrt_kernel_builder *kb, unsigned int rresults,
+				   unsigned int ra, unsigned int rstates, unsigned int rparams,
+				   struct jalrt_dim n, const struct jalrt_rows *rows);
+
+/**
+ * struct jalrt_kv_pool - paged KV caches: pools of blocks, tables per row
+ * @rk: register with the VA of the K pool.
+ * @rv: register with the VA of the V pool.
+ * @rtables: register with the VA of the block tables (u32 block indices).
+ * @block_size: positions a block holds (>= 1); a position is n_kv_heads *
+ *	head_size f32, so block i starts at i * block_size * that * 4 bytes.
+ * @blocks: blocks in each pool; a table entry must be below.
+ * @table_entries: entries of one row's table (1..JAL_PAGED_MAX_BLOCKS):
+ *	position t of row b is in block table_b[t / @block_size].
+ * @table_pitch: entries from one row's table to the next; 0: all rows
+ *	share one table (the positions of one prompt).
+ */
+struct jalrt_kv_pool {
+	unsigned int rk, rv, rtables;
+	uint32_t block_size, blocks;
+	uint32_t table_entries, table_pitch;
+};
+
+/**
+ * struct jalrt_paged_attention_op - B queries, each over its own paged cache
+ * @rout: register with the VA of the outputs (B rows of @n_heads *
+ *	@head_size f32, @out_pitch apart; 0 = dense).
+ * @rq: register with the VA of the queries (the same shape, @q_pitch).
+ * @rlengths: register with the VA of B u32: positions row b attends to
+ *	(1 up to what its table holds).
+ * @n_heads, @head_size, @n_kv_heads: as struct jalrt_attention_op.
+ * @rows: B (up to JAL_ROWS_MAX), usually a register.
+ * @out_pitch, @q_pitch: row pitches in elements, 0 = dense.
+ * @pool: the K and V pools and the block tables.
+ *
+ * Row b's output is bit for bit jalrt_kb_attention() over a contiguous
+ * cache holding its sequence's first length_b keys and values.
+ */
+struct jalrt_paged_attention_op {
+	unsigned int rout, rq, rlengths;
+	struct jalrt_dim n_heads, head_size, n_kv_heads, rows;
+	uint32_t out_pitch, q_pitch;
+	struct jalrt_kv_pool pool;
+};
+
+JALRT_API int jalrt_kb_paged_attention(struct jalrt_kernel_builder *kb,
+				       const struct jalrt_paged_attention_op *op);
+
+/**
+ * struct jalrt_paged_kv_store_op - store one position of B sequences
+ * @rk: register with the VA of the k rows (B rows of @n_kv_heads *
+ *	@head_size f32, @k_pitch apart; 0 = dense).
+ * @rv: the same for the v rows (@v_pitch).
+ * @rpositions: register with the VA of B u32 positions; row b's k and v
+ *	go to slot pos % block_size of block table_b[pos / block_size].
+ * @head_size, @n_kv_heads: the shape of a position.
+ * @rows: B (up to JAL_ROWS_MAX), usually a register.
+ * @k_pitch, @v_pitch: row pitches in elements, 0 = dense.
+ * @pool: the K and V pools and the block tables.
+ */
+struct jalrt_paged_kv_store_op {
+	unsigned int rk, rv, rpositions;
+	struct jalrt_dim head_size, n_kv_heads, rows;
+	uint32_t k_pitch, v_pitch;
+	struct jalrt_kv_pool pool;
+};
+
+JALRT_API int jalrt_kb_paged_kv_store(struct jalrt_kernel_builder *kb,
+				      const struct jalrt_paged_kv_store_op *op);
 
 /**
  * jalrt_kb_code() - link and return the instructions

@@ -56,6 +56,11 @@ struct jalrt_kernel_builder {
 #define F_R012		(F_R(0) | F_R(1) | F_R(2))
 #define F_STRIDE012	(F_STRIDE(0) | F_STRIDE(1) | F_STRIDE(2))
 #define F_IMM64		(F_IMM(0) | F_IMM(1))
+#define F_IMM0123	(F_IMM64 | F_IMM(2) | F_IMM(3))
+#define F_STRIDE0123	(F_STRIDE012 | F_STRIDE(3))
+#define F_DIM123	(F_DIM(1) | F_DIM(2) | F_DIM(3))
+/* JAL_INSN_F_ROWS: the row count in dim[3], row pitches of d and a. */
+#define F_ROWS		(F_DIM(3) | F_STRIDE(0) | F_STRIDE(1))
 
 /* dtypes an opcode accepts (bit per enum jal_dtype); 0: dtype must be 0 */
 #define DT(d)		(1u << (d))
@@ -71,43 +76,55 @@ struct jalrt_op_desc {
 	/* Extra fields used with JAL_DTYPE_Q8 / JAL_DTYPE_S24 weights. */
 	uint32_t q8_fields;
 	uint32_t s24_fields;
+	/* Fields used with JAL_INSN_F_ROWS instead of @fields; 0: no rows. */
+	uint32_t rows_fields;
 };
 
 static const struct jalrt_op_desc *op_desc(unsigned int opcode)
 {
-	static const struct jalrt_op_desc nop = { "NOP", 0, 0, 0, 0 },
-		halt = { "HALT", 0, 0, 0, 0 },
-		li = { "LI", F_R(0) | F_IMM64, 0, 0, 0 },
-		addi = { "ADDI", F_R(0) | F_R(1) | F_IMM64, 0, 0, 0 },
-		add = { "ADD", F_R012, 0, 0, 0 },
-		muli = { "MULI", F_R(0) | F_R(1) | F_IMM64, 0, 0, 0 },
-		jump = { "JUMP", F_IMM(2) | F_BRANCH, 0, 0, 0 },
-		bne = { "BNE", F_R(1) | F_R(2) | F_IMM(2) | F_BRANCH, 0, 0, 0 },
-		bltu = { "BLTU", F_R(1) | F_R(2) | F_IMM(2) | F_BRANCH, 0, 0, 0 },
-		beq = { "BEQ", F_R(1) | F_R(2) | F_IMM(2) | F_BRANCH, 0, 0, 0 },
-		ld32 = { "LD32", F_R(0) | F_R(1) | F_IMM64, 0, 0, 0 },
-		ld64 = { "LD64", F_R(0) | F_R(1) | F_IMM64, 0, 0, 0 },
-		st32 = { "ST32", F_R(0) | F_R(1) | F_IMM64, 0, 0, 0 },
-		st64 = { "ST64", F_R(0) | F_R(1) | F_IMM64, 0, 0, 0 },
-		vadd = { "VADD", F_R012 | F_DIM(0) | F_STRIDE012, DT_F32, 0, 0 },
-		vmul = { "VMUL", F_R012 | F_DIM(0) | F_STRIDE012, DT_F32, 0, 0 },
+	static const struct jalrt_op_desc nop = { "NOP", 0, 0, 0, 0, 0 },
+		halt = { "HALT", 0, 0, 0, 0, 0 },
+		li = { "LI", F_R(0) | F_IMM64, 0, 0, 0, 0 },
+		addi = { "ADDI", F_R(0) | F_R(1) | F_IMM64, 0, 0, 0, 0 },
+		add = { "ADD", F_R012, 0, 0, 0, 0 },
+		muli = { "MULI", F_R(0) | F_R(1) | F_IMM64, 0, 0, 0, 0 },
+		jump = { "JUMP", F_IMM(2) | F_BRANCH, 0, 0, 0, 0 },
+		bne = { "BNE", F_R(1) | F_R(2) | F_IMM(2) | F_BRANCH, 0, 0, 0, 0 },
+		bltu = { "BLTU", F_R(1) | F_R(2) | F_IMM(2) | F_BRANCH, 0, 0, 0, 0 },
+		beq = { "BEQ", F_R(1) | F_R(2) | F_IMM(2) | F_BRANCH, 0, 0, 0, 0 },
+		ld32 = { "LD32", F_R(0) | F_R(1) | F_IMM64, 0, 0, 0, 0 },
+		ld64 = { "LD64", F_R(0) | F_R(1) | F_IMM64, 0, 0, 0, 0 },
+		st32 = { "ST32", F_R(0) | F_R(1) | F_IMM64, 0, 0, 0, 0 },
+		st64 = { "ST64", F_R(0) | F_R(1) | F_IMM64, 0, 0, 0, 0 },
+		vadd = { "VADD", F_R012 | F_DIM(0) | F_STRIDE012, DT_F32, 0, 0, 0 },
+		vmul = { "VMUL", F_R012 | F_DIM(0) | F_STRIDE012, DT_F32, 0, 0, 0 },
 		vscale = { "VSCALE", F_R(0) | F_R(1) | F_DIM(0) | F_STRIDE(0) | F_STRIDE(1) |
-				     F_IMM(0), DT_F32, 0, 0 },
+				     F_IMM(0), DT_F32, 0, 0, 0 },
 		matvec = { "MATVEC", F_R012 | F_DIM(0) | F_DIM(1) | F_STRIDE012, DT_WEIGHTS,
-			   F_R(3) | F_DIM(2), F_R(3) },
+			   F_R(3) | F_DIM(2), F_R(3), 0 },
 		matmul = { "MATMUL", F_R012 | F_DIM(0) | F_DIM(1) | F_DIM(2) | F_STRIDE012,
-			   DT_WEIGHTS, F_R(3) | F_DIM(3), F_R(3) },
-		rmsnorm = { "RMSNORM", F_R012 | F_DIM(0) | F_IMM(0), DT_F32, 0, 0 },
-		softmax = { "SOFTMAX", F_R(0) | F_R(1) | F_DIM(0), DT_F32, 0, 0 },
+			   DT_WEIGHTS, F_R(3) | F_DIM(3), F_R(3), 0 },
+		rmsnorm = { "RMSNORM", F_R012 | F_DIM(0) | F_IMM(0), DT_F32, 0, 0,
+			    F_R012 | F_DIM(0) | F_IMM(0) | F_ROWS },
+		softmax = { "SOFTMAX", F_R(0) | F_R(1) | F_DIM(0), DT_F32, 0, 0,
+			    F_R(0) | F_R(1) | F_DIM(0) | F_ROWS },
 		rope = { "ROPE", F_R(0) | F_R(1) | F_DIM(0) | F_DIM(1) | F_DIM(2) | F_IMM(0),
-			 DT_F32, 0, 0 },
-		silu_mul = { "SILU_MUL", F_R012 | F_DIM(0), DT_F32, 0, 0 },
+			 DT_F32, 0, 0, F_R012 | F_DIM(0) | F_DIM(1) | F_IMM(0) | F_ROWS },
+		silu_mul = { "SILU_MUL", F_R012 | F_DIM(0), DT_F32, 0, 0,
+			     F_R012 | F_DIM(0) | F_STRIDE(2) | F_ROWS },
 		attention = { "ATTENTION", F_R012 | F_R(3) | F_DIM(0) | F_DIM(1) | F_DIM(2) |
-					   F_DIM(3) | F_STRIDE(2) | F_STRIDE(3), DT_F32, 0, 0 },
+					   F_DIM(3) | F_STRIDE(2) | F_STRIDE(3), DT_F32, 0, 0, 0 },
 		embed = { "EMBED", F_R(0) | F_R(1) | F_DIM(0) | F_DIM(1) | F_DIM(2) | F_STRIDE(1),
-			  DT_TABLE, F_R(3) | F_STRIDE(3), 0 },
-		argmax = { "ARGMAX", F_R(0) | F_R(1) | F_DIM(0), DT_F32, 0, 0 },
-		sample = { "SAMPLE", F_R012 | F_DIM(0) | F_IMM(0) | F_IMM(1), DT_F32, 0, 0 };
+			  DT_TABLE, F_R(3) | F_STRIDE(3), 0,
+			  F_R012 | F_DIM(0) | F_DIM(2) | F_ROWS },
+		argmax = { "ARGMAX", F_R(0) | F_R(1) | F_DIM(0), DT_F32, 0, 0,
+			   F_R(0) | F_R(1) | F_DIM(0) | F_DIM(3) | F_STRIDE(1) },
+		sample = { "SAMPLE", F_R012 | F_DIM(0) | F_IMM(0) | F_IMM(1), DT_F32, 0, 0,
+			   F_R012 | F_R(3) | F_DIM(0) | F_DIM(3) | F_STRIDE(1) },
+		paged_attention = { "PAGED_ATTENTION", F_R012 | F_R(3) | F_DIM(0) | F_DIM123 |
+						       F_STRIDE0123 | F_IMM0123, DT_F32, 0, 0, 0 },
+		paged_kv_store = { "PAGED_KV_STORE", F_R012 | F_R(3) | F_DIM123 | F_STRIDE0123 |
+						     F_IMM0123, DT_F32, 0, 0, 0 };
 
 	switch (opcode) {
 	case JAL_OP_NOP: return &nop;
@@ -137,6 +154,8 @@ static const struct jalrt_op_desc *op_desc(unsigned int opcode)
 	case JAL_OP_EMBED: return &embed;
 	case JAL_OP_ARGMAX: return &argmax;
 	case JAL_OP_SAMPLE: return &sample;
+	case JAL_OP_PAGED_ATTENTION: return &paged_attention;
+	case JAL_OP_PAGED_KV_STORE: return &paged_kv_store;
 	default: return NULL;
 	}
 }
@@ -158,14 +177,16 @@ const char *jalrt_dtype_name(unsigned int dtype)
 	return dtype < JAL_DTYPE_COUNT ? names[dtype] : "unknown";
 }
 
-/* Fields @d uses with @dtype. */
-static uint32_t op_fields(const struct jalrt_op_desc *d, unsigned int dtype)
+/* Fields @d uses with @dtype, over rows or not. */
+static uint32_t op_fields(const struct jalrt_op_desc *d, unsigned int dtype, bool rows)
 {
+	uint32_t fields = rows ? d->rows_fields : d->fields;
+
 	if (dtype == JAL_DTYPE_Q8)
-		return d->fields | d->q8_fields;
+		return fields | d->q8_fields;
 	if (dtype == JAL_DTYPE_S24)
-		return d->fields | d->s24_fields;
-	return d->fields;
+		return fields | d->s24_fields;
+	return fields;
 }
 
 /*
@@ -290,6 +311,25 @@ static int check_weights(const struct jal_insn *in, uint32_t index, unsigned int
 	return 0;
 }
 
+/* JAL_INSN_F_Q8X (group size in dim[@group_dim]), then the weights. */
+static int check_q8x(const struct jal_insn *in, uint32_t index, unsigned int group_dim)
+{
+	uint32_t group = in->dim[group_dim];
+
+	if (in->flags & JAL_INSN_F_Q8X) {
+		/* The chip quantises x into on-chip buffers of these sizes. */
+		if (dim_const(in, group_dim) && (group % 4 || group > JAL_Q8X_MAX_GROUP))
+			return insn_error(index, in,
+					  "JAL_INSN_F_Q8X needs a Q8 group that is a multiple of 4 up to %u, not %u",
+					  JAL_Q8X_MAX_GROUP, group);
+		if (dim_const(in, 1) && in->dim[1] > JAL_Q8X_MAX_COLS)
+			return insn_error(index, in,
+					  "JAL_INSN_F_Q8X quantises at most %u columns, not %u",
+					  JAL_Q8X_MAX_COLS, in->dim[1]);
+	}
+	return check_weights(in, index, group_dim);
+}
+
 static int check_matvec(const struct jal_insn *in, uint32_t index)
 {
 	uint64_t rows = in->dim[0], cols = in->dim[1];
@@ -302,18 +342,7 @@ static int check_matvec(const struct jal_insn *in, uint32_t index)
 		return insn_error(index, in,
 				  "x of %llu elements with stride %u spans more than 256 MiB",
 				  (unsigned long long)cols, in->stride[2]);
-	if (in->flags & JAL_INSN_F_Q8X) {
-		/* The chip quantises x into on-chip buffers of these sizes. */
-		if (dim_const(in, 2) && (in->dim[2] % 4 || in->dim[2] > JAL_Q8X_MAX_GROUP))
-			return insn_error(index, in,
-					  "JAL_INSN_F_Q8X needs a Q8 group that is a multiple of 4 up to %u, not %u",
-					  JAL_Q8X_MAX_GROUP, in->dim[2]);
-		if (dim_const(in, 1) && cols > JAL_Q8X_MAX_COLS)
-			return insn_error(index, in,
-					  "JAL_INSN_F_Q8X quantises at most %u columns, not %llu",
-					  JAL_Q8X_MAX_COLS, (unsigned long long)cols);
-	}
-	return check_weights(in, index, 2);
+	return check_q8x(in, index, 2);
 }
 
 static int check_matmul(const struct jal_insn *in, uint32_t index)
@@ -335,7 +364,7 @@ static int check_matmul(const struct jal_insn *in, uint32_t index)
 	    !extent_ok(n, (xp ? xp : k) * 4, k * 4))
 		return insn_error(index, in, "X of %llu x %llu spans more than 256 MiB",
 				  (unsigned long long)n, (unsigned long long)k);
-	return check_weights(in, index, 3);
+	return check_q8x(in, index, 3);
 }
 
 /* Contiguous f32 operands of dim[0] elements (RMSNORM, SOFTMAX, ...). */
@@ -442,6 +471,9 @@ static int check_sample(const struct jal_insn *in, uint32_t index)
 {
 	float t = insn_f32(in->imm[0]), p = insn_f32(in->imm[1]);
 
+	/* Rows: memory operands, each row's parameters checked by the chip. */
+	if (in->flags & JAL_INSN_F_ROWS)
+		return check_dense(in, index, true);
 	if (!isfinite(t) || t < 0.0f)
 		return insn_error(index, in, "temperature %g is not a finite value >= 0", t);
 	if (isnan(p))
@@ -453,6 +485,115 @@ static int check_sample(const struct jal_insn *in, uint32_t index)
 		return insn_error(index, in, "%u logits, the chip samples at most %u", in->dim[0],
 				  JAL_SAMPLE_MAX_LOGITS);
 	return check_dense(in, index, true);
+}
+
+/*
+ * JAL_INSN_F_ROWS: the row count and the pitches of the operands that
+ * advance by rows (d, a; b for SILU_MUL), each at least a row of dim[0].
+ */
+static int check_rows(const struct jal_insn *in, uint32_t index)
+{
+	static const char *const names[3] = { "d", "a", "b" };
+	uint64_t n = in->dim[0], rows = in->dim[3];
+	unsigned int k;
+
+	if (dim_const(in, 3) && rows > JAL_ROWS_MAX)
+		return insn_error(index, in, "%llu rows, the chip takes at most %u",
+				  (unsigned long long)rows, JAL_ROWS_MAX);
+	for (k = 0; k < 3; k++) {
+		uint64_t pitch = in->stride[k];
+
+		/* EMBED's stride[1] is its table's pitch, checked with the table. */
+		if (!pitch || (k == 1 && in->opcode == JAL_OP_EMBED) || !dim_const(in, 0))
+			continue;
+		if (pitch < n)
+			return insn_error(index, in, "row pitch %llu of %s is less than a row of %llu",
+					  (unsigned long long)pitch, names[k], (unsigned long long)n);
+		if (dim_const(in, 3) && !extent_ok(rows, pitch * 4, n * 4))
+			return insn_error(index, in, "%s of %llu rows spans more than 256 MiB",
+					  names[k], (unsigned long long)rows);
+	}
+	return 0;
+}
+
+/* PAGED_ATTENTION and PAGED_KV_STORE: pools, tables, heads, rows. */
+static int check_paged(const struct jal_insn *in, uint32_t index)
+{
+	uint64_t hs = in->dim[1], kvh = in->dim[2];
+
+	if (in->imm[0] >= JAL_NUM_REGS || in->imm[1] >= JAL_NUM_REGS)
+		return insn_error(index, in,
+				  "imm[0] = %u (per-row u32s) and imm[1] = %u (block tables) must name registers",
+				  in->imm[0], in->imm[1]);
+	if (!in->imm[2])
+		return insn_error(index, in, "KV blocks of 0 positions (imm[2])");
+	if (!in->imm[3])
+		return insn_error(index, in, "KV pools of 0 blocks (imm[3])");
+	if (!in->stride[2] || in->stride[2] > JAL_PAGED_MAX_BLOCKS)
+		return insn_error(index, in, "block tables of %u entries, not 1..%u",
+				  in->stride[2], JAL_PAGED_MAX_BLOCKS);
+	if (in->stride[3] && in->stride[3] < in->stride[2])
+		return insn_error(index, in, "block table pitch %u is less than a table of %u",
+				  in->stride[3], in->stride[2]);
+	if (dim_const(in, 3) && in->dim[3] > JAL_ROWS_MAX)
+		return insn_error(index, in, "%u rows, the chip takes at most %u", in->dim[3],
+				  JAL_ROWS_MAX);
+	if (dim_const(in, 1) && (!hs || hs > JAL_ATTENTION_MAX_HEAD_SIZE))
+		return insn_error(index, in, "head size %llu is not in 1..%u",
+				  (unsigned long long)hs, JAL_ATTENTION_MAX_HEAD_SIZE);
+	if (dim_const(in, 2) && !kvh)
+		return insn_error(index, in, "no KV heads (dim[2] is 0)");
+	if (in->opcode == JAL_OP_PAGED_ATTENTION && dim_const(in, 0) && dim_const(in, 2) &&
+	    kvh && in->dim[0] % kvh)
+		return insn_error(index, in, "%llu KV heads do not divide %u query heads",
+				  (unsigned long long)kvh, in->dim[0]);
+	if (dim_const(in, 1) && dim_const(in, 2) &&
+	    !extent_ok(in->imm[2], kvh * hs * 4, kvh * hs * 4))
+		return insn_error(index, in, "a KV block of %u positions spans more than 256 MiB",
+				  in->imm[2]);
+	return 0;
+}
+
+/* The opcode's own rules (shapes, extents) once the fields are known good. */
+static int check_op(const struct jal_insn *in, uint32_t index)
+{
+	int ret;
+
+	if (in->flags & JAL_INSN_F_ROWS) {
+		ret = check_rows(in, index);
+		if (ret)
+			return ret;
+	}
+	switch (in->opcode) {
+	case JAL_OP_VADD:
+	case JAL_OP_VMUL:
+		return check_vector_extents(in, index, 3);
+	case JAL_OP_VSCALE:
+		return check_vector_extents(in, index, 2);
+	case JAL_OP_MATVEC:
+		return check_matvec(in, index);
+	case JAL_OP_MATMUL:
+		return check_matmul(in, index);
+	case JAL_OP_RMSNORM:
+	case JAL_OP_SILU_MUL:
+		return check_dense(in, index, false);
+	case JAL_OP_SOFTMAX:
+	case JAL_OP_ARGMAX:
+		return check_dense(in, index, true);
+	case JAL_OP_ROPE:
+		return check_rope(in, index);
+	case JAL_OP_ATTENTION:
+		return check_attention(in, index);
+	case JAL_OP_EMBED:
+		return check_embed(in, index);
+	case JAL_OP_SAMPLE:
+		return check_sample(in, index);
+	case JAL_OP_PAGED_ATTENTION:
+	case JAL_OP_PAGED_KV_STORE:
+		return check_paged(in, index);
+	default:
+		return 0;
+	}
 }
 
 int jalrt_validate_insn(const struct jal_insn *in, uint32_t index, uint32_t count)
@@ -477,11 +618,15 @@ int jalrt_validate_insn(const struct jal_insn *in, uint32_t index, uint32_t coun
 		return insn_error(index, in, "undefined flag bits 0x%x set",
 				  in->flags & ~JAL_INSN_F_VALID_MASK);
 	if ((in->flags & JAL_INSN_F_Q8X) &&
-	    (in->opcode != JAL_OP_MATVEC || in->dtype != JAL_DTYPE_Q8))
+	    ((in->opcode != JAL_OP_MATVEC && in->opcode != JAL_OP_MATMUL) ||
+	     in->dtype != JAL_DTYPE_Q8))
 		return insn_error(index, in,
-				  "flag JAL_INSN_F_Q8X (quantised x) is only defined for MATVEC with Q8 weights, not for %s with %s",
+				  "flag JAL_INSN_F_Q8X (quantised x) is only defined for MATVEC and MATMUL with Q8 weights, not for %s with %s",
 				  d->name, jalrt_dtype_name(in->dtype));
-	fields = op_fields(d, in->dtype);
+	if ((in->flags & JAL_INSN_F_ROWS) && !d->rows_fields)
+		return insn_error(index, in, "flag JAL_INSN_F_ROWS (rows of a batch) is not defined for %s",
+				  d->name);
+	fields = op_fields(d, in->dtype, in->flags & JAL_INSN_F_ROWS);
 	for (i = 0; i < 4; i++) {
 		bool dim_reg = in->flags & JAL_INSN_F_DIM_REG(i);
 
@@ -514,34 +659,7 @@ int jalrt_validate_insn(const struct jal_insn *in, uint32_t index, uint32_t coun
 	if ((fields & F_BRANCH) && count && in->imm[2] > count)
 		return insn_error(index, in, "branch target %u is past the end (%u instructions)",
 				  in->imm[2], count);
-
-	switch (in->opcode) {
-	case JAL_OP_VADD:
-	case JAL_OP_VMUL:
-		return check_vector_extents(in, index, 3);
-	case JAL_OP_VSCALE:
-		return check_vector_extents(in, index, 2);
-	case JAL_OP_MATVEC:
-		return check_matvec(in, index);
-	case JAL_OP_MATMUL:
-		return check_matmul(in, index);
-	case JAL_OP_RMSNORM:
-	case JAL_OP_SILU_MUL:
-		return check_dense(in, index, false);
-	case JAL_OP_SOFTMAX:
-	case JAL_OP_ARGMAX:
-		return check_dense(in, index, true);
-	case JAL_OP_ROPE:
-		return check_rope(in, index);
-	case JAL_OP_ATTENTION:
-		return check_attention(in, index);
-	case JAL_OP_EMBED:
-		return check_embed(in, index);
-	case JAL_OP_SAMPLE:
-		return check_sample(in, index);
-	default:
-		return 0;
-	}
+	return check_op(in, index);
 }
 
 /* ---- builder ------------------------------------------------------------ */
@@ -1230,6 +1348,250 @@ JALRT_API int jalrt_kb_sample(struct jalrt_kernel_builder *kb, unsigned int rd, 
 		return ret;
 	in.imm[0] = f32_bits(temperature);
 	in.imm[1] = f32_bits(topp);
+	return kb_append(kb, &in);
+}
+
+/* ---- batches: JAL_INSN_F_ROWS and paged KV caches ------------------------ */
+
+/* The row count and pitches of a batched instruction. */
+static int set_rows(struct jalrt_kernel_builder *kb, const char *fn, struct jal_insn *in,
+		    const struct jalrt_rows *rows)
+{
+	if (!rows)
+		return kb_fail(kb, jalrt_set_error(-EINVAL, "%s: NULL rows", fn));
+	if (in->opcode != JAL_OP_SILU_MUL && rows->b_pitch)
+		return kb_fail(kb, jalrt_set_error(-EINVAL,
+				"%s: kernel instruction %u (%s) has no b operand to pitch",
+				fn, kb->count, jalrt_opcode_name(in->opcode)));
+	in->flags |= JAL_INSN_F_ROWS;
+	in->stride[0] = rows->d_pitch;
+	in->stride[1] = rows->a_pitch;
+	in->stride[2] = rows->b_pitch;
+	return set_dim(kb, in, 3, rows->count, "row count");
+}
+
+/* Element-wise ops of @nregs registers over rows: d, a[, b]. */
+static int emit_rows(struct jalrt_kernel_builder *kb, const char *fn, unsigned int opcode,
+		     const unsigned int *regs, unsigned int nregs, struct jalrt_dim n,
+		     uint32_t imm0, const struct jalrt_rows *rows)
+{
+	struct jal_insn in = insn_init(opcode);
+	int ret;
+
+	if (!kb)
+		return jalrt_set_error(-EINVAL, "%s: NULL builder", fn);
+	ret = set_regs(kb, fn, &in, regs, nregs);
+	if (!ret)
+		ret = set_dim(kb, &in, 0, n, "element count");
+	if (!ret)
+		ret = set_rows(kb, fn, &in, rows);
+	if (ret)
+		return ret;
+	in.imm[0] = imm0;
+	return kb_append(kb, &in);
+}
+
+JALRT_API int jalrt_kb_rmsnorm_rows(struct jalrt_kernel_builder *kb, unsigned int rd,
+				    unsigned int ra, unsigned int rw, struct jalrt_dim n,
+				    float eps, const struct jalrt_rows *rows)
+{
+	unsigned int regs[3] = { rd, ra, rw };
+
+	return emit_rows(kb, __func__, JAL_OP_RMSNORM, regs, 3, n, f32_bits(eps), rows);
+}
+
+JALRT_API int jalrt_kb_softmax_rows(struct jalrt_kernel_builder *kb, unsigned int rd,
+				    unsigned int ra, struct jalrt_dim n,
+				    const struct jalrt_rows *rows)
+{
+	unsigned int regs[2] = { rd, ra };
+
+	return emit_rows(kb, __func__, JAL_OP_SOFTMAX, regs, 2, n, 0, rows);
+}
+
+JALRT_API int jalrt_kb_silu_mul_rows(struct jalrt_kernel_builder *kb, unsigned int rd,
+				     unsigned int ra, unsigned int rb, struct jalrt_dim n,
+				     const struct jalrt_rows *rows)
+{
+	unsigned int regs[3] = { rd, ra, rb };
+
+	return emit_rows(kb, __func__, JAL_OP_SILU_MUL, regs, 3, n, 0, rows);
+}
+
+JALRT_API int jalrt_kb_rope_rows(struct jalrt_kernel_builder *kb, unsigned int rd,
+				 unsigned int ra, unsigned int rpos, struct jalrt_dim n,
+				 struct jalrt_dim head_size, float theta,
+				 const struct jalrt_rows *rows)
+{
+	unsigned int regs[3] = { rd, ra, rpos };
+	struct jal_insn in = insn_init(JAL_OP_ROPE);
+	int ret;
+
+	if (!kb)
+		return jalrt_set_error(-EINVAL, "%s: NULL builder", __func__);
+	ret = set_regs(kb, __func__, &in, regs, 3);
+	if (!ret)
+		ret = set_dim(kb, &in, 0, n, "element count");
+	if (!ret)
+		ret = set_dim(kb, &in, 1, head_size, "head size");
+	if (!ret)
+		ret = set_rows(kb, __func__, &in, rows);
+	if (ret)
+		return ret;
+	in.imm[0] = f32_bits(theta);
+	return kb_append(kb, &in);
+}
+
+JALRT_API int jalrt_kb_embed_rows(struct jalrt_kernel_builder *kb,
+				  const struct jalrt_embed_op *op, unsigned int rids,
+				  const struct jalrt_rows *rows)
+{
+	struct jal_insn in = insn_init(JAL_OP_EMBED);
+	unsigned int regs[4];
+	bool q8;
+	int ret;
+
+	if (!kb || !op)
+		return jalrt_set_error(-EINVAL, "%s: NULL %s", __func__,
+				       kb ? "operation" : "builder");
+	ret = check_dtype_arg(kb, __func__, JAL_OP_EMBED, op->dtype);
+	if (ret)
+		return ret;
+	q8 = op->dtype == JAL_DTYPE_Q8;
+	if (!q8 && (op->rscales || op->group))
+		return kb_fail(kb, jalrt_set_error(-EINVAL,
+				"kernel instruction %u (EMBED): %s tables take no scale register or group",
+				kb->count, jalrt_dtype_name(op->dtype)));
+	if (op->row.from_reg || op->row.value)
+		return kb_fail(kb, jalrt_set_error(-EINVAL,
+				"%s: kernel instruction %u (EMBED): the rows' token ids come from r%u, the row index must be 0",
+				__func__, kb->count, rids));
+	if (rows && rows->a_pitch)
+		return kb_fail(kb, jalrt_set_error(-EINVAL,
+				"%s: kernel instruction %u (EMBED): the table's pitch is op->row_pitch, not a row pitch",
+				__func__, kb->count));
+	in.dtype = (uint8_t)op->dtype;
+	regs[0] = op->rd;
+	regs[1] = op->rtable;
+	regs[2] = rids;
+	regs[3] = op->rscales;
+	ret = set_regs(kb, __func__, &in, regs, q8 ? 4 : 3);
+	if (!ret)
+		ret = set_dim(kb, &in, 0, op->dim, "row length");
+	if (!ret)
+		ret = set_dim(kb, &in, 2, op->rows, "row count");
+	if (!ret)
+		ret = set_rows(kb, __func__, &in, rows);
+	if (ret)
+		return ret;
+	in.stride[1] = op->row_pitch;
+	in.stride[3] = q8 ? op->group : 0;
+	return kb_append(kb, &in);
+}
+
+/* ARGMAX and SAMPLE over rows: results in memory, logits rows in a. */
+static int emit_pick_rows(struct jalrt_kernel_builder *kb, const char *fn, unsigned int opcode,
+			  const unsigned int *regs, unsigned int nregs, struct jalrt_dim n,
+			  const struct jalrt_rows *rows)
+{
+	if (rows && rows->d_pitch)
+		return kb_fail(kb, jalrt_set_error(-EINVAL,
+				"%s: kernel instruction %u (%s): results are dense u32, no d pitch",
+				fn, kb->count, jalrt_opcode_name(opcode)));
+	return emit_rows(kb, fn, opcode, regs, nregs, n, 0, rows);
+}
+
+JALRT_API int jalrt_kb_argmax_rows(struct jalrt_kernel_builder *kb, unsigned int rresults,
+				   unsigned int ra, struct jalrt_dim n,
+				   const struct jalrt_rows *rows)
+{
+	unsigned int regs[2] = { rresults, ra };
+
+	if (!kb)
+		return jalrt_set_error(-EINVAL, "%s: NULL builder", __func__);
+	return emit_pick_rows(kb, __func__, JAL_OP_ARGMAX, regs, 2, n, rows);
+}
+
+JALRT_API int jalrt_kb_sample_rows(struct jalrt_kernel_builder *kb, unsigned int rresults,
+				   unsigned int ra, unsigned int rstates, unsigned int rparams,
+				   struct jalrt_dim n, const struct jalrt_rows *rows)
+{
+	unsigned int regs[4] = { rresults, ra, rstates, rparams };
+
+	if (!kb)
+		return jalrt_set_error(-EINVAL, "%s: NULL builder", __func__);
+	return emit_pick_rows(kb, __func__, JAL_OP_SAMPLE, regs, 4, n, rows);
+}
+
+/*
+ * The fields PAGED_ATTENTION and PAGED_KV_STORE share: r[2], r[3] the
+ * pools, dim[1..3] head size, KV heads, rows; stride[2..3] the tables'
+ * size and pitch; imm[0..3] the registers of the per-row u32s and of the
+ * tables, the block size and the pool's blocks.
+ */
+static int set_paged(struct jalrt_kernel_builder *kb, const char *fn, struct jal_insn *in,
+		     unsigned int r0, unsigned int r1, unsigned int rcounts,
+		     struct jalrt_dim head_size, struct jalrt_dim kv_heads,
+		     struct jalrt_dim rows, const struct jalrt_kv_pool *pool)
+{
+	unsigned int regs[6] = { r0, r1, pool->rk, pool->rv, rcounts, pool->rtables };
+	int ret = check_regs(kb, fn, in->opcode, regs, 6);
+
+	if (ret)
+		return ret;
+	in->r[0] = (uint8_t)r0;
+	in->r[1] = (uint8_t)r1;
+	in->r[2] = (uint8_t)pool->rk;
+	in->r[3] = (uint8_t)pool->rv;
+	ret = set_dim(kb, in, 1, head_size, "head size");
+	if (!ret)
+		ret = set_dim(kb, in, 2, kv_heads, "KV heads");
+	if (!ret)
+		ret = set_dim(kb, in, 3, rows, "row count");
+	in->stride[2] = pool->table_entries;
+	in->stride[3] = pool->table_pitch;
+	in->imm[0] = rcounts;
+	in->imm[1] = pool->rtables;
+	in->imm[2] = pool->block_size;
+	in->imm[3] = pool->blocks;
+	return ret;
+}
+
+JALRT_API int jalrt_kb_paged_attention(struct jalrt_kernel_builder *kb,
+				       const struct jalrt_paged_attention_op *op)
+{
+	struct jal_insn in = insn_init(JAL_OP_PAGED_ATTENTION);
+	int ret;
+
+	if (!kb || !op)
+		return jalrt_set_error(-EINVAL, "%s: NULL %s", __func__,
+				       kb ? "operation" : "builder");
+	ret = set_paged(kb, __func__, &in, op->rout, op->rq, op->rlengths, op->head_size,
+			op->n_kv_heads, op->rows, &op->pool);
+	if (!ret)
+		ret = set_dim(kb, &in, 0, op->n_heads, "query heads");
+	if (ret)
+		return ret;
+	in.stride[0] = op->out_pitch;
+	in.stride[1] = op->q_pitch;
+	return kb_append(kb, &in);
+}
+
+JALRT_API int jalrt_kb_paged_kv_store(struct jalrt_kernel_builder *kb,
+				      const struct jalrt_paged_kv_store_op *op)
+{
+	struct jal_insn in = insn_init(JAL_OP_PAGED_KV_STORE);
+	int ret;
+
+	if (!kb || !op)
+		return jalrt_set_error(-EINVAL, "%s: NULL %s", __func__,
+				       kb ? "operation" : "builder");
+	ret = set_paged(kb, __func__, &in, op->rk, op->rv, op->rpositions, op->head_size,
+			op->n_kv_heads, op->rows, &op->pool);
+	if (ret)
+		return ret;
+	in.stride[0] = op->k_pitch;
+	in.stride[1] = op->v_pitch;
 	return kb_append(kb, &in);
 }
 

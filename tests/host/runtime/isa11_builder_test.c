@@ -222,10 +222,26 @@ TEST_F(kb, matvec_q8x_encoding_and_rules)
 	op.dtype = JAL_DTYPE_S24;
 	op.raux = 4;
 	EXPECT_EQ(-EINVAL, jalrt_kb_matvec_op(self->kb, &op));
+	/* MATMUL quantises each row of X: group in dim[3], the same rules */
 	op.dtype = JAL_DTYPE_Q8;
 	op.group = 4;
 	op.batch = JALRT_DIM(2);
+	{
+		struct jalrt_kernel_builder *mm;
+
+		ASSERT_EQ(0, jalrt_kb_create(8, &mm));
+		ASSERT_EQ(0, jalrt_kb_matmul(mm, &op)) TH_LOG("%s", jalrt_last_error_message());
+		in = last(_metadata, mm);
+		EXPECT_EQ(0x21, OPC(in));
+		EXPECT_EQ(0x10, FLAGS(in));
+		EXPECT_EQ(2, DIM(in, 2));
+		EXPECT_EQ(4, DIM(in, 3));
+		jalrt_kb_destroy(mm);
+	}
+	op.group = 6;
 	EXPECT_EQ(-EINVAL, jalrt_kb_matmul(self->kb, &op));
+	EXPECT_NE(NULL, strstr(jalrt_last_error_message(), "multiple of 4"));
+	op.group = 4;
 	op.flags = JAL_INSN_F_Q8X | JAL_INSN_F_DIM_REG(1);
 	EXPECT_EQ(-EINVAL, jalrt_kb_matvec_op(self->kb, &op));
 	EXPECT_NE(NULL, strstr(jalrt_last_error_message(), "only JAL_INSN_F_Q8X"));
