@@ -429,20 +429,36 @@ static void host_sgemm(void *arg)
 		    1.0f, g->x, g->k, g->w, g->k, 0.0f, g->d, g->m);
 }
 
-static void bench_matmul(struct bench *b, int m, int k, int n)
+/*
+ * MATMUL of @n rows with f32 weights, or (@kind MV_Q8X) Q8 weights in
+ * groups of 32 with X quantized per row; OpenBLAS runs sgemm on f32 W
+ * of the same shape either way.
+ */
+static void bench_matmul(struct bench *b, int m, int k, int n, unsigned int kind)
 {
 	struct gemm_arg g = { .m = m, .k = k, .n = n };
+	uint64_t wn = (uint64_t)m * k, i, wbytes = wn * 4, abytes = 0;
 	double blas1, blasn, t;
-	uint64_t args[3];
+	uint64_t args[4] = { 0 };
 	struct jal_insn in;
-	void *w, *x, *d;
+	void *w, *x, *d, *aux;
 	char shape[64];
 
 	dev_reset(b);
-	args[1] = dev_alloc(b, (uint64_t)m * k * 4, &w);
+	if (kind == MV_Q8X) {
+		wbytes = wn;
+		abytes = wn / 32 * 4;
+		args[3] = dev_alloc(b, abytes, &aux);
+		fill(aux, wn / 32);
+	}
+	args[1] = dev_alloc(b, wbytes, &w);
 	args[2] = dev_alloc(b, (uint64_t)n * k * 4, &x);
 	args[0] = dev_alloc(b, (uint64_t)n * m * 4, &d);
-	fill(w, (size_t)m * k);
+	if (kind == MV_Q8X)
+		for (i = 0; i < wn; i++)
+			((int8_t *)w)[i] = (int8_t)(frand() * 127);
+	else
+		fill(w, wn);
 	fill(x, (size_t)n * k);
 	in = i_op(JAL_OP_MATMUL);
 	in.r[0] = 0;
@@ -451,17 +467,27 @@ static void bench_matmul(struct bench *b, int m, int k, int n)
 	in.dim[0] = m;
 	in.dim[1] = k;
 	in.dim[2] = n;
-	t = chip_time(b, &in, args, 3);
-	g.w = w;
+	if (kind == MV_Q8X) {
+		in.dtype = JAL_DTYPE_Q8;
+		in.flags = JAL_INSN_F_Q8X;
+		in.r[3] = 3;
+		in.dim[3] = 32;
+	}
+	t = chip_time(b, &in, args, 4);
+	g.w = kind == MV_Q8X ? malloc(wn * 4) : w;
+	if (kind == MV_Q8X)
+		fill((float *)g.w, wn);
 	g.x = x;
 	g.d = malloc((size_t)n * m * 4);
 	blas1 = host_time(b, host_sgemm, &g, 1);
 	blasn = host_time(b, host_sgemm, &g, b->blas_threads);
 	free(g.d);
-	snprintf(shape, sizeof(shape), "%dx%dx%d f32", m, k, n);
+	if (kind == MV_Q8X)
+		free((void *)g.w);
+	snprintf(shape, sizeof(shape), "%dx%dx%d %s", m, k, n, dtype_name[kind]);
 	row(b, "MATMUL", shape, t, 2.0 * m * k * n,
-	    4.0 * ((double)m * k + (double)n * k + (double)n * m), blas1, blasn,
-	    "sgemm");
+	    wbytes + abytes + 4.0 * ((double)n * k + (double)n * m), blas1, blasn,
+	    "sgemm f32");
 }
 
 /* RMSNORM / sdot + C. */
@@ -709,10 +735,16 @@ int main(int argc, char **argv)
 			for (i = 0; i < sizeof(mv) / sizeof(mv[0]); i++)
 				bench_matvecs(&b, mv[i][0], mv[i][1]);
 		if (wanted(only, "MATMUL")) {
-			bench_matmul(&b, 768, 288, 64);
-			bench_matmul(&b, 288, 768, 64);
-			bench_matmul(&b, 512, 512, 512);
-			bench_matmul(&b, 4096, 4096, 16);
+			static const int batches[] = { 1, 4, 16, 64 };
+
+			bench_matmul(&b, 768, 288, 64, JAL_DTYPE_F32);
+			bench_matmul(&b, 288, 768, 64, JAL_DTYPE_F32);
+			bench_matmul(&b, 512, 512, 512, JAL_DTYPE_F32);
+			/* A batch of B sequences through a 4096 x 4096 layer. */
+			for (i = 0; i < sizeof(batches) / sizeof(batches[0]); i++) {
+				bench_matmul(&b, 4096, 4096, batches[i], JAL_DTYPE_F32);
+				bench_matmul(&b, 4096, 4096, batches[i], MV_Q8X);
+			}
 		}
 		if (wanted(only, "RMSNORM")) {
 			bench_vector(&b, JAL_OP_RMSNORM, 288);
