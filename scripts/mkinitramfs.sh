@@ -2,8 +2,9 @@
 # SPDX-License-Identifier: MIT
 #
 # Build the guest's initramfs: static busybox, the kernel modules the guest
-# needs before it can reach the host (virtio-9p) and those jalapeno.ko
-# depends on (drm, drm_shmem_helper, gpu-sched, ...), and scripts/guest-init.
+# needs before it can reach the host (virtio-9p), those jalapeno.ko
+# depends on (drm, drm_shmem_helper, gpu-sched, ...), virtio-net for a NIC
+# that scripts/vm.sh --forward adds, and scripts/guest-init.
 # Output: $JAL_CACHE/initramfs.cpio.gz; rebuilt only when an input changes.
 set -euo pipefail
 
@@ -14,7 +15,8 @@ krel=$(cat "$JAL_CACHE/kernel-release")
 moddir=$JAL_KERNEL_DIR/lib/modules/$krel
 out=$JAL_CACHE/initramfs.cpio.gz
 # Modules to load, with their dependencies, in this order.
-wanted="netfs 9pnet 9pnet_virtio 9p overlay drm drm_kms_helper drm_shmem_helper gpu-sched drm_exec drm_gpuvm"
+wanted="netfs 9pnet 9pnet_virtio 9p overlay drm drm_kms_helper drm_shmem_helper gpu-sched drm_exec drm_gpuvm
+	virtio_net"
 
 if [ -f "$out" ] && [ "$out" -nt "$top/scripts/guest-init" ] &&
    [ "$out" -nt "$0" ] && [ "$out" -nt "$moddir/modules.dep" ]; then

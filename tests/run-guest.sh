@@ -13,4 +13,5 @@ done
 for t in tests/runtime/build/*; do
 	[ -x "$t" ] && [ -f "$t" ] && run_suite "runtime/$(basename "$t")" "$t"
 done
+run_suite serve tests/serve/serve_test.py
 run_suite kernel-log tests/kernel-log-check.sh
