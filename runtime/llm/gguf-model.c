@@ -100,7 +100,7 @@ static int gm_config(const struct gguf_file *g, struct llm_config *c)
 {
 	const struct gguf_tensor *embd;
 	struct gguf_str arch, st;
-	uint64_t rope_dims;
+	uint64_t rope_dims, kv_vocab;
 	int ret;
 
 	memset(c, 0, sizeof(*c));
@@ -137,6 +137,13 @@ static int gm_config(const struct gguf_file *g, struct llm_config *c)
 				     " x %" PRIu64 "), expected { dim, vocab }",
 				     embd->n_dims, embd->dims[0], embd->dims[1]);
 	c->vocab_size = (int)embd->dims[1];
+	ret = gguf_get_u64(g, "llama.vocab_size", &kv_vocab);
+	if (ret && ret != -ENOENT)
+		return ret;
+	if (!ret && kv_vocab != (uint64_t)c->vocab_size)
+		return llm_set_error(-EINVAL,
+				     "GGUF model: llama.vocab_size is %" PRIu64 ", token_embd.weight has %d rows",
+				     kv_vocab, c->vocab_size);
 	c->shared_classifier = !gguf_find_tensor(g, "output.weight");
 	if (llm_config_init(c))
 		return -EINVAL;

@@ -444,6 +444,12 @@ TEST_F(gm, bad_models_are_named)
 		EXPECT_LOAD_FAILS(path, "RoPE on 8 of a head's 16 dims");
 	}
 	{
+		const struct kvspec kv[] = { BASE_KV, { "llama.vocab_size", 0, 32000, NULL } };
+
+		ASSERT_EQ(0, write_custom(path, kv, 8, NULL, NULL, GGML_TYPE_F32));
+		EXPECT_LOAD_FAILS(path, "llama.vocab_size is 32000, token_embd.weight has 320 rows");
+	}
+	{
 		const struct kvspec kv[] = { BASE_KV, { "llama.rope.scaling.type", 2, 0, "yarn" } };
 
 		ASSERT_EQ(0, write_custom(path, kv, 8, NULL, NULL, GGML_TYPE_F32));
