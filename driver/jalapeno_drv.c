@@ -141,7 +141,65 @@ static const struct drm_ioctl_desc jal_ioctls[] = {
 	DRM_IOCTL_DEF_DRV(JALAPENO_CTX_STATUS, jal_ioctl_ctx_status, 0),
 };
 
-DEFINE_DRM_ACCEL_FOPS(jal_accel_fops);
+/*
+ * DRM core ioctls that work on the file's DRM master. Accel files never
+ * have one (drm_open_helper() sets a master up for primary nodes only),
+ * yet the 6.12 core dispatches GET_UNIQUE and GET_MAGIC to handlers that
+ * dereference file->master unconditionally: an oops for any user that can
+ * open the node. The others are refused by the core already; all of them
+ * are meaningless without a master, so the driver refuses them first.
+ */
+static bool jal_ioctl_needs_master(unsigned int cmd)
+{
+	if (_IOC_TYPE(cmd) != DRM_IOCTL_BASE)
+		return false;
+
+	switch (_IOC_NR(cmd)) {
+	case _IOC_NR(DRM_IOCTL_GET_UNIQUE):
+	case _IOC_NR(DRM_IOCTL_GET_MAGIC):
+	case _IOC_NR(DRM_IOCTL_AUTH_MAGIC):
+	case _IOC_NR(DRM_IOCTL_SET_MASTER):
+	case _IOC_NR(DRM_IOCTL_DROP_MASTER):
+		return true;
+	default:
+		return false;
+	}
+}
+
+static long jal_drm_ioctl(struct file *filp, unsigned int cmd,
+			  unsigned long arg)
+{
+	if (jal_ioctl_needs_master(cmd))
+		return -EOPNOTSUPP;
+	return drm_ioctl(filp, cmd, arg);
+}
+
+#ifdef CONFIG_COMPAT
+/* The compat layer calls the same handlers (compat_drm_getunique()). */
+static long jal_drm_compat_ioctl(struct file *filp, unsigned int cmd,
+				 unsigned long arg)
+{
+	if (jal_ioctl_needs_master(cmd))
+		return -EOPNOTSUPP;
+	return drm_compat_ioctl(filp, cmd, arg);
+}
+#else
+#define jal_drm_compat_ioctl NULL
+#endif
+
+/* DEFINE_DRM_ACCEL_FOPS() with the ioctl entries above. */
+static const struct file_operations jal_accel_fops = {
+	.owner = THIS_MODULE,
+	.open = accel_open,
+	.release = drm_release,
+	.unlocked_ioctl = jal_drm_ioctl,
+	.compat_ioctl = jal_drm_compat_ioctl,
+	.poll = drm_poll,
+	.read = drm_read,
+	.llseek = noop_llseek,
+	.mmap = drm_gem_mmap,
+	.fop_flags = FOP_UNSIGNED_OFFSET,
+};
 
 static const struct drm_driver jal_drm_driver = {
 	.driver_features = DRIVER_COMPUTE_ACCEL | DRIVER_GEM | DRIVER_SYNCOBJ,
