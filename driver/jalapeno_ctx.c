@@ -10,6 +10,7 @@
  */
 
 #include <linux/capability.h>
+#include <linux/dma-fence.h>
 #include <linux/sched.h>
 #include <linux/slab.h>
 #include <linux/xarray.h>
@@ -270,6 +271,7 @@ static struct jal_ctx *jal_ctx_new(struct jal_device *jdev, struct jal_vm *vm,
 	ctx->queue = &jdev->queues[priority];
 	ctx->sched = &ctx->queue->sched;
 	ctx->hw_id = U32_MAX;
+	ctx->fence_context = dma_fence_context_alloc(1);
 	ctx->kernel = kernel;
 	if (kernel) {
 		strscpy(ctx->comm, "kernel");
@@ -416,6 +418,12 @@ int jal_ioctl_ctx_destroy(struct drm_device *dev, void *data,
 		return -EINVAL;
 	}
 
+	/*
+	 * Ids start at 1: index 0 of an allocating xarray is reserved, and
+	 * erasing it would hand id 0 out next.
+	 */
+	if (!args->ctx_id)
+		return -ENOENT;
 	ctx = xa_erase(&jfile->ctxs, args->ctx_id);
 	if (!ctx)
 		return -ENOENT;

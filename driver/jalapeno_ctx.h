@@ -43,6 +43,8 @@ struct jal_ctx_seq {
  * @queue: hardware queue = priority.
  * @sched: &queue->sched, the entity's one-entry scheduler list.
  * @entity: scheduler entity; torn down by jal_ctx_teardown().
+ * @fence_context: dma-fence context of the jobs' out-fences, whose
+ *	seqnos are the jobs' per-context seqnos.
  * @id: file-local id (0 until published).
  * @hw_id: hardware context slot, < &jal_device.num_contexts.
  * @priority: DRM_JALAPENO_PRIORITY_*.
@@ -81,6 +83,7 @@ struct jal_ctx {
 	struct jal_queue *queue;
 	struct drm_gpu_scheduler *sched;
 	struct drm_sched_entity entity;
+	u64 fence_context;
 	u32 id;
 	u32 hw_id;
 	u32 priority;

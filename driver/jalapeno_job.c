@@ -20,6 +20,7 @@
  */
 
 #include <linux/dma-resv.h>
+#include <linux/module.h>
 #include <linux/moduleparam.h>
 #include <linux/slab.h>
 #include <linux/uaccess.h>
@@ -90,6 +91,62 @@ static const struct dma_fence_ops jal_fence_ops = {
 	.get_driver_name = jal_fence_get_driver_name,
 	.get_timeline_name = jal_fence_get_timeline_name,
 };
+
+static const char *jal_out_fence_get_timeline_name(struct dma_fence *fence)
+{
+	struct jal_out_fence *f = container_of(fence, struct jal_out_fence,
+					       base);
+
+	return jal_queue_names[f->queue];
+}
+
+/* Frees the fence and only then lets the module go. */
+static void jal_out_fence_release(struct dma_fence *fence)
+{
+	dma_fence_free(fence);
+	module_put(THIS_MODULE);
+}
+
+static const struct dma_fence_ops jal_out_fence_ops = {
+	.get_driver_name = jal_fence_get_driver_name,
+	.get_timeline_name = jal_out_fence_get_timeline_name,
+	.release = jal_out_fence_release,
+};
+
+/* The scheduler's finished fence signalled: pass its result on. */
+static void jal_out_fence_signal(struct dma_fence *finished,
+				 struct dma_fence_cb *cb)
+{
+	struct jal_out_fence *f = container_of(cb, struct jal_out_fence, cb);
+
+	if (finished->error)
+		dma_fence_set_error(&f->base, finished->error);
+	dma_fence_signal(&f->base);
+	/* The callback's reference; may release the fence. */
+	dma_fence_put(&f->base);
+}
+
+/*
+ * Publishes @job's out-fence once the job is armed.
+ *
+ * Return: a reference to the fence for the caller; the job no longer
+ * owns it.
+ */
+static struct dma_fence *jal_out_fence_publish(struct jal_job *job,
+					       u64 seqno)
+{
+	struct jal_out_fence *f = job->out_fence;
+	struct dma_fence *finished = &job->base.s_fence->finished;
+
+	job->out_fence = NULL;
+	__module_get(THIS_MODULE);
+	dma_fence_init(&f->base, &jal_out_fence_ops, &f->lock,
+		       job->ctx->fence_context, seqno);
+	/* The initial reference belongs to the callback. */
+	if (dma_fence_add_callback(finished, &f->cb, jal_out_fence_signal))
+		jal_out_fence_signal(finished, &f->cb);
+	return dma_fence_get(&f->base);
+}
 
 static int jal_status_to_errno(u32 status)
 {
@@ -349,6 +406,8 @@ static struct dma_fence *jal_job_run(struct drm_sched_job *sched_job)
 		       q->fence_context, job->hw_seqno);
 	job->hw_fence_live = true;
 
+	job->kernel_deadline = jiffies +
+			       msecs_to_jiffies(JAL_KERNEL_JOB_TIMEOUT_MS);
 	job->ring_index = q->tail;
 	jal_job_write_desc(q, job);
 	q->tail = (q->tail + 1) % JAL_RING_ENTRIES;
@@ -405,6 +464,15 @@ jal_job_timedout(struct drm_sched_job *sched_job)
 
 	finished = dma_fence_get(&sched_job->s_fence->finished);
 
+	/*
+	 * The user's job_timeout_ms is for user jobs: the driver's own
+	 * (zeroing device memory for BO_CREATE) may run for
+	 * JAL_KERNEL_JOB_TIMEOUT_MS after reaching the ring. The scheduler
+	 * re-arms its timer on return.
+	 */
+	if (job->ctx->kernel && time_before(jiffies, job->kernel_deadline))
+		goto out_requeue;
+
 	if (!drm_dev_enter(&jdev->drm, &idx)) {
 		/* Removal fails every job; nothing to recover. */
 		stat = DRM_GPU_SCHED_STAT_ENODEV;
@@ -455,6 +523,7 @@ static void jal_job_destroy(struct jal_job *job)
 				drm_gem_object_put(job->bos[i]);
 		kvfree(job->bos);
 	}
+	kfree(job->out_fence);
 	if (job->hw_fence) {
 		if (job->hw_fence_live)
 			dma_fence_put(&job->hw_fence->base);
@@ -564,14 +633,22 @@ static struct jal_job *jal_job_new(struct jal_ctx *ctx, u64 cmdbuf_va,
 	}
 	spin_lock_init(&job->hw_fence->lock);
 	job->hw_fence->queue = ctx->queue->index;
+
+	job->out_fence = kzalloc(sizeof(*job->out_fence), GFP_KERNEL);
+	if (!job->out_fence) {
+		jal_job_destroy(job);
+		return ERR_PTR(-ENOMEM);
+	}
+	spin_lock_init(&job->out_fence->lock);
+	job->out_fence->queue = ctx->queue->index;
 	return job;
 }
 
 /*
  * Arms @job and pushes it to its context's entity. On success the job
- * belongs to the scheduler, *@done holds a reference to its finished
- * fence and *@seqno is its per-context seqno. On failure nothing was
- * armed and the caller still owns the job.
+ * belongs to the scheduler, *@done holds a reference to its out-fence
+ * and *@seqno is its per-context seqno. On failure nothing was armed and
+ * the caller still owns the job.
  */
 static int jal_job_push(struct jal_job *job, struct dma_fence **done,
 			u64 *seqno)
@@ -596,9 +673,8 @@ static int jal_job_push(struct jal_job *job, struct dma_fence **done,
 	/* job_timeout_ms may have changed; the push arms the timer with it. */
 	WRITE_ONCE(ctx->sched->timeout, jal_job_timeout_jiffies());
 	drm_sched_job_arm(&job->base);
-	*done = dma_fence_get(&job->base.s_fence->finished);
-
 	*seqno = jal_ctx_job_begin(ctx, &job->seq);
+	*done = jal_out_fence_publish(job, *seqno);
 
 	jal_vm_activity_begin(ctx->vm, &job->activity);
 	atomic_inc(&ctx->num_jobs);
@@ -620,7 +696,7 @@ static int jal_job_push(struct jal_job *job, struct dma_fence **done,
  * The job lists no BOs: the caller keeps its memory alive until the
  * returned fence has signalled.
  *
- * Return: a reference to the job's finished fence, or an ERR_PTR():
+ * Return: a reference to the job's out-fence, or an ERR_PTR():
  * -ENODEV after unplug, -ENOMEM.
  */
 struct dma_fence *jal_job_submit_kernel(struct jal_ctx *ctx, u64 cmdbuf_va,

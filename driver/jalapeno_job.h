@@ -29,6 +29,12 @@ struct jal_queue;
 #define JAL_MAX_SUBMIT_SYNCOBJS		1024
 /* Jobs one context may have queued or running before submit waits. */
 #define JAL_MAX_CTX_JOBS		256
+/*
+ * How long a job of the driver's own may run before its queue is reset,
+ * whatever job_timeout_ms says: zeroing all of device memory takes well
+ * under a second.
+ */
+#define JAL_KERNEL_JOB_TIMEOUT_MS	10000
 
 /**
  * struct jal_fence - hardware fence of one job
@@ -40,6 +46,30 @@ struct jal_queue;
 struct jal_fence {
 	struct dma_fence base;
 	spinlock_t lock; /* dma_fence internal, this fence only */
+	u32 queue;
+};
+
+/**
+ * struct jal_out_fence - the fence a job hands out (syncobjs, BO
+ *	reservations, the driver's own waits)
+ * @base: signalled with the job's scheduler fence, with its error; first
+ *	member, because dma_fence_free() frees the fence's address.
+ * @lock: the fence's own lock.
+ * @cb: callback on the scheduler's finished fence.
+ * @queue: hardware queue index, for the timeline name.
+ *
+ * A fence handed out may outlive the device and the driver (a sync_file
+ * can be kept open for ever). The scheduler's fences cannot: their
+ * timeline name is read from the scheduler inside &struct jal_device,
+ * freed on unbind, and they hold the job's hardware fence, whose ops are
+ * this module's. This fence points at nothing of the device (its names
+ * are static strings), is decoupled from the scheduler's fence once that
+ * signalled, and holds a reference to the module until it is released.
+ */
+struct jal_out_fence {
+	struct dma_fence base;
+	spinlock_t lock; /* dma_fence internal, this fence only */
+	struct dma_fence_cb cb;
 	u32 queue;
 };
 
@@ -69,12 +99,16 @@ enum jal_job_state {
  * @hw_fence: preallocated at submit so run_job never allocates;
  *	initialised by run_job.
  * @hw_fence_live: @hw_fence was initialised (then it is refcounted).
+ * @out_fence: preallocated at submit; owned by the job until the push
+ *	publishes it (then NULL here).
  * @pushed: counted in &jal_ctx.num_jobs.
  * @state: enum jal_job_state, under &jal_queue.lock.
  * @hw_seqno: descriptor seqno (= hardware fence seqno).
  * @ring_index: ring slot of the descriptor.
  * @q_link: entry in &jal_queue.inflight or in a local completion list.
  * @error: result: 0 or the negative errno the fence gets.
+ * @kernel_deadline: set by run_job: jiffies after which a job of a
+ *	kernel context may time out (see JAL_KERNEL_JOB_TIMEOUT_MS).
  * @activity: marks the job active in the address space from submit until
  *	the chip is done with it (or it is dropped without running).
  */
@@ -91,6 +125,7 @@ struct jal_job {
 
 	struct jal_fence *hw_fence;
 	bool hw_fence_live;
+	struct jal_out_fence *out_fence;
 	bool pushed;
 
 	enum jal_job_state state;
@@ -98,6 +133,7 @@ struct jal_job {
 	u32 ring_index;
 	struct list_head q_link;
 	int error;
+	unsigned long kernel_deadline;
 
 	struct jal_vm_activity activity;
 };
