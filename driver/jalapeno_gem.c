@@ -90,8 +90,35 @@ static void jal_gem_free(struct drm_gem_object *obj)
 	jal_vm_defer_release(bo->vm, &bo->deferred);
 }
 
+/**
+ * jal_gem_open() - &drm_gem_object_funcs.open of both kinds of BO
+ * @obj: the BO.
+ * @file: the file a handle is being created on.
+ *
+ * A BO is mapped in the address space of the file that created it and
+ * nowhere else, so only that file may hold handles to it. Other files
+ * reach BOs through GEM_OPEN of a flink name or through PRIME import of
+ * an export of this device (which the PRIME core resolves to the same
+ * object without asking the driver); both are refused here.
+ *
+ * Return: 0, or -EOPNOTSUPP on a file other than the creator.
+ */
+int jal_gem_open(struct drm_gem_object *obj, struct drm_file *file)
+{
+	struct jal_file *jfile = file->driver_priv;
+	struct jal_vm *vm = jal_gem_is_vram_bo(obj) ? to_jal_vram_bo(obj)->vm :
+						     to_jal_bo(obj)->vm;
+
+	if (vm != jfile->vm) {
+		drm_dbg(obj->dev, "a BO of another file cannot get a handle here\n");
+		return -EOPNOTSUPP;
+	}
+	return 0;
+}
+
 static const struct drm_gem_object_funcs jal_gem_funcs = {
 	.free = jal_gem_free,
+	.open = jal_gem_open,
 	.print_info = drm_gem_shmem_object_print_info,
 	.pin = drm_gem_shmem_object_pin,
 	.unpin = drm_gem_shmem_object_unpin,

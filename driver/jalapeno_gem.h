@@ -53,6 +53,7 @@ struct drm_gem_object *jal_gem_create_object(struct drm_device *dev,
 struct drm_gem_object *jal_gem_prime_import(struct drm_device *dev,
 					    struct dma_buf *dma_buf);
 bool jal_gem_is_bo(struct drm_gem_object *obj);
+int jal_gem_open(struct drm_gem_object *obj, struct drm_file *file);
 
 int jal_ioctl_bo_create(struct drm_device *dev, void *data,
 			struct drm_file *file);

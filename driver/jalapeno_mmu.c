@@ -355,6 +355,8 @@ int jal_vm_map(struct jal_vm *vm, struct jal_vm_mapping *m, u64 size,
 
 err_unmap:
 	jal_vm_clear_range_locked(vm, m->node.start, va);
+	/* A job of this address space may have seen the partial mapping. */
+	jal_vm_invalidate_locked(vm);
 	drm_mm_remove_node(&m->node);
 out_unlock:
 	mutex_unlock(&vm->lock);

@@ -34,6 +34,7 @@
 
 #include "jalapeno_ctx.h"
 #include "jalapeno_drv.h"
+#include "jalapeno_gem.h"
 #include "jalapeno_hw.h"
 #include "jalapeno_job.h"
 #include "jalapeno_mmu.h"
@@ -305,6 +306,7 @@ static struct dma_buf *jal_vram_bo_export(struct drm_gem_object *obj,
 
 static const struct drm_gem_object_funcs jal_vram_bo_funcs = {
 	.free = jal_vram_bo_free,
+	.open = jal_gem_open,
 	.export = jal_vram_bo_export,
 	.mmap = jal_vram_bo_mmap,
 };
