@@ -367,23 +367,31 @@ int jal_syncobj_wait(int fd, uint32_t syncobj, unsigned int timeout_ms)
 	return jal_ioctl(fd, DRM_IOCTL_SYNCOBJ_WAIT, &w);
 }
 
-int jal_syncobj_status(int fd, uint32_t syncobj)
+int jal_syncobj_export(int fd, uint32_t syncobj)
 {
 	struct drm_syncobj_handle h = {
 		.handle = syncobj,
 		.flags = DRM_SYNCOBJ_HANDLE_TO_FD_FLAGS_EXPORT_SYNC_FILE,
 		.fd = -1,
 	};
-	struct sync_file_info info;
 	int ret;
 
 	ret = jal_ioctl(fd, DRM_IOCTL_SYNCOBJ_HANDLE_TO_FD, &h);
-	if (ret)
-		return ret;
+	return ret ? ret : h.fd;
+}
+
+int jal_syncobj_status(int fd, uint32_t syncobj)
+{
+	struct sync_file_info info;
+	int sf, ret;
+
+	sf = jal_syncobj_export(fd, syncobj);
+	if (sf < 0)
+		return sf;
 	memset(&info, 0, sizeof(info));
-	ret = ioctl(h.fd, SYNC_IOC_FILE_INFO, &info);
+	ret = ioctl(sf, SYNC_IOC_FILE_INFO, &info);
 	ret = ret ? -errno : info.status;
-	close(h.fd);
+	close(sf);
 	return ret;
 }
 

@@ -93,6 +93,8 @@ int jal_submit(int fd, uint32_t ctx_id, const struct jal_cmdbuf *cb,
 int jal_syncobj_new(int fd, uint32_t *syncobj);
 void jal_syncobj_free(int fd, uint32_t syncobj);
 int jal_syncobj_wait(int fd, uint32_t syncobj, unsigned int timeout_ms);
+/* The syncobj's fence as a new sync_file fd, or -errno. */
+int jal_syncobj_export(int fd, uint32_t syncobj);
 /* The syncobj fence's sync_file status: 1 signalled ok, 0 busy, <0 error. */
 int jal_syncobj_status(int fd, uint32_t syncobj);
 /* Submit and wait for the fence; 0 means it signalled (check CTX_STATUS). */

@@ -186,6 +186,7 @@ JAL_TEST(err, ctx_destroy_and_status_bad_inputs)
 
 	ASSERT_EQ(-ENOENT, jal_ctx_destroy(self->fd, self->ctx + 1000));
 	ASSERT_EQ(-ENOENT, jal_ctx_destroy(self->fd, 0xffffffff));
+	ASSERT_EQ(-ENOENT, jal_ctx_status(self->fd, 0, &st));
 	ASSERT_EQ(-ENOENT, jal_ctx_status(self->fd, self->ctx + 1000, &st));
 	ASSERT_EQ(-ENOENT, jal_ctx_status(self->fd, 0xffffffff, &st));
 
@@ -201,6 +202,133 @@ JAL_TEST(err, ctx_destroy_and_status_bad_inputs)
 	ASSERT_EQ(0, jal_ctx_status(self->fd, self->ctx, &st));
 	ASSERT_EQ(0, jal_ctx_destroy(self->fd, self->ctx));
 	ASSERT_EQ(-ENOENT, jal_ctx_destroy(self->fd, self->ctx));
+	ASSERT_EQ(0, jal_device_usable(self->fd));
+}
+
+/*
+ * Id 0 is never a context: destroying it fails and must not free the id,
+ * which the allocating xarray reserves (it was handed out next once).
+ */
+JAL_TEST(err, ctx_destroy_id_zero)
+{
+	uint32_t ids[3];
+	unsigned int k;
+
+	for (k = 0; k < 2; k++)
+		ASSERT_EQ(-ENOENT, jal_ctx_destroy(self->fd, 0));
+	for (k = 0; k < JAL_ARRAY_SIZE(ids); k++) {
+		ASSERT_EQ(0, jal_ctx_create(self->fd, DRM_JALAPENO_PRIORITY_NORMAL, &ids[k]));
+		ASSERT_NE(0, ids[k]);
+		ASSERT_NE(self->ctx, ids[k]);
+	}
+	for (k = 0; k < JAL_ARRAY_SIZE(ids); k++)
+		ASSERT_EQ(0, jal_ctx_destroy(self->fd, ids[k]));
+	ASSERT_EQ(0, jal_device_usable(self->fd));
+}
+
+/*
+ * DRM core ioctls that act on the file's DRM master, which accel files
+ * never have: Linux 6.12 oopses on GET_UNIQUE and GET_MAGIC of such a
+ * file, so the driver refuses them all. Master-free core ioctls still work.
+ */
+JAL_TEST(err, core_master_ioctls_refused)
+{
+	char name[64], date[64], desc[128], unique[64];
+	struct drm_unique u = { .unique_len = sizeof(unique), .unique = unique };
+	struct drm_version v = {
+		.name_len = sizeof(name), .name = name,
+		.date_len = sizeof(date), .date = date,
+		.desc_len = sizeof(desc), .desc = desc,
+	};
+	struct drm_auth auth = { 0 };
+
+	ASSERT_EQ(-EOPNOTSUPP, raw_ioctl(self->fd, DRM_IOCTL_GET_UNIQUE, &u));
+	ASSERT_EQ(-EOPNOTSUPP, raw_ioctl(self->fd, DRM_IOCTL_GET_MAGIC, &auth));
+	ASSERT_EQ(-EOPNOTSUPP, raw_ioctl(self->fd, DRM_IOCTL_AUTH_MAGIC, &auth));
+	ASSERT_EQ(-EOPNOTSUPP, raw_ioctl(self->fd, DRM_IOCTL_SET_MASTER, NULL));
+	ASSERT_EQ(-EOPNOTSUPP, raw_ioctl(self->fd, DRM_IOCTL_DROP_MASTER, NULL));
+	ASSERT_EQ(0, raw_ioctl(self->fd, DRM_IOCTL_VERSION, &v));
+	ASSERT_EQ(0, strncmp(name, "jalapeno", v.name_len));
+	ASSERT_EQ(0, jal_device_usable(self->fd));
+}
+
+/*
+ * A BO stays mapped at its VA while anything holds it: after its last
+ * handle is closed, its CPU mapping still does, so jobs still reach it
+ * (and the CPU sees what they write). Once the mapping goes too, later
+ * jobs fault on the VA. Both command buffers exist before the BO goes,
+ * so its freed VA range cannot be handed to one of them.
+ */
+JAL_TEST(err, bo_mapped_until_last_reference)
+{
+	struct jal_cmdbuf before, after;
+	volatile uint64_t *word;
+	uint32_t ctx2;
+	struct jal_bo bo;
+
+	ASSERT_EQ(0, jal_bo_new(self->fd, 4096, 0, &bo));
+	ASSERT_EQ(0, jal_ctx_create(self->fd, DRM_JALAPENO_PRIORITY_NORMAL, &ctx2));
+	ASSERT_EQ(0, jal_cmdbuf_new(self->fd, &before));
+	ASSERT_EQ(0, jal_cmdbuf_new(self->fd, &after));
+	jal_emit_write_value(&before, bo.va, 0x5eed0001);
+	jal_emit_write_value(&after, bo.va, 0x5eed0002);
+	word = bo.map;
+
+	ASSERT_EQ(0, jal_gem_close(self->fd, bo.handle));
+	ASSERT_JOB_OK(self->fd, self->ctx, &before, &before.bo.handle, 1);
+	ASSERT_EQ(0x5eed0001, *word);
+
+	ASSERT_EQ(0, munmap(bo.map, bo.size));
+	ASSERT_EQ(0, jal_run(self->fd, ctx2, &after, &after.bo.handle, 1));
+	ASSERT_EQ(-EFAULT, jal_ctx_error(self->fd, ctx2));
+
+	jal_cmdbuf_free(&before);
+	jal_cmdbuf_free(&after);
+	ASSERT_EQ(0, jal_device_usable(self->fd));
+}
+
+/*
+ * BOs belong to the file that created them: another file can neither
+ * open one by flink name nor import it through PRIME (both would give it
+ * a handle to memory its address space does not map). The owner itself
+ * can do both and gets the same BO.
+ */
+JAL_TEST(err, bo_handles_only_on_the_owning_file)
+{
+	struct drm_jalapeno_bo_info info;
+	struct drm_gem_flink flink = { 0 };
+	struct drm_gem_open op = { 0 };
+	struct drm_prime_handle exp = { .fd = -1 }, imp = { 0 };
+	struct jal_bo bo;
+	int other;
+
+	ASSERT_EQ(0, jal_bo_new(self->fd, 8192, 0, &bo));
+	other = jal_open();
+	ASSERT_LE(0, other);
+
+	flink.handle = bo.handle;
+	if (!raw_ioctl(self->fd, DRM_IOCTL_GEM_FLINK, &flink)) {
+		op.name = flink.name;
+		ASSERT_EQ(-EOPNOTSUPP, raw_ioctl(other, DRM_IOCTL_GEM_OPEN, &op));
+		ASSERT_EQ(0, raw_ioctl(self->fd, DRM_IOCTL_GEM_OPEN, &op));
+		ASSERT_EQ(0, jal_bo_info(self->fd, op.handle, &info));
+		ASSERT_EQ(bo.va, info.va);
+		ASSERT_EQ(0, jal_gem_close(self->fd, op.handle));
+	} else {
+		TH_LOG("GEM_FLINK not permitted here (%d): flink part skipped", errno);
+	}
+
+	exp.handle = bo.handle;
+	ASSERT_EQ(0, raw_ioctl(self->fd, DRM_IOCTL_PRIME_HANDLE_TO_FD, &exp));
+	imp.fd = exp.fd;
+	ASSERT_EQ(-EOPNOTSUPP, raw_ioctl(other, DRM_IOCTL_PRIME_FD_TO_HANDLE, &imp));
+	ASSERT_EQ(0, raw_ioctl(self->fd, DRM_IOCTL_PRIME_FD_TO_HANDLE, &imp));
+	ASSERT_EQ(bo.handle, imp.handle);
+	close(exp.fd);
+
+	ASSERT_EQ(0, jal_device_usable(other));
+	close(other);
+	jal_bo_free(&bo);
 	ASSERT_EQ(0, jal_device_usable(self->fd));
 }
 

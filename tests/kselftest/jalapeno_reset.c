@@ -10,8 +10,12 @@
  * module parameters on reload) and is skipped without it.
  */
 #include <limits.h>
+#include <poll.h>
+#include <sys/ioctl.h>
 #include <sys/syscall.h>
 #include <time.h>
+
+#include <linux/sync_file.h>
 
 #include "jal_harness.h"
 
@@ -376,6 +380,152 @@ TEST_F_TIMEOUT(rst, rmmod_busy_then_reload, JAL_SLOW_TIMEOUT)
 	ASSERT_NE(0, access("/sys/module/jalapeno", F_OK));
 
 	/* 3: insmod brings it back, with default parameters */
+	ASSERT_EQ(0, load_module(ko));
+	fd = wait_and_open(10000);
+	ASSERT_LE(0, fd);
+	ASSERT_EQ(0, jal_device_usable(fd));
+	close(fd);
+	self->restore = false;	/* the new module instance has its defaults */
+}
+
+/*
+ * The driver's own jobs (zeroing device memory for a VRAM BO_CREATE) do
+ * not obey the user job timeout: with job_timeout_ms at 1, creating VRAM
+ * BOs still succeeds instead of failing with -ETIMEDOUT.
+ */
+TEST_F_TIMEOUT(rst, vram_zeroing_ignores_user_job_timeout, JAL_TEST_TIMEOUT)
+{
+	struct drm_jalapeno_device_info info;
+	uint64_t size;
+	uint32_t handle;
+	unsigned int k;
+	int fd;
+
+	fd = jal_open();
+	ASSERT_LE(0, fd);
+	ASSERT_EQ(0, jal_query_info(fd, &info));
+	if (!info.vram_size) {
+		close(fd);
+		SKIP(return, "no device memory");
+	}
+	if (!set_timeout_params(self, "1"))
+		SKIP(return, "cannot set job_timeout_ms");
+	size = info.vram_size / 4;
+	for (k = 0; k < 8; k++) {
+		ASSERT_EQ(0, jal_bo_create_raw(fd, size, DRM_JALAPENO_BO_VRAM, &handle, NULL));
+		ASSERT_EQ(0, jal_gem_close(fd, handle));
+	}
+	restore_params(self);
+	ASSERT_EQ(0, jal_device_usable(fd));
+	close(fd);
+}
+
+/* Wait up to @ms for nothing to hold a reference to the module. */
+static int wait_module_unused(unsigned int ms)
+{
+	struct timespec step = { .tv_nsec = 10000000 };
+	unsigned int waited;
+	char buf[32];
+	FILE *f;
+
+	for (waited = 0; waited <= ms; waited += 10) {
+		f = fopen("/sys/module/jalapeno/refcnt", "r");
+		if (!f)
+			return -errno;
+		if (!fgets(buf, sizeof(buf), f))
+			buf[0] = '\0';
+		fclose(f);
+		if (!strcmp(buf, "0\n"))
+			return 0;
+		nanosleep(&step, NULL);
+	}
+	return -ETIME;
+}
+
+/* A sync_file of a job's out-fence, submitted behind a long job. */
+static int export_job_fence(struct __test_metadata *_metadata, int fd)
+{
+	struct jal_prog busy;
+	struct jal_cmdbuf cb;
+	struct jal_bo bo;
+	uint32_t ctx, sync;
+	int sf;
+
+	ASSERT_EQ(0, jal_ctx_create(fd, DRM_JALAPENO_PRIORITY_NORMAL, &ctx));
+	ASSERT_EQ(0, jal_bo_new(fd, 4096, 0, &bo));
+	ASSERT_EQ(0, jal_busy_new(fd, &busy, jal_busy_iters(fd, ctx, 1000)));
+	ASSERT_EQ(0, jal_cmdbuf_new(fd, &cb));
+	jal_emit_fill(&cb, bo.va, 0x7e7e7e7e, 4096);
+	ASSERT_EQ(0, jal_syncobj_new(fd, &sync));
+	ASSERT_EQ(0, jal_submit(fd, ctx, &busy.cb, &busy.bo.handle, 1, NULL, 0, 0, NULL));
+	ASSERT_EQ(0, jal_submit(fd, ctx, &cb, &bo.handle, 1, NULL, 0, sync, NULL));
+	sf = jal_syncobj_export(fd, sync);
+	ASSERT_LE(0, sf);
+	/* The jobs hold their BOs; mappings would keep the file (and module). */
+	jal_cmdbuf_free(&cb);
+	jal_bo_free(&bo);
+	jal_prog_free(&busy);
+	return sf;
+}
+
+/* The fence's status (1 signalled, < 0 its error) and names. */
+static int sync_file_status(struct __test_metadata *_metadata, int sf)
+{
+	struct sync_fence_info fi;
+	struct sync_file_info info;
+
+	memset(&info, 0, sizeof(info));
+	memset(&fi, 0, sizeof(fi));
+	ASSERT_EQ(0, ioctl(sf, SYNC_IOC_FILE_INFO, &info));
+	ASSERT_EQ(1, info.num_fences);
+	info.sync_fence_info = (uintptr_t)&fi;
+	ASSERT_EQ(0, ioctl(sf, SYNC_IOC_FILE_INFO, &info));
+	ASSERT_STREQ("jalapeno", fi.driver_name);
+	ASSERT_EQ(0, strncmp(fi.obj_name, "jalapeno-q", 10));
+	return info.status;
+}
+
+/*
+ * A job's fence exported as a sync_file outlives the device and the
+ * driver: after unbind it reports the job's fate (done, or -ENODEV if it
+ * was cut off) with its names intact; rmmod is refused while the
+ * sync_file holds the fence; once it is closed rmmod and insmod work.
+ */
+TEST_F_TIMEOUT(rst, sync_file_outlives_device_and_module, JAL_SLOW_TIMEOUT)
+{
+	const char *ko = getenv("JALAPENO_KO");
+	struct pollfd pfd;
+	char bdf[64];
+	int fd, sf, status, ret;
+
+	if (!ko || !ko[0])
+		SKIP(return, "JALAPENO_KO not set");
+	ASSERT_EQ(0, jal_find_device(NULL, 0, bdf, sizeof(bdf)));
+	if (!can_unbind(bdf))
+		SKIP(return, "cannot unbind %s through " DRIVER_SYSFS, bdf);
+
+	fd = jal_open();
+	ASSERT_LE(0, fd);
+	sf = export_job_fence(_metadata, fd);
+	ASSERT_EQ(0, close(fd));
+	ASSERT_EQ(0, write_str(DRIVER_SYSFS "/unbind", bdf));
+
+	/* Unbind ended every job: the fence has signalled, one way or the other. */
+	pfd.fd = sf;
+	pfd.events = POLLIN;
+	ASSERT_EQ(1, poll(&pfd, 1, 0));
+	status = sync_file_status(_metadata, sf);
+	TH_LOG("fence status after unbind: %d", status);
+	ASSERT_TRUE(status == 1 || status == -ENODEV);
+
+	ret = delete_module("jalapeno");
+	ASSERT_TRUE(ret == -EBUSY || ret == -EAGAIN);	/* the fence holds it */
+	ASSERT_EQ(status, sync_file_status(_metadata, sf));
+	ASSERT_EQ(0, close(sf));
+	/* The closed file's BOs, whose reservations hold fences, go on jal_wq. */
+	ASSERT_EQ(0, wait_module_unused(10000));
+	ASSERT_EQ(0, delete_module("jalapeno"));
+
 	ASSERT_EQ(0, load_module(ko));
 	fd = wait_and_open(10000);
 	ASSERT_LE(0, fd);
