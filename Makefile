@@ -9,6 +9,8 @@
 #   make vm CMD=..  run CMD in the guest with the driver loaded, from the repo root
 #   make lint       checkpatch --strict on driver/ and uapi/
 #   make bench      benchmark table: decode tok/s, per-op GFLOP/s, jobs/s, DMA GB/s
+#   make serve      jalrt-serve (OpenAI API) on the chip at http://127.0.0.1:8080/v1
+#                   (MODEL=, TOKENIZER=, PRECISION=, PORT=, API_KEY= override)
 
 SHELL := /bin/bash
 TOP := $(CURDIR)
@@ -19,7 +21,7 @@ KSFT_DIR = $(CACHE)/linux-src/tools/testing/selftests
 CMD ?= true
 export CMD
 
-.PHONY: all deps qemu driver runtime tests check demo vm lint bench clean
+.PHONY: all deps qemu driver runtime tests check demo vm lint bench serve clean
 
 all: deps qemu driver runtime tests
 
@@ -59,6 +61,10 @@ lint: deps
 
 bench: all
 	@scripts/bench.sh
+
+serve: all
+	@MODEL="$(MODEL)" TOKENIZER="$(TOKENIZER)" PRECISION="$(PRECISION)" PORT="$(PORT)" \
+		API_KEY="$(API_KEY)" scripts/serve.sh
 
 clean:
 	$(MAKE) -C driver KDIR=$(KDIR) clean

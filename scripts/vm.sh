@@ -3,7 +3,8 @@
 #
 # Boot the Jalapeño test guest and run one shell command in it.
 #
-#   scripts/vm.sh [--no-driver] [--timeout SECONDS] [--] COMMAND...
+#   scripts/vm.sh [--no-driver] [--timeout SECONDS] [--forward HOSTPORT:GUESTPORT]...
+#                 [--] COMMAND...
 #
 # The guest runs Debian's 6.12 kernel under TCG with one Jalapeño device,
 # sees the host's root file system (read-only, with a writable overlay in
@@ -11,6 +12,9 @@
 # driver/jalapeno.ko loaded. The command's output and exit code are passed
 # through; 124 means the guest died or timed out before the command ended.
 # Extra QEMU arguments: JAL_QEMU_ARGS; driver parameters: JAL_DRIVER_PARAMS.
+# --forward gives the guest a virtio-net NIC on QEMU user networking
+# (10.0.2.15/24, gateway 10.0.2.2, set up by guest-init) and forwards
+# 127.0.0.1:HOSTPORT on the host to GUESTPORT in the guest (repeatable).
 set -euo pipefail
 
 top=$(cd "$(dirname "$0")/.." && pwd)
@@ -18,17 +22,29 @@ top=$(cd "$(dirname "$0")/.." && pwd)
 
 load_driver=1
 timeout=${JAL_VM_TIMEOUT:-1800}
+hostfwd=
 while [ $# -gt 0 ]; do
 	case "$1" in
 	--no-driver) load_driver=0; shift ;;
 	--timeout) timeout=$2; shift 2 ;;
+	--forward)
+		[[ ${2:-} =~ ^[0-9]+:[0-9]+$ ]] || { echo "vm: --forward takes HOSTPORT:GUESTPORT" >&2; exit 2; }
+		hostfwd+=",hostfwd=tcp:127.0.0.1:${2%%:*}-:${2##*:}"
+		shift 2 ;;
 	--) shift; break ;;
 	*) break ;;
 	esac
 done
-[ $# -gt 0 ] || { echo "usage: $0 [--no-driver] [--timeout S] COMMAND..." >&2; exit 2; }
+[ $# -gt 0 ] || { echo "usage: $0 [--no-driver] [--timeout S] [--forward H:G] COMMAND..." >&2; exit 2; }
 
 [ -x "$JAL_QEMU" ] || { echo "vm: no QEMU at $JAL_QEMU; run scripts/build-qemu.sh" >&2; exit 2; }
+net=()
+if [ -n "$hostfwd" ]; then
+	"$JAL_QEMU" -netdev help 2>/dev/null | grep -qx user ||
+		{ echo "vm: $JAL_QEMU has no user networking (slirp): rebuild it with scripts/build-qemu.sh" >&2; exit 2; }
+	# romfile=: no PXE option ROM (QEMU is built without its firmware blobs)
+	net=(-netdev "user,id=net0,ipv6=off$hostfwd" -device virtio-net-pci,netdev=net0,romfile=)
+fi
 "$top/scripts/mkinitramfs.sh"
 
 job=$(mktemp -d /tmp/jal-vm.XXXXXX)
@@ -56,7 +72,7 @@ timeout --foreground -k 10 "$timeout" "$JAL_QEMU" \
 	-append "console=ttyS0 quiet loglevel=1 panic=-1 jal.job=$job" \
 	-serial stdio \
 	-virtfs local,path=/,mount_tag=hostroot,security_model=none,readonly=on,multidevs=remap \
-	${JAL_VM_DEVICE--device jalapeno} ${JAL_QEMU_ARGS:-} </dev/null 2>"$job/qemu.err" |
+	${JAL_VM_DEVICE--device jalapeno} "${net[@]}" ${JAL_QEMU_ARGS:-} </dev/null 2>"$job/qemu.err" |
 	tr -d '\r' | awk -v status="$status" '
 		/^JAL-VM-EXIT: / { print $2 > status; next }
 		/^\[ *[0-9.]+\] reboot: Power down$/ { next }
