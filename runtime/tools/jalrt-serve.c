@@ -932,8 +932,8 @@ static enum MHD_Result handle_generate(struct server *srv, struct MHD_Connection
 	jerr = json_tokener_get_error(tok);
 	if (!req && jerr == json_tokener_continue)
 		jerr = json_tokener_error_parse_eof;
-	if (req && tok->char_offset < (int)cs->body.len) {
-		const char *rest = cs->body.data + tok->char_offset;
+	if (req && json_tokener_get_parse_end(tok) < cs->body.len) {
+		const char *rest = cs->body.data + json_tokener_get_parse_end(tok);
 
 		while (*rest == ' ' || *rest == '\n' || *rest == '\r' || *rest == '\t')
 			rest++;
