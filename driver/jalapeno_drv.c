@@ -306,7 +306,7 @@ static int jal_pci_probe(struct pci_dev *pdev, const struct pci_device_id *id)
 	if (ret)
 		return ret;
 
-	ret = jal_hw_irq_init(jdev);
+	ret = jal_job_irq_init(jdev);
 	if (ret)
 		goto err_free_vms;
 

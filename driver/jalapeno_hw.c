@@ -13,16 +13,15 @@
 #include <linux/dma-mapping.h>
 #include <linux/interrupt.h>
 #include <linux/iopoll.h>
+#include <linux/moduleparam.h>
 #include <linux/pci.h>
 
 #include <drm/drm_drv.h>
 #include <drm/drm_managed.h>
 #include <drm/drm_print.h>
 
-#include "jalapeno_ctx.h"
 #include "jalapeno_drv.h"
 #include "jalapeno_hw.h"
-#include "jalapeno_job.h"
 
 #define JAL_RESET_TIMEOUT_US	100000
 
@@ -198,6 +197,15 @@ bool jal_hw_queue_is_busy(struct jal_queue *q)
 
 	return (status & JAL_Q_STATUS_ERROR) || !(status & JAL_Q_STATUS_IDLE);
 }
+
+/*
+ * May be changed at run time through sysfs; applies to jobs started
+ * afterwards (the chip samples JAL_REG_STEP_LIMIT when it starts a job).
+ */
+static u64 jal_step_limit = JAL_STEP_LIMIT_DEFAULT;
+module_param_named(step_limit, jal_step_limit, ullong, 0644);
+MODULE_PARM_DESC(step_limit,
+		 "Instruction steps one job may execute (JAL_REG_STEP_LIMIT, 0 = unlimited)");
 
 static void jal_hw_write_step_limit_locked(struct jal_device *jdev, u64 limit)
 {
@@ -391,169 +399,4 @@ void jal_hw_fini(struct jal_device *jdev)
 
 	for (i = 0; i < jdev->num_irq_vectors; i++)
 		synchronize_irq(jdev->irq_vectors[i].irq);
-}
-
-static void jal_hw_handle_error(struct jal_device *jdev)
-{
-	u32 status, hw_ctx, queue, reason, count;
-	char who[64];
-	unsigned int i;
-	u64 addr;
-	int idx;
-
-	if (!drm_dev_enter(&jdev->drm, &idx))
-		return;
-
-	status = jal_rreg(jdev, JAL_REG_FAULT_STATUS);
-	if (status & JAL_FAULT_STATUS_VALID) {
-		hw_ctx = jal_rreg(jdev, JAL_REG_FAULT_CTX);
-		queue = jal_rreg(jdev, JAL_REG_FAULT_QUEUE);
-		reason = jal_rreg(jdev, JAL_REG_FAULT_REASON);
-		addr = jal_rreg(jdev, JAL_REG_FAULT_ADDR_LO) |
-		       (u64)jal_rreg(jdev, JAL_REG_FAULT_ADDR_HI) << 32;
-		count = jal_rreg(jdev, JAL_REG_FAULT_COUNT);
-		jal_wreg(jdev, JAL_REG_FAULT_ACK, 1);
-
-		jal_ctx_describe_slot(jdev, hw_ctx, who, sizeof(who));
-		if (reason == JAL_STATUS_MMU_UNMAPPED ||
-		    reason == JAL_STATUS_MMU_PERM)
-			drm_err_ratelimited(&jdev->drm,
-					    "MMU fault: %s, queue %u, %s at VA 0x%llx: %s (faults since last report: %u)\n",
-					    who, queue,
-					    status & JAL_FAULT_STATUS_WRITE ?
-					    "write" : "read",
-					    addr, jal_hw_status_name(reason),
-					    count);
-		else
-			drm_err_ratelimited(&jdev->drm,
-					    "job error: %s, queue %u: %s (%u), address 0x%llx (errors since last report: %u)\n",
-					    who, queue,
-					    jal_hw_status_name(reason), reason,
-					    addr, count);
-	}
-
-	for (i = 0; i < JAL_NUM_QUEUES; i++) {
-		struct jal_queue *q = &jdev->queues[i];
-
-		if (jal_qrreg(q, JAL_Q_STATUS) & JAL_Q_STATUS_ERROR) {
-			drm_err_ratelimited(&jdev->drm,
-					    "queue %u stopped on a ring error, recovering\n",
-					    i);
-			/* The timeout handler resets and restarts it. */
-			drm_sched_fault(&q->sched);
-		}
-	}
-
-	drm_dev_exit(idx);
-}
-
-static irqreturn_t jal_irq_handler(int irq, void *arg)
-{
-	struct jal_irq_vector *vec = arg;
-	struct jal_device *jdev = vec->jdev;
-	u32 status = 0;
-	int idx;
-
-	if (drm_dev_enter(&jdev->drm, &idx)) {
-		status = jal_rreg(jdev, JAL_REG_IRQ_STATUS) & vec->mask;
-		if (status)
-			jal_wreg(jdev, JAL_REG_IRQ_STATUS, status);
-		drm_dev_exit(idx);
-	}
-
-	/*
-	 * An MSI-X vector serves only its own events; the completion record
-	 * says what finished, so process them even if the status bit was
-	 * already cleared by an earlier pass.
-	 */
-	if (vec->exclusive)
-		status = vec->mask;
-	if (!status)
-		return IRQ_NONE;
-
-	atomic_or(status, &vec->pending);
-	return IRQ_WAKE_THREAD;
-}
-
-static irqreturn_t jal_irq_thread(int irq, void *arg)
-{
-	struct jal_irq_vector *vec = arg;
-	struct jal_device *jdev = vec->jdev;
-	u32 pending = atomic_xchg(&vec->pending, 0);
-	unsigned int i;
-
-	for (i = 0; i < JAL_NUM_QUEUES; i++)
-		if (pending & JAL_IRQ_QUEUE(i))
-			jal_job_queue_complete(&jdev->queues[i]);
-
-	if (pending & JAL_IRQ_ERROR)
-		jal_hw_handle_error(jdev);
-
-	return IRQ_HANDLED;
-}
-
-/**
- * jal_hw_irq_init() - allocate interrupt vectors and install handlers
- * @jdev: device.
- *
- * One MSI-X vector per queue plus one for errors; if that is not
- * available, a single MSI or (shared) INTx vector serving everything.
- *
- * Return: 0 or a negative errno.
- */
-int jal_hw_irq_init(struct jal_device *jdev)
-{
-	struct pci_dev *pdev = jdev->pdev;
-	u32 all = JAL_IRQ_ERROR;
-	unsigned long flags = 0;
-	unsigned int i;
-	int nvec;
-	int ret;
-
-	for (i = 0; i < JAL_NUM_QUEUES; i++)
-		all |= JAL_IRQ_QUEUE(i);
-
-	nvec = pci_alloc_irq_vectors(pdev, JAL_MSIX_NUM_VECTORS,
-				     JAL_MSIX_NUM_VECTORS, PCI_IRQ_MSIX);
-	if (nvec == JAL_MSIX_NUM_VECTORS) {
-		for (i = 0; i < JAL_NUM_QUEUES; i++)
-			jdev->irq_vectors[JAL_MSIX_VEC_QUEUE(i)].mask =
-				JAL_IRQ_QUEUE(i);
-		jdev->irq_vectors[JAL_MSIX_VEC_ERROR].mask = JAL_IRQ_ERROR;
-	} else {
-		nvec = pci_alloc_irq_vectors(pdev, 1, 1,
-					     PCI_IRQ_MSI | PCI_IRQ_INTX);
-		if (nvec < 0) {
-			drm_err(&jdev->drm, "no interrupt available: %d\n",
-				nvec);
-			return nvec;
-		}
-		jdev->irq_vectors[0].mask = all;
-		if (!pdev->msi_enabled)
-			flags = IRQF_SHARED;
-		drm_info(&jdev->drm, "MSI-X unavailable, using one %s vector\n",
-			 pdev->msi_enabled ? "MSI" : "INTx");
-	}
-
-	for (i = 0; i < nvec; i++) {
-		struct jal_irq_vector *vec = &jdev->irq_vectors[i];
-
-		vec->jdev = jdev;
-		vec->exclusive = pdev->msix_enabled;
-		atomic_set(&vec->pending, 0);
-		vec->irq = pci_irq_vector(pdev, i);
-		if (vec->irq < 0)
-			return vec->irq;
-
-		ret = devm_request_threaded_irq(&pdev->dev, vec->irq,
-						jal_irq_handler, jal_irq_thread,
-						flags, JAL_DRIVER_NAME, vec);
-		if (ret) {
-			drm_err(&jdev->drm, "cannot request IRQ %d: %d\n",
-				vec->irq, ret);
-			return ret;
-		}
-		jdev->num_irq_vectors = i + 1;
-	}
-	return 0;
 }

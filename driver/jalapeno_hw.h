@@ -95,7 +95,6 @@ static inline u64 jal_mem_rd64(const __u64 *p)
 }
 
 int jal_hw_init(struct jal_device *jdev);
-int jal_hw_irq_init(struct jal_device *jdev);
 void jal_hw_enable(struct jal_device *jdev);
 void jal_hw_fini(struct jal_device *jdev);
 

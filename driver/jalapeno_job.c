@@ -20,8 +20,10 @@
  */
 
 #include <linux/dma-resv.h>
+#include <linux/interrupt.h>
 #include <linux/module.h>
 #include <linux/moduleparam.h>
+#include <linux/pci.h>
 #include <linux/slab.h>
 #include <linux/uaccess.h>
 
@@ -43,18 +45,13 @@
 #include "jalapeno_mmu.h"
 
 /*
- * Both parameters may be changed at run time through sysfs; they apply
- * to jobs submitted (job_timeout_ms) or started (step_limit) afterwards.
+ * May be changed at run time through sysfs; applies to jobs submitted
+ * afterwards (step_limit, the chip's own watchdog, is in jalapeno_hw.c).
  */
 static unsigned int job_timeout_ms = 5000;
 module_param(job_timeout_ms, uint, 0644);
 MODULE_PARM_DESC(job_timeout_ms,
 		 "Time a job may run before its queue is reset, in ms (0 = no limit; default 5000)");
-
-u64 jal_step_limit = JAL_STEP_LIMIT_DEFAULT;
-module_param_named(step_limit, jal_step_limit, ullong, 0644);
-MODULE_PARM_DESC(step_limit,
-		 "Instruction steps one job may execute (JAL_REG_STEP_LIMIT, 0 = unlimited)");
 
 static long jal_job_timeout_jiffies(void)
 {
@@ -291,7 +288,7 @@ static void jal_jobs_signal(struct list_head *done)
  * Called from the queue's interrupt thread; spurious calls are harmless
  * because the completion record is the only source of truth.
  */
-void jal_job_queue_complete(struct jal_queue *q)
+static void jal_job_queue_complete(struct jal_queue *q)
 {
 	LIST_HEAD(done);
 	int idx;
@@ -790,60 +787,126 @@ static int jal_submit_check_args(struct jal_device *jdev,
 	return 0;
 }
 
-/**
- * jal_ioctl_submit() - DRM_IOCTL_JALAPENO_SUBMIT
- * @dev: DRM device.
- * @data: struct drm_jalapeno_submit.
- * @file: DRM file.
+/*
+ * The context of a submit, once it may take another job: its older jobs
+ * are throttled (JAL_MAX_CTX_JOBS) and the command buffer lies inside
+ * one BO of its address space.
  *
- * Return: 0, or the errors listed for struct drm_jalapeno_submit.
+ * Return: the context with a reference, or an ERR_PTR(): -ENOENT,
+ * -ECANCELED for a banned context, -EINVAL, -ERESTARTSYS.
  */
-int jal_ioctl_submit(struct drm_device *dev, void *data,
-		     struct drm_file *file)
+static struct jal_ctx *jal_submit_get_ctx(struct jal_file *jfile,
+					  const struct drm_jalapeno_submit *args)
 {
-	struct jal_device *jdev = to_jal_device(dev);
-	struct jal_file *jfile = file->driver_priv;
-	struct drm_jalapeno_submit *args = data;
-	struct drm_syncobj *out_syncobj = NULL;
-	struct drm_gem_object *obj;
-	struct dma_fence *done;
-	struct drm_exec exec;
 	struct jal_ctx *ctx;
-	struct jal_job *job;
-	bool locked = false;
-	u64 seqno;
-	u32 i;
 	int ret;
-
-	ret = jal_submit_check_args(jdev, args);
-	if (ret)
-		return ret;
 
 	ctx = jal_ctx_lookup(jfile, args->ctx_id);
 	if (!ctx)
-		return -ENOENT;
+		return ERR_PTR(-ENOENT);
 	if (jal_ctx_is_banned(ctx)) {
-		jal_ctx_put(ctx);
-		return -ECANCELED;
+		ret = -ECANCELED;
+		goto err_put;
 	}
 	/* Throttle: wait for older jobs of the context to be freed. */
 	ret = wait_event_interruptible(ctx->jobs_wq,
 				       atomic_read(&ctx->num_jobs) <
 				       JAL_MAX_CTX_JOBS ||
 				       READ_ONCE(ctx->destroyed));
-	if (ret) {
-		jal_ctx_put(ctx);
-		return ret;
-	}
+	if (ret)
+		goto err_put;
 	if (!jal_vm_range_is_mapped(ctx->vm, args->cmdbuf_va,
 				    args->cmdbuf_size)) {
-		drm_dbg(dev, "SUBMIT: command buffer 0x%llx+0x%x is not inside one BO\n",
+		drm_dbg(&jfile->jdev->drm,
+			"SUBMIT: command buffer 0x%llx+0x%x is not inside one BO\n",
 			args->cmdbuf_va, args->cmdbuf_size);
-		jal_ctx_put(ctx);
-		return -EINVAL;
+		ret = -EINVAL;
+		goto err_put;
+	}
+	return ctx;
+
+err_put:
+	jal_ctx_put(ctx);
+	return ERR_PTR(ret);
+}
+
+/* Looks up the BOs the job lists; each must be one of this driver's. */
+static int jal_job_lookup_bos(struct jal_job *job, struct drm_file *file,
+			      u64 user_handles, u32 count)
+{
+	u32 i;
+	int ret;
+
+	if (!count)
+		return 0;
+
+	/* Partially filled on error; jal_job_destroy() copes. */
+	job->bo_count = count;
+	ret = drm_gem_objects_lookup(file, u64_to_user_ptr(user_handles),
+				     count, &job->bos);
+	if (ret)
+		return ret;
+	for (i = 0; i < job->bo_count; i++)
+		if (!jal_gem_is_bo(job->bos[i]))
+			return -EINVAL;
+	return 0;
+}
+
+/*
+ * Locks the job's BOs, pushes the job and publishes its out-fence in the
+ * BOs' reservation objects and in @out_syncobj (may be NULL).
+ */
+static int jal_job_lock_and_push(struct jal_job *job,
+				 struct drm_syncobj *out_syncobj, u64 *seqno)
+{
+	bool locked = job->bo_count;
+	struct drm_gem_object *obj;
+	struct dma_fence *done;
+	struct drm_exec exec;
+	int ret;
+
+	if (locked) {
+		drm_exec_init(&exec, DRM_EXEC_INTERRUPTIBLE_WAIT |
+			      DRM_EXEC_IGNORE_DUPLICATES, job->bo_count);
+		drm_exec_until_all_locked(&exec) {
+			ret = drm_exec_prepare_array(&exec, job->bos,
+						     job->bo_count, 1);
+			drm_exec_retry_on_contention(&exec);
+			if (ret)
+				goto out_fini;
+		}
 	}
 
-	/* The job owns the lookup's context reference from here on. */
+	ret = jal_job_push(job, &done, seqno);
+	if (ret)
+		goto out_fini;
+
+	if (locked)
+		drm_exec_for_each_locked_object(&exec, obj)
+			dma_resv_add_fence(obj->resv, done,
+					   DMA_RESV_USAGE_WRITE);
+	if (out_syncobj)
+		drm_syncobj_replace_fence(out_syncobj, done);
+	dma_fence_put(done);
+
+out_fini:
+	if (locked)
+		drm_exec_fini(&exec);
+	return ret;
+}
+
+/*
+ * Builds the job of a checked submit on @ctx (whose reference it takes
+ * over) and pushes it.
+ */
+static int jal_submit(struct drm_file *file, struct jal_ctx *ctx,
+		      struct drm_jalapeno_submit *args)
+{
+	struct jal_file *jfile = file->driver_priv;
+	struct drm_syncobj *out_syncobj = NULL;
+	struct jal_job *job;
+	int ret;
+
 	job = jal_job_new(ctx, args->cmdbuf_va, args->cmdbuf_size);
 	if (IS_ERR(job))
 		return PTR_ERR(job);
@@ -855,73 +918,222 @@ int jal_ioctl_submit(struct drm_device *dev, void *data,
 		return ret;
 	}
 
-	if (args->bo_count) {
-		/* Partially filled on error; jal_job_destroy() copes. */
-		job->bo_count = args->bo_count;
-		ret = drm_gem_objects_lookup(file,
-					     u64_to_user_ptr(args->bo_handles),
-					     args->bo_count, &job->bos);
-		if (ret)
-			goto err_cleanup;
-		for (i = 0; i < job->bo_count; i++) {
-			if (!jal_gem_is_bo(job->bos[i])) {
-				ret = -EINVAL;
-				goto err_cleanup;
-			}
-		}
-	}
-
-	ret = jal_job_add_in_syncobjs(job, file, args->in_syncobjs,
-				      args->in_syncobj_count);
-	if (ret)
-		goto err_cleanup;
-
-	if (args->out_syncobj) {
+	ret = jal_job_lookup_bos(job, file, args->bo_handles, args->bo_count);
+	if (!ret)
+		ret = jal_job_add_in_syncobjs(job, file, args->in_syncobjs,
+					      args->in_syncobj_count);
+	if (!ret && args->out_syncobj) {
 		out_syncobj = drm_syncobj_find(file, args->out_syncobj);
-		if (!out_syncobj) {
+		if (!out_syncobj)
 			ret = -ENOENT;
-			goto err_cleanup;
-		}
 	}
+	if (!ret)
+		ret = jal_job_lock_and_push(job, out_syncobj, &args->seqno);
 
-	if (job->bo_count) {
-		drm_exec_init(&exec, DRM_EXEC_INTERRUPTIBLE_WAIT |
-			      DRM_EXEC_IGNORE_DUPLICATES, job->bo_count);
-		locked = true;
-		drm_exec_until_all_locked(&exec) {
-			ret = drm_exec_prepare_array(&exec, job->bos,
-						     job->bo_count, 1);
-			drm_exec_retry_on_contention(&exec);
-			if (ret)
-				goto err_cleanup;
-		}
-	}
-
-	ret = jal_job_push(job, &done, &seqno);
-	if (ret)
-		goto err_cleanup;
-
-	if (locked) {
-		drm_exec_for_each_locked_object(&exec, obj)
-			dma_resv_add_fence(obj->resv, done,
-					   DMA_RESV_USAGE_WRITE);
-		drm_exec_fini(&exec);
-	}
-	if (out_syncobj) {
-		drm_syncobj_replace_fence(out_syncobj, done);
-		drm_syncobj_put(out_syncobj);
-	}
-	dma_fence_put(done);
-
-	args->seqno = seqno;
-	return 0;
-
-err_cleanup:
-	if (locked)
-		drm_exec_fini(&exec);
 	if (out_syncobj)
 		drm_syncobj_put(out_syncobj);
-	drm_sched_job_cleanup(&job->base);
-	jal_job_destroy(job);
+	if (ret) {
+		drm_sched_job_cleanup(&job->base);
+		jal_job_destroy(job);
+	}
 	return ret;
+}
+
+/**
+ * jal_ioctl_submit() - DRM_IOCTL_JALAPENO_SUBMIT
+ * @dev: DRM device.
+ * @data: struct drm_jalapeno_submit.
+ * @file: DRM file.
+ *
+ * Return: 0, or the errors listed for struct drm_jalapeno_submit.
+ */
+int jal_ioctl_submit(struct drm_device *dev, void *data,
+		     struct drm_file *file)
+{
+	struct drm_jalapeno_submit *args = data;
+	struct jal_ctx *ctx;
+	int ret;
+
+	ret = jal_submit_check_args(to_jal_device(dev), args);
+	if (ret)
+		return ret;
+
+	ctx = jal_submit_get_ctx(file->driver_priv, args);
+	if (IS_ERR(ctx))
+		return PTR_ERR(ctx);
+
+	return jal_submit(file, ctx, args);
+}
+
+/*
+ * Interrupts. They live beside job completion because that is all they
+ * do: a queue's vector completes the queue's jobs, the error vector logs
+ * the chip's fault record and hands a stopped queue to its scheduler's
+ * timeout handler. jalapeno_hw.c only accesses the hardware.
+ */
+
+/* The error interrupt: log the fault record, recover stopped queues. */
+static void jal_job_handle_error(struct jal_device *jdev)
+{
+	u32 status, hw_ctx, queue, reason, count;
+	char who[64];
+	unsigned int i;
+	u64 addr;
+	int idx;
+
+	if (!drm_dev_enter(&jdev->drm, &idx))
+		return;
+
+	status = jal_rreg(jdev, JAL_REG_FAULT_STATUS);
+	if (status & JAL_FAULT_STATUS_VALID) {
+		hw_ctx = jal_rreg(jdev, JAL_REG_FAULT_CTX);
+		queue = jal_rreg(jdev, JAL_REG_FAULT_QUEUE);
+		reason = jal_rreg(jdev, JAL_REG_FAULT_REASON);
+		addr = jal_rreg(jdev, JAL_REG_FAULT_ADDR_LO) |
+		       (u64)jal_rreg(jdev, JAL_REG_FAULT_ADDR_HI) << 32;
+		count = jal_rreg(jdev, JAL_REG_FAULT_COUNT);
+		jal_wreg(jdev, JAL_REG_FAULT_ACK, 1);
+
+		jal_ctx_describe_slot(jdev, hw_ctx, who, sizeof(who));
+		if (reason == JAL_STATUS_MMU_UNMAPPED ||
+		    reason == JAL_STATUS_MMU_PERM)
+			drm_err_ratelimited(&jdev->drm,
+					    "MMU fault: %s, queue %u, %s at VA 0x%llx: %s (faults since last report: %u)\n",
+					    who, queue,
+					    status & JAL_FAULT_STATUS_WRITE ?
+					    "write" : "read",
+					    addr, jal_hw_status_name(reason),
+					    count);
+		else
+			drm_err_ratelimited(&jdev->drm,
+					    "job error: %s, queue %u: %s (%u), address 0x%llx (errors since last report: %u)\n",
+					    who, queue,
+					    jal_hw_status_name(reason), reason,
+					    addr, count);
+	}
+
+	for (i = 0; i < JAL_NUM_QUEUES; i++) {
+		struct jal_queue *q = &jdev->queues[i];
+
+		if (jal_qrreg(q, JAL_Q_STATUS) & JAL_Q_STATUS_ERROR) {
+			drm_err_ratelimited(&jdev->drm,
+					    "queue %u stopped on a ring error, recovering\n",
+					    i);
+			/* The timeout handler resets and restarts it. */
+			drm_sched_fault(&q->sched);
+		}
+	}
+
+	drm_dev_exit(idx);
+}
+
+static irqreturn_t jal_job_irq_handler(int irq, void *arg)
+{
+	struct jal_irq_vector *vec = arg;
+	struct jal_device *jdev = vec->jdev;
+	u32 status = 0;
+	int idx;
+
+	if (drm_dev_enter(&jdev->drm, &idx)) {
+		status = jal_rreg(jdev, JAL_REG_IRQ_STATUS) & vec->mask;
+		if (status)
+			jal_wreg(jdev, JAL_REG_IRQ_STATUS, status);
+		drm_dev_exit(idx);
+	}
+
+	/*
+	 * An MSI-X vector serves only its own events; the completion record
+	 * says what finished, so process them even if the status bit was
+	 * already cleared by an earlier pass.
+	 */
+	if (vec->exclusive)
+		status = vec->mask;
+	if (!status)
+		return IRQ_NONE;
+
+	atomic_or(status, &vec->pending);
+	return IRQ_WAKE_THREAD;
+}
+
+static irqreturn_t jal_job_irq_thread(int irq, void *arg)
+{
+	struct jal_irq_vector *vec = arg;
+	struct jal_device *jdev = vec->jdev;
+	u32 pending = atomic_xchg(&vec->pending, 0);
+	unsigned int i;
+
+	for (i = 0; i < JAL_NUM_QUEUES; i++)
+		if (pending & JAL_IRQ_QUEUE(i))
+			jal_job_queue_complete(&jdev->queues[i]);
+
+	if (pending & JAL_IRQ_ERROR)
+		jal_job_handle_error(jdev);
+
+	return IRQ_HANDLED;
+}
+
+/**
+ * jal_job_irq_init() - allocate interrupt vectors and install handlers
+ * @jdev: device.
+ *
+ * One MSI-X vector per queue plus one for errors; if that is not
+ * available, a single MSI or (shared) INTx vector serving everything.
+ *
+ * Return: 0 or a negative errno.
+ */
+int jal_job_irq_init(struct jal_device *jdev)
+{
+	struct pci_dev *pdev = jdev->pdev;
+	u32 all = JAL_IRQ_ERROR;
+	unsigned long flags = 0;
+	unsigned int i;
+	int nvec;
+	int ret;
+
+	for (i = 0; i < JAL_NUM_QUEUES; i++)
+		all |= JAL_IRQ_QUEUE(i);
+
+	nvec = pci_alloc_irq_vectors(pdev, JAL_MSIX_NUM_VECTORS,
+				     JAL_MSIX_NUM_VECTORS, PCI_IRQ_MSIX);
+	if (nvec == JAL_MSIX_NUM_VECTORS) {
+		for (i = 0; i < JAL_NUM_QUEUES; i++)
+			jdev->irq_vectors[JAL_MSIX_VEC_QUEUE(i)].mask =
+				JAL_IRQ_QUEUE(i);
+		jdev->irq_vectors[JAL_MSIX_VEC_ERROR].mask = JAL_IRQ_ERROR;
+	} else {
+		nvec = pci_alloc_irq_vectors(pdev, 1, 1,
+					     PCI_IRQ_MSI | PCI_IRQ_INTX);
+		if (nvec < 0) {
+			drm_err(&jdev->drm, "no interrupt available: %d\n",
+				nvec);
+			return nvec;
+		}
+		jdev->irq_vectors[0].mask = all;
+		if (!pdev->msi_enabled)
+			flags = IRQF_SHARED;
+		drm_info(&jdev->drm, "MSI-X unavailable, using one %s vector\n",
+			 pdev->msi_enabled ? "MSI" : "INTx");
+	}
+
+	for (i = 0; i < nvec; i++) {
+		struct jal_irq_vector *vec = &jdev->irq_vectors[i];
+
+		vec->jdev = jdev;
+		vec->exclusive = pdev->msix_enabled;
+		atomic_set(&vec->pending, 0);
+		vec->irq = pci_irq_vector(pdev, i);
+		if (vec->irq < 0)
+			return vec->irq;
+
+		ret = devm_request_threaded_irq(&pdev->dev, vec->irq,
+						jal_job_irq_handler, jal_job_irq_thread,
+						flags, JAL_DRIVER_NAME, vec);
+		if (ret) {
+			drm_err(&jdev->drm, "cannot request IRQ %d: %d\n",
+				vec->irq, ret);
+			return ret;
+		}
+		jdev->num_irq_vectors = i + 1;
+	}
+	return 0;
 }

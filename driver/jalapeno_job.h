@@ -138,10 +138,8 @@ struct jal_job {
 	struct jal_vm_activity activity;
 };
 
-extern u64 jal_step_limit;
-
 int jal_job_sched_init(struct jal_device *jdev);
-void jal_job_queue_complete(struct jal_queue *q);
+int jal_job_irq_init(struct jal_device *jdev);
 void jal_job_fail_all(struct jal_device *jdev, int error);
 
 struct dma_fence *jal_job_submit_kernel(struct jal_ctx *ctx, u64 cmdbuf_va,
