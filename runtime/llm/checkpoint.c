@@ -290,6 +290,12 @@ int llm_checkpoint_parse(const void *data, size_t size, struct llm_checkpoint *c
 
 int llm_checkpoint_open(const char *path, struct llm_checkpoint **ckpt_out)
 {
+	return llm_checkpoint_open_flags(path, 0, ckpt_out);
+}
+
+int llm_checkpoint_open_flags(const char *path, unsigned int flags,
+			      struct llm_checkpoint **ckpt_out)
+{
 	struct llm_checkpoint *ckpt;
 	struct stat st;
 	void *map;
@@ -320,7 +326,7 @@ int llm_checkpoint_open(const char *path, struct llm_checkpoint **ckpt_out)
 		/* A GGUF file has its own loader (gguf-model.c). */
 		if (pread(fd, magic, 4, 0) == 4 && gguf_is_gguf(magic, 4)) {
 			close(fd);
-			return llm_checkpoint_open_gguf(path, ckpt_out);
+			return llm_checkpoint_open_gguf_flags(path, flags, ckpt_out);
 		}
 	}
 	/* mmap() refuses length 0; report a short file the same way as parse. */

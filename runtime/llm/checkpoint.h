@@ -196,6 +196,20 @@ int llm_checkpoint_parse(const void *data, size_t size, struct llm_checkpoint *c
  */
 int llm_checkpoint_open(const char *path, struct llm_checkpoint **ckpt_out);
 
+/*
+ * GGUF files only (ignored for llama2.c checkpoints): check the model but
+ * make no f32 copy of its weights (ckpt->weights all NULL); see
+ * llm_checkpoint_from_gguf_flags() in gguf-model.h.
+ */
+#define LLM_CHECKPOINT_GGUF_TENSORS	(1u << 0)
+
+/**
+ * llm_checkpoint_open_flags() - llm_checkpoint_open() with LLM_CHECKPOINT_*
+ *	flags
+ */
+int llm_checkpoint_open_flags(const char *path, unsigned int flags,
+			      struct llm_checkpoint **ckpt_out);
+
 /** llm_checkpoint_close() - unmap and free a checkpoint from _open() */
 void llm_checkpoint_close(struct llm_checkpoint *ckpt);
 

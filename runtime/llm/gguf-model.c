@@ -159,6 +159,12 @@ static int gm_config(const struct gguf_file *g, struct llm_config *c)
 
 int llm_checkpoint_from_gguf(struct gguf_file *g, struct llm_checkpoint **ckpt_out)
 {
+	return llm_checkpoint_from_gguf_flags(g, 0, ckpt_out);
+}
+
+int llm_checkpoint_from_gguf_flags(struct gguf_file *g, unsigned int flags,
+				   struct llm_checkpoint **ckpt_out)
+{
 	static const char *const biases[] = { "attn_q", "attn_k", "attn_v", "attn_output" };
 	struct llm_checkpoint *ckpt = NULL;
 	struct llm_config c;
@@ -217,6 +223,21 @@ int llm_checkpoint_from_gguf(struct gguf_file *g, struct llm_checkpoint **ckpt_o
 				goto fail;
 			}
 		}
+	}
+	if (flags & LLM_CHECKPOINT_GGUF_TENSORS) {
+		/* checked; the caller reads the tensors from the file */
+		ckpt = calloc(1, sizeof(*ckpt));
+		if (!ckpt) {
+			ret = llm_set_error(-ENOMEM, "GGUF model: out of memory");
+			goto fail;
+		}
+		ckpt->config = c;
+		ckpt->data = g->base;
+		ckpt->size = g->size;
+		ckpt->mapped = true;
+		ckpt->gguf = g;
+		*ckpt_out = ckpt;
+		return 0;
 	}
 	if (__builtin_mul_overflow(total, (uint64_t)sizeof(float), &bytes) || bytes > SIZE_MAX) {
 		ret = llm_set_error(-EINVAL, "GGUF model: %" PRIu64 " weights do not fit in memory",
@@ -284,6 +305,12 @@ fail:
 
 int llm_checkpoint_open_gguf(const char *path, struct llm_checkpoint **ckpt_out)
 {
+	return llm_checkpoint_open_gguf_flags(path, 0, ckpt_out);
+}
+
+int llm_checkpoint_open_gguf_flags(const char *path, unsigned int flags,
+				   struct llm_checkpoint **ckpt_out)
+{
 	struct gguf_file *g;
 	int ret;
 
@@ -291,7 +318,7 @@ int llm_checkpoint_open_gguf(const char *path, struct llm_checkpoint **ckpt_out)
 	ret = gguf_open(path, &g);
 	if (ret)
 		return ret;
-	ret = llm_checkpoint_from_gguf(g, ckpt_out);
+	ret = llm_checkpoint_from_gguf_flags(g, flags, ckpt_out);
 	if (ret) {
 		char detail[400];
 
@@ -299,6 +326,27 @@ int llm_checkpoint_open_gguf(const char *path, struct llm_checkpoint **ckpt_out)
 		llm_set_error(ret, "%s: %s", path, detail);
 	}
 	return ret;
+}
+
+const float *llm_gguf_tensor_f32(const struct gguf_tensor *t, float **owned)
+{
+	float *buf;
+
+	*owned = NULL;
+	if (t->type == GGML_TYPE_F32 && !((uintptr_t)t->data % sizeof(float)))
+		return t->data;
+	if (t->elements > SIZE_MAX / sizeof(float) ||
+	    !(buf = malloc(t->elements ? (size_t)t->elements * sizeof(float) : 1))) {
+		llm_set_error(-ENOMEM, "out of memory converting %.*s",
+			      (int)(t->name.len > 64 ? 64 : t->name.len), t->name.ptr);
+		return NULL;
+	}
+	if (gguf_dequantize(t->type, t->data, buf, t->elements)) {
+		free(buf);
+		return NULL;
+	}
+	*owned = buf;
+	return buf;
 }
 
 /* ---- the vocabulary ------------------------------------------------------- */

@@ -70,6 +70,32 @@ int llm_checkpoint_from_gguf(struct gguf_file *g, struct llm_checkpoint **ckpt_o
 int llm_checkpoint_open_gguf(const char *path, struct llm_checkpoint **ckpt_out);
 
 /**
+ * llm_checkpoint_from_gguf_flags() / llm_checkpoint_open_gguf_flags() -
+ *	the same with LLM_CHECKPOINT_* flags (checkpoint.h)
+ *
+ * LLM_CHECKPOINT_GGUF_TENSORS: everything is checked as usual, but no f32
+ * copy is made: ckpt->weights stays all NULL and the caller reads each
+ * tensor from ckpt->gguf (llm_gguf_tensor_f32(), or as stored). For a
+ * caller that converts tensor by tensor (jalrt_llm_load()): an F32 tensor
+ * is then used in place and a Q8_0 one at int8 never exists as f32.
+ */
+int llm_checkpoint_from_gguf_flags(struct gguf_file *g, unsigned int flags,
+				   struct llm_checkpoint **ckpt_out);
+int llm_checkpoint_open_gguf_flags(const char *path, unsigned int flags,
+				   struct llm_checkpoint **ckpt_out);
+
+/**
+ * llm_gguf_tensor_f32() - a checked tensor's values as f32
+ * @t: a tensor of a supported type.
+ * @owned: out: memory to free() after use, or NULL.
+ *
+ * Return: the values: in place for a 4-byte aligned F32 tensor (the
+ * mapping's), else converted into @owned; NULL (message set) on -ENOMEM or
+ * an unsupported type.
+ */
+const float *llm_gguf_tensor_f32(const struct gguf_tensor *t, float **owned);
+
+/**
  * llm_gguf_tensor_name() - the GGUF name of a llama2.c tensor
  * @buf: out, at least 48 bytes.
  * @what: "token_embd", "attn_norm", "attn_q", "attn_k", "attn_v",

@@ -81,9 +81,9 @@ struct jalrt_llm {
 	struct jalrt_tensor *prompt, *out, *progress, *rng, *cancel, *logits_host;
 	struct jalrt_tensor *stamps;
 
-	/* Q8_0 weights of a GGUF file in the chip's layout, until the upload */
-	void **q8_bufs;
-	size_t n_q8_bufs;
+	/* weights of a GGUF file converted for the upload, freed after it */
+	void **bufs;
+	size_t n_bufs;
 
 	struct llm_prog progs[2];	/* [0] greedy, [1] the last sampling one */
 	struct jalrt_cmdbuf *cb;
@@ -156,10 +156,26 @@ static int add_tensor(struct jalrt_llm *m, const char *name, int layer, enum jal
 	return ret;
 }
 
+/* Keep @buf until the upload (jalrt_graph_allocate()), then free it. */
+static int keep_buf(struct jalrt_llm *m, void *buf)
+{
+	void **bufs = realloc(m->bufs, (m->n_bufs + 1) * sizeof(*bufs));
+
+	if (!bufs) {
+		free(buf);
+		return jalrt_set_error(-ENOMEM, "jalrt_llm_load: out of memory");
+	}
+	m->bufs = bufs;
+	m->bufs[m->n_bufs++] = buf;
+	return 0;
+}
+
 /*
- * A weight matrix: as add_tensor(), except that at int8 a Q8_0 tensor of a
- * GGUF file (@what, @layer: its llama.cpp name) goes to the chip as it is,
- * in groups of 32 with the file's scales: its values are then exactly the
+ * A weight: as add_tensor(), with the values of @src, or for a GGUF file
+ * (opened with LLM_CHECKPOINT_GGUF_TENSORS: @src NULL) of its tensor
+ * @what (@layer; llama.cpp's name), converted one tensor at a time (an F32
+ * one used in place). At int8 a Q8_0 tensor goes to the chip as it is, in
+ * groups of 32 with the file's scales: its values are then exactly the
  * file's, rather than the file's decoded and quantised again.
  */
 static int add_weight(struct jalrt_llm *m, const char *name, int layer, enum jalrt_dtype dtype,
@@ -170,14 +186,26 @@ static int add_weight(struct jalrt_llm *m, const char *name, int layer, enum jal
 	struct jalrt_tensor_desc d = { 0 };
 	char full[48], gname[64];
 	uint64_t n = (uint64_t)rows * cols;
-	void *buf, **bufs;
+	float *owned = NULL;
+	void *buf;
 	int ret;
 
-	if (m->ckpt->gguf && dtype == JALRT_DTYPE_Q8)
+	if (m->ckpt->gguf)
 		gt = gguf_find_tensor(m->ckpt->gguf,
 				      llm_gguf_tensor_name(gname, sizeof(gname), what, layer));
-	if (!gt || gt->type != GGML_TYPE_Q8_0 || gt->elements != n)
+	if (!src && (!gt || gt->elements != n))	/* the loader checked every shape */
+		return jalrt_set_error(-EINVAL, "jalrt_llm_load: no tensor %s", gname);
+	if (!gt || dtype != JALRT_DTYPE_Q8 || gt->type != GGML_TYPE_Q8_0 || gt->elements != n) {
+		if (!src) {
+			src = llm_gguf_tensor_f32(gt, &owned);
+			if (!src)
+				return jalrt_set_error(-ENOMEM, "jalrt_llm_load: %s",
+						       llm_last_error_message());
+			if (owned && (ret = keep_buf(m, owned)))
+				return ret;
+		}
 		return add_tensor(m, name, layer, dtype, rows, cols, src, 0, out);
+	}
 
 	if (layer >= 0)
 		snprintf(full, sizeof(full), "%s[%d]", name, layer);
@@ -194,15 +222,11 @@ static int add_weight(struct jalrt_llm *m, const char *name, int layer, enum jal
 		return ret;
 	/* the Q8 layout: n int8 values, padded to 4 bytes, then n / 32 f32 scales */
 	buf = calloc(1, jalrt_tensor_bytes(*out));
-	bufs = realloc(m->q8_bufs, (m->n_q8_bufs + 1) * sizeof(*bufs));
-	if (!buf || !bufs) {
-		free(buf);
-		if (bufs)
-			m->q8_bufs = bufs;
-		return jalrt_set_error(-ENOMEM, "%s: out of memory for %s", __func__, full);
-	}
-	m->q8_bufs = bufs;
-	m->q8_bufs[m->n_q8_bufs++] = buf;
+	if (!buf)
+		return jalrt_set_error(-ENOMEM, "jalrt_llm_load: out of memory for %s", full);
+	ret = keep_buf(m, buf);
+	if (ret)
+		return ret;
 	gguf_q8_0_split(gt->data, n, buf, (float *)((char *)buf + ((n + 3) & ~(uint64_t)3)));
 	ret = jalrt_tensor_set_bytes(*out, buf, jalrt_tensor_bytes(*out));
 	if (!ret)
@@ -210,16 +234,16 @@ static int add_weight(struct jalrt_llm *m, const char *name, int layer, enum jal
 	return ret;
 }
 
-/* Free the Q8_0 copies once uploaded. */
-static void free_q8_bufs(struct jalrt_llm *m)
+/* Free the converted weights once uploaded. */
+static void free_bufs(struct jalrt_llm *m)
 {
 	size_t i;
 
-	for (i = 0; i < m->n_q8_bufs; i++)
-		free(m->q8_bufs[i]);
-	free(m->q8_bufs);
-	m->q8_bufs = NULL;
-	m->n_q8_bufs = 0;
+	for (i = 0; i < m->n_bufs; i++)
+		free(m->bufs[i]);
+	free(m->bufs);
+	m->bufs = NULL;
+	m->n_bufs = 0;
 }
 
 /* The dtype of a matrix of @cols columns at this precision. */
@@ -244,48 +268,51 @@ static int declare_tensors(struct jalrt_llm *m)
 	uint32_t dim = c->dim, hid = c->hidden_dim, kvd = c->kv_dim, seq = c->seq_len;
 	uint32_t vocab = c->vocab_size;
 	enum jalrt_dtype table = matrix_dtype(m, dim, false);
+	/* a GGUF file opened without an f32 copy: each weight from its tensor */
+	bool file = !w->token_embedding;
 	int l, ret;
 
 	/* The embedding table is the classifier too when the model shares them. */
-	ret = add_weight(m, "token_embedding", -1, table, vocab, dim, w->token_embedding,
-			 "token_embd", &m->emb);
+	ret = add_weight(m, "token_embedding", -1, table, vocab, dim,
+			 file ? NULL : w->token_embedding, "token_embd", &m->emb);
 	if (!ret && c->shared_classifier)
 		m->wcls = m->emb;
 	else if (!ret)
-		ret = add_weight(m, "wcls", -1, table, vocab, dim, w->wcls, "output", &m->wcls);
+		ret = add_weight(m, "wcls", -1, table, vocab, dim, file ? NULL : w->wcls, "output",
+				 &m->wcls);
 	if (!ret)
-		ret = add_tensor(m, "rms_final", -1, JALRT_DTYPE_F32, 1, dim, w->rms_final, 0,
-				 &m->rms_final);
+		ret = add_weight(m, "rms_final", -1, JALRT_DTYPE_F32, 1, dim,
+				 file ? NULL : w->rms_final, "output_norm", &m->rms_final);
 	for (l = 0; !ret && l < c->n_layers; l++) {
 		struct llm_layer *ly = &m->layers[l];
 		size_t dd = (size_t)dim * dim, kd = (size_t)kvd * dim, hd = (size_t)hid * dim;
 
-		ret = add_tensor(m, "rms_att", l, JALRT_DTYPE_F32, 1, dim, w->rms_att + l * dim, 0,
-				 &ly->rms_att);
+		ret = add_weight(m, "rms_att", l, JALRT_DTYPE_F32, 1, dim,
+				 file ? NULL : w->rms_att + l * dim, "attn_norm", &ly->rms_att);
 		if (!ret)
 			ret = add_weight(m, "wq", l, matrix_dtype(m, dim, true), dim, dim,
-					 w->wq + l * dd, "attn_q", &ly->wq);
+					 file ? NULL : w->wq + l * dd, "attn_q", &ly->wq);
 		if (!ret)
 			ret = add_weight(m, "wk", l, matrix_dtype(m, dim, true), kvd, dim,
-					 w->wk + l * kd, "attn_k", &ly->wk);
+					 file ? NULL : w->wk + l * kd, "attn_k", &ly->wk);
 		if (!ret)
 			ret = add_weight(m, "wv", l, matrix_dtype(m, dim, true), kvd, dim,
-					 w->wv + l * kd, "attn_v", &ly->wv);
+					 file ? NULL : w->wv + l * kd, "attn_v", &ly->wv);
 		if (!ret)
 			ret = add_weight(m, "wo", l, matrix_dtype(m, dim, true), dim, dim,
-					 w->wo + l * dd, "attn_output", &ly->wo);
+					 file ? NULL : w->wo + l * dd, "attn_output", &ly->wo);
 		if (!ret)
-			ret = add_tensor(m, "rms_ffn", l, JALRT_DTYPE_F32, 1, dim,
-					 w->rms_ffn + l * dim, 0, &ly->rms_ffn);
+			ret = add_weight(m, "rms_ffn", l, JALRT_DTYPE_F32, 1, dim,
+					 file ? NULL : w->rms_ffn + l * dim, "ffn_norm", &ly->rms_ffn);
 		if (!ret)
 			ret = add_weight(m, "w1", l, matrix_dtype(m, dim, true), hid, dim,
-					 w->w1 + l * hd, "ffn_gate", &ly->w1);
+					 file ? NULL : w->w1 + l * hd, "ffn_gate", &ly->w1);
 		if (!ret)
 			ret = add_weight(m, "w2", l, matrix_dtype(m, hid, true), dim, hid,
-					 w->w2 + l * hd, "ffn_down", &ly->w2);
+					 file ? NULL : w->w2 + l * hd, "ffn_down", &ly->w2);
 		if (!ret)
 			ret = add_weight(m, "w3", l, matrix_dtype(m, dim, true), hid, dim,
-					 w->w3 + l * hd, "ffn_up", &ly->w3);
+					 file ? NULL : w->w3 + l * hd, "ffn_up", &ly->w3);
 		/* One row per position: the program addresses row R[pos]. */
 		if (!ret)
 			ret = add_tensor(m, "key_cache", l, JALRT_DTYPE_F32, seq, kvd, NULL, 0,
@@ -369,7 +396,8 @@ JALRT_API int jalrt_llm_load(struct jalrt_device *dev, const char *checkpoint,
 	m->precision = opts->precision;
 	m->q8_group = opts->q8_group;	/* 0: LLM_Q8_GROUP_DEFAULT */
 
-	ret = llm_checkpoint_open(checkpoint, &m->ckpt);
+	/* GGUF: no f32 copy of the model; declare_tensors() converts per tensor */
+	ret = llm_checkpoint_open_flags(checkpoint, LLM_CHECKPOINT_GGUF_TENSORS, &m->ckpt);
 	if (ret) {
 		jalrt_set_error(ret, "%s: %s: %s", __func__, checkpoint, llm_last_error_message());
 		goto fail;
@@ -409,7 +437,7 @@ JALRT_API int jalrt_llm_load(struct jalrt_device *dev, const char *checkpoint,
 		ret = declare_tensors(m);
 	if (!ret)
 		ret = jalrt_graph_allocate(m->g);
-	free_q8_bufs(m);
+	free_bufs(m);
 	if (!ret)
 		ret = jalrt_cmdbuf_create(dev, &m->cb);
 	if (ret)
@@ -433,7 +461,7 @@ JALRT_API int jalrt_llm_destroy(struct jalrt_llm *m)
 	jalrt_cmdbuf_destroy(m->cb);
 	jalrt_graph_destroy(m->g);
 	jalrt_context_destroy(m->ctx);
-	free_q8_bufs(m);
+	free_bufs(m);
 	free(m->layers);
 	llm_tokenizer_close(m->tok);
 	llm_checkpoint_close(m->ckpt);

@@ -118,6 +118,54 @@ TEST_F(chip, bin_and_gguf_give_the_same_logits)
 	llm_checkpoint_close(ck);
 }
 
+/*
+ * jalrt_llm_load() converts a GGUF file tensor by tensor (no f32 copy of
+ * the model): F16 tensors, and F32 ones the file leaves unaligned
+ * (general.alignment 1), give what the reference computes on the model
+ * loaded whole.
+ */
+TEST_F(chip, tensors_convert_one_by_one)
+{
+	struct llm_config c = shape();
+	struct llm_checkpoint *ck = NULL, *h = NULL;
+	struct llm_gguf_write_opts o16 = { .type = GGML_TYPE_F16 };
+	struct llm_gguf_write_opts o1 = { .type = GGML_TYPE_F32, .alignment = 1 };
+	float a[POS * 256], r[POS * 256];
+	char p16[128], p1[128];
+	struct gguf_file *g = NULL;
+	bool unaligned = false;
+
+	snprintf(p16, sizeof(p16), "%s/h.gguf", self->dir);
+	snprintf(p1, sizeof(p1), "%s/u.gguf", self->dir);
+	ASSERT_EQ(0, llm_checkpoint_random(&c, 21, &ck));
+	ASSERT_EQ(0, llm_gguf_write_model(p16, ck, &o16));
+
+	ASSERT_EQ(0, llm_checkpoint_open(p16, &h));
+	ASSERT_EQ(0, chip_logits(self->dev, p16, JALRT_PRECISION_F32, a))
+		TH_LOG("%s", jalrt_last_error_message());
+	ASSERT_EQ(0, ref_logits(h, false, 0, r));
+	EXPECT_EQ(0, memcmp(a, r, sizeof(a)));
+
+	/* general.name's length moves the data section off a multiple of 4 */
+	for (int k = 1; k <= 4 && !unaligned; k++) {
+		static const char *const names[] = { "", "a", "ab", "abc", "abcd" };
+
+		o1.name = names[k];
+		ASSERT_EQ(0, llm_gguf_write_model(p1, ck, &o1));
+		ASSERT_EQ(0, gguf_open(p1, &g));
+		for (uint64_t i = 0; i < g->n_tensors; i++)
+			unaligned |= (uintptr_t)g->tensors[i].data % 4 != 0;
+		gguf_close(g);
+	}
+	ASSERT_TRUE(unaligned);
+	ASSERT_EQ(0, chip_logits(self->dev, p1, JALRT_PRECISION_F32, a))
+		TH_LOG("%s", jalrt_last_error_message());
+	ASSERT_EQ(0, ref_logits(ck, false, 0, r));
+	EXPECT_EQ(0, memcmp(a, r, sizeof(a)));
+	llm_checkpoint_close(ck);
+	llm_checkpoint_close(h);
+}
+
 TEST_F(chip, rope_base_and_rms_epsilon_reach_the_chip)
 {
 	struct llm_config c = shape();

@@ -367,6 +367,19 @@ TEST_F(fuzz, mutated_files_never_crash_the_reader_or_loader)
 			if (!llm_checkpoint_from_gguf(g, &m)) {
 				loaded++;
 				llm_checkpoint_close(m);
+				/* and checks alike without the f32 copy (jalrt_llm_load()'s way) */
+				ASSERT_EQ(0, gguf_parse(exact, size, &g));
+				ASSERT_EQ(0, llm_checkpoint_from_gguf_flags(g, LLM_CHECKPOINT_GGUF_TENSORS, &m));
+				ASSERT_EQ(NULL, m->weights.wq);
+				for (uint64_t t = 0; t < g->n_tensors; t++) {
+					float *owned = NULL;
+					const float *v = llm_gguf_tensor_f32(&g->tensors[t], &owned);
+
+					if (v && g->tensors[t].elements && v[0] == 12345.0f)
+						fuzz_iter += 0;
+					free(owned);
+				}
+				llm_checkpoint_close(m);
 			}
 		} else {
 			/* every failure explains itself */
