@@ -27,6 +27,8 @@
 #include "gguf-model.h"
 #include "reference.h"
 
+static char *run_capture(const char *cmd, int *status);
+
 /* A small model with grouped KV heads and odd-ish sizes (rows of 64 and 96: Q8_0-able). */
 static struct llm_config small_config(bool shared)
 {
@@ -742,6 +744,54 @@ static int cross_check(struct __test_metadata *_metadata, const char *modules, c
 	free(theirs);
 	free(ours);
 	return 0;
+}
+
+TEST_F(gm, gen_model_writes_the_same_model_as_bin_and_gguf)
+{
+	char tool[PATH_MAX], cmd[PATH_MAX * 4], bin[128], gg[128], q8[128];
+	struct llm_checkpoint *a = NULL, *b = NULL, *q = NULL;
+	const char *shape = "--dim 48 --hidden 64 --layers 2 --heads 3 --kv-heads 1 --vocab 96 --seq 12 --unshared --seed 9";
+	char *out;
+	int status;
+
+	llm_tool_path(tool, sizeof(tool), "jalrt-gen-model");
+	if (!llm_readable(tool))
+		SKIP(return, "jalrt-gen-model not built (make -C runtime)");
+	snprintf(bin, sizeof(bin), "%s/g.bin", self->dir);
+	snprintf(gg, sizeof(gg), "%s/g.gguf", self->dir);
+	snprintf(q8, sizeof(q8), "%s/g8", self->dir);
+	snprintf(cmd, sizeof(cmd), "%s %s -o %s && %s %s -o %s && %s %s --format gguf --type q8_0 --rope-theta 20000 -o %s",
+		 tool, shape, bin, tool, shape, gg, tool, shape, q8);
+	out = run_capture(cmd, &status);
+	ASSERT_EQ(0, status) TH_LOG("%s", out ? out : "");
+	EXPECT_NE(NULL, strstr(out, "GGUF F32"));
+	EXPECT_NE(NULL, strstr(out, "GGUF Q8_0"));
+	free(out);
+	ASSERT_EQ(0, llm_checkpoint_open(bin, &a));
+	ASSERT_EQ(0, llm_checkpoint_open(gg, &b)) TH_LOG("%s", llm_last_error_message());
+	ASSERT_EQ(0, llm_checkpoint_open(q8, &q)) TH_LOG("%s", llm_last_error_message());
+	EXPECT_EQ(NULL, a->gguf);
+	EXPECT_NE(NULL, b->gguf);
+	EXPECT_FALSE(b->config.shared_classifier);
+	EXPECT_EQ(1, b->config.n_kv_heads);
+	EXPECT_EQ(0, memcmp(a->weights.token_embedding, b->weights.token_embedding, 96 * 48 * 4));
+	EXPECT_EQ(0, memcmp(a->weights.wk, b->weights.wk, 2 * 16 * 48 * 4));
+	EXPECT_EQ(0, memcmp(a->weights.w2, b->weights.w2, 2 * 48 * 64 * 4));
+	EXPECT_EQ(0, memcmp(a->weights.wcls, b->weights.wcls, 96 * 48 * 4));
+	EXPECT_EQ(0, memcmp(a->weights.rms_final, b->weights.rms_final, 48 * 4));
+	EXPECT_EQ(20000.0f, q->config.rope_theta);
+	/* rows of 64 are Q8_0; rows of 48 are no whole blocks: F16, as llama.cpp */
+	EXPECT_EQ(GGML_TYPE_Q8_0, gguf_find_tensor(q->gguf, "blk.1.ffn_down.weight")->type);
+	EXPECT_EQ(GGML_TYPE_F16, gguf_find_tensor(q->gguf, "output.weight")->type);
+	/* GGUF-only options are refused for .bin output */
+	snprintf(cmd, sizeof(cmd), "%s %s --type q8_0 -o %s/x.bin 2>&1", tool, shape, self->dir);
+	out = run_capture(cmd, &status);
+	EXPECT_NE(0, status);
+	EXPECT_NE(NULL, strstr(out, "are for GGUF output"));
+	free(out);
+	llm_checkpoint_close(a);
+	llm_checkpoint_close(b);
+	llm_checkpoint_close(q);
 }
 
 TEST_F(gm, huggingface_gguf_reads_our_files_alike)
