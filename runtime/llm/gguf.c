@@ -302,6 +302,14 @@ static int tensor_ptr_cmp(const void *a, const void *b)
 	return str_cmp(x->name, y->name);
 }
 
+static int kv_ptr_cmp(const void *a, const void *b)
+{
+	const struct gguf_kv *x = *(const struct gguf_kv *const *)a;
+	const struct gguf_kv *y = *(const struct gguf_kv *const *)b;
+
+	return str_cmp(x->key, y->key);
+}
+
 static int parse_tensor_info(struct gguf_cursor *c, struct gguf_tensor *t, uint64_t index)
 {
 	const struct gguf_type_info *ti;
@@ -425,17 +433,30 @@ int gguf_parse(const void *data, size_t size, struct gguf_file **out)
 		if (parse_kv(&c, &g->kv[i], i))
 			goto fail;
 	}
-	/* Duplicate keys make lookups ambiguous: refuse them (n_kv is small). */
-	for (i = 0; i < g->n_kv; i++) {
-		uint64_t j;
+	/*
+	 * Duplicate keys make lookups ambiguous: refuse them. Sorted, so that
+	 * a file of millions of tiny entries costs n log n, not n^2.
+	 */
+	if (g->n_kv > 1) {
+		const struct gguf_kv **keys = calloc(g->n_kv, sizeof(*keys));
 
-		for (j = 0; j < i; j++) {
-			if (!str_cmp(g->kv[i].key, g->kv[j].key)) {
+		if (!keys) {
+			ret = llm_set_error(-ENOMEM, "out of memory for %" PRIu64 " metadata keys",
+					    g->n_kv);
+			goto fail;
+		}
+		for (i = 0; i < g->n_kv; i++)
+			keys[i] = &g->kv[i];
+		qsort(keys, g->n_kv, sizeof(*keys), kv_ptr_cmp);
+		for (i = 1; i < g->n_kv; i++) {
+			if (!str_cmp(keys[i - 1]->key, keys[i]->key)) {
 				llm_set_error(-EINVAL, "duplicate metadata key '%.*s'",
-					      KEYFMT(&g->kv[i].key));
+					      KEYFMT(&keys[i]->key));
+				free(keys);
 				goto fail;
 			}
 		}
+		free(keys);
 	}
 	akv = gguf_find_kv(g, "general.alignment");
 	if (akv) {

@@ -5,6 +5,7 @@
  * rejected with the right message when malformed; conversions to f32
  * against hand-computed blocks; the writer round trip.
  */
+#include <inttypes.h>
 #include <math.h>
 
 #include "kselftest_harness.h"
@@ -314,6 +315,41 @@ TEST(rejects_bad_tensor_infos)
 	m->len -= 6;
 	EXPECT_REJECT(m, "truncated: a tensor offset");
 	free(m);
+}
+
+/* A file of very many metadata entries parses in n log n (no quadratic scan). */
+TEST(many_metadata_entries)
+{
+	const uint64_t n = 1000000;
+	size_t size = 24 + n * (8 + 8 + 4 + 1);
+	uint8_t *buf = malloc(size), *p;
+	struct gguf_file *g = NULL;
+	uint64_t i;
+
+	ASSERT_NE(NULL, buf);
+	memcpy(buf, "GGUF", 4);
+	memcpy(buf + 4, &(uint32_t){ 3 }, 4);
+	memcpy(buf + 8, &(uint64_t){ 0 }, 8);
+	memcpy(buf + 16, &n, 8);
+	for (i = 0, p = buf + 24; i < n; i++, p += 21) {
+		uint64_t len = 8;
+		char key[9];
+
+		snprintf(key, sizeof(key), "%08" PRIx64, (i * 2654435761u) % 100000000);
+		memcpy(p, &len, 8);
+		memcpy(p + 8, key, 8);
+		memcpy(p + 16, &(uint32_t){ GGUF_VAL_UINT8 }, 4);
+		p[20] = (uint8_t)i;
+	}
+	/* keys (i * 2654435761) mod 10^8 are distinct for i < 10^6 */
+	ASSERT_EQ(0, gguf_parse(buf, size, &g)) TH_LOG("%s", llm_last_error_message());
+	EXPECT_EQ(n, g->n_kv);
+	gguf_close(g);
+	/* the last key again: a duplicate far from its twin */
+	memcpy(buf + 24 + (n - 1) * 21 + 8, buf + 24 + 8, 8);
+	EXPECT_EQ(-EINVAL, gguf_parse(buf, size, &g));
+	EXPECT_NE(NULL, strstr(llm_last_error_message(), "duplicate metadata key"));
+	free(buf);
 }
 
 TEST(known_but_unsupported_types_open_and_are_named)
