@@ -476,6 +476,118 @@ TEST_F_TIMEOUT(fuzz, random_llm_instructions, 300)
 	expect_alive(_metadata, f);
 }
 
+/*
+ * The batch instructions: JAL_INSN_F_ROWS on the LLM ops and the paged KV
+ * cache ops, with small random shapes, row counts, pitches, pools and
+ * tables over whatever the argument registers point at (mostly junk as
+ * token ids, lengths and block indices).
+ */
+static struct jal_insn fuzz_batch_insn(struct fake *f)
+{
+	static const uint8_t ops[] = {
+		JAL_OP_RMSNORM, JAL_OP_SOFTMAX, JAL_OP_ROPE, JAL_OP_SILU_MUL,
+		JAL_OP_EMBED, JAL_OP_ARGMAX, JAL_OP_SAMPLE,
+		JAL_OP_PAGED_ATTENTION, JAL_OP_PAGED_KV_STORE,
+	};
+	struct jal_insn in = i_op(ops[rnd(f) % sizeof(ops)]);
+	bool paged = in.opcode >= JAL_OP_PAGED_ATTENTION;
+	unsigned int i;
+
+	for (i = 0; i < 4; i++) {
+		in.r[i] = rnd(f) % 16;
+		in.stride[i] = rnd(f) % 2 ? 0 : rnd(f) % 4 ? rnd(f) % 300 :
+						     (uint32_t)rnd(f);
+	}
+	in.dim[0] = rnd(f) % 4 ? rnd(f) % 300 : (uint32_t)rnd(f);
+	in.dim[3] = rnd(f) % 8 ? rnd(f) % 40 : (uint32_t)rnd(f);
+	if (rnd(f) % 8 == 0) {
+		in.flags |= JAL_INSN_F_DIM_REG(3);
+		in.dim[3] = rnd(f) % 16;
+	}
+	if (paged) {
+		in.dim[0] = rnd(f) % 9;
+		in.dim[1] = 1 + rnd(f) % 40;
+		in.dim[2] = 1 + rnd(f) % 4;
+		in.stride[2] = 1 + rnd(f) % 8;
+		in.stride[3] = rnd(f) % 2 ? 0 : in.stride[2] + rnd(f) % 3;
+		in.imm[0] = rnd(f) % 17;
+		in.imm[1] = rnd(f) % 17;
+		in.imm[2] = rnd(f) % 8 ? 1 + rnd(f) % 16 : (uint32_t)rnd(f);
+		in.imm[3] = rnd(f) % 8 ? 1 + rnd(f) % 64 : (uint32_t)rnd(f);
+		if (in.opcode == JAL_OP_PAGED_KV_STORE)
+			in.dim[0] = 0;
+		return in;
+	}
+	in.flags |= JAL_INSN_F_ROWS;
+	switch (in.opcode) {
+	case JAL_OP_ROPE:
+		in.dim[0] &= ~15u;
+		in.dim[1] = 2u << (rnd(f) % 3);
+		in.imm[0] = f2u(10000.0f);
+		in.stride[2] = in.stride[3] = 0;
+		in.r[3] = 0;
+		break;
+	case JAL_OP_EMBED:
+		in.dtype = rnd(f) % 3;
+		in.dim[2] = rnd(f) % 50;
+		in.stride[2] = 0;
+		if (in.dtype == JAL_DTYPE_Q8)
+			in.stride[3] = 1u << (rnd(f) % 3);
+		else
+			in.r[3] = in.stride[3] = 0;
+		break;
+	case JAL_OP_SAMPLE:
+		in.stride[0] = in.stride[2] = in.stride[3] = 0;
+		break;
+	case JAL_OP_RMSNORM:
+		in.imm[0] = f2u(1e-5f);
+		/* fall through */
+	default:
+		in.r[3] = 0;
+		in.stride[3] = 0;
+		if (in.opcode != JAL_OP_SILU_MUL)
+			in.stride[2] = 0;
+		if (in.opcode == JAL_OP_SOFTMAX || in.opcode == JAL_OP_ARGMAX)
+			in.r[2] = 0;
+		if (in.opcode == JAL_OP_ARGMAX)
+			in.stride[0] = 0;
+		break;
+	}
+	return in;
+}
+
+TEST_F_TIMEOUT(fuzz, random_batch_instructions, 300)
+{
+	struct fake *f = self->f;
+	struct jal_insn code[3];
+	uint64_t args[16];
+	unsigned int i, j, n, status[JAL_STATUS_COUNT] = { 0 };
+
+	for (i = 0; i < ITERATIONS; i++) {
+		struct result r;
+
+		n = 1 + rnd(f) % 3;
+		for (j = 0; j < n; j++)
+			code[j] = fuzz_batch_insn(f);
+		if (!(rnd(f) % 4))
+			((uint8_t *)code)[rnd(f) % (n * sizeof(code[0]))] ^=
+				1u << (rnd(f) % 8);
+		for (j = 0; j < 16; j++)
+			args[j] = rnd(f) % 4 ? (fuzz_va(f) & ~7ull) : rnd(f) % 300;
+		r = run_kernel(f, code, n, args, 16);
+		ASSERT_LT(r.status, JAL_STATUS_COUNT);
+		status[r.status]++;
+	}
+	TH_LOG("ok %u bad_insn %u unmapped %u perm %u step %u",
+	       status[JAL_STATUS_OK], status[JAL_STATUS_BAD_INSN],
+	       status[JAL_STATUS_MMU_UNMAPPED], status[JAL_STATUS_MMU_PERM],
+	       status[JAL_STATUS_STEP_LIMIT]);
+	EXPECT_GT(status[JAL_STATUS_OK], 0);
+	EXPECT_GT(status[JAL_STATUS_BAD_INSN], 0);
+	EXPECT_GT(status[JAL_STATUS_MMU_UNMAPPED], 0);
+	expect_alive(_metadata, f);
+}
+
 struct mmio_fuzzer {
 	struct fake *f;
 	uint64_t seed;
