@@ -285,6 +285,8 @@ int llm_checkpoint_parse(const void *data, size_t size, struct llm_checkpoint *c
 	ckpt->data = data;
 	ckpt->size = size;
 	ckpt->mapped = false;
+	ckpt->owned = NULL;
+	ckpt->gguf = NULL;
 	return 0;
 }
 
