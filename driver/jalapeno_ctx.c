@@ -56,6 +56,7 @@ static void jal_ctx_release(struct kref *ref)
 	}
 
 	jal_vm_put(ctx->vm);
+	jal_usage_put(ctx->usage);
 	mutex_destroy(&ctx->submit_lock);
 	kfree(ctx);
 }
@@ -244,7 +245,8 @@ void jal_ctx_describe_slot(struct jal_device *jdev, u32 hw_id, char *buf,
 }
 
 /*
- * Creates a context in @vm: a hardware slot pointing at its page table
+ * Creates a context in @vm whose jobs' engine time goes to @usage (NULL
+ * for the driver's own): a hardware slot pointing at its page table
  * and a scheduler entity on the queue of @priority. A kernel context's
  * entity goes before the others of that queue.
  *
@@ -252,7 +254,8 @@ void jal_ctx_describe_slot(struct jal_device *jdev, u32 hw_id, char *buf,
  * all hardware contexts are in use, -ENOMEM.
  */
 static struct jal_ctx *jal_ctx_new(struct jal_device *jdev, struct jal_vm *vm,
-				   u32 priority, bool kernel)
+				   struct jal_usage *usage, u32 priority,
+				   bool kernel)
 {
 	unsigned long flags;
 	struct jal_ctx *ctx;
@@ -267,6 +270,7 @@ static struct jal_ctx *jal_ctx_new(struct jal_device *jdev, struct jal_vm *vm,
 	ctx->jdev = jdev;
 	jal_vm_get(vm);
 	ctx->vm = vm;
+	ctx->usage = usage ? jal_usage_get(usage) : NULL;
 	ctx->priority = priority;
 	ctx->queue = &jdev->queues[priority];
 	ctx->sched = &ctx->queue->sched;
@@ -335,7 +339,7 @@ static struct jal_ctx *jal_ctx_new(struct jal_device *jdev, struct jal_vm *vm,
 struct jal_ctx *jal_ctx_create_kernel(struct jal_device *jdev,
 				      struct jal_vm *vm, u32 priority)
 {
-	return jal_ctx_new(jdev, vm, priority, true);
+	return jal_ctx_new(jdev, vm, NULL, priority, true);
 }
 
 /**
@@ -380,7 +384,8 @@ int jal_ioctl_ctx_create(struct drm_device *dev, void *data,
 	    !capable(CAP_SYS_NICE))
 		return -EPERM;
 
-	ctx = jal_ctx_new(jdev, jfile->vm, args->priority, false);
+	ctx = jal_ctx_new(jdev, jfile->vm, jfile->usage, args->priority,
+			  false);
 	if (IS_ERR(ctx))
 		return PTR_ERR(ctx);
 

@@ -40,6 +40,8 @@ struct jal_ctx_seq {
  *	of the context (until free_job), lookups in progress.
  * @jdev: the device.
  * @vm: the file's address space (reference held).
+ * @usage: the file's usage counters (reference held), NULL for a kernel
+ *	context.
  * @queue: hardware queue = priority.
  * @sched: &queue->sched, the entity's one-entry scheduler list.
  * @entity: scheduler entity; torn down by jal_ctx_teardown().
@@ -80,6 +82,7 @@ struct jal_ctx {
 	struct kref ref;
 	struct jal_device *jdev;
 	struct jal_vm *vm;
+	struct jal_usage *usage;
 	struct jal_queue *queue;
 	struct drm_gpu_scheduler *sched;
 	struct drm_sched_entity entity;

@@ -13,6 +13,7 @@
 
 #include <linux/atomic.h>
 #include <linux/dma-mapping.h>
+#include <linux/dma-resv.h>
 #include <linux/module.h>
 #include <linux/pci.h>
 #include <linux/slab.h>
@@ -86,6 +87,80 @@ static int jal_ioctl_query(struct drm_device *dev, void *data,
 	return 0;
 }
 
+/**
+ * jal_usage_get() - take a reference to a file's usage counters
+ * @usage: counters.
+ *
+ * Return: @usage.
+ */
+struct jal_usage *jal_usage_get(struct jal_usage *usage)
+{
+	kref_get(&usage->ref);
+	return usage;
+}
+
+static void jal_usage_release(struct kref *ref)
+{
+	kfree(container_of(ref, struct jal_usage, ref));
+}
+
+/**
+ * jal_usage_put() - drop a reference; callable from any context
+ * @usage: counters, may be NULL.
+ */
+void jal_usage_put(struct jal_usage *usage)
+{
+	if (usage)
+		kref_put(&usage->ref, jal_usage_release);
+}
+
+static const char * const jal_engine_names[JAL_NUM_QUEUES] = {
+	[DRM_JALAPENO_PRIORITY_LOW] = "low",
+	[DRM_JALAPENO_PRIORITY_NORMAL] = "normal",
+	[DRM_JALAPENO_PRIORITY_HIGH] = "high",
+	[DRM_JALAPENO_PRIORITY_REALTIME] = "realtime",
+};
+
+/* drm-total/shared/active/resident-{host,vram} of the file's BOs. */
+static void jal_show_memory_stats(struct drm_printer *p, struct drm_file *file)
+{
+	struct drm_memory_stats host = {}, vram = {};
+	struct drm_gem_object *obj;
+	int id;
+
+	spin_lock(&file->table_lock);
+	idr_for_each_entry(&file->object_idr, obj, id) {
+		struct drm_memory_stats *s = jal_gem_is_vram_bo(obj) ? &vram :
+								      &host;
+
+		/* Every BO is pinned and private to its file. */
+		s->private += obj->size;
+		s->resident += obj->size;
+		if (!dma_resv_test_signaled(obj->resv, DMA_RESV_USAGE_BOOKKEEP))
+			s->active += obj->size;
+	}
+	spin_unlock(&file->table_lock);
+
+	drm_print_memory_stats(p, &host, DRM_GEM_OBJECT_RESIDENT, "host");
+	drm_print_memory_stats(p, &vram, DRM_GEM_OBJECT_RESIDENT, "vram");
+}
+
+/*
+ * &drm_driver.show_fdinfo, after the core's drm-driver and drm-client-id
+ * (Documentation/gpu/drm-usage-stats.rst): one engine per hardware queue,
+ * named by its priority, and host and device memory as regions.
+ */
+static void jal_show_fdinfo(struct drm_printer *p, struct drm_file *file)
+{
+	struct jal_file *jfile = file->driver_priv;
+	unsigned int i;
+
+	for (i = 0; i < JAL_NUM_QUEUES; i++)
+		drm_printf(p, "drm-engine-%s:\t%llu ns\n", jal_engine_names[i],
+			   (u64)atomic64_read(&jfile->usage->engine_ns[i]));
+	jal_show_memory_stats(p, file);
+}
+
 static int jal_open(struct drm_device *dev, struct drm_file *file)
 {
 	struct jal_device *jdev = to_jal_device(dev);
@@ -103,9 +178,17 @@ static int jal_open(struct drm_device *dev, struct drm_file *file)
 	}
 
 	jfile->jdev = jdev;
+	jfile->usage = kzalloc(sizeof(*jfile->usage), GFP_KERNEL);
+	if (!jfile->usage) {
+		ret = -ENOMEM;
+		kfree(jfile);
+		goto out_exit;
+	}
+	kref_init(&jfile->usage->ref);
 	jfile->vm = jal_vm_create(jdev);
 	if (IS_ERR(jfile->vm)) {
 		ret = PTR_ERR(jfile->vm);
+		jal_usage_put(jfile->usage);
 		kfree(jfile);
 		goto out_exit;
 	}
@@ -127,6 +210,7 @@ static void jal_postclose(struct drm_device *dev, struct drm_file *file)
 
 	jal_ctx_destroy_all(jfile);
 	jal_vm_put(jfile->vm);
+	jal_usage_put(jfile->usage);
 	kfree(jfile);
 }
 
@@ -198,6 +282,7 @@ static const struct file_operations jal_accel_fops = {
 	.read = drm_read,
 	.llseek = noop_llseek,
 	.mmap = drm_gem_mmap,
+	.show_fdinfo = drm_show_fdinfo,
 	.fop_flags = FOP_UNSIGNED_OFFSET,
 };
 
@@ -205,6 +290,7 @@ static const struct drm_driver jal_drm_driver = {
 	.driver_features = DRIVER_COMPUTE_ACCEL | DRIVER_GEM | DRIVER_SYNCOBJ,
 	.open = jal_open,
 	.postclose = jal_postclose,
+	.show_fdinfo = jal_show_fdinfo,
 	.gem_create_object = jal_gem_create_object,
 	.gem_prime_import = jal_gem_prime_import,
 	.ioctls = jal_ioctls,

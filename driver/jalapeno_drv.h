@@ -7,7 +7,9 @@
 #ifndef __JALAPENO_DRV_H__
 #define __JALAPENO_DRV_H__
 
+#include <linux/atomic.h>
 #include <linux/idr.h>
+#include <linux/kref.h>
 #include <linux/pci.h>
 #include <linux/spinlock.h>
 #include <linux/types.h>
@@ -124,6 +126,22 @@ struct jal_device {
 };
 
 /**
+ * struct jal_usage - what one file's jobs used, for its fdinfo
+ * @ref: the file's reference and one per context of the file (jobs, and
+ *	with them contexts, may end after the file was closed).
+ * @engine_ns: nanoseconds each hardware queue spent on the file's jobs,
+ *	from the later of a job reaching the ring and the previous job on
+ *	the queue ending, to its own end.
+ */
+struct jal_usage {
+	struct kref ref;
+	atomic64_t engine_ns[JAL_NUM_QUEUES];
+};
+
+struct jal_usage *jal_usage_get(struct jal_usage *usage);
+void jal_usage_put(struct jal_usage *usage);
+
+/**
  * struct jal_file - per open file state
  * @jdev: the device.
  * @vm: this file's device address space; every BO and context of the
@@ -131,11 +149,13 @@ struct jal_device {
  * @ctxs: contexts of this file by id (allocating xarray, ids from 1).
  *	The xarray lock serialises insert/erase; lookups take a context
  *	reference under it.
+ * @usage: engine time of the file's jobs (reference held).
  */
 struct jal_file {
 	struct jal_device *jdev;
 	struct jal_vm *vm;
 	struct xarray ctxs;
+	struct jal_usage *usage;
 };
 
 static inline struct jal_device *to_jal_device(struct drm_device *drm)

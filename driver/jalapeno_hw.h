@@ -31,8 +31,8 @@ struct jal_device;
  * @compl: completion record the chip writes after each descriptor.
  * @compl_dma: bus address of @compl.
  * @fence_context: dma_fence context of the hardware fences.
- * @lock: protects @tail, @next_seqno, @inflight, @dead and every
- *	descriptor write. Taken by run_job (scheduler workqueue), the
+ * @lock: protects @tail, @next_seqno, @inflight, @dead, @last_retire_ns
+ *	and every descriptor write. Taken by run_job (scheduler workqueue), the
  *	completion thread, the timeout handler and device removal; all of
  *	them may sleep, and no fence is signalled while it is held, so
  *	fence callbacks can never recurse into it.
@@ -44,6 +44,8 @@ struct jal_device;
  * @num_inflight: length of @inflight; written under @lock, read locklessly
  *	by other queues' timeout handlers as a hint.
  * @dead: set on device removal; nothing is written to the ring after it.
+ * @last_retire_ns: when the last job left @inflight (ktime_get_ns()), for
+ *	the files' engine time.
  */
 struct jal_queue {
 	struct jal_device *jdev;
@@ -62,6 +64,7 @@ struct jal_queue {
 	struct list_head inflight;
 	u32 num_inflight;
 	bool dead;
+	u64 last_retire_ns;
 };
 
 u32 jal_rreg(struct jal_device *jdev, u32 reg);

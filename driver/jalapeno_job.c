@@ -21,6 +21,7 @@
 
 #include <linux/dma-resv.h>
 #include <linux/interrupt.h>
+#include <linux/ktime.h>
 #include <linux/module.h>
 #include <linux/moduleparam.h>
 #include <linux/pci.h>
@@ -196,12 +197,30 @@ static void jal_job_ended(struct jal_job *job)
 	jal_vm_activity_end(job->ctx->vm, &job->activity);
 }
 
+/*
+ * Charges the time @job held the queue to its file: the chip runs a
+ * ring's jobs one after the other, so a job's turn began when it reached
+ * the ring or when the previous job ended, whichever was later.
+ */
+static void jal_job_account_locked(struct jal_queue *q, struct jal_job *job)
+{
+	u64 now = ktime_get_ns();
+	u64 start = max(job->ring_ns, q->last_retire_ns);
+
+	lockdep_assert_held(&q->lock);
+
+	if (job->ctx->usage && now > start)
+		atomic64_add(now - start, &job->ctx->usage->engine_ns[q->index]);
+	q->last_retire_ns = now;
+}
+
 /* Takes @job off the ring with its final result; q->lock held. */
 static void jal_job_retire_locked(struct jal_queue *q, struct jal_job *job,
 				  int error, struct list_head *done)
 {
 	lockdep_assert_held(&q->lock);
 
+	jal_job_account_locked(q, job);
 	jal_job_ended(job);
 	job->error = error;
 	job->state = JAL_JOB_DONE;
@@ -405,6 +424,7 @@ static struct dma_fence *jal_job_run(struct drm_sched_job *sched_job)
 
 	job->kernel_deadline = jiffies +
 			       msecs_to_jiffies(JAL_KERNEL_JOB_TIMEOUT_MS);
+	job->ring_ns = ktime_get_ns();
 	job->ring_index = q->tail;
 	jal_job_write_desc(q, job);
 	q->tail = (q->tail + 1) % JAL_RING_ENTRIES;

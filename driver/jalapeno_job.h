@@ -105,6 +105,7 @@ enum jal_job_state {
  * @state: enum jal_job_state, under &jal_queue.lock.
  * @hw_seqno: descriptor seqno (= hardware fence seqno).
  * @ring_index: ring slot of the descriptor.
+ * @ring_ns: when run_job wrote the descriptor (ktime_get_ns()).
  * @q_link: entry in &jal_queue.inflight or in a local completion list.
  * @error: result: 0 or the negative errno the fence gets.
  * @kernel_deadline: set by run_job: jiffies after which a job of a
@@ -131,6 +132,7 @@ struct jal_job {
 	enum jal_job_state state;
 	u64 hw_seqno;
 	u32 ring_index;
+	u64 ring_ns;
 	struct list_head q_link;
 	int error;
 	unsigned long kernel_deadline;

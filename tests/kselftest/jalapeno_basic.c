@@ -626,4 +626,101 @@ JAL_TEST(basic, ctx_destroy_with_queued_job)
 	ASSERT_EQ(0, jal_device_usable(self->fd));
 }
 
+/*
+ * The value of @key in /proc/self/fdinfo/@fd, with a KiB/MiB/GiB unit
+ * applied and a trailing " ns" ignored (0 for a text value, which goes
+ * to @text if not NULL); -1 if the key is missing.
+ */
+static int64_t fdinfo_value(int fd, const char *key, char *text, size_t len)
+{
+	char path[64], line[256], unit[16];
+	unsigned long long v;
+	int64_t value = -1;
+	size_t klen = strlen(key);
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/self/fdinfo/%d", fd);
+	f = fopen(path, "r");
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f)) {
+		if (strncmp(line, key, klen) || line[klen] != ':')
+			continue;
+		if (text) {
+			snprintf(text, len, "%s", line + klen + 1 + strspn(line + klen + 1, " \t"));
+			text[strcspn(text, "\n")] = '\0';
+		}
+		value = 0;	/* present; numeric values below */
+		unit[0] = '\0';
+		if (sscanf(line + klen + 1, "%llu %15s", &v, unit) >= 1) {
+			value = v;
+			if (!strcmp(unit, "KiB"))
+				value <<= 10;
+			else if (!strcmp(unit, "MiB"))
+				value <<= 20;
+			else if (!strcmp(unit, "GiB"))
+				value <<= 30;
+		}
+		break;
+	}
+	fclose(f);
+	return value;
+}
+
+/*
+ * DRM fdinfo (drm-usage-stats): the driver and a client id per file;
+ * host and device memory of the file's BOs; engine time per queue, which
+ * grows by at most the wall time of a job on the job's queue only.
+ */
+JAL_TEST(basic, fdinfo_usage_stats)
+{
+	int64_t normal0, normal1, t0, t1;
+	char text[64], id0[64], id1[64];
+	struct jal_prog busy;
+	struct jal_bo bo;
+	uint32_t vbo;
+	int other;
+
+	ASSERT_LE(0, fdinfo_value(self->fd, "drm-driver", text, sizeof(text)));
+	ASSERT_STREQ("jalapeno", text);
+	ASSERT_LE(0, fdinfo_value(self->fd, "drm-client-id", id0, sizeof(id0)));
+	other = jal_open();
+	ASSERT_LE(0, other);
+	ASSERT_LE(0, fdinfo_value(other, "drm-client-id", id1, sizeof(id1)));
+	ASSERT_STRNE(id0, id1);
+	close(other);
+
+	ASSERT_EQ(0, fdinfo_value(self->fd, "drm-total-host", NULL, 0));
+	ASSERT_EQ(0, jal_bo_new(self->fd, 1 << 20, 0, &bo));
+	ASSERT_EQ(1 << 20, fdinfo_value(self->fd, "drm-total-host", NULL, 0));
+	ASSERT_EQ(1 << 20, fdinfo_value(self->fd, "drm-resident-host", NULL, 0));
+	if (self->info.vram_size) {
+		ASSERT_EQ(0, jal_bo_create_raw(self->fd, 2 << 20, DRM_JALAPENO_BO_VRAM, &vbo,
+					       NULL));
+		ASSERT_EQ(2 << 20, fdinfo_value(self->fd, "drm-total-vram", NULL, 0));
+		ASSERT_EQ(0, jal_gem_close(self->fd, vbo));
+		ASSERT_EQ(0, fdinfo_value(self->fd, "drm-total-vram", NULL, 0));
+	}
+
+	/* Calibration runs jobs too: read the counter after it. */
+	ASSERT_EQ(0, jal_busy_new(self->fd, &busy, jal_busy_iters(self->fd, self->ctx, 50)));
+	normal0 = fdinfo_value(self->fd, "drm-engine-normal", NULL, 0);
+	ASSERT_LT(0, normal0);
+	t0 = jal_now_ns();
+	ASSERT_JOB_OK(self->fd, self->ctx, &busy.cb, &busy.bo.handle, 1);
+	t1 = jal_now_ns();
+	normal1 = fdinfo_value(self->fd, "drm-engine-normal", NULL, 0);
+	TH_LOG("engine-normal grew by %lld ns in a %lld ns round trip",
+	       (long long)(normal1 - normal0), (long long)(t1 - t0));
+	ASSERT_LT(normal0, normal1);
+	ASSERT_GE(t1 - t0, normal1 - normal0);
+	ASSERT_EQ(0, fdinfo_value(self->fd, "drm-engine-low", NULL, 0));
+	ASSERT_EQ(0, fdinfo_value(self->fd, "drm-engine-high", NULL, 0));
+	ASSERT_EQ(0, fdinfo_value(self->fd, "drm-engine-realtime", NULL, 0));
+
+	jal_prog_free(&busy);
+	jal_bo_free(&bo);
+	ASSERT_EQ(0, fdinfo_value(self->fd, "drm-total-host", NULL, 0));
+}
+
 TEST_HARNESS_MAIN
