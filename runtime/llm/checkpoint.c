@@ -378,6 +378,68 @@ void llm_checkpoint_close(struct llm_checkpoint *ckpt)
 	free(ckpt);
 }
 
+int llm_checkpoint_write(const char *path, const struct llm_checkpoint *ckpt)
+{
+	const struct llm_config *c = &ckpt->config;
+	const struct llm_weights *w = &ckpt->weights;
+	size_t counts[LLM_T_COUNT], total = 0;
+	const float *src[LLM_T_COUNT] = {
+		[LLM_T_TOKEN_EMBEDDING] = w->token_embedding, [LLM_T_RMS_ATT] = w->rms_att,
+		[LLM_T_WQ] = w->wq, [LLM_T_WK] = w->wk, [LLM_T_WV] = w->wv, [LLM_T_WO] = w->wo,
+		[LLM_T_RMS_FFN] = w->rms_ffn, [LLM_T_W1] = w->w1, [LLM_T_W2] = w->w2,
+		[LLM_T_W3] = w->w3, [LLM_T_RMS_FINAL] = w->rms_final, [LLM_T_WCLS] = w->wcls,
+	};
+	static const float zeros[1024];
+	int32_t header[7];
+	FILE *f;
+	int ret = 0, i;
+
+	if (c->rope_theta != LLM_ROPE_THETA_DEFAULT || c->rms_eps != LLM_RMS_EPS_DEFAULT)
+		return llm_set_error(-EINVAL,
+				     "a llama2.c checkpoint cannot hold RoPE base %g and RMS epsilon %g (run.c uses %g and %g)",
+				     (double)c->rope_theta, (double)c->rms_eps,
+				     (double)LLM_ROPE_THETA_DEFAULT, (double)LLM_RMS_EPS_DEFAULT);
+	if (!w->token_embedding)
+		return llm_set_error(-EINVAL, "the checkpoint has no f32 weights to write");
+	llm_tensor_counts(c, counts, &total);
+	f = fopen(path, "wb");
+	if (!f) {
+		ret = -errno;
+		return llm_set_error(ret, "cannot create %s: %s", path, strerror(-ret));
+	}
+	errno = 0;
+	llm_config_to_header(c, header);
+	if (fwrite(header, sizeof(header), 1, f) != 1)
+		ret = -EIO;
+	for (i = 0; i < LLM_T_COUNT && !ret; i++) {
+		size_t left = counts[i];
+
+		if (src[i]) {
+			if (fwrite(src[i], sizeof(float), left, f) != left)
+				ret = -EIO;
+			continue;
+		}
+		while (left && !ret) {	/* the RoPE tables */
+			size_t n = left < 1024 ? left : 1024;
+
+			if (fwrite(zeros, sizeof(float), n, f) != n)
+				ret = -EIO;
+			left -= n;
+		}
+	}
+	if (ret) {
+		ret = errno ? -errno : -EIO;
+		fclose(f);
+	} else if (fclose(f)) {
+		ret = -errno;
+	}
+	if (ret) {
+		unlink(path);
+		return llm_set_error(ret, "cannot write %s: %s", path, strerror(-ret));
+	}
+	return 0;
+}
+
 /*
  * splitmix64: a small generator with a well-mixed output for any seed
  * (0 included); integer-only, so checkpoints are identical everywhere.

@@ -214,6 +214,17 @@ int llm_checkpoint_open_flags(const char *path, unsigned int flags,
 void llm_checkpoint_close(struct llm_checkpoint *ckpt);
 
 /**
+ * llm_checkpoint_write() - write a checkpoint in llama2.c's format
+ * @path: output file, replaced (removed again on failure).
+ * @ckpt: any checkpoint (a GGUF model's too); the unused RoPE tables are
+ *	written as zeros.
+ *
+ * Return: 0; -EINVAL if the model's RoPE base or RMS epsilon is not run.c's
+ * (the format cannot say so); -errno of a failed write.
+ */
+int llm_checkpoint_write(const char *path, const struct llm_checkpoint *ckpt);
+
+/**
  * llm_checkpoint_random() - llm_checkpoint_write_random()'s model in memory
  * @config: the shape.
  * @seed: as for llm_checkpoint_write_random(): the same weights.

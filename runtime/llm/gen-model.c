@@ -4,7 +4,7 @@
  * so that tests and benchmarks can use model shapes nobody ships (e.g.
  * the 15M "stories" shape, or grouped KV heads) without downloading one;
  * or the same model as a GGUF file (llama.cpp's format), or convert an
- * existing checkpoint to GGUF.
+ * existing checkpoint (llama2.c's or GGUF) to either format.
  *
  *   jalrt-gen-model [--dim N] [--hidden N] [--layers N] [--heads N]
  *                   [--kv-heads N] [--vocab N] [--seq N] [--seed N]
@@ -46,7 +46,7 @@ static const char usage_text[] =
 	"  --format F     bin (llama2.c) or gguf (default: gguf for a .gguf output)\n"
 	"  --type T       GGUF weights: f32 (default), f16 or q8_0\n"
 	"  --tokenizer F  GGUF: include this tokenizer.bin as tokenizer.ggml.*\n"
-	"  --from FILE    convert this checkpoint instead of generating one\n"
+	"  --from FILE    convert this checkpoint (.bin or .gguf) instead of generating one\n"
 	"  -o FILE        output checkpoint\n";
 
 static int parse_int(const char *opt, const char *arg, int *out)
@@ -208,9 +208,9 @@ int main(int argc, char **argv)
 	}
 	gguf = format ? !strcmp(format, "gguf") :
 	       strlen(output ? output : "") > 5 && !strcmp(output + strlen(output) - 5, ".gguf");
-	if (!bad && !gguf && (tokenizer || from || gopts.type != GGML_TYPE_F32 ||
+	if (!bad && !gguf && (tokenizer || gopts.type != GGML_TYPE_F32 ||
 			      config.rope_theta || config.rms_eps)) {
-		fprintf(stderr, "jalrt-gen-model: --tokenizer, --from, --type, --rope-theta and --rms-eps are for GGUF output\n");
+		fprintf(stderr, "jalrt-gen-model: --tokenizer, --type, --rope-theta and --rms-eps are for GGUF output\n");
 		bad = 1;
 	}
 	if (bad) {
@@ -238,6 +238,22 @@ int main(int argc, char **argv)
 		       config.seq_len, config.shared_classifier ? "shared" : "separate",
 		       from ? "from " : "random", from ? from : "");
 		llm_tokenizer_close(tok);
+		llm_checkpoint_close(ckpt);
+		return 0;
+	}
+	if (from) {
+		/* any checkpoint (a GGUF model too) as a llama2.c one */
+		if (llm_checkpoint_open(from, &ckpt) || llm_checkpoint_write(output, ckpt)) {
+			fprintf(stderr, "jalrt-gen-model: %s\n", llm_last_error_message());
+			llm_checkpoint_close(ckpt);
+			return 1;
+		}
+		config = ckpt->config;
+		llm_checkpoint_file_size(&config, &size);
+		printf("%s: llama2.c checkpoint from %s, dim %d, hidden %d, %d layers, %d heads, %d kv heads, vocab %d, seq %d, %s classifier, %zu bytes\n",
+		       output, from, config.dim, config.hidden_dim, config.n_layers, config.n_heads,
+		       config.n_kv_heads, config.vocab_size, config.seq_len,
+		       config.shared_classifier ? "shared" : "separate", size);
 		llm_checkpoint_close(ckpt);
 		return 0;
 	}

@@ -783,6 +783,32 @@ TEST_F(gm, gen_model_writes_the_same_model_as_bin_and_gguf)
 	/* rows of 64 are Q8_0; rows of 48 are no whole blocks: F16, as llama.cpp */
 	EXPECT_EQ(GGML_TYPE_Q8_0, gguf_find_tensor(q->gguf, "blk.1.ffn_down.weight")->type);
 	EXPECT_EQ(GGML_TYPE_F16, gguf_find_tensor(q->gguf, "output.weight")->type);
+	/* .bin -> .gguf -> .bin: the same bytes */
+	{
+		char back[128];
+		size_t n1, n2;
+		void *d1, *d2;
+
+		snprintf(back, sizeof(back), "%s/back.bin", self->dir);
+		snprintf(cmd, sizeof(cmd), "%s --from %s -o %s 2>&1", tool, gg, back);
+		out = run_capture(cmd, &status);
+		EXPECT_EQ(0, status) TH_LOG("%s", out ? out : "");
+		free(out);
+		d1 = llm_read_file(bin, &n1);
+		d2 = llm_read_file(back, &n2);
+		ASSERT_NE(NULL, d1);
+		ASSERT_NE(NULL, d2);
+		ASSERT_EQ(n1, n2);
+		EXPECT_EQ(0, memcmp(d1, d2, n1));
+		free(d1);
+		free(d2);
+		/* a RoPE base run.c does not have cannot become a .bin */
+		snprintf(cmd, sizeof(cmd), "%s --from %s -o %s 2>&1", tool, q8, back);
+		out = run_capture(cmd, &status);
+		EXPECT_NE(0, status);
+		EXPECT_NE(NULL, strstr(out, "cannot hold RoPE base 20000"));
+		free(out);
+	}
 	/* GGUF-only options are refused for .bin output */
 	snprintf(cmd, sizeof(cmd), "%s %s --type q8_0 -o %s/x.bin 2>&1", tool, shape, self->dir);
 	out = run_capture(cmd, &status);
