@@ -1039,7 +1039,8 @@ enum jal_status jal_op_attention(struct jal_exec *ex, const struct jal_insn *in)
  * one table for all rows), lists its blocks in position order.
  * PAGED_ATTENTION runs ATTENTION's head code with the positions looked
  * up block by block, so a row's results are those of ATTENTION over a
- * contiguous cache holding the same keys and values, bit for bit.
+ * contiguous cache holding the same keys and values, bit for bit; the
+ * heads of all rows are the work items the compute threads share.
  */
 struct jal_paged {
 	struct jal_exec *ex;
@@ -1193,91 +1194,225 @@ static enum jal_status jal_paged_rows(struct jal_exec *ex, struct jal_span *s,
 			     4, write);
 }
 
+/* One row of a PAGED_ATTENTION. */
+struct jal_paged_row {
+	uint64_t len;				/* positions it attends */
+	uint64_t blk;				/* its first block's span */
+	struct jal_span q;
+};
+
+/*
+ * A group of PAGED_ATTENTION rows whose blocks are resolved: its work
+ * items are (row, head) pairs, so the heads of all its rows are shared
+ * among the compute threads, not only those of one row.
+ */
+struct jal_paged_att {
+	struct jal_exec *ex;
+	uint64_t heads, hs, kv_heads, rowlen, block;
+	float scale;
+	struct jal_paged_row *rows;		/* the group's first row */
+	struct jal_span *kblk, *vblk;		/* the group's blocks */
+	float *staged;				/* the group's first output row */
+	bool in_place;				/* every query and block */
+	struct jal_claim items;
+	atomic_bool bad;
+};
+
+/* Item @item of the group: ATTENTION's head code on a view of its row. */
+static enum jal_status jal_paged_head(struct jal_paged_att *pa,
+				      struct jal_tscratch *ts, uint64_t item)
+{
+	uint64_t b = item / pa->heads;
+	const struct jal_paged_row *row = &pa->rows[b];
+	struct jal_att a = {
+		.ex = pa->ex, .heads = pa->heads, .hs = pa->hs,
+		.kv_heads = pa->kv_heads, .len = row->len,
+		.kpitch = pa->rowlen, .vpitch = pa->rowlen, .scale = pa->scale,
+		.q = row->q, .block = pa->block, .kblk = pa->kblk + row->blk,
+		.vblk = pa->vblk + row->blk, .kv_in_place = pa->in_place,
+		.staged = pa->staged + b * pa->heads * pa->hs,
+	};
+
+	return jal_att_head(&a, ts, item % pa->heads);
+}
+
+static void jal_paged_part(void *arg, unsigned int thread)
+{
+	struct jal_paged_att *pa = arg;
+	struct jal_tscratch *ts = &pa->ex->job->dev->worker.ts[thread];
+	uint64_t i, end;
+
+	while (jal_claim(&pa->items, thread, &i, &end)) {
+		for (; i < end; i++) {
+			if (atomic_load_explicit(&pa->ex->job->dev->abort,
+						 memory_order_relaxed) ||
+			    jal_paged_head(pa, ts, i) != JAL_STATUS_OK) {
+				atomic_store(&pa->bad, true);
+				return;
+			}
+		}
+	}
+}
+
+/* The group's @rows rows, @work multiply-adds in all. */
+static enum jal_status jal_paged_group(struct jal_paged_att *pa, uint64_t rows,
+				       uint64_t work)
+{
+	struct jal_exec *ex = pa->ex;
+	enum jal_status st = JAL_STATUS_OK;
+	uint64_t i;
+
+	if (!pa->in_place) {
+		/* Bounce buffers and MMU walks: the worker's alone. */
+		for (i = 0; !st && i < rows * pa->heads; i++)
+			st = jal_job_aborted(ex->job) ? JAL_STATUS_ABORTED :
+			     jal_paged_head(pa, &ex->w->ts[0], i);
+		return st;
+	}
+	jal_claim_init(&pa->items, rows * pa->heads, 1);
+	atomic_init(&pa->bad, false);
+	jal_pool_run(&ex->job->dev->pool, jal_exec_share(ex, work / 2),
+		     jal_paged_part, pa);
+	if (jal_job_aborted(ex->job))
+		return JAL_STATUS_ABORTED;
+	if (atomic_load(&pa->bad))
+		return JAL_STATUS_BUS_ERROR;	/* not reachable in place */
+	return JAL_STATUS_OK;
+}
+
+/*
+ * Rows from @first on, as many as JAL_PAGED_MAX_BLOCKS block spans hold
+ * (at least one: a row has at most that many blocks): their blocks and
+ * queries resolved into @pa, *@rows of them, @work multiply-adds.
+ */
+static enum jal_status jal_paged_resolve(struct jal_paged_att *pa,
+					 struct jal_paged *pg,
+					 const struct jal_span *q_rows,
+					 uint64_t qpitch, uint64_t first,
+					 uint64_t *rows, uint64_t *work)
+{
+	struct jal_exec *ex = pa->ex;
+	enum jal_status st = JAL_STATUS_OK;
+	uint64_t blk = 0, n, j, qlen = pa->heads * pa->hs;
+
+	pa->in_place = true;
+	*work = 0;
+	for (*rows = 0; !st && first + *rows < pg->rows; (*rows)++) {
+		struct jal_paged_row *row = &pa->rows[*rows];
+
+		n = (row->len + pg->block - 1) / pg->block;
+		if (blk + n > JAL_PAGED_MAX_BLOCKS)
+			break;
+		if (jal_job_aborted(ex->job))
+			return JAL_STATUS_ABORTED;
+		row->blk = blk;
+		st = jal_paged_blocks(pg, first + *rows, 0, n, pa->kblk + blk,
+				      pa->vblk + blk, false);
+		for (j = 0; !st && j < n; j++)
+			pa->in_place &= pa->kblk[blk + j].ptr && pa->vblk[blk + j].ptr;
+		if (!st)
+			st = jal_span_init(ex, &row->q, "q",
+					   q_rows->va + (first + *rows) * qpitch * 4,
+					   qlen * 4, 4, false);
+		pa->in_place &= row->q.ptr != NULL;
+		blk += n;
+		*work = (uint64_t)JAL_MIN((unsigned __int128)*work +
+					  (unsigned __int128)qlen * row->len * 2,
+					  (unsigned __int128)UINT64_MAX);
+	}
+	return st;
+}
+
 /*
  * PAGED_ATTENTION: r[0] = out rows, r[1] = q rows (H * hs floats, pitches
  * stride[0] and stride[1]), dim[0] = H, lengths (u32, 1 up to the table's
- * positions) at the register imm[0] names.
+ * positions) at the register imm[0] names. All outputs are staged until
+ * every query, key and value was read.
  */
 enum jal_status jal_op_paged_attention(struct jal_exec *ex,
 				       const struct jal_insn *in)
 {
-	struct jal_att a = { .ex = ex };
+	struct jal_paged_att pa = { .ex = ex };
+	struct jal_paged_row *rows = NULL;
 	struct jal_span q_rows, out_rows;
-	uint64_t qpitch, opitch, b, len, most = 0, blocks, j;
+	uint64_t qpitch, opitch, b, n, qlen, work, done, c, blocks = 0;
 	unsigned __int128 positions = 0;
-	struct jal_paged pg;
+	struct jal_paged pg = { 0 };
+	float *staged = NULL;
 	enum jal_status st;
 
-	st = jal_exec_dim(ex, in, 0, &a.heads);
+	st = jal_exec_dim(ex, in, 0, &pa.heads);
 	if (!st)
-		st = jal_paged_init(ex, in, &pg, a.heads, "lengths");
+		st = jal_paged_init(ex, in, &pg, pa.heads, "lengths");
+	if (!st && pg.rows) {
+		rows = calloc(pg.rows, sizeof(*rows));
+		if (!rows) {
+			jal_log(ex->job->dev, "out of host memory for PAGED_ATTENTION");
+			st = JAL_STATUS_BUS_ERROR;
+		}
+	}
 	/* Lengths first: they decide the charge. */
 	for (b = 0; !st && b < pg.rows; b++) {
-		len = jal_paged_count(&pg, b, &st);
-		if (st)
-			break;
-		if (!len || len > pg.cap * pg.block)
+		rows[b].len = jal_paged_count(&pg, b, &st);
+		if (!st && (!rows[b].len || rows[b].len > pg.cap * pg.block))
 			st = jal_exec_bad(ex, "row %llu attends %llu positions; its table holds 1..%llu",
 					  (unsigned long long)b,
-					  (unsigned long long)len,
+					  (unsigned long long)rows[b].len,
 					  (unsigned long long)(pg.cap * pg.block));
-		positions += len;
-		most = JAL_MAX(most, len);
+		positions += rows[b].len;
+		blocks += (rows[b].len + pg.block - 1) / pg.block;
 	}
 	if (!st)
-		st = jal_exec_charge(ex, (uint64_t)JAL_MIN(positions * a.heads * pg.hs * 2,
+		st = jal_exec_charge(ex, (uint64_t)JAL_MIN(positions * pa.heads * pg.hs * 2,
 							   (unsigned __int128)UINT64_MAX));
-	if (st || !a.heads || !pg.rows)
+	if (st || !pa.heads || !pg.rows)
 		goto out;
-	a.hs = pg.hs;
-	a.kv_heads = pg.kv_heads;
-	a.kpitch = a.vpitch = pg.rowlen;
-	a.block = pg.block;
-	a.scale = sqrtf((float)a.hs);
+	pa.hs = pg.hs;
+	pa.kv_heads = pg.kv_heads;
+	pa.rowlen = pg.rowlen;
+	pa.block = pg.block;
+	pa.scale = sqrtf((float)pa.hs);
+	qlen = pa.heads * pa.hs;
 	st = jal_paged_rows(ex, &out_rows, "out", ex->regs[in->r[0]], pg.rows,
-			    in->stride[0], a.heads * a.hs, true, &opitch);
+			    in->stride[0], qlen, true, &opitch);
 	if (!st)
 		st = jal_paged_rows(ex, &q_rows, "q", ex->regs[in->r[1]], pg.rows,
-				    in->stride[1], a.heads * a.hs, false, &qpitch);
+				    in->stride[1], qlen, false, &qpitch);
 	if (st)
 		goto out;
-	/* Rows read all of their inputs before their results land. */
-	blocks = (most + pg.block - 1) / pg.block;
-	a.kblk = malloc(blocks * sizeof(*a.kblk));
-	a.vblk = malloc(blocks * sizeof(*a.vblk));
-	a.staged = malloc(a.heads * a.hs * sizeof(float));
-	if (!a.kblk || !a.vblk || !a.staged) {
+	/* Groups of rows hold up to JAL_PAGED_MAX_BLOCKS blocks. */
+	blocks = JAL_MIN(blocks, (uint64_t)JAL_PAGED_MAX_BLOCKS);
+	pa.kblk = malloc(blocks * sizeof(*pa.kblk));
+	pa.vblk = malloc(blocks * sizeof(*pa.vblk));
+	staged = malloc(pg.rows * qlen * sizeof(float));
+	if (!pa.kblk || !pa.vblk || !staged) {
 		jal_log(ex->job->dev, "out of host memory for PAGED_ATTENTION");
 		st = JAL_STATUS_BUS_ERROR;
 		goto out;
 	}
+	for (b = 0; !st && b < pg.rows; b += n) {
+		pa.rows = rows + b;
+		pa.staged = staged + b * qlen;
+		st = jal_paged_resolve(&pa, &pg, &q_rows, qpitch, b, &n, &work);
+		if (!st)
+			st = jal_paged_group(&pa, n, work);
+	}
 	for (b = 0; !st && b < pg.rows; b++) {
-		if (jal_job_aborted(ex->job)) {
-			st = JAL_STATUS_ABORTED;
-			break;
+		for (done = 0; !st && done < qlen; done += c) {
+			if (jal_job_aborted(ex->job)) {
+				st = JAL_STATUS_ABORTED;
+				break;
+			}
+			c = JAL_MIN(qlen - done, (uint64_t)JAL_VEC_CHUNK);
+			st = jal_span_put_f32(ex, &out_rows, b * opitch + done,
+					      staged + b * qlen + done, (size_t)c);
 		}
-		a.len = jal_paged_count(&pg, b, &st);
-		blocks = (a.len + pg.block - 1) / pg.block;
-		if (!st)
-			st = jal_paged_blocks(&pg, b, 0, blocks, a.kblk, a.vblk, false);
-		for (j = 0, a.kv_in_place = true; !st && j < blocks; j++)
-			a.kv_in_place &= a.kblk[j].ptr && a.vblk[j].ptr;
-		if (!st)
-			st = jal_span_init(ex, &a.q, "q", q_rows.va + b * qpitch * 4,
-					   a.heads * a.hs * 4, 4, false);
-		if (!st)
-			st = jal_span_init(ex, &a.out, "out",
-					   out_rows.va + b * opitch * 4,
-					   a.heads * a.hs * 4, 4, true);
-		if (!st)
-			st = jal_att_heads(&a, (uint64_t)JAL_MIN((unsigned __int128)a.heads *
-								 a.hs * a.len * 2,
-								 (unsigned __int128)UINT64_MAX));
 	}
 out:
-	free(a.kblk);
-	free(a.vblk);
-	free(a.staged);
+	free(pa.kblk);
+	free(pa.vblk);
+	free(staged);
+	free(rows);
 	free(pg.table);
 	return st;
 }

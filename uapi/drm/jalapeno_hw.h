@@ -565,7 +565,8 @@ enum jal_opcode {
  * JAL_OP_PAGED_ATTENTION: r[0] = out, r[1] = q: B rows of dim[0] * hs
  * floats (row pitches stride[0] and stride[1], 0 = dense); u32 lengths.
  * Row b is bit for bit ATTENTION of its query over the first length_b
- * positions of its sequence (heads grouped as ATTENTION's).
+ * positions of its sequence (heads grouped as ATTENTION's); all inputs
+ * are read before any output is written.
  *
  * JAL_OP_PAGED_KV_STORE: r[0] = k, r[1] = v: B rows of G * hs floats (row
  * pitches stride[0] and stride[1], 0 = dense); u32 positions: row b's k

@@ -1693,6 +1693,7 @@ TEST_F(llm, row_batched_ops_check_each_rows_data)
 struct paged_case {
 	uint32_t heads, hs, kv_heads, block, rows, cap, extra_tpitch;
 	bool shared, vram;
+	bool full;	/* every row attends to its whole table */
 };
 
 static void paged_insn(struct jal_insn *in, uint8_t op, const struct paged_case *c,
@@ -1761,7 +1762,8 @@ static void check_paged_attention(struct __test_metadata *_metadata,
 		}
 	}
 	for (b = 0; b < c->rows; b++)
-		len[b] = c->shared ? b % positions + 1 : (uint32_t)rnd_in(f, 1, positions);
+		len[b] = c->full ? positions : c->shared ? b % positions + 1 :
+			 (uint32_t)rnd_in(f, 1, positions);
 	/* Slots past a row's length hold NaN: they must not be read. */
 	for (b = 0; b < tables; b++) {
 		uint32_t most = 0;
@@ -1851,6 +1853,8 @@ TEST_F_TIMEOUT(llm, paged_attention_rows_equal_attention_over_a_contiguous_cache
 		{ 4, 16, 4, 16, 33, 4, 0, true, true },
 		{ 12, 64, 4, 32, 3, 40, 2, false, true },
 		{ 2, 5, 1, 3, 16, 11, 0, true, false },
+		/* 90000 blocks of one position: rows in groups of 65536 blocks. */
+		{ 2, 2, 1, 1, 3, 30000, 0, false, true, true },
 	};
 	unsigned int i;
 
