@@ -12,6 +12,7 @@
 #include <linux/capability.h>
 #include <linux/dma-fence.h>
 #include <linux/sched.h>
+#include <linux/seq_file.h>
 #include <linux/slab.h>
 #include <linux/xarray.h>
 
@@ -22,9 +23,11 @@
 #include <drm/jalapeno_accel.h>
 
 #include "jalapeno_ctx.h"
+#include "jalapeno_debugfs.h"
 #include "jalapeno_drv.h"
 #include "jalapeno_hw.h"
 #include "jalapeno_mmu.h"
+#include "jalapeno_trace.h"
 
 static void jal_ctx_release(struct kref *ref)
 {
@@ -169,6 +172,34 @@ void jal_ctx_job_failed(struct jal_ctx *ctx, u64 seqno, int error,
 	if (!ctx->kernel)
 		ctx->banned = true;
 	spin_unlock_irqrestore(&ctx->status_lock, flags);
+
+	trace_jal_fault(ctx->hw_id, seqno, hw_status, fault_addr, error);
+	jal_fault_log_add(ctx->jdev, ctx, seqno, error, hw_status, fault_addr,
+			  error_offset);
+}
+
+/**
+ * jal_ctx_describe() - a line of the debugfs contexts file
+ * @jdev: device.
+ * @slot: hardware context slot; nothing is printed for a free one.
+ * @m: the file.
+ */
+void jal_ctx_describe(struct jal_device *jdev, u32 slot, struct seq_file *m)
+{
+	unsigned long flags, sflags;
+	struct jal_ctx *ctx;
+
+	spin_lock_irqsave(&jdev->ctx_table_lock, flags);
+	ctx = jdev->slot_ctx[slot];
+	if (ctx) {
+		spin_lock_irqsave(&ctx->status_lock, sflags);
+		seq_printf(m, "%4u %4u %5d %-16s %5u %-6s %9llu %9llu %4d\n",
+			   slot, ctx->id, ctx->pid, ctx->comm, ctx->priority,
+			   ctx->banned ? "banned" : "active", ctx->submitted,
+			   ctx->completed, atomic_read(&ctx->num_jobs));
+		spin_unlock_irqrestore(&ctx->status_lock, sflags);
+	}
+	spin_unlock_irqrestore(&jdev->ctx_table_lock, flags);
 }
 
 /**

@@ -22,6 +22,7 @@ struct jal_device;
 struct jal_file;
 struct jal_queue;
 struct jal_vm;
+struct seq_file;
 
 /**
  * struct jal_ctx_seq - a job's place in its context's order
@@ -125,6 +126,7 @@ u64 jal_ctx_job_begin(struct jal_ctx *ctx, struct jal_ctx_seq *seq);
 void jal_ctx_job_ended(struct jal_ctx *ctx, struct jal_ctx_seq *seq);
 void jal_ctx_describe_slot(struct jal_device *jdev, u32 hw_id, char *buf,
 			   size_t len);
+void jal_ctx_describe(struct jal_device *jdev, u32 slot, struct seq_file *m);
 
 int jal_ioctl_ctx_create(struct drm_device *dev, void *data,
 			 struct drm_file *file);

@@ -31,6 +31,7 @@
 #include <drm/jalapeno_accel.h>
 
 #include "jalapeno_ctx.h"
+#include "jalapeno_debugfs.h"
 #include "jalapeno_drv.h"
 #include "jalapeno_gem.h"
 #include "jalapeno_hw.h"
@@ -338,6 +339,7 @@ static int jal_pci_probe(struct pci_dev *pdev, const struct pci_device_id *id)
 
 	spin_lock_init(&jdev->ctx_table_lock);
 	spin_lock_init(&jdev->step_limit_lock);
+	spin_lock_init(&jdev->faults.lock);
 	INIT_LIST_HEAD(&jdev->vms);
 	ret = drmm_mutex_init(&jdev->drm, &jdev->vms_lock);
 	if (ret)
@@ -397,6 +399,7 @@ static int jal_pci_probe(struct pci_dev *pdev, const struct pci_device_id *id)
 		goto err_free_vms;
 
 	jal_hw_enable(jdev);
+	jal_debugfs_init(jdev);
 
 	ret = drm_dev_register(&jdev->drm, 0);
 	if (ret) {

@@ -11,6 +11,7 @@
 #include <linux/idr.h>
 #include <linux/kref.h>
 #include <linux/pci.h>
+#include <linux/sched.h>
 #include <linux/spinlock.h>
 #include <linux/types.h>
 #include <linux/workqueue.h>
@@ -53,6 +54,51 @@ struct jal_irq_vector {
 	bool exclusive;
 };
 
+/* Failed jobs the debugfs faults file keeps. */
+#define JAL_FAULT_LOG_ENTRIES	16
+
+/**
+ * struct jal_fault_entry - one failed job, as the faults file shows it
+ * @time_ns: ktime_get_ns() when the failure was recorded.
+ * @pid: process that created the context (0 for the driver's own).
+ * @comm: its name.
+ * @ctx_id: file-local context id.
+ * @hw_ctx: hardware context slot.
+ * @queue: hardware queue.
+ * @seqno: the job's per-context seqno.
+ * @error: negative errno of its fence.
+ * @hw_status: JAL_STATUS_*.
+ * @addr: faulting VA, if any.
+ * @offset: failing command's offset in the command buffer.
+ */
+struct jal_fault_entry {
+	u64 time_ns;
+	pid_t pid;
+	char comm[TASK_COMM_LEN];
+	u32 ctx_id;
+	u32 hw_ctx;
+	u32 queue;
+	u64 seqno;
+	int error;
+	u32 hw_status;
+	u64 addr;
+	u32 offset;
+};
+
+/**
+ * struct jal_fault_log - the last failed jobs of a device
+ * @lock: protects @count and @entries; irq-safe, since failures are
+ *	recorded from fence-signalling paths.
+ * @count: failures recorded so far; entry @count % JAL_FAULT_LOG_ENTRIES
+ *	is the next to be written.
+ * @entries: ring of the last JAL_FAULT_LOG_ENTRIES failures.
+ */
+struct jal_fault_log {
+	spinlock_t lock; /* count, entries; irq-safe */
+	u64 count;
+	struct jal_fault_entry entries[JAL_FAULT_LOG_ENTRIES];
+};
+
 /**
  * struct jal_device - one Jalapeño PCI function
  * @drm: DRM device; embedded, allocated with devm_drm_dev_alloc(), freed on
@@ -88,6 +134,7 @@ struct jal_irq_vector {
  *	and on address-space release, so removal waits for a release in
  *	progress. Outermost lock of the address-space code.
  * @vms: every address space of the device (&jal_vm.dev_link).
+ * @faults: the last failed jobs, for debugfs.
  * @irq_vectors: interrupt vectors in use.
  * @num_irq_vectors: number of entries of @irq_vectors in use.
  */
@@ -120,6 +167,8 @@ struct jal_device {
 
 	struct mutex vms_lock; /* vms, page-table teardown */
 	struct list_head vms;
+
+	struct jal_fault_log faults;
 
 	struct jal_irq_vector irq_vectors[JAL_MSIX_NUM_VECTORS];
 	unsigned int num_irq_vectors;

@@ -25,6 +25,7 @@
 #include <linux/module.h>
 #include <linux/moduleparam.h>
 #include <linux/pci.h>
+#include <linux/seq_file.h>
 #include <linux/slab.h>
 #include <linux/uaccess.h>
 
@@ -44,6 +45,9 @@
 #include "jalapeno_hw.h"
 #include "jalapeno_job.h"
 #include "jalapeno_mmu.h"
+
+#define CREATE_TRACE_POINTS
+#include "jalapeno_trace.h"
 
 /*
  * May be changed at run time through sysfs; applies to jobs submitted
@@ -221,6 +225,8 @@ static void jal_job_retire_locked(struct jal_queue *q, struct jal_job *job,
 	lockdep_assert_held(&q->lock);
 
 	jal_job_account_locked(q, job);
+	trace_jal_done(q->index, job->ctx->hw_id, job->seq.seqno, job->hw_seqno,
+		       error);
 	jal_job_ended(job);
 	job->error = error;
 	job->state = JAL_JOB_DONE;
@@ -351,6 +357,29 @@ void jal_job_fail_all(struct jal_device *jdev, int error)
 	}
 }
 
+/**
+ * jal_job_queue_describe() - the queue's part of the debugfs queues file
+ * @q: hardware queue; the caller is inside drm_dev_enter().
+ * @m: the file.
+ */
+void jal_job_queue_describe(struct jal_queue *q, struct seq_file *m)
+{
+	struct jal_job *job;
+
+	mutex_lock(&q->lock);
+	seq_printf(m, "queue %u%s: head %u tail %u (driver %u), status 0x%x, next seqno %llu, completed %llu, %u in flight\n",
+		   q->index, q->dead ? " (dead)" : "",
+		   jal_qrreg(q, JAL_Q_HEAD), jal_qrreg(q, JAL_Q_TAIL), q->tail,
+		   jal_qrreg(q, JAL_Q_STATUS), q->next_seqno,
+		   jal_mem_rd64(&q->compl->seqno), q->num_inflight);
+	list_for_each_entry(job, &q->inflight, q_link)
+		seq_printf(m, "  slot %3u hw_seqno %llu: hw_ctx %u ctx %u seqno %llu, pid %d, cmdbuf 0x%llx+0x%x\n",
+			   job->ring_index, job->hw_seqno, job->ctx->hw_id,
+			   job->ctx->id, job->seq.seqno, job->ctx->pid,
+			   job->cmdbuf_va, job->cmdbuf_size);
+	mutex_unlock(&q->lock);
+}
+
 /*
  * After a queue reset: rewrite the jobs still on the ring from slot 0
  * (cancelling those of banned contexts), reprogram and restart the queue.
@@ -432,6 +461,8 @@ static struct dma_fence *jal_job_run(struct drm_sched_job *sched_job)
 	q->num_inflight++;
 	job->state = JAL_JOB_INFLIGHT;
 
+	trace_jal_run(q->index, job->ctx->hw_id, job->seq.seqno, job->hw_seqno,
+		      job->ring_index);
 	/* writel() orders the descriptor writes before the doorbell. */
 	jal_wreg(jdev, JAL_REG_DOORBELL(q->index), q->tail);
 
@@ -504,8 +535,9 @@ jal_job_timedout(struct drm_sched_job *sched_job)
 		/* Returns once the chip stopped touching the job's memory. */
 		jal_hw_queue_reset(q);
 		jal_queue_collect_locked(q, &done);
-		if (job->state == JAL_JOB_INFLIGHT) {
-			guilty = true;
+		guilty = job->state == JAL_JOB_INFLIGHT;
+		trace_jal_reset(q->index, guilty);
+		if (guilty) {
 			jal_ctx_describe_slot(jdev, job->ctx->hw_id, who,
 					      sizeof(who));
 			jal_ctx_job_failed(job->ctx, job->seq.seqno, -ETIMEDOUT,
@@ -692,6 +724,8 @@ static int jal_job_push(struct jal_job *job, struct dma_fence **done,
 	drm_sched_job_arm(&job->base);
 	*seqno = jal_ctx_job_begin(ctx, &job->seq);
 	*done = jal_out_fence_publish(job, *seqno);
+	trace_jal_submit(ctx->queue->index, ctx->hw_id, ctx->id, *seqno,
+			 job->bo_count);
 
 	jal_vm_activity_begin(ctx->vm, &job->activity);
 	atomic_inc(&ctx->num_jobs);
@@ -1081,6 +1115,8 @@ static irqreturn_t jal_job_irq_thread(int irq, void *arg)
 	struct jal_device *jdev = vec->jdev;
 	u32 pending = atomic_xchg(&vec->pending, 0);
 	unsigned int i;
+
+	trace_jal_irq(irq, pending);
 
 	for (i = 0; i < JAL_NUM_QUEUES; i++)
 		if (pending & JAL_IRQ_QUEUE(i))

@@ -23,6 +23,7 @@ struct drm_gem_object;
 struct jal_ctx;
 struct jal_device;
 struct jal_queue;
+struct seq_file;
 
 /* Limits of one submit, to bound the kernel memory a submit pins. */
 #define JAL_MAX_SUBMIT_BOS		4096
@@ -143,6 +144,7 @@ struct jal_job {
 int jal_job_sched_init(struct jal_device *jdev);
 int jal_job_irq_init(struct jal_device *jdev);
 void jal_job_fail_all(struct jal_device *jdev, int error);
+void jal_job_queue_describe(struct jal_queue *q, struct seq_file *m);
 
 struct dma_fence *jal_job_submit_kernel(struct jal_ctx *ctx, u64 cmdbuf_va,
 					u32 cmdbuf_size);

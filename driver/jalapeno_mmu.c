@@ -15,6 +15,7 @@
  */
 
 #include <linux/dma-mapping.h>
+#include <linux/seq_file.h>
 #include <linux/slab.h>
 
 #include <drm/drm_drv.h>
@@ -575,6 +576,30 @@ void jal_vm_unplug_all(struct jal_device *jdev)
 		mutex_unlock(&vm->lock);
 	}
 	mutex_unlock(&jdev->vms_lock);
+}
+
+/**
+ * jal_vm_describe() - the address space's part of the debugfs vms file
+ * @vm: address space.
+ * @m: the file.
+ */
+void jal_vm_describe(struct jal_vm *vm, struct seq_file *m)
+{
+	struct jal_vm_mapping *mapping;
+	unsigned int n = 0;
+
+	mutex_lock(&vm->lock);
+	list_for_each_entry(mapping, &vm->mappings, link)
+		n++;
+	seq_printf(m, "vm %p%s: %u mappings, hw slots %*pbl\n", vm,
+		   vm->dead ? " (dead)" : "", n, JAL_NUM_CONTEXTS,
+		   vm->hw_slots);
+	list_for_each_entry(mapping, &vm->mappings, link)
+		seq_printf(m, "  [0x%010llx, 0x%010llx) mapped 0x%llx\n",
+			   mapping->node.start,
+			   mapping->node.start + mapping->node.size,
+			   mapping->mapped);
+	mutex_unlock(&vm->lock);
 }
 
 /**

@@ -21,6 +21,7 @@
 #include <drm/jalapeno_hw.h>
 
 struct jal_device;
+struct seq_file;
 
 /**
  * struct jal_pt - one page-table page
@@ -122,6 +123,7 @@ struct jal_vm {
 };
 
 struct jal_vm *jal_vm_create(struct jal_device *jdev);
+void jal_vm_describe(struct jal_vm *vm, struct seq_file *m);
 void jal_vm_get(struct jal_vm *vm);
 void jal_vm_put(struct jal_vm *vm);
 

@@ -1,0 +1,270 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * jalapeno observability: the driver's tracepoints (read back through
+ * tracefs) and its debugfs files (queues, contexts, vms, faults and the
+ * queue reset trigger). Needs root; tracefs and debugfs are mounted if
+ * they are not yet.
+ */
+#include <limits.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+
+#include "jal_harness.h"
+
+#define TRACEFS		"/sys/kernel/tracing"
+#define DEBUGFS		"/sys/kernel/debug"
+
+FIXTURE(obs) {
+	int fd;
+	uint32_t ctx;
+	char dir[PATH_MAX];	/* the device's debugfs directory */
+	char step_limit[64];
+	char job_timeout[64];
+};
+
+/* Mount @type at @path unless @probe (a file inside it) exists already. */
+static int ensure_mounted(const char *type, const char *path, const char *probe)
+{
+	if (!access(probe, F_OK))
+		return 0;
+	return mount(type, path, type, 0, NULL) ? -errno : 0;
+}
+
+static int write_file(const char *path, const char *s)
+{
+	ssize_t n;
+	int fd;
+
+	fd = open(path, O_WRONLY | O_TRUNC | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	n = write(fd, s, strlen(s));
+	n = n < 0 ? -errno : 0;
+	close(fd);
+	return n;
+}
+
+/* The whole of a (pseudo) file into a malloc()ed string, or NULL. */
+static char *read_file(const char *path)
+{
+	size_t len = 0, cap = 1 << 16;
+	char *buf = malloc(cap);
+	ssize_t n;
+	int fd;
+
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0 || !buf) {
+		free(buf);
+		if (fd >= 0)
+			close(fd);
+		return NULL;
+	}
+	while ((n = read(fd, buf + len, cap - len - 1)) > 0) {
+		len += n;
+		if (cap - len < 4096) {
+			cap *= 2;
+			buf = realloc(buf, cap);
+			if (!buf)
+				break;
+		}
+	}
+	close(fd);
+	if (buf)
+		buf[len] = '\0';
+	return buf;
+}
+
+FIXTURE_SETUP(obs)
+{
+	char bdf[64];
+
+	self->fd = jal_open();
+	if (self->fd < 0)
+		SKIP(return, "no jalapeno accel device (%d)", self->fd);
+	ASSERT_EQ(0, jal_ctx_create(self->fd, DRM_JALAPENO_PRIORITY_NORMAL, &self->ctx));
+	ASSERT_EQ(0, jal_find_device(NULL, 0, bdf, sizeof(bdf)));
+	if (ensure_mounted("debugfs", DEBUGFS, DEBUGFS "/accel"))
+		SKIP(return, "no debugfs");
+	snprintf(self->dir, sizeof(self->dir), DEBUGFS "/accel/%s", bdf);
+	ASSERT_EQ(0, access(self->dir, F_OK));
+	if (jal_param_read("step_limit", self->step_limit, sizeof(self->step_limit)))
+		self->step_limit[0] = '\0';
+	if (jal_param_read("job_timeout_ms", self->job_timeout, sizeof(self->job_timeout)))
+		self->job_timeout[0] = '\0';
+}
+
+FIXTURE_TEARDOWN(obs)
+{
+	if (self->step_limit[0])
+		jal_param_write("step_limit", self->step_limit);
+	if (self->job_timeout[0])
+		jal_param_write("job_timeout_ms", self->job_timeout);
+	if (self->fd >= 0)
+		close(self->fd);
+}
+
+static char *debugfs_read(FIXTURE_DATA(obs) *self, const char *name)
+{
+	char path[PATH_MAX + 32];
+
+	snprintf(path, sizeof(path), "%s/%s", self->dir, name);
+	return read_file(path);
+}
+
+/* A job that writes to an unmapped VA: fails with -EFAULT. */
+static void run_faulting_job(struct __test_metadata *_metadata, int fd, uint32_t *ctx)
+{
+	struct jal_cmdbuf cb;
+
+	ASSERT_EQ(0, jal_ctx_create(fd, DRM_JALAPENO_PRIORITY_NORMAL, ctx));
+	ASSERT_EQ(0, jal_cmdbuf_new(fd, &cb));
+	jal_emit_write_value(&cb, 0x1000, 1);
+	ASSERT_EQ(0, jal_run(fd, *ctx, &cb, &cb.bo.handle, 1));
+	ASSERT_EQ(-EFAULT, jal_ctx_error(fd, *ctx));
+	jal_cmdbuf_free(&cb);
+}
+
+/*
+ * Every tracepoint of a job's life: submit, run, irq and done for a good
+ * job, fault and done with -EFAULT for a bad one, in that order.
+ */
+TEST_F_TIMEOUT(obs, tracepoints_follow_jobs, JAL_TEST_TIMEOUT)
+{
+	char want[128], *trace, *submit, *run, *done;
+	struct jal_cmdbuf cb;
+	struct jal_bo bo;
+	uint32_t bad;
+
+	if (ensure_mounted("tracefs", TRACEFS, TRACEFS "/trace"))
+		SKIP(return, "no tracefs");
+	ASSERT_EQ(0, access(TRACEFS "/events/jalapeno/enable", F_OK));
+	ASSERT_EQ(0, write_file(TRACEFS "/trace", ""));
+	ASSERT_EQ(0, write_file(TRACEFS "/events/jalapeno/enable", "1"));
+
+	ASSERT_EQ(0, jal_bo_new(self->fd, 4096, 0, &bo));
+	ASSERT_EQ(0, jal_cmdbuf_new(self->fd, &cb));
+	jal_emit_write_value(&cb, bo.va, 7);
+	ASSERT_JOB_OK(self->fd, self->ctx, &cb, &cb.bo.handle, 1);
+	run_faulting_job(_metadata, self->fd, &bad);
+
+	ASSERT_EQ(0, write_file(TRACEFS "/events/jalapeno/enable", "0"));
+	trace = read_file(TRACEFS "/trace");
+	ASSERT_NE(NULL, trace);
+
+	snprintf(want, sizeof(want), "jal_submit: queue=1 hw_ctx=");
+	submit = strstr(trace, want);
+	ASSERT_NE(NULL, submit);
+	snprintf(want, sizeof(want), " ctx=%u seqno=1 bos=", self->ctx);
+	ASSERT_NE(NULL, strstr(submit, want));
+	run = strstr(submit, "jal_run: queue=1");
+	ASSERT_NE(NULL, run);
+	done = strstr(run, "jal_done: queue=1");
+	ASSERT_NE(NULL, done);
+	ASSERT_NE(NULL, strstr(trace, "jal_irq: irq="));
+	ASSERT_NE(NULL, strstr(done, "seqno=1"));
+	ASSERT_NE(NULL, strstr(done, "error=0"));
+	/* MMU unmapped, at the VA, then the job ends with -EFAULT. */
+	snprintf(want, sizeof(want), "hw_status=%u addr=0x1000 error=%d",
+		 JAL_STATUS_MMU_UNMAPPED, -EFAULT);
+	ASSERT_NE(NULL, strstr(trace, want));
+	snprintf(want, sizeof(want), "error=%d", -EFAULT);
+	ASSERT_NE(NULL, strstr(done, want));
+
+	free(trace);
+	jal_cmdbuf_free(&cb);
+	jal_bo_free(&bo);
+}
+
+/*
+ * debugfs while a job runs: the queue lists it, the contexts file our
+ * context, the vms file our BO's range; afterwards the faults file names
+ * a failed job with its VA.
+ */
+TEST_F_TIMEOUT(obs, debugfs_shows_queues_contexts_vms_faults, JAL_TEST_TIMEOUT)
+{
+	char want[160], *text;
+	struct jal_prog busy;
+	struct jal_bo bo;
+	uint32_t sync, bad;
+
+	ASSERT_EQ(0, jal_bo_new(self->fd, 64 * 1024, 0, &bo));
+	ASSERT_EQ(0, jal_busy_new(self->fd, &busy, jal_busy_iters(self->fd, self->ctx, 1000)));
+	ASSERT_EQ(0, jal_syncobj_new(self->fd, &sync));
+	ASSERT_EQ(0, jal_submit(self->fd, self->ctx, &busy.cb, &busy.bo.handle, 1, NULL, 0,
+				sync, NULL));
+	ASSERT_EQ(0, jal_busy_wait_started(&busy, JAL_JOB_WAIT_MS));
+
+	text = debugfs_read(self, "queues");
+	ASSERT_NE(NULL, text);
+	ASSERT_NE(NULL, strstr(text, "queue 1: head"));
+	snprintf(want, sizeof(want), " ctx %u seqno ", self->ctx);
+	ASSERT_NE(NULL, strstr(text, want));
+	snprintf(want, sizeof(want), "pid %d, cmdbuf 0x%llx", getpid(),
+		 (unsigned long long)busy.cb.bo.va);
+	ASSERT_NE(NULL, strstr(text, want));
+	free(text);
+
+	text = debugfs_read(self, "contexts");
+	ASSERT_NE(NULL, text);
+	snprintf(want, sizeof(want), " %4u %5d ", self->ctx, getpid());
+	ASSERT_NE(NULL, strstr(text, want));
+	free(text);
+
+	text = debugfs_read(self, "vms");
+	ASSERT_NE(NULL, text);
+	snprintf(want, sizeof(want), "[0x%010llx, ", (unsigned long long)bo.va);
+	ASSERT_NE(NULL, strstr(text, want));
+	free(text);
+
+	ASSERT_EQ(0, jal_syncobj_wait(self->fd, sync, JAL_JOB_WAIT_MS));
+	ASSERT_EQ(0, jal_ctx_error(self->fd, self->ctx));
+
+	run_faulting_job(_metadata, self->fd, &bad);
+	text = debugfs_read(self, "faults");
+	ASSERT_NE(NULL, text);
+	snprintf(want, sizeof(want), "pid %d [jalapeno_obser", getpid());
+	ASSERT_NE(NULL, strstr(text, want));
+	snprintf(want, sizeof(want), "ctx %u hw_ctx", bad);
+	ASSERT_NE(NULL, strstr(text, want));
+	ASSERT_NE(NULL, strstr(text, "VA 0x1000"));
+	free(text);
+
+	jal_prog_free(&busy);
+	jal_bo_free(&bo);
+}
+
+/*
+ * The reset trigger: with the chip's watchdog and the job timeout off, a
+ * running job that would never end is failed by a queue reset written to
+ * debugfs (-ETIMEDOUT, ABORTED); other contexts keep working.
+ */
+TEST_F_TIMEOUT(obs, debugfs_reset_queue_recovers, JAL_TEST_TIMEOUT)
+{
+	char path[PATH_MAX + 32];
+	struct drm_jalapeno_ctx_status st;
+	struct jal_prog busy;
+	uint32_t sync;
+
+	if (!self->step_limit[0] || !self->job_timeout[0])
+		SKIP(return, "module parameters not writable");
+	ASSERT_EQ(0, jal_param_write("step_limit", "0"));
+	ASSERT_EQ(0, jal_param_write("job_timeout_ms", "0"));
+
+	ASSERT_EQ(0, jal_busy_new(self->fd, &busy, UINT64_MAX / 2));
+	ASSERT_EQ(0, jal_syncobj_new(self->fd, &sync));
+	ASSERT_EQ(0, jal_submit(self->fd, self->ctx, &busy.cb, &busy.bo.handle, 1, NULL, 0,
+				sync, NULL));
+	ASSERT_EQ(0, jal_busy_wait_started(&busy, JAL_JOB_WAIT_MS));
+
+	snprintf(path, sizeof(path), "%s/reset_queue", self->dir);
+	ASSERT_EQ(-EINVAL, write_file(path, "4"));
+	ASSERT_EQ(0, write_file(path, "1"));
+	ASSERT_EQ(0, jal_syncobj_wait(self->fd, sync, JAL_JOB_WAIT_MS));
+	jal_assert_ctx_failed(_metadata, self->fd, self->ctx, -ETIMEDOUT,
+			      JAL_STATUS_ABORTED, &st);
+
+	jal_prog_free(&busy);
+	ASSERT_EQ(0, jal_device_usable(self->fd));
+}
+
+TEST_HARNESS_MAIN
