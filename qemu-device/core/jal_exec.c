@@ -235,7 +235,7 @@ bool jal_exec_share(struct jal_exec *ex, uint64_t macs)
 
 /*
  * JAL_INSN_F_ROWS: the row count in dim[3], row pitches in stride[]; see
- * jal_ops_rows.c for what each register holds.
+ * jal_op_rows() in jal_ops_llm.c for what each register holds.
  */
 #define ROWS		JAL_FLD_DIM(3)
 #define PITCH01		(JAL_FLD_STRIDE(0) | JAL_FLD_STRIDE(1))
