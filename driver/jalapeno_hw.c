@@ -11,6 +11,7 @@
  */
 
 #include <linux/dma-mapping.h>
+#include <linux/errno.h>
 #include <linux/interrupt.h>
 #include <linux/iopoll.h>
 #include <linux/moduleparam.h>
@@ -22,6 +23,8 @@
 
 #include "jalapeno_drv.h"
 #include "jalapeno_hw.h"
+
+#include "jalapeno_status.c.inc"
 
 #define JAL_RESET_TIMEOUT_US	100000
 
@@ -89,22 +92,23 @@ static void jal_wreg64(struct jal_device *jdev, u32 lo, u32 hi, u64 val)
  */
 const char *jal_hw_status_name(u32 status)
 {
-	static const char * const names[JAL_STATUS_COUNT] = {
-		[JAL_STATUS_OK] = "ok",
-		[JAL_STATUS_BAD_DESC] = "bad descriptor",
-		[JAL_STATUS_BAD_CTX] = "bad context",
-		[JAL_STATUS_MMU_UNMAPPED] = "unmapped address",
-		[JAL_STATUS_MMU_PERM] = "permission fault",
-		[JAL_STATUS_BAD_CMD] = "bad command",
-		[JAL_STATUS_BAD_INSN] = "bad instruction",
-		[JAL_STATUS_STEP_LIMIT] = "step limit exceeded",
-		[JAL_STATUS_ABORTED] = "aborted",
-		[JAL_STATUS_BUS_ERROR] = "bus error",
-	};
-
-	if (status < JAL_STATUS_COUNT && names[status])
-		return names[status];
+	if (status < JAL_STATUS_COUNT)
+		return jal_status_info[status].desc;
 	return "unknown status";
+}
+
+/**
+ * jal_hw_status_errno() - the errno a job's fence carries for a status
+ * @status: descriptor status.
+ *
+ * Return: 0 for JAL_STATUS_OK, else a negative errno (-EIO for a value
+ * the chip should never write).
+ */
+int jal_hw_status_errno(u32 status)
+{
+	if (status < JAL_STATUS_COUNT)
+		return -jal_status_info[status].err;
+	return -EIO;
 }
 
 /**

@@ -110,5 +110,6 @@ void jal_hw_write_ctx_entry(struct jal_device *jdev, u32 hw_ctx,
 			    dma_addr_t pt_root, bool valid);
 
 const char *jal_hw_status_name(u32 status);
+int jal_hw_status_errno(u32 status);
 
 #endif /* __JALAPENO_DRV_HW_H__ */

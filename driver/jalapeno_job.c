@@ -150,25 +150,6 @@ static struct dma_fence *jal_out_fence_publish(struct jal_job *job,
 	return dma_fence_get(&f->base);
 }
 
-static int jal_status_to_errno(u32 status)
-{
-	switch (status) {
-	case JAL_STATUS_OK:
-		return 0;
-	case JAL_STATUS_MMU_UNMAPPED:
-	case JAL_STATUS_MMU_PERM:
-		return -EFAULT;
-	case JAL_STATUS_BAD_CMD:
-	case JAL_STATUS_BAD_INSN:
-	case JAL_STATUS_BAD_DESC:
-		return -EINVAL;
-	case JAL_STATUS_STEP_LIMIT:
-		return -ETIMEDOUT;
-	default:
-		return -EIO;
-	}
-}
-
 static void jal_job_write_desc(struct jal_queue *q, struct jal_job *job)
 {
 	struct jal_desc *d = &q->ring[job->ring_index];
@@ -268,7 +249,7 @@ static void jal_queue_collect_locked(struct jal_queue *q,
 		status = jal_mem_rd32(&d->status);
 		error_offset = jal_mem_rd32(&d->error_offset);
 		fault_addr = jal_mem_rd64(&d->fault_addr);
-		error = jal_status_to_errno(status);
+		error = jal_hw_status_errno(status);
 		if (error) {
 			char who[64];
 

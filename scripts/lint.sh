@@ -11,7 +11,7 @@ cd "$top"
 checkpatch=$JAL_KSRC/scripts/checkpatch.pl
 rc=0
 # Sources only: the build leaves generated *.mod.c files next to them.
-files=$(ls driver/*.[ch] uapi/drm/*.h | grep -v '\.mod\.c$')
+files=$(ls driver/*.[ch] uapi/drm/*.h uapi/drm/*.c.inc | grep -v '\.mod\.c$')
 out=$(perl "$checkpatch" --no-tree --strict --terse --show-types \
 	-f $files 2>&1 | grep -E 'ERROR|WARNING|CHECK' || true)
 if [ -n "$out" ]; then

@@ -16,23 +16,12 @@
 #include "jal_internal.h"
 #include "jal_kern.h"
 
-static const char *const jal_status_names[JAL_STATUS_COUNT] = {
-	[JAL_STATUS_OK] = "OK",
-	[JAL_STATUS_BAD_DESC] = "BAD_DESC",
-	[JAL_STATUS_BAD_CTX] = "BAD_CTX",
-	[JAL_STATUS_MMU_UNMAPPED] = "MMU_UNMAPPED",
-	[JAL_STATUS_MMU_PERM] = "MMU_PERM",
-	[JAL_STATUS_BAD_CMD] = "BAD_CMD",
-	[JAL_STATUS_BAD_INSN] = "BAD_INSN",
-	[JAL_STATUS_STEP_LIMIT] = "STEP_LIMIT",
-	[JAL_STATUS_ABORTED] = "ABORTED",
-	[JAL_STATUS_BUS_ERROR] = "BUS_ERROR",
-};
+#include "jalapeno_status.c.inc"
 
 const char *jal_status_name(enum jal_status status)
 {
 	if ((unsigned int)status < JAL_STATUS_COUNT)
-		return jal_status_names[status];
+		return jal_status_info[status].name;
 	return "?";
 }
 

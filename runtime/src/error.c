@@ -82,42 +82,17 @@ JALRT_API const char *jalrt_strerror(int err)
 	}
 }
 
-static const char *const jalrt_hw_status_names[JAL_STATUS_COUNT] = {
-	[JAL_STATUS_OK] = "OK",
-	[JAL_STATUS_BAD_DESC] = "BAD_DESC",
-	[JAL_STATUS_BAD_CTX] = "BAD_CTX",
-	[JAL_STATUS_MMU_UNMAPPED] = "MMU_UNMAPPED",
-	[JAL_STATUS_MMU_PERM] = "MMU_PERM",
-	[JAL_STATUS_BAD_CMD] = "BAD_CMD",
-	[JAL_STATUS_BAD_INSN] = "BAD_INSN",
-	[JAL_STATUS_STEP_LIMIT] = "STEP_LIMIT",
-	[JAL_STATUS_ABORTED] = "ABORTED",
-	[JAL_STATUS_BUS_ERROR] = "BUS_ERROR",
-};
+#include "jalapeno_status.c.inc"
 
 JALRT_API const char *jalrt_hw_status_name(uint32_t hw_status)
 {
-	if (hw_status < JAL_STATUS_COUNT && jalrt_hw_status_names[hw_status])
-		return jalrt_hw_status_names[hw_status];
+	if (hw_status < JAL_STATUS_COUNT)
+		return jal_status_info[hw_status].name;
 	return "UNKNOWN";
 }
 
 /* The mapping the driver applies; used when only a status is known. */
 int jalrt_errno_from_hw_status(uint32_t hw_status)
 {
-	switch (hw_status) {
-	case JAL_STATUS_OK:
-		return 0;
-	case JAL_STATUS_MMU_UNMAPPED:
-	case JAL_STATUS_MMU_PERM:
-		return -EFAULT;
-	case JAL_STATUS_BAD_CMD:
-	case JAL_STATUS_BAD_INSN:
-	case JAL_STATUS_BAD_DESC:
-		return -EINVAL;
-	case JAL_STATUS_STEP_LIMIT:
-		return -ETIMEDOUT;
-	default:
-		return -EIO;
-	}
+	return hw_status < JAL_STATUS_COUNT ? -jal_status_info[hw_status].err : -EIO;
 }

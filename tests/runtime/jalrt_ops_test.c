@@ -781,7 +781,7 @@ OPS_TEST(builder_rejects_bad_operands)
 	EXPECT_EQ(-EINVAL, jalrt_kb_rope(kb, 0, 0, JALRT_DIM(10), JALRT_DIM(4), JALRT_DIM(0),
 					 10000.0f));
 	EXPECT_EQ(-EINVAL, jalrt_kb_sample(kb, 0, 1, 2, JALRT_DIM(10), -0.5f, 0.9f));
-	/* quantised x: F32 weights, a Q8 group of 6, MATMUL */
+	/* quantised x: F32 weights, a Q8 group of 6 (not a multiple of 4) */
 	op.dtype = JAL_DTYPE_F32;
 	op.raux = 0;
 	op.cols = JALRT_DIM(12);
@@ -793,9 +793,9 @@ OPS_TEST(builder_rejects_bad_operands)
 	op.group = 6;
 	EXPECT_EQ(-EINVAL, jalrt_kb_matvec_op(kb, &op));
 	TH_LOG("%s", jalrt_last_error_message());
-	op.group = 4;
 	op.batch = JALRT_DIM(2);
 	EXPECT_EQ(-EINVAL, jalrt_kb_matmul(kb, &op));
+	TH_LOG("%s", jalrt_last_error_message());
 	/* the kernel is never placed on the device */
 	EXPECT_EQ(-EINVAL, jalrt_kb_finalize(kb, self->dev, &k));
 	EXPECT_EQ(NULL, k);

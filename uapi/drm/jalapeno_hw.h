@@ -256,6 +256,21 @@ enum jal_status {
 	JAL_STATUS_COUNT
 };
 
+/**
+ * struct jal_status_info - what a JAL_STATUS_* value means to software
+ * @name: the enumerator without its prefix, e.g. "MMU_UNMAPPED".
+ * @desc: for log messages, e.g. "unmapped address".
+ * @err: the positive errno a job's fence carries for it (0 for OK).
+ *
+ * The one table of them is jalapeno_status.c.inc, which the driver,
+ * libjalrt and the device model each include once.
+ */
+struct jal_status_info {
+	const char *name;
+	const char *desc;
+	int err;
+};
+
 /*
  * Command buffer: a sequence of commands, each starting with a 32-bit
  * header (opcode in bits 7..0, total length in 32-bit words including the
