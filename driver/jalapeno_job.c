@@ -39,6 +39,7 @@
 
 #include <drm/jalapeno_accel.h>
 
+#include "jalapeno_coredump.h"
 #include "jalapeno_ctx.h"
 #include "jalapeno_drv.h"
 #include "jalapeno_gem.h"
@@ -485,6 +486,7 @@ jal_job_timedout(struct drm_sched_job *sched_job)
 	struct jal_queue *q = job->queue;
 	struct jal_device *jdev = q->jdev;
 	enum drm_gpu_sched_stat stat = DRM_GPU_SCHED_STAT_NOMINAL;
+	struct jal_coredump_regs regs;
 	struct dma_fence *finished;
 	bool guilty = false;
 	char who[64];
@@ -513,6 +515,7 @@ jal_job_timedout(struct drm_sched_job *sched_job)
 	if (job->state == JAL_JOB_INFLIGHT &&
 	    list_first_entry(&q->inflight, struct jal_job, q_link) == job &&
 	    jal_hw_queue_is_busy(q)) {
+		jal_coredump_capture(q, &regs);
 		/* Returns once the chip stopped touching the job's memory. */
 		jal_hw_queue_reset(q);
 		jal_queue_collect_locked(q, &done);
@@ -530,10 +533,13 @@ jal_job_timedout(struct drm_sched_job *sched_job)
 	mutex_unlock(&q->lock);
 	drm_dev_exit(idx);
 
-	if (guilty)
+	if (guilty) {
 		drm_err(&jdev->drm,
 			"queue %u: job %llu of %s timed out after %u ms; queue reset\n",
 			q->index, job->seq.seqno, who, READ_ONCE(job_timeout_ms));
+		/* @job stays ours until it is requeued below. */
+		jal_coredump_job(job, &regs, "job timed out; queue reset");
+	}
 
 out_requeue:
 	jal_job_timeout_requeue(sched_job, finished);

@@ -1,10 +1,11 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * jalapeno observability: the driver's tracepoints (read back through
- * tracefs) and its debugfs files (queues, contexts, vms, faults and the
- * queue reset trigger). Needs root; tracefs and debugfs are mounted if
+ * tracefs), its debugfs files (queues, contexts, vms, faults and the
+ * queue reset trigger) and the devcoredump of a reset. Needs root; tracefs and debugfs are mounted if
  * they are not yet.
  */
+#include <dirent.h>
 #include <limits.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
@@ -233,14 +234,67 @@ TEST_F_TIMEOUT(obs, debugfs_shows_queues_contexts_vms_faults, JAL_TEST_TIMEOUT)
 	jal_bo_free(&bo);
 }
 
+#define DEVCOREDUMP	"/sys/class/devcoredump"
+
+/* Drop every pending device coredump: a device keeps one at a time. */
+static void devcoredump_clear(void)
+{
+	char path[PATH_MAX];
+	struct dirent *de;
+	DIR *dir;
+
+	dir = opendir(DEVCOREDUMP);
+	if (!dir)
+		return;
+	while ((de = readdir(dir))) {
+		if (de->d_name[0] == '.')
+			continue;
+		snprintf(path, sizeof(path), DEVCOREDUMP "/%s/data", de->d_name);
+		write_file(path, "1");
+	}
+	closedir(dir);
+}
+
+/* The data of the coredump of the PCI device @bdf, or NULL. */
+static char *devcoredump_read(const char *bdf)
+{
+	char path[PATH_MAX], link[PATH_MAX];
+	struct dirent *de;
+	char *data = NULL;
+	ssize_t n;
+	DIR *dir;
+
+	dir = opendir(DEVCOREDUMP);
+	if (!dir)
+		return NULL;
+	while (!data && (de = readdir(dir))) {
+		if (de->d_name[0] == '.')
+			continue;
+		snprintf(path, sizeof(path), DEVCOREDUMP "/%s/failing_device", de->d_name);
+		n = readlink(path, link, sizeof(link) - 1);
+		if (n < 0)
+			continue;
+		link[n] = '\0';
+		if (strcmp(strrchr(link, '/') + 1, bdf))
+			continue;
+		snprintf(path, sizeof(path), DEVCOREDUMP "/%s/data", de->d_name);
+		data = read_file(path);
+		write_file(path, "1");
+	}
+	closedir(dir);
+	return data;
+}
+
 /*
  * The reset trigger: with the chip's watchdog and the job timeout off, a
  * running job that would never end is failed by a queue reset written to
- * debugfs (-ETIMEDOUT, ABORTED); other contexts keep working.
+ * debugfs (-ETIMEDOUT, ABORTED); other contexts keep working. The reset
+ * leaves a devcoredump naming the job, its context and process, the
+ * registers, and the job's command buffer word for word.
  */
 TEST_F_TIMEOUT(obs, debugfs_reset_queue_recovers, JAL_TEST_TIMEOUT)
 {
-	char path[PATH_MAX + 32];
+	char path[PATH_MAX + 32], want[160], bdf[64], *dump;
 	struct drm_jalapeno_ctx_status st;
 	struct jal_prog busy;
 	uint32_t sync;
@@ -249,6 +303,7 @@ TEST_F_TIMEOUT(obs, debugfs_reset_queue_recovers, JAL_TEST_TIMEOUT)
 		SKIP(return, "module parameters not writable");
 	ASSERT_EQ(0, jal_param_write("step_limit", "0"));
 	ASSERT_EQ(0, jal_param_write("job_timeout_ms", "0"));
+	ASSERT_EQ(0, jal_find_device(NULL, 0, bdf, sizeof(bdf)));
 
 	ASSERT_EQ(0, jal_busy_new(self->fd, &busy, UINT64_MAX / 2));
 	ASSERT_EQ(0, jal_syncobj_new(self->fd, &sync));
@@ -256,12 +311,28 @@ TEST_F_TIMEOUT(obs, debugfs_reset_queue_recovers, JAL_TEST_TIMEOUT)
 				sync, NULL));
 	ASSERT_EQ(0, jal_busy_wait_started(&busy, JAL_JOB_WAIT_MS));
 
+	devcoredump_clear();
 	snprintf(path, sizeof(path), "%s/reset_queue", self->dir);
 	ASSERT_EQ(-EINVAL, write_file(path, "4"));
 	ASSERT_EQ(0, write_file(path, "1"));
 	ASSERT_EQ(0, jal_syncobj_wait(self->fd, sync, JAL_JOB_WAIT_MS));
 	jal_assert_ctx_failed(_metadata, self->fd, self->ctx, -ETIMEDOUT,
 			      JAL_STATUS_ABORTED, &st);
+
+	/* The dump is written before the job's fence signals. */
+	dump = devcoredump_read(bdf);
+	ASSERT_NE(NULL, dump);
+	ASSERT_EQ(dump, strstr(dump, "Jalapeno coredump\nreason: job timed out"));
+	ASSERT_NE(NULL, strstr(dump, "  DEV_STATUS     0x"));
+	snprintf(want, sizeof(want), "context: %u (hw_ctx ", self->ctx);
+	ASSERT_NE(NULL, strstr(dump, want));
+	snprintf(want, sizeof(want), "of pid %d [jalapeno_obser", getpid());
+	ASSERT_NE(NULL, strstr(dump, want));
+	snprintf(want, sizeof(want), "command buffer: %u bytes at 0x%llx\n  %08x %08x",
+		 busy.cb.len, (unsigned long long)busy.cb.bo.va,
+		 ((uint32_t *)busy.cb.bo.map)[0], ((uint32_t *)busy.cb.bo.map)[1]);
+	ASSERT_NE(NULL, strstr(dump, want));
+	free(dump);
 
 	jal_prog_free(&busy);
 	ASSERT_EQ(0, jal_device_usable(self->fd));
