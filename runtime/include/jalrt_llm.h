@@ -251,6 +251,223 @@ JALRT_API int jalrt_llm_generate(struct jalrt_llm *llm,
  */
 JALRT_API int jalrt_llm_forward(struct jalrt_llm *llm, int token, int pos, float *logits);
 
+/* ---- batched steps (continuous batching) ------------------------------ */
+
+/*
+ * A batch advances many sequences of one model by ONE chip job per step,
+ * sharing every weight read among them. Each sequence keeps its KV cache
+ * in blocks of a pool shared by all sequences of the batch (paged KV
+ * cache): blocks are handed out as a sequence grows and returned when it
+ * is freed. A step is a list of rows, each one position of one sequence:
+ * a decode step is one row per sequence, a prefill chunk several
+ * consecutive positions of one sequence, and both mix freely in a step.
+ *
+ * Batch invariance: a row's logits and token are bit for bit what
+ * jalrt_llm_forward() and jalrt_llm_generate() give for its sequence
+ * alone, whatever else is in the step (see Documentation/runtime.rst,
+ * "Batched steps"). A batch uses the model's context and weights; the
+ * model's own KV cache is separate, so jalrt_llm_generate() and batches
+ * of one model do not disturb each other (one thread at a time).
+ */
+
+struct jalrt_llm_batch;
+struct jalrt_llm_seq;
+
+/* Keep the logits of every sampling row of the last step for jalrt_llm_batch_logits(). */
+#define JALRT_LLM_BATCH_LOGITS		(1u << 0)
+#define JALRT_LLM_BATCH_FLAGS		JALRT_LLM_BATCH_LOGITS
+
+/* Positions of a KV block when struct jalrt_llm_batch_options asks for 0. */
+#define JALRT_LLM_BATCH_BLOCK_SIZE	16
+
+/**
+ * struct jalrt_llm_batch_options - how big a batch is
+ * @max_seqs: live sequences at once (0 = 16).
+ * @max_rows: rows per step, decode rows and prefill-chunk rows together
+ *	(0 = @max_seqs); at most 65536.
+ * @block_size: positions per KV block (0 = JALRT_LLM_BATCH_BLOCK_SIZE).
+ * @kv_blocks: blocks in the pool; 0 = as many as @kv_bytes holds, or
+ *	without @kv_bytes enough for @max_seqs sequences of the model's
+ *	whole context.
+ * @kv_bytes: memory budget of the K and V pools of all layers, used when
+ *	@kv_blocks is 0 (0 = none).
+ * @kv_dtype: element type of the KV cache: JAL_DTYPE_F32 (0), the only
+ *	one so far.
+ * @flags: JALRT_LLM_BATCH_*.
+ */
+struct jalrt_llm_batch_options {
+	unsigned int max_seqs;
+	unsigned int max_rows;
+	unsigned int block_size;
+	unsigned int kv_blocks;
+	uint64_t kv_bytes;
+	unsigned int kv_dtype;
+	uint32_t flags;
+};
+
+/**
+ * jalrt_llm_batch_create() - make a batch for a loaded model
+ * @llm: the model (outlives the batch).
+ * @opts: sizes, or NULL for the defaults.
+ * @batch: out: the batch.
+ *
+ * Allocates the K and V pools of every layer (in device memory when the
+ * model is there), the block tables, the per-row arrays and the
+ * activations of @opts->max_rows rows, and builds the step program once:
+ * the number of rows is an argument of each dispatch.
+ * Return: 0; -EINVAL (bad options: the message says which); -ENOMEM; or
+ * the error of an allocation or of building the program.
+ */
+JALRT_API int jalrt_llm_batch_create(struct jalrt_llm *llm,
+				     const struct jalrt_llm_batch_options *opts,
+				     struct jalrt_llm_batch **batch);
+
+/**
+ * jalrt_llm_batch_destroy() - free a batch and all its sequences (or NULL)
+ * Return: 0.
+ */
+JALRT_API int jalrt_llm_batch_destroy(struct jalrt_llm_batch *batch);
+
+/**
+ * jalrt_llm_seq_create() - start an empty sequence (no positions yet)
+ * @batch: the batch.
+ * @seq: out: the sequence, owned by @batch; valid until it is freed.
+ *
+ * Takes no KV block yet: steps take them as the sequence grows.
+ * Return: 0, -EINVAL, or -ENOSPC when @batch has max_seqs live sequences.
+ */
+JALRT_API int jalrt_llm_seq_create(struct jalrt_llm_batch *batch, struct jalrt_llm_seq **seq);
+
+/**
+ * jalrt_llm_seq_free() - end a sequence and return its KV blocks at once
+ * @batch: its batch.
+ * @seq: the sequence, or NULL (nothing to do).
+ *
+ * To preempt a sequence when the pool is full, free it and run its
+ * tokens again later in a new one (recomputation).
+ * Return: 0, or -EINVAL if @seq is not a live sequence of @batch.
+ */
+JALRT_API int jalrt_llm_seq_free(struct jalrt_llm_batch *batch, struct jalrt_llm_seq *seq);
+
+/**
+ * jalrt_llm_seq_length() - positions of @seq whose keys and values are
+ *	stored: the position its next row must have
+ * Return: the length (>= 0), or -EINVAL.
+ */
+JALRT_API int jalrt_llm_seq_length(const struct jalrt_llm_batch *batch,
+				   const struct jalrt_llm_seq *seq);
+
+/**
+ * jalrt_llm_seq_blocks_needed() - KV blocks @seq takes from the pool when
+ *	a step gives it @rows more positions (for a scheduler's admission
+ *	control)
+ * Return: the count (>= 0), or -EINVAL (unknown sequence, or more
+ * positions than the model's context).
+ */
+JALRT_API int jalrt_llm_seq_blocks_needed(const struct jalrt_llm_batch *batch,
+					  const struct jalrt_llm_seq *seq, int rows);
+
+/**
+ * struct jalrt_llm_batch_row - one position of one sequence in a step
+ * @seq: a live sequence of the batch.
+ * @token: the token at @pos.
+ * @pos: its position: the sequence's length for its first row in the
+ *	step, one more for each further row of it (rows of one sequence in
+ *	increasing position order; other sequences' rows may come between).
+ * @sample: pick the next token from this row's logits (the last prompt
+ *	row and decode rows); other rows only store their keys and values.
+ * @temperature: sampling rows: 0 = greedy (ARGMAX), else as
+ *	jalrt_llm_generate() samples on the chip.
+ * @topp: sampling rows: top-p in (0, 1), else the whole distribution.
+ * @rng: sampling rows with @temperature > 0: the xorshift* state (a
+ *	sequence's seed at its first sampling row, not 0); advanced in
+ *	place by the step, so a caller passes it on to the sequence's next
+ *	sampling row.
+ */
+struct jalrt_llm_batch_row {
+	struct jalrt_llm_seq *seq;
+	int token;
+	int pos;
+	bool sample;
+	float temperature;
+	float topp;
+	uint64_t rng;
+};
+
+/**
+ * jalrt_llm_batch_step() - advance the sequences of @rows by one chip job
+ * @batch: the batch.
+ * @rows: the rows (1 up to max_rows), in any order of sequences; the @rng
+ *	of sampling rows is updated.
+ * @n_rows: their number.
+ * @out_tokens: out: @n_rows entries: the token picked by each sampling
+ *	row, -1 for the others.
+ *
+ * One job: EMBED of every row's token, every layer over all rows (the
+ * keys and values of all rows are stored in the pool before any row
+ * attends, each row to the positions up to its own: causal within a
+ * prefill chunk), then the classifier and sampler for the sampling rows
+ * only. Blocks the step needs are taken from the pool before the job and
+ * the sequences' lengths advance when it succeeds (after a job error a
+ * sequence keeps its blocks and its length).
+ * Return: 0; -EINVAL for a bad argument (unknown or freed sequence, a
+ * position beyond the context or not the next of its sequence, a token
+ * outside the vocabulary, too many rows, a bad sampler; the message says
+ * which), before anything is submitted; -ENOSPC when the step needs more
+ * KV blocks than are free, before anything changes; or a job error.
+ */
+JALRT_API int jalrt_llm_batch_step(struct jalrt_llm_batch *batch,
+				   struct jalrt_llm_batch_row *rows, int n_rows,
+				   int *out_tokens);
+
+/**
+ * jalrt_llm_batch_logits() - the logits of a sampling row of the last step
+ * @batch: a batch made with JALRT_LLM_BATCH_LOGITS.
+ * @row: index into the last step's rows.
+ * @logits: out: vocab_size floats.
+ *
+ * Return: 0, or -EINVAL (no such sampling row, no successful step yet,
+ * or the batch does not keep logits).
+ */
+JALRT_API int jalrt_llm_batch_logits(const struct jalrt_llm_batch *batch, int row,
+				     float *logits);
+
+/**
+ * struct jalrt_llm_batch_info - a batch's sizes, pool and last step
+ * @max_seqs, @max_rows, @block_size: as created (defaults filled in).
+ * @blocks: KV blocks in the pool.
+ * @free_blocks: blocks no sequence holds.
+ * @used_blocks: blocks held by live sequences.
+ * @live_seqs: sequences created and not freed.
+ * @kv_bytes: bytes of the K and V pools of all layers.
+ * @device_bytes: bytes of the pools and activations together.
+ * @in_vram: they are in device memory (else host memory).
+ * @program_insns: instructions of the step program.
+ * @steps: successful steps so far.
+ * @last_rows: rows of the last successful step.
+ * @last_sample_rows: its sampling rows.
+ * @last_device_ns: its dispatch by the device clock (timestamps around it).
+ * @last_step_ns: the whole jalrt_llm_batch_step() call by the host clock.
+ * @last_host_ns: its host↔chip overhead: @last_step_ns minus
+ *	@last_device_ns (checking and writing the rows, submit, completion,
+ *	reading the tokens).
+ */
+struct jalrt_llm_batch_info {
+	unsigned int max_seqs, max_rows, block_size;
+	unsigned int blocks, free_blocks, used_blocks, live_seqs;
+	uint64_t kv_bytes;
+	uint64_t device_bytes;
+	bool in_vram;
+	uint32_t program_insns;
+	uint64_t steps;
+	unsigned int last_rows, last_sample_rows;
+	uint64_t last_device_ns, last_step_ns, last_host_ns;
+};
+
+/** jalrt_llm_batch_query() - fill @info. Return: 0 or -EINVAL. */
+JALRT_API int jalrt_llm_batch_query(const struct jalrt_llm_batch *batch,
+				    struct jalrt_llm_batch_info *info);
+
 #ifdef __cplusplus
 }
 #endif

@@ -26,9 +26,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "jalrt_internal.h"
-#include "jalrt_graph.h"
-#include "jalrt_llm.h"
+#include "llm_internal.h"
 
 #include "checkpoint.h"
 #include "gguf-model.h"
@@ -51,52 +49,6 @@ enum { A_POS, A_END, A_TOK, A_RNG, A_NPROMPT };
 
 /* Device-clock stamps of the one-job loop: start, first position, end. */
 enum { TS_START, TS_FIRST, TS_END, TS_COUNT };
-
-struct llm_layer {
-	struct jalrt_tensor *rms_att, *wq, *wk, *wv, *wo, *rms_ffn, *w1, *w2, *w3;
-	struct jalrt_tensor *kc, *vc;
-};
-
-/* A generation program for one sampler setting. */
-struct llm_prog {
-	struct jalrt_program *prog;
-	float temperature, topp;
-};
-
-struct jalrt_llm {
-	struct jalrt_device *dev;
-	struct jalrt_context *ctx;
-	struct llm_checkpoint *ckpt;
-	struct llm_tokenizer *tok;
-	struct llm_config cfg;
-	unsigned int precision;
-	uint32_t q8_group;
-	struct jalrt_graph *g;
-	uint64_t weight_bytes;
-
-	struct jalrt_tensor *emb, *wcls, *rms_final;
-	struct llm_layer *layers;
-	struct jalrt_tensor *x, *xb, *xb2, *q, *hb, *hb2, *logits;
-	/* host-visible I/O */
-	struct jalrt_tensor *prompt, *out, *progress, *rng, *cancel, *logits_host;
-	struct jalrt_tensor *stamps;
-
-	/* weights of a GGUF file converted for the upload, freed after it */
-	void **bufs;
-	size_t n_bufs;
-
-	struct llm_prog progs[2];	/* [0] greedy, [1] the last sampling one */
-	struct jalrt_cmdbuf *cb;
-	uint32_t program_insns;
-};
-
-static uint64_t llm_now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
 
 JALRT_API const char *jalrt_precision_name(enum jalrt_precision p)
 {
@@ -527,20 +479,20 @@ JALRT_API bool jalrt_llm_piece_is_printable(const char *piece)
 
 /* ---- the generation program ---------------------------------------------- */
 
-/*
- * d = W x for a matrix of @cols columns. At int8, x is quantised too
- * (runq.c's matmul, JAL_INSN_F_Q8X) wherever the chip can do that for the
- * matrix's group; quant.h decides, for the reference's int8 mode too.
- */
+JALRT_HIDDEN uint32_t llm_matvec_flags(const struct jalrt_llm *m, const struct jalrt_tensor *w,
+				       uint32_t cols)
+{
+	if (m->precision == JALRT_PRECISION_INT8 && jalrt_tensor_dtype(w) == JALRT_DTYPE_Q8 &&
+	    llm_int8_quantizes_x(cols, jalrt_tensor_group(w)))
+		return JALRT_MATVEC_QUANTIZE_X;
+	return 0;
+}
+
+/* d = W x for a matrix of @cols columns (see llm_matvec_flags()). */
 static int matvec(const struct jalrt_llm *m, struct jalrt_program *p, struct jalrt_ref d,
 		  struct jalrt_tensor *w, struct jalrt_ref x, uint32_t cols)
 {
-	uint32_t flags = 0;
-
-	if (m->precision == JALRT_PRECISION_INT8 && jalrt_tensor_dtype(w) == JALRT_DTYPE_Q8 &&
-	    llm_int8_quantizes_x(cols, jalrt_tensor_group(w)))
-		flags = JALRT_MATVEC_QUANTIZE_X;
-	return jalrt_op_matvec_flags(p, d, w, x, flags);
+	return jalrt_op_matvec_flags(p, d, w, x, llm_matvec_flags(m, w, cols));
 }
 
 static int emit_layer(struct jalrt_llm *m, struct jalrt_program *p, const struct llm_layer *ly,
