@@ -84,15 +84,21 @@ static unsigned int rnd(FIXTURE_DATA(llm_batch) *self, unsigned int n)
 	return (unsigned int)((self->rng >> 11) % n);
 }
 
-static struct jalrt_llm *load(struct __test_metadata *_metadata, struct jalrt_device *dev,
-			      const char *path, unsigned int precision)
+static struct jalrt_llm *load_flags(struct __test_metadata *_metadata, struct jalrt_device *dev,
+				    const char *path, unsigned int precision, uint32_t flags)
 {
-	struct jalrt_llm_options o = { .precision = precision };
+	struct jalrt_llm_options o = { .precision = precision, .flags = flags };
 	struct jalrt_llm *llm = NULL;
 
 	EXPECT_EQ(0, jalrt_llm_load(dev, path, NULL, &o, &llm))
 		TH_LOG("%s", jalrt_last_error_message());
 	return llm;
+}
+
+static struct jalrt_llm *load(struct __test_metadata *_metadata, struct jalrt_device *dev,
+			      const char *path, unsigned int precision)
+{
+	return load_flags(_metadata, dev, path, precision, 0);
 }
 
 /* ---- one sequence alone: the single-sequence path's answers -------------- */
@@ -367,8 +373,11 @@ static void run_sched(struct __test_metadata *_metadata, FIXTURE_DATA(llm_batch)
 	ASSERT_TRUE(rows && out);
 	s->n = n;
 	for (step = 0; s->joined < n || live(s); step++) {
-		/* join: up to max_live, one new sequence every other step */
-		while (s->joined < n && live(s) < s->max_live && (step % 2 == 0 || !live(s))) {
+		int joins = 0;
+
+		/* join: up to max_live, up to 3 new sequences every other step */
+		while (s->joined < n && live(s) < s->max_live && joins < 3 &&
+		       (step % 2 == 0 || !live(s))) {
 			struct sched_seq *q = &s->seqs[s->joined];
 
 			q->ref = &refs[s->joined];
@@ -376,8 +385,7 @@ static void run_sched(struct __test_metadata *_metadata, FIXTURE_DATA(llm_batch)
 			ASSERT_EQ(0, jalrt_llm_seq_create(s->batch, &q->seq))
 				TH_LOG("%s", jalrt_last_error_message());
 			s->joined++;
-			if (step % 2 == 0)
-				break;
+			joins++;
 		}
 		nr = plan_step(self, s, step, rows);
 		ASSERT_LT(0, nr);
@@ -401,16 +409,18 @@ static void run_sched(struct __test_metadata *_metadata, FIXTURE_DATA(llm_batch)
  * @n sequences at @precision through a batch of at most @max_live at once,
  * every sampling row's logits and token against the sequence alone.
  */
-static void batch_equals_alone(struct __test_metadata *_metadata, FIXTURE_DATA(llm_batch) *self,
-			       const char *path, unsigned int precision, int n,
-			       unsigned int max_live)
+static void batch_equals_alone_flags(struct __test_metadata *_metadata,
+				     FIXTURE_DATA(llm_batch) *self, const char *path,
+				     unsigned int precision, int n, unsigned int max_live,
+				     uint32_t flags)
 {
 	struct jalrt_llm_batch_options o = {
 		.max_seqs = max_live, .max_rows = 4 * max_live + 4, .block_size = 4,
 		.flags = JALRT_LLM_BATCH_LOGITS,
 	};
-	struct jalrt_llm *llm = load(_metadata, self->dev, path, precision);
+	struct jalrt_llm *llm = load_flags(_metadata, self->dev, path, precision, flags);
 	struct sched *s = calloc(1, sizeof(*s));
+	struct jalrt_llm_batch_info bi;
 	struct jalrt_llm_info mi;
 	struct ref_seq *refs;
 
@@ -424,14 +434,16 @@ static void batch_equals_alone(struct __test_metadata *_metadata, FIXTURE_DATA(l
 	s->vocab = mi.vocab_size;
 	s->max_live = max_live;
 	s->max_rows = o.max_rows;
-	s->chunk = 5;
+	s->chunk = 8;
 	s->all_rows_logits = true;
 	ASSERT_EQ(0, jalrt_llm_batch_create(llm, &o, &s->batch))
 		TH_LOG("%s", jalrt_last_error_message());
 	run_sched(_metadata, self, s, refs, n);
-	TH_LOG("%s, %d sequences (%u at once): %d steps of up to %u rows, %d logits and %d tokens equal",
+	ASSERT_EQ(0, jalrt_llm_batch_query(s->batch, &bi));
+	EXPECT_EQ(mi.in_vram, bi.in_vram);
+	TH_LOG("%s, %d sequences (%u at once): %d steps of up to %u rows, %d logits and %d tokens equal (%s memory)",
 	       jalrt_precision_name(precision), n, max_live, s->steps, s->max_step_rows,
-	       s->compared_logits, s->compared_tokens);
+	       s->compared_logits, s->compared_tokens, bi.in_vram ? "device" : "host");
 	EXPECT_LT(0, s->compared_logits);
 	EXPECT_LT(0, s->compared_tokens);
 	jalrt_llm_batch_destroy(s->batch);
@@ -440,11 +452,18 @@ static void batch_equals_alone(struct __test_metadata *_metadata, FIXTURE_DATA(l
 	jalrt_llm_destroy(llm);
 }
 
+static void batch_equals_alone(struct __test_metadata *_metadata, FIXTURE_DATA(llm_batch) *self,
+			       const char *path, unsigned int precision, int n,
+			       unsigned int max_live)
+{
+	batch_equals_alone_flags(_metadata, self, path, precision, n, max_live, 0);
+}
+
 static void all_sizes(struct __test_metadata *_metadata, FIXTURE_DATA(llm_batch) *self,
 		      unsigned int precision)
 {
 	static const struct { int n; unsigned int max_live; } sizes[] = {
-		{ 1, 1 }, { 2, 2 }, { 7, 4 }, { 18, 12 },
+		{ 1, 1 }, { 2, 2 }, { 7, 4 }, { 18, 16 },
 	};
 	unsigned int i;
 
@@ -471,6 +490,13 @@ BATCH_TEST(int8_every_row_equals_its_sequence_alone)
 BATCH_TEST(sparse_every_row_equals_its_sequence_alone)
 {
 	all_sizes(_metadata, self, JALRT_PRECISION_SPARSE);
+}
+
+/* The model in host memory: the batch's pools and activations too. */
+BATCH_TEST(host_memory_rows_equal_their_sequence_alone)
+{
+	batch_equals_alone_flags(_metadata, self, self->model, JALRT_PRECISION_INT8, 7, 4,
+				 JALRT_LLM_HOST_MEMORY);
 }
 
 BATCH_TEST(aidreams_every_row_equals_its_sequence_alone)
