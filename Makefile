@@ -9,6 +9,7 @@
 #   make vm CMD=..  run CMD in the guest with the driver loaded, from the repo root
 #   make lint       checkpatch --strict on driver/ and uapi/
 #   make bench      benchmark table: decode tok/s, per-op GFLOP/s, jobs/s, DMA GB/s
+#   make fuzz       the guest ioctl and job fuzzer, longer, with a new seed
 #   make serve      jalrt-serve (OpenAI API) on the chip at http://127.0.0.1:8080/v1
 #                   (MODEL=, TOKENIZER=, PRECISION=, PORT=, API_KEY= override)
 
@@ -21,7 +22,7 @@ KSFT_DIR = $(CACHE)/linux-src/tools/testing/selftests
 CMD ?= true
 export CMD
 
-.PHONY: all deps qemu driver runtime tests check demo vm lint bench serve clean
+.PHONY: all deps qemu driver runtime tests check demo vm lint bench serve fuzz clean
 
 all: deps qemu driver runtime tests
 
@@ -58,6 +59,14 @@ vm: all
 
 lint: deps
 	@scripts/lint.sh
+
+# The guest ioctl fuzzer for longer than make check runs it, with a new
+# seed each time (FUZZ_SEED= and FUZZ_ROUNDS= to choose; the seed is
+# printed so that a failure can be replayed).
+FUZZ_SEED ?= $(shell od -An -N4 -tu4 /dev/urandom | tr -d ' ')
+FUZZ_ROUNDS ?= 20
+fuzz: all
+	@scripts/vm.sh "JAL_FUZZ_SEED=$(FUZZ_SEED) JAL_FUZZ_ROUNDS=$(FUZZ_ROUNDS) JAL_FUZZ_ITERS=2000 tests/kselftest/build/jalapeno_fuzz && sh tests/kernel-log-check.sh"
 
 bench: all
 	@scripts/bench.sh
