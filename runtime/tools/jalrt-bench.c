@@ -10,6 +10,15 @@
  *                   [--per-token] [--host-memory]
  *                                       greedy decode rate from BOS, the
  *                                       best of REPS generations
+ *   jalrt-bench batch MODEL [--precision P] [-n STEPS] [--seqs 1,4,16,64]
+ *                   [--prompt N]
+ *                                       batched steps (jalrt_llm_batch_*):
+ *                                       aggregate decode rate of each
+ *                                       number of sequences, one job per
+ *                                       step, and the prefill rate of an
+ *                                       N-token prompt in one step, with
+ *                                       jalrt_llm_generate()'s rates of one
+ *                                       sequence as the baselines
  *
  * Figures only: nothing here passes or fails on speed.
  */
@@ -21,6 +30,14 @@
 
 #include "jalrt.h"
 #include "jalrt_llm.h"
+
+#ifdef JALRT_BENCH_SIM
+/* tests/host/runtime builds this tool on the chip model in-process. */
+#include "sim_backend.h"
+#define open_device(index, dev)	((void)(index), sim_open(1ull << 30, true, (dev)))
+#else
+#define open_device(index, dev)	jalrt_device_open((index), (dev))
+#endif
 
 #define TIMEOUT_NS	(600 * 1000000000LL)
 
@@ -260,16 +277,207 @@ static int bench_llm(struct jalrt_device *dev, int argc, char **argv)
 	return 0;
 }
 
+/* What S sequences decoding together achieved. */
+struct batch_fig {
+	double tok_per_s;
+	double step_us, device_us, overhead_us;
+};
+
+static struct jalrt_llm_batch *batch_new(struct jalrt_llm *llm, unsigned int seqs,
+					 unsigned int rows, int positions)
+{
+	struct jalrt_llm_batch_options o = { .max_seqs = seqs, .max_rows = rows };
+	struct jalrt_llm_batch *b;
+	int ret;
+
+	/* blocks for what the run stores, not whole contexts */
+	o.kv_blocks = seqs * (unsigned int)((positions + JALRT_LLM_BATCH_BLOCK_SIZE - 1) /
+					    JALRT_LLM_BATCH_BLOCK_SIZE);
+	ret = jalrt_llm_batch_create(llm, &o, &b);
+	if (ret)
+		die("batch", ret);
+	return b;
+}
+
+/* Greedy decode of @seqs sequences from BOS, @steps steps after the first. */
+static struct batch_fig batch_decode(struct jalrt_llm *llm, int seqs, int steps)
+{
+	struct jalrt_llm_batch *b = batch_new(llm, (unsigned int)seqs, (unsigned int)seqs,
+					      steps + 1);
+	struct jalrt_llm_batch_row *rows = calloc((size_t)seqs, sizeof(*rows));
+	int *out = calloc((size_t)seqs, sizeof(*out)), i, s, ret;
+	struct jalrt_llm_batch_info info;
+	struct batch_fig f = { 0 };
+	uint64_t start = 0, dev_ns = 0, host_ns = 0;
+
+	if (!rows || !out)
+		die("batch", -ENOMEM);
+	for (i = 0; i < seqs; i++) {
+		ret = jalrt_llm_seq_create(b, &rows[i].seq);
+		if (ret)
+			die("sequence", ret);
+		rows[i].token = JALRT_LLM_TOKEN_BOS;
+		rows[i].sample = true;
+	}
+	/* Position 0 first, untimed, as run.c times from the end of the first. */
+	for (s = 0; s <= steps; s++) {
+		if (s == 1)
+			start = now_ns();
+		ret = jalrt_llm_batch_step(b, rows, seqs, out);
+		if (ret)
+			die("step", ret);
+		jalrt_llm_batch_query(b, &info);
+		if (s) {
+			dev_ns += info.last_device_ns;
+			host_ns += info.last_host_ns;
+		}
+		for (i = 0; i < seqs; i++) {
+			rows[i].pos = s + 1;
+			rows[i].token = out[i];
+		}
+	}
+	if (steps) {
+		uint64_t elapsed = now_ns() - start;
+
+		f.tok_per_s = (double)seqs * steps / (elapsed * 1e-9);
+		f.step_us = elapsed / 1e3 / steps;
+		f.device_us = dev_ns / 1e3 / steps;
+		f.overhead_us = host_ns / 1e3 / steps;
+	}
+	jalrt_llm_batch_destroy(b);
+	free(rows);
+	free(out);
+	return f;
+}
+
+/* One sequence's @n-token prompt (BOS, then ids 2..) in one step. */
+static struct batch_fig batch_prefill(struct jalrt_llm *llm, const int *prompt, int n)
+{
+	struct jalrt_llm_batch *b = batch_new(llm, 1, (unsigned int)n, n);
+	struct jalrt_llm_batch_row *rows = calloc((size_t)n, sizeof(*rows));
+	int *out = calloc((size_t)n, sizeof(*out)), i, ret;
+	struct jalrt_llm_batch_info info;
+	struct jalrt_llm_seq *seq;
+	struct batch_fig f = { 0 };
+
+	if (!rows || !out)
+		die("batch", -ENOMEM);
+	ret = jalrt_llm_seq_create(b, &seq);
+	if (ret)
+		die("sequence", ret);
+	for (i = 0; i < n; i++) {
+		rows[i].seq = seq;
+		rows[i].pos = i;
+		rows[i].token = prompt[i];
+	}
+	rows[n - 1].sample = true;
+	ret = jalrt_llm_batch_step(b, rows, n, out);
+	if (ret)
+		die("prefill", ret);
+	jalrt_llm_batch_query(b, &info);
+	f.step_us = info.last_step_ns / 1e3;
+	f.device_us = info.last_device_ns / 1e3;
+	f.overhead_us = info.last_host_ns / 1e3;
+	f.tok_per_s = n / (info.last_step_ns * 1e-9);
+	jalrt_llm_batch_destroy(b);
+	free(rows);
+	free(out);
+	return f;
+}
+
+/* jalrt_llm_generate()'s rate for one sequence, the best of two. */
+static double single_rate(struct jalrt_llm *llm, const int *prompt, int n_prompt, int steps)
+{
+	struct jalrt_llm_generate_params gp = {
+		.prompt = prompt, .n_prompt = n_prompt, .steps = steps,
+	};
+	double best = 0;
+	int r, ret;
+
+	for (r = 0; r < 2; r++) {
+		struct jalrt_llm_stats st;
+
+		ret = jalrt_llm_generate(llm, &gp, &st);
+		if (ret)
+			die("generate", ret);
+		if (st.tokens_per_second > best)
+			best = st.tokens_per_second;
+	}
+	return best;
+}
+
+static int bench_batch(struct jalrt_device *dev, int argc, char **argv)
+{
+	struct jalrt_llm_options opts = { 0 };
+	struct jalrt_llm_info info;
+	enum jalrt_precision prec;
+	struct jalrt_llm *llm;
+	char list[64], *tok, *save;
+	int steps, n_prompt, *prompt, bos = JALRT_LLM_TOKEN_BOS, i, ret;
+	struct batch_fig f;
+
+	if (argc < 2)
+		die("usage: jalrt-bench batch MODEL [--precision P] [-n STEPS] [--seqs LIST] [--prompt N]",
+		    -EINVAL);
+	if (jalrt_precision_parse(arg_str(argc, argv, "--precision", "f32"), &prec))
+		die("precision", -EINVAL);
+	opts.precision = prec;
+	ret = jalrt_llm_load(dev, argv[1], NULL, &opts, &llm);
+	if (ret)
+		die("load", ret);
+	jalrt_llm_query(llm, &info);
+	steps = (int)arg_long(argc, argv, "-n", 64);
+	n_prompt = (int)arg_long(argc, argv, "--prompt", 128);
+	if (steps < 1 || steps >= info.seq_len || n_prompt < 1 || n_prompt > info.seq_len)
+		die("steps or prompt beyond the model's context", -EINVAL);
+
+	/* the baselines: one sequence through jalrt_llm_generate() */
+	printf("batch_single_decode_tok_per_s %.2f tok/s\n",
+	       single_rate(llm, &bos, 1, steps + 1));
+	snprintf(list, sizeof(list), "%s", arg_str(argc, argv, "--seqs", "1,4,16,64"));
+	for (tok = strtok_r(list, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+		int seqs = atoi(tok);
+
+		if (seqs < 1)
+			die("--seqs", -EINVAL);
+		f = batch_decode(llm, seqs, steps);
+		printf("batch_decode_%d_tok_per_s %.2f tok/s\n", seqs, f.tok_per_s);
+		printf("batch_decode_%d_step_us %.1f us\n", seqs, f.step_us);
+		printf("batch_decode_%d_device_us %.1f us\n", seqs, f.device_us);
+		printf("batch_decode_%d_overhead_us %.1f us\n", seqs, f.overhead_us);
+	}
+
+	prompt = malloc((size_t)n_prompt * sizeof(*prompt));
+	if (!prompt)
+		die("prompt", -ENOMEM);
+	prompt[0] = bos;
+	for (i = 1; i < n_prompt; i++)
+		prompt[i] = 2 + (int)((i * 2654435761u) % (unsigned int)(info.vocab_size - 2));
+	/* the device loop over a prompt: (n - 1) positions after the first */
+	printf("batch_single_prefill_tok_per_s %.2f tok/s\n",
+	       single_rate(llm, prompt, n_prompt, n_prompt));
+	f = batch_prefill(llm, prompt, n_prompt);
+	printf("batch_prefill_tok_per_s %.2f tok/s\n", f.tok_per_s);
+	printf("batch_prefill_step_us %.1f us\n", f.step_us);
+	printf("batch_prefill_device_us %.1f us\n", f.device_us);
+	printf("batch_prefill_overhead_us %.1f us\n", f.overhead_us);
+	printf("batch_prompt %d tokens\n", n_prompt);
+	printf("batch_memory %s\n", info.in_vram ? "device" : "host");
+	free(prompt);
+	jalrt_llm_destroy(llm);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	struct jalrt_device *dev;
 	int ret;
 
 	if (argc < 2) {
-		fprintf(stderr, "usage: jalrt-bench null|copy|llm [options]\n");
+		fprintf(stderr, "usage: jalrt-bench null|copy|llm|batch [options]\n");
 		return 2;
 	}
-	ret = jalrt_device_open((unsigned int)arg_long(argc, argv, "--device", 0), &dev);
+	ret = open_device((unsigned int)arg_long(argc, argv, "--device", 0), &dev);
 	if (ret)
 		die("open", ret);
 	if (!strcmp(argv[1], "null"))
@@ -278,6 +486,8 @@ int main(int argc, char **argv)
 		ret = bench_copy(dev, argc - 1, argv + 1);
 	else if (!strcmp(argv[1], "llm"))
 		ret = bench_llm(dev, argc - 1, argv + 1);
+	else if (!strcmp(argv[1], "batch"))
+		ret = bench_batch(dev, argc - 1, argv + 1);
 	else
 		die("unknown benchmark", -EINVAL);
 	jalrt_device_close(dev);
