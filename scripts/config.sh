@@ -1,7 +1,7 @@
 # SPDX-License-Identifier: MIT
 # Shared settings for the build and VM scripts; sourced, not run.
 # Bump JAL_DEPS_VERSION when install-deps.sh learns a new package.
-JAL_DEPS_VERSION=4
+JAL_DEPS_VERSION=5
 JAL_TOP=${JAL_TOP:-$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)}
 JAL_CACHE=${JAL_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/jalapeno}
 JAL_KERNEL_DIR=$JAL_CACHE/guest-kernel
