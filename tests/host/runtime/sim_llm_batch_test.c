@@ -659,6 +659,38 @@ BATCH_TEST(blocks_are_taken_returned_and_reused)
 	jalrt_llm_destroy(llm);
 }
 
+/* The model's own KV cache and the batch's pool are separate. */
+BATCH_TEST(single_generation_between_steps_disturbs_nothing)
+{
+	struct jalrt_llm_batch_options o = { .max_seqs = 2, .max_rows = 16 };
+	struct jalrt_llm *llm = load(_metadata, self->dev, self->model, JALRT_PRECISION_INT8);
+	struct jalrt_llm_batch *b;
+	struct jalrt_llm_seq *seq;
+	struct ref_seq *refs;
+	int pos, tok;
+
+	ASSERT_NE(NULL, llm);
+	refs = make_refs(_metadata, self, llm, 2, 300, MAX_POS, false);
+	ASSERT_NE(NULL, refs);
+	ASSERT_EQ(0, jalrt_llm_batch_create(llm, &o, &b)) TH_LOG("%s", jalrt_last_error_message());
+	ASSERT_EQ(0, jalrt_llm_seq_create(b, &seq));
+	tok = prefill(b, seq, &refs[0], 0, refs[0].n_prompt);
+	for (pos = refs[0].n_prompt; pos < refs[0].positions; pos++) {
+		struct ref_seq other = refs[1];
+
+		EXPECT_EQ(refs[0].tokens[pos], tok) TH_LOG("position %d", pos);
+		/* another sequence alone on the same model, between two steps */
+		ref_run(_metadata, llm, &other, refs[1].positions, 0);
+		EXPECT_EQ(0, memcmp(other.tokens, refs[1].tokens, sizeof(other.tokens)));
+		tok = prefill(b, seq, &refs[0], pos, 1);
+	}
+	EXPECT_EQ(refs[0].tokens[pos], tok);
+	EXPECT_EQ(refs[0].positions, jalrt_llm_seq_length(b, seq));
+	jalrt_llm_batch_destroy(b);
+	free_refs(refs, 2);
+	jalrt_llm_destroy(llm);
+}
+
 /* ---- bad arguments ----------------------------------------------------------- */
 
 static void expect_einval(struct __test_metadata *_metadata, struct jalrt_llm_batch *b,
