@@ -344,7 +344,8 @@ JALRT_API int jalrt_llm_seq_create(struct jalrt_llm_batch *batch, struct jalrt_l
  * @seq: the sequence, or NULL (nothing to do).
  *
  * To preempt a sequence when the pool is full, free it and run its
- * tokens again later in a new one (recomputation).
+ * tokens again later in a new one (recomputation). The pointer may come
+ * back from a later jalrt_llm_seq_create() for another sequence.
  * Return: 0, or -EINVAL if @seq is not a live sequence of @batch.
  */
 JALRT_API int jalrt_llm_seq_free(struct jalrt_llm_batch *batch, struct jalrt_llm_seq *seq);
@@ -382,7 +383,8 @@ JALRT_API int jalrt_llm_seq_blocks_needed(const struct jalrt_llm_batch *batch,
  * @rng: sampling rows with @temperature > 0: the xorshift* state (a
  *	sequence's seed at its first sampling row, not 0); advanced in
  *	place by the step, so a caller passes it on to the sequence's next
- *	sampling row.
+ *	sampling row. Each row uses its own: two sampling rows of one
+ *	sequence in a step do not chain their states.
  */
 struct jalrt_llm_batch_row {
 	struct jalrt_llm_seq *seq;

@@ -523,7 +523,8 @@ BATCH_TEST(sampling_rows_equal_the_single_sequence_sampler)
 		{ 1.0f, 1.0f, 12345 }, { 0.5f, 0.95f, 3 },
 	};
 	const int n = (int)(sizeof(cases) / sizeof(cases[0]));
-	struct jalrt_llm_batch_options o = { .max_seqs = 4, .max_rows = 12, .block_size = 8 };
+	/* blocks of 5: a context of 64 ends in a partial block */
+	struct jalrt_llm_batch_options o = { .max_seqs = 4, .max_rows = 12, .block_size = 5 };
 	struct jalrt_llm *llm = load(_metadata, self->dev, self->model, JALRT_PRECISION_F32);
 	struct sched *s = calloc(1, sizeof(*s));
 	struct ref_seq *refs = calloc((size_t)n, sizeof(*refs));
