@@ -63,6 +63,7 @@
 #define JAL_REG_DEV_STATUS		0x024	/* RO */
 #define   JAL_DEV_STATUS_READY		JAL_BIT(0)	/* reset complete */
 #define   JAL_DEV_STATUS_BUSY		JAL_BIT(1)	/* a job is executing */
+#define   JAL_DEV_STATUS_FATAL		JAL_BIT(2)	/* stopped; only a device reset recovers */
 
 /*
  * Interrupt status: bit q is set when queue q completed a descriptor with
@@ -124,6 +125,48 @@
 #define JAL_REG_FAULT_ACK		0x0bc	/* WO: any value clears */
 
 /*
+ * Fault injection, for testing recovery (JAL_CAP_FAULT_INJECT only: the
+ * model's "fault-injection" property, off by default). Every descriptor
+ * the chip finishes on the target queue counts down JAL_REG_INJECT_AFTER;
+ * the descriptor that finds it at 0 gets the fault instead of (or, for
+ * the interrupt kinds, besides) its normal completion. Then AFTER is
+ * reloaded from PERIOD, or injection stops if PERIOD is 0. Writing KIND
+ * restarts the countdown and clears FIRED. The registers keep their
+ * values across queue and device resets, so a rate survives recovery.
+ */
+#define JAL_REG_INJECT_KIND		0x0c0	/* RW: JAL_INJECT_*, 0 = off */
+#define JAL_REG_INJECT_QUEUE		0x0c4	/* RW: target queue, or ANY */
+#define   JAL_INJECT_ANY_QUEUE		0xffffffffu
+#define JAL_REG_INJECT_AFTER		0x0c8	/* RW: descriptors before the fault */
+#define JAL_REG_INJECT_PERIOD		0x0cc	/* RW: reload of AFTER; 0 = once */
+#define JAL_REG_INJECT_FIRED		0x0d0	/* RO: faults injected */
+
+/*
+ * enum jal_inject_kind - what JAL_REG_INJECT_KIND injects
+ * @JAL_INJECT_OFF: nothing.
+ * @JAL_INJECT_HANG: the queue's job never finishes: the chip stays busy
+ *	with it (no other queue runs), and a queue reset does not end it;
+ *	a device reset does.
+ * @JAL_INJECT_DROP_IRQ: the completion is written but its interrupt is
+ *	not raised.
+ * @JAL_INJECT_DUP_IRQ: the completion's interrupt is raised twice.
+ * @JAL_INJECT_BAD_COMPL: the descriptor is written back, but the
+ *	completion record gets a seqno the driver never issued.
+ * @JAL_INJECT_FATAL: instead of finishing the descriptor the chip stops:
+ *	JAL_DEV_STATUS_FATAL, a fault record (ABORTED, the job's queue and
+ *	context) and JAL_IRQ_ERROR; no queue runs until a device reset.
+ */
+enum jal_inject_kind {
+	JAL_INJECT_OFF = 0,
+	JAL_INJECT_HANG = 1,
+	JAL_INJECT_DROP_IRQ = 2,
+	JAL_INJECT_DUP_IRQ = 3,
+	JAL_INJECT_BAD_COMPL = 4,
+	JAL_INJECT_FATAL = 5,
+	JAL_INJECT_COUNT
+};
+
+/*
  * Per-queue registers, JAL_QUEUE_STRIDE apart from JAL_REG_QUEUE_BASE.
  * The ring is a power-of-two array of struct jal_desc in host memory
  * (physical addresses; rings are owned by the kernel driver and are not
@@ -162,6 +205,7 @@
 #define JAL_CAP_MSIX			JAL_BIT(3)
 #define JAL_CAP_VRAM			JAL_BIT(4)	/* device memory, JAL_PTE_VRAM */
 #define JAL_CAP_LLM			JAL_BIT(5)	/* dtypes and opcodes of ISA 1.1 */
+#define JAL_CAP_FAULT_INJECT		JAL_BIT(6)	/* JAL_REG_INJECT_* (testing) */
 
 /**
  * struct jal_ctx_entry - one hardware context in the context table
