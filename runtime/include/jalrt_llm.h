@@ -279,6 +279,8 @@ struct jalrt_llm_seq;
 
 /* Positions of a KV block when struct jalrt_llm_batch_options asks for 0. */
 #define JALRT_LLM_BATCH_BLOCK_SIZE	16
+/* Most steps one jalrt_llm_batch_decode() runs. */
+#define JALRT_LLM_BATCH_MAX_STEPS	64
 
 /**
  * struct jalrt_llm_batch_options - how big a batch is
@@ -423,13 +425,40 @@ JALRT_API int jalrt_llm_batch_step(struct jalrt_llm_batch *batch,
 				   int *out_tokens);
 
 /**
+ * jalrt_llm_batch_decode() - @steps decode steps of the same sequences in
+ *	one job, the chip feeding each row's token to its next position
+ * @batch: the batch.
+ * @rows: one row per sequence (each sequence at most once), at its
+ *	length, with the token there; every row samples (its @sample is
+ *	ignored) with its sampler, and its @rng is updated.
+ * @n_rows: their number, 1 up to max_rows.
+ * @steps: positions each sequence advances, 1 to
+ *	JALRT_LLM_BATCH_MAX_STEPS (within the model's context).
+ * @out_tokens: out: @steps * @n_rows tokens, step k's token of row r at
+ *	[k * @n_rows + r].
+ *
+ * The same tokens as @steps calls of jalrt_llm_batch_step() with a
+ * sampling row per sequence, each fed the token the last one picked
+ * (as jalrt_llm_generate()'s device loop feeds its own), for one
+ * host<->chip round trip instead of @steps. Rows do not stop at BOS: the
+ * caller ignores what follows (the sequence still advances by @steps, its
+ * blocks for all of them taken up front). No logits are kept.
+ * Return: 0; -EINVAL (as jalrt_llm_batch_step(), and a sequence with two
+ * rows, @steps out of range); -ENOSPC; or a job error.
+ */
+JALRT_API int jalrt_llm_batch_decode(struct jalrt_llm_batch *batch,
+				     struct jalrt_llm_batch_row *rows, int n_rows, int steps,
+				     int *out_tokens);
+
+/**
  * jalrt_llm_batch_logits() - the logits of a sampling row of the last step
  * @batch: a batch made with JALRT_LLM_BATCH_LOGITS.
  * @row: index into the last step's rows.
  * @logits: out: vocab_size floats.
  *
- * Return: 0, or -EINVAL (no such sampling row, no successful step yet,
- * or the batch does not keep logits).
+ * Return: 0, or -EINVAL (no such sampling row, no successful step yet
+ * or a jalrt_llm_batch_decode() since, or the batch does not keep
+ * logits).
  */
 JALRT_API int jalrt_llm_batch_logits(const struct jalrt_llm_batch *batch, int row,
 				     float *logits);
@@ -445,11 +474,15 @@ JALRT_API int jalrt_llm_batch_logits(const struct jalrt_llm_batch *batch, int ro
  * @device_bytes: bytes of the pools and activations together.
  * @in_vram: they are in device memory (else host memory).
  * @program_insns: instructions of the step program.
- * @steps: successful steps so far.
- * @last_rows: rows of the last successful step.
+ * @steps: successful steps so far (a jalrt_llm_batch_decode() counts its
+ *	steps).
+ * @last_steps: steps of the last successful job (1 for
+ *	jalrt_llm_batch_step()); the figures below are for the whole job.
+ * @last_rows: rows of the last successful job.
  * @last_sample_rows: its sampling rows.
  * @last_device_ns: its dispatch by the device clock (timestamps around it).
- * @last_step_ns: the whole jalrt_llm_batch_step() call by the host clock.
+ * @last_step_ns: the whole jalrt_llm_batch_step() or _decode() call by
+ *	the host clock.
  * @last_host_ns: its host↔chip overhead: @last_step_ns minus
  *	@last_device_ns (checking and writing the rows, submit, completion,
  *	reading the tokens).
@@ -462,7 +495,7 @@ struct jalrt_llm_batch_info {
 	bool in_vram;
 	uint32_t program_insns;
 	uint64_t steps;
-	unsigned int last_rows, last_sample_rows;
+	unsigned int last_steps, last_rows, last_sample_rows;
 	uint64_t last_device_ns, last_step_ns, last_host_ns;
 };
 

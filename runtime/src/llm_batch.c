@@ -3,9 +3,10 @@
  * Batched steps: many sequences of one model advanced by one chip job per
  * step, with their KV caches in blocks of a shared pool (paged KV cache).
  *
- * The step program is built once per batch and takes two arguments,
+ * The step program is built once per batch and takes three arguments,
  *
  *   r0 = B, the rows of the step     r1 = S, the rows that sample
+ *   r2 = K, steps (the decode loop only)
  *
  * and runs straight through (no loop): EMBED(ROWS) of the rows' tokens,
  * per layer RMSNORM(ROWS), MATMUL q/k/v, ROPE(ROWS) at each row's
@@ -18,6 +19,13 @@
  * bits its single-row form gives (the ISA's batch invariance), and the
  * order of operations is llm.c's emit_layer(), so a row's logits are
  * jalrt_llm_forward()'s for its sequence alone.
+ *
+ * jalrt_llm_batch_decode() runs a second program, built on first use: the
+ * same body in a loop of K steps over B decode rows (S = B, each row its
+ * own sampling row) that after each step copies every row's token into
+ * its input and to the output array and advances its position and length
+ * (scalar loads and stores), as jalrt_llm_generate()'s device loop feeds
+ * its own tokens back: K positions per sequence for one job.
  *
  * Memory: the K and V pools of all layers in one buffer and the
  * activations of max_rows rows in another, in device memory when the
@@ -34,7 +42,7 @@
 
 #include "llm_internal.h"
 
-enum { BA_ROWS, BA_SAMPLES, BA_NUM };
+enum { BA_ROWS, BA_SAMPLES, BA_STEPS, BA_NUM };
 
 /* Temporaries of the program for operand addresses (jalrt_program_scalar). */
 #define BP_TEMPS		6
@@ -45,6 +53,7 @@ enum { BA_ROWS, BA_SAMPLES, BA_NUM };
 /* Byte offsets of the per-row arrays in the host buffer. */
 struct batch_io {
 	uint64_t tokens, positions, lengths, tables, picks, params, rng, results, stamps, logits;
+	uint64_t outs;		/* the decode loop's tokens, step by step */
 	uint64_t size;
 };
 
@@ -82,6 +91,7 @@ struct jalrt_llm_batch {
 	struct batch_act a;
 	struct batch_io o;
 	struct jalrt_program *prog;
+	struct jalrt_program *loop;	/* the decode loop, built on first use */
 	struct jalrt_cmdbuf *cb;
 	uint64_t stamp;
 
@@ -89,6 +99,8 @@ struct jalrt_llm_batch {
 	uint64_t steps;
 	unsigned int last_rows, last_samples;
 	int *last_pick;		/* max_rows: a row's sampling index, or -1 */
+	bool logits_valid;	/* the last job was a step and kept its logits */
+	unsigned int last_steps;
 	uint64_t last_device_ns, last_step_ns;
 };
 
@@ -207,6 +219,7 @@ static void lay_out(struct jalrt_llm_batch *b)
 	o->results = place(&o->size, r * 4, IO_ALIGN);
 	o->stamps = place(&o->size, 16, IO_ALIGN);
 	o->logits = place(&o->size, b->flags & JALRT_LLM_BATCH_LOGITS ? voc : 0, IO_ALIGN);
+	o->outs = place(&o->size, r * JALRT_LLM_BATCH_MAX_STEPS * 4, IO_ALIGN);
 }
 
 /* In device memory when @vram and the chip has room, else in host memory. */
@@ -480,9 +493,69 @@ static void emit_head(struct bprog *bp)
 			     JALRT_DIM((uint32_t)c->vocab_size), &rows);
 }
 
-static int build_program(struct jalrt_llm_batch *b)
+/* Registers of the decode loop. */
+struct bloop {
+	unsigned int step, row, at, out, tmp;
+	uint32_t step_label, row_label;
+};
+
+static int loop_regs(struct bprog *bp, struct bloop *lp)
+{
+	int ret = jalrt_program_scalar(bp->p, &lp->step);
+
+	if (!ret)
+		ret = jalrt_program_scalar(bp->p, &lp->row);
+	if (!ret)
+		ret = jalrt_program_scalar(bp->p, &lp->at);
+	if (!ret)
+		ret = jalrt_program_scalar(bp->p, &lp->out);
+	if (!ret)
+		ret = jalrt_program_scalar(bp->p, &lp->tmp);
+	if (!ret)
+		ret = jalrt_kb_new_label(bp->kb, &lp->step_label);
+	if (!ret)
+		ret = jalrt_kb_new_label(bp->kb, &lp->row_label);
+	return ret;
+}
+
+/* u32 at R[@at] + @off += 1 */
+static void emit_inc32(struct bprog *bp, const struct bloop *lp, uint64_t off)
+{
+	jalrt_kb_ld32(bp->kb, lp->tmp, lp->at, off);
+	jalrt_kb_addi(bp->kb, lp->tmp, lp->tmp, 1);
+	jalrt_kb_st32(bp->kb, lp->tmp, lp->at, off);
+}
+
+/*
+ * After a step of the decode loop, for every row b (sampling row b: the
+ * picks are the identity): token b = result b, also to the output array;
+ * position and length b one further. Then the next step, K in all.
+ */
+static void emit_feedback(struct bprog *bp, const struct bloop *lp)
+{
+	const struct batch_io *o = &bp->b->o;
+
+	jalrt_kb_li(bp->kb, lp->at, jalrt_buffer_va(bp->b->io));
+	jalrt_kb_li(bp->kb, lp->row, 0);
+	jalrt_kb_bind(bp->kb, lp->row_label);
+	jalrt_kb_ld32(bp->kb, lp->tmp, lp->at, o->results);
+	jalrt_kb_st32(bp->kb, lp->tmp, lp->at, o->tokens);
+	jalrt_kb_st32(bp->kb, lp->tmp, lp->out, 0);
+	emit_inc32(bp, lp, o->positions);
+	emit_inc32(bp, lp, o->lengths);
+	jalrt_kb_addi(bp->kb, lp->at, lp->at, 4);
+	jalrt_kb_addi(bp->kb, lp->out, lp->out, 4);
+	jalrt_kb_addi(bp->kb, lp->row, lp->row, 1);
+	jalrt_kb_bltu(bp->kb, lp->row, BA_ROWS, lp->row_label);
+	jalrt_kb_addi(bp->kb, lp->step, lp->step, 1);
+	jalrt_kb_bltu(bp->kb, lp->step, BA_STEPS, lp->step_label);
+}
+
+/* The step program, or with @loop the decode loop around the same body. */
+static int build_program(struct jalrt_llm_batch *b, bool loop, struct jalrt_program **out)
 {
 	struct bprog bp = { .b = b };
+	struct bloop lp = { 0 };
 	unsigned int i;
 	int l, ret;
 
@@ -493,13 +566,22 @@ static int build_program(struct jalrt_llm_batch *b)
 	ret = jalrt_program_scalar(bp.p, &bp.n_res);
 	for (i = 0; !ret && i < BP_TEMPS; i++)
 		ret = jalrt_program_scalar(bp.p, &bp.t[i]);
+	if (!ret && loop)
+		ret = loop_regs(&bp, &lp);
 	if (!ret) {
 		/* The builder keeps its first error; finalize reports it. */
 		jalrt_kb_muli(bp.kb, bp.n_res, BA_ROWS, (uint64_t)b->m->cfg.dim);
+		if (loop) {
+			jalrt_kb_li(bp.kb, lp.step, 0);
+			jalrt_kb_li(bp.kb, lp.out, jalrt_buffer_va(b->io) + b->o.outs);
+			jalrt_kb_bind(bp.kb, lp.step_label);
+		}
 		emit_embed(&bp);
 		for (l = 0; l < b->m->cfg.n_layers; l++)
 			emit_layer(&bp, l);
 		emit_head(&bp);
+		if (loop)
+			emit_feedback(&bp, &lp);
 		jalrt_kb_halt(bp.kb);
 		ret = jalrt_kb_error(bp.kb);
 	}
@@ -509,7 +591,7 @@ static int build_program(struct jalrt_llm_batch *b)
 		jalrt_program_destroy(bp.p);
 		return ret;
 	}
-	b->prog = bp.p;
+	*out = bp.p;
 	return 0;
 }
 
@@ -532,7 +614,7 @@ JALRT_API int jalrt_llm_batch_create(struct jalrt_llm *m,
 	if (!ret)
 		ret = alloc_memory(b);
 	if (!ret)
-		ret = build_program(b);
+		ret = build_program(b, false, &b->prog);
 	if (ret) {
 		jalrt_llm_batch_destroy(b);
 		return ret;
@@ -546,6 +628,7 @@ JALRT_API int jalrt_llm_batch_destroy(struct jalrt_llm_batch *b)
 	if (!b)
 		return 0;
 	jalrt_program_destroy(b->prog);
+	jalrt_program_destroy(b->loop);
 	jalrt_cmdbuf_destroy(b->cb);
 	jalrt_buffer_free(b->io);
 	jalrt_buffer_free(b->act);
@@ -717,9 +800,12 @@ static void take_blocks(struct jalrt_llm_batch *b)
 	}
 }
 
-/* The per-row arrays of the step; returns the number of sampling rows. */
+/*
+ * The per-row arrays of the step (every row sampling if @all); returns
+ * the number of sampling rows.
+ */
 static unsigned int write_rows(struct jalrt_llm_batch *b, const struct jalrt_llm_batch_row *rows,
-			       int n_rows)
+			       int n_rows, bool all)
 {
 	uint32_t *tokens = io_host(b, b->o.tokens), *pos = io_host(b, b->o.positions);
 	uint32_t *len = io_host(b, b->o.lengths), *tables = io_host(b, b->o.tables);
@@ -739,7 +825,7 @@ static unsigned int write_rows(struct jalrt_llm_batch *b, const struct jalrt_llm
 		len[i] = (uint32_t)r->pos + 1;
 		memcpy(tables + (size_t)i * b->table_entries, s->blocks, table_bytes);
 		b->last_pick[i] = -1;
-		if (!r->sample)
+		if (!r->sample && !all)
 			continue;
 		b->last_pick[i] = (int)n;
 		picks[n] = (uint32_t)i;
@@ -751,16 +837,17 @@ static unsigned int write_rows(struct jalrt_llm_batch *b, const struct jalrt_llm
 	return n;
 }
 
-static int record_step(struct jalrt_llm_batch *b, int n_rows, unsigned int n_samples)
+static int record_step(struct jalrt_llm_batch *b, struct jalrt_program *p, int n_rows,
+		       unsigned int n_samples, int steps)
 {
-	uint64_t args[BA_NUM] = { (uint64_t)n_rows, n_samples };
+	uint64_t args[BA_NUM] = { (uint64_t)n_rows, n_samples, (uint64_t)steps };
 	uint64_t vocab_bytes = (uint64_t)b->m->cfg.vocab_size * 4;
 	int ret;
 
 	jalrt_cmdbuf_reset(b->cb);
 	ret = jalrt_cmdbuf_timestamp(b->cb, b->io, b->o.stamps);
 	if (!ret)
-		ret = jalrt_program_record(b->prog, b->cb, args, BA_NUM);
+		ret = jalrt_program_record(p, b->cb, args, BA_NUM);
 	if (!ret)
 		ret = jalrt_cmdbuf_use_buffer(b->cb, b->kv);
 	if (!ret)
@@ -769,7 +856,7 @@ static int record_step(struct jalrt_llm_batch *b, int n_rows, unsigned int n_sam
 		ret = jalrt_cmdbuf_use_buffer(b->cb, b->io);
 	if (!ret)
 		ret = jalrt_cmdbuf_timestamp(b->cb, b->io, b->o.stamps + 8);
-	if (!ret && (b->flags & JALRT_LLM_BATCH_LOGITS) && n_samples)
+	if (!ret && (b->flags & JALRT_LLM_BATCH_LOGITS) && n_samples && p == b->prog)
 		ret = jalrt_cmdbuf_copy(b->cb, b->io, b->o.logits, b->act, b->a.logits,
 					n_samples * vocab_bytes);
 	return ret;
@@ -787,7 +874,8 @@ static void finish_step(struct jalrt_llm_batch *b, struct jalrt_llm_batch_row *r
 	for (r = 0; r < n_rows; r++) {
 		int j = b->last_pick[r];
 
-		out_tokens[r] = j < 0 ? -1 : (int)results[j];
+		if (out_tokens)
+			out_tokens[r] = j < 0 ? -1 : (int)results[j];
 		if (j >= 0)
 			rows[r].rng = rng[j];
 	}
@@ -799,11 +887,30 @@ static void finish_step(struct jalrt_llm_batch *b, struct jalrt_llm_batch_row *r
 	}
 }
 
+/* Submit the recorded job of @steps steps and wait; the stats of the last job. */
+static int run_job(struct jalrt_llm_batch *b, struct jalrt_program *p, int n_rows,
+		   unsigned int n_samples, int steps, uint64_t start)
+{
+	const uint64_t *stamps = io_host(b, b->o.stamps);
+	int ret = record_step(b, p, n_rows, n_samples, steps);
+
+	if (!ret)
+		ret = jalrt_submit_sync(b->m->ctx, b->cb, NULL, 0, JALRT_TIMEOUT_INFINITE);
+	if (ret)
+		return ret;
+	b->steps += (uint64_t)steps;
+	b->last_rows = (unsigned int)n_rows;
+	b->last_samples = n_samples;
+	b->last_steps = (unsigned int)steps;
+	b->last_device_ns = stamps[1] - stamps[0];
+	b->last_step_ns = llm_now() - start;
+	return 0;
+}
+
 JALRT_API int jalrt_llm_batch_step(struct jalrt_llm_batch *b, struct jalrt_llm_batch_row *rows,
 				   int n_rows, int *out_tokens)
 {
 	uint64_t start = llm_now(), need;
-	const uint64_t *stamps;
 	unsigned int n_samples;
 	int i, ret;
 
@@ -823,21 +930,89 @@ JALRT_API int jalrt_llm_batch_step(struct jalrt_llm_batch *b, struct jalrt_llm_b
 	if (need > b->n_free)
 		return jalrt_set_error(-ENOSPC, "%s: the step needs %llu KV blocks, %u are free",
 				       __func__, (unsigned long long)need, b->n_free);
-	b->last_rows = 0;	/* no logits until this step succeeds */
+	b->logits_valid = false;	/* none until this step succeeds */
 	take_blocks(b);
-	n_samples = write_rows(b, rows, n_rows);
-	ret = record_step(b, n_rows, n_samples);
-	if (!ret)
-		ret = jalrt_submit_sync(b->m->ctx, b->cb, NULL, 0, JALRT_TIMEOUT_INFINITE);
+	n_samples = write_rows(b, rows, n_rows, false);
+	ret = run_job(b, b->prog, n_rows, n_samples, 1, start);
 	if (ret)
 		return ret;
 	finish_step(b, rows, n_rows, out_tokens);
-	stamps = io_host(b, b->o.stamps);
-	b->steps++;
-	b->last_rows = (unsigned int)n_rows;
-	b->last_samples = n_samples;
-	b->last_device_ns = stamps[1] - stamps[0];
-	b->last_step_ns = llm_now() - start;
+	b->logits_valid = true;
+	return 0;
+}
+
+/* A decode-loop row: a sequence of its own, at its length, K positions ahead. */
+static int check_decode_row(struct jalrt_llm_batch *b, int i, const struct jalrt_llm_batch_row *r,
+			    int steps)
+{
+	const char *fn = "jalrt_llm_batch_decode";
+	struct jalrt_llm_seq *s = find_seq(b, r->seq);
+	int ret;
+
+	if (s && s->stamp == b->stamp)
+		return jalrt_set_error(-EINVAL, "%s: row %d: its sequence has a row already", fn, i);
+	ret = check_row(b, i, r);
+	if (!ret)
+		ret = check_sampler(i, r);
+	if (ret)
+		return ret;
+	if (r->pos + steps > b->m->cfg.seq_len)
+		return jalrt_set_error(-EINVAL,
+				       "%s: row %d: %d steps from position %d exceed the context of %d",
+				       fn, i, steps, r->pos, b->m->cfg.seq_len);
+	s->next = r->pos + steps;
+	return 0;
+}
+
+/* The decode loop's tokens out, step by step, and the sequences forward. */
+static void finish_decode(struct jalrt_llm_batch *b, struct jalrt_llm_batch_row *rows,
+			  int n_rows, int steps, int *out_tokens)
+{
+	const uint32_t *outs = io_host(b, b->o.outs);
+	size_t i, n = (size_t)n_rows * (size_t)steps;
+
+	for (i = 0; i < n; i++)
+		out_tokens[i] = (int)outs[i];
+	finish_step(b, rows, n_rows, NULL);
+}
+
+JALRT_API int jalrt_llm_batch_decode(struct jalrt_llm_batch *b, struct jalrt_llm_batch_row *rows,
+				     int n_rows, int steps, int *out_tokens)
+{
+	uint64_t start = llm_now(), need;
+	int i, ret;
+
+	if (!b || !rows || !out_tokens)
+		return jalrt_set_error(-EINVAL, "%s: NULL %s", __func__,
+				       !b ? "batch" : !rows ? "rows" : "out_tokens");
+	if (n_rows < 1 || (unsigned int)n_rows > b->max_rows)
+		return jalrt_set_error(-EINVAL, "%s: %d rows, the batch takes 1 to %u", __func__,
+				       n_rows, b->max_rows);
+	if (steps < 1 || steps > JALRT_LLM_BATCH_MAX_STEPS)
+		return jalrt_set_error(-EINVAL, "%s: %d steps, 1 to %d", __func__, steps,
+				       JALRT_LLM_BATCH_MAX_STEPS);
+	b->stamp++;
+	for (i = 0; i < n_rows; i++) {
+		ret = check_decode_row(b, i, &rows[i], steps);
+		if (ret)
+			return ret;
+	}
+	need = step_blocks(b);
+	if (need > b->n_free)
+		return jalrt_set_error(-ENOSPC, "%s: the steps need %llu KV blocks, %u are free",
+				       __func__, (unsigned long long)need, b->n_free);
+	if (!b->loop) {
+		ret = build_program(b, true, &b->loop);
+		if (ret)
+			return ret;
+	}
+	b->logits_valid = false;
+	take_blocks(b);
+	write_rows(b, rows, n_rows, true);
+	ret = run_job(b, b->loop, n_rows, (unsigned int)n_rows, steps, start);
+	if (ret)
+		return ret;
+	finish_decode(b, rows, n_rows, steps, out_tokens);
 	return 0;
 }
 
@@ -851,7 +1026,8 @@ JALRT_API int jalrt_llm_batch_logits(const struct jalrt_llm_batch *b, int row, f
 	if (!(b->flags & JALRT_LLM_BATCH_LOGITS))
 		return jalrt_set_error(-EINVAL, "%s: the batch was made without JALRT_LLM_BATCH_LOGITS",
 				       __func__);
-	if (row < 0 || (unsigned int)row >= b->last_rows || b->last_pick[row] < 0)
+	if (!b->logits_valid || row < 0 || (unsigned int)row >= b->last_rows ||
+	    b->last_pick[row] < 0)
 		return jalrt_set_error(-EINVAL, "%s: row %d is not a sampling row of the last step",
 				       __func__, row);
 	j = b->last_pick[row];
@@ -879,6 +1055,7 @@ JALRT_API int jalrt_llm_batch_query(const struct jalrt_llm_batch *b,
 	info->in_vram = b->in_vram;
 	info->program_insns = jalrt_kernel_num_insns(jalrt_program_kernel(b->prog));
 	info->steps = b->steps;
+	info->last_steps = b->last_steps;
 	info->last_rows = b->last_rows;
 	info->last_sample_rows = b->last_samples;
 	info->last_device_ns = b->last_device_ns;

@@ -692,6 +692,178 @@ BATCH_TEST(single_generation_between_steps_disturbs_nothing)
 	jalrt_llm_destroy(llm);
 }
 
+/* ---- the decode loop: several steps in one job ------------------------------ */
+
+/*
+ * Prompts of all @n sequences in one step, then decode loops of varying
+ * lengths over the sequences still running, each token against the
+ * sequence alone.
+ */
+static void decode_loop_equals_alone(struct __test_metadata *_metadata,
+				     FIXTURE_DATA(llm_batch) *self, unsigned int precision)
+{
+	static const struct { float t, p; uint64_t seed; } cases[] = {
+		{ 0.0f, 0.9f, 1 }, { 1.0f, 0.9f, 42 }, { 0.8f, 0.0f, 7 }, { 1.3f, 0.5f, 99 },
+		{ 0.0f, 0.9f, 1 },
+	};
+	const int n = (int)(sizeof(cases) / sizeof(cases[0]));
+	struct jalrt_llm_batch_options o = { .max_seqs = 5, .max_rows = 64, .block_size = 4 };
+	struct jalrt_llm *llm = load(_metadata, self->dev, self->model, precision);
+	struct jalrt_llm_batch_row rows[64], dec[5];
+	struct jalrt_llm_seq *seqs[5];
+	struct jalrt_llm_batch_info info;
+	int pos[5], out[64 * 5], nr = 0, i, k, round, compared = 0;
+	struct jalrt_llm_batch *b;
+	struct ref_seq *refs = calloc((size_t)n, sizeof(*refs));
+
+	ASSERT_NE(NULL, llm);
+	ASSERT_NE(NULL, refs);
+	for (i = 0; i < n; i++) {
+		refs[i].n_prompt = 1 + 3 * i;
+		refs[i].tokens[0] = BOS;
+		for (k = 1; k < refs[i].n_prompt; k++)
+			refs[i].tokens[k] = 2 + (int)rnd(self, 298);
+		refs[i].temperature = cases[i].t;
+		refs[i].topp = cases[i].p;
+		refs[i].seed = cases[i].seed;
+		ref_run(_metadata, llm, &refs[i], 40, 0);
+	}
+	ASSERT_EQ(0, jalrt_llm_batch_create(llm, &o, &b)) TH_LOG("%s", jalrt_last_error_message());
+	for (i = 0; i < n; i++) {
+		ASSERT_EQ(0, jalrt_llm_seq_create(b, &seqs[i]));
+		for (k = 0; k < refs[i].n_prompt; k++) {
+			struct jalrt_llm_batch_row *r = &rows[nr++];
+
+			memset(r, 0, sizeof(*r));
+			r->seq = seqs[i];
+			r->pos = k;
+			r->token = refs[i].tokens[k];
+			r->sample = k == refs[i].n_prompt - 1;
+			r->temperature = refs[i].temperature;
+			r->topp = refs[i].topp;
+			r->rng = refs[i].seed;
+		}
+	}
+	ASSERT_EQ(0, jalrt_llm_batch_step(b, rows, nr, out)) TH_LOG("%s", jalrt_last_error_message());
+	for (i = 0, nr = 0; i < n; i++) {
+		nr += refs[i].n_prompt;
+		EXPECT_EQ(refs[i].tokens[refs[i].n_prompt], out[nr - 1]);
+		pos[i] = refs[i].n_prompt;
+		dec[i] = rows[nr - 1];
+		dec[i].pos = pos[i];
+		dec[i].token = out[nr - 1];
+	}
+	for (round = 0;; round++) {
+		struct jalrt_llm_batch_row run[5];
+		int idx[5], m = 0, steps = 1 + (round * 5) % 9;
+
+		for (i = 0; i < n; i++) {
+			if (!seqs[i])
+				continue;
+			if (pos[i] >= refs[i].positions) {
+				ASSERT_EQ(0, jalrt_llm_seq_free(b, seqs[i]));
+				seqs[i] = NULL;
+				continue;
+			}
+			idx[m] = i;
+			run[m++] = dec[i];
+		}
+		if (!m)
+			break;
+		ASSERT_EQ(0, jalrt_llm_batch_decode(b, run, m, steps, out))
+			TH_LOG("%s", jalrt_last_error_message());
+		ASSERT_EQ(0, jalrt_llm_batch_query(b, &info));
+		EXPECT_EQ((unsigned int)steps, info.last_steps);
+		for (k = 0; k < steps; k++) {
+			for (int r = 0; r < m; r++) {
+				const struct ref_seq *ref = &refs[idx[r]];
+				int p = pos[idx[r]] + k + 1;
+
+				if (p > ref->positions)
+					continue;
+				EXPECT_EQ(ref->tokens[p], out[k * m + r])
+					TH_LOG("sequence %d, position %d, step %d of %d", idx[r], p, k,
+					       steps);
+				compared++;
+			}
+		}
+		for (int r = 0; r < m; r++) {
+			i = idx[r];
+			pos[i] += steps;
+			dec[i] = run[r];
+			dec[i].pos = pos[i];
+			dec[i].token = out[(steps - 1) * m + r];
+			EXPECT_EQ(pos[i], jalrt_llm_seq_length(b, seqs[i]));
+		}
+	}
+	ASSERT_EQ(0, jalrt_llm_batch_query(b, &info));
+	EXPECT_EQ(0u, info.used_blocks);
+	TH_LOG("%s: %d sequences, %d decoded tokens equal", jalrt_precision_name(precision), n,
+	       compared);
+	EXPECT_LT(n * 20, compared);
+	jalrt_llm_batch_destroy(b);
+	free_refs(refs, n);
+	jalrt_llm_destroy(llm);
+}
+
+BATCH_TEST(decode_loop_equals_the_single_sequence_loop)
+{
+	decode_loop_equals_alone(_metadata, self, JALRT_PRECISION_F32);
+	decode_loop_equals_alone(_metadata, self, JALRT_PRECISION_INT8);
+}
+
+BATCH_TEST(decode_loop_bad_arguments_and_pool)
+{
+	struct jalrt_llm_batch_options o = { .max_seqs = 2, .max_rows = 4, .block_size = 4,
+					     .kv_blocks = 3 };
+	struct jalrt_llm *llm = load(_metadata, self->dev, self->model, JALRT_PRECISION_F32);
+	struct jalrt_llm_batch_row rows[2];
+	struct jalrt_llm_batch *b;
+	struct jalrt_llm_seq *s;
+	int out[2 * JALRT_LLM_BATCH_MAX_STEPS];
+
+	ASSERT_NE(NULL, llm);
+	ASSERT_EQ(0, jalrt_llm_batch_create(llm, &o, &b)) TH_LOG("%s", jalrt_last_error_message());
+	ASSERT_EQ(0, jalrt_llm_seq_create(b, &s));
+	memset(rows, 0, sizeof(rows));
+	rows[0].seq = s;
+	rows[0].token = BOS;
+	rows[1] = rows[0];
+	EXPECT_EQ(-EINVAL, jalrt_llm_batch_decode(b, rows, 2, 1, out));
+	EXPECT_NE(NULL, strstr(jalrt_last_error_message(), "a row already"));
+	EXPECT_EQ(-EINVAL, jalrt_llm_batch_decode(b, rows, 1, 0, out));
+	EXPECT_EQ(-EINVAL, jalrt_llm_batch_decode(b, rows, 1, JALRT_LLM_BATCH_MAX_STEPS + 1, out));
+	EXPECT_EQ(-EINVAL, jalrt_llm_batch_decode(b, rows, 1, 1, NULL));
+	rows[0].temperature = 1.0f;
+	EXPECT_EQ(-EINVAL, jalrt_llm_batch_decode(b, rows, 1, 1, out));	/* rng 0 */
+	rows[0].temperature = 0.0f;
+	/* 13 positions need 4 blocks of 4, the pool has 3 */
+	EXPECT_EQ(-ENOSPC, jalrt_llm_batch_decode(b, rows, 1, 13, out));
+	EXPECT_EQ(0, jalrt_llm_seq_length(b, s));
+	EXPECT_EQ(0, jalrt_llm_batch_decode(b, rows, 1, 12, out))
+		TH_LOG("%s", jalrt_last_error_message());
+	EXPECT_EQ(12, jalrt_llm_seq_length(b, s));
+	rows[0].pos = 12;
+	rows[0].token = out[11];
+	EXPECT_EQ(-ENOSPC, jalrt_llm_batch_decode(b, rows, 1, 1, out));
+	/* a context of 64: 52 more steps from 12 would pass its end */
+	ASSERT_EQ(0, jalrt_llm_seq_free(b, s));
+	jalrt_llm_batch_destroy(b);
+	o.kv_blocks = 0;
+	ASSERT_EQ(0, jalrt_llm_batch_create(llm, &o, &b));
+	ASSERT_EQ(0, jalrt_llm_seq_create(b, &s));
+	rows[0].seq = s;
+	rows[0].pos = 0;
+	EXPECT_EQ(0, jalrt_llm_batch_decode(b, rows, 1, 60, out));
+	rows[0].pos = 60;
+	EXPECT_EQ(-EINVAL, jalrt_llm_batch_decode(b, rows, 1, 5, out));
+	EXPECT_NE(NULL, strstr(jalrt_last_error_message(), "context"));
+	EXPECT_EQ(0, jalrt_llm_batch_decode(b, rows, 1, 4, out));
+	EXPECT_EQ(64, jalrt_llm_seq_length(b, s));
+	jalrt_llm_batch_destroy(b);
+	jalrt_llm_destroy(llm);
+}
+
 /* ---- bad arguments ----------------------------------------------------------- */
 
 static void expect_einval(struct __test_metadata *_metadata, struct jalrt_llm_batch *b,
