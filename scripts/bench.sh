@@ -93,13 +93,14 @@ guest=$bench_dir/guest-bench.sh
 } >"$guest"
 # ---- batched steps: appended to the guest run ---------------------------------
 # jalrt-bench batch on gen-15M: aggregate decode tok/s of 1, 4, 16 and 64
-# sequences (one job per step) and a 128-token prompt in one step, with
+# sequences (one job per step, and 16 steps per job with
+# jalrt_llm_batch_decode()) and a 128-token prompt in one step, with
 # jalrt_llm_generate()'s single-sequence rates from the same run.
 batch_steps=64
 [ "$quick" = 1 ] && batch_steps=16
 batch_precisions=(f32 int8)
 for p in "${batch_precisions[@]}"; do
-	echo "\$b batch '$gen15m' --precision $p -n $batch_steps --seqs 1,4,16,64 --prompt 128 | sed 's/^/BATCH $p /'"
+	echo "\$b batch '$gen15m' --precision $p -n $batch_steps --seqs 1,4,16,64 --prompt 128 --loop 16 | sed 's/^/BATCH $p /'"
 done >>"$guest"
 
 say "running the guest benchmarks (one VM boot)"
@@ -163,19 +164,22 @@ bget() { awk -v p="$1" -v k="$2" '$1 == "BATCH" && $2 == p && $3 == k { print $4
 echo
 echo "Batched steps, gen-15M (jalrt_llm_batch_step(): one job per step for all its sequences)"
 echo "decode: aggregate greedy tok/s of N sequences over $batch_steps steps; single: jalrt_llm_generate()"
-echo "of one sequence; prefill: a 128-token prompt, one step vs the single device loop;"
+echo "of one sequence; 16/64 loop: 16 steps per job (jalrt_llm_batch_decode());"
+echo "prefill: a 128-token prompt, one step vs the single device loop;"
 echo "overhead: host<->chip time per step at 16 sequences (step minus device clock)"
-printf '%-7s %9s %9s %9s %9s %9s %9s %10s %10s %8s %9s\n' weights single "1 seq" "4 seqs" \
-	"16 seqs" "64 seqs" "64/single" "prefill 1" "prefill B" "B/1" overhead
+printf '%-7s %9s %9s %9s %9s %9s %9s %9s %9s %10s %10s %8s %9s\n' weights single "1 seq" \
+	"4 seqs" "16 seqs" "64 seqs" "64/single" "16 loop" "64 loop" "prefill 1" "prefill B" \
+	"B/1" overhead
 for p in "${batch_precisions[@]}"; do
 	single=$(bget "$p" batch_single_decode_tok_per_s)
 	d64=$(bget "$p" batch_decode_64_tok_per_s)
 	pre1=$(bget "$p" batch_single_prefill_tok_per_s)
 	preb=$(bget "$p" batch_prefill_tok_per_s)
 	ovh=$(bget "$p" batch_decode_16_overhead_us)
-	printf '%-7s %9s %9s %9s %9s %9s %9s %10s %10s %8s %9s\n' "$p" "${single:--}" \
+	printf '%-7s %9s %9s %9s %9s %9s %9s %9s %9s %10s %10s %8s %9s\n' "$p" "${single:--}" \
 		"$(bget "$p" batch_decode_1_tok_per_s)" "$(bget "$p" batch_decode_4_tok_per_s)" \
 		"$(bget "$p" batch_decode_16_tok_per_s)" "${d64:--}" "$(ratio "$d64" "$single")" \
+		"$(bget "$p" batch_loop_16_tok_per_s)" "$(bget "$p" batch_loop_64_tok_per_s)" \
 		"${pre1:--}" "${preb:--}" "$(ratio "$preb" "$pre1")" "${ovh:+$ovh us}"
 done
 

@@ -11,11 +11,13 @@
  *                                       greedy decode rate from BOS, the
  *                                       best of REPS generations
  *   jalrt-bench batch MODEL [--precision P] [-n STEPS] [--seqs 1,4,16,64]
- *                   [--prompt N]
+ *                   [--prompt N] [--loop K]
  *                                       batched steps (jalrt_llm_batch_*):
  *                                       aggregate decode rate of each
  *                                       number of sequences, one job per
- *                                       step, and the prefill rate of an
+ *                                       step and K steps per job
+ *                                       (jalrt_llm_batch_decode()), and
+ *                                       the prefill rate of an
  *                                       N-token prompt in one step, with
  *                                       jalrt_llm_generate()'s rates of one
  *                                       sequence as the baselines
@@ -299,18 +301,23 @@ static struct jalrt_llm_batch *batch_new(struct jalrt_llm *llm, unsigned int seq
 	return b;
 }
 
-/* Greedy decode of @seqs sequences from BOS, @steps steps after the first. */
-static struct batch_fig batch_decode(struct jalrt_llm *llm, int seqs, int steps)
+/*
+ * Greedy decode of @seqs sequences from BOS, @steps steps after the first:
+ * one job per step, or with @loop > 0 jalrt_llm_batch_decode() jobs of
+ * @loop steps.
+ */
+static struct batch_fig batch_decode(struct jalrt_llm *llm, int seqs, int steps, int loop)
 {
 	struct jalrt_llm_batch *b = batch_new(llm, (unsigned int)seqs, (unsigned int)seqs,
 					      steps + 1);
 	struct jalrt_llm_batch_row *rows = calloc((size_t)seqs, sizeof(*rows));
-	int *out = calloc((size_t)seqs, sizeof(*out)), i, s, ret;
+	int *outs = calloc((size_t)seqs * (loop > 0 ? loop : 1), sizeof(*outs));
 	struct jalrt_llm_batch_info info;
 	struct batch_fig f = { 0 };
 	uint64_t start = 0, dev_ns = 0, host_ns = 0;
+	int i, s, k, jobs = 0, ret;
 
-	if (!rows || !out)
+	if (!rows || !outs)
 		die("batch", -ENOMEM);
 	for (i = 0; i < seqs; i++) {
 		ret = jalrt_llm_seq_create(b, &rows[i].seq);
@@ -320,10 +327,14 @@ static struct batch_fig batch_decode(struct jalrt_llm *llm, int seqs, int steps)
 		rows[i].sample = true;
 	}
 	/* Position 0 first, untimed, as run.c times from the end of the first. */
-	for (s = 0; s <= steps; s++) {
+	for (s = 0; s <= steps; s += k, jobs += s > 0) {
 		if (s == 1)
 			start = now_ns();
-		ret = jalrt_llm_batch_step(b, rows, seqs, out);
+		k = s && loop > 0 ? (steps + 1 - s < loop ? steps + 1 - s : loop) : 1;
+		if (s && loop > 0)
+			ret = jalrt_llm_batch_decode(b, rows, seqs, k, outs);
+		else
+			ret = jalrt_llm_batch_step(b, rows, seqs, outs);
 		if (ret)
 			die("step", ret);
 		jalrt_llm_batch_query(b, &info);
@@ -332,21 +343,22 @@ static struct batch_fig batch_decode(struct jalrt_llm *llm, int seqs, int steps)
 			host_ns += info.last_host_ns;
 		}
 		for (i = 0; i < seqs; i++) {
-			rows[i].pos = s + 1;
-			rows[i].token = out[i];
+			rows[i].pos = s + k;
+			rows[i].token = outs[(k - 1) * seqs + i];
 		}
 	}
 	if (steps) {
 		uint64_t elapsed = now_ns() - start;
 
 		f.tok_per_s = (double)seqs * steps / (elapsed * 1e-9);
-		f.step_us = elapsed / 1e3 / steps;
-		f.device_us = dev_ns / 1e3 / steps;
-		f.overhead_us = host_ns / 1e3 / steps;
+		/* per job: a step, or a loop of them */
+		f.step_us = elapsed / 1e3 / jobs;
+		f.device_us = dev_ns / 1e3 / jobs;
+		f.overhead_us = host_ns / 1e3 / jobs;
 	}
 	jalrt_llm_batch_destroy(b);
 	free(rows);
-	free(out);
+	free(outs);
 	return f;
 }
 
@@ -413,7 +425,7 @@ static int bench_batch(struct jalrt_device *dev, int argc, char **argv)
 	enum jalrt_precision prec;
 	struct jalrt_llm *llm;
 	char list[64], *tok, *save;
-	int steps, n_prompt, *prompt, bos = JALRT_LLM_TOKEN_BOS, i, ret;
+	int steps, n_prompt, loop, *prompt, bos = JALRT_LLM_TOKEN_BOS, i, ret;
 	struct batch_fig f;
 
 	if (argc < 2)
@@ -428,6 +440,9 @@ static int bench_batch(struct jalrt_device *dev, int argc, char **argv)
 	jalrt_llm_query(llm, &info);
 	steps = (int)arg_long(argc, argv, "-n", 64);
 	n_prompt = (int)arg_long(argc, argv, "--prompt", 128);
+	loop = (int)arg_long(argc, argv, "--loop", 16);
+	if (loop < 1 || loop > JALRT_LLM_BATCH_MAX_STEPS)
+		die("--loop", -EINVAL);
 	if (steps < 1 || steps >= info.seq_len || n_prompt < 1 || n_prompt > info.seq_len)
 		die("steps or prompt beyond the model's context", -EINVAL);
 
@@ -440,11 +455,15 @@ static int bench_batch(struct jalrt_device *dev, int argc, char **argv)
 
 		if (seqs < 1)
 			die("--seqs", -EINVAL);
-		f = batch_decode(llm, seqs, steps);
+		f = batch_decode(llm, seqs, steps, 0);
 		printf("batch_decode_%d_tok_per_s %.2f tok/s\n", seqs, f.tok_per_s);
 		printf("batch_decode_%d_step_us %.1f us\n", seqs, f.step_us);
 		printf("batch_decode_%d_device_us %.1f us\n", seqs, f.device_us);
 		printf("batch_decode_%d_overhead_us %.1f us\n", seqs, f.overhead_us);
+		f = batch_decode(llm, seqs, steps, loop);
+		printf("batch_loop_%d_tok_per_s %.2f tok/s\n", seqs, f.tok_per_s);
+		printf("batch_loop_%d_job_us %.1f us\n", seqs, f.step_us);
+		printf("batch_loop_%d_overhead_us %.1f us\n", seqs, f.overhead_us);
 	}
 
 	prompt = malloc((size_t)n_prompt * sizeof(*prompt));
@@ -462,6 +481,7 @@ static int bench_batch(struct jalrt_device *dev, int argc, char **argv)
 	printf("batch_prefill_device_us %.1f us\n", f.device_us);
 	printf("batch_prefill_overhead_us %.1f us\n", f.overhead_us);
 	printf("batch_prompt %d tokens\n", n_prompt);
+	printf("batch_loop_steps %d steps\n", loop);
 	printf("batch_memory %s\n", info.in_vram ? "device" : "host");
 	free(prompt);
 	jalrt_llm_destroy(llm);
