@@ -692,6 +692,70 @@ BATCH_TEST(single_generation_between_steps_disturbs_nothing)
 	jalrt_llm_destroy(llm);
 }
 
+/*
+ * Preemption by recomputation: a sampled sequence freed half-way and run
+ * again in a new one (its prompt and generated tokens as one prefill
+ * chunk, then its saved rng state) goes on exactly as alone.
+ */
+BATCH_TEST(preempted_sequence_recomputes_the_same_tokens)
+{
+	struct jalrt_llm_batch_options o = { .max_seqs = 1, .max_rows = 64, .block_size = 4 };
+	struct jalrt_llm *llm = load(_metadata, self->dev, self->model, JALRT_PRECISION_BF16);
+	struct ref_seq r = { .n_prompt = 5, .temperature = 0.9f, .topp = 0.8f, .seed = 2024 };
+	struct jalrt_llm_batch_row rows[64];
+	struct jalrt_llm_batch *b;
+	struct jalrt_llm_seq *seq;
+	int out[64], pos, cut, k, n;
+	uint64_t rng = r.seed;
+
+	ASSERT_NE(NULL, llm);
+	r.tokens[0] = BOS;
+	for (k = 1; k < r.n_prompt; k++)
+		r.tokens[k] = 2 + (int)rnd(self, 298);
+	ref_run(_metadata, llm, &r, 30, 0);
+	ASSERT_LT(12, r.positions);
+	cut = r.positions / 2;
+	ASSERT_EQ(0, jalrt_llm_batch_create(llm, &o, &b)) TH_LOG("%s", jalrt_last_error_message());
+	for (int attempt = 0; attempt < 2; attempt++) {
+		/* positions of the first chunk: the prompt, or every token known */
+		int from = attempt ? cut + 1 : r.n_prompt;
+
+		/*
+		 * The chunk's last row samples with the state saved after the
+		 * last token generated (the first attempt stopped after the
+		 * token at position cut).
+		 */
+		ASSERT_EQ(0, jalrt_llm_seq_create(b, &seq));
+		for (k = 0; k < from; k++) {
+			memset(&rows[k], 0, sizeof(rows[k]));
+			rows[k].seq = seq;
+			rows[k].pos = k;
+			rows[k].token = r.tokens[k];
+		}
+		rows[from - 1].sample = true;
+		rows[from - 1].temperature = r.temperature;
+		rows[from - 1].topp = r.topp;
+		rows[from - 1].rng = rng;
+		n = from;
+		for (pos = from - 1; pos < (attempt ? r.positions : cut); pos++) {
+			ASSERT_EQ(0, jalrt_llm_batch_step(b, rows, n, out))
+				TH_LOG("%s", jalrt_last_error_message());
+			EXPECT_EQ(r.tokens[pos + 1], out[n - 1])
+				TH_LOG("attempt %d, position %d", attempt, pos);
+			/* the next step: one decode row with the state this one left */
+			rows[0] = rows[n - 1];
+			rows[0].pos = pos + 1;
+			rows[0].token = out[n - 1];
+			rng = rows[0].rng;
+			n = 1;
+		}
+		/* preempted: blocks back at once, recomputed from its tokens */
+		ASSERT_EQ(0, jalrt_llm_seq_free(b, seq));
+	}
+	jalrt_llm_batch_destroy(b);
+	jalrt_llm_destroy(llm);
+}
+
 /* ---- the decode loop: several steps in one job ------------------------------ */
 
 /*
