@@ -179,6 +179,26 @@ void jal_ctx_job_failed(struct jal_ctx *ctx, u64 seqno, int error,
 }
 
 /**
+ * jal_ctx_job_lost() - a device reset cut a running job the context did
+ *	not cause
+ * @ctx: context.
+ * @seqno: the job's per-context seqno.
+ *
+ * The job fails with -ECANCELED (JAL_STATUS_ABORTED) and the context is
+ * closed to new jobs, since they may need the lost job's results.
+ */
+void jal_ctx_job_lost(struct jal_ctx *ctx, u64 seqno)
+{
+	unsigned long flags;
+
+	jal_ctx_job_failed(ctx, seqno, -ECANCELED, JAL_STATUS_ABORTED, 0, 0);
+	spin_lock_irqsave(&ctx->status_lock, flags);
+	if (!ctx->kernel)
+		ctx->lost = true;
+	spin_unlock_irqrestore(&ctx->status_lock, flags);
+}
+
+/**
  * jal_ctx_describe() - a line of the debugfs contexts file
  * @jdev: device.
  * @slot: hardware context slot; nothing is printed for a free one.
@@ -195,7 +215,8 @@ void jal_ctx_describe(struct jal_device *jdev, u32 slot, struct seq_file *m)
 		spin_lock_irqsave(&ctx->status_lock, sflags);
 		seq_printf(m, "%4u %4u %5d %-16s %5u %-6s %9llu %9llu %4d\n",
 			   slot, ctx->id, ctx->pid, ctx->comm, ctx->priority,
-			   ctx->banned ? "banned" : "active", ctx->submitted,
+			   ctx->lost ? "lost" : ctx->banned ? "banned" : "active",
+			   ctx->submitted,
 			   ctx->completed, atomic_read(&ctx->num_jobs));
 		spin_unlock_irqrestore(&ctx->status_lock, sflags);
 	}
@@ -495,8 +516,12 @@ int jal_ioctl_ctx_status(struct drm_device *dev, void *data,
 		return -ENOENT;
 
 	spin_lock_irqsave(&ctx->status_lock, flags);
-	args->state = ctx->banned ? DRM_JALAPENO_CTX_BANNED :
-				    DRM_JALAPENO_CTX_ACTIVE;
+	if (ctx->lost)
+		args->state = DRM_JALAPENO_CTX_LOST;
+	else if (ctx->banned)
+		args->state = DRM_JALAPENO_CTX_BANNED;
+	else
+		args->state = DRM_JALAPENO_CTX_ACTIVE;
 	args->submitted = ctx->submitted;
 	args->completed = ctx->completed;
 	args->error_seqno = ctx->error_seqno;

@@ -66,6 +66,8 @@ struct jal_ctx_seq {
  * @jobs_wq: woken when @num_jobs drops or the context is destroyed.
  * @status_lock: protects the fields below; irq-safe because job end is
  *	recorded from dma_fence callbacks.
+ * @lost: a device reset cut a running job of the context, which it did
+ *	not cause; @banned is set too, CTX_STATUS reports LOST.
  * @banned: a job failed; new submits get -ECANCELED and queued jobs are
  *	cancelled instead of run.
  * @submitted: seqno of the last submitted job.
@@ -101,6 +103,7 @@ struct jal_ctx {
 	wait_queue_head_t jobs_wq;
 
 	spinlock_t status_lock; /* fields below; irq-safe */
+	bool lost;
 	bool banned;
 	u64 submitted;
 	struct list_head unfinished;
@@ -122,6 +125,7 @@ void jal_ctx_destroy_kernel(struct jal_ctx *ctx);
 bool jal_ctx_is_banned(struct jal_ctx *ctx);
 void jal_ctx_job_failed(struct jal_ctx *ctx, u64 seqno, int error,
 			u32 hw_status, u64 fault_addr, u32 error_offset);
+void jal_ctx_job_lost(struct jal_ctx *ctx, u64 seqno);
 u64 jal_ctx_job_begin(struct jal_ctx *ctx, struct jal_ctx_seq *seq);
 void jal_ctx_job_ended(struct jal_ctx *ctx, struct jal_ctx_seq *seq);
 void jal_ctx_describe_slot(struct jal_device *jdev, u32 hw_id, char *buf,

@@ -11,6 +11,12 @@
  *   faults       the last JAL_FAULT_LOG_ENTRIES failed jobs
  *   reset_queue  write a queue number: hand the queue to its scheduler's
  *                timeout handler, which resets it if a job is running
+ *   reset_device write anything: reset the whole chip (jalapeno_job.c)
+ *   inject       read: device resets and the fault-injection registers;
+ *                write "KIND QUEUE AFTER PERIOD" (KIND off, hang,
+ *                drop_irq, dup_irq, bad_compl or fatal; QUEUE -1 for
+ *                any) to program them, on a chip with
+ *                JAL_CAP_FAULT_INJECT
  *
  * They are for people and may change; tools use fdinfo and the uapi.
  *
@@ -168,6 +174,105 @@ static const struct file_operations jal_debugfs_reset_queue_fops = {
 	.llseek = noop_llseek,
 };
 
+static ssize_t jal_debugfs_reset_device_write(struct file *file,
+					      const char __user *buf,
+					      size_t len, loff_t *pos)
+{
+	struct jal_device *jdev = file->private_data;
+
+	jal_job_recover_device(jdev, -1, false, "requested through debugfs");
+	return len;
+}
+
+static const struct file_operations jal_debugfs_reset_device_fops = {
+	.owner = THIS_MODULE,
+	.open = simple_open,
+	.write = jal_debugfs_reset_device_write,
+	.llseek = noop_llseek,
+};
+
+static const char * const jal_inject_names[JAL_INJECT_COUNT] = {
+	[JAL_INJECT_OFF] = "off",
+	[JAL_INJECT_HANG] = "hang",
+	[JAL_INJECT_DROP_IRQ] = "drop_irq",
+	[JAL_INJECT_DUP_IRQ] = "dup_irq",
+	[JAL_INJECT_BAD_COMPL] = "bad_compl",
+	[JAL_INJECT_FATAL] = "fatal",
+};
+
+static int jal_debugfs_inject_show(struct seq_file *m, void *unused)
+{
+	struct jal_device *jdev = m->private;
+	u32 kind;
+	int idx;
+
+	seq_printf(m, "device resets: %u\n", READ_ONCE(jdev->device_resets));
+	if (!(jdev->caps & JAL_CAP_FAULT_INJECT)) {
+		seq_puts(m, "fault injection: not available\n");
+		return 0;
+	}
+	if (!drm_dev_enter(&jdev->drm, &idx))
+		return -ENODEV;
+	kind = jal_rreg(jdev, JAL_REG_INJECT_KIND);
+	seq_printf(m, "kind: %s\nqueue: %d\nafter: %u\nperiod: %u\nfired: %u\n",
+		   kind < JAL_INJECT_COUNT ? jal_inject_names[kind] : "?",
+		   (int)jal_rreg(jdev, JAL_REG_INJECT_QUEUE),
+		   jal_rreg(jdev, JAL_REG_INJECT_AFTER),
+		   jal_rreg(jdev, JAL_REG_INJECT_PERIOD),
+		   jal_rreg(jdev, JAL_REG_INJECT_FIRED));
+	drm_dev_exit(idx);
+	return 0;
+}
+
+static int jal_debugfs_inject_open(struct inode *inode, struct file *file)
+{
+	return single_open(file, jal_debugfs_inject_show, inode->i_private);
+}
+
+/* "KIND QUEUE AFTER PERIOD", KIND by name; QUEUE -1 for any. */
+static ssize_t jal_debugfs_inject_write(struct file *file,
+					const char __user *ubuf, size_t len,
+					loff_t *pos)
+{
+	struct jal_device *jdev = file_inode(file)->i_private;
+	char buf[64], name[16];
+	u32 after, period, kind;
+	int queue, idx;
+
+	if (!(jdev->caps & JAL_CAP_FAULT_INJECT))
+		return -EOPNOTSUPP;
+	if (len >= sizeof(buf))
+		return -EINVAL;
+	if (copy_from_user(buf, ubuf, len))
+		return -EFAULT;
+	buf[len] = '\0';
+	if (sscanf(buf, "%15s %d %u %u", name, &queue, &after, &period) != 4)
+		return -EINVAL;
+	for (kind = 0; kind < JAL_INJECT_COUNT; kind++)
+		if (!strcmp(name, jal_inject_names[kind]))
+			break;
+	if (kind == JAL_INJECT_COUNT || queue < -1 || queue >= JAL_NUM_QUEUES)
+		return -EINVAL;
+
+	if (!drm_dev_enter(&jdev->drm, &idx))
+		return -ENODEV;
+	jal_wreg(jdev, JAL_REG_INJECT_QUEUE, queue < 0 ? JAL_INJECT_ANY_QUEUE : queue);
+	jal_wreg(jdev, JAL_REG_INJECT_AFTER, after);
+	jal_wreg(jdev, JAL_REG_INJECT_PERIOD, period);
+	jal_wreg(jdev, JAL_REG_INJECT_KIND, kind);
+	drm_dev_exit(idx);
+	return len;
+}
+
+static const struct file_operations jal_debugfs_inject_fops = {
+	.owner = THIS_MODULE,
+	.open = jal_debugfs_inject_open,
+	.read = seq_read,
+	.write = jal_debugfs_inject_write,
+	.llseek = seq_lseek,
+	.release = single_release,
+};
+
 /**
  * jal_debugfs_init() - create the device's debugfs files
  * @jdev: device, before drm_dev_register(); the DRM core removes the
@@ -188,4 +293,8 @@ void jal_debugfs_init(struct jal_device *jdev)
 			    &jal_debugfs_faults_fops);
 	debugfs_create_file("reset_queue", 0200, root, jdev,
 			    &jal_debugfs_reset_queue_fops);
+	debugfs_create_file("reset_device", 0200, root, jdev,
+			    &jal_debugfs_reset_device_fops);
+	debugfs_create_file("inject", 0600, root, jdev,
+			    &jal_debugfs_inject_fops);
 }

@@ -388,6 +388,7 @@ static int jal_pci_probe(struct pci_dev *pdev, const struct pci_device_id *id)
 	ret = jal_job_sched_init(jdev);
 	if (ret)
 		return ret;
+	jal_job_recover_init(jdev);
 
 	/* Needs the schedulers: zeroing runs jobs of a kernel context. */
 	ret = jal_vram_init(jdev);

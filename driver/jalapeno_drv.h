@@ -134,6 +134,14 @@ struct jal_fault_log {
  *	and on address-space release, so removal waits for a release in
  *	progress. Outermost lock of the address-space code.
  * @vms: every address space of the device (&jal_vm.dev_link).
+ * @recover_work: whole-device recovery, on @reset_wq.
+ * @recover_lock: protects the request below; irq-safe (interrupt
+ *	threads and completion paths ask for recovery).
+ * @recover_why: the pending request's reason, NULL if none.
+ * @recover_queue: the queue the chip is stuck on, or -1.
+ * @recover_blame: the job running on @recover_queue caused the reset.
+ * @device_resets: whole-device resets so far (written by the recovery
+ *	work only).
  * @faults: the last failed jobs, for debugfs.
  * @irq_vectors: interrupt vectors in use.
  * @num_irq_vectors: number of entries of @irq_vectors in use.
@@ -167,6 +175,13 @@ struct jal_device {
 
 	struct mutex vms_lock; /* vms, page-table teardown */
 	struct list_head vms;
+
+	struct work_struct recover_work;
+	spinlock_t recover_lock; /* recover_why/queue/blame; irq-safe */
+	const char *recover_why;
+	int recover_queue;
+	bool recover_blame;
+	u32 device_resets;
 
 	struct jal_fault_log faults;
 

@@ -181,6 +181,29 @@ void jal_hw_queue_reset(struct jal_queue *q)
 }
 
 /**
+ * jal_hw_quiesce() - let the running job finish, start no other
+ * @jdev: device, inside drm_dev_enter().
+ * @timeout_us: how long the running job may take.
+ *
+ * Disables every queue (the chip finishes the job it runs and fetches no
+ * more descriptors) and waits for the chip to be idle.
+ *
+ * Return: 0 once idle, -ETIMEDOUT if a job still runs (it hangs).
+ */
+int jal_hw_quiesce(struct jal_device *jdev, u32 timeout_us)
+{
+	unsigned int i;
+	u32 status;
+
+	for (i = 0; i < JAL_NUM_QUEUES; i++)
+		jal_qwreg(&jdev->queues[i], JAL_Q_CTRL, 0);
+	return readl_poll_timeout(jdev->regs + JAL_REG_DEV_STATUS, status,
+				  !(status & JAL_DEV_STATUS_BUSY) ||
+				  (status & JAL_DEV_STATUS_FATAL), 100,
+				  timeout_us);
+}
+
+/**
  * jal_hw_queue_is_busy() - is the chip executing a job of this queue?
  * @q: queue with jobs on its ring.
  *
@@ -264,6 +287,27 @@ static void jal_hw_program(struct jal_device *jdev)
 		   jdev->ctx_table_dma);
 	for (i = 0; i < JAL_NUM_QUEUES; i++)
 		jal_hw_queue_program(&jdev->queues[i]);
+}
+
+/**
+ * jal_hw_device_reset() - reset the whole chip and program it again
+ * @jdev: device, inside drm_dev_enter(), interrupts masked by the caller.
+ *
+ * Ends whatever the chip was doing (without write-back), then programs
+ * the context table, step limit and every queue's ring (empty: HEAD and
+ * TAIL 0). The caller rewrites the rings and enables the chip.
+ *
+ * Return: 0 or -ETIMEDOUT if the chip did not come out of reset.
+ */
+int jal_hw_device_reset(struct jal_device *jdev)
+{
+	int ret;
+
+	ret = jal_hw_reset(jdev);
+	if (ret)
+		return ret;
+	jal_hw_program(jdev);
+	return 0;
 }
 
 static int jal_hw_check_identity(struct jal_device *jdev)

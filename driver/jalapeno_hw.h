@@ -31,8 +31,8 @@ struct jal_device;
  * @compl: completion record the chip writes after each descriptor.
  * @compl_dma: bus address of @compl.
  * @fence_context: dma_fence context of the hardware fences.
- * @lock: protects @tail, @next_seqno, @inflight, @dead, @last_retire_ns
- *	and every descriptor write. Taken by run_job (scheduler workqueue), the
+ * @lock: protects @tail, @next_seqno, @inflight, @dead, @last_retire_ns,
+ *	@record_corrupt and every descriptor write. Taken by run_job (scheduler workqueue), the
  *	completion thread, the timeout handler and device removal; all of
  *	them may sleep, and no fence is signalled while it is held, so
  *	fence callbacks can never recurse into it.
@@ -46,6 +46,8 @@ struct jal_device;
  * @dead: set on device removal; nothing is written to the ring after it.
  * @last_retire_ns: when the last job left @inflight (ktime_get_ns()), for
  *	the files' engine time.
+ * @record_corrupt: the completion record held a seqno never issued; it
+ *	is ignored until a device reset rewrote it.
  */
 struct jal_queue {
 	struct jal_device *jdev;
@@ -65,6 +67,7 @@ struct jal_queue {
 	u32 num_inflight;
 	bool dead;
 	u64 last_retire_ns;
+	bool record_corrupt;
 };
 
 u32 jal_rreg(struct jal_device *jdev, u32 reg);
@@ -104,6 +107,8 @@ void jal_hw_fini(struct jal_device *jdev);
 void jal_hw_queue_program(struct jal_queue *q);
 void jal_hw_queue_reset(struct jal_queue *q);
 bool jal_hw_queue_is_busy(struct jal_queue *q);
+int jal_hw_quiesce(struct jal_device *jdev, u32 timeout_us);
+int jal_hw_device_reset(struct jal_device *jdev);
 void jal_hw_sync_step_limit(struct jal_device *jdev);
 void jal_hw_mmu_invalidate(struct jal_device *jdev, u32 hw_ctx);
 void jal_hw_write_ctx_entry(struct jal_device *jdev, u32 hw_ctx,

@@ -238,6 +238,15 @@ static void jal_queue_collect_locked(struct jal_queue *q,
 	/* The descriptor write-back happened before the record write. */
 	dma_rmb();
 
+	/* A seqno never issued: the record cannot be trusted, nor the chip. */
+	if (unlikely(last >= q->next_seqno)) {
+		if (!q->record_corrupt)
+			jal_job_recover_device(jdev, -1, false,
+					       "corrupt completion record");
+		q->record_corrupt = true;
+		return;
+	}
+
 	list_for_each_entry_safe(job, tmp, &q->inflight, q_link) {
 		struct jal_desc *d = &q->ring[job->ring_index];
 		u32 status, error_offset;
@@ -488,7 +497,7 @@ jal_job_timedout(struct drm_sched_job *sched_job)
 	enum drm_gpu_sched_stat stat = DRM_GPU_SCHED_STAT_NOMINAL;
 	struct jal_coredump_regs regs;
 	struct dma_fence *finished;
-	bool guilty = false;
+	bool guilty = false, stuck = false;
 	char who[64];
 	LIST_HEAD(done);
 	int idx;
@@ -518,6 +527,7 @@ jal_job_timedout(struct drm_sched_job *sched_job)
 		jal_coredump_capture(q, &regs);
 		/* Returns once the chip stopped touching the job's memory. */
 		jal_hw_queue_reset(q);
+		stuck = !(jal_qrreg(q, JAL_Q_STATUS) & JAL_Q_STATUS_IDLE);
 		jal_queue_collect_locked(q, &done);
 		guilty = job->state == JAL_JOB_INFLIGHT;
 		trace_jal_reset(q->index, guilty);
@@ -528,7 +538,16 @@ jal_job_timedout(struct drm_sched_job *sched_job)
 					   JAL_STATUS_ABORTED, 0, 0);
 			jal_job_retire_locked(q, job, -ETIMEDOUT, &done);
 		}
-		jal_queue_restart_locked(q, &done);
+		/*
+		 * A chip that a queue reset does not stop needs a device
+		 * reset, which rewrites every ring; the job that hung it has
+		 * been failed above.
+		 */
+		if (stuck)
+			jal_job_recover_device(jdev, q->index, false,
+					       "a queue reset did not stop the chip");
+		else
+			jal_queue_restart_locked(q, &done);
 	}
 	mutex_unlock(&q->lock);
 	drm_dev_exit(idx);
@@ -1007,6 +1026,165 @@ int jal_ioctl_submit(struct drm_device *dev, void *data,
 }
 
 /*
+ * Whole-device recovery, for what a queue reset cannot mend: a chip that
+ * a queue reset does not stop, a fatal error, a completion record that
+ * cannot be trusted, or an operator's request (debugfs reset_device).
+ * It runs on the ordered reset workqueue, so never beside a queue's
+ * timeout handling, with every scheduler stopped:
+ *
+ * 1. the chip finishes the job it runs (quiesce); only a job that does
+ *    not finish in JAL_RECOVER_QUIESCE_MS is cut;
+ * 2. the whole chip is reset and programmed again;
+ * 3. on every ring, jobs the chip wrote back keep their result; a cut
+ *    job fails: with -EIO if it caused the reset (its context is
+ *    banned), else with -ECANCELED and its context is LOST; every job
+ *    that had not started is written to the fresh ring and runs.
+ */
+#define JAL_RECOVER_QUIESCE_MS	1000
+
+/**
+ * jal_job_recover_device() - ask for a reset of the whole chip
+ * @jdev: device.
+ * @queue: the queue the chip is stuck on, or -1 if not known.
+ * @blame: the job running on @queue caused it and fails; false if that
+ *	job was failed already (or @queue is -1).
+ * @why: for the log.
+ *
+ * Callable from any context; requests made before the reset starts are
+ * served by it.
+ */
+void jal_job_recover_device(struct jal_device *jdev, int queue, bool blame,
+			    const char *why)
+{
+	unsigned long flags;
+
+	spin_lock_irqsave(&jdev->recover_lock, flags);
+	if (!jdev->recover_why || (jdev->recover_queue < 0 && queue >= 0)) {
+		jdev->recover_why = why;
+		jdev->recover_queue = queue;
+		jdev->recover_blame = blame && queue >= 0;
+	}
+	spin_unlock_irqrestore(&jdev->recover_lock, flags);
+	queue_work(jdev->reset_wq, &jdev->recover_work);
+}
+
+/*
+ * After the device reset: retire what the chip wrote back, fail the job
+ * it was running on @q if @running (guilty if @blame, else lost), then
+ * rewrite the rest into the empty ring.
+ */
+static void jal_queue_recover_locked(struct jal_queue *q, bool running,
+				     bool blame, struct list_head *done)
+{
+	struct jal_job *job, *tmp;
+	u64 last_done = q->next_seqno - 1;
+
+	lockdep_assert_held(&q->lock);
+
+	list_for_each_entry_safe(job, tmp, &q->inflight, q_link) {
+		u32 status = jal_mem_rd32(&q->ring[job->ring_index].status);
+		int error;
+
+		if (status != JAL_DESC_STATUS_PENDING) {
+			error = jal_hw_status_errno(status);
+			if (error)
+				jal_ctx_job_failed(job->ctx, job->seq.seqno, error,
+						   status, 0, 0);
+			jal_job_retire_locked(q, job, error, done);
+		} else if (running) {
+			running = false;
+			if (blame)
+				jal_ctx_job_failed(job->ctx, job->seq.seqno,
+						   -EIO, JAL_STATUS_ABORTED, 0, 0);
+			else
+				jal_ctx_job_lost(job->ctx, job->seq.seqno);
+			jal_job_retire_locked(q, job, blame ? -EIO : -ECANCELED,
+					      done);
+		} else if (job->hw_seqno <= last_done) {
+			last_done = job->hw_seqno - 1;
+		}
+	}
+	/* The chip counts on from the oldest job still to run. */
+	jal_mem_wr64(&q->compl->seqno, last_done);
+	q->record_corrupt = false;
+	jal_queue_restart_locked(q, done);
+}
+
+static void jal_job_recover_work(struct work_struct *work)
+{
+	struct jal_device *jdev = container_of(work, struct jal_device,
+					       recover_work);
+	struct list_head done[JAL_NUM_QUEUES];
+	unsigned long flags;
+	const char *why;
+	int queue, idx, ret;
+	unsigned int i;
+	u32 busy = 0;
+	bool blame;
+
+	spin_lock_irqsave(&jdev->recover_lock, flags);
+	why = jdev->recover_why;
+	queue = jdev->recover_queue;
+	blame = jdev->recover_blame;
+	jdev->recover_why = NULL;
+	spin_unlock_irqrestore(&jdev->recover_lock, flags);
+	if (!why || !drm_dev_enter(&jdev->drm, &idx))
+		return;
+
+	for (i = 0; i < JAL_NUM_QUEUES; i++) {
+		INIT_LIST_HEAD(&done[i]);
+		drm_sched_wqueue_stop(&jdev->queues[i].sched);
+	}
+	/* Which queue's job, if any, the reset will cut. */
+	if (jal_hw_quiesce(jdev, JAL_RECOVER_QUIESCE_MS * USEC_PER_MSEC)) {
+		for (i = 0; i < JAL_NUM_QUEUES; i++)
+			if (!(jal_qrreg(&jdev->queues[i], JAL_Q_STATUS) &
+			      JAL_Q_STATUS_IDLE))
+				busy |= BIT(i);
+	}
+	if (queue >= 0 && !blame)
+		busy &= ~BIT(queue);	/* its running job was failed already */
+	if (queue >= 0 && blame)
+		busy |= BIT(queue);
+
+	jal_wreg(jdev, JAL_REG_IRQ_MASK, ~0u);
+	for (i = 0; i < jdev->num_irq_vectors; i++)
+		synchronize_irq(jdev->irq_vectors[i].irq);
+	ret = jal_hw_device_reset(jdev);
+
+	for (i = 0; i < JAL_NUM_QUEUES; i++) {
+		struct jal_queue *q = &jdev->queues[i];
+
+		mutex_lock(&q->lock);
+		jal_queue_recover_locked(q, busy & BIT(i), blame && queue == i,
+					 &done[i]);
+		mutex_unlock(&q->lock);
+	}
+	if (!ret)
+		jal_hw_enable(jdev);
+	jdev->device_resets++;
+	trace_jal_reset(JAL_NUM_QUEUES, busy && blame);
+	drm_err(&jdev->drm, "device reset (%s)%s\n", why,
+		ret ? ": the chip did not come back" : "");
+	drm_dev_exit(idx);
+
+	for (i = 0; i < JAL_NUM_QUEUES; i++) {
+		jal_jobs_signal(&done[i]);
+		drm_sched_wqueue_start(&jdev->queues[i].sched);
+	}
+}
+
+/**
+ * jal_job_recover_init() - set up whole-device recovery
+ * @jdev: device.
+ */
+void jal_job_recover_init(struct jal_device *jdev)
+{
+	spin_lock_init(&jdev->recover_lock);
+	INIT_WORK(&jdev->recover_work, jal_job_recover_work);
+}
+
+/*
  * Interrupts. They live beside job completion because that is all they
  * do: a queue's vector completes the queue's jobs, the error vector logs
  * the chip's fault record and hands a stopped queue to its scheduler's
@@ -1024,6 +1202,12 @@ static void jal_job_handle_error(struct jal_device *jdev)
 
 	if (!drm_dev_enter(&jdev->drm, &idx))
 		return;
+
+	if (jal_rreg(jdev, JAL_REG_DEV_STATUS) & JAL_DEV_STATUS_FATAL) {
+		queue = jal_rreg(jdev, JAL_REG_FAULT_QUEUE);
+		jal_job_recover_device(jdev, queue < JAL_NUM_QUEUES ? queue : -1,
+				       true, "the chip reported a fatal error");
+	}
 
 	status = jal_rreg(jdev, JAL_REG_FAULT_STATUS);
 	if (status & JAL_FAULT_STATUS_VALID) {

@@ -234,6 +234,14 @@ struct drm_jalapeno_bo_wait {
 /* Context states reported by DRM_IOCTL_JALAPENO_CTX_STATUS. */
 #define DRM_JALAPENO_CTX_ACTIVE		0
 #define DRM_JALAPENO_CTX_BANNED		1	/* a job failed; submit fails */
+/*
+ * A device reset cut a running job of the context through no fault of
+ * its own (its fence: -ECANCELED, hw_status JAL_STATUS_ABORTED); its later
+ * jobs may have needed that job's results, so submit fails as for a
+ * banned context. Recreate the context and resubmit. Jobs that had not
+ * started when the device was reset are not lost: they run afterwards.
+ */
+#define DRM_JALAPENO_CTX_LOST		2
 
 /**
  * struct drm_jalapeno_ctx_status - DRM_IOCTL_JALAPENO_CTX_STATUS argument
