@@ -728,10 +728,8 @@ JALRT_API int jalrt_llm_seq_blocks_needed(const struct jalrt_llm_batch *b,
 
 /* ---- steps ------------------------------------------------------------- */
 
-static int check_sampler(int i, const struct jalrt_llm_batch_row *r)
+static int check_sampler(const char *fn, int i, const struct jalrt_llm_batch_row *r)
 {
-	const char *fn = "jalrt_llm_batch_step";
-
 	if (!(r->temperature >= 0.0f) || r->temperature > 1e30f)
 		return jalrt_set_error(-EINVAL, "%s: row %d: temperature %g is not a finite value >= 0",
 				       fn, i, r->temperature);
@@ -744,10 +742,10 @@ static int check_sampler(int i, const struct jalrt_llm_batch_row *r)
 	return 0;
 }
 
-static int check_row(struct jalrt_llm_batch *b, int i, const struct jalrt_llm_batch_row *r)
+static int check_row(struct jalrt_llm_batch *b, const char *fn, int i,
+		     const struct jalrt_llm_batch_row *r)
 {
 	const struct llm_config *c = &b->m->cfg;
-	const char *fn = "jalrt_llm_batch_step";
 	struct jalrt_llm_seq *s = find_seq(b, r->seq);
 
 	if (!s)
@@ -768,7 +766,7 @@ static int check_row(struct jalrt_llm_batch *b, int i, const struct jalrt_llm_ba
 				       "%s: row %d: position %d, but its sequence's next position is %d",
 				       fn, i, r->pos, s->next);
 	s->next++;
-	return r->sample ? check_sampler(i, r) : 0;
+	return r->sample ? check_sampler(fn, i, r) : 0;
 }
 
 /* Blocks the checked step takes from the pool. */
@@ -922,7 +920,7 @@ JALRT_API int jalrt_llm_batch_step(struct jalrt_llm_batch *b, struct jalrt_llm_b
 				       n_rows, b->max_rows);
 	b->stamp++;
 	for (i = 0; i < n_rows; i++) {
-		ret = check_row(b, i, &rows[i]);
+		ret = check_row(b, __func__, i, &rows[i]);
 		if (ret)
 			return ret;
 	}
@@ -951,9 +949,9 @@ static int check_decode_row(struct jalrt_llm_batch *b, int i, const struct jalrt
 
 	if (s && s->stamp == b->stamp)
 		return jalrt_set_error(-EINVAL, "%s: row %d: its sequence has a row already", fn, i);
-	ret = check_row(b, i, r);
+	ret = check_row(b, fn, i, r);
 	if (!ret)
-		ret = check_sampler(i, r);
+		ret = check_sampler(fn, i, r);
 	if (ret)
 		return ret;
 	if (r->pos + steps > b->m->cfg.seq_len)
