@@ -31,7 +31,10 @@
  * activations of max_rows rows in another, in device memory when the
  * model is; the per-row arrays (tokens, positions, lengths, block tables,
  * sampling rows and their samplers, results, timestamps, logits) in one
- * host buffer the host fills before each step. The program's operand
+ * host buffer the host fills before each step, which the job copies to a
+ * mirror in device memory first (the chip reads host memory through
+ * bounce buffers, page by page, at every instruction that uses it) and
+ * whose results it copies back at the end. The program's operand
  * addresses are LI immediates, as llm.c's; it is a program of the model's
  * graph so that recording it names the weights' buffers for the job.
  */
@@ -87,6 +90,7 @@ struct jalrt_llm_batch {
 	unsigned int live_seqs;
 
 	struct jalrt_buffer *kv, *act, *io;
+	struct jalrt_buffer *rows_dev;	/* io's arrays in device memory, or NULL */
 	bool in_vram;
 	struct batch_act a;
 	struct batch_io o;
@@ -120,6 +124,12 @@ static uint64_t place(uint64_t *size, uint64_t bytes, uint64_t align)
 static void *io_host(const struct jalrt_llm_batch *b, uint64_t off)
 {
 	return (char *)jalrt_buffer_host(b->io) + off;
+}
+
+/* Where the program finds the per-row arrays. */
+static uint64_t rows_va(const struct jalrt_llm_batch *b)
+{
+	return jalrt_buffer_va(b->rows_dev ? b->rows_dev : b->io);
 }
 
 /* ---- creation ---------------------------------------------------------- */
@@ -216,10 +226,12 @@ static void lay_out(struct jalrt_llm_batch *b)
 	o->picks = place(&o->size, r * 4, IO_ALIGN);
 	o->params = place(&o->size, r * 8, IO_ALIGN);
 	o->rng = place(&o->size, r * 8, IO_ALIGN);
+	/* inputs above, rng states in and out, outputs below; the device's */
 	o->results = place(&o->size, r * 4, IO_ALIGN);
+	o->outs = place(&o->size, r * JALRT_LLM_BATCH_MAX_STEPS * 4, IO_ALIGN);
+	/* the host's only */
 	o->stamps = place(&o->size, 16, IO_ALIGN);
 	o->logits = place(&o->size, b->flags & JALRT_LLM_BATCH_LOGITS ? voc : 0, IO_ALIGN);
-	o->outs = place(&o->size, r * JALRT_LLM_BATCH_MAX_STEPS * 4, IO_ALIGN);
 }
 
 /* In device memory when @vram and the chip has room, else in host memory. */
@@ -266,6 +278,10 @@ static int alloc_memory(struct jalrt_llm_batch *b)
 		ret = alloc_buffer(b, b->a.size, b->in_vram, &b->act);
 	if (!ret)
 		ret = jalrt_buffer_alloc(b->m->dev, b->o.size, 0, &b->io);
+	/* no mirror without device memory: the chip reads io itself */
+	if (!ret && b->in_vram && b->m->dev->info.vram_size >= b->o.stamps &&
+	    jalrt_buffer_alloc(b->m->dev, b->o.stamps, JALRT_BUFFER_VRAM, &b->rows_dev))
+		b->rows_dev = NULL;
 	if (!ret)
 		ret = jalrt_cmdbuf_create(b->m->dev, &b->cb);
 	return ret;
@@ -288,7 +304,7 @@ static void li_act(struct bprog *bp, unsigned int reg, uint64_t off)
 
 static void li_io(struct bprog *bp, unsigned int reg, uint64_t off)
 {
-	jalrt_kb_li(bp->kb, reg, jalrt_buffer_va(bp->b->io) + off);
+	jalrt_kb_li(bp->kb, reg, rows_va(bp->b) + off);
 }
 
 /*
@@ -535,7 +551,7 @@ static void emit_feedback(struct bprog *bp, const struct bloop *lp)
 {
 	const struct batch_io *o = &bp->b->o;
 
-	jalrt_kb_li(bp->kb, lp->at, jalrt_buffer_va(bp->b->io));
+	jalrt_kb_li(bp->kb, lp->at, rows_va(bp->b));
 	jalrt_kb_li(bp->kb, lp->row, 0);
 	jalrt_kb_bind(bp->kb, lp->row_label);
 	jalrt_kb_ld32(bp->kb, lp->tmp, lp->at, o->results);
@@ -573,7 +589,7 @@ static int build_program(struct jalrt_llm_batch *b, bool loop, struct jalrt_prog
 		jalrt_kb_muli(bp.kb, bp.n_res, BA_ROWS, (uint64_t)b->m->cfg.dim);
 		if (loop) {
 			jalrt_kb_li(bp.kb, lp.step, 0);
-			jalrt_kb_li(bp.kb, lp.out, jalrt_buffer_va(b->io) + b->o.outs);
+			jalrt_kb_li(bp.kb, lp.out, rows_va(b) + b->o.outs);
 			jalrt_kb_bind(bp.kb, lp.step_label);
 		}
 		emit_embed(&bp);
@@ -630,6 +646,7 @@ JALRT_API int jalrt_llm_batch_destroy(struct jalrt_llm_batch *b)
 	jalrt_program_destroy(b->prog);
 	jalrt_program_destroy(b->loop);
 	jalrt_cmdbuf_destroy(b->cb);
+	jalrt_buffer_free(b->rows_dev);
 	jalrt_buffer_free(b->io);
 	jalrt_buffer_free(b->act);
 	jalrt_buffer_free(b->kv);
@@ -843,7 +860,10 @@ static int record_step(struct jalrt_llm_batch *b, struct jalrt_program *p, int n
 	int ret;
 
 	jalrt_cmdbuf_reset(b->cb);
-	ret = jalrt_cmdbuf_timestamp(b->cb, b->io, b->o.stamps);
+	/* the inputs, rng states included */
+	ret = b->rows_dev ? jalrt_cmdbuf_copy(b->cb, b->rows_dev, 0, b->io, 0, b->o.results) : 0;
+	if (!ret)
+		ret = jalrt_cmdbuf_timestamp(b->cb, b->io, b->o.stamps);
 	if (!ret)
 		ret = jalrt_program_record(p, b->cb, args, BA_NUM);
 	if (!ret)
@@ -854,6 +874,13 @@ static int record_step(struct jalrt_llm_batch *b, struct jalrt_program *p, int n
 		ret = jalrt_cmdbuf_use_buffer(b->cb, b->io);
 	if (!ret)
 		ret = jalrt_cmdbuf_timestamp(b->cb, b->io, b->o.stamps + 8);
+	/* back: rng states and results (adjacent), the decode loop's tokens */
+	if (!ret && b->rows_dev)
+		ret = jalrt_cmdbuf_copy(b->cb, b->io, b->o.rng, b->rows_dev, b->o.rng,
+					b->o.outs - b->o.rng);
+	if (!ret && b->rows_dev && p == b->loop)
+		ret = jalrt_cmdbuf_copy(b->cb, b->io, b->o.outs, b->rows_dev, b->o.outs,
+					(uint64_t)n_rows * (uint64_t)steps * 4);
 	if (!ret && (b->flags & JALRT_LLM_BATCH_LOGITS) && n_samples && p == b->prog)
 		ret = jalrt_cmdbuf_copy(b->cb, b->io, b->o.logits, b->act, b->a.logits,
 					n_samples * vocab_bytes);
