@@ -199,6 +199,38 @@ void jal_ctx_job_lost(struct jal_ctx *ctx, u64 seqno)
 }
 
 /**
+ * jal_ctx_lose_device_memory() - a device reset cleared device memory
+ * @jdev: device, being reset.
+ *
+ * Every user context whose address space maps device memory has lost
+ * data it did not lose through a job of its own (weights, KV caches):
+ * it becomes LOST (-ECANCELED, JAL_STATUS_ABORTED, no failed job), so its
+ * queued jobs are cancelled rather than run on zeroed memory.
+ */
+void jal_ctx_lose_device_memory(struct jal_device *jdev)
+{
+	unsigned long flags, sflags;
+	unsigned int slot;
+
+	spin_lock_irqsave(&jdev->ctx_table_lock, flags);
+	for (slot = 0; slot < jdev->num_contexts; slot++) {
+		struct jal_ctx *ctx = jdev->slot_ctx[slot];
+
+		if (!ctx || ctx->kernel || !jal_vm_maps_vram(ctx->vm))
+			continue;
+		spin_lock_irqsave(&ctx->status_lock, sflags);
+		if (!ctx->banned) {
+			ctx->error = -ECANCELED;
+			ctx->hw_status = JAL_STATUS_ABORTED;
+		}
+		ctx->banned = true;
+		ctx->lost = true;
+		spin_unlock_irqrestore(&ctx->status_lock, sflags);
+	}
+	spin_unlock_irqrestore(&jdev->ctx_table_lock, flags);
+}
+
+/**
  * jal_ctx_describe() - a line of the debugfs contexts file
  * @jdev: device.
  * @slot: hardware context slot; nothing is printed for a free one.

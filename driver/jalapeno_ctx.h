@@ -126,6 +126,7 @@ bool jal_ctx_is_banned(struct jal_ctx *ctx);
 void jal_ctx_job_failed(struct jal_ctx *ctx, u64 seqno, int error,
 			u32 hw_status, u64 fault_addr, u32 error_offset);
 void jal_ctx_job_lost(struct jal_ctx *ctx, u64 seqno);
+void jal_ctx_lose_device_memory(struct jal_device *jdev);
 u64 jal_ctx_job_begin(struct jal_ctx *ctx, struct jal_ctx_seq *seq);
 void jal_ctx_job_ended(struct jal_ctx *ctx, struct jal_ctx_seq *seq);
 void jal_ctx_describe_slot(struct jal_device *jdev, u32 hw_id, char *buf,

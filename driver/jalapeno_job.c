@@ -1035,7 +1035,9 @@ int jal_ioctl_submit(struct drm_device *dev, void *data,
  * 1. the chip finishes the job it runs (quiesce); only a job that does
  *    not finish in JAL_RECOVER_QUIESCE_MS is cut;
  * 2. the whole chip is reset and programmed again;
- * 3. on every ring, jobs the chip wrote back keep their result; a cut
+ * 3. the reset clears device memory: every context whose address space
+ *    maps some is LOST (its queued jobs are cancelled, not run on zeros);
+ * 4. on every ring, jobs the chip wrote back keep their result; a cut
  *    job fails: with -EIO if it caused the reset (its context is
  *    banned), else with -ECANCELED and its context is LOST; every job
  *    that had not started is written to the fresh ring and runs.
@@ -1151,6 +1153,8 @@ static void jal_job_recover_work(struct work_struct *work)
 	for (i = 0; i < jdev->num_irq_vectors; i++)
 		synchronize_irq(jdev->irq_vectors[i].irq);
 	ret = jal_hw_device_reset(jdev);
+	/* The reset cleared device memory: its users cannot go on. */
+	jal_ctx_lose_device_memory(jdev);
 
 	for (i = 0; i < JAL_NUM_QUEUES; i++) {
 		struct jal_queue *q = &jdev->queues[i];

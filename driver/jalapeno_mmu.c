@@ -452,6 +452,9 @@ int jal_vm_map_contig(struct jal_vm *vm, struct jal_vm_mapping *m, u64 size,
 	}
 
 	m->mapped = size;
+	m->vram = vram;
+	if (vram)
+		atomic_inc(&vm->vram_mappings);
 	list_add_tail(&m->link, &vm->mappings);
 	/* The chip may hold stale (negative or recycled) translations. */
 	jal_vm_invalidate_locked(vm);
@@ -485,6 +488,8 @@ void jal_vm_unmap(struct jal_vm *vm, struct jal_vm_mapping *m)
 					  m->node.start + m->mapped);
 		jal_vm_invalidate_locked(vm);
 	}
+	if (m->mapped && m->vram)
+		atomic_dec(&vm->vram_mappings);
 	m->mapped = 0;
 	mutex_unlock(&vm->lock);
 }
@@ -576,6 +581,17 @@ void jal_vm_unplug_all(struct jal_device *jdev)
 		mutex_unlock(&vm->lock);
 	}
 	mutex_unlock(&jdev->vms_lock);
+}
+
+/**
+ * jal_vm_maps_vram() - does the address space map device memory?
+ * @vm: address space.
+ *
+ * Return: true while a device-memory mapping is in place.
+ */
+bool jal_vm_maps_vram(struct jal_vm *vm)
+{
+	return atomic_read(&vm->vram_mappings);
 }
 
 /**

@@ -44,12 +44,15 @@ struct jal_pt {
  * @link: entry in &jal_vm.mappings while @node is allocated.
  * @release_dma: if set, called (under &jal_vm.lock) when the device is
  *	removed, to drop the DMA mappings of the memory behind the mapping.
+ * @vram: the mapping is of device memory; counted in
+ *	&jal_vm.vram_mappings while @mapped.
  */
 struct jal_vm_mapping {
 	struct drm_mm_node node;
 	u64 mapped;
 	struct list_head link;
 	void (*release_dma)(struct jal_vm_mapping *m);
+	bool vram;
 };
 
 /**
@@ -100,6 +103,9 @@ struct jal_vm_deferred {
  * @deferred: releases waiting for @active to drain, in @seq order.
  * @reap_work: runs ready deferred releases on jal_wq.
  * @release_work: frees the VM on jal_wq once @ref drops to zero.
+ * @vram_mappings: mappings of device memory in place (changed under
+ *	@lock, read locklessly): a device reset clears device memory, which
+ *	the contexts of this address space then lose.
  */
 struct jal_vm {
 	struct kref ref;
@@ -120,10 +126,12 @@ struct jal_vm {
 	struct work_struct reap_work;
 
 	struct work_struct release_work;
+	atomic_t vram_mappings;
 };
 
 struct jal_vm *jal_vm_create(struct jal_device *jdev);
 void jal_vm_describe(struct jal_vm *vm, struct seq_file *m);
+bool jal_vm_maps_vram(struct jal_vm *vm);
 void jal_vm_get(struct jal_vm *vm);
 void jal_vm_put(struct jal_vm *vm);
 

@@ -214,6 +214,41 @@ TEST_F_TIMEOUT(rec, reset_device_cuts_a_running_job, JAL_SLOW_TIMEOUT)
 	ASSERT_EQ(0, jal_device_usable(self->fd));
 }
 
+/*
+ * A device reset clears device memory: a context whose file has a VRAM
+ * BO becomes LOST (its data is gone), one of a file with host BOs only
+ * stays ACTIVE and keeps working.
+ */
+TEST_F_TIMEOUT(rec, reset_device_loses_device_memory_users, JAL_TEST_TIMEOUT)
+{
+	struct drm_jalapeno_device_info info;
+	struct drm_jalapeno_ctx_status st;
+	struct innocent in;
+	uint32_t ctx, vbo;
+	int vfd;
+
+	ASSERT_EQ(0, jal_query_info(self->fd, &info));
+	if (!info.vram_size)
+		SKIP(return, "no device memory");
+	vfd = jal_open();
+	ASSERT_LE(0, vfd);
+	ASSERT_EQ(0, jal_ctx_create(vfd, DRM_JALAPENO_PRIORITY_NORMAL, &ctx));
+	ASSERT_EQ(0, jal_bo_create_raw(vfd, 1 << 20, DRM_JALAPENO_BO_VRAM, &vbo, NULL));
+	ASSERT_EQ(0, innocent_init(self->fd, DRM_JALAPENO_PRIORITY_NORMAL, &in));
+
+	ASSERT_EQ(0, debugfs_write(self, "reset_device", "1"));
+	/* The host-memory user still works, which also waits out the reset. */
+	ASSERT_EQ(0, innocent_submit(self->fd, &in, 3));
+	ASSERT_EQ(0, innocent_check(self->fd, &in, 3));
+
+	ASSERT_EQ(0, jal_ctx_status(vfd, ctx, &st));
+	ASSERT_EQ(DRM_JALAPENO_CTX_LOST, st.state);
+	ASSERT_EQ(-ECANCELED, st.error);
+	ASSERT_EQ(0, st.error_seqno);
+	ASSERT_EQ(0, jal_device_usable(vfd));	/* a new context of the same file works */
+	close(vfd);
+}
+
 static const struct {
 	const char *name;
 	bool resets;		/* recovery resets the device */

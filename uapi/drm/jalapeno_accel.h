@@ -236,10 +236,13 @@ struct drm_jalapeno_bo_wait {
 #define DRM_JALAPENO_CTX_BANNED		1	/* a job failed; submit fails */
 /*
  * A device reset cut a running job of the context through no fault of
- * its own (its fence: -ECANCELED, hw_status JAL_STATUS_ABORTED); its later
- * jobs may have needed that job's results, so submit fails as for a
- * banned context. Recreate the context and resubmit. Jobs that had not
- * started when the device was reset are not lost: they run afterwards.
+ * its own (its fence: -ECANCELED, hw_status JAL_STATUS_ABORTED), or
+ * cleared device memory (DRM_JALAPENO_BO_VRAM BOs read as zero) that the
+ * context's file had mapped (error -ECANCELED, error_seqno 0). Its later
+ * jobs may have needed what was lost, so submit fails and queued jobs are
+ * cancelled as for a banned context. Restore the data, recreate the
+ * context and resubmit. Jobs of other contexts that had not started when
+ * the device was reset are not lost: they run afterwards.
  */
 #define DRM_JALAPENO_CTX_LOST		2
 
