@@ -16,11 +16,14 @@
  *   which could deadlock against a vCPU waiting in a reset write.
  * - Interrupts: the worker only records pending vectors and schedules a
  *   bottom half; MSI-X notification and INTx level changes happen there,
- *   under the BQL.
+ *   under the BQL. A vector raised again before the bottom half ran is
+ *   notified twice (a duplicated interrupt must reach the guest as two).
  *
  * Properties: vram-size (device memory, default 1 GiB; the core maps it
- * lazily, so untouched memory costs no host RAM) and compute-threads
- * (host threads for compute instructions, 0 = min(4, host CPUs)).
+ * lazily, so untouched memory costs no host RAM), compute-threads
+ * (host threads for compute instructions, 0 = min(4, host CPUs)) and
+ * fault-injection (JAL_CAP_FAULT_INJECT and the JAL_REG_INJECT_*
+ * registers, for testing a driver's recovery; off by default).
  */
 
 #include "qemu/osdep.h"
@@ -52,14 +55,19 @@ struct JalapenoState {
     MemoryRegion regs;
     MemoryRegion msix_bar;
     QEMUBH *irq_bh;
-    /* Vectors raised by the core and not yet delivered (atomic). */
+    /*
+     * Vectors raised by the core and not yet delivered (atomic), and
+     * those raised again while already pending.
+     */
     uint32_t pending_vectors;
+    uint32_t pending_again;
 
     struct jal_device *core;
 
     /* Properties. */
     uint64_t vram_size;
     uint32_t compute_threads;
+    bool fault_injection;
 };
 
 /* Platform services, called from the core's worker thread. */
@@ -88,8 +96,11 @@ static int jalapeno_dma_write(void *opaque, uint64_t pa, const void *buf,
 static void jalapeno_raise_irq(void *opaque, unsigned int vector)
 {
     JalapenoState *s = opaque;
+    uint32_t bit = 1u << vector;
 
-    qatomic_or(&s->pending_vectors, 1u << vector);
+    if (qatomic_fetch_or(&s->pending_vectors, bit) & bit) {
+        qatomic_or(&s->pending_again, bit);
+    }
     qemu_bh_schedule(s->irq_bh);
 }
 
@@ -144,22 +155,31 @@ static void jalapeno_update_intx(JalapenoState *s)
     }
 }
 
-static void jalapeno_irq_bh(void *opaque)
+static void jalapeno_msix_notify(PCIDevice *pdev, uint32_t vectors)
 {
-    JalapenoState *s = opaque;
-    PCIDevice *pdev = &s->parent_obj;
-    uint32_t vectors = qatomic_xchg(&s->pending_vectors, 0);
     unsigned int v;
 
-    if (!msix_enabled(pdev)) {
-        jalapeno_update_intx(s);
-        return;
-    }
     for (v = 0; v < JAL_MSIX_NUM_VECTORS; v++) {
         if (vectors & (1u << v)) {
             msix_notify(pdev, v);
         }
     }
+}
+
+static void jalapeno_irq_bh(void *opaque)
+{
+    JalapenoState *s = opaque;
+    PCIDevice *pdev = &s->parent_obj;
+    uint32_t vectors = qatomic_xchg(&s->pending_vectors, 0);
+    uint32_t again = qatomic_xchg(&s->pending_again, 0);
+
+    if (!msix_enabled(pdev)) {
+        /* A level: a second raise of a pending event changes nothing. */
+        jalapeno_update_intx(s);
+        return;
+    }
+    jalapeno_msix_notify(pdev, vectors);
+    jalapeno_msix_notify(pdev, again);
 }
 
 /* BAR0: every access goes to the core, which validates size/alignment. */
@@ -229,6 +249,7 @@ static void jalapeno_realize(PCIDevice *pdev, Error **errp)
     }
     cfg.vram_size = s->vram_size;
     cfg.compute_threads = s->compute_threads;
+    cfg.fault_injection = s->fault_injection;
 
     pci_config_set_interrupt_pin(pdev->config, 1);
 
@@ -292,12 +313,14 @@ static void jalapeno_reset(DeviceState *dev)
         jal_device_reset(s->core);
     }
     qatomic_set(&s->pending_vectors, 0);
+    qatomic_set(&s->pending_again, 0);
 }
 
 static const Property jalapeno_properties[] = {
     DEFINE_PROP_SIZE("vram-size", JalapenoState, vram_size,
                      JAL_VRAM_SIZE_DEFAULT),
     DEFINE_PROP_UINT32("compute-threads", JalapenoState, compute_threads, 0),
+    DEFINE_PROP_BOOL("fault-injection", JalapenoState, fault_injection, false),
 };
 
 /* The worker thread and in-flight jobs are not migratable. */

@@ -48,16 +48,24 @@ void jal_lock(struct jal_device *dev)
  * held: the binding may need its own locks (the BQL) to deliver them, and
  * a vCPU holding those may be waiting for ours.
  */
-void jal_unlock(struct jal_device *dev)
+static void jal_signal_vectors(struct jal_device *dev, uint32_t vectors)
 {
-	uint32_t vectors = dev->irq_pending;
 	unsigned int v;
 
-	dev->irq_pending = 0;
-	pthread_mutex_unlock(&dev->lock);
 	for (v = 0; vectors; v++, vectors >>= 1)
 		if ((vectors & 1) && dev->ops->raise_irq)
 			dev->ops->raise_irq(dev->opaque, v);
+}
+
+void jal_unlock(struct jal_device *dev)
+{
+	uint32_t vectors = dev->irq_pending, again = dev->irq_again;
+
+	dev->irq_pending = 0;
+	dev->irq_again = 0;
+	pthread_mutex_unlock(&dev->lock);
+	jal_signal_vectors(dev, vectors);
+	jal_signal_vectors(dev, again);
 }
 
 int jal_dma_read(struct jal_device *dev, uint64_t pa, void *buf, size_t len)
@@ -264,6 +272,7 @@ struct jal_device *jal_device_create(const struct jal_platform_ops *ops,
 	dev->opaque = opaque;
 	dev->compute_threads = cfg->compute_threads ? cfg->compute_threads :
 				jal_default_threads();
+	dev->inject_enabled = cfg->fault_injection;
 	dev->kern = jal_kernels_select(cfg->kernels);
 	if (!dev->kern) {
 		free(dev);

@@ -84,11 +84,15 @@ struct jal_platform_ops {
  *	the baseline ISA, "avx2", "avx512"); creation fails with EINVAL if
  *	it is not built in or the CPU lacks it. Results are the same bit for
  *	bit with every variant; this is for tests and benchmarks.
+ * @fault_injection: build the chip with JAL_CAP_FAULT_INJECT and the
+ *	JAL_REG_INJECT_* registers (off by default: a guest could otherwise
+ *	stop the chip at will). For testing a driver's recovery.
  */
 struct jal_device_config {
 	uint64_t vram_size;
 	unsigned int compute_threads;
 	const char *kernels;
+	bool fault_injection;
 };
 
 /** jal_device_config_default() - @cfg = the defaults (1 GiB, auto threads) */

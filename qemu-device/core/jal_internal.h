@@ -179,6 +179,22 @@ struct jal_pool {
 	bool stop;
 };
 
+/*
+ * Fault injection (JAL_REG_INJECT_*). The registers read back what was
+ * written; @countdown is the chip's own counter, loaded from @after when
+ * KIND is written and from @period after each injected fault. @armed is
+ * cleared when a fault with PERIOD 0 has fired.
+ */
+struct jal_inject {
+	uint32_t kind;			/* enum jal_inject_kind */
+	uint32_t queue;			/* < JAL_NUM_QUEUES or ANY */
+	uint32_t after;
+	uint32_t period;
+	uint32_t fired;
+	uint32_t countdown;
+	bool armed;
+};
+
 struct jal_kernels;
 
 struct jal_device {
@@ -198,6 +214,7 @@ struct jal_device {
 	unsigned int compute_threads;
 	const struct jal_kernels *kern;
 	struct jal_pool pool;
+	bool inject_enabled;		/* JAL_CAP_FAULT_INJECT */
 
 	/* Registers; all under @lock. */
 	uint32_t dev_ctrl;
@@ -211,14 +228,26 @@ struct jal_device {
 	struct jal_fault_record fault;
 	struct jal_queue queue[JAL_NUM_QUEUES];
 	unsigned int rr_last[JAL_QUEUE_PRIORITY_MAX + 1];
+	bool fatal;			/* JAL_DEV_STATUS_FATAL */
+	/* Not touched by resets, so that an injection rate survives them. */
+	struct jal_inject inject;
 
-	/* Interrupt vectors to signal once @lock is dropped. */
+	/*
+	 * Interrupt vectors to signal once @lock is dropped; those in
+	 * @irq_again are signalled a second time (JAL_INJECT_DUP_IRQ).
+	 */
 	uint32_t irq_pending;
+	uint32_t irq_again;
 
-	/* The job in flight, under @lock; @abort is read without it. */
+	/*
+	 * The job in flight, under @lock; @abort is read without it. @hung:
+	 * the worker holds the job forever (JAL_INJECT_HANG), waiting on
+	 * work_cond until a device reset sets @abort.
+	 */
 	int running_queue;
 	uint64_t job_seq;
 	atomic_bool abort;
+	bool hung;
 
 	/*
 	 * Bumped by every MMU invalidation; the worker drops its caches
@@ -278,6 +307,7 @@ uint64_t jal_now(struct jal_device *dev);
 /* jal_regs.c (callers hold the lock) */
 void jal_regs_reset(struct jal_device *dev);
 void jal_irq_raise(struct jal_device *dev, uint32_t bits);
+void jal_irq_raise_twice(struct jal_device *dev, uint32_t bits);
 void jal_fault_report(struct jal_device *dev, uint32_t ctx, uint32_t queue,
 		      enum jal_status reason, uint64_t addr, bool write);
 

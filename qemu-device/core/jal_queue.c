@@ -10,6 +10,10 @@
  * interrupts. A reset that hits the running job sets dev->abort and waits
  * on idle_cond until the worker has let go of the job; an aborted job is
  * dropped without any writeback.
+ *
+ * Fault injection (JAL_REG_INJECT_*) is decided when a job has finished
+ * executing, just before its write-back, so that every kind hits exactly
+ * the descriptor the countdown picked.
  */
 #include <stdlib.h>
 
@@ -32,7 +36,7 @@ static bool jal_ring_size_valid(uint32_t size)
 static bool jal_queue_has_work(const struct jal_device *dev,
 			       const struct jal_queue *q)
 {
-	return (dev->dev_ctrl & JAL_DEV_CTRL_ENABLE) &&
+	return (dev->dev_ctrl & JAL_DEV_CTRL_ENABLE) && !dev->fatal &&
 	       (q->ctrl & JAL_Q_CTRL_ENABLE) && !q->error &&
 	       q->head != q->tail;
 }
@@ -99,10 +103,25 @@ struct jal_desc_result {
 	uint64_t fault_addr;
 };
 
+/* A seqno the driver never issued, for JAL_INJECT_BAD_COMPL. */
+#define JAL_INJECT_SEQNO_SKEW	(1ull << 40)
+
+/* The descriptor's interrupt, as fault injection wants it. */
+static void jal_complete_irq(struct jal_device *dev, unsigned int qi,
+			     enum jal_inject_kind inject)
+{
+	if (inject == JAL_INJECT_DROP_IRQ)
+		return;
+	if (inject == JAL_INJECT_DUP_IRQ)
+		jal_irq_raise_twice(dev, JAL_IRQ_QUEUE(qi));
+	else
+		jal_irq_raise(dev, JAL_IRQ_QUEUE(qi));
+}
+
 static void jal_complete(struct jal_device *dev, unsigned int qi,
 			 uint64_t desc_pa, uint32_t next_head,
 			 const struct jal_desc *desc, const struct jal_job *job,
-			 enum jal_status st)
+			 enum jal_status st, enum jal_inject_kind inject)
 {
 	struct jal_queue *q = &dev->queue[qi];
 	struct jal_desc_result res = {
@@ -111,7 +130,9 @@ static void jal_complete(struct jal_device *dev, unsigned int qi,
 		.fault_addr = jal_le64(st ? job->fault_addr : 0),
 	};
 	struct jal_completion rec = {
-		.seqno = jal_le64(desc->seqno),
+		.seqno = jal_le64(desc->seqno +
+				  (inject == JAL_INJECT_BAD_COMPL ?
+				   JAL_INJECT_SEQNO_SKEW : 0)),
 		.head = jal_le32(next_head),
 	};
 	uint64_t res_pa = desc_pa + offsetof(struct jal_desc, status);
@@ -129,10 +150,88 @@ static void jal_complete(struct jal_device *dev, unsigned int qi,
 	q->head = next_head;
 	q->completed = (uint32_t)desc->seqno;
 	if (desc->flags & JAL_DESC_F_IRQ)
-		jal_irq_raise(dev, JAL_IRQ_QUEUE(qi));
+		jal_complete_irq(dev, qi, inject);
 	if (st != JAL_STATUS_OK)
 		jal_fault_report(dev, job->ctx_id, qi, st, job->fault_addr,
 				 job->fault_write);
+}
+
+static const char *const jal_inject_names[JAL_INJECT_COUNT] = {
+	[JAL_INJECT_OFF] = "off",
+	[JAL_INJECT_HANG] = "hang",
+	[JAL_INJECT_DROP_IRQ] = "dropped interrupt",
+	[JAL_INJECT_DUP_IRQ] = "duplicated interrupt",
+	[JAL_INJECT_BAD_COMPL] = "bad completion record",
+	[JAL_INJECT_FATAL] = "fatal error",
+};
+
+/*
+ * Count down one descriptor finished on queue @qi: the fault to inject
+ * into it, or JAL_INJECT_OFF. The one that finds the countdown at 0 gets
+ * the fault; then the countdown restarts from PERIOD, or injection stops.
+ */
+static enum jal_inject_kind jal_inject_take(struct jal_device *dev,
+					    unsigned int qi, uint64_t seqno)
+{
+	struct jal_inject *in = &dev->inject;
+
+	if (!in->armed ||
+	    (in->queue != JAL_INJECT_ANY_QUEUE && in->queue != qi))
+		return JAL_INJECT_OFF;
+	if (in->countdown) {
+		in->countdown--;
+		return JAL_INJECT_OFF;
+	}
+	in->countdown = in->period;
+	in->armed = in->period != 0;
+	if (in->fired != UINT32_MAX)
+		in->fired++;
+	jal_log(dev, "injected %s into queue %u seqno %llu (fault %u)",
+		jal_inject_names[in->kind], qi, (unsigned long long)seqno,
+		in->fired);
+	return (enum jal_inject_kind)in->kind;
+}
+
+/*
+ * JAL_INJECT_HANG: hold on to the job, as "running", until a device reset
+ * (or the device's destruction) sets dev->abort; a queue reset leaves it
+ * alone. The job is then dropped like any aborted job. Waits without the
+ * lock, on work_cond, which resets broadcast.
+ */
+static void jal_hang(struct jal_device *dev)
+{
+	dev->hung = true;
+	while (!atomic_load(&dev->abort) && !dev->stopping)
+		pthread_cond_wait(&dev->work_cond, &dev->lock);
+	dev->hung = false;
+}
+
+/*
+ * JAL_INJECT_FATAL: the job is not finished and the chip stops (no queue
+ * runs) until a device reset.
+ */
+static void jal_go_fatal(struct jal_device *dev, const struct jal_job *job)
+{
+	dev->fatal = true;
+	jal_fault_report(dev, job->ctx_id, job->queue, JAL_STATUS_ABORTED, 0,
+			 false);
+}
+
+/* Write back a job that ran to its end, unless a fault replaces that. */
+static void jal_finish(struct jal_device *dev, unsigned int qi,
+		       uint64_t desc_pa, uint32_t next_head,
+		       const struct jal_desc *desc, const struct jal_job *job,
+		       enum jal_status st)
+{
+	enum jal_inject_kind inject = jal_inject_take(dev, qi, desc->seqno);
+
+	if (inject == JAL_INJECT_HANG)
+		jal_hang(dev);
+	else if (inject == JAL_INJECT_FATAL)
+		jal_go_fatal(dev, job);
+	else
+		jal_complete(dev, qi, desc_pa, next_head, desc, job, st,
+			     inject);
 }
 
 /* Called and returns with the lock held; drops it while the job runs. */
@@ -165,11 +264,11 @@ static void jal_run_one(struct jal_device *dev, unsigned int qi)
 	st = jal_job_run(&job, &desc);
 
 	jal_lock(dev);
+	/* A reset that took the job wants no writeback. */
+	if (!atomic_load(&dev->abort))
+		jal_finish(dev, qi, desc_pa, next_head, &desc, &job, st);
 	dev->running_queue = JAL_NO_QUEUE;
 	pthread_cond_broadcast(&dev->idle_cond);
-	if (atomic_load(&dev->abort))
-		return;		/* a reset took the job: no writeback */
-	jal_complete(dev, qi, desc_pa, next_head, &desc, &job, st);
 }
 
 void *jal_worker_main(void *arg)
@@ -211,15 +310,20 @@ void jal_abort_and_wait_locked(struct jal_device *dev)
 	if (dev->running_queue == JAL_NO_QUEUE)
 		return;
 	atomic_store(&dev->abort, true);
+	pthread_cond_broadcast(&dev->work_cond);	/* a hung worker */
 	while (dev->running_queue != JAL_NO_QUEUE && dev->job_seq == seq)
 		pthread_cond_wait(&dev->idle_cond, &dev->lock);
 }
 
+/*
+ * A hung job (JAL_INJECT_HANG) survives a queue reset: the caller must
+ * not wait for it, and the queue stays busy until a device reset.
+ */
 void jal_queue_reset_locked(struct jal_device *dev, unsigned int q)
 {
 	/* Disabled first, so the worker cannot pick the queue again. */
 	jal_queue_regs_reset(&dev->queue[q]);
-	if (dev->running_queue == (int)q)
+	if (dev->running_queue == (int)q && !dev->hung)
 		jal_abort_and_wait_locked(dev);
 }
 
@@ -227,6 +331,7 @@ void jal_device_reset_locked(struct jal_device *dev)
 {
 	jal_regs_reset(dev);
 	dev->irq_pending = 0;	/* events from before the reset */
+	dev->irq_again = 0;
 	jal_abort_and_wait_locked(dev);
 	/*
 	 * Nothing touches device memory now: the worker waits for the lock

@@ -23,6 +23,7 @@ void jal_regs_reset(struct jal_device *dev)
 	dev->ctx_table = 0;
 	dev->ctx_table_lo = 0;
 	memset(&dev->fault, 0, sizeof(dev->fault));
+	dev->fatal = false;
 	for (q = 0; q < JAL_NUM_QUEUES; q++) {
 		jal_queue_regs_reset(&dev->queue[q]);
 		dev->queue[q].ring = 0;
@@ -42,6 +43,20 @@ static unsigned int jal_irq_vector(uint32_t bit)
 	       (unsigned int)__builtin_ctz(bit);
 }
 
+/* The vectors of the unmasked events among IRQ_STATUS @bits. */
+static uint32_t jal_irq_fire(const struct jal_device *dev, uint32_t bits)
+{
+	uint32_t fire = bits & ~dev->irq_mask, vectors = 0;
+
+	while (fire) {
+		uint32_t bit = fire & -fire;
+
+		vectors |= 1u << jal_irq_vector(bit);
+		fire &= ~bit;
+	}
+	return vectors;
+}
+
 /*
  * Set IRQ_STATUS bits. Every event on an unmasked bit signals its MSI-X
  * vector, even if the bit was already pending: an MSI-X driver need not
@@ -49,15 +64,15 @@ static unsigned int jal_irq_vector(uint32_t bit)
  */
 void jal_irq_raise(struct jal_device *dev, uint32_t bits)
 {
-	uint32_t fire = bits & ~dev->irq_mask;
-
 	dev->irq_status |= bits;
-	while (fire) {
-		uint32_t bit = fire & -fire;
+	dev->irq_pending |= jal_irq_fire(dev, bits);
+}
 
-		dev->irq_pending |= 1u << jal_irq_vector(bit);
-		fire &= ~bit;
-	}
+/* The same, but the vectors are signalled twice (JAL_INJECT_DUP_IRQ). */
+void jal_irq_raise_twice(struct jal_device *dev, uint32_t bits)
+{
+	jal_irq_raise(dev, bits);
+	dev->irq_again |= jal_irq_fire(dev, bits);
 }
 
 void jal_fault_report(struct jal_device *dev, uint32_t ctx, uint32_t queue,
@@ -113,10 +128,35 @@ static uint32_t jal_queue_read(struct jal_device *dev, unsigned int qi,
 	return 0;
 }
 
+static bool jal_is_inject_reg(const struct jal_device *dev, uint32_t off)
+{
+	return dev->inject_enabled && off >= JAL_REG_INJECT_KIND &&
+	       off <= JAL_REG_INJECT_FIRED;
+}
+
+static uint32_t jal_inject_read(const struct jal_device *dev, uint32_t off)
+{
+	const struct jal_inject *in = &dev->inject;
+
+	switch (off) {
+	case JAL_REG_INJECT_KIND:
+		return in->kind;
+	case JAL_REG_INJECT_QUEUE:
+		return in->queue;
+	case JAL_REG_INJECT_AFTER:
+		return in->after;
+	case JAL_REG_INJECT_PERIOD:
+		return in->period;
+	}
+	return in->fired;
+}
+
 static uint32_t jal_reg_read(struct jal_device *dev, uint32_t off, bool *ok)
 {
 	uint64_t now;
 
+	if (jal_is_inject_reg(dev, off))
+		return jal_inject_read(dev, off);
 	if (off >= JAL_REG_QUEUE_BASE &&
 	    off < JAL_REG_Q(JAL_NUM_QUEUES, 0))
 		return jal_queue_read(dev, (off - JAL_REG_QUEUE_BASE) /
@@ -135,7 +175,8 @@ static uint32_t jal_reg_read(struct jal_device *dev, uint32_t off, bool *ok)
 	case JAL_REG_CAPS:
 		return JAL_CAP_DMA | JAL_CAP_COMPUTE_F32 | JAL_CAP_TIMESTAMP |
 		       JAL_CAP_MSIX | JAL_CAP_LLM |
-		       (dev->vram_size ? JAL_CAP_VRAM : 0);
+		       (dev->vram_size ? JAL_CAP_VRAM : 0) |
+		       (dev->inject_enabled ? JAL_CAP_FAULT_INJECT : 0);
 	case JAL_REG_NUM_QUEUES:
 		return JAL_NUM_QUEUES;
 	case JAL_REG_NUM_CONTEXTS:
@@ -151,7 +192,8 @@ static uint32_t jal_reg_read(struct jal_device *dev, uint32_t off, bool *ok)
 	case JAL_REG_DEV_STATUS:
 		return JAL_DEV_STATUS_READY |
 		       (dev->running_queue != JAL_NO_QUEUE ?
-			JAL_DEV_STATUS_BUSY : 0);
+			JAL_DEV_STATUS_BUSY : 0) |
+		       (dev->fatal ? JAL_DEV_STATUS_FATAL : 0);
 	case JAL_REG_IRQ_STATUS:
 		return dev->irq_status;
 	case JAL_REG_IRQ_MASK:
@@ -283,8 +325,57 @@ static void jal_irq_mask_write(struct jal_device *dev, uint32_t val)
 	jal_irq_raise(dev, unmasked & dev->irq_status);
 }
 
+/*
+ * Writing KIND (re)starts injection: the countdown is loaded from AFTER as
+ * it is now, FIRED is cleared. An unknown kind is taken as OFF.
+ */
+static void jal_inject_kind_write(struct jal_device *dev, uint32_t val)
+{
+	struct jal_inject *in = &dev->inject;
+
+	if (val >= JAL_INJECT_COUNT) {
+		jal_log(dev, "unknown INJECT_KIND %u: injection off", val);
+		val = JAL_INJECT_OFF;
+	}
+	in->kind = val;
+	in->countdown = in->after;
+	in->fired = 0;
+	in->armed = val != JAL_INJECT_OFF;
+}
+
+static void jal_inject_write(struct jal_device *dev, uint32_t off,
+			     uint32_t val)
+{
+	struct jal_inject *in = &dev->inject;
+
+	switch (off) {
+	case JAL_REG_INJECT_KIND:
+		jal_inject_kind_write(dev, val);
+		return;
+	case JAL_REG_INJECT_QUEUE:
+		if (val >= JAL_NUM_QUEUES && val != JAL_INJECT_ANY_QUEUE) {
+			jal_log(dev, "INJECT_QUEUE %u (not < %u or ANY) ignored",
+				val, JAL_NUM_QUEUES);
+			return;
+		}
+		in->queue = val;
+		return;
+	case JAL_REG_INJECT_AFTER:
+		in->after = val;
+		return;
+	case JAL_REG_INJECT_PERIOD:
+		in->period = val;
+		return;
+	}
+	jal_log(dev, "write 0x%x to read-only register 0x%x ignored", val, off);
+}
+
 static bool jal_reg_write(struct jal_device *dev, uint32_t off, uint32_t val)
 {
+	if (jal_is_inject_reg(dev, off)) {
+		jal_inject_write(dev, off, val);
+		return true;
+	}
 	if (off >= JAL_REG_QUEUE_BASE && off < JAL_REG_Q(JAL_NUM_QUEUES, 0))
 		return jal_queue_write(dev, (off - JAL_REG_QUEUE_BASE) /
 				       JAL_QUEUE_STRIDE,
