@@ -408,6 +408,9 @@ static int jal_pci_probe(struct pci_dev *pdev, const struct pci_device_id *id)
 		goto err_free_vms;
 	}
 
+	/* What PCI error recovery restores after a slot reset. */
+	pci_save_state(pdev);
+
 	drm_info(&jdev->drm,
 		 "Jalapeno %u.%u, caps 0x%x, %u contexts, VA [0x%llx, 0x%llx), %llu MiB device memory\n",
 		 jdev->hw_version >> 16, jdev->hw_version & 0xffff, jdev->caps,
@@ -437,6 +440,48 @@ static void jal_pci_remove(struct pci_dev *pdev)
 	jal_vm_unplug_all(jdev);
 }
 
+static void jal_pci_reset_prepare(struct pci_dev *pdev)
+{
+	jal_job_pci_reset_prepare(pci_get_drvdata(pdev));
+}
+
+static void jal_pci_reset_done(struct pci_dev *pdev)
+{
+	jal_job_pci_reset_done(pci_get_drvdata(pdev));
+}
+
+/*
+ * PCI error recovery: the chip is treated as after a function reset,
+ * with the same stop and restart as reset_prepare/reset_done.
+ */
+static pci_ers_result_t jal_pci_error_detected(struct pci_dev *pdev,
+					       pci_channel_state_t state)
+{
+	if (state == pci_channel_io_perm_failure)
+		return PCI_ERS_RESULT_DISCONNECT;
+	jal_job_pci_reset_prepare(pci_get_drvdata(pdev));
+	return PCI_ERS_RESULT_NEED_RESET;
+}
+
+static pci_ers_result_t jal_pci_slot_reset(struct pci_dev *pdev)
+{
+	pci_restore_state(pdev);
+	return PCI_ERS_RESULT_RECOVERED;
+}
+
+static void jal_pci_resume(struct pci_dev *pdev)
+{
+	jal_job_pci_reset_done(pci_get_drvdata(pdev));
+}
+
+static const struct pci_error_handlers jal_pci_err_handlers = {
+	.error_detected = jal_pci_error_detected,
+	.slot_reset = jal_pci_slot_reset,
+	.resume = jal_pci_resume,
+	.reset_prepare = jal_pci_reset_prepare,
+	.reset_done = jal_pci_reset_done,
+};
+
 static const struct pci_device_id jal_pci_ids[] = {
 	{ PCI_DEVICE(JAL_PCI_VENDOR_ID, JAL_PCI_DEVICE_ID) },
 	{ }
@@ -448,6 +493,7 @@ static struct pci_driver jal_pci_driver = {
 	.id_table = jal_pci_ids,
 	.probe = jal_pci_probe,
 	.remove = jal_pci_remove,
+	.err_handler = &jal_pci_err_handlers,
 };
 
 static int __init jal_init(void)

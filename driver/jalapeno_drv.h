@@ -8,6 +8,7 @@
 #define __JALAPENO_DRV_H__
 
 #include <linux/atomic.h>
+#include <linux/completion.h>
 #include <linux/idr.h>
 #include <linux/kref.h>
 #include <linux/pci.h>
@@ -142,6 +143,13 @@ struct jal_fault_log {
  * @recover_blame: the job running on @recover_queue caused the reset.
  * @device_resets: whole-device resets so far (written by the recovery
  *	work only).
+ * @park_work: holds @reset_wq during a PCI reset of the function.
+ * @parked: @park_work runs, so nothing else on @reset_wq does.
+ * @unpark: lets @park_work end.
+ * @pci_reset_entered: between reset_prepare and reset_done, the device
+ *	was present (inside drm_dev_enter(), section @pci_reset_idx).
+ * @pci_reset_idx: that section's cookie.
+ * @pci_reset_busy: queues whose running job the PCI reset cuts.
  * @faults: the last failed jobs, for debugfs.
  * @irq_vectors: interrupt vectors in use.
  * @num_irq_vectors: number of entries of @irq_vectors in use.
@@ -182,6 +190,12 @@ struct jal_device {
 	int recover_queue;
 	bool recover_blame;
 	u32 device_resets;
+	struct work_struct park_work;
+	struct completion parked;
+	struct completion unpark;
+	bool pci_reset_entered;
+	int pci_reset_idx;
+	u32 pci_reset_busy;
 
 	struct jal_fault_log faults;
 

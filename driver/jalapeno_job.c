@@ -19,6 +19,7 @@
  * Copyright (C) 2025 The Jalapeño authors
  */
 
+#include <linux/completion.h>
 #include <linux/dma-resv.h>
 #include <linux/interrupt.h>
 #include <linux/ktime.h>
@@ -1112,32 +1113,20 @@ static void jal_queue_recover_locked(struct jal_queue *q, bool running,
 	jal_queue_restart_locked(q, done);
 }
 
-static void jal_job_recover_work(struct work_struct *work)
+/*
+ * Step 1 of a recovery: stop the schedulers, let the chip finish its job
+ * where it can, and silence the interrupts.
+ *
+ * Return: the queues whose running job the reset will cut (@queue's, if
+ * it is stuck and the job on it was not failed yet).
+ */
+static u32 jal_recover_stop(struct jal_device *jdev, int queue, bool blame)
 {
-	struct jal_device *jdev = container_of(work, struct jal_device,
-					       recover_work);
-	struct list_head done[JAL_NUM_QUEUES];
-	unsigned long flags;
-	const char *why;
-	int queue, idx, ret;
 	unsigned int i;
 	u32 busy = 0;
-	bool blame;
 
-	spin_lock_irqsave(&jdev->recover_lock, flags);
-	why = jdev->recover_why;
-	queue = jdev->recover_queue;
-	blame = jdev->recover_blame;
-	jdev->recover_why = NULL;
-	spin_unlock_irqrestore(&jdev->recover_lock, flags);
-	if (!why || !drm_dev_enter(&jdev->drm, &idx))
-		return;
-
-	for (i = 0; i < JAL_NUM_QUEUES; i++) {
-		INIT_LIST_HEAD(&done[i]);
+	for (i = 0; i < JAL_NUM_QUEUES; i++)
 		drm_sched_wqueue_stop(&jdev->queues[i].sched);
-	}
-	/* Which queue's job, if any, the reset will cut. */
 	if (jal_hw_quiesce(jdev, JAL_RECOVER_QUIESCE_MS * USEC_PER_MSEC)) {
 		for (i = 0; i < JAL_NUM_QUEUES; i++)
 			if (!(jal_qrreg(&jdev->queues[i], JAL_Q_STATUS) &
@@ -1152,6 +1141,17 @@ static void jal_job_recover_work(struct work_struct *work)
 	jal_wreg(jdev, JAL_REG_IRQ_MASK, ~0u);
 	for (i = 0; i < jdev->num_irq_vectors; i++)
 		synchronize_irq(jdev->irq_vectors[i].irq);
+	return busy;
+}
+
+/* Steps 2 to 4: reset the chip, settle every ring, start again. */
+static void jal_recover_restart(struct jal_device *jdev, u32 busy, int queue,
+				bool blame, const char *why)
+{
+	struct list_head done[JAL_NUM_QUEUES];
+	unsigned int i;
+	int ret;
+
 	ret = jal_hw_device_reset(jdev);
 	/* The reset cleared device memory: its users cannot go on. */
 	jal_ctx_lose_device_memory(jdev);
@@ -1159,6 +1159,7 @@ static void jal_job_recover_work(struct work_struct *work)
 	for (i = 0; i < JAL_NUM_QUEUES; i++) {
 		struct jal_queue *q = &jdev->queues[i];
 
+		INIT_LIST_HEAD(&done[i]);
 		mutex_lock(&q->lock);
 		jal_queue_recover_locked(q, busy & BIT(i), blame && queue == i,
 					 &done[i]);
@@ -1170,12 +1171,89 @@ static void jal_job_recover_work(struct work_struct *work)
 	trace_jal_reset(JAL_NUM_QUEUES, busy && blame);
 	drm_err(&jdev->drm, "device reset (%s)%s\n", why,
 		ret ? ": the chip did not come back" : "");
-	drm_dev_exit(idx);
 
 	for (i = 0; i < JAL_NUM_QUEUES; i++) {
 		jal_jobs_signal(&done[i]);
 		drm_sched_wqueue_start(&jdev->queues[i].sched);
 	}
+}
+
+static void jal_job_recover_work(struct work_struct *work)
+{
+	struct jal_device *jdev = container_of(work, struct jal_device,
+					       recover_work);
+	unsigned long flags;
+	const char *why;
+	int queue, idx;
+	bool blame;
+	u32 busy;
+
+	spin_lock_irqsave(&jdev->recover_lock, flags);
+	why = jdev->recover_why;
+	queue = jdev->recover_queue;
+	blame = jdev->recover_blame;
+	jdev->recover_why = NULL;
+	spin_unlock_irqrestore(&jdev->recover_lock, flags);
+	if (!why || !drm_dev_enter(&jdev->drm, &idx))
+		return;
+
+	busy = jal_recover_stop(jdev, queue, blame);
+	jal_recover_restart(jdev, busy, queue, blame, why);
+	drm_dev_exit(idx);
+}
+
+/*
+ * Holds the ordered reset workqueue while the PCI core resets the
+ * function, so that no timeout handling or recovery touches the chip.
+ */
+static void jal_job_park_work(struct work_struct *work)
+{
+	struct jal_device *jdev = container_of(work, struct jal_device,
+					       park_work);
+
+	complete(&jdev->parked);
+	wait_for_completion(&jdev->unpark);
+}
+
+/**
+ * jal_job_pci_reset_prepare() - the PCI core is about to reset the chip
+ * @jdev: device.
+ *
+ * Parks the reset workqueue (pending recoveries run first), then stops
+ * the schedulers and quiesces the chip as a recovery does; files stay
+ * open. jal_job_pci_reset_done() must follow.
+ */
+void jal_job_pci_reset_prepare(struct jal_device *jdev)
+{
+	reinit_completion(&jdev->parked);
+	reinit_completion(&jdev->unpark);
+	queue_work(jdev->reset_wq, &jdev->park_work);
+	wait_for_completion(&jdev->parked);
+
+	jdev->pci_reset_busy = 0;
+	jdev->pci_reset_entered = drm_dev_enter(&jdev->drm,
+						&jdev->pci_reset_idx);
+	if (jdev->pci_reset_entered)
+		jdev->pci_reset_busy = jal_recover_stop(jdev, -1, false);
+}
+
+/**
+ * jal_job_pci_reset_done() - the PCI core reset the chip
+ * @jdev: device.
+ *
+ * Settles and restarts the rings as a recovery does (a job the reset cut
+ * fails and its context is LOST; jobs that had not started run), then
+ * lets the reset workqueue go on.
+ */
+void jal_job_pci_reset_done(struct jal_device *jdev)
+{
+	if (jdev->pci_reset_entered) {
+		jal_recover_restart(jdev, jdev->pci_reset_busy, -1, false,
+				    "PCI function reset");
+		drm_dev_exit(jdev->pci_reset_idx);
+		jdev->pci_reset_entered = false;
+	}
+	complete(&jdev->unpark);
 }
 
 /**
@@ -1186,6 +1264,9 @@ void jal_job_recover_init(struct jal_device *jdev)
 {
 	spin_lock_init(&jdev->recover_lock);
 	INIT_WORK(&jdev->recover_work, jal_job_recover_work);
+	INIT_WORK(&jdev->park_work, jal_job_park_work);
+	init_completion(&jdev->parked);
+	init_completion(&jdev->unpark);
 }
 
 /*

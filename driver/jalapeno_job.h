@@ -147,6 +147,8 @@ void jal_job_fail_all(struct jal_device *jdev, int error);
 void jal_job_recover_init(struct jal_device *jdev);
 void jal_job_recover_device(struct jal_device *jdev, int queue, bool blame,
 			    const char *why);
+void jal_job_pci_reset_prepare(struct jal_device *jdev);
+void jal_job_pci_reset_done(struct jal_device *jdev);
 void jal_job_queue_describe(struct jal_queue *q, struct seq_file *m);
 
 struct dma_fence *jal_job_submit_kernel(struct jal_ctx *ctx, u64 cmdbuf_va,
