@@ -249,6 +249,34 @@ TEST_F_TIMEOUT(rec, reset_device_loses_device_memory_users, JAL_TEST_TIMEOUT)
 	close(vfd);
 }
 
+/*
+ * A PCI function reset through sysfs (the kernel's reset method, the
+ * chip's FLR) with files open and jobs queued: reset_prepare/reset_done
+ * carry the jobs over, every result is right, the device keeps working.
+ */
+TEST_F_TIMEOUT(rec, pci_function_reset_with_jobs_queued, JAL_SLOW_TIMEOUT)
+{
+	char path[PATH_MAX], bdf[64];
+	struct innocent in[INNOCENTS];
+	unsigned int i;
+	long resets;
+
+	ASSERT_EQ(0, jal_find_device(NULL, 0, bdf, sizeof(bdf)));
+	snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/reset", bdf);
+	if (access(path, W_OK))
+		SKIP(return, "%s: no PCI reset method for the chip", path);
+	for (i = 0; i < INNOCENTS; i++)
+		ASSERT_EQ(0, innocent_init(self->fd, DRM_JALAPENO_PRIORITY_NORMAL + i, &in[i]));
+	resets = inject_value(self, "device resets");
+	for (i = 0; i < INNOCENTS; i++)
+		ASSERT_EQ(0, innocent_submit(self->fd, &in[i], 11));
+	ASSERT_EQ(0, write_file(path, "1"));
+	for (i = 0; i < INNOCENTS; i++)
+		ASSERT_EQ(0, innocent_check(self->fd, &in[i], 11));
+	ASSERT_EQ(resets + 1, inject_value(self, "device resets"));
+	ASSERT_EQ(0, jal_device_usable(self->fd));
+}
+
 static const struct {
 	const char *name;
 	bool resets;		/* recovery resets the device */
