@@ -264,7 +264,7 @@ TEST_F_TIMEOUT(rec, pci_function_reset_with_jobs_queued, JAL_SLOW_TIMEOUT)
 	ASSERT_EQ(0, jal_find_device(NULL, 0, bdf, sizeof(bdf)));
 	snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/reset", bdf);
 	if (access(path, W_OK))
-		SKIP(return, "%s: no PCI reset method for the chip", path);
+		SKIP(return, "no PCI reset method for the chip (%s)", bdf);
 	for (i = 0; i < INNOCENTS; i++)
 		ASSERT_EQ(0, innocent_init(self->fd, DRM_JALAPENO_PRIORITY_NORMAL + i, &in[i]));
 	resets = inject_value(self, "device resets");
