@@ -10,19 +10,25 @@
  * submit to one engine.
  *
  * One worker thread owns the model (struct jalrt_llm is used by one
- * thread at a time). Today it runs ONE sequence at a time, first in first
- * out, each as one jalrt_llm_generate() call: the chip runs the whole
- * generation as one job and the worker's token callback streams it,
- * applies stop strings and stops the job at the next token when the
- * request is cancelled. @parallel in the options is therefore capped at 1.
+ * thread at a time) and runs a continuous-batching scheduler on libjalrt's
+ * batched steps (jalrt_llm_batch_*): up to @parallel sequences share ONE
+ * chip job per step. Each step has one decode row per running request and,
+ * within a row budget (@max_rows), chunks of the prompts of requests that
+ * joined (chunked prefill); a request joins when the KV blocks of its
+ * tokens fit the pool's free blocks, and leaves at once when it ends (the
+ * model's BOS, max_tokens, a stop string, cancellation), its blocks
+ * returned. When the running requests need more blocks than are free, the
+ * youngest is preempted: its blocks are freed and it waits at the head of
+ * the queue to be recomputed from its prompt and generated tokens with its
+ * sampler's state, so it goes on with exactly the tokens it would have had.
+ * The batched steps are bit-exact, so a request's tokens are those it gets
+ * alone (jalrt_llm_generate() with the same prompt, sampler and seed),
+ * whatever runs beside it.
  *
- * The API is the scheduler's boundary: a batched scheduler (continuous
- * batching, many sequences advanced by each chip step, KV cache in blocks)
- * replaces only the worker's internals (engine.c's worker_main() and
- * run_request()); requests, callbacks, cancellation, queue limits, results
- * and statistics keep their meaning, so servers built on this header need
- * no change. Fields that describe running sequences and the KV cache are
- * already reported as the single sequence's for that reason.
+ * The API is the scheduler's boundary: requests, callbacks, cancellation,
+ * queue limits, results and statistics keep their meaning whatever the
+ * worker's internals (engine.c's worker_main() and what it calls), so
+ * servers built on this header need no change.
  *
  * Conventions are libjalrt's: 0 or a negative errno.
  */
@@ -48,22 +54,32 @@ struct jalrt_serve_request;
 
 /**
  * struct jalrt_serve_options - engine limits
- * @parallel: maximum sequences running at once (0 = 1). The FIFO worker
- *	runs one; larger values are accepted and capped at 1 until a batched
- *	worker lands (jalrt_serve_engine_query() reports the effective value).
- * @max_queue: requests waiting beyond the running ones before a submit
- *	fails with -EAGAIN (0 = 64).
+ * @parallel: maximum sequences running at once, the batch's max_seqs
+ *	(0 = 16; jalrt_serve_engine_stats() reports the effective value).
+ * @max_queue: new requests waiting before a submit fails with -EAGAIN
+ *	(0 = 64); preempted requests waiting to run again do not count.
  * @ctx: positions a sequence may use, prompt and generation together
  *	(0 or more than the model's seq_len = seq_len).
  * @token_delay_us: testing aid: the worker pauses this long after each
- *	generated token, so that tests can hold a request running or queued
- *	for as long as they need (0 in service).
+ *	step that generated tokens, so that tests can hold a request running
+ *	or queued for as long as they need (0 in service).
+ * @max_rows: the row budget of a step: decode rows and prefill-chunk rows
+ *	together (0 = 128; at least @parallel).
+ * @kv_blocks: KV blocks in the pool (0 = from @kv_bytes, or without it
+ *	enough for @parallel sequences of @ctx positions); at least one whole
+ *	context's, so that every request that fits the context can run.
+ * @kv_bytes: memory budget of the KV pool when @kv_blocks is 0 (0 = none).
+ * @block_size: positions per KV block (0 = JALRT_LLM_BATCH_BLOCK_SIZE).
  */
 struct jalrt_serve_options {
 	unsigned int parallel;
 	unsigned int max_queue;
 	int ctx;
 	unsigned int token_delay_us;
+	unsigned int max_rows;
+	unsigned int kv_blocks;
+	uint64_t kv_bytes;
+	unsigned int block_size;
 };
 
 /* Why a request ended. */
@@ -146,10 +162,12 @@ struct jalrt_serve_params {
  * @error: the generation's negative errno for FINISH_ERROR, else 0.
  * @prompt_tokens: n_prompt.
  * @completion_tokens: tokens generated so far (stop-string tokens included).
- * @queue_ns: submit to start of its generation.
+ * @queue_ns: submit to start of its generation (its first step).
  * @ttft_ns: submit to the first generated token (0 if none).
  * @total_ns: submit to the end (0 until done).
- * @tokens_per_second: the chip's decode rate for it (jalrt_llm_stats).
+ * @tokens_per_second: its decode rate: tokens after the first over the
+ *	time from the first to the last (0 for fewer than 2 tokens).
+ * @preemptions: times it was preempted and recomputed.
  */
 struct jalrt_serve_result {
 	enum jalrt_serve_state state;
@@ -161,33 +179,63 @@ struct jalrt_serve_result {
 	uint64_t ttft_ns;
 	uint64_t total_ns;
 	double tokens_per_second;
+	unsigned int preemptions;
 };
 
 /* Time-to-first-token histogram: upper bounds in seconds, plus +Inf. */
 #define JALRT_SERVE_TTFT_BUCKETS	10
 extern const double jalrt_serve_ttft_bounds[JALRT_SERVE_TTFT_BUCKETS];
 
+/* Rows (and sequences) per step histograms: upper bounds, plus +Inf. */
+#define JALRT_SERVE_STEP_BUCKETS	10
+extern const unsigned int jalrt_serve_step_bounds[JALRT_SERVE_STEP_BUCKETS];
+
 /**
  * struct jalrt_serve_stats - engine counters (cumulative) and gauges
  * @submitted: requests accepted.
  * @rejected_full: submits refused with -EAGAIN.
  * @finished: requests ended, by enum jalrt_serve_finish.
- * @prompt_tokens: sum over requests that ran.
+ * @prompt_tokens: sum over requests that ran (counted once, at their
+ *	first step; recomputation after a preemption is not counted again).
  * @completion_tokens: tokens generated.
- * @decode_ns: time the chip spent generating (jalrt_llm_stats.total_ns).
- * @last_tokens_per_second: decode rate of the last finished generation.
- * @queued: requests waiting.
- * @running: sequences running now.
+ * @decode_ns: time the steps took (host clock: jalrt_llm_batch_step()
+ *	calls, their host<->chip round trips included).
+ * @last_tokens_per_second: decode rate of the last finished request that
+ *	generated 2 tokens or more (struct jalrt_serve_result's).
+ * @queued: requests waiting, new and preempted ones.
+ * @running: sequences running now (holding a sequence of the batch).
  * @parallel: effective maximum of @running.
  * @max_queue: the queue limit.
  * @ctx: positions per sequence.
- * @kv_used: KV cache positions in use (the running sequence's positions).
- * @kv_total: KV cache positions (ctx per running slot).
+ * @kv_used: KV cache positions in use (the running sequences' lengths).
+ * @kv_total: KV cache positions (blocks times block size).
  * @ttft_count: histogram of time to first token: requests whose TTFT
  *	was <= jalrt_serve_ttft_bounds[i] (cumulative, Prometheus' way);
  *	[JALRT_SERVE_TTFT_BUCKETS] is +Inf.
  * @ttft_sum_ns: sum of the TTFTs counted.
  * @draining: shutdown started.
+ * @steps: chip steps run.
+ * @step_rows: histogram of rows per step (cumulative: steps with at most
+ *	jalrt_serve_step_bounds[i] rows; [JALRT_SERVE_STEP_BUCKETS] is +Inf).
+ * @step_rows_sum: rows over all steps.
+ * @step_seqs: histogram of sequences per step, as @step_rows.
+ * @step_seqs_sum: sequences over all steps.
+ * @max_step_seqs: most sequences in one step so far.
+ * @step_device_ns: the steps' dispatch time by the device clock.
+ * @step_host_ns: the steps' host<->chip overhead (step time minus device
+ *	time: rows written, submit, completion, tokens read).
+ * @sched_ns: the worker's own time around the steps (planning, admission,
+ *	detokenizing and streaming the tokens).
+ * @busy_ns: time the worker had requests to run (from the start of a
+ *	loop to the end of its step).
+ * @tokens_per_second: aggregate decode rate: @completion_tokens over
+ *	@busy_ns.
+ * @preemptions: sequences preempted (freed to be recomputed).
+ * @preempted: preempted requests waiting now (part of @queued).
+ * @max_rows: the row budget of a step.
+ * @block_size: positions per KV block.
+ * @kv_blocks_used: KV blocks held by running sequences.
+ * @kv_blocks_total: KV blocks in the pool.
  */
 struct jalrt_serve_stats {
 	uint64_t submitted;
@@ -207,6 +255,23 @@ struct jalrt_serve_stats {
 	uint64_t ttft_count[JALRT_SERVE_TTFT_BUCKETS + 1];
 	uint64_t ttft_sum_ns;
 	bool draining;
+	uint64_t steps;
+	uint64_t step_rows[JALRT_SERVE_STEP_BUCKETS + 1];
+	uint64_t step_rows_sum;
+	uint64_t step_seqs[JALRT_SERVE_STEP_BUCKETS + 1];
+	uint64_t step_seqs_sum;
+	unsigned int max_step_seqs;
+	uint64_t step_device_ns;
+	uint64_t step_host_ns;
+	uint64_t sched_ns;
+	uint64_t busy_ns;
+	double tokens_per_second;
+	uint64_t preemptions;
+	unsigned int preempted;
+	unsigned int max_rows;
+	unsigned int block_size;
+	int kv_blocks_used;
+	int kv_blocks_total;
 };
 
 /**
@@ -217,7 +282,10 @@ struct jalrt_serve_stats {
  *	other threads meanwhile.
  * @opts: limits, or NULL for the defaults.
  * @engine: out.
- * Return: 0, -EINVAL, -ENOMEM or pthread_create()'s error.
+ * Creates the engine's batch (jalrt_llm_batch_create(): the KV pool and
+ * the step program); when the pool does not fit, fewer blocks are tried
+ * down to one context's.
+ * Return: 0, -EINVAL, -ENOMEM, the batch's error or pthread_create()'s.
  */
 int jalrt_serve_engine_create(struct jalrt_llm *llm, const struct jalrt_serve_options *opts,
 			      struct jalrt_serve_engine **engine);
@@ -251,7 +319,8 @@ int jalrt_serve_submit(struct jalrt_serve_engine *engine, const struct jalrt_ser
 
 /**
  * jalrt_serve_cancel() - stop a request: if queued it never runs; if
- *	running, its generation stops at its next token. Idempotent; no
+ *	running, it leaves the batch at the next step (no token after the
+ *	one in flight), its KV blocks returned. Idempotent; no
  *	effect on a finished request.
  */
 void jalrt_serve_cancel(struct jalrt_serve_request *req);

@@ -1,13 +1,20 @@
 // SPDX-License-Identifier: MIT
 /*
  * The serving engine (jalrt_serve.h): a request queue in front of one
- * worker thread that owns the model. Today the worker runs one sequence
- * at a time through jalrt_llm_generate(); a batched scheduler replaces
- * worker_main() and run_request() only.
+ * worker thread that owns the model and its batch. The worker is a
+ * continuous-batching scheduler: every loop it retires cancelled
+ * requests, plans one step (a decode row per running request, then
+ * prefill chunks of joining requests within the row budget, admitting
+ * waiting ones while their KV blocks fit, preempting the youngest when the
+ * running ones outgrow the pool), runs it with jalrt_llm_batch_step() and
+ * routes each sampled token through emit() (detokenizing, stop strings,
+ * streaming), retiring a request at once when it ends.
  *
  * Locking: one mutex (engine->lock) guards the queue, every request's
- * state and the counters; the stream callback runs under it. The model is
- * touched by the worker alone, outside the lock.
+ * state and the counters; the stream callback runs under it. The model
+ * and the batch are touched by the worker alone (planning and bookkeeping
+ * under the lock, the step outside it); other threads read the pool's
+ * figures from the counters the worker keeps.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -21,6 +28,13 @@
 const double jalrt_serve_ttft_bounds[JALRT_SERVE_TTFT_BUCKETS] = {
 	0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 10,
 };
+
+const unsigned int jalrt_serve_step_bounds[JALRT_SERVE_STEP_BUCKETS] = {
+	1, 2, 4, 8, 16, 32, 64, 128, 256, 512,
+};
+
+#define DEFAULT_PARALLEL	16
+#define DEFAULT_MAX_ROWS	128
 
 struct buf {
 	char *data;
@@ -55,23 +69,40 @@ struct jalrt_serve_request {
 	struct buf raw;		/* generated text as decoded */
 	size_t emitted;		/* bytes of @raw handed out */
 	struct buf out;		/* what was handed out, sanitized */
-	uint64_t t_submit, t_start, t_first, t_end;
+	uint64_t t_submit, t_start, t_first, t_last, t_end;
 	double tokens_per_second;
 	pthread_cond_t done;
+
+	/* the scheduler's (worker, lock held) */
+	struct jalrt_llm_seq *seq;	/* in the batch while running */
+	int fed;			/* positions of @seq stored */
+	uint64_t rng;			/* sampler state for the next sampling row */
+	uint64_t order;			/* admission order (kept across preemptions) */
+	bool preempted;			/* waiting to be recomputed */
+	unsigned int preemptions;
+	int step_rows;			/* rows in the step being run */
+	int step_last;			/* index of its last row */
+	enum jalrt_serve_finish ending;	/* why it ends after the step */
 };
 
 struct jalrt_serve_engine {
 	struct jalrt_llm *llm;
+	struct jalrt_llm_batch *batch;
 	int ctx;
-	unsigned int parallel, max_queue, token_delay_us;
+	unsigned int parallel, max_queue, token_delay_us, max_rows, block_size;
 	pthread_mutex_t lock;
 	pthread_cond_t work;	/* queue not empty, or stopping */
 	pthread_cond_t idle;	/* worker finished a request */
 	pthread_t worker;
-	struct jalrt_serve_request *head, *tail;
-	unsigned int queued;
-	struct jalrt_serve_request *running;
-	int running_pos;
+	struct jalrt_serve_request *head, *tail;	/* preempted ones first */
+	unsigned int queued;	/* all waiting */
+	unsigned int requeued;	/* of which preempted */
+	struct jalrt_serve_request **run;	/* running, oldest (lowest order) first */
+	unsigned int n_run;
+	uint64_t next_order;
+	struct jalrt_llm_batch_row *rows;	/* the step's */
+	int *out;
+	struct jalrt_serve_request **step_reqs;	/* requests of the step */
 	bool shutdown, drain, stop_worker;
 	struct jalrt_serve_stats st;
 };
@@ -277,48 +308,285 @@ static void finish_request(struct jalrt_serve_engine *e, struct jalrt_serve_requ
 	pthread_cond_broadcast(&r->done);
 }
 
-struct token_ctx {
-	struct jalrt_serve_engine *e;
-	struct jalrt_serve_request *r;
-};
-
-/* jalrt_llm_generate()'s callback, in the worker thread. */
-static int on_token(void *opaque, int prev, int token, int pos)
+/* The token at position @pos of @r: its prompt's, then the generated ones. */
+static int token_at(const struct jalrt_serve_request *r, int pos)
 {
-	struct token_ctx *c = opaque;
-	struct jalrt_serve_engine *e = c->e;
-	struct jalrt_serve_request *r = c->r;
-	const char *piece;
-	int ret = 0;
+	return pos < r->n_prompt ? r->prompt[pos] : r->tokens[pos - r->n_prompt];
+}
 
-	if (pos < r->n_prompt)
-		return 0;	/* the prompt's own tokens */
-	/* The model is the worker's: decode outside the lock. */
-	piece = jalrt_llm_decode(e->llm, prev, token);
-	pthread_mutex_lock(&e->lock);
-	e->running_pos = pos;
-	if (r->cancelled) {
-		ret = 1;
-		goto out;
+/* Positions whose tokens are known: the prompt and the generated tokens. */
+static int known(const struct jalrt_serve_request *r)
+{
+	return r->n_prompt + r->n_tokens;
+}
+
+/* ---- the scheduler: the worker's, engine lock held unless said ---------- */
+
+static unsigned int free_blocks(struct jalrt_serve_engine *e)
+{
+	struct jalrt_llm_batch_info bi;
+
+	return jalrt_llm_batch_query(e->batch, &bi) ? 0 : bi.free_blocks;
+}
+
+/* The pool's figures for jalrt_serve_engine_stats(), which may not touch the batch. */
+static void update_pool(struct jalrt_serve_engine *e)
+{
+	struct jalrt_llm_batch_info bi;
+	unsigned int i;
+	int used = 0;
+
+	if (jalrt_llm_batch_query(e->batch, &bi))
+		return;
+	for (i = 0; i < e->n_run; i++)
+		used += e->run[i]->fed;
+	e->st.kv_blocks_used = (int)bi.used_blocks;
+	e->st.kv_blocks_total = (int)bi.blocks;
+	e->st.kv_used = used;
+	e->st.kv_total = (int)(bi.blocks * bi.block_size);
+}
+
+static void dequeue(struct jalrt_serve_engine *e, struct jalrt_serve_request *r,
+		    struct jalrt_serve_request *prev)
+{
+	if (prev)
+		prev->next = r->next;
+	else
+		e->head = r->next;
+	if (e->tail == r)
+		e->tail = prev;
+	r->next = NULL;
+	e->queued--;
+	if (r->preempted) {
+		r->preempted = false;
+		e->requeued--;
 	}
+}
+
+/* Requests cancelled while waiting end now; running ones leave the batch. */
+static void reap_cancelled(struct jalrt_serve_engine *e)
+{
+	struct jalrt_serve_request *r, *prev = NULL, *next;
+	unsigned int i;
+
+	for (r = e->head; r; r = next) {
+		next = r->next;
+		if (!r->cancelled) {
+			prev = r;
+			continue;
+		}
+		dequeue(e, r, prev);
+		finish_request(e, r, JALRT_SERVE_FINISH_CANCELLED);
+		put_request(r);
+		pthread_cond_broadcast(&e->idle);
+	}
+	for (i = e->n_run; i-- > 0;) {
+		r = e->run[i];
+		if (!r->cancelled)
+			continue;
+		jalrt_llm_seq_free(e->batch, r->seq);
+		r->seq = NULL;
+		memmove(&e->run[i], &e->run[i + 1], (e->n_run - i - 1) * sizeof(*e->run));
+		e->n_run--;
+		finish_request(e, r, JALRT_SERVE_FINISH_CANCELLED);
+		put_request(r);
+		pthread_cond_broadcast(&e->idle);
+	}
+}
+
+/* Ends running request @r: its sequence freed, its final event. */
+static void retire(struct jalrt_serve_engine *e, struct jalrt_serve_request *r,
+		   enum jalrt_serve_finish finish)
+{
+	unsigned int i;
+
+	for (i = 0; i < e->n_run && e->run[i] != r; i++)
+		;
+	if (i < e->n_run) {
+		memmove(&e->run[i], &e->run[i + 1], (e->n_run - i - 1) * sizeof(*e->run));
+		e->n_run--;
+	}
+	jalrt_llm_seq_free(e->batch, r->seq);
+	r->seq = NULL;
+	if (r->n_tokens >= 2 && r->t_last > r->t_first) {
+		r->tokens_per_second = (r->n_tokens - 1) * 1e9 / (double)(r->t_last - r->t_first);
+		e->st.last_tokens_per_second = r->tokens_per_second;
+	}
+	finish_request(e, r, finish);
+	put_request(r);
+	pthread_cond_broadcast(&e->idle);
+}
+
+/*
+ * Preemption by recomputation: the youngest running request gives its
+ * blocks back and waits at the head of the queue; when it runs again, its
+ * prompt and generated tokens are prefilled and its last row samples with
+ * the rng state it had, so it goes on as if never interrupted.
+ */
+static void preempt_youngest(struct jalrt_serve_engine *e)
+{
+	struct jalrt_serve_request *r = e->run[--e->n_run];
+
+	jalrt_llm_seq_free(e->batch, r->seq);
+	r->seq = NULL;
+	r->fed = 0;
+	r->preempted = true;
+	r->preemptions++;
+	r->state = JALRT_SERVE_QUEUED;
+	r->next = e->head;
+	e->head = r;
+	if (!e->tail)
+		e->tail = r;
+	e->queued++;
+	e->requeued++;
+	e->st.preemptions++;
+}
+
+/* Rows of @r's next @chunk positions, appended to the step. */
+static void add_rows(struct jalrt_serve_engine *e, struct jalrt_serve_request *r, int chunk,
+		     int *n)
+{
+	int k, last = known(r) - 1;
+
+	for (k = 0; k < chunk; k++) {
+		struct jalrt_llm_batch_row *row = &e->rows[*n];
+		int pos = r->fed + k;
+
+		row->seq = r->seq;
+		row->token = token_at(r, pos);
+		row->pos = pos;
+		row->sample = pos == last;
+		row->temperature = r->temperature;
+		row->topp = r->top_p;
+		row->rng = r->rng;
+		e->step_reqs[*n] = r;
+		(*n)++;
+	}
+	r->step_rows = chunk;
+	r->step_last = *n - 1;
+}
+
+/* The rows of @want (>= 1) for @r that fit @free_b blocks beside its own; 0 if none. */
+static int fit(struct jalrt_serve_engine *e, const struct jalrt_serve_request *r, int want,
+	       int free_b)
+{
+	int bs = (int)e->block_size, slack = (bs - r->fed % bs) % bs;
+	long long room = slack + (long long)free_b * bs;
+
+	return want < room ? want : (int)room;
+}
+
+/*
+ * Plans the next step into e->rows: a decode row for every running
+ * request whose tokens are all stored but the last (preempting the
+ * youngest while their blocks do not fit), then prefill chunks of running
+ * requests, oldest first, then of waiting requests admitted while the
+ * blocks of all their known tokens fit and a sequence is free, all within
+ * the row budget. Returns the number of rows.
+ */
+static int plan_step(struct jalrt_serve_engine *e)
+{
+	struct jalrt_serve_request *r;
+	int n = 0, budget = (int)e->max_rows, free_b, need, chunk;
+	unsigned int i;
+
+	for (;;) {
+		need = 0;
+		for (i = 0; i < e->n_run; i++) {
+			r = e->run[i];
+			r->step_rows = 0;
+			if (known(r) - r->fed == 1)
+				need += jalrt_llm_seq_blocks_needed(e->batch, r->seq, 1);
+		}
+		free_b = (int)free_blocks(e);
+		if (need <= free_b || e->n_run <= 1)
+			break;
+		preempt_youngest(e);
+	}
+	for (i = 0; i < e->n_run && budget > 0; i++) {
+		r = e->run[i];
+		if (known(r) - r->fed != 1 || need > free_b)
+			continue;
+		add_rows(e, r, 1, &n);
+		budget--;
+	}
+	free_b -= need;
+	for (i = 0; i < e->n_run && budget > 0; i++) {
+		r = e->run[i];
+		if (r->step_rows || known(r) - r->fed <= 1)
+			continue;
+		chunk = fit(e, r, known(r) - r->fed < budget ? known(r) - r->fed : budget, free_b);
+		if (chunk <= 0)
+			continue;
+		free_b -= jalrt_llm_seq_blocks_needed(e->batch, r->seq, chunk);
+		add_rows(e, r, chunk, &n);
+		budget -= chunk;
+	}
+	while (e->head && e->n_run < e->parallel && budget > 0) {
+		struct jalrt_llm_seq *seq;
+
+		r = e->head;
+		if (jalrt_llm_seq_create(e->batch, &seq))
+			break;
+		need = jalrt_llm_seq_blocks_needed(e->batch, seq, known(r));
+		if (need < 0 || need > free_b) {
+			jalrt_llm_seq_free(e->batch, seq);
+			break;
+		}
+		dequeue(e, r, NULL);
+		r->seq = seq;
+		r->fed = 0;
+		r->state = JALRT_SERVE_RUNNING;
+		if (!r->order) {
+			r->order = ++e->next_order;
+			r->t_start = now_ns();
+			e->st.prompt_tokens += (uint64_t)r->n_prompt;
+		}
+		for (i = e->n_run; i > 0 && e->run[i - 1]->order > r->order; i--)
+			e->run[i] = e->run[i - 1];
+		e->run[i] = r;
+		e->n_run++;
+		chunk = fit(e, r, known(r) < budget ? known(r) : budget, free_b);
+		free_b -= jalrt_llm_seq_blocks_needed(e->batch, r->seq, chunk);
+		add_rows(e, r, chunk, &n);
+		budget -= chunk;
+	}
+	return n;
+}
+
+/*
+ * A token @r's last row sampled: stored, detokenized and streamed through
+ * emit(). Returns why @r ends with it, or JALRT_SERVE_FINISH_NONE.
+ */
+static enum jalrt_serve_finish take_token(struct jalrt_serve_engine *e,
+					  struct jalrt_serve_request *r, int token)
+{
+	int prev = token_at(r, known(r) - 1);
+	const char *piece;
+
+	if (token == JALRT_LLM_TOKEN_BOS)
+		return JALRT_SERVE_FINISH_STOP;	/* the model ended its text */
+	if (r->cancelled)
+		return JALRT_SERVE_FINISH_CANCELLED;
 	if (r->n_tokens == r->cap_tokens) {
 		int cap = r->cap_tokens ? r->cap_tokens * 2 : 64, *t;
 
 		t = realloc(r->tokens, (size_t)cap * sizeof(*t));
 		if (!t) {
-			ret = -ENOMEM;
-			goto out;
+			r->error = -ENOMEM;
+			return JALRT_SERVE_FINISH_ERROR;
 		}
 		r->tokens = t;
 		r->cap_tokens = cap;
 	}
 	r->tokens[r->n_tokens++] = token;
+	r->t_last = now_ns();
 	e->st.completion_tokens++;
 	if (r->n_tokens == 1) {
 		uint64_t ttft;
 		int i;
 
-		r->t_first = now_ns();
+		r->t_first = r->t_last;
 		ttft = r->t_first - r->t_submit;
 		for (i = 0; i < JALRT_SERVE_TTFT_BUCKETS; i++)
 			if (ttft <= (uint64_t)(jalrt_serve_ttft_bounds[i] * 1e9))
@@ -326,103 +594,207 @@ static int on_token(void *opaque, int prev, int token, int pos)
 		e->st.ttft_count[JALRT_SERVE_TTFT_BUCKETS]++;
 		e->st.ttft_sum_ns += ttft;
 	}
+	piece = jalrt_llm_decode(e->llm, prev, token);
 	if (piece && jalrt_llm_piece_is_printable(piece) &&
 	    buf_add(&r->raw, piece, strlen(piece))) {
-		ret = -ENOMEM;
-		goto out;
+		r->error = -ENOMEM;
+		return JALRT_SERVE_FINISH_ERROR;
 	}
-	if (emit(r, token, false)) {
-		r->finish = JALRT_SERVE_FINISH_STOP;
-		ret = 1;
-	}
+	if (emit(r, token, false))
+		return JALRT_SERVE_FINISH_STOP;	/* a stop string */
 	if (r->error)
-		ret = r->error;
-out:
-	pthread_mutex_unlock(&e->lock);
-	if (!ret && e->token_delay_us)
-		usleep(e->token_delay_us);
-	return ret;
+		return JALRT_SERVE_FINISH_ERROR;
+	if (r->n_tokens >= r->max_tokens)
+		return JALRT_SERVE_FINISH_LENGTH;
+	return JALRT_SERVE_FINISH_NONE;
 }
 
-/* Runs one request on the chip. Called without the lock. */
-static void run_request(struct jalrt_serve_engine *e, struct jalrt_serve_request *r)
+static void histogram(uint64_t *count, uint64_t *sum, unsigned int v)
 {
-	struct token_ctx c = { e, r };
-	struct jalrt_llm_generate_params gp = {
-		.prompt = r->prompt,
-		.n_prompt = r->n_prompt,
-		/* run.c's steps: positions 0..steps-1 yield steps tokens after BOS */
-		.steps = r->n_prompt + r->max_tokens - 1,
-		.temperature = r->temperature,
-		.topp = r->top_p,
-		.seed = r->seed,
-		.mode = JALRT_LLM_DEVICE_LOOP,
-		.on_token = on_token,
-		.opaque = &c,
-	};
-	struct jalrt_llm_stats stats = { 0 };
-	enum jalrt_serve_finish finish;
-	int ret;
+	int i;
 
-	ret = jalrt_llm_generate(e->llm, &gp, &stats);
-	pthread_mutex_lock(&e->lock);
-	e->st.decode_ns += stats.total_ns;
-	r->tokens_per_second = stats.tokens_per_second;
-	if (stats.positions > 1)
-		e->st.last_tokens_per_second = stats.tokens_per_second;
-	if (ret < 0 && !r->cancelled) {
-		r->error = ret;
-		finish = JALRT_SERVE_FINISH_ERROR;
-	} else if (r->finish == JALRT_SERVE_FINISH_STOP) {
-		finish = JALRT_SERVE_FINISH_STOP;
-	} else if (r->cancelled) {
-		finish = JALRT_SERVE_FINISH_CANCELLED;
-	} else if (stats.stopped_at_bos) {
-		finish = JALRT_SERVE_FINISH_STOP;
-	} else {
-		finish = JALRT_SERVE_FINISH_LENGTH;
+	for (i = 0; i < JALRT_SERVE_STEP_BUCKETS; i++)
+		if (v <= jalrt_serve_step_bounds[i])
+			count[i]++;
+	count[JALRT_SERVE_STEP_BUCKETS]++;
+	*sum += v;
+}
+
+/*
+ * After the step of @n rows: positions forward, rng states back, every
+ * sampled token to its request, ended requests out. Returns the tokens
+ * taken.
+ */
+static int step_done(struct jalrt_serve_engine *e, int n)
+{
+	unsigned int i, seqs = 0;
+	int taken = 0;
+
+	for (i = 0; i < e->n_run; i++) {
+		struct jalrt_serve_request *r = e->run[i];
+		const struct jalrt_llm_batch_row *row;
+		enum jalrt_serve_finish f;
+
+		if (!r->step_rows)
+			continue;
+		seqs++;
+		row = &e->rows[r->step_last];
+		r->fed += r->step_rows;
+		r->step_rows = 0;
+		if (!row->sample)
+			continue;
+		r->rng = row->rng;
+		f = take_token(e, r, e->out[r->step_last]);
+		taken++;
+		r->ending = f;
 	}
-	finish_request(e, r, finish);
-	e->running = NULL;
-	e->running_pos = 0;
-	put_request(r);
-	pthread_cond_broadcast(&e->idle);
-	pthread_mutex_unlock(&e->lock);
+	for (i = e->n_run; i-- > 0;)
+		if (e->run[i]->ending != JALRT_SERVE_FINISH_NONE)
+			retire(e, e->run[i], e->run[i]->ending);
+	e->st.steps++;
+	histogram(e->st.step_rows, &e->st.step_rows_sum, (unsigned int)n);
+	histogram(e->st.step_seqs, &e->st.step_seqs_sum, seqs);
+	if (seqs > e->st.max_step_seqs)
+		e->st.max_step_seqs = seqs;
+	return taken;
+}
+
+/* The step failed (@err): its requests end with that error. */
+static void step_failed(struct jalrt_serve_engine *e, int err)
+{
+	unsigned int i;
+
+	for (i = e->n_run; i-- > 0;) {
+		struct jalrt_serve_request *r = e->run[i];
+
+		if (!r->step_rows)
+			continue;
+		r->step_rows = 0;
+		r->error = err;
+		retire(e, r, JALRT_SERVE_FINISH_ERROR);
+	}
 }
 
 static void *worker_main(void *arg)
 {
 	struct jalrt_serve_engine *e = arg;
-	struct jalrt_serve_request *r;
+	struct jalrt_llm_batch_info bi;
+	uint64_t t0, t1, t2;
+	int n, ret, taken;
 
 	pthread_mutex_lock(&e->lock);
 	for (;;) {
-		while (!e->head && !e->stop_worker)
-			pthread_cond_wait(&e->work, &e->lock);
-		if (!e->head)
-			break;
-		r = e->head;
-		e->head = r->next;
-		if (!e->head)
-			e->tail = NULL;
-		e->queued--;
-		if (r->cancelled) {
-			finish_request(e, r, JALRT_SERVE_FINISH_CANCELLED);
-			put_request(r);
+		reap_cancelled(e);
+		update_pool(e);
+		if (!e->n_run && !e->head) {
+			if (e->stop_worker)
+				break;
 			pthread_cond_broadcast(&e->idle);
+			pthread_cond_wait(&e->work, &e->lock);
 			continue;
 		}
-		r->state = JALRT_SERVE_RUNNING;
-		r->t_start = now_ns();
-		e->running = r;
-		e->running_pos = r->n_prompt;
-		e->st.prompt_tokens += (uint64_t)r->n_prompt;
+		t0 = now_ns();
+		n = plan_step(e);
+		if (!n) {
+			/* Running requests got no blocks at all: make room. */
+			if (e->n_run > 1) {
+				preempt_youngest(e);
+			} else if (e->n_run) {
+				e->run[0]->step_rows = 1;
+				step_failed(e, -ENOSPC);
+			} else if (e->head) {
+				struct jalrt_serve_request *r = e->head;
+
+				dequeue(e, r, NULL);
+				r->error = -ENOSPC;
+				finish_request(e, r, JALRT_SERVE_FINISH_ERROR);
+				put_request(r);
+			}
+			continue;
+		}
+		update_pool(e);
 		pthread_mutex_unlock(&e->lock);
-		run_request(e, r);
+		t1 = now_ns();
+		ret = jalrt_llm_batch_step(e->batch, e->rows, n, e->out);
+		t2 = now_ns();
 		pthread_mutex_lock(&e->lock);
+		if (ret == -ENOSPC && e->n_run > 1) {
+			/* The plan counts blocks first; never seen, but recoverable. */
+			unsigned int i;
+
+			for (i = 0; i < e->n_run; i++)
+				e->run[i]->step_rows = 0;
+			preempt_youngest(e);
+			continue;
+		}
+		if (ret) {
+			step_failed(e, ret);
+			continue;
+		}
+		jalrt_llm_batch_query(e->batch, &bi);
+		e->st.decode_ns += bi.last_step_ns;
+		e->st.step_device_ns += bi.last_device_ns;
+		e->st.step_host_ns += bi.last_host_ns;
+		taken = step_done(e, n);
+		update_pool(e);
+		e->st.sched_ns += (now_ns() - t0) - (t2 - t1);
+		e->st.busy_ns += now_ns() - t0;
+		if (e->st.busy_ns)
+			e->st.tokens_per_second = e->st.completion_tokens * 1e9 / (double)e->st.busy_ns;
+		if (taken && e->token_delay_us) {
+			pthread_mutex_unlock(&e->lock);
+			usleep(e->token_delay_us);
+			pthread_mutex_lock(&e->lock);
+		}
 	}
 	pthread_mutex_unlock(&e->lock);
 	return NULL;
+}
+
+/* The engine's batch: @parallel sequences, the row budget, the KV pool. */
+static int create_batch(struct jalrt_serve_engine *e, const struct jalrt_serve_options *o)
+{
+	unsigned int min_blocks = ((unsigned int)e->ctx + e->block_size - 1) / e->block_size;
+	struct jalrt_llm_batch_options bo = {
+		.max_seqs = e->parallel, .max_rows = e->max_rows, .block_size = e->block_size,
+		.kv_blocks = o->kv_blocks, .kv_bytes = o->kv_bytes,
+	};
+	struct jalrt_llm_batch_info bi;
+	int ret;
+
+	if (!bo.kv_blocks && !bo.kv_bytes)
+		bo.kv_blocks = e->parallel * min_blocks;
+	if (bo.kv_blocks && bo.kv_blocks < min_blocks)
+		bo.kv_blocks = min_blocks;
+	for (;;) {
+		ret = jalrt_llm_batch_create(e->llm, &bo, &e->batch);
+		if (!ret) {
+			jalrt_llm_batch_query(e->batch, &bi);
+			if (bi.blocks >= min_blocks)
+				return 0;
+			/* a byte budget below one context: one context */
+			jalrt_llm_batch_destroy(e->batch);
+			e->batch = NULL;
+			bo.kv_blocks = min_blocks;
+			continue;
+		}
+		if ((ret != -ENOMEM && ret != -ENOSPC) || bo.kv_blocks == min_blocks)
+			return ret;
+		/* the pool does not fit: fewer blocks, down to one context's */
+		if (!bo.kv_blocks)
+			bo.kv_blocks = e->parallel * min_blocks;
+		bo.kv_blocks = bo.kv_blocks / 2 > min_blocks ? bo.kv_blocks / 2 : min_blocks;
+	}
+}
+
+static void engine_free(struct jalrt_serve_engine *e)
+{
+	jalrt_llm_batch_destroy(e->batch);
+	free(e->run);
+	free(e->rows);
+	free(e->out);
+	free(e->step_reqs);
+	free(e);
 }
 
 int jalrt_serve_engine_create(struct jalrt_llm *llm, const struct jalrt_serve_options *opts,
@@ -437,16 +809,37 @@ int jalrt_serve_engine_create(struct jalrt_llm *llm, const struct jalrt_serve_op
 		return -EINVAL;
 	if (opts)
 		o = *opts;
-	if (o.ctx < 0)
+	if (o.ctx < 0 || o.max_rows > 65536)
 		return -EINVAL;
 	e = calloc(1, sizeof(*e));
 	if (!e)
 		return -ENOMEM;
 	e->llm = llm;
 	e->ctx = o.ctx == 0 || o.ctx > info.seq_len ? info.seq_len : o.ctx;
-	e->parallel = 1;	/* the FIFO worker: one sequence at a time */
+	e->parallel = o.parallel ? o.parallel : DEFAULT_PARALLEL;
+	e->max_rows = o.max_rows ? o.max_rows : DEFAULT_MAX_ROWS;
+	if (e->max_rows < e->parallel)
+		e->max_rows = e->parallel;
+	e->block_size = o.block_size ? o.block_size : JALRT_LLM_BATCH_BLOCK_SIZE;
 	e->max_queue = o.max_queue ? o.max_queue : 64;
 	e->token_delay_us = o.token_delay_us;
+	e->run = calloc(e->parallel, sizeof(*e->run));
+	e->rows = calloc(e->max_rows, sizeof(*e->rows));
+	e->out = calloc(e->max_rows, sizeof(*e->out));
+	e->step_reqs = calloc(e->max_rows, sizeof(*e->step_reqs));
+	if (!e->run || !e->rows || !e->out || !e->step_reqs) {
+		engine_free(e);
+		return -ENOMEM;
+	}
+	ret = create_batch(e, &o);
+	if (ret) {
+		engine_free(e);
+		return ret;
+	}
+	e->st.parallel = e->parallel;
+	e->st.max_rows = e->max_rows;
+	e->st.block_size = e->block_size;
+	update_pool(e);
 	pthread_mutex_init(&e->lock, NULL);
 	pthread_cond_init(&e->work, NULL);
 	pthread_cond_init(&e->idle, NULL);
@@ -455,7 +848,7 @@ int jalrt_serve_engine_create(struct jalrt_llm *llm, const struct jalrt_serve_op
 		pthread_cond_destroy(&e->idle);
 		pthread_cond_destroy(&e->work);
 		pthread_mutex_destroy(&e->lock);
-		free(e);
+		engine_free(e);
 		return -ret;
 	}
 	*engine = e;
@@ -465,16 +858,18 @@ int jalrt_serve_engine_create(struct jalrt_llm *llm, const struct jalrt_serve_op
 int jalrt_serve_engine_shutdown(struct jalrt_serve_engine *e, bool drain)
 {
 	struct jalrt_serve_request *r;
+	unsigned int i;
 
 	pthread_mutex_lock(&e->lock);
 	e->shutdown = true;
 	if (!drain) {
 		for (r = e->head; r; r = r->next)
 			r->cancelled = true;
-		if (e->running)
-			e->running->cancelled = true;
+		for (i = 0; i < e->n_run; i++)
+			e->run[i]->cancelled = true;
+		pthread_cond_broadcast(&e->work);
 	}
-	while (e->head || e->running)
+	while (e->head || e->n_run)
 		pthread_cond_wait(&e->idle, &e->lock);
 	pthread_mutex_unlock(&e->lock);
 	return 0;
@@ -493,7 +888,7 @@ void jalrt_serve_engine_destroy(struct jalrt_serve_engine *e)
 	pthread_cond_destroy(&e->idle);
 	pthread_cond_destroy(&e->work);
 	pthread_mutex_destroy(&e->lock);
-	free(e);
+	engine_free(e);
 }
 
 void jalrt_serve_engine_stats(struct jalrt_serve_engine *e, struct jalrt_serve_stats *stats)
@@ -501,12 +896,11 @@ void jalrt_serve_engine_stats(struct jalrt_serve_engine *e, struct jalrt_serve_s
 	pthread_mutex_lock(&e->lock);
 	*stats = e->st;
 	stats->queued = e->queued;
-	stats->running = e->running ? 1 : 0;
+	stats->preempted = e->requeued;
+	stats->running = e->n_run;
 	stats->parallel = e->parallel;
 	stats->max_queue = e->max_queue;
 	stats->ctx = e->ctx;
-	stats->kv_used = e->running ? e->running_pos : 0;
-	stats->kv_total = e->ctx * (int)e->parallel;
 	stats->draining = e->shutdown;
 	pthread_mutex_unlock(&e->lock);
 }
@@ -556,7 +950,7 @@ int jalrt_serve_submit(struct jalrt_serve_engine *e, const struct jalrt_serve_pa
 	pthread_mutex_lock(&e->lock);
 	if (e->shutdown)
 		ret = -ESHUTDOWN;
-	else if (e->queued >= e->max_queue)
+	else if (e->queued - e->requeued >= e->max_queue)
 		ret = -EAGAIN;
 	else
 		ret = 0;
@@ -643,6 +1037,7 @@ void jalrt_serve_result(struct jalrt_serve_request *r, struct jalrt_serve_result
 	res->ttft_ns = r->t_first ? r->t_first - r->t_submit : 0;
 	res->total_ns = r->t_end ? r->t_end - r->t_submit : 0;
 	res->tokens_per_second = r->tokens_per_second;
+	res->preemptions = r->preemptions;
 	pthread_mutex_unlock(&r->engine->lock);
 }
 

@@ -200,7 +200,8 @@ int main(int argc, char **argv)
 	jalrt_serve_release(r);
 	jalrt_serve_engine_destroy(e);
 
-	/* Queue limit, cancel queued, cancel running, release mid-run. */
+	/* Queue limit, cancel queued, cancel running, release mid-run: one at a time. */
+	o.parallel = 1;
 	o.max_queue = 1;
 	o.token_delay_us = 20000;
 	jalrt_serve_engine_create(llm, &o, &e);
