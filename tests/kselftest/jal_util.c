@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <sys/mount.h>
 #include <linux/sync_file.h>
 #include <time.h>
 #include <unistd.h>
@@ -819,4 +820,62 @@ uint32_t jal_rand(uint64_t *state)
 float jal_randf(uint64_t *state)
 {
 	return (float)(jal_rand(state) >> 8) / (float)(1 << 24) * 16.0f - 8.0f;
+}
+
+int jal_write_file(const char *path, const char *s)
+{
+	ssize_t n;
+	int fd;
+
+	fd = open(path, O_WRONLY | O_TRUNC | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	n = write(fd, s, strlen(s));
+	n = n < 0 ? -errno : 0;
+	close(fd);
+	return n;
+}
+
+char *jal_read_file(const char *path)
+{
+	size_t len = 0, cap = 1 << 16;
+	char *buf, *bigger;
+	ssize_t n;
+	int fd;
+
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return NULL;
+	buf = malloc(cap);
+	while (buf && (n = read(fd, buf + len, cap - len - 1)) > 0) {
+		len += n;
+		if (cap - len < 4096) {
+			cap *= 2;
+			bigger = realloc(buf, cap);
+			if (!bigger) {
+				free(buf);
+				buf = NULL;
+			}
+			buf = bigger;
+		}
+	}
+	close(fd);
+	if (buf)
+		buf[len] = '\0';
+	return buf;
+}
+
+int jal_debugfs_dir(char *dir, size_t len)
+{
+	char bdf[64];
+	int ret;
+
+	ret = jal_find_device(NULL, 0, bdf, sizeof(bdf));
+	if (ret)
+		return ret;
+	if (access("/sys/kernel/debug/accel", F_OK) &&
+	    mount("debugfs", "/sys/kernel/debug", "debugfs", 0, NULL))
+		return -errno;
+	snprintf(dir, len, "/sys/kernel/debug/accel/%s", bdf);
+	return access(dir, F_OK) ? -errno : 0;
 }

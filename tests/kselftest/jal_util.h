@@ -165,6 +165,13 @@ bool jal_have_cap(unsigned int cap);
 int jal_param_read(const char *name, char *buf, size_t len);
 int jal_param_write(const char *name, const char *value);
 
+/* Files of sysfs, debugfs and tracefs. */
+int jal_write_file(const char *path, const char *s);
+/* The whole file as a malloc()ed string, or NULL. */
+char *jal_read_file(const char *path);
+/* The device's debugfs directory (debugfs mounted if need be). */
+int jal_debugfs_dir(char *dir, size_t len);
+
 /* Deterministic pseudo-random numbers for test data. */
 uint32_t jal_rand(uint64_t *state);
 float jal_randf(uint64_t *state);

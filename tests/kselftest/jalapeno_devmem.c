@@ -1025,20 +1025,6 @@ JAL_SLOW_TEST(vram, close_with_jobs_in_flight_returns_memory)
 	jal_bo_free(&all);
 }
 
-static int write_str(const char *path, const char *str)
-{
-	ssize_t n;
-	int fd;
-
-	fd = open(path, O_WRONLY | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	n = write(fd, str, strlen(str));
-	n = n < 0 ? -errno : 0;
-	close(fd);
-	return n;
-}
-
 #define DRIVER_SYSFS	"/sys/bus/pci/drivers/jalapeno"
 
 /*
@@ -1074,7 +1060,7 @@ JAL_SLOW_TEST(vram, unbind_with_vram_bos)
 	handles[1] = small.handle;
 	ASSERT_EQ(0, jal_submit(fd, ctx, &cb, handles, 2, NULL, 0, 0, NULL));
 
-	ASSERT_EQ(0, write_str(DRIVER_SYSFS "/unbind", bdf));
+	ASSERT_EQ(0, jal_write_file(DRIVER_SYSFS "/unbind", bdf));
 	ASSERT_EQ(-ENODEV, jal_bo_create_raw(fd, 4096, DRM_JALAPENO_BO_VRAM, &handle, NULL));
 	ASSERT_EQ(-ENODEV, jal_submit(fd, ctx, &cb, handles, 2, NULL, 0, 0, NULL));
 	jal_cmdbuf_free(&cb);
@@ -1082,7 +1068,7 @@ JAL_SLOW_TEST(vram, unbind_with_vram_bos)
 	jal_bo_free(&big);
 	ASSERT_EQ(0, close(fd));
 
-	ASSERT_EQ(0, write_str(DRIVER_SYSFS "/bind", bdf));
+	ASSERT_EQ(0, jal_write_file(DRIVER_SYSFS "/bind", bdf));
 	for (waited = 0, fd = -ENODEV; fd < 0 && waited <= 10000; waited += 50) {
 		fd = jal_open();
 		if (fd < 0)

@@ -10,7 +10,8 @@
  *
  * Seeded and replayable: JAL_FUZZ_SEED (default 1) and JAL_FUZZ_ITERS
  * (calls per thread and round, default 400) and JAL_FUZZ_ROUNDS (default
- * 3). `make fuzz` runs it longer with a new seed; a failing run prints
+ * 3). With JAL_FUZZ_MAKE_IT_FAIL set, the fuzzing processes (not the
+ * checks) get the kernel's injected allocation failures. `make fuzz` runs it longer with a new seed; a failing run prints
  * its seed. Counts are bounded by iterations, never by time.
  */
 #include <pthread.h>
@@ -326,21 +327,30 @@ static int fuzz_process(uint64_t seed, unsigned int iters)
 {
 	struct fuzz_thread t[FUZZ_THREADS];
 	pthread_t tid[FUZZ_THREADS];
-	unsigned int i;
+	unsigned int i, n;
 	int fd;
 
+	/* The debug lane's allocation-failure stress (make-it-fail). */
+	if (getenv("JAL_FUZZ_MAKE_IT_FAIL")) {
+		int f = open("/proc/self/make-it-fail", O_WRONLY | O_CLOEXEC);
+
+		if (f < 0 || write(f, "1", 1) != 1)
+			return 1;
+		close(f);
+	}
 	fd = jal_open();
 	if (fd < 0)
-		return 1;
+		return 0;	/* may fail under injected allocation failures */
 	memset(t, 0, sizeof(t));
-	for (i = 0; i < FUZZ_THREADS; i++) {
-		t[i].rng = seed * 0x9e3779b97f4a7c15ull + i + 1;
-		t[i].iters = iters;
-		t[i].fd = fd;
-		if (pthread_create(&tid[i], NULL, fuzz_thread_main, &t[i]))
-			return 1;
+	for (n = 0; n < FUZZ_THREADS; n++) {
+		t[n].rng = seed * 0x9e3779b97f4a7c15ull + n + 1;
+		t[n].iters = iters;
+		t[n].fd = fd;
+		/* Fewer threads when allocations are made to fail. */
+		if (pthread_create(&tid[n], NULL, fuzz_thread_main, &t[n]))
+			break;
 	}
-	for (i = 0; i < FUZZ_THREADS; i++)
+	for (i = 0; i < n; i++)
 		pthread_join(tid[i], NULL);
 	close(fd);
 	return 0;

@@ -31,63 +31,14 @@ static int ensure_mounted(const char *type, const char *path, const char *probe)
 	return mount(type, path, type, 0, NULL) ? -errno : 0;
 }
 
-static int write_file(const char *path, const char *s)
-{
-	ssize_t n;
-	int fd;
-
-	fd = open(path, O_WRONLY | O_TRUNC | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	n = write(fd, s, strlen(s));
-	n = n < 0 ? -errno : 0;
-	close(fd);
-	return n;
-}
-
-/* The whole of a (pseudo) file into a malloc()ed string, or NULL. */
-static char *read_file(const char *path)
-{
-	size_t len = 0, cap = 1 << 16;
-	char *buf = malloc(cap);
-	ssize_t n;
-	int fd;
-
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0 || !buf) {
-		free(buf);
-		if (fd >= 0)
-			close(fd);
-		return NULL;
-	}
-	while ((n = read(fd, buf + len, cap - len - 1)) > 0) {
-		len += n;
-		if (cap - len < 4096) {
-			cap *= 2;
-			buf = realloc(buf, cap);
-			if (!buf)
-				break;
-		}
-	}
-	close(fd);
-	if (buf)
-		buf[len] = '\0';
-	return buf;
-}
-
 FIXTURE_SETUP(obs)
 {
-	char bdf[64];
-
 	self->fd = jal_open();
 	if (self->fd < 0)
 		SKIP(return, "no jalapeno accel device (%d)", self->fd);
 	ASSERT_EQ(0, jal_ctx_create(self->fd, DRM_JALAPENO_PRIORITY_NORMAL, &self->ctx));
-	ASSERT_EQ(0, jal_find_device(NULL, 0, bdf, sizeof(bdf)));
-	if (ensure_mounted("debugfs", DEBUGFS, DEBUGFS "/accel"))
-		SKIP(return, "no debugfs");
-	snprintf(self->dir, sizeof(self->dir), DEBUGFS "/accel/%s", bdf);
-	ASSERT_EQ(0, access(self->dir, F_OK));
+	if (jal_debugfs_dir(self->dir, sizeof(self->dir)))
+		SKIP(return, "no debugfs directory of the device");
 	if (jal_param_read("step_limit", self->step_limit, sizeof(self->step_limit)))
 		self->step_limit[0] = '\0';
 	if (jal_param_read("job_timeout_ms", self->job_timeout, sizeof(self->job_timeout)))
@@ -109,7 +60,7 @@ static char *debugfs_read(FIXTURE_DATA(obs) *self, const char *name)
 	char path[PATH_MAX + 32];
 
 	snprintf(path, sizeof(path), "%s/%s", self->dir, name);
-	return read_file(path);
+	return jal_read_file(path);
 }
 
 /* A job that writes to an unmapped VA: fails with -EFAULT. */
@@ -139,8 +90,8 @@ TEST_F_TIMEOUT(obs, tracepoints_follow_jobs, JAL_TEST_TIMEOUT)
 	if (ensure_mounted("tracefs", TRACEFS, TRACEFS "/trace"))
 		SKIP(return, "no tracefs");
 	ASSERT_EQ(0, access(TRACEFS "/events/jalapeno/enable", F_OK));
-	ASSERT_EQ(0, write_file(TRACEFS "/trace", ""));
-	ASSERT_EQ(0, write_file(TRACEFS "/events/jalapeno/enable", "1"));
+	ASSERT_EQ(0, jal_write_file(TRACEFS "/trace", ""));
+	ASSERT_EQ(0, jal_write_file(TRACEFS "/events/jalapeno/enable", "1"));
 
 	ASSERT_EQ(0, jal_bo_new(self->fd, 4096, 0, &bo));
 	ASSERT_EQ(0, jal_cmdbuf_new(self->fd, &cb));
@@ -148,8 +99,8 @@ TEST_F_TIMEOUT(obs, tracepoints_follow_jobs, JAL_TEST_TIMEOUT)
 	ASSERT_JOB_OK(self->fd, self->ctx, &cb, &cb.bo.handle, 1);
 	run_faulting_job(_metadata, self->fd, &bad);
 
-	ASSERT_EQ(0, write_file(TRACEFS "/events/jalapeno/enable", "0"));
-	trace = read_file(TRACEFS "/trace");
+	ASSERT_EQ(0, jal_write_file(TRACEFS "/events/jalapeno/enable", "0"));
+	trace = jal_read_file(TRACEFS "/trace");
 	ASSERT_NE(NULL, trace);
 
 	snprintf(want, sizeof(want), "jal_submit: queue=1 hw_ctx=");
@@ -250,7 +201,7 @@ static void devcoredump_clear(void)
 		if (de->d_name[0] == '.')
 			continue;
 		snprintf(path, sizeof(path), DEVCOREDUMP "/%s/data", de->d_name);
-		write_file(path, "1");
+		jal_write_file(path, "1");
 	}
 	closedir(dir);
 }
@@ -278,8 +229,8 @@ static char *devcoredump_read(const char *bdf)
 		if (strcmp(strrchr(link, '/') + 1, bdf))
 			continue;
 		snprintf(path, sizeof(path), DEVCOREDUMP "/%s/data", de->d_name);
-		data = read_file(path);
-		write_file(path, "1");
+		data = jal_read_file(path);
+		jal_write_file(path, "1");
 	}
 	closedir(dir);
 	return data;
@@ -313,8 +264,8 @@ TEST_F_TIMEOUT(obs, debugfs_reset_queue_recovers, JAL_TEST_TIMEOUT)
 
 	devcoredump_clear();
 	snprintf(path, sizeof(path), "%s/reset_queue", self->dir);
-	ASSERT_EQ(-EINVAL, write_file(path, "4"));
-	ASSERT_EQ(0, write_file(path, "1"));
+	ASSERT_EQ(-EINVAL, jal_write_file(path, "4"));
+	ASSERT_EQ(0, jal_write_file(path, "1"));
 	ASSERT_EQ(0, jal_syncobj_wait(self->fd, sync, JAL_JOB_WAIT_MS));
 	jal_assert_ctx_failed(_metadata, self->fd, self->ctx, -ETIMEDOUT,
 			      JAL_STATUS_ABORTED, &st);

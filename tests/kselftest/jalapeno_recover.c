@@ -11,7 +11,6 @@
 
 #include "jal_harness.h"
 
-#define DEBUGFS		"/sys/kernel/debug"
 #define INNOCENTS	2	/* contexts on queues NORMAL and HIGH */
 #define CHAIN		24	/* jobs per innocent round */
 
@@ -21,20 +20,6 @@ FIXTURE(rec) {
 	char step_limit[64];
 	char job_timeout[64];
 };
-
-static int write_file(const char *path, const char *s)
-{
-	ssize_t n;
-	int fd;
-
-	fd = open(path, O_WRONLY | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	n = write(fd, s, strlen(s));
-	n = n < 0 ? -errno : 0;
-	close(fd);
-	return n;
-}
 
 /* The number after "@key: " in the debugfs inject file, or -1. */
 static long inject_value(FIXTURE_DATA(rec) *self, const char *key)
@@ -60,21 +45,16 @@ static int debugfs_write(FIXTURE_DATA(rec) *self, const char *name, const char *
 	char path[PATH_MAX + 16];
 
 	snprintf(path, sizeof(path), "%s/%s", self->dir, name);
-	return write_file(path, s);
+	return jal_write_file(path, s);
 }
 
 FIXTURE_SETUP(rec)
 {
-	char bdf[64];
-
 	self->fd = jal_open();
 	if (self->fd < 0)
 		SKIP(return, "no jalapeno accel device (%d)", self->fd);
-	ASSERT_EQ(0, jal_find_device(NULL, 0, bdf, sizeof(bdf)));
-	if (access(DEBUGFS "/accel", F_OK) && mount("debugfs", DEBUGFS, "debugfs", 0, NULL))
-		SKIP(return, "no debugfs");
-	snprintf(self->dir, sizeof(self->dir), DEBUGFS "/accel/%s", bdf);
-	ASSERT_EQ(0, access(self->dir, F_OK));
+	if (jal_debugfs_dir(self->dir, sizeof(self->dir)))
+		SKIP(return, "no debugfs directory of the device");
 	if (jal_param_read("step_limit", self->step_limit, sizeof(self->step_limit)))
 		self->step_limit[0] = '\0';
 	if (jal_param_read("job_timeout_ms", self->job_timeout, sizeof(self->job_timeout)))
@@ -270,7 +250,7 @@ TEST_F_TIMEOUT(rec, pci_function_reset_with_jobs_queued, JAL_SLOW_TIMEOUT)
 	resets = inject_value(self, "device resets");
 	for (i = 0; i < INNOCENTS; i++)
 		ASSERT_EQ(0, innocent_submit(self->fd, &in[i], 11));
-	ASSERT_EQ(0, write_file(path, "1"));
+	ASSERT_EQ(0, jal_write_file(path, "1"));
 	for (i = 0; i < INNOCENTS; i++)
 		ASSERT_EQ(0, innocent_check(self->fd, &in[i], 11));
 	ASSERT_EQ(resets + 1, inject_value(self, "device resets"));

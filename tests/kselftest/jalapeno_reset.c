@@ -188,20 +188,6 @@ TEST_F_TIMEOUT(rst, job_timeout_spares_other_contexts, JAL_TEST_TIMEOUT)
 	close(fd);
 }
 
-static int write_str(const char *path, const char *s)
-{
-	ssize_t n;
-	int fd;
-
-	fd = open(path, O_WRONLY | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	n = write(fd, s, strlen(s));
-	n = n < 0 ? -errno : 0;
-	close(fd);
-	return n;
-}
-
 /* Wait up to @ms for the device node to (re)appear; then open it. */
 static int wait_and_open(unsigned int ms)
 {
@@ -322,14 +308,14 @@ TEST_F_TIMEOUT(rst, unbind_with_open_file, JAL_SLOW_TIMEOUT)
 	pid = start_holder(_metadata, &to_child);
 	ASSERT_LT(0, pid);
 	t0 = jal_now_ns();
-	ASSERT_EQ(0, write_str(DRIVER_SYSFS "/unbind", bdf));
+	ASSERT_EQ(0, jal_write_file(DRIVER_SYSFS "/unbind", bdf));
 	TH_LOG("unbind took %llu ms", (unsigned long long)((jal_now_ns() - t0) / 1000000));
 	ASSERT_EQ(-ENODEV, jal_open());
 	ASSERT_EQ(1, write(to_child, "u", 1));
 	close(to_child);
 	ASSERT_CHILD_OK(pid);
 
-	ASSERT_EQ(0, write_str(DRIVER_SYSFS "/bind", bdf));
+	ASSERT_EQ(0, jal_write_file(DRIVER_SYSFS "/bind", bdf));
 	fd = wait_and_open(10000);
 	ASSERT_LE(0, fd);
 	ASSERT_EQ(0, jal_device_usable(fd));
@@ -368,7 +354,7 @@ TEST_F_TIMEOUT(rst, rmmod_busy_then_reload, JAL_SLOW_TIMEOUT)
 	if (can_unbind(bdf)) {
 		pid = start_holder(_metadata, &to_child);
 		ASSERT_LT(0, pid);
-		ASSERT_EQ(0, write_str(DRIVER_SYSFS "/unbind", bdf));
+		ASSERT_EQ(0, jal_write_file(DRIVER_SYSFS "/unbind", bdf));
 		ret = delete_module("jalapeno");
 		ASSERT_TRUE(ret == -EBUSY || ret == -EAGAIN);	/* the file still holds it */
 		ASSERT_EQ(1, write(to_child, "u", 1));
@@ -508,7 +494,7 @@ TEST_F_TIMEOUT(rst, sync_file_outlives_device_and_module, JAL_SLOW_TIMEOUT)
 	ASSERT_LE(0, fd);
 	sf = export_job_fence(_metadata, fd);
 	ASSERT_EQ(0, close(fd));
-	ASSERT_EQ(0, write_str(DRIVER_SYSFS "/unbind", bdf));
+	ASSERT_EQ(0, jal_write_file(DRIVER_SYSFS "/unbind", bdf));
 
 	/* Unbind ended every job: the fence has signalled, one way or the other. */
 	pfd.fd = sf;
