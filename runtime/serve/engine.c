@@ -935,6 +935,7 @@ int jalrt_serve_submit(struct jalrt_serve_engine *e, const struct jalrt_serve_pa
 	r->temperature = p->temperature;
 	r->top_p = p->top_p;
 	r->seed = p->seed ? p->seed : 1;
+	r->rng = r->seed;
 	for (i = 0; i < p->n_stop; i++) {
 		r->stop[i] = strdup(p->stop[i]);
 		if (!r->stop[i])

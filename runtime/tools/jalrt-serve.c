@@ -4,13 +4,16 @@
  * the Jalapeño chip (Documentation/serving.rst).
  *
  *   jalrt-serve MODEL [-z TOKENIZER] [--precision P] [--host ADDR]
- *               [--port N] [--parallel N] [--queue N] [--ctx N]
+ *               [--port N] [--parallel N] [--max-rows N] [--kv-blocks N]
+ *               [--kv-mib N] [--block-size N] [--queue N] [--ctx N]
  *               [--api-key KEY] [--model-name NAME] [--device N]
  *               [--host-memory] [--token-delay-us N]
  *
  * HTTP is libmicrohttpd's (a thread per connection), JSON is json-c's;
  * generation is the serving engine's (jalrt_serve.h): one worker thread
- * owns the model, client threads submit to it and stream its tokens.
+ * owns the model and runs the requests by continuous batching (up to
+ * --parallel sequences per chip step), client threads submit to it and
+ * stream its tokens.
  *
  * Endpoints: POST /v1/completions, POST /v1/chat/completions (both with
  * "stream": true as server-sent events), GET /v1/models[/ID], GET /health,
@@ -57,8 +60,14 @@ static const char usage_text[] =
 	"  --precision <p>        f32 (default), bf16, int8 or sparse weights\n"
 	"  --host <addr>          address to listen on, default 127.0.0.1\n"
 	"  --port <n>             port, default 8080 (0: any free port)\n"
-	"  --parallel <n>         maximum running sequences, default 1 (the engine\n"
-	"                         runs one at a time today: larger values are capped)\n"
+	"  --parallel <n>         maximum running sequences (continuous batching:\n"
+	"                         all advance in one chip step), default 16\n"
+	"  --max-rows <n>         row budget of a step (decode rows and prompt\n"
+	"                         chunks together), default 128 (at least --parallel)\n"
+	"  --kv-blocks <n>        KV cache blocks, default enough for --parallel\n"
+	"                         whole contexts (at least one context)\n"
+	"  --kv-mib <n>           KV cache budget in MiB instead of --kv-blocks\n"
+	"  --block-size <n>       positions per KV block, default 16\n"
 	"  --queue <n>            requests waiting beyond the running ones before\n"
 	"                         HTTP 429, default 64\n"
 	"  --ctx <n>              positions per sequence (prompt + completion),\n"
@@ -1105,24 +1114,68 @@ static enum MHD_Result handle_metrics(struct server *srv, struct MHD_Connection 
 	buf_printf(&b, "jalrt_serve_prompt_tokens_total %" PRIu64 "\n", st.prompt_tokens);
 	HELP("jalrt_serve_generation_tokens_total", "counter", "Tokens generated.");
 	buf_printf(&b, "jalrt_serve_generation_tokens_total %" PRIu64 "\n", st.completion_tokens);
-	HELP("jalrt_serve_decode_seconds_total", "counter", "Time the chip spent generating.");
+	HELP("jalrt_serve_decode_seconds_total", "counter",
+	     "Time the batched steps took (host clock, round trips included).");
 	buf_printf(&b, "jalrt_serve_decode_seconds_total %.6f\n", st.decode_ns / 1e9);
 	HELP("jalrt_serve_tokens_per_second", "gauge",
-	     "Decode rate of the last generation (run.c's achieved tok/s).");
+	     "Decode rate of the last finished request (tokens after the first over their time).");
 	buf_printf(&b, "jalrt_serve_tokens_per_second %.3f\n", st.last_tokens_per_second);
-	HELP("jalrt_serve_queue_length", "gauge", "Requests waiting to run.");
+	HELP("jalrt_serve_throughput_tokens_per_second", "gauge",
+	     "Aggregate decode rate: tokens generated over the time the engine was busy.");
+	buf_printf(&b, "jalrt_serve_throughput_tokens_per_second %.3f\n", st.tokens_per_second);
+	HELP("jalrt_serve_busy_seconds_total", "counter", "Time the engine had requests to run.");
+	buf_printf(&b, "jalrt_serve_busy_seconds_total %.6f\n", st.busy_ns / 1e9);
+	HELP("jalrt_serve_queue_length", "gauge", "Requests waiting to run (preempted ones included).");
 	buf_printf(&b, "jalrt_serve_queue_length %u\n", st.queued);
 	HELP("jalrt_serve_queue_limit", "gauge", "Waiting requests beyond which submits get 429.");
 	buf_printf(&b, "jalrt_serve_queue_limit %u\n", st.max_queue);
-	HELP("jalrt_serve_running_sequences", "gauge", "Sequences generating now.");
+	HELP("jalrt_serve_running_sequences", "gauge", "Sequences in the batch now.");
 	buf_printf(&b, "jalrt_serve_running_sequences %u\n", st.running);
-	HELP("jalrt_serve_max_running_sequences", "gauge", "The engine's limit of running sequences.");
+	HELP("jalrt_serve_max_running_sequences", "gauge", "The engine's limit of running sequences (--parallel).");
 	buf_printf(&b, "jalrt_serve_max_running_sequences %u\n", st.parallel);
-	HELP("jalrt_serve_kv_blocks_used", "gauge",
-	     "KV cache blocks in use (a block is one position; today the running sequence's).");
-	buf_printf(&b, "jalrt_serve_kv_blocks_used %d\n", st.kv_used);
+	HELP("jalrt_serve_step_max_rows", "gauge", "The row budget of a step (--max-rows).");
+	buf_printf(&b, "jalrt_serve_step_max_rows %u\n", st.max_rows);
+	HELP("jalrt_serve_kv_blocks_used", "gauge", "KV cache blocks held by running sequences.");
+	buf_printf(&b, "jalrt_serve_kv_blocks_used %d\n", st.kv_blocks_used);
 	HELP("jalrt_serve_kv_blocks_free", "gauge", "KV cache blocks free.");
-	buf_printf(&b, "jalrt_serve_kv_blocks_free %d\n", st.kv_total - st.kv_used);
+	buf_printf(&b, "jalrt_serve_kv_blocks_free %d\n", st.kv_blocks_total - st.kv_blocks_used);
+	HELP("jalrt_serve_kv_block_size", "gauge", "Positions per KV cache block.");
+	buf_printf(&b, "jalrt_serve_kv_block_size %u\n", st.block_size);
+	HELP("jalrt_serve_kv_positions_used", "gauge", "Positions stored by running sequences.");
+	buf_printf(&b, "jalrt_serve_kv_positions_used %d\n", st.kv_used);
+	HELP("jalrt_serve_preemptions_total", "counter",
+	     "Sequences preempted for KV blocks (recomputed later).");
+	buf_printf(&b, "jalrt_serve_preemptions_total %" PRIu64 "\n", st.preemptions);
+	HELP("jalrt_serve_preempted_sequences", "gauge", "Preempted requests waiting to run again.");
+	buf_printf(&b, "jalrt_serve_preempted_sequences %u\n", st.preempted);
+	HELP("jalrt_serve_steps_total", "counter", "Batched chip steps run.");
+	buf_printf(&b, "jalrt_serve_steps_total %" PRIu64 "\n", st.steps);
+	HELP("jalrt_serve_step_rows", "histogram", "Rows per step (decode rows and prompt-chunk rows).");
+	for (i = 0; i < JALRT_SERVE_STEP_BUCKETS; i++)
+		buf_printf(&b, "jalrt_serve_step_rows_bucket{le=\"%u\"} %" PRIu64 "\n",
+			   jalrt_serve_step_bounds[i], st.step_rows[i]);
+	buf_printf(&b, "jalrt_serve_step_rows_bucket{le=\"+Inf\"} %" PRIu64 "\n",
+		   st.step_rows[JALRT_SERVE_STEP_BUCKETS]);
+	buf_printf(&b, "jalrt_serve_step_rows_sum %" PRIu64 "\n", st.step_rows_sum);
+	buf_printf(&b, "jalrt_serve_step_rows_count %" PRIu64 "\n", st.step_rows[JALRT_SERVE_STEP_BUCKETS]);
+	HELP("jalrt_serve_step_sequences", "histogram", "Sequences per step (the batch size).");
+	for (i = 0; i < JALRT_SERVE_STEP_BUCKETS; i++)
+		buf_printf(&b, "jalrt_serve_step_sequences_bucket{le=\"%u\"} %" PRIu64 "\n",
+			   jalrt_serve_step_bounds[i], st.step_seqs[i]);
+	buf_printf(&b, "jalrt_serve_step_sequences_bucket{le=\"+Inf\"} %" PRIu64 "\n",
+		   st.step_seqs[JALRT_SERVE_STEP_BUCKETS]);
+	buf_printf(&b, "jalrt_serve_step_sequences_sum %" PRIu64 "\n", st.step_seqs_sum);
+	buf_printf(&b, "jalrt_serve_step_sequences_count %" PRIu64 "\n", st.step_seqs[JALRT_SERVE_STEP_BUCKETS]);
+	HELP("jalrt_serve_step_max_sequences", "gauge", "Most sequences in one step so far.");
+	buf_printf(&b, "jalrt_serve_step_max_sequences %u\n", st.max_step_seqs);
+	HELP("jalrt_serve_step_device_seconds_total", "counter", "The steps' time on the chip (device clock).");
+	buf_printf(&b, "jalrt_serve_step_device_seconds_total %.6f\n", st.step_device_ns / 1e9);
+	HELP("jalrt_serve_step_host_seconds_total", "counter",
+	     "The steps' host<->chip overhead (rows written, submit, completion, tokens read).");
+	buf_printf(&b, "jalrt_serve_step_host_seconds_total %.6f\n", st.step_host_ns / 1e9);
+	HELP("jalrt_serve_schedule_seconds_total", "counter",
+	     "The engine's own time around the steps (planning, detokenizing, streaming).");
+	buf_printf(&b, "jalrt_serve_schedule_seconds_total %.6f\n", st.sched_ns / 1e9);
 	HELP("jalrt_serve_time_to_first_token_seconds", "histogram",
 	     "From submit to the first generated token.");
 	for (i = 0; i < JALRT_SERVE_TTFT_BUCKETS; i++)
@@ -1344,7 +1397,9 @@ static char *default_model_id(const char *path)
 int main(int argc, char **argv)
 {
 	const char *checkpoint, *host = "127.0.0.1", *model_name = NULL;
-	long long port = 8080, parallel = 1, queue = 64, ctx = 0, device = 0, delay = 0;
+	long long port = 8080, parallel = 16, queue = 64, ctx = 0, device = 0, delay = 0;
+	long long max_rows = 0, kv_blocks = 0, kv_mib = 0, block_size = 0;
+	struct jalrt_serve_stats est;
 	struct jalrt_llm_options opts = { 0 };
 	struct jalrt_serve_options eo = { 0 };
 	struct jalrt_llm_info info;
@@ -1403,6 +1458,14 @@ int main(int argc, char **argv)
 			num = &port, lo = 0, hi = 65535;
 		} else if (!strcmp(opt, "--parallel")) {
 			num = &parallel, lo = 1, hi = 4096;
+		} else if (!strcmp(opt, "--max-rows")) {
+			num = &max_rows, lo = 1, hi = 65536;
+		} else if (!strcmp(opt, "--kv-blocks")) {
+			num = &kv_blocks, lo = 1, hi = 1 << 24;
+		} else if (!strcmp(opt, "--kv-mib")) {
+			num = &kv_mib, lo = 1, hi = 1 << 20;
+		} else if (!strcmp(opt, "--block-size")) {
+			num = &block_size, lo = 1, hi = 65536;
 		} else if (!strcmp(opt, "--queue")) {
 			num = &queue, lo = 1, hi = 1 << 20;
 		} else if (!strcmp(opt, "--ctx")) {
@@ -1453,6 +1516,10 @@ int main(int argc, char **argv)
 	eo.max_queue = (unsigned int)queue;
 	eo.ctx = srv.ctx;
 	eo.token_delay_us = (unsigned int)delay;
+	eo.max_rows = (unsigned int)max_rows;
+	eo.kv_blocks = (unsigned int)kv_blocks;
+	eo.kv_bytes = (uint64_t)kv_mib << 20;
+	eo.block_size = (unsigned int)block_size;
 
 	/* Signals go to sigwait() below, not to any thread. */
 	sigemptyset(&sigs);
@@ -1478,15 +1545,13 @@ int main(int argc, char **argv)
 		fprintf(stderr, "jalrt-serve: cannot start the HTTP server on %s\n", where);
 		return EXIT_FAILURE;
 	}
+	jalrt_serve_engine_stats(srv.engine, &est);
 	fprintf(stderr,
-		"jalrt-serve: listening on http://%s (model %s: %d layers, dim %d, vocab %d, ctx %d, %s weights in %s memory; %u running, queue %lld%s)\n",
+		"jalrt-serve: listening on http://%s (model %s: %d layers, dim %d, vocab %d, ctx %d, %s weights in %s memory; %u running, %u rows a step, %d KV blocks of %u, queue %lld%s)\n",
 		where, srv.model_id, info.n_layers, info.dim, info.vocab_size, srv.ctx,
 		jalrt_precision_name(info.precision), info.in_vram ? "device" : "host",
-		1u, queue, srv.api_key ? ", API key required" : "");
-	if (parallel > 1)
-		fprintf(stderr,
-			"jalrt-serve: --parallel %lld: the engine runs one sequence at a time until the batched engine lands; the others wait in the queue\n",
-			parallel);
+		est.parallel, est.max_rows, est.kv_blocks_total, est.block_size, queue,
+		srv.api_key ? ", API key required" : "");
 
 	do {
 		ret = sigwait(&sigs, &sig);

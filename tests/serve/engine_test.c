@@ -3,8 +3,15 @@
  * The serving engine's API (jalrt_serve.h) on the chip model in-process
  * (sim_backend.c): validation, streaming events against the final text,
  * stop strings across token boundaries, the queue limit, cancel while
- * queued and while running, release mid-run, drain on shutdown, and many
- * threads submitting at once getting what one request gets alone.
+ * queued and while running, release mid-run, drain on shutdown, and the
+ * continuous-batching scheduler: many threads submitting at once, greedy
+ * and sampled, each request getting token for token what
+ * jalrt_llm_generate() gives it alone while steps carry many sequences; a
+ * KV pool of one context forcing preemptions, every request still
+ * completing as alone; cancellation returning a request's KV blocks.
+ *
+ * States are waited for on the stream callback's condition variable or
+ * with jalrt_serve_wait(), never by sleeping.
  *
  *   engine_test MODEL TOKENIZER        (TAP, kselftest's "# Totals:" line)
  */
@@ -14,6 +21,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "jalrt.h"
@@ -42,6 +50,7 @@ static bool check(bool cond, const char *fmt, ...)
 /* What the stream callback saw. */
 struct seen {
 	pthread_mutex_t lock;
+	pthread_cond_t cond;
 	char text[8192];
 	size_t len;
 	int tokens[512];
@@ -70,7 +79,25 @@ static void on_event(void *opaque, const struct jalrt_serve_event *ev)
 		s->finals++;
 		s->finish = ev->finish;
 	}
+	pthread_cond_broadcast(&s->cond);
 	pthread_mutex_unlock(&s->lock);
+}
+
+/* Waits (at most 60 s) until @s has streamed @n tokens or ended; the tokens seen. */
+static int wait_tokens(struct seen *s, int n)
+{
+	struct timespec until;
+	int got;
+
+	clock_gettime(CLOCK_REALTIME, &until);
+	until.tv_sec += 60;
+	pthread_mutex_lock(&s->lock);
+	while (s->n_tokens < n && !s->finals &&
+	       pthread_cond_timedwait(&s->cond, &s->lock, &until) != ETIMEDOUT)
+		;
+	got = s->n_tokens;
+	pthread_mutex_unlock(&s->lock);
+	return got;
 }
 
 static struct jalrt_llm *llm;
@@ -83,8 +110,10 @@ static struct jalrt_serve_params params(struct seen *s, int max_tokens)
 		.temperature = 0, .top_p = 1, .seed = 1, .on_event = on_event, .opaque = s,
 	};
 
-	if (s)
+	if (s) {
 		pthread_mutex_init(&s->lock, NULL);
+		pthread_cond_init(&s->cond, NULL);
+	}
 	return p;
 }
 
@@ -114,6 +143,258 @@ static void *submitter(void *arg)
 		jalrt_serve_release(r);
 	}
 	return NULL;
+}
+
+/* ---- continuous batching: against jalrt_llm_generate() alone ------------- */
+
+#define N_CASES		8
+#define CASE_TOKENS	96
+
+/* A request and the tokens jalrt_llm_generate() gives it alone. */
+struct ref_case {
+	int prompt[16], n_prompt;
+	float temperature, top_p;
+	uint64_t seed;
+	int max_tokens;
+	int want[128], n_want;
+	enum jalrt_serve_finish finish;
+};
+
+static struct ref_case cases[N_CASES];
+
+static int collect(void *opaque, int prev, int token, int pos)
+{
+	struct ref_case *c = opaque;
+
+	(void)prev;
+	if (pos >= c->n_prompt && c->n_want < 128)
+		c->want[c->n_want++] = token;
+	return 0;
+}
+
+/* Greedy and sampled requests on four prompts, each generated alone. */
+static bool make_cases(void)
+{
+	static const char *const texts[] = { "I dreamed", "The nodes", "A gentle hum", "Lily" };
+	int i;
+
+	for (i = 0; i < N_CASES; i++) {
+		struct ref_case *c = &cases[i];
+		struct jalrt_llm_generate_params gp = { 0 };
+		struct jalrt_llm_stats st;
+
+		c->n_prompt = jalrt_llm_encode(llm, texts[i % 4], true, c->prompt, 16);
+		c->temperature = i < 4 ? 0.0f : 0.9f;
+		c->top_p = 0.9f;
+		c->seed = 1000 + (uint64_t)i;
+		c->max_tokens = CASE_TOKENS;
+		gp.prompt = c->prompt;
+		gp.n_prompt = c->n_prompt;
+		gp.steps = c->n_prompt + c->max_tokens - 1;
+		gp.temperature = c->temperature;
+		gp.topp = c->top_p;
+		gp.seed = c->seed;
+		gp.on_token = collect;
+		gp.opaque = c;
+		if (c->n_prompt < 1 || jalrt_llm_generate(llm, &gp, &st))
+			return false;
+		c->finish = st.stopped_at_bos ? JALRT_SERVE_FINISH_STOP : JALRT_SERVE_FINISH_LENGTH;
+	}
+	return true;
+}
+
+static struct jalrt_serve_params case_params(const struct ref_case *c, struct seen *s)
+{
+	struct jalrt_serve_params p = {
+		.prompt = c->prompt, .n_prompt = c->n_prompt, .max_tokens = c->max_tokens,
+		.temperature = c->temperature, .top_p = c->top_p, .seed = c->seed,
+		.on_event = on_event, .opaque = s,
+	};
+
+	pthread_mutex_init(&s->lock, NULL);
+	pthread_cond_init(&s->cond, NULL);
+	return p;
+}
+
+/* @r, done, streamed and finished exactly as @c alone. */
+static bool same_as_alone(struct jalrt_serve_request *r, const struct seen *s,
+			  const struct ref_case *c)
+{
+	struct jalrt_serve_result res;
+	int ids[128], n = jalrt_serve_tokens(r, ids, 128);
+	const char *text = jalrt_serve_text(r, NULL);
+
+	jalrt_serve_result(r, &res);
+	return res.state == JALRT_SERVE_DONE && res.finish == c->finish && n == c->n_want &&
+	       !memcmp(ids, c->want, sizeof(int) * (size_t)n) && s->n_tokens == n &&
+	       !memcmp(s->tokens, c->want, sizeof(int) * (size_t)n) && s->finals == 1 &&
+	       text && !strcmp(text, s->text);
+}
+
+struct case_thread {
+	struct jalrt_serve_engine *e;
+	int first, ok, done;
+};
+
+/* Submits cases first, first + 1 at once, waits for both. */
+static void *case_submitter(void *arg)
+{
+	struct case_thread *t = arg;
+	struct seen *s = calloc(2, sizeof(*s));
+	struct jalrt_serve_request *r[2] = { NULL, NULL };
+	struct jalrt_serve_params p;
+	int k;
+
+	for (k = 0; k < 2 && s; k++) {
+		p = case_params(&cases[(t->first + k) % N_CASES], &s[k]);
+		if (jalrt_serve_submit(t->e, &p, &r[k]))
+			r[k] = NULL;
+	}
+	for (k = 0; k < 2 && s; k++) {
+		if (!r[k])
+			continue;
+		if (!jalrt_serve_wait(r[k], 120000))
+			t->done++;
+		t->ok += same_as_alone(r[k], &s[k], &cases[(t->first + k) % N_CASES]);
+		jalrt_serve_release(r[k]);
+	}
+	free(s);
+	return NULL;
+}
+
+static void test_batching(void)
+{
+	struct jalrt_serve_options o = { .parallel = 16, .max_queue = 64, .token_delay_us = 2000 };
+	struct jalrt_serve_engine *e;
+	struct jalrt_serve_request *h;
+	struct jalrt_serve_stats st;
+	struct case_thread t[16];
+	struct seen hs = { 0 };
+	struct jalrt_serve_params p;
+	pthread_t th[16];
+	int i, ok = 0, done = 0;
+
+	if (!check(!jalrt_serve_engine_create(llm, &o, &e), "batching engine (16 sequences) created"))
+		return;
+	/*
+	 * A holder request runs while the others are submitted, so that the
+	 * steps carry several sequences whatever the threads' timing.
+	 */
+	p = case_params(&cases[0], &hs);
+	check(!jalrt_serve_submit(e, &p, &h) && wait_tokens(&hs, 1) >= 1,
+	      "a holder request streams its first token");
+	for (i = 0; i < 16; i++) {
+		t[i] = (struct case_thread){ .e = e, .first = i };
+		pthread_create(&th[i], NULL, case_submitter, &t[i]);
+	}
+	for (i = 0; i < 16; i++) {
+		pthread_join(th[i], NULL);
+		ok += t[i].ok;
+		done += t[i].done;
+	}
+	check(done == 32 && ok == 32,
+	      "16 threads x 2 requests (greedy and sampled): %d of 32 done, %d equal jalrt_llm_generate() alone",
+	      done, ok);
+	jalrt_serve_wait(h, 120000);
+	check(same_as_alone(h, &hs, &cases[0]), "the holder request equals it alone too");
+	jalrt_serve_release(h);
+	jalrt_serve_engine_stats(e, &st);
+	check(st.max_step_seqs > 1 && st.step_seqs[0] < st.step_seqs[JALRT_SERVE_STEP_BUCKETS] &&
+	      st.steps < st.completion_tokens,
+	      "steps carried several sequences: up to %u in one, %llu steps for %llu tokens, %.0f tok/s",
+	      st.max_step_seqs, (unsigned long long)st.steps,
+	      (unsigned long long)st.completion_tokens, st.tokens_per_second);
+	check(st.running == 0 && st.queued == 0 && st.kv_blocks_used == 0 && st.kv_used == 0 &&
+	      st.kv_blocks_total > 0 && st.parallel == 16 && st.finished[JALRT_SERVE_FINISH_ERROR] == 0,
+	      "idle after: no sequence, no KV block in use (%d in the pool)", st.kv_blocks_total);
+	jalrt_serve_engine_destroy(e);
+}
+
+/* A pool of one context: requests preempt each other and still end as alone. */
+static void test_preemption(void)
+{
+	struct jalrt_serve_options o = {
+		.parallel = 8, .max_queue = 64, .kv_blocks = 1, .block_size = 4,
+		.token_delay_us = 200,
+	};
+	struct jalrt_serve_request *r[N_CASES];
+	struct jalrt_serve_engine *e;
+	struct jalrt_serve_result res;
+	struct jalrt_serve_stats st;
+	struct jalrt_serve_params p;
+	struct seen *s = calloc(N_CASES, sizeof(*s));
+	int i, ok = 0, preempted = 0;
+
+	if (!check(s && !jalrt_serve_engine_create(llm, &o, &e), "engine with a KV pool of one context"))
+		return;
+	jalrt_serve_engine_stats(e, &st);
+	check(st.kv_blocks_total == (st.ctx + 3) / 4,
+	      "the pool is raised to one context: %d blocks of 4 for %d positions",
+	      st.kv_blocks_total, st.ctx);
+	for (i = 0; i < N_CASES; i++) {
+		p = case_params(&cases[i], &s[i]);
+		if (jalrt_serve_submit(e, &p, &r[i]))
+			r[i] = NULL;
+	}
+	for (i = 0; i < N_CASES; i++) {
+		if (!r[i] || jalrt_serve_wait(r[i], 120000))
+			continue;
+		ok += same_as_alone(r[i], &s[i], &cases[i]);
+		jalrt_serve_result(r[i], &res);
+		preempted += res.preemptions > 0;
+	}
+	jalrt_serve_engine_stats(e, &st);
+	check(ok == N_CASES, "%d of %d requests (%d preempted at least once) equal jalrt_llm_generate() alone",
+	      ok, N_CASES, preempted);
+	check(st.preemptions > 0 && preempted > 0 && st.finished[JALRT_SERVE_FINISH_ERROR] == 0,
+	      "%llu preemptions, no request failed", (unsigned long long)st.preemptions);
+	check(st.kv_blocks_used == 0 && st.running == 0 && st.queued == 0 && st.preempted == 0,
+	      "idle after: every block back");
+	for (i = 0; i < N_CASES; i++)
+		jalrt_serve_release(r[i]);
+	jalrt_serve_engine_destroy(e);
+	free(s);
+}
+
+/* Cancelling a running request returns its blocks; the others go on as alone. */
+static void test_cancel_frees_blocks(void)
+{
+	struct jalrt_serve_options o = { .parallel = 4, .token_delay_us = 5000 };
+	struct jalrt_serve_engine *e;
+	struct jalrt_serve_request *a, *b;
+	struct jalrt_serve_result res;
+	struct jalrt_serve_stats st, st2;
+	struct jalrt_serve_params p;
+	struct seen sa = { 0 }, sb = { 0 };
+	int used;
+
+	if (!check(!jalrt_serve_engine_create(llm, &o, &e), "engine for cancellation"))
+		return;
+	p = case_params(&cases[1], &sa);
+	jalrt_serve_submit(e, &p, &a);
+	p = case_params(&cases[5], &sb);
+	jalrt_serve_submit(e, &p, &b);
+	wait_tokens(&sa, 20);
+	jalrt_serve_engine_stats(e, &st);
+	used = st.kv_blocks_used;
+	jalrt_serve_cancel(a);
+	jalrt_serve_wait(a, 60000);
+	jalrt_serve_engine_stats(e, &st2);
+	jalrt_serve_result(a, &res);
+	check(st.kv_blocks_used >= 2 && res.finish == JALRT_SERVE_FINISH_CANCELLED &&
+	      res.completion_tokens >= 20 && res.completion_tokens < CASE_TOKENS && sa.finals == 1,
+	      "A cancelled after %d tokens (%d KV blocks in use before)", res.completion_tokens,
+	      st.kv_blocks_used);
+	jalrt_serve_wait(b, 60000);
+	check(same_as_alone(b, &sb, &cases[5]), "B, beside it, equals it alone");
+	jalrt_serve_engine_stats(e, &st);
+	check(st2.kv_blocks_used < used && st.kv_blocks_used == 0 && st.running == 0 &&
+	      st.finished[JALRT_SERVE_FINISH_CANCELLED] == 1,
+	      "A's blocks returned at its cancellation (%d in use after it, %d before), none after B",
+	      st2.kv_blocks_used, used);
+	jalrt_serve_release(a);
+	jalrt_serve_release(b);
+	jalrt_serve_engine_destroy(e);
 }
 
 int main(int argc, char **argv)
@@ -208,12 +489,8 @@ int main(int argc, char **argv)
 	memset(&s1, 0, sizeof(s1));
 	p = params(&s1, 100);
 	jalrt_serve_submit(e, &p, &a);
-	for (i = 0; i < 3000; i++) {	/* until A runs: at most 30 s */
-		jalrt_serve_result(a, &res);
-		if (res.state == JALRT_SERVE_RUNNING)
-			break;
-		usleep(10000);	/* poll interval */
-	}
+	wait_tokens(&s1, 1);	/* A runs */
+	jalrt_serve_result(a, &res);
 	check(res.state == JALRT_SERVE_RUNNING, "A runs");
 	p = params(&s2, 4);
 	ret = jalrt_serve_submit(e, &p, &b);
@@ -237,14 +514,7 @@ int main(int argc, char **argv)
 	memset(&s1, 0, sizeof(s1));
 	p = params(&s1, 100);
 	jalrt_serve_submit(e, &p, &a);
-	for (i = 0; i < 3000; i++) {	/* until A has streamed a token */
-		pthread_mutex_lock(&s1.lock);
-		n = s1.n_tokens;
-		pthread_mutex_unlock(&s1.lock);
-		if (n)
-			break;
-		usleep(10000);	/* poll interval */
-	}
+	n = wait_tokens(&s1, 1);	/* A has streamed a token */
 	pthread_mutex_lock(&s1.lock);
 	s1.released = true;
 	pthread_mutex_unlock(&s1.lock);
@@ -313,6 +583,13 @@ int main(int argc, char **argv)
 		}
 		check(total == 32, "8 threads x 4 requests: %d of 32 equal the request alone", total);
 		jalrt_serve_engine_destroy(e);
+	}
+
+	if (check(make_cases(), "references: %d requests generated alone by jalrt_llm_generate()",
+		  N_CASES)) {
+		test_batching();
+		test_preemption();
+		test_cancel_frees_blocks();
 	}
 
 	jalrt_llm_destroy(llm);
