@@ -11,10 +11,14 @@ openai npm client under Node:
 
 - 16 concurrent requests (completions and chat, streamed and not) give,
   token for token, what the same prompt gives alone, which for completions
-  is what jalrt-run --ids (--ref) generates;
+  is what jalrt-run --ids (--ref) generates, while the engine's steps
+  carry several sequences at once (continuous batching, in /metrics);
+- with a KV pool of one context, requests preempt each other and still
+  give what they give alone;
 - stop strings, usage counts, the SSE framing, /v1/models, /metrics;
 - bad requests get OpenAI's statuses and error bodies; 401 with --api-key;
-- with a queue of 1, a third request gets 429;
+- with --parallel 1 and a queue of 1, a third request gets 429; with
+  --parallel 2, two run at once, a third waits, a fourth gets 429;
 - a client that vanishes mid-stream leaves the server healthy and its
   request cancelled (in /metrics);
 - SIGTERM lets the running request finish, then the server exits 0.
@@ -37,6 +41,7 @@ import time
 
 TOP = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 MAX_TOKENS = 24
+HOLD_TOKENS = 100
 PROMPTS = ["I dreamed", "The nodes", "Once upon a time", "A gentle hum"]
 
 
@@ -267,10 +272,13 @@ class Server:
 class StreamClient:
     """A streaming curl whose output is read line by line as it arrives."""
 
-    def __init__(self, port, body, path="/v1/completions"):
+    def __init__(self, port, body, path="/v1/completions", auth=()):
+        hdrs = []
+        for h in auth:
+            hdrs += ["-H", h]
         self.proc = subprocess.Popen(
             ["curl", "-sS", "-N", "--max-time", "300", "-H", "Content-Type: application/json",
-             "--data-binary", json.dumps(body), f"http://127.0.0.1:{port}{path}"],
+             *hdrs, "--data-binary", json.dumps(body), f"http://127.0.0.1:{port}{path}"],
             stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
         self.q = queue.Queue()
         self.out = []
@@ -386,7 +394,9 @@ def check_same(desc, got, want):
 def test_main_server(args, model, tok, model_id):
     key = "sk-jalapeno-test"
     auth = [f"Authorization: Bearer {key}"]
-    srv = Server(args.server, model, tok, "--api-key", key, "--queue", "64")
+    # 2 ms a step: requests from 16 client threads overlap in the batch
+    srv = Server(args.server, model, tok, "--api-key", key, "--queue", "64",
+                 "--token-delay-us", "2000")
     if not T.ok(srv.ready, "jalrt-serve starts and /health answers 200", srv.log()):
         srv.stop(signal.SIGKILL)
         return
@@ -411,6 +421,11 @@ def test_main_server(args, model, tok, model_id):
             T.ok(good, f"{kind} {p!r} alone: 200, usage and finish_reason consistent",
                  r.get("error") or r)
             single[(kind, p)] = r
+    # A longer one: the holder below, and the small-pool server's reference.
+    r = generate(port, model_id, "completion", PROMPTS[0], headers=auth, max_tokens=HOLD_TOKENS)
+    T.ok(not r["error"] and r["finish"] in ("stop", "length"),
+         f"a completion of {HOLD_TOKENS} tokens alone", r.get("error") or r)
+    single["long"] = r
 
     # Completions alone equal jalrt-run's greedy ids for the same prompt.
     for p in PROMPTS:
@@ -427,7 +442,13 @@ def test_main_server(args, model, tok, model_id):
              f"{p!r}: the server's tokens equal {os.path.basename(args.ref[0])} --ids",
              f"{' '.join(cmd)}\n{out.stderr.strip()}\nref {ref}\nserver {r['ids']}")
 
-    # 16 at once, with curl: streamed and not, completions and chat.
+    # 16 at once, with curl: streamed and not, completions and chat; a
+    # streamed holder request runs meanwhile, so that the steps carry
+    # several sequences whatever the clients' timing.
+    before = metrics(port)
+    holder = StreamClient(port, request_body(model_id, "completion-stream", PROMPTS[0],
+                                             max_tokens=HOLD_TOKENS), auth=auth)
+    T.ok(holder.wait_text(), "a holder request streams its first text")
     kinds = ("completion", "completion-stream", "chat", "chat-stream")
     jobs = [(kinds[i % 4], PROMPTS[i // 4]) for i in range(16)]
     results = [None] * len(jobs)
@@ -443,6 +464,19 @@ def test_main_server(args, model, tok, model_id):
     for i, (kind, p) in enumerate(jobs):
         check_same(f"concurrent curl #{i} ({kind}, {p!r}) equals the prompt alone",
                    results[i], single[(kind.replace("-stream", ""), p)])
+    chunks, done, err = parse_sse(holder.finish())
+    got = {"error": err}
+    if not err:
+        got["text"], got["ids"], got["finish"], _, _ = collect_stream(chunks, False)
+    check_same("the holder request equals it alone", got, single["long"])
+    m = metrics(port)
+    steps = m.get("jalrt_serve_steps_total", 0) - before.get("jalrt_serve_steps_total", 0)
+    one = (m.get('jalrt_serve_step_sequences_bucket{le="1"}', 0)
+           - before.get('jalrt_serve_step_sequences_bucket{le="1"}', 0))
+    T.ok(steps > 0 and one < steps and m.get("jalrt_serve_step_max_sequences", 0) > 1,
+         f"continuous batching: {steps - one:.0f} of {steps:.0f} steps carried several "
+         f"sequences (up to {m.get('jalrt_serve_step_max_sequences', 0):.0f})",
+         {k: v for k, v in m.items() if "step" in k})
     for i, (kind, p) in enumerate(jobs):
         if kind.endswith("stream") and not results[i].get("error"):
             u = results[i]["usage"] or {}
@@ -476,12 +510,17 @@ def test_main_server(args, model, tok, model_id):
          and m.get("jalrt_serve_prompt_tokens_total", 0) > 0
          and m.get('jalrt_serve_time_to_first_token_seconds_bucket{le="+Inf"}', 0) >= 24
          and m.get("jalrt_serve_queue_length") == 0 and m.get("jalrt_serve_running_sequences") == 0
-         and m.get("jalrt_serve_max_running_sequences") == 1
-         and "jalrt_serve_kv_blocks_free" in m and "jalrt_serve_tokens_per_second" in m,
+         and m.get("jalrt_serve_max_running_sequences") == 16
+         and m.get("jalrt_serve_kv_blocks_used") == 0 and m.get("jalrt_serve_kv_blocks_free", 0) > 0
+         and m.get("jalrt_serve_steps_total", 0) > 0
+         and m.get('jalrt_serve_step_rows_bucket{le="+Inf"}') == m.get("jalrt_serve_steps_total")
+         and m.get("jalrt_serve_throughput_tokens_per_second", 0) > 0
+         and "jalrt_serve_tokens_per_second" in m,
          "/metrics counts requests, tokens, TTFT; queue and running are 0 when idle",
          {k: v for k, v in m.items() if "bucket" not in k})
     code = srv.stop()
     T.ok(code == 0, "SIGTERM on an idle server: exit 0", f"exit {code}\n{srv.log()}")
+    return single
 
 
 def test_openai(port, key, model_id, single):
@@ -594,10 +633,102 @@ def test_errors(port, auth, model_id):
     T.ok(st == 200, "after all those errors the server still generates", f"HTTP {st}: {text[:200]}")
 
 
+def test_small_pool_server(args, model, tok, model_id, single):
+    """A KV pool of one context (blocks of 4): requests preempt each other."""
+    srv = Server(args.server, model, tok, "--parallel", "8", "--kv-blocks", "1",
+                 "--block-size", "4", "--token-delay-us", "2000")
+    if not T.ok(srv.ready, "a jalrt-serve with a KV pool of one context starts", srv.log()):
+        srv.stop(signal.SIGKILL)
+        return
+    port = srv.port
+    m = metrics(port)
+    try:
+        ctx = json.loads(curl(port, "/v1/models")[1])["data"][0]["max_model_len"]
+    except (ValueError, KeyError, IndexError, TypeError):
+        ctx = None
+    T.ok(ctx and m.get("jalrt_serve_kv_blocks_free") == (ctx + 3) // 4
+         and m.get("jalrt_serve_kv_block_size") == 4,
+         "/metrics: a pool of one context in blocks of 4",
+         f"ctx {ctx}, {m.get('jalrt_serve_kv_blocks_free')} blocks free")
+    # Two long requests outgrow the pool together; eight short ones beside them.
+    holders = [StreamClient(port, request_body(model_id, "completion-stream", PROMPTS[0],
+                                               max_tokens=HOLD_TOKENS))]
+    T.ok(holders[0].wait_text(), "the first long request streams")
+    holders.append(StreamClient(port, request_body(model_id, "completion-stream", PROMPTS[0],
+                                                   max_tokens=HOLD_TOKENS)))
+    jobs = [(("completion", "chat-stream")[i % 2], PROMPTS[i // 2]) for i in range(8)]
+    results = [None] * len(jobs)
+
+    def run(i):
+        kind, p = jobs[i]
+        results[i] = generate(port, model_id, kind, p)
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(len(jobs))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    for i, (kind, p) in enumerate(jobs):
+        check_same(f"small pool #{i} ({kind}, {p!r}) equals the prompt alone",
+                   results[i], single[(kind.replace("-stream", ""), p)])
+    for i, h in enumerate(holders):
+        chunks, done, err = parse_sse(h.finish())
+        got = {"error": err}
+        if not err:
+            got["text"], got["ids"], got["finish"], _, _ = collect_stream(chunks, False)
+        check_same(f"small pool: long request {i} equals it alone", got, single["long"])
+    m = metrics(port)
+    T.ok(m.get("jalrt_serve_preemptions_total", 0) > 0
+         and m.get('jalrt_serve_requests_total{finish="error"}') == 0
+         and m.get("jalrt_serve_kv_blocks_used") == 0
+         and m.get("jalrt_serve_preempted_sequences") == 0,
+         f"/metrics: {m.get('jalrt_serve_preemptions_total', 0):.0f} preemptions, no error, "
+         "every block back", {k: v for k, v in m.items() if "kv" in k or "preempt" in k})
+    code = srv.stop()
+    T.ok(code == 0, "the small-pool server exits 0", f"exit {code}\n{srv.log()}")
+
+
+def test_batch_limits(args, model, tok, model_id):
+    """--parallel 2, --queue 1, 50 ms a step: 2 run, 1 waits, the next gets 429."""
+    srv = Server(args.server, model, tok, "--parallel", "2", "--queue", "1",
+                 "--token-delay-us", "50000")
+    if not T.ok(srv.ready, "a jalrt-serve with --parallel 2 --queue 1 starts", srv.log()):
+        srv.stop(signal.SIGKILL)
+        return
+    port = srv.port
+    a = StreamClient(port, request_body(model_id, "completion-stream", PROMPTS[0], max_tokens=100))
+    T.ok(a.wait_text(), "request A streams")
+    b = StreamClient(port, request_body(model_id, "completion-stream", PROMPTS[1], max_tokens=100))
+    T.ok(b.wait_text(), "request B streams beside A")
+    m = metrics(port)
+    T.ok(m.get("jalrt_serve_running_sequences") == 2 and m.get("jalrt_serve_kv_blocks_used", 0) >= 2,
+         "/metrics: 2 running sequences holding KV blocks", m)
+    c = StreamClient(port, request_body(model_id, "completion-stream", PROMPTS[2], max_tokens=4))
+    queued = poll("queue", lambda: metrics(port).get("jalrt_serve_queue_length") == 1, 60)
+    T.ok(queued, "request C waits in the queue (/metrics: queue_length 1)")
+    st, text = curl(port, "/v1/completions", request_body(model_id, "completion", PROMPTS[3]))
+    T.ok(st == 429, "request D over the queue limit: 429", f"HTTP {st}: {text[:200]}")
+    a.kill()
+    b.kill()
+    out = c.finish()
+    chunks, done, err = parse_sse(out)
+    _, ids, finish, _, _ = collect_stream(chunks, False)
+    T.ok(done and finish == "length" and len(ids) == 4,
+         "A and B's clients gone: C runs and completes", err or out[-300:])
+    m = poll("idle", lambda: (lambda m: m if m.get("jalrt_serve_running_sequences") == 0
+                              and m.get('jalrt_serve_requests_total{finish="cancelled"}') == 2
+                              else None)(metrics(port)), 60)
+    T.ok(bool(m) and m.get("jalrt_serve_kv_blocks_used") == 0,
+         "/metrics: A and B cancelled, nothing running, every block back", m or metrics(port))
+    code = srv.stop()
+    T.ok(code == 0, "the --parallel 2 server exits 0", f"exit {code}\n{srv.log()}")
+
+
 def test_slow_server(args, model, tok, model_id):
-    """A server whose engine pauses 50 ms a token, with a queue of 1."""
-    srv = Server(args.server, model, tok, "--queue", "1", "--token-delay-us", "50000")
-    if not T.ok(srv.ready, "a second jalrt-serve (queue 1, 50 ms a token) starts", srv.log()):
+    """A server whose engine runs one sequence, pauses 50 ms a step, with a queue of 1."""
+    srv = Server(args.server, model, tok, "--parallel", "1", "--queue", "1",
+                 "--token-delay-us", "50000")
+    if not T.ok(srv.ready, "a second jalrt-serve (parallel 1, queue 1, 50 ms a step) starts",
+                srv.log()):
         srv.stop(signal.SIGKILL)
         return
     port = srv.port
@@ -687,7 +818,10 @@ def main():
         if model_id.endswith(".bin"):
             model_id = model_id[:-4]
         diag(f"server {args.server}, model {model}, tokenizer {tok}")
-        test_main_server(args, model, tok, model_id)
+        single = test_main_server(args, model, tok, model_id)
+        if single:
+            test_small_pool_server(args, model, tok, model_id, single)
+        test_batch_limits(args, model, tok, model_id)
         test_slow_server(args, model, tok, model_id)
     return T.finish()
 
