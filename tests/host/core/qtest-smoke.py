@@ -10,7 +10,10 @@ memory write), the error vector, a ring pointed at the device's own BAR
 (must fail cleanly, not deadlock), a queue reset and a machine reset
 aborting an endless kernel, and INTx when MSI-X is off. Then, on a second
 QEMU with -device jalapeno,vram-size=64M,compute-threads=1: the device
-memory registers and a copy through device memory; and a bad vram-size
+memory registers and a copy through device memory; on a third with
+-device jalapeno,fault-injection=on: JAL_CAP_FAULT_INJECT and an injected
+hang, which a queue reset must leave alone (and return), and a device
+reset, a machine reset and QEMU's exit must end; and a bad vram-size
 must stop QEMU with an error.
 
 Usage: qtest-smoke.py [path/to/qemu-system-x86_64]
@@ -47,7 +50,10 @@ REG_CTX_LO, REG_CTX_HI = 0x080, 0x084
 REG_FAULT_STATUS, REG_FAULT_REASON, REG_FAULT_ACK = 0x0A0, 0x0AC, 0x0BC
 REG_VERSION, REG_CAPS = 0x004, 0x008
 REG_VRAM_LO, REG_VRAM_HI = 0x050, 0x054
-CAP_VRAM, CAP_LLM = 1 << 4, 1 << 5
+CAP_VRAM, CAP_LLM, CAP_FAULT_INJECT = 1 << 4, 1 << 5, 1 << 6
+REG_INJECT_KIND, REG_INJECT_QUEUE, REG_INJECT_AFTER = 0x0C0, 0x0C4, 0x0C8
+REG_INJECT_PERIOD, REG_INJECT_FIRED = 0x0CC, 0x0D0
+INJECT_HANG = 1
 PTE_VRAM = 1 << 3
 
 
@@ -180,6 +186,55 @@ def setup_device(t, tail_queue=0):
     t.writel(BAR0 + REG_DEV_CTRL, 1)
 
 
+def inject_hang(t, seqno):
+    """Arm a one-shot HANG on queue 0 and submit a NOP job that gets it."""
+    t.write(CMDBUF_PA + 256, struct.pack("<I", 0x00010000))     # NOP
+    for reg, val in ((REG_INJECT_QUEUE, 0), (REG_INJECT_AFTER, 0),
+                     (REG_INJECT_PERIOD, 0), (REG_INJECT_KIND, INJECT_HANG)):
+        t.writel(BAR0 + reg, val)
+    t.write(RING, desc(1, 1, seqno, CMDBUF_VA + 256, 4))
+    t.writel(BAR0 + 0x1000, 1)
+    return wait_reg(t, REG_INJECT_FIRED, 0xFFFFFFFF, 1)
+
+
+def fault_injection():
+    t = QTest(",fault-injection=on")
+    setup_pci(t)
+    caps = t.readl(BAR0 + REG_CAPS)
+    check("fault-injection=on sets JAL_CAP_FAULT_INJECT",
+          caps & CAP_FAULT_INJECT == CAP_FAULT_INJECT, hex(caps))
+    setup_device(t)
+    check("injected hang", inject_hang(t, 1))
+    check("hung job keeps the device busy",
+          t.readl(BAR0 + REG_DEV_STATUS) == 3 and
+          t.readl(BAR0 + q_reg(0, Q_STATUS)) == 0)
+    t0 = time.time()
+    t.writel(BAR0 + q_reg(0, Q_CTRL), 2)
+    check("queue reset of the hung queue returns promptly",
+          time.time() - t0 < 2)
+    check("queue reset leaves the job hung",
+          t.readl(BAR0 + REG_DEV_STATUS) == 3 and
+          t.readl(BAR0 + q_reg(0, Q_STATUS)) & 1 == 0)
+    t0 = time.time()
+    t.writel(BAR0 + REG_DEV_CTRL, 2)
+    check("device reset ends the hang",
+          time.time() - t0 < 2 and t.readl(BAR0 + REG_DEV_STATUS) == 1)
+    check("hung job not written back",
+          struct.unpack("<I", t.read(RING + 32, 4))[0] == 0xDEADBEEF)
+    check("injection registers survive the reset",
+          t.readl(BAR0 + REG_INJECT_KIND) == INJECT_HANG and
+          t.readl(BAR0 + REG_INJECT_FIRED) == 1)
+    setup_device(t)
+    check("injected hang again", inject_hang(t, 2))
+    t.cmd("outb 0xcf9 0x6")
+    t.cmd("clock_step 1000000")
+    setup_pci(t)
+    check("machine reset ends the hang", t.readl(BAR0 + REG_DEV_STATUS) == 1)
+    setup_device(t)
+    check("hung at exit", inject_hang(t, 3))
+    check("QEMU exits cleanly while hung", t.close() == 0)
+
+
 def main():
     if not os.access(QEMU, os.X_OK):
         print("1..0 # SKIP no QEMU at %s" % QEMU)
@@ -201,6 +256,10 @@ def main():
     caps = t.readl(BAR0 + REG_CAPS)
     check("device memory and LLM capabilities",
           caps & (CAP_VRAM | CAP_LLM) == CAP_VRAM | CAP_LLM, hex(caps))
+    t.writel(BAR0 + REG_INJECT_KIND, INJECT_HANG)
+    check("no fault injection by default",
+          caps & CAP_FAULT_INJECT == 0 and t.readl(BAR0 + REG_INJECT_KIND) == 0,
+          hex(caps))
     check("1 GiB of device memory by default",
           (t.readl(BAR0 + REG_VRAM_LO), t.readl(BAR0 + REG_VRAM_HI)) ==
           (1 << 30, 0))
@@ -344,6 +403,8 @@ def main():
     check("copy through device memory round trip",
           t.read(DATA_PA + 1024, 200) == payload)
     check("QEMU with properties exits cleanly", t.close() == 0)
+
+    fault_injection()
 
     for prop, err in (("vram-size=1000", "multiple of 4 KiB"),
                       ("compute-threads=65", "compute-threads must be")):
