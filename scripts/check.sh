@@ -23,7 +23,9 @@ trap 'rm -f "$log"' EXIT
 	run_suite lint scripts/lint.sh
 	# One guest boot runs every guest suite (kselftests, runtime tests,
 	# kernel log scan) and frames each with the same markers.
-	scripts/vm.sh tests/run-guest.sh || echo "vm: exit $?"
+	# The chip has its fault-injection registers on, for jalapeno_recover.
+	JAL_VM_DEVICE="-device jalapeno,fault-injection=on" \
+		scripts/vm.sh tests/run-guest.sh || echo "vm: exit $?"
 } 2>&1 | tee "$log"
 
 echo
