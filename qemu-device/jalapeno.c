@@ -31,6 +31,7 @@
 #include "qemu/log.h"
 #include "qemu/main-loop.h"
 #include "qemu/module.h"
+#include "qemu/range.h"
 #include "qemu/rcu.h"
 #include "qemu/timer.h"
 #include "qapi/error.h"
@@ -63,6 +64,9 @@ struct JalapenoState {
     uint32_t pending_again;
 
     struct jal_device *core;
+
+    /* Offset of the Advanced Features capability (function level reset). */
+    uint8_t af_cap;
 
     /* Properties. */
     uint64_t vram_size;
@@ -222,11 +226,40 @@ static void jalapeno_config_write(PCIDevice *pdev, uint32_t addr, uint32_t val,
                                   int len)
 {
     JalapenoState *s = JALAPENO(pdev);
+    uint8_t *af_ctrl = &pdev->config[s->af_cap + PCI_AF_CTRL];
 
     pci_default_write_config(pdev, addr, val, len);
+    if (s->af_cap && range_covers_byte(addr, len, s->af_cap + PCI_AF_CTRL) &&
+        (*af_ctrl & PCI_AF_CTRL_FLR)) {
+        /* Function level reset: as a cold reset of this function alone. */
+        *af_ctrl &= ~PCI_AF_CTRL_FLR;
+        pci_device_reset(pdev);
+        return;
+    }
     if (s->core) {
         jalapeno_update_intx(s);
     }
+}
+
+/*
+ * PCI Advanced Features with FLR, so that the host can reset the
+ * function alone (Linux's af_flr method, /sys/bus/pci/devices/.../reset).
+ * No transactions are ever reported pending.
+ */
+static int jalapeno_init_af(JalapenoState *s, Error **errp)
+{
+    PCIDevice *pdev = PCI_DEVICE(s);
+    int pos;
+
+    pos = pci_add_capability(pdev, PCI_CAP_ID_AF, 0, PCI_CAP_AF_SIZEOF, errp);
+    if (pos < 0) {
+        return pos;
+    }
+    s->af_cap = pos;
+    pdev->config[pos + PCI_AF_LENGTH] = PCI_CAP_AF_SIZEOF;
+    pdev->config[pos + PCI_AF_CAP] = PCI_AF_CAP_TP | PCI_AF_CAP_FLR;
+    pdev->wmask[pos + PCI_AF_CTRL] = PCI_AF_CTRL_FLR;
+    return 0;
 }
 
 static void jalapeno_realize(PCIDevice *pdev, Error **errp)
@@ -252,6 +285,9 @@ static void jalapeno_realize(PCIDevice *pdev, Error **errp)
     cfg.fault_injection = s->fault_injection;
 
     pci_config_set_interrupt_pin(pdev->config, 1);
+    if (jalapeno_init_af(s, errp) < 0) {
+        return;
+    }
 
     memory_region_init_io(&s->regs, OBJECT(s), &jalapeno_mmio_ops, s,
                           "jalapeno-regs", JAL_BAR_REGS_SIZE);
