@@ -95,8 +95,8 @@ enum jalrt_serve_finish {
 const char *jalrt_serve_finish_name(enum jalrt_serve_finish finish);
 
 enum jalrt_serve_state {
-	JALRT_SERVE_QUEUED = 0,
-	JALRT_SERVE_RUNNING,
+	JALRT_SERVE_QUEUED = 0,		/* waiting (again after a preemption) */
+	JALRT_SERVE_RUNNING,		/* in the batch */
 	JALRT_SERVE_DONE,
 };
 
