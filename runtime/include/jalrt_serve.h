@@ -70,6 +70,12 @@ struct jalrt_serve_request;
  *	context's, so that every request that fits the context can run.
  * @kv_bytes: memory budget of the KV pool when @kv_blocks is 0 (0 = none).
  * @block_size: positions per KV block (0 = JALRT_LLM_BATCH_BLOCK_SIZE).
+ * @decode_steps: when every running request is decoding and no waiting
+ *	one could join (none waits, or @parallel run), run up to this many
+ *	steps as ONE job (jalrt_llm_batch_decode(): the
+ *	same tokens, one host<->chip round trip); 0 or 1 = one step per job
+ *	(at most JALRT_LLM_BATCH_MAX_STEPS). A request then ends, is
+ *	cancelled or lets a new one in only between jobs.
  */
 struct jalrt_serve_options {
 	unsigned int parallel;
@@ -80,6 +86,7 @@ struct jalrt_serve_options {
 	unsigned int kv_blocks;
 	uint64_t kv_bytes;
 	unsigned int block_size;
+	unsigned int decode_steps;
 };
 
 /* Why a request ended. */
@@ -214,7 +221,7 @@ extern const unsigned int jalrt_serve_step_bounds[JALRT_SERVE_STEP_BUCKETS];
  *	[JALRT_SERVE_TTFT_BUCKETS] is +Inf.
  * @ttft_sum_ns: sum of the TTFTs counted.
  * @draining: shutdown started.
- * @steps: chip steps run.
+ * @steps: steps run (positions every sequence in them advanced).
  * @step_rows: histogram of rows per step (cumulative: steps with at most
  *	jalrt_serve_step_bounds[i] rows; [JALRT_SERVE_STEP_BUCKETS] is +Inf).
  * @step_rows_sum: rows over all steps.
@@ -236,6 +243,7 @@ extern const unsigned int jalrt_serve_step_bounds[JALRT_SERVE_STEP_BUCKETS];
  * @block_size: positions per KV block.
  * @kv_blocks_used: KV blocks held by running sequences.
  * @kv_blocks_total: KV blocks in the pool.
+ * @jobs: chip jobs run: one per step, or per decode loop of several steps.
  */
 struct jalrt_serve_stats {
 	uint64_t submitted;
@@ -272,6 +280,7 @@ struct jalrt_serve_stats {
 	unsigned int block_size;
 	int kv_blocks_used;
 	int kv_blocks_total;
+	uint64_t jobs;
 };
 
 /**

@@ -89,7 +89,7 @@ struct jalrt_serve_engine {
 	struct jalrt_llm *llm;
 	struct jalrt_llm_batch *batch;
 	int ctx;
-	unsigned int parallel, max_queue, token_delay_us, max_rows, block_size;
+	unsigned int parallel, max_queue, token_delay_us, max_rows, block_size, decode_steps;
 	pthread_mutex_t lock;
 	pthread_cond_t work;	/* queue not empty, or stopping */
 	pthread_cond_t idle;	/* worker finished a request */
@@ -621,42 +621,77 @@ static void histogram(uint64_t *count, uint64_t *sum, unsigned int v)
 }
 
 /*
- * After the step of @n rows: positions forward, rng states back, every
- * sampled token to its request, ended requests out. Returns the tokens
- * taken.
+ * After @steps steps of @n rows (@steps > 1: a decode loop, every row a
+ * sequence's decode row, its tokens at e->out[k * @n + row]): positions
+ * forward, rng states back, every sampled token to its request in order
+ * (none after the one that ends it), ended requests out. Returns the
+ * tokens taken.
  */
-static int step_done(struct jalrt_serve_engine *e, int n)
+static int step_done(struct jalrt_serve_engine *e, int n, int steps)
 {
 	unsigned int i, seqs = 0;
-	int taken = 0;
+	int taken = 0, k;
 
 	for (i = 0; i < e->n_run; i++) {
 		struct jalrt_serve_request *r = e->run[i];
 		const struct jalrt_llm_batch_row *row;
-		enum jalrt_serve_finish f;
+		enum jalrt_serve_finish f = JALRT_SERVE_FINISH_NONE;
 
 		if (!r->step_rows)
 			continue;
 		seqs++;
 		row = &e->rows[r->step_last];
-		r->fed += r->step_rows;
+		r->fed += r->step_rows * steps;
 		r->step_rows = 0;
 		if (!row->sample)
 			continue;
 		r->rng = row->rng;
-		f = take_token(e, r, e->out[r->step_last]);
-		taken++;
+		for (k = 0; k < steps && f == JALRT_SERVE_FINISH_NONE; k++) {
+			f = take_token(e, r, e->out[k * n + r->step_last]);
+			taken++;
+		}
 		r->ending = f;
 	}
 	for (i = e->n_run; i-- > 0;)
 		if (e->run[i]->ending != JALRT_SERVE_FINISH_NONE)
 			retire(e, e->run[i], e->run[i]->ending);
-	e->st.steps++;
-	histogram(e->st.step_rows, &e->st.step_rows_sum, (unsigned int)n);
-	histogram(e->st.step_seqs, &e->st.step_seqs_sum, seqs);
+	e->st.jobs++;
+	for (k = 0; k < steps; k++) {
+		e->st.steps++;
+		histogram(e->st.step_rows, &e->st.step_rows_sum, (unsigned int)n);
+		histogram(e->st.step_seqs, &e->st.step_seqs_sum, seqs);
+	}
 	if (seqs > e->st.max_step_seqs)
 		e->st.max_step_seqs = seqs;
 	return taken;
+}
+
+/*
+ * Steps the planned @n rows may run as one decode loop: > 1 only with
+ * decode_steps > 1, nobody waiting who could join now, every running
+ * request in the step with one decode row, at most the tokens any of them still may generate,
+ * and the blocks of all those positions free.
+ */
+static int loop_steps(struct jalrt_serve_engine *e, int n)
+{
+	int k = (int)e->decode_steps, need = 0;
+	unsigned int i;
+
+	if (k <= 1 || (e->head && e->n_run < e->parallel) || n != (int)e->n_run)
+		return 1;
+	for (i = 0; i < e->n_run; i++) {
+		struct jalrt_serve_request *r = e->run[i];
+
+		if (r->step_rows != 1 || !e->rows[r->step_last].sample || r->cancelled)
+			return 1;
+		if (r->max_tokens - r->n_tokens < k)
+			k = r->max_tokens - r->n_tokens;
+	}
+	if (k <= 1)
+		return 1;
+	for (i = 0; i < e->n_run; i++)
+		need += jalrt_llm_seq_blocks_needed(e->batch, e->run[i]->seq, k);
+	return need <= (int)free_blocks(e) ? k : 1;
 }
 
 /* The step failed (@err): its requests end with that error. */
@@ -680,7 +715,7 @@ static void *worker_main(void *arg)
 	struct jalrt_serve_engine *e = arg;
 	struct jalrt_llm_batch_info bi;
 	uint64_t t0, t1, t2;
-	int n, ret, taken;
+	int n, ret, taken, steps;
 
 	pthread_mutex_lock(&e->lock);
 	for (;;) {
@@ -712,10 +747,14 @@ static void *worker_main(void *arg)
 			}
 			continue;
 		}
+		steps = loop_steps(e, n);
 		update_pool(e);
 		pthread_mutex_unlock(&e->lock);
 		t1 = now_ns();
-		ret = jalrt_llm_batch_step(e->batch, e->rows, n, e->out);
+		if (steps > 1)
+			ret = jalrt_llm_batch_decode(e->batch, e->rows, n, steps, e->out);
+		else
+			ret = jalrt_llm_batch_step(e->batch, e->rows, n, e->out);
 		t2 = now_ns();
 		pthread_mutex_lock(&e->lock);
 		if (ret == -ENOSPC && e->n_run > 1) {
@@ -735,7 +774,7 @@ static void *worker_main(void *arg)
 		e->st.decode_ns += bi.last_step_ns;
 		e->st.step_device_ns += bi.last_device_ns;
 		e->st.step_host_ns += bi.last_host_ns;
-		taken = step_done(e, n);
+		taken = step_done(e, n, steps);
 		update_pool(e);
 		e->st.sched_ns += (now_ns() - t0) - (t2 - t1);
 		e->st.busy_ns += now_ns() - t0;
@@ -823,9 +862,12 @@ int jalrt_serve_engine_create(struct jalrt_llm *llm, const struct jalrt_serve_op
 	e->block_size = o.block_size ? o.block_size : JALRT_LLM_BATCH_BLOCK_SIZE;
 	e->max_queue = o.max_queue ? o.max_queue : 64;
 	e->token_delay_us = o.token_delay_us;
+	e->decode_steps = o.decode_steps > JALRT_LLM_BATCH_MAX_STEPS ? JALRT_LLM_BATCH_MAX_STEPS :
+			  o.decode_steps;
 	e->run = calloc(e->parallel, sizeof(*e->run));
 	e->rows = calloc(e->max_rows, sizeof(*e->rows));
-	e->out = calloc(e->max_rows, sizeof(*e->out));
+	e->out = calloc((size_t)e->max_rows * (e->decode_steps > 1 ? e->decode_steps : 1),
+			sizeof(*e->out));
 	e->step_reqs = calloc(e->max_rows, sizeof(*e->step_reqs));
 	if (!e->run || !e->rows || !e->out || !e->step_reqs) {
 		engine_free(e);

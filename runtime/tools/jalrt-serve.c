@@ -5,7 +5,7 @@
  *
  *   jalrt-serve MODEL [-z TOKENIZER] [--precision P] [--host ADDR]
  *               [--port N] [--parallel N] [--max-rows N] [--kv-blocks N]
- *               [--kv-mib N] [--block-size N] [--queue N] [--ctx N]
+ *               [--kv-mib N] [--block-size N] [--decode-steps N] [--queue N] [--ctx N]
  *               [--api-key KEY] [--model-name NAME] [--device N]
  *               [--host-memory] [--token-delay-us N]
  *
@@ -68,6 +68,8 @@ static const char usage_text[] =
 	"                         whole contexts (at least one context)\n"
 	"  --kv-mib <n>           KV cache budget in MiB instead of --kv-blocks\n"
 	"  --block-size <n>       positions per KV block, default 16\n"
+	"  --decode-steps <n>     up to n decode steps per chip job while nothing\n"
+	"                         waits (1-64), default 1\n"
 	"  --queue <n>            requests waiting beyond the running ones before\n"
 	"                         HTTP 429, default 64\n"
 	"  --ctx <n>              positions per sequence (prompt + completion),\n"
@@ -1148,8 +1150,11 @@ static enum MHD_Result handle_metrics(struct server *srv, struct MHD_Connection 
 	buf_printf(&b, "jalrt_serve_preemptions_total %" PRIu64 "\n", st.preemptions);
 	HELP("jalrt_serve_preempted_sequences", "gauge", "Preempted requests waiting to run again.");
 	buf_printf(&b, "jalrt_serve_preempted_sequences %u\n", st.preempted);
-	HELP("jalrt_serve_steps_total", "counter", "Batched chip steps run.");
+	HELP("jalrt_serve_steps_total", "counter", "Batched steps run.");
 	buf_printf(&b, "jalrt_serve_steps_total %" PRIu64 "\n", st.steps);
+	HELP("jalrt_serve_jobs_total", "counter",
+	     "Chip jobs run: one per step, or one per decode loop (--decode-steps).");
+	buf_printf(&b, "jalrt_serve_jobs_total %" PRIu64 "\n", st.jobs);
 	HELP("jalrt_serve_step_rows", "histogram", "Rows per step (decode rows and prompt-chunk rows).");
 	for (i = 0; i < JALRT_SERVE_STEP_BUCKETS; i++)
 		buf_printf(&b, "jalrt_serve_step_rows_bucket{le=\"%u\"} %" PRIu64 "\n",
@@ -1398,7 +1403,7 @@ int main(int argc, char **argv)
 {
 	const char *checkpoint, *host = "127.0.0.1", *model_name = NULL;
 	long long port = 8080, parallel = 16, queue = 64, ctx = 0, device = 0, delay = 0;
-	long long max_rows = 0, kv_blocks = 0, kv_mib = 0, block_size = 0;
+	long long max_rows = 0, kv_blocks = 0, kv_mib = 0, block_size = 0, decode_steps = 1;
 	struct jalrt_serve_stats est;
 	struct jalrt_llm_options opts = { 0 };
 	struct jalrt_serve_options eo = { 0 };
@@ -1466,6 +1471,8 @@ int main(int argc, char **argv)
 			num = &kv_mib, lo = 1, hi = 1 << 20;
 		} else if (!strcmp(opt, "--block-size")) {
 			num = &block_size, lo = 1, hi = 65536;
+		} else if (!strcmp(opt, "--decode-steps")) {
+			num = &decode_steps, lo = 1, hi = JALRT_LLM_BATCH_MAX_STEPS;
 		} else if (!strcmp(opt, "--queue")) {
 			num = &queue, lo = 1, hi = 1 << 20;
 		} else if (!strcmp(opt, "--ctx")) {
@@ -1520,6 +1527,7 @@ int main(int argc, char **argv)
 	eo.kv_blocks = (unsigned int)kv_blocks;
 	eo.kv_bytes = (uint64_t)kv_mib << 20;
 	eo.block_size = (unsigned int)block_size;
+	eo.decode_steps = (unsigned int)decode_steps;
 
 	/* Signals go to sigwait() below, not to any thread. */
 	sigemptyset(&sigs);

@@ -262,9 +262,11 @@ static void *case_submitter(void *arg)
 	return NULL;
 }
 
-static void test_batching(void)
+static void test_batching(unsigned int decode_steps)
 {
-	struct jalrt_serve_options o = { .parallel = 16, .max_queue = 64, .token_delay_us = 2000 };
+	struct jalrt_serve_options o = {
+		.parallel = 16, .max_queue = 64, .token_delay_us = 2000, .decode_steps = decode_steps,
+	};
 	struct jalrt_serve_engine *e;
 	struct jalrt_serve_request *h;
 	struct jalrt_serve_stats st;
@@ -274,7 +276,8 @@ static void test_batching(void)
 	pthread_t th[16];
 	int i, ok = 0, done = 0;
 
-	if (!check(!jalrt_serve_engine_create(llm, &o, &e), "batching engine (16 sequences) created"))
+	if (!check(!jalrt_serve_engine_create(llm, &o, &e),
+		   "batching engine (16 sequences, decode loops of %u) created", decode_steps))
 		return;
 	/*
 	 * A holder request runs while the others are submitted, so that the
@@ -304,6 +307,11 @@ static void test_batching(void)
 	      "steps carried several sequences: up to %u in one, %llu steps for %llu tokens, %.0f tok/s",
 	      st.max_step_seqs, (unsigned long long)st.steps,
 	      (unsigned long long)st.completion_tokens, st.tokens_per_second);
+	if (decode_steps > 1)
+		check(st.jobs < st.steps, "decode loops: %llu jobs for %llu steps",
+		      (unsigned long long)st.jobs, (unsigned long long)st.steps);
+	else
+		check(st.jobs == st.steps, "one job per step: %llu", (unsigned long long)st.jobs);
 	check(st.running == 0 && st.queued == 0 && st.kv_blocks_used == 0 && st.kv_used == 0 &&
 	      st.kv_blocks_total > 0 && st.parallel == 16 && st.finished[JALRT_SERVE_FINISH_ERROR] == 0,
 	      "idle after: no sequence, no KV block in use (%d in the pool)", st.kv_blocks_total);
@@ -311,11 +319,11 @@ static void test_batching(void)
 }
 
 /* A pool of one context: requests preempt each other and still end as alone. */
-static void test_preemption(void)
+static void test_preemption(unsigned int decode_steps)
 {
 	struct jalrt_serve_options o = {
 		.parallel = 8, .max_queue = 64, .kv_blocks = 1, .block_size = 4,
-		.token_delay_us = 200,
+		.token_delay_us = 200, .decode_steps = decode_steps,
 	};
 	struct jalrt_serve_request *r[N_CASES];
 	struct jalrt_serve_engine *e;
@@ -325,7 +333,8 @@ static void test_preemption(void)
 	struct seen *s = calloc(N_CASES, sizeof(*s));
 	int i, ok = 0, preempted = 0;
 
-	if (!check(s && !jalrt_serve_engine_create(llm, &o, &e), "engine with a KV pool of one context"))
+	if (!check(s && !jalrt_serve_engine_create(llm, &o, &e),
+		   "engine with a KV pool of one context (decode loops of %u)", decode_steps))
 		return;
 	jalrt_serve_engine_stats(e, &st);
 	check(st.kv_blocks_total == (st.ctx + 3) / 4,
@@ -587,8 +596,10 @@ int main(int argc, char **argv)
 
 	if (check(make_cases(), "references: %d requests generated alone by jalrt_llm_generate()",
 		  N_CASES)) {
-		test_batching();
-		test_preemption();
+		test_batching(1);
+		test_preemption(1);
+		test_batching(8);
+		test_preemption(8);
 		test_cancel_frees_blocks();
 	}
 

@@ -634,9 +634,10 @@ def test_errors(port, auth, model_id):
 
 
 def test_small_pool_server(args, model, tok, model_id, single):
-    """A KV pool of one context (blocks of 4): requests preempt each other."""
+    """A KV pool of one context (blocks of 4): requests preempt each other;
+    decode loops of up to 8 steps a job when nobody waits."""
     srv = Server(args.server, model, tok, "--parallel", "8", "--kv-blocks", "1",
-                 "--block-size", "4", "--token-delay-us", "2000")
+                 "--block-size", "4", "--token-delay-us", "2000", "--decode-steps", "8")
     if not T.ok(srv.ready, "a jalrt-serve with a KV pool of one context starts", srv.log()):
         srv.stop(signal.SIGKILL)
         return
@@ -677,6 +678,9 @@ def test_small_pool_server(args, model, tok, model_id, single):
             got["text"], got["ids"], got["finish"], _, _ = collect_stream(chunks, False)
         check_same(f"small pool: long request {i} equals it alone", got, single["long"])
     m = metrics(port)
+    T.ok(0 < m.get("jalrt_serve_jobs_total", 0) < m.get("jalrt_serve_steps_total", 0),
+         f"decode loops: {m.get('jalrt_serve_jobs_total', 0):.0f} jobs for "
+         f"{m.get('jalrt_serve_steps_total', 0):.0f} steps")
     T.ok(m.get("jalrt_serve_preemptions_total", 0) > 0
          and m.get('jalrt_serve_requests_total{finish="error"}') == 0
          and m.get("jalrt_serve_kv_blocks_used") == 0
