@@ -35,6 +35,7 @@
 #include "jalapeno_drv.h"
 #include "jalapeno_gem.h"
 #include "jalapeno_hw.h"
+#include "jalapeno_hwmon.h"
 #include "jalapeno_job.h"
 #include "jalapeno_mmu.h"
 #include "jalapeno_vram.h"
@@ -398,6 +399,9 @@ static int jal_pci_probe(struct pci_dev *pdev, const struct pci_device_id *id)
 	ret = jal_job_irq_init(jdev);
 	if (ret)
 		goto err_free_vms;
+	ret = jal_hwmon_init(jdev);
+	if (ret)
+		goto err_free_vms;
 
 	jal_hw_enable(jdev);
 	jal_debugfs_init(jdev);
@@ -494,6 +498,7 @@ static struct pci_driver jal_pci_driver = {
 	.probe = jal_pci_probe,
 	.remove = jal_pci_remove,
 	.err_handler = &jal_pci_err_handlers,
+	.dev_groups = jal_dev_groups,
 };
 
 static int __init jal_init(void)

@@ -150,6 +150,8 @@ struct jal_fault_log {
  *	was present (inside drm_dev_enter(), section @pci_reset_idx).
  * @pci_reset_idx: that section's cookie.
  * @pci_reset_busy: queues whose running job the PCI reset cuts.
+ * @telemetry_lock: serialises reads of the 64-bit telemetry registers
+ *	(reading LO latches HI).
  * @faults: the last failed jobs, for debugfs.
  * @irq_vectors: interrupt vectors in use.
  * @num_irq_vectors: number of entries of @irq_vectors in use.
@@ -197,6 +199,7 @@ struct jal_device {
 	int pci_reset_idx;
 	u32 pci_reset_busy;
 
+	struct mutex telemetry_lock; /* BUSY_NS LO/HI pairs */
 	struct jal_fault_log faults;
 
 	struct jal_irq_vector irq_vectors[JAL_MSIX_NUM_VECTORS];

@@ -246,6 +246,12 @@ struct jal_device {
 	 */
 	int running_queue;
 	uint64_t job_seq;
+	/* Telemetry, under @lock: busy time and its last sample. */
+	uint64_t job_start_ns;
+	uint64_t busy_ns;
+	uint32_t busy_hi;
+	uint64_t sample_at_ns, sample_busy_ns;
+	uint32_t util_milli;
 	atomic_bool abort;
 	bool hung;
 

@@ -252,6 +252,7 @@ static void jal_run_one(struct jal_device *dev, unsigned int qi)
 	jal_desc_from_le(&desc);
 
 	dev->running_queue = (int)qi;
+	dev->job_start_ns = jal_now(dev);
 	dev->job_seq++;
 	atomic_store(&dev->abort, false);
 	job.dev = dev;
@@ -264,6 +265,7 @@ static void jal_run_one(struct jal_device *dev, unsigned int qi)
 	st = jal_job_run(&job, &desc);
 
 	jal_lock(dev);
+	dev->busy_ns += jal_now(dev) - dev->job_start_ns;
 	/* A reset that took the job wants no writeback. */
 	if (!atomic_load(&dev->abort))
 		jal_finish(dev, qi, desc_pa, next_head, &desc, &job, st);

@@ -151,12 +151,67 @@ static uint32_t jal_inject_read(const struct jal_device *dev, uint32_t off)
 	return in->fired;
 }
 
+/* Busy time so far, the running job's included; under the lock. */
+static uint64_t jal_busy_ns(struct jal_device *dev, uint64_t now)
+{
+	if (dev->running_queue == JAL_NO_QUEUE)
+		return dev->busy_ns;
+	return dev->busy_ns + (now - dev->job_start_ns);
+}
+
+/* Utilisation since the previous sample, in thousandths. */
+static uint32_t jal_util_milli(struct jal_device *dev)
+{
+	uint64_t now = jal_now(dev), busy = jal_busy_ns(dev, now);
+	uint64_t span = now - dev->sample_at_ns;
+
+	if (span >= JAL_TELEMETRY_SAMPLE_NS) {
+		uint64_t used = busy - dev->sample_busy_ns;
+
+		dev->util_milli = used >= span ? 1000 :
+				  (uint32_t)(used * 1000 / span);
+		dev->sample_at_ns = now;
+		dev->sample_busy_ns = busy;
+	}
+	return dev->util_milli;
+}
+
+static bool jal_telemetry_read(struct jal_device *dev, uint32_t off,
+			       uint32_t *val)
+{
+	uint64_t busy;
+
+	switch (off) {
+	case JAL_REG_BUSY_NS_LO:
+		busy = jal_busy_ns(dev, jal_now(dev));
+		dev->busy_hi = (uint32_t)(busy >> 32);
+		*val = (uint32_t)busy;
+		return true;
+	case JAL_REG_BUSY_NS_HI:
+		*val = dev->busy_hi;
+		return true;
+	case JAL_REG_CLOCK_MHZ:
+		*val = JAL_CLOCK_MHZ;
+		return true;
+	case JAL_REG_TEMP_MC:
+		*val = JAL_TEMP_IDLE_MC + JAL_TEMP_SPAN_MC / 1000 * jal_util_milli(dev);
+		return true;
+	case JAL_REG_POWER_MW:
+		*val = JAL_POWER_IDLE_MW + JAL_POWER_SPAN_MW / 1000 * jal_util_milli(dev);
+		return true;
+	}
+	return false;
+}
+
 static uint32_t jal_reg_read(struct jal_device *dev, uint32_t off, bool *ok)
 {
+	uint32_t telemetry;
 	uint64_t now;
 
 	if (jal_is_inject_reg(dev, off))
 		return jal_inject_read(dev, off);
+	if (jal_telemetry_read(dev, off, &telemetry))
+		return telemetry;
 	if (off >= JAL_REG_QUEUE_BASE &&
 	    off < JAL_REG_Q(JAL_NUM_QUEUES, 0))
 		return jal_queue_read(dev, (off - JAL_REG_QUEUE_BASE) /
@@ -174,7 +229,7 @@ static uint32_t jal_reg_read(struct jal_device *dev, uint32_t off, bool *ok)
 		return JAL_VERSION_MAJOR << 16 | JAL_VERSION_MINOR;
 	case JAL_REG_CAPS:
 		return JAL_CAP_DMA | JAL_CAP_COMPUTE_F32 | JAL_CAP_TIMESTAMP |
-		       JAL_CAP_MSIX | JAL_CAP_LLM |
+		       JAL_CAP_MSIX | JAL_CAP_LLM | JAL_CAP_TELEMETRY |
 		       (dev->vram_size ? JAL_CAP_VRAM : 0) |
 		       (dev->inject_enabled ? JAL_CAP_FAULT_INJECT : 0);
 	case JAL_REG_NUM_QUEUES:

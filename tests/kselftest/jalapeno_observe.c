@@ -7,6 +7,7 @@
  */
 #include <dirent.h>
 #include <limits.h>
+#include <time.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
 
@@ -287,6 +288,95 @@ TEST_F_TIMEOUT(obs, debugfs_reset_queue_recovers, JAL_TEST_TIMEOUT)
 
 	jal_prog_free(&busy);
 	ASSERT_EQ(0, jal_device_usable(self->fd));
+}
+
+/* The number in a sysfs file, or -1. */
+static long long sysfs_number(const char *path)
+{
+	char *text = jal_read_file(path);
+	long long v = text ? strtoll(text, NULL, 0) : -1;
+
+	free(text);
+	return v;
+}
+
+/* The hwmon directory named "jalapeno" whose device is @bdf. */
+static int find_hwmon(const char *bdf, char *dir, size_t len)
+{
+	char path[PATH_MAX], link[PATH_MAX], *name;
+	struct dirent *de;
+	int ret = -ENOENT;
+	ssize_t n;
+	DIR *d;
+
+	d = opendir("/sys/class/hwmon");
+	if (!d)
+		return -errno;
+	while (ret && (de = readdir(d))) {
+		if (de->d_name[0] == '.')
+			continue;
+		snprintf(path, sizeof(path), "/sys/class/hwmon/%s/name", de->d_name);
+		name = jal_read_file(path);
+		if (name && !strcmp(name, "jalapeno\n")) {
+			snprintf(path, sizeof(path), "/sys/class/hwmon/%s/device", de->d_name);
+			n = readlink(path, link, sizeof(link) - 1);
+			if (n > 0) {
+				link[n] = '\0';
+				if (!strcmp(strrchr(link, '/') + 1, bdf)) {
+					snprintf(dir, len, "/sys/class/hwmon/%s", de->d_name);
+					ret = 0;
+				}
+			}
+		}
+		free(name);
+	}
+	closedir(d);
+	return ret;
+}
+
+/*
+ * Telemetry: hwmon shows the idle temperature and power once the chip
+ * has been idle for a sample, and more of both after a job that kept it
+ * busy; busy_ns grows by the job; the clock is the chip's.
+ */
+TEST_F_TIMEOUT(obs, telemetry_follows_the_work, JAL_TEST_TIMEOUT)
+{
+	struct timespec step = { .tv_nsec = 20000000 };
+	char hwmon[PATH_MAX], temp[PATH_MAX + 16], power[PATH_MAX + 16];
+	char busy[PATH_MAX], clock[PATH_MAX], bdf[64];
+	long long t_idle = -1, busy0, busy1, t_busy, p_busy;
+	struct jal_prog prog;
+	unsigned int i;
+
+	ASSERT_EQ(0, jal_find_device(NULL, 0, bdf, sizeof(bdf)));
+	snprintf(busy, sizeof(busy), "/sys/bus/pci/devices/%s/busy_ns", bdf);
+	snprintf(clock, sizeof(clock), "/sys/bus/pci/devices/%s/clock_mhz", bdf);
+	ASSERT_EQ(0, find_hwmon(bdf, hwmon, sizeof(hwmon)));
+	snprintf(temp, sizeof(temp), "%s/temp1_input", hwmon);
+	snprintf(power, sizeof(power), "%s/power1_input", hwmon);
+	ASSERT_EQ(JAL_CLOCK_MHZ, sysfs_number(clock));
+
+	ASSERT_EQ(0, jal_busy_new(self->fd, &prog, jal_busy_iters(self->fd, self->ctx, 200)));
+	/* Idle: a sample with nothing running reads the idle values. */
+	for (i = 0; i < 500 && t_idle != JAL_TEMP_IDLE_MC; i++) {
+		nanosleep(&step, NULL);
+		t_idle = sysfs_number(temp);
+	}
+	ASSERT_EQ(JAL_TEMP_IDLE_MC, t_idle);
+	ASSERT_EQ(JAL_POWER_IDLE_MW * 1000ll, sysfs_number(power));
+
+	busy0 = sysfs_number(busy);
+	ASSERT_LE(0, busy0);
+	ASSERT_JOB_OK(self->fd, self->ctx, &prog.cb, &prog.bo.handle, 1);
+	busy1 = sysfs_number(busy);
+	t_busy = sysfs_number(temp);
+	p_busy = sysfs_number(power);
+	TH_LOG("busy %lld ns; %lld -> %lld mC, %lld uW", busy1 - busy0, t_idle, t_busy, p_busy);
+	ASSERT_LT(busy0, busy1);
+	ASSERT_LT(JAL_TEMP_IDLE_MC, t_busy);
+	ASSERT_GE(JAL_TEMP_IDLE_MC + JAL_TEMP_SPAN_MC, t_busy);
+	ASSERT_LT(JAL_POWER_IDLE_MW * 1000ll, p_busy);
+	jal_prog_free(&prog);
 }
 
 TEST_HARNESS_MAIN

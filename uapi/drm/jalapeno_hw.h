@@ -125,6 +125,26 @@
 #define JAL_REG_FAULT_ACK		0x0bc	/* WO: any value clears */
 
 /*
+ * Telemetry (JAL_CAP_TELEMETRY). BUSY_NS counts the nanoseconds the
+ * compute unit spent running jobs (the running one included), on the
+ * device clock of JAL_REG_TIMESTAMP. TEMP_MC and POWER_MW follow the
+ * utilisation over the interval since the previous read of either (at
+ * least 10 ms; a read sooner repeats the last value): temperature
+ * 35.000 + 45.000 * u degrees C, power 20 + 55 * u W, for u in [0, 1].
+ */
+#define JAL_REG_BUSY_NS_LO		0x0e0	/* RO: reading LO latches HI */
+#define JAL_REG_BUSY_NS_HI		0x0e4	/* RO */
+#define JAL_REG_CLOCK_MHZ		0x0e8	/* RO: compute clock */
+#define JAL_REG_TEMP_MC			0x0ec	/* RO: millidegrees Celsius */
+#define JAL_REG_POWER_MW		0x0f0	/* RO: milliwatts */
+#define JAL_TELEMETRY_SAMPLE_NS		10000000ull
+#define JAL_CLOCK_MHZ			1500u
+#define JAL_TEMP_IDLE_MC		35000u
+#define JAL_TEMP_SPAN_MC		45000u
+#define JAL_POWER_IDLE_MW		20000u
+#define JAL_POWER_SPAN_MW		55000u
+
+/*
  * Fault injection, for testing recovery (JAL_CAP_FAULT_INJECT only: the
  * model's "fault-injection" property, off by default). Every descriptor
  * the chip finishes on the target queue counts down JAL_REG_INJECT_AFTER;
@@ -206,6 +226,7 @@ enum jal_inject_kind {
 #define JAL_CAP_VRAM			JAL_BIT(4)	/* device memory, JAL_PTE_VRAM */
 #define JAL_CAP_LLM			JAL_BIT(5)	/* dtypes and opcodes of ISA 1.1 */
 #define JAL_CAP_FAULT_INJECT		JAL_BIT(6)	/* JAL_REG_INJECT_* (testing) */
+#define JAL_CAP_TELEMETRY		JAL_BIT(7)	/* JAL_REG_BUSY_NS .. POWER_MW */
 
 /**
  * struct jal_ctx_entry - one hardware context in the context table

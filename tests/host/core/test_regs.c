@@ -64,7 +64,8 @@ TEST_F(regs, identity)
 	EXPECT_EQ(0x4e504c4a, rd(f, JAL_REG_ID));
 	EXPECT_EQ(1u << 16 | 1, rd(f, JAL_REG_VERSION));
 	EXPECT_EQ(JAL_CAP_DMA | JAL_CAP_COMPUTE_F32 | JAL_CAP_TIMESTAMP |
-		  JAL_CAP_MSIX | JAL_CAP_VRAM | JAL_CAP_LLM, rd(f, JAL_REG_CAPS));
+		  JAL_CAP_MSIX | JAL_CAP_VRAM | JAL_CAP_LLM | JAL_CAP_TELEMETRY,
+		  rd(f, JAL_REG_CAPS));
 	EXPECT_EQ((uint32_t)TEST_VRAM_SIZE, rd(f, JAL_REG_VRAM_SIZE_LO));
 	EXPECT_EQ(0, rd(f, JAL_REG_VRAM_SIZE_HI));
 	EXPECT_EQ(4, rd(f, JAL_REG_NUM_QUEUES));
@@ -290,6 +291,55 @@ TEST(create_destroy_many)
 		fake_default(f);
 		fake_free(f);
 	}
+}
+
+/*
+ * Telemetry: BUSY_NS counts a running job's time, the clock is fixed, and
+ * temperature and power read their idle values after an idle sample and
+ * their full values after a sample in which the chip ran all along. The
+ * fake platform's clock only moves when read or when the test moves it,
+ * so the samples are exact.
+ */
+TEST_F(regs, telemetry_follows_the_work)
+{
+	struct fake *f = self->f;
+	struct jal_insn code[1] = { i_jump(0) };
+	struct cmdbuf cb = { 0 };
+	uint64_t busy0, busy1;
+	uint32_t temp, power;
+
+	fake_default(f);
+	EXPECT_EQ(JAL_CLOCK_MHZ, rd(f, JAL_REG_CLOCK_MHZ));
+	atomic_fetch_add(&f->clock, 2 * JAL_TELEMETRY_SAMPLE_NS);
+	EXPECT_EQ(JAL_TEMP_IDLE_MC, rd(f, JAL_REG_TEMP_MC));
+	/* Within the sample: the same value, whatever the chip does. */
+	EXPECT_EQ(JAL_POWER_IDLE_MW, rd(f, JAL_REG_POWER_MW));
+
+	/* A kernel that never ends, the watchdog off. */
+	wr(f, JAL_REG_STEP_LIMIT_LO, 0);
+	wr(f, JAL_REG_STEP_LIMIT_HI, 0);
+	host_write(f, CTX, CODE_VA, code, sizeof(code));
+	cb_dispatch(&cb, CODE_VA, sizeof(code), ARGS_VA, 0);
+	host_write(f, CTX, CMDBUF_VA, cb.buf, cb.len);
+	submit(f, 0, CTX, CMDBUF_VA, cb.len, 0);
+	ASSERT_TRUE(wait_busy(f, 5000));
+
+	busy0 = rd(f, JAL_REG_BUSY_NS_LO);
+	busy0 |= (uint64_t)rd(f, JAL_REG_BUSY_NS_HI) << 32;
+	atomic_fetch_add(&f->clock, 2 * JAL_TELEMETRY_SAMPLE_NS);
+	busy1 = rd(f, JAL_REG_BUSY_NS_LO);
+	busy1 |= (uint64_t)rd(f, JAL_REG_BUSY_NS_HI) << 32;
+	EXPECT_LE(busy0 + 2 * JAL_TELEMETRY_SAMPLE_NS, busy1);
+	/* Busy all but the few reads before the job started. */
+	temp = rd(f, JAL_REG_TEMP_MC);
+	power = rd(f, JAL_REG_POWER_MW);
+	EXPECT_LE(JAL_TEMP_IDLE_MC + JAL_TEMP_SPAN_MC / 100 * 99, temp);
+	EXPECT_GE(JAL_TEMP_IDLE_MC + JAL_TEMP_SPAN_MC, temp);
+	EXPECT_LE(JAL_POWER_IDLE_MW + JAL_POWER_SPAN_MW / 100 * 99, power);
+	EXPECT_GE(JAL_POWER_IDLE_MW + JAL_POWER_SPAN_MW, power);
+
+	wr(f, JAL_REG_Q(0, JAL_Q_CTRL), JAL_Q_CTRL_RESET);
+	EXPECT_FALSE(rd(f, JAL_REG_DEV_STATUS) & JAL_DEV_STATUS_BUSY);
 }
 
 TEST_HARNESS_MAIN
