@@ -5,6 +5,7 @@
 #
 #   make            build driver, runtime, QEMU with the device, tests
 #   make check      every test suite (host and guest); last line "N passed, N failed"
+#   make check-debug the guest suites on a debug kernel (KASAN, lockdep, kmemleak)
 #   make demo       boot the guest, load the driver, run programs and generate text on the chip
 #   make vm CMD=..  run CMD in the guest with the driver loaded, from the repo root
 #   make lint       checkpatch --strict on driver/ and uapi/
@@ -22,7 +23,7 @@ KSFT_DIR = $(CACHE)/linux-src/tools/testing/selftests
 CMD ?= true
 export CMD
 
-.PHONY: all deps qemu driver runtime tests check demo vm lint bench serve fuzz clean
+.PHONY: all deps qemu driver runtime tests check check-debug demo vm lint bench serve fuzz clean
 
 all: deps qemu driver runtime tests
 
@@ -47,6 +48,11 @@ tests: deps runtime
 
 check: all
 	@scripts/check.sh
+
+# Every guest suite again on a debug build of the guest kernel (KASAN,
+# lockdep, kmemleak, fault injection); builds that kernel once (~15 min).
+check-debug: all
+	@scripts/check-debug.sh
 
 demo: all
 	@scripts/demo.sh

@@ -1,10 +1,11 @@
 # SPDX-License-Identifier: MIT
 # Shared settings for the build and VM scripts; sourced, not run.
 # Bump JAL_DEPS_VERSION when install-deps.sh learns a new package.
-JAL_DEPS_VERSION=5
+JAL_DEPS_VERSION=6
 JAL_TOP=${JAL_TOP:-$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)}
 JAL_CACHE=${JAL_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/jalapeno}
 JAL_KERNEL_DIR=$JAL_CACHE/guest-kernel
+JAL_DEBUG_KERNEL_DIR=$JAL_CACHE/debug-kernel
 JAL_KSRC=$JAL_CACHE/linux-src
 JAL_KSFT_DIR=$JAL_KSRC/tools/testing/selftests
 # QEMU: build-qemu.sh records the Debian source version it picked. A user

@@ -91,7 +91,7 @@ pkgs=(
 	libdrm-dev busybox-static "linux-headers-$krel" linux-source-6.12
 	ninja-build libglib2.0-dev libfdt-dev zlib1g-dev python3-venv python3-setuptools dpkg-dev
 	seabios qemu-system-data libopenblas-dev sparse
-	libslirp-dev libmicrohttpd-dev libjson-c-dev clang
+	libslirp-dev libmicrohttpd-dev libjson-c-dev clang libelf-dev lm-sensors
 )
 say "apt-get install ${pkgs[*]}"
 $SUDO apt-get install -y -qq --no-install-recommends "${pkgs[@]}" >/dev/null

@@ -17,6 +17,12 @@ out=$JAL_CACHE/initramfs.cpio.gz
 # Modules to load, with their dependencies, in this order.
 wanted="netfs 9pnet 9pnet_virtio 9p overlay drm drm_kms_helper drm_shmem_helper gpu-sched drm_exec drm_gpuvm
 	virtio_net"
+# The debug kernel (JAL_GUEST_KERNEL=debug) has all of these built in: its
+# initramfs loads none.
+if [ "${JAL_GUEST_KERNEL:-}" = debug ]; then
+	out=$JAL_CACHE/initramfs-debug.cpio.gz
+	wanted=
+fi
 
 if [ -f "$out" ] && [ "$out" -nt "$top/scripts/guest-init" ] &&
    [ "$out" -nt "$0" ] && [ "$out" -nt "$moddir/modules.dep" ]; then
@@ -47,6 +53,7 @@ done
 root=$(mktemp -d)
 trap 'rm -rf "$root"' EXIT
 mkdir -p "$root"/{bin,dev,proc,sys,host,lib/modules,tmp}
+: > "$root/lib/modules/load-order"
 cp /bin/busybox "$root/bin/busybox"
 cp "$top/scripts/guest-init" "$root/init"
 chmod 755 "$root/init"

@@ -45,6 +45,17 @@ if [ -n "$hostfwd" ]; then
 	# romfile=: no PXE option ROM (QEMU is built without its firmware blobs)
 	net=(-netdev "user,id=net0,ipv6=off$hostfwd" -device virtio-net-pci,netdev=net0,romfile=)
 fi
+# JAL_GUEST_KERNEL=debug boots the debug kernel (scripts/build-debug-kernel.sh)
+# with the driver built for it (scripts/check-debug.sh) instead of Debian's.
+if [ "${JAL_GUEST_KERNEL:-}" = debug ]; then
+	kernel=$JAL_DEBUG_KERNEL_DIR/vmlinuz
+	initrd=$JAL_CACHE/initramfs-debug.cpio.gz
+	ko=$JAL_DEBUG_KERNEL_DIR/driver/jalapeno.ko
+else
+	kernel=$JAL_KERNEL_DIR/vmlinuz
+	initrd=$JAL_CACHE/initramfs.cpio.gz
+	ko=$top/driver/jalapeno.ko
+fi
 "$top/scripts/mkinitramfs.sh"
 
 job=$(mktemp -d /tmp/jal-vm.XXXXXX)
@@ -53,7 +64,7 @@ trap 'rm -rf "$job"' EXIT
 {
 	echo "export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 	echo "export HOME=/tmp TMPDIR=/tmp TERM=dumb"
-	printf 'export JALAPENO_KO=%q\n' "$top/driver/jalapeno.ko"
+	printf 'export JALAPENO_KO=%q\n' "$ko"
 	printf 'cd %q || exit 125\n' "$PWD"
 	if [ "$load_driver" = 1 ]; then
 		printf 'insmod "$JALAPENO_KO" %s || { echo "vm: insmod jalapeno.ko failed"; exit 125; }\n' \
@@ -68,7 +79,7 @@ timeout --foreground -k 10 "$timeout" "$JAL_QEMU" \
 	-machine q35 -accel tcg,thread=multi -cpu max -smp 2 -m 3G \
 	-nodefaults -display none -no-reboot -monitor none \
 	-L /usr/share/seabios -L /usr/share/qemu \
-	-kernel "$JAL_KERNEL_DIR/vmlinuz" -initrd "$JAL_CACHE/initramfs.cpio.gz" \
+	-kernel "$kernel" -initrd "$initrd" \
 	-append "console=ttyS0 quiet loglevel=1 panic=-1 jal.job=$job" \
 	-serial stdio \
 	-virtfs local,path=/,mount_tag=hostroot,security_model=none,readonly=on,multidevs=remap \
