@@ -681,12 +681,15 @@ def test_small_pool_server(args, model, tok, model_id, single):
     T.ok(0 < m.get("jalrt_serve_jobs_total", 0) < m.get("jalrt_serve_steps_total", 0),
          f"decode loops: {m.get('jalrt_serve_jobs_total', 0):.0f} jobs for "
          f"{m.get('jalrt_serve_steps_total', 0):.0f} steps")
-    T.ok(m.get("jalrt_serve_preemptions_total", 0) > 0
-         and m.get('jalrt_serve_requests_total{finish="error"}') == 0
+    # Whether the requests overlapped enough to preempt depends on timing
+    # here; engine_test forces preemption deterministically. What must
+    # hold either way: no error, every block and sequence given back.
+    T.ok(m.get('jalrt_serve_requests_total{finish="error"}') == 0
          and m.get("jalrt_serve_kv_blocks_used") == 0
          and m.get("jalrt_serve_preempted_sequences") == 0,
-         f"/metrics: {m.get('jalrt_serve_preemptions_total', 0):.0f} preemptions, no error, "
-         "every block back", {k: v for k, v in m.items() if "kv" in k or "preempt" in k})
+         f"/metrics: no error, every block back "
+         f"({m.get('jalrt_serve_preemptions_total', 0):.0f} preemptions)",
+         {k: v for k, v in m.items() if "kv" in k or "preempt" in k})
     code = srv.stop()
     T.ok(code == 0, "the small-pool server exits 0", f"exit {code}\n{srv.log()}")
 
