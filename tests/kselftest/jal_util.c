@@ -879,3 +879,24 @@ int jal_debugfs_dir(char *dir, size_t len)
 	snprintf(dir, len, "/sys/kernel/debug/accel/%s", bdf);
 	return access(dir, F_OK) ? -errno : 0;
 }
+
+void jal_params_save(struct jal_params *p)
+{
+	if (jal_param_read("step_limit", p->step_limit, sizeof(p->step_limit)))
+		p->step_limit[0] = '\0';
+	if (jal_param_read("job_timeout_ms", p->job_timeout_ms, sizeof(p->job_timeout_ms)))
+		p->job_timeout_ms[0] = '\0';
+}
+
+void jal_params_restore(const struct jal_params *p)
+{
+	if (p->step_limit[0])
+		jal_param_write("step_limit", p->step_limit);
+	if (p->job_timeout_ms[0])
+		jal_param_write("job_timeout_ms", p->job_timeout_ms);
+}
+
+bool jal_params_writable(const struct jal_params *p)
+{
+	return p->step_limit[0] && p->job_timeout_ms[0];
+}

@@ -165,6 +165,19 @@ bool jal_have_cap(unsigned int cap);
 int jal_param_read(const char *name, char *buf, size_t len);
 int jal_param_write(const char *name, const char *value);
 
+/*
+ * The watchdog and timeout parameters as they were, for tests that change
+ * them; an empty string where a parameter cannot be read.
+ */
+struct jal_params {
+	char step_limit[64];
+	char job_timeout_ms[64];
+};
+void jal_params_save(struct jal_params *p);
+void jal_params_restore(const struct jal_params *p);
+/* Both parameters readable, so a test may change and restore them. */
+bool jal_params_writable(const struct jal_params *p);
+
 /* Files of sysfs, debugfs and tracefs. */
 int jal_write_file(const char *path, const char *s);
 /* The whole file as a malloc()ed string, or NULL. */

@@ -20,8 +20,7 @@ FIXTURE(obs) {
 	int fd;
 	uint32_t ctx;
 	char dir[PATH_MAX];	/* the device's debugfs directory */
-	char step_limit[64];
-	char job_timeout[64];
+	struct jal_params params;
 };
 
 /* Mount @type at @path unless @probe (a file inside it) exists already. */
@@ -40,18 +39,12 @@ FIXTURE_SETUP(obs)
 	ASSERT_EQ(0, jal_ctx_create(self->fd, DRM_JALAPENO_PRIORITY_NORMAL, &self->ctx));
 	if (jal_debugfs_dir(self->dir, sizeof(self->dir)))
 		SKIP(return, "no debugfs directory of the device");
-	if (jal_param_read("step_limit", self->step_limit, sizeof(self->step_limit)))
-		self->step_limit[0] = '\0';
-	if (jal_param_read("job_timeout_ms", self->job_timeout, sizeof(self->job_timeout)))
-		self->job_timeout[0] = '\0';
+	jal_params_save(&self->params);
 }
 
 FIXTURE_TEARDOWN(obs)
 {
-	if (self->step_limit[0])
-		jal_param_write("step_limit", self->step_limit);
-	if (self->job_timeout[0])
-		jal_param_write("job_timeout_ms", self->job_timeout);
+	jal_params_restore(&self->params);
 	if (self->fd >= 0)
 		close(self->fd);
 }
@@ -251,7 +244,7 @@ TEST_F_TIMEOUT(obs, debugfs_reset_queue_recovers, JAL_TEST_TIMEOUT)
 	struct jal_prog busy;
 	uint32_t sync;
 
-	if (!self->step_limit[0] || !self->job_timeout[0])
+	if (!jal_params_writable(&self->params))
 		SKIP(return, "module parameters not writable");
 	ASSERT_EQ(0, jal_param_write("step_limit", "0"));
 	ASSERT_EQ(0, jal_param_write("job_timeout_ms", "0"));

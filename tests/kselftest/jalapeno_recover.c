@@ -17,8 +17,7 @@
 FIXTURE(rec) {
 	int fd;
 	char dir[PATH_MAX];
-	char step_limit[64];
-	char job_timeout[64];
+	struct jal_params params;
 };
 
 /* The number after "@key: " in the debugfs inject file, or -1. */
@@ -55,20 +54,14 @@ FIXTURE_SETUP(rec)
 		SKIP(return, "no jalapeno accel device (%d)", self->fd);
 	if (jal_debugfs_dir(self->dir, sizeof(self->dir)))
 		SKIP(return, "no debugfs directory of the device");
-	if (jal_param_read("step_limit", self->step_limit, sizeof(self->step_limit)))
-		self->step_limit[0] = '\0';
-	if (jal_param_read("job_timeout_ms", self->job_timeout, sizeof(self->job_timeout)))
-		self->job_timeout[0] = '\0';
+	jal_params_save(&self->params);
 }
 
 FIXTURE_TEARDOWN(rec)
 {
 	if (self->fd >= 0 && inject_value(self, "kind") >= 0)
 		debugfs_write(self, "inject", "off -1 0 0");
-	if (self->step_limit[0])
-		jal_param_write("step_limit", self->step_limit);
-	if (self->job_timeout[0])
-		jal_param_write("job_timeout_ms", self->job_timeout);
+	jal_params_restore(&self->params);
 	if (self->fd >= 0)
 		close(self->fd);
 }
@@ -168,7 +161,7 @@ TEST_F_TIMEOUT(rec, reset_device_cuts_a_running_job, JAL_SLOW_TIMEOUT)
 	struct jal_prog busy;
 	uint32_t ctx, sync;
 
-	if (!self->step_limit[0] || !self->job_timeout[0])
+	if (!jal_params_writable(&self->params))
 		SKIP(return, "module parameters not writable");
 	ASSERT_EQ(0, jal_param_write("step_limit", "0"));
 	ASSERT_EQ(0, jal_param_write("job_timeout_ms", "0"));
@@ -316,7 +309,7 @@ TEST_F_TIMEOUT(rec, injected_faults_spare_innocent_contexts, JAL_SLOW_TIMEOUT)
 
 	if (inject_value(self, "kind") < 0 && inject_value(self, "fired") < 0)
 		SKIP(return, "chip without fault injection (QEMU -device jalapeno,fault-injection=on)");
-	if (!self->job_timeout[0])
+	if (!self->params.job_timeout_ms[0])
 		SKIP(return, "job_timeout_ms not writable");
 	/* A hung job is noticed quickly; the innocent jobs take microseconds. */
 	ASSERT_EQ(0, jal_param_write("job_timeout_ms", "200"));

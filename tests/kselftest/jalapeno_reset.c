@@ -22,8 +22,7 @@
 #define DRIVER_SYSFS	"/sys/bus/pci/drivers/jalapeno"
 
 FIXTURE(rst) {
-	char step_limit[64];
-	char job_timeout[64];
+	struct jal_params params;
 	bool restore;
 };
 
@@ -34,18 +33,14 @@ FIXTURE_SETUP(rst)
 	self->restore = false;
 	if (jal_find_device(node, sizeof(node), NULL, 0))
 		SKIP(return, "no jalapeno accel device");
-	if (jal_param_read("step_limit", self->step_limit, sizeof(self->step_limit)))
-		self->step_limit[0] = '\0';
-	if (jal_param_read("job_timeout_ms", self->job_timeout, sizeof(self->job_timeout)))
-		self->job_timeout[0] = '\0';
+	jal_params_save(&self->params);
 }
 
 static void restore_params(FIXTURE_DATA(rst) *self)
 {
 	if (!self->restore)
 		return;
-	jal_param_write("step_limit", self->step_limit);
-	jal_param_write("job_timeout_ms", self->job_timeout);
+	jal_params_restore(&self->params);
 	self->restore = false;
 }
 
@@ -79,7 +74,7 @@ FIXTURE_TEARDOWN(rst)
 /* Watchdog off, job timeout @timeout_ms; skips if that is impossible. */
 static bool set_timeout_params(FIXTURE_DATA(rst) *self, const char *timeout_ms)
 {
-	if (!self->step_limit[0] || !self->job_timeout[0])
+	if (!jal_params_writable(&self->params))
 		return false;
 	self->restore = true;
 	return !jal_param_write("step_limit", "0") &&
