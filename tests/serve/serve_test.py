@@ -695,9 +695,9 @@ def test_small_pool_server(args, model, tok, model_id, single):
 
 
 def test_batch_limits(args, model, tok, model_id):
-    """--parallel 2, --queue 1, 50 ms a step: 2 run, 1 waits, the next gets 429."""
+    """--parallel 2, --queue 1, 250 ms a step: 2 run, 1 waits, the next gets 429."""
     srv = Server(args.server, model, tok, "--parallel", "2", "--queue", "1",
-                 "--token-delay-us", "50000")
+                 "--token-delay-us", "250000")
     if not T.ok(srv.ready, "a jalrt-serve with --parallel 2 --queue 1 starts", srv.log()):
         srv.stop(signal.SIGKILL)
         return
@@ -731,17 +731,17 @@ def test_batch_limits(args, model, tok, model_id):
 
 
 def test_slow_server(args, model, tok, model_id):
-    """A server whose engine runs one sequence, pauses 50 ms a step, with a queue of 1."""
+    """A server whose engine runs one sequence, pauses 250 ms a step, with a queue of 1."""
     srv = Server(args.server, model, tok, "--parallel", "1", "--queue", "1",
-                 "--token-delay-us", "50000")
-    if not T.ok(srv.ready, "a second jalrt-serve (parallel 1, queue 1, 50 ms a step) starts",
+                 "--token-delay-us", "250000")
+    if not T.ok(srv.ready, "a second jalrt-serve (parallel 1, queue 1, 250 ms a step) starts",
                 srv.log()):
         srv.stop(signal.SIGKILL)
         return
     port = srv.port
     before = metrics(port)
 
-    # A runs (100 tokens: 5 s at least), B waits, C is refused; then A's
+    # A runs (100 tokens: 25 s at least), B waits, C is refused; then A's
     # client vanishes, which must cancel A and let B run.
     a = StreamClient(port, request_body(model_id, "completion-stream", PROMPTS[0], max_tokens=100))
     T.ok(a.wait_text(), "request A streams its first text")
