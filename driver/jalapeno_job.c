@@ -141,15 +141,18 @@ static struct dma_fence *jal_out_fence_publish(struct jal_job *job,
 {
 	struct jal_out_fence *f = job->out_fence;
 	struct dma_fence *finished = &job->base.s_fence->finished;
+	struct dma_fence *ref;
 
 	job->out_fence = NULL;
 	__module_get(THIS_MODULE);
 	dma_fence_init(&f->base, &jal_out_fence_ops, &f->lock,
 		       job->ctx->fence_context, seqno);
+	/* Taken first: the callback may drop the initial reference at once. */
+	ref = dma_fence_get(&f->base);
 	/* The initial reference belongs to the callback. */
 	if (dma_fence_add_callback(finished, &f->cb, jal_out_fence_signal))
 		jal_out_fence_signal(finished, &f->cb);
-	return dma_fence_get(&f->base);
+	return ref;
 }
 
 static void jal_job_write_desc(struct jal_queue *q, struct jal_job *job)
