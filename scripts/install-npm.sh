@@ -9,6 +9,9 @@
 #
 #   openai             the official OpenAI client, for tests/serve (jalrt-serve)
 #   @huggingface/gguf  a GGUF reader, for the GGUF loader's tests
+#   llama-tokenizer-js   Llama 2's sentencepiece vocabulary and an encoder,
+#   llama3-tokenizer-js  Llama 3's byte-level BPE vocabulary, merges and an
+#                        encoder: oracles for the GGUF tokenizers' tests
 #
 # Add a package as NAME@VERSION to the list below (one list for every
 # engineer's tests) and the next run installs it.
@@ -20,6 +23,8 @@ top=$(cd "$(dirname "$0")/.." && pwd)
 pkgs=(
 	openai@5.23.2
 	@huggingface/gguf@0.4.6
+	llama-tokenizer-js@1.2.2
+	llama3-tokenizer-js@1.2.0
 )
 dir=$JAL_CACHE/npm
 
