@@ -232,6 +232,8 @@ bool jal_exec_share(struct jal_exec *ex, uint64_t macs)
 			 JAL_DTYPES(JAL_DTYPE_Q8) | JAL_DTYPES(JAL_DTYPE_S24))
 #define DT_TABLE	(JAL_DTYPES(JAL_DTYPE_F32) | JAL_DTYPES(JAL_DTYPE_BF16) | \
 			 JAL_DTYPES(JAL_DTYPE_Q8))
+/* The paged ops' dtype is that of their KV pools. */
+#define DT_KV		(JAL_DTYPES(JAL_DTYPE_F32) | JAL_DTYPES(JAL_DTYPE_BF16))
 
 /*
  * JAL_INSN_F_ROWS: the row count in dim[3], row pitches in stride[]; see
@@ -294,11 +296,11 @@ static const struct jal_op_info jal_ops[256] = {
 			    jal_op_sample,
 			    R0123 | JAL_FLD_DIM(0) | JAL_FLD_STRIDE(1) | ROWS },
 	[JAL_OP_PAGED_ATTENTION] = { "PAGED_ATTENTION", R0123 | DIM0123 |
-				     STRIDE0123 | IMM0123, DT_F32,
+				     STRIDE0123 | IMM0123, DT_KV,
 				     jal_check_paged, jal_op_paged_attention },
 	[JAL_OP_PAGED_KV_STORE] = { "PAGED_KV_STORE", R0123 | JAL_FLD_DIM(1) |
 				    JAL_FLD_DIM(2) | JAL_FLD_DIM(3) |
-				    STRIDE0123 | IMM0123, DT_F32,
+				    STRIDE0123 | IMM0123, DT_KV,
 				    jal_check_paged, jal_op_paged_kv_store },
 };
 

@@ -721,11 +721,52 @@ struct jal_att {
 	 */
 	uint64_t block;
 	struct jal_span *kblk, *vblk;
+	/*
+	 * PAGED_ATTENTION with bf16 pools: positions are decoded to f32 into
+	 * @dec (the calling thread's JAL_PANEL_ELEMS floats) before use.
+	 */
+	bool kv_bf16;
+	float *dec;
 	bool kv_in_place;			/* every K and V position */
 	float *staged;				/* all of out */
 	struct jal_claim heads_left;
 	atomic_bool bad;			/* a part hit a memory error */
 };
+
+/*
+ * The bf16 form of jal_att_rows(): at most as many positions as @a->dec
+ * holds, decoded exactly (bf16 is the top half of an f32), so that the
+ * scores and the weighted sum see the same f32 values an f32 pool holding
+ * the decoded keys and values would give them. Out of place the raw
+ * values come through the worker's bounce buffer (worker only, as there).
+ */
+static const float *jal_att_rows_bf16(struct jal_att *a, const struct jal_span *s,
+				      uint64_t g, uint64_t first, uint64_t p,
+				      size_t *n, size_t *pitch,
+				      enum jal_status *st)
+{
+	const struct jal_kernels *k = jal_kern(a->ex);
+	uint16_t *raw = (uint16_t *)a->ex->w->wbuf;
+	uint64_t t;
+
+	*n = (size_t)JAL_MIN((uint64_t)*n, JAL_PANEL_ELEMS / a->hs);
+	*pitch = (size_t)a->hs;
+	for (t = 0; t < *n; t++) {
+		uint64_t off = (first + t) * p + g * a->hs;
+		float *dst = a->dec + t * a->hs;
+
+		if (s->ptr) {
+			k->dec_bf16(dst, (const uint16_t *)s->ptr + off, (size_t)a->hs);
+			continue;
+		}
+		*st = jal_span_read(a->ex, s, off * 2, raw, a->hs * 2);
+		if (*st)
+			return NULL;
+		jal_le_to_host(raw, (size_t)a->hs, 2);
+		k->dec_bf16(dst, raw, (size_t)a->hs);
+	}
+	return a->dec;
+}
 
 /*
  * Keys (or values) of KV head @g for positions from @t0 on, at most *@n
@@ -746,6 +787,8 @@ static const float *jal_att_rows(struct jal_att *a, bool values, uint64_t g,
 		*n = (size_t)JAL_MIN((uint64_t)*n, a->block - first);
 	}
 	*st = JAL_STATUS_OK;
+	if (a->kv_bf16)
+		return jal_att_rows_bf16(a, s, g, first, p, n, pitch, st);
 	if (s->ptr) {
 		*pitch = (size_t)p;
 		return (const float *)s->ptr + first * p + g * a->hs;
@@ -1047,6 +1090,7 @@ struct jal_paged {
 	uint64_t rows;				/* B */
 	uint64_t hs, kv_heads, rowlen;		/* rowlen = G * hs floats */
 	uint64_t block, pool;			/* positions a block, blocks a pool */
+	unsigned int esize;			/* bytes of a pool element */
 	uint64_t block_bytes;
 	uint64_t cap, tpitch;			/* table entries */
 	uint64_t kpool, vpool;			/* VAs of the pools */
@@ -1103,9 +1147,12 @@ static enum jal_status jal_paged_init(struct jal_exec *ex,
 	pg->rowlen = pg->kv_heads * pg->hs;
 	pg->block = in->imm[2];
 	pg->pool = in->imm[3];
-	pg->block_bytes = jal_extent(pg->block, pg->rowlen * 4, pg->rowlen * 4);
+	/* dtype is that of the pools (F32 or BF16, checked statically). */
+	pg->esize = in->dtype == JAL_DTYPE_BF16 ? 2 : 4;
+	pg->block_bytes = jal_extent(pg->block, pg->rowlen * pg->esize,
+				     pg->rowlen * pg->esize);
 	if (pg->block_bytes > JAL_MAX_EXTENT)
-		return jal_exec_bad(ex, "a KV block of %llu positions of %llu floats is larger than %llu bytes",
+		return jal_exec_bad(ex, "a KV block of %llu positions of %llu elements is larger than %llu bytes",
 				    (unsigned long long)pg->block,
 				    (unsigned long long)pg->rowlen,
 				    (unsigned long long)JAL_MAX_EXTENT);
@@ -1169,12 +1216,12 @@ static enum jal_status jal_paged_blocks(struct jal_paged *pg, uint64_t b,
 		st = jal_index_va(ex, pg->kpool, idx, pg->block_bytes, &va);
 		if (!st)
 			st = jal_span_init(ex, &kblk[j], "K block", va,
-					   pg->block_bytes, 4, write);
+					   pg->block_bytes, pg->esize, write);
 		if (!st)
 			st = jal_index_va(ex, pg->vpool, idx, pg->block_bytes, &va);
 		if (!st)
 			st = jal_span_init(ex, &vblk[j], "V block", va,
-					   pg->block_bytes, 4, write);
+					   pg->block_bytes, pg->esize, write);
 	}
 	return st;
 }
@@ -1210,6 +1257,7 @@ struct jal_paged_att {
 	struct jal_exec *ex;
 	uint64_t heads, hs, kv_heads, rowlen, block;
 	float scale;
+	bool kv_bf16;				/* bf16 pools */
 	struct jal_paged_row *rows;		/* the group's first row */
 	struct jal_span *kblk, *vblk;		/* the group's blocks */
 	float *staged;				/* the group's first output row */
@@ -1231,6 +1279,8 @@ static enum jal_status jal_paged_head(struct jal_paged_att *pa,
 		.q = row->q, .block = pa->block, .kblk = pa->kblk + row->blk,
 		.vblk = pa->vblk + row->blk, .kv_in_place = pa->in_place,
 		.staged = pa->staged + b * pa->heads * pa->hs,
+		/* MATMUL's panel is free while a PAGED_ATTENTION runs. */
+		.kv_bf16 = pa->kv_bf16, .dec = ts->panel,
 	};
 
 	return jal_att_head(&a, ts, item % pa->heads);
@@ -1371,6 +1421,7 @@ enum jal_status jal_op_paged_attention(struct jal_exec *ex,
 	pa.kv_heads = pg.kv_heads;
 	pa.rowlen = pg.rowlen;
 	pa.block = pg.block;
+	pa.kv_bf16 = pg.esize == 2;
 	pa.scale = sqrtf((float)pa.hs);
 	qlen = pa.heads * pa.hs;
 	st = jal_paged_rows(ex, &out_rows, "out", ex->regs[in->r[0]], pg.rows,
@@ -1435,6 +1486,41 @@ static enum jal_status jal_span_copy(struct jal_exec *ex,
 	return st;
 }
 
+/* f32 -> bf16, round to nearest even; a NaN stays a NaN (made quiet). */
+static uint16_t jal_bf16_round(uint32_t u)
+{
+	if ((u & 0x7fffffffu) > 0x7f800000u)
+		return (uint16_t)((u >> 16) | 0x0040u);
+	u += 0x7fffu + ((u >> 16) & 1u);
+	return (uint16_t)(u >> 16);
+}
+
+/*
+ * @n floats from @src at byte @soff rounded to bf16 into @dst at byte
+ * @doff, a chunk at a time (bf16 pools of PAGED_KV_STORE).
+ */
+static enum jal_status jal_span_store_bf16(struct jal_exec *ex,
+					   const struct jal_span *dst, uint64_t doff,
+					   const struct jal_span *src, uint64_t soff,
+					   uint64_t n)
+{
+	uint16_t *h = (uint16_t *)ex->w->vec[0];
+	enum jal_status st = JAL_STATUS_OK;
+	uint32_t *u = (uint32_t *)ex->w->dma_buf;
+	uint64_t done;
+	size_t m, i;
+
+	for (done = 0, m = 0; jal_chunk_next(ex, n, &done, &m, &st);) {
+		st = jal_span_read(ex, src, soff + done * 4, u, m * 4);
+		if (st)
+			break;
+		for (i = 0; i < m; i++)
+			h[i] = jal_le16(jal_bf16_round(jal_le32(u[i])));
+		st = jal_span_write(ex, dst, doff + done * 2, h, m * 2);
+	}
+	return st;
+}
+
 /*
  * PAGED_KV_STORE: for each row b, k row b (r[0], pitch stride[0]) and v
  * row b (r[1], pitch stride[1]) of G * hs floats go to slot pos % block of
@@ -1470,11 +1556,17 @@ enum jal_status jal_op_paged_kv_store(struct jal_exec *ex,
 		if (!st)
 			st = jal_paged_blocks(&pg, b, pos / pg.block, 1, &kblk,
 					      &vblk, true);
-		slot = pos % pg.block * pg.rowlen * 4;
-		if (!st)
+		slot = pos % pg.block * pg.rowlen * pg.esize;
+		if (!st && pg.esize == 2)
+			st = jal_span_store_bf16(ex, &kblk, slot, &k_rows,
+						 b * kpitch * 4, pg.rowlen);
+		else if (!st)
 			st = jal_span_copy(ex, &kblk, slot, &k_rows,
 					   b * kpitch * 4, pg.rowlen * 4);
-		if (!st)
+		if (!st && pg.esize == 2)
+			st = jal_span_store_bf16(ex, &vblk, slot, &v_rows,
+						 b * vpitch * 4, pg.rowlen);
+		else if (!st)
 			st = jal_span_copy(ex, &vblk, slot, &v_rows,
 					   b * vpitch * 4, pg.rowlen * 4);
 	}

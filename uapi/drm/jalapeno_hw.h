@@ -631,8 +631,11 @@ enum jal_opcode {
  * Paged KV caches (PAGED_ATTENTION, PAGED_KV_STORE): B = dim[3] rows (at
  * most JAL_ROWS_MAX), each of its own sequence. The K pool at r[2] and
  * the V pool at r[3] hold imm[3] blocks of imm[2] positions; a position
- * is G = dim[2] KV heads of hs = dim[1] floats (as one position of
- * ATTENTION's cache), so block i starts at byte i * imm[2] * G * hs * 4.
+ * is G = dim[2] KV heads of hs = dim[1] elements of the pools' dtype
+ * (as one position of ATTENTION's cache), so block i starts at byte
+ * i * imm[2] * G * hs * esize. dtype is JAL_DTYPE_F32 (esize 4) or
+ * JAL_DTYPE_BF16 (esize 2: half the memory per position; the pools must
+ * be 2-byte aligned); q, k, v and out stay f32 either way.
  * Row b's block table is stride[2] u32 block indices (1 to
  * JAL_PAGED_MAX_BLOCKS) at entry b * stride[3] of the tables whose VA is
  * in the register imm[1] names (stride[3] = 0: one table for all rows),
@@ -646,12 +649,15 @@ enum jal_opcode {
  * floats (row pitches stride[0] and stride[1], 0 = dense); u32 lengths.
  * Row b is bit for bit ATTENTION of its query over the first length_b
  * positions of its sequence (heads grouped as ATTENTION's); all inputs
- * are read before any output is written.
+ * are read before any output is written. bf16 keys and values are
+ * decoded to f32 exactly (bits h << 16) and then used as f32 ones.
  *
  * JAL_OP_PAGED_KV_STORE: r[0] = k, r[1] = v: B rows of G * hs floats (row
  * pitches stride[0] and stride[1], 0 = dense); u32 positions: row b's k
  * and v go to position pos_b of its sequence in the K and V pools
- * (dim[0] is not used).
+ * (dim[0] is not used). Into bf16 pools each f32 is rounded to nearest,
+ * ties to even (overflowing to infinity); a NaN stays a NaN of the same
+ * sign with its quiet bit set.
  */
 
 /*
