@@ -15,6 +15,15 @@
 #   against the host CPU reference (runtime/build/jalrt-ref-run --ids,
 #   natively on the host, f32: the reference has no other precision).
 #   tok/s is run.c's: (positions - 1) / time after the first position.
+# - Batched steps (jalrt-bench batch, guest) on gen-15M and a generated
+#   model of the 110M llama2.c shape at f32, bf16 and int8: aggregate decode
+#   of 1, 4, 16 and 64 sequences, prompts of 128 and 512 tokens in one step,
+#   the host<->chip overhead per step; against the single-sequence rates of
+#   the same run and the host CPU's best (tests/baseline/cpu-llm: every
+#   thread, OpenMP loops as llama2.c's runomp, OpenBLAS sgemm for batches,
+#   runq.c's int8), with the host's streaming read bandwidth.
+# - jalrt-serve under 16 concurrent streaming HTTP clients (guest):
+#   aggregate tok/s, time to first token and inter-token latency p50/p99.
 # - Null-job round trip and pipelined job rate, DMA copy bandwidth (guest).
 # - tests/bench, the chip model's per-op benchmark, if present (host).
 #
@@ -91,17 +100,62 @@ guest=$bench_dir/guest-bench.sh
 	echo "\$b null -n 2000 | sed 's/^/SYS /'"
 	echo "\$b copy -s 64 -n 3 | sed 's/^/SYS /'"
 } >"$guest"
-# ---- batched steps: appended to the guest run ---------------------------------
-# jalrt-bench batch on gen-15M: aggregate decode tok/s of 1, 4, 16 and 64
-# sequences (one job per step, and 16 steps per job with
-# jalrt_llm_batch_decode()) and a 128-token prompt in one step, with
-# jalrt_llm_generate()'s single-sequence rates from the same run.
-batch_steps=64
-[ "$quick" = 1 ] && batch_steps=16
-batch_precisions=(f32 int8)
-for p in "${batch_precisions[@]}"; do
-	echo "\$b batch '$gen15m' --precision $p -n $batch_steps --seqs 1,4,16,64 --prompt 128 --loop 16 | sed 's/^/BATCH $p /'"
+# ---- batched steps and serving: appended to the guest run -----------------------
+# jalrt-bench batch on gen-15M and a generated model of the 110M llama2.c
+# shape (dim 768, hidden 2048, 12 layers, 12 heads, vocab 32000):
+# aggregate decode tok/s of 1, 4, 16 and 64 sequences (one job per step,
+# and 16 steps per job with jalrt_llm_batch_decode()), prompts of 128 and
+# 512 tokens in one step, with jalrt_llm_generate()'s single-sequence
+# rates from the same run. Then jalrt-serve under an HTTP load of 16
+# streaming clients (tests/serve/http_load.py, in the guest as well).
+gen110m=$bench_dir/llama-110m-shape.bin
+if [ ! -f "$gen110m" ]; then
+	say "generating the 110M-shape model"
+	runtime/build/jalrt-gen-model --seed 1 --dim 768 --hidden 2048 --layers 12 --heads 12 \
+		--kv-heads 12 --vocab 32000 --seq 1024 -o "$gen110m" >/dev/null
+fi
+tok32k=$bench_dir/byte-tokenizer-32000.bin
+[ -f "$tok32k" ] || tests/serve/serve_test.py --write-byte-tokenizer "$tok32k" --vocab 32000
+batch_steps=32
+[ "$quick" = 1 ] && batch_steps=8
+# name path prompts
+batch_models=("gen-15M $gen15m 128" "gen-110M $gen110m 128,512")
+batch_precisions=(f32 bf16 int8)
+for m in "${batch_models[@]}"; do
+	read -r name path prompts <<<"$m"
+	for p in "${batch_precisions[@]}"; do
+		echo "\$b batch '$path' --precision $p -n $batch_steps --seqs 1,4,16,64 --prompt $prompts --loop 16 | sed 's/^/BATCH $name $p /'"
+	done
 done >>"$guest"
+http_clients=16
+http_requests=4
+[ "$quick" = 1 ] && http_requests=1
+{
+	echo "runtime/build/jalrt-serve '$gen15m' -z '$tok32k' --precision int8 --port 8080 --parallel $http_clients >/tmp/serve.log 2>&1 &"
+	echo "python3 tests/serve/http_load.py --url http://127.0.0.1:8080 --clients $http_clients --requests $http_requests --max-tokens 64 --wait-s 600 | sed 's/^/HTTP /'"
+	echo 'kill %1; wait'
+} >>"$guest"
+
+# ---- host CPU baselines of the batched rows -------------------------------------
+# tests/baseline/cpu-llm: llama2.c's forward on every host thread (OpenMP
+# loops as runomp, OpenBLAS sgemm for batches, runq.c's int8), and the
+# host's streaming read bandwidth.
+make -s -C tests/baseline >/dev/null
+cpu_llm=tests/baseline/build/cpu-llm
+cpu_out=$bench_dir/cpu.out
+say "measuring the CPU baselines"
+{
+	$cpu_llm bandwidth | sed 's/^/CPU - - /'
+	for m in "${batch_models[@]}"; do
+		read -r name path prompts <<<"$m"
+		for rp in f32 int8; do
+			flag=
+			[ "$rp" = int8 ] && flag=--int8
+			$cpu_llm decode "$path" $flag -n "$batch_steps" --seqs 1,4,16,64 | sed "s/^/CPU $name $rp /"
+			$cpu_llm prefill "$path" $flag --prompt "$prompts" | sed "s/^/CPU $name $rp /"
+		done
+	done
+} >"$cpu_out" 2>&1 || say "CPU baselines ended with $?"
 
 say "running the guest benchmarks (one VM boot)"
 out=$bench_dir/guest.out
@@ -159,29 +213,81 @@ if grep -q -E '^(jalrt-bench|vm):' "$out"; then
 	grep -E '^(jalrt-bench|vm):' "$out" | sed 's/^/  /'
 fi
 
-# ---- batched steps: the table ---------------------------------------------------
-bget() { awk -v p="$1" -v k="$2" '$1 == "BATCH" && $2 == p && $3 == k { print $4 }' "$out"; }
+# ---- batched steps and serving: the tables ------------------------------------------
+bget() {	# bget MODEL PRECISION KEY
+	awk -v m="$1" -v p="$2" -v k="$3" '$1 == "BATCH" && $2 == m && $3 == p && $4 == k { print $5 }' "$out"
+}
+cget() {	# cget MODEL f32|int8 KEY: the CPU baseline
+	awk -v m="$1" -v p="$2" -v k="$3" '$1 == "CPU" && $2 == m && $3 == p && $4 == k { print $5 }' "$cpu_out"
+}
+cbest() {	# cbest MODEL KEY: the better of the CPU's f32 and int8
+	awk -v a="$(cget "$1" f32 "$2")" -v b="$(cget "$1" int8 "$2")" \
+		'BEGIN { v = (a + 0 > b + 0) ? a : b; if (v != "") print v }'
+}
+pct() { awk -v a="${1:-}" -v b="${2:-}" 'BEGIN { if (a == "" || b == "" || b + 0 == 0) print "-"; else printf "%.1f%%", 100 * a / b }'; }
 echo
-echo "Batched steps, gen-15M (jalrt_llm_batch_step(): one job per step for all its sequences)"
-echo "decode: aggregate greedy tok/s of N sequences over $batch_steps steps; single: jalrt_llm_generate()"
-echo "of one sequence; 16/64 loop: 16 steps per job (jalrt_llm_batch_decode());"
-echo "prefill: a 128-token prompt, one step vs the single device loop;"
-echo "overhead: host<->chip time per step at 16 sequences (step minus device clock)"
-printf '%-7s %9s %9s %9s %9s %9s %9s %9s %9s %10s %10s %8s %9s\n' weights single "1 seq" \
-	"4 seqs" "16 seqs" "64 seqs" "64/single" "16 loop" "64 loop" "prefill 1" "prefill B" \
-	"B/1" overhead
-for p in "${batch_precisions[@]}"; do
-	single=$(bget "$p" batch_single_decode_tok_per_s)
-	d64=$(bget "$p" batch_decode_64_tok_per_s)
-	pre1=$(bget "$p" batch_single_prefill_tok_per_s)
-	preb=$(bget "$p" batch_prefill_tok_per_s)
-	ovh=$(bget "$p" batch_decode_16_overhead_us)
-	printf '%-7s %9s %9s %9s %9s %9s %9s %9s %9s %10s %10s %8s %9s\n' "$p" "${single:--}" \
-		"$(bget "$p" batch_decode_1_tok_per_s)" "$(bget "$p" batch_decode_4_tok_per_s)" \
-		"$(bget "$p" batch_decode_16_tok_per_s)" "${d64:--}" "$(ratio "$d64" "$single")" \
-		"$(bget "$p" batch_loop_16_tok_per_s)" "$(bget "$p" batch_loop_64_tok_per_s)" \
-		"${pre1:--}" "${preb:--}" "$(ratio "$preb" "$pre1")" "${ovh:+$ovh us}"
+echo "Batched decode (jalrt_llm_batch_step(): one job per step for all its sequences; guest)"
+echo "aggregate greedy tok/s of N sequences over $batch_steps steps; single: jalrt_llm_generate() of one"
+echo "sequence; loop: 16 steps per job (jalrt_llm_batch_decode()); CPU 16: the better of the host's"
+echo "f32 (OpenMP/OpenBLAS) and int8 (runq.c-style OpenMP) at 16 sequences; overhead: host<->chip"
+echo "time per step at 16 sequences as a share of the step (target <= 10%)"
+printf '%-9s %-5s %8s %8s %8s %8s %8s %7s %8s %8s %8s %8s %8s\n' model prec single "1 seq" \
+	"4 seqs" "16 seqs" "64 seqs" 16/1 "16 loop" "64 loop" "CPU 16" chip/CPU overhead
+for m in "${batch_models[@]}"; do
+	read -r name path prompts <<<"$m"
+	c16=$(cbest "$name" cpu_decode_16_tok_per_s)
+	for p in "${batch_precisions[@]}"; do
+		single=$(bget "$name" "$p" batch_single_decode_tok_per_s)
+		d16=$(bget "$name" "$p" batch_decode_16_tok_per_s)
+		printf '%-9s %-5s %8s %8s %8s %8s %8s %7s %8s %8s %8s %8s %8s\n' "$name" "$p" \
+			"${single:--}" "$(bget "$name" "$p" batch_decode_1_tok_per_s)" \
+			"$(bget "$name" "$p" batch_decode_4_tok_per_s)" "${d16:--}" \
+			"$(bget "$name" "$p" batch_decode_64_tok_per_s)" "$(ratio "$d16" "$single")" \
+			"$(bget "$name" "$p" batch_loop_16_tok_per_s)" \
+			"$(bget "$name" "$p" batch_loop_64_tok_per_s)" "${c16:--}" "$(ratio "$d16" "$c16")" \
+			"$(pct "$(bget "$name" "$p" batch_decode_16_overhead_us)" \
+				"$(bget "$name" "$p" batch_decode_16_step_us)")"
+	done
+	for rp in f32 int8; do
+		printf '%-9s %-5s %8s %8s %8s %8s %8s\n' "$name" "CPU $rp" "-" \
+			"$(cget "$name" "$rp" cpu_decode_1_tok_per_s)" \
+			"$(cget "$name" "$rp" cpu_decode_4_tok_per_s)" \
+			"$(cget "$name" "$rp" cpu_decode_16_tok_per_s)" \
+			"$(cget "$name" "$rp" cpu_decode_64_tok_per_s)"
+	done
 done
+
+echo
+echo "Prefill: one prompt in one step (tok/s); decode: the same model's single-sequence decode rate"
+echo "(target: prefill >= 5x decode); CPU: the better of the host's f32 (sgemm) and int8 for the prompt"
+printf '%-9s %-5s %6s %10s %10s %7s %10s %8s\n' model prec prompt prefill decode pre/dec CPU chip/CPU
+for m in "${batch_models[@]}"; do
+	read -r name path prompts <<<"$m"
+	for p in "${batch_precisions[@]}"; do
+		single=$(bget "$name" "$p" batch_single_decode_tok_per_s)
+		for n in ${prompts//,/ }; do
+			pre=$(bget "$name" "$p" "batch_prefill_${n}_tok_per_s")
+			cpre=$(cbest "$name" "cpu_prefill_${n}_tok_per_s")
+			printf '%-9s %-5s %6s %10s %10s %7s %10s %8s\n' "$name" "$p" "$n" "${pre:--}" \
+				"${single:--}" "$(ratio "$pre" "$single")" "${cpre:--}" "$(ratio "$pre" "$cpre")"
+		done
+	done
+done
+
+hget() { awk -v k="$1" '$1 == "HTTP" && $2 == k { print $3 }' "$out"; }
+single=$(bget gen-15M int8 batch_single_decode_tok_per_s)
+echo
+echo "Serving: jalrt-serve (gen-15M, int8, --parallel $http_clients) under $http_clients concurrent streaming"
+echo "clients of /v1/completions, up to 64 tokens each (tests/serve/http_load.py, in the guest)"
+printf '  requests %s, errors %s; aggregate %s tok/s (%s the single-sequence decode rate)\n' \
+	"$(hget http_requests)" "$(hget http_errors)" "$(hget http_tok_per_s)" \
+	"$(ratio "$(hget http_tok_per_s)" "$single")"
+printf '  time to first token  p50 %8s ms   p99 %8s ms\n' "$(hget http_ttft_p50_ms)" \
+	"$(hget http_ttft_p99_ms)"
+printf '  inter-token latency  p50 %8s ms   p99 %8s ms   (one sequence alone: %s ms a token)\n' \
+	"$(hget http_itl_p50_ms)" "$(hget http_itl_p99_ms)" \
+	"$(awk -v r="${single:-}" 'BEGIN { if (r + 0 > 0) printf "%.1f", 1000 / r; else print "-" }')"
+echo "Host streaming read bandwidth (all threads): $(awk '$4 == "cpu_stream_read_gb_per_s" { print $5 }' "$cpu_out") GB/s"
 
 # ---- the chip model's own per-op benchmark ------------------------------------
 if [ -f tests/bench/Makefile ]; then

@@ -11,14 +11,14 @@
  *                                       greedy decode rate from BOS, the
  *                                       best of REPS generations
  *   jalrt-bench batch MODEL [--precision P] [-n STEPS] [--seqs 1,4,16,64]
- *                   [--prompt N] [--loop K]
+ *                   [--prompt 128,512] [--loop K]
  *                                       batched steps (jalrt_llm_batch_*):
  *                                       aggregate decode rate of each
  *                                       number of sequences, one job per
  *                                       step and K steps per job
  *                                       (jalrt_llm_batch_decode()), and
- *                                       the prefill rate of an
- *                                       N-token prompt in one step, with
+ *                                       the prefill rate of each
+ *                                       prompt length in one step, with
  *                                       jalrt_llm_generate()'s rates of one
  *                                       sequence as the baselines
  *
@@ -418,18 +418,85 @@ static double single_rate(struct jalrt_llm *llm, const int *prompt, int n_prompt
 	return best;
 }
 
+/* The figures of @seqs sequences: one job per step, then @loop steps a job. */
+static void print_batch_decode(struct jalrt_llm *llm, int seqs, int steps, int loop)
+{
+	struct batch_fig f = batch_decode(llm, seqs, steps, 0);
+
+	printf("batch_decode_%d_tok_per_s %.2f tok/s\n", seqs, f.tok_per_s);
+	printf("batch_decode_%d_step_us %.1f us\n", seqs, f.step_us);
+	printf("batch_decode_%d_device_us %.1f us\n", seqs, f.device_us);
+	printf("batch_decode_%d_overhead_us %.1f us\n", seqs, f.overhead_us);
+	f = batch_decode(llm, seqs, steps, loop);
+	printf("batch_loop_%d_tok_per_s %.2f tok/s\n", seqs, f.tok_per_s);
+	printf("batch_loop_%d_job_us %.1f us\n", seqs, f.step_us);
+	printf("batch_loop_%d_overhead_us %.1f us\n", seqs, f.overhead_us);
+}
+
+/*
+ * An @n-token prompt (BOS, then pseudo-random ids) in one step, and through
+ * the single-sequence device loop (its rate: (n - 1) positions after the
+ * first) as the baseline.
+ */
+static void print_batch_prefill(struct jalrt_llm *llm, int vocab_size, int n)
+{
+	int *prompt = malloc((size_t)n * sizeof(*prompt)), i;
+	struct batch_fig f;
+
+	if (!prompt)
+		die("prompt", -ENOMEM);
+	prompt[0] = JALRT_LLM_TOKEN_BOS;
+	for (i = 1; i < n; i++)
+		prompt[i] = 2 + (int)((i * 2654435761u) % (unsigned int)(vocab_size - 2));
+	printf("batch_single_prefill_%d_tok_per_s %.2f tok/s\n", n,
+	       single_rate(llm, prompt, n, n));
+	f = batch_prefill(llm, prompt, n);
+	printf("batch_prefill_%d_tok_per_s %.2f tok/s\n", n, f.tok_per_s);
+	printf("batch_prefill_%d_step_us %.1f us\n", n, f.step_us);
+	printf("batch_prefill_%d_device_us %.1f us\n", n, f.device_us);
+	printf("batch_prefill_%d_overhead_us %.1f us\n", n, f.overhead_us);
+	free(prompt);
+}
+
+/* Calls @fn for each positive number of the comma-separated @list. */
+static void for_each_number(const char *list, const char *what,
+			    void (*fn)(struct jalrt_llm *llm, int n, int a, int b),
+			    struct jalrt_llm *llm, int a, int b)
+{
+	char buf[128], *tok, *save;
+
+	snprintf(buf, sizeof(buf), "%s", list);
+	for (tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+		int n = atoi(tok);
+
+		if (n < 1)
+			die(what, -EINVAL);
+		fn(llm, n, a, b);
+	}
+}
+
+static void decode_fn(struct jalrt_llm *llm, int seqs, int steps, int loop)
+{
+	print_batch_decode(llm, seqs, steps, loop);
+}
+
+static void prefill_fn(struct jalrt_llm *llm, int n, int vocab_size, int seq_len)
+{
+	if (n > seq_len)
+		die("--prompt: beyond the model's context", -EINVAL);
+	print_batch_prefill(llm, vocab_size, n);
+}
+
 static int bench_batch(struct jalrt_device *dev, int argc, char **argv)
 {
 	struct jalrt_llm_options opts = { 0 };
+	int steps, loop, bos = JALRT_LLM_TOKEN_BOS, ret;
 	struct jalrt_llm_info info;
 	enum jalrt_precision prec;
 	struct jalrt_llm *llm;
-	char list[64], *tok, *save;
-	int steps, n_prompt, loop, *prompt, bos = JALRT_LLM_TOKEN_BOS, i, ret;
-	struct batch_fig f;
 
 	if (argc < 2)
-		die("usage: jalrt-bench batch MODEL [--precision P] [-n STEPS] [--seqs LIST] [--prompt N]",
+		die("usage: jalrt-bench batch MODEL [--precision P] [-n STEPS] [--seqs LIST] [--prompt LIST]",
 		    -EINVAL);
 	if (jalrt_precision_parse(arg_str(argc, argv, "--precision", "f32"), &prec))
 		die("precision", -EINVAL);
@@ -439,51 +506,21 @@ static int bench_batch(struct jalrt_device *dev, int argc, char **argv)
 		die("load", ret);
 	jalrt_llm_query(llm, &info);
 	steps = (int)arg_long(argc, argv, "-n", 64);
-	n_prompt = (int)arg_long(argc, argv, "--prompt", 128);
 	loop = (int)arg_long(argc, argv, "--loop", 16);
 	if (loop < 1 || loop > JALRT_LLM_BATCH_MAX_STEPS)
 		die("--loop", -EINVAL);
-	if (steps < 1 || steps >= info.seq_len || n_prompt < 1 || n_prompt > info.seq_len)
-		die("steps or prompt beyond the model's context", -EINVAL);
+	if (steps < 1 || steps >= info.seq_len)
+		die("steps beyond the model's context", -EINVAL);
 
-	/* the baselines: one sequence through jalrt_llm_generate() */
+	/* the baseline: one sequence through jalrt_llm_generate() */
 	printf("batch_single_decode_tok_per_s %.2f tok/s\n",
 	       single_rate(llm, &bos, 1, steps + 1));
-	snprintf(list, sizeof(list), "%s", arg_str(argc, argv, "--seqs", "1,4,16,64"));
-	for (tok = strtok_r(list, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
-		int seqs = atoi(tok);
-
-		if (seqs < 1)
-			die("--seqs", -EINVAL);
-		f = batch_decode(llm, seqs, steps, 0);
-		printf("batch_decode_%d_tok_per_s %.2f tok/s\n", seqs, f.tok_per_s);
-		printf("batch_decode_%d_step_us %.1f us\n", seqs, f.step_us);
-		printf("batch_decode_%d_device_us %.1f us\n", seqs, f.device_us);
-		printf("batch_decode_%d_overhead_us %.1f us\n", seqs, f.overhead_us);
-		f = batch_decode(llm, seqs, steps, loop);
-		printf("batch_loop_%d_tok_per_s %.2f tok/s\n", seqs, f.tok_per_s);
-		printf("batch_loop_%d_job_us %.1f us\n", seqs, f.step_us);
-		printf("batch_loop_%d_overhead_us %.1f us\n", seqs, f.overhead_us);
-	}
-
-	prompt = malloc((size_t)n_prompt * sizeof(*prompt));
-	if (!prompt)
-		die("prompt", -ENOMEM);
-	prompt[0] = bos;
-	for (i = 1; i < n_prompt; i++)
-		prompt[i] = 2 + (int)((i * 2654435761u) % (unsigned int)(info.vocab_size - 2));
-	/* the device loop over a prompt: (n - 1) positions after the first */
-	printf("batch_single_prefill_tok_per_s %.2f tok/s\n",
-	       single_rate(llm, prompt, n_prompt, n_prompt));
-	f = batch_prefill(llm, prompt, n_prompt);
-	printf("batch_prefill_tok_per_s %.2f tok/s\n", f.tok_per_s);
-	printf("batch_prefill_step_us %.1f us\n", f.step_us);
-	printf("batch_prefill_device_us %.1f us\n", f.device_us);
-	printf("batch_prefill_overhead_us %.1f us\n", f.overhead_us);
-	printf("batch_prompt %d tokens\n", n_prompt);
+	for_each_number(arg_str(argc, argv, "--seqs", "1,4,16,64"), "--seqs", decode_fn, llm,
+			steps, loop);
+	for_each_number(arg_str(argc, argv, "--prompt", "128"), "--prompt", prefill_fn, llm,
+			info.vocab_size, info.seq_len);
 	printf("batch_loop_steps %d steps\n", loop);
 	printf("batch_memory %s\n", info.in_vram ? "device" : "host");
-	free(prompt);
 	jalrt_llm_destroy(llm);
 	return 0;
 }

@@ -327,21 +327,22 @@ class StreamClient:
 
 def write_byte_tokenizer(path, vocab=512):
     """A tokenizer.bin that spells text byte by byte (for generated models)."""
+    def piece(i):
+        if i == 0:
+            return b"<unk>"
+        if i == 1:
+            return b"\n<s>\n"
+        if i == 2:
+            return b"\n</s>\n"
+        if i < 259:
+            return b"<0x%02X>" % (i - 3)
+        if i == 259:
+            return b" "
+        return b"<u%d>" % i
+    pieces = [piece(i) for i in range(vocab)]
     with open(path, "wb") as f:
-        f.write(struct.pack("<i", 6))
-        for i in range(vocab):
-            if i == 0:
-                s = b"<unk>"
-            elif i == 1:
-                s = b"\n<s>\n"
-            elif i == 2:
-                s = b"\n</s>\n"
-            elif i < 259:
-                s = b"<0x%02X>" % (i - 3)
-            elif i == 259:
-                s = b" "
-            else:
-                s = b"<u%d>" % i
+        f.write(struct.pack("<i", max(len(s) for s in pieces)))
+        for i, s in enumerate(pieces):
             f.write(struct.pack("<fi", -1e9 if i > 259 else 0.0, len(s)) + s)
 
 
@@ -810,9 +811,13 @@ def main():
     ap.add_argument("--tokenizer")
     ap.add_argument("--write-byte-tokenizer", metavar="PATH",
                     help="write the byte tokenizer for generated models and exit")
+    ap.add_argument("--vocab", type=int, default=512,
+                    help="tokens of --write-byte-tokenizer's tokenizer (at least 260)")
     args = ap.parse_args()
     if args.write_byte_tokenizer:
-        write_byte_tokenizer(args.write_byte_tokenizer)
+        if args.vocab < 260:
+            ap.error("--vocab: a byte tokenizer needs at least 260 tokens")
+        write_byte_tokenizer(args.write_byte_tokenizer, args.vocab)
         return 0
     args.ref = args.ref.split()
     print("TAP version 13")
