@@ -794,17 +794,22 @@ JALRT_API int jalrt_kb_sample_rows(struct jalrt_kernel_builder *kb, unsigned int
  * @rv: register with the VA of the V pool.
  * @rtables: register with the VA of the block tables (u32 block indices).
  * @block_size: positions a block holds (>= 1); a position is n_kv_heads *
- *	head_size f32, so block i starts at i * block_size * that * 4 bytes.
+ *	head_size elements of @dtype, so block i starts at i * block_size *
+ *	that * the element size bytes.
  * @blocks: blocks in each pool; a table entry must be below.
  * @table_entries: entries of one row's table (1..JAL_PAGED_MAX_BLOCKS):
  *	position t of row b is in block table_b[t / @block_size].
  * @table_pitch: entries from one row's table to the next; 0: all rows
  *	share one table (the positions of one prompt).
+ * @dtype: element type of the pools: JAL_DTYPE_F32 (0) or JAL_DTYPE_BF16
+ *	(2 bytes an element: stores round to nearest even, attention decodes
+ *	exactly; Documentation/hw/isa.rst, "Paged KV caches").
  */
 struct jalrt_kv_pool {
 	unsigned int rk, rv, rtables;
 	uint32_t block_size, blocks;
 	uint32_t table_entries, table_pitch;
+	unsigned int dtype;
 };
 
 /**

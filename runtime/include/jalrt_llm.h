@@ -264,7 +264,8 @@ JALRT_API int jalrt_llm_forward(struct jalrt_llm *llm, int token, int pos, float
  *
  * Batch invariance: a row's logits and token are bit for bit what
  * jalrt_llm_forward() and jalrt_llm_generate() give for its sequence
- * alone, whatever else is in the step (see Documentation/runtime.rst,
+ * alone (with an f32 KV cache; with bf16 what the same batch gives it
+ * alone), whatever else is in the step (see Documentation/runtime.rst,
  * "Batched steps"). A batch uses the model's context and weights; the
  * model's own KV cache is separate, so jalrt_llm_generate() and batches
  * of one model do not disturb each other (one thread at a time).
@@ -293,8 +294,13 @@ struct jalrt_llm_seq;
  *	whole context.
  * @kv_bytes: memory budget of the K and V pools of all layers, used when
  *	@kv_blocks is 0 (0 = none).
- * @kv_dtype: element type of the KV cache: JAL_DTYPE_F32 (0), the only
- *	one so far.
+ * @kv_dtype: element type of the KV cache: JAL_DTYPE_F32 (0) or
+ *	JAL_DTYPE_BF16 (half the bytes a block, so @kv_bytes holds twice the
+ *	blocks). With bf16 every stored key and value is rounded to nearest
+ *	even; a row's tokens are still the same whatever the batch, and equal
+ *	the CPU reference's with its bf16 KV cache (reference.h,
+ *	llm_ref_set_kv_dtype()), but not jalrt_llm_forward()'s (whose cache
+ *	is f32). Anything else is -EINVAL.
  * @flags: JALRT_LLM_BATCH_*.
  */
 struct jalrt_llm_batch_options {
@@ -466,6 +472,7 @@ JALRT_API int jalrt_llm_batch_logits(const struct jalrt_llm_batch *batch, int ro
 /**
  * struct jalrt_llm_batch_info - a batch's sizes, pool and last step
  * @max_seqs, @max_rows, @block_size: as created (defaults filled in).
+ * @kv_dtype: of the KV pools (JAL_DTYPE_F32 or JAL_DTYPE_BF16).
  * @blocks: KV blocks in the pool.
  * @free_blocks: blocks no sequence holds.
  * @used_blocks: blocks held by live sequences.
@@ -489,6 +496,7 @@ JALRT_API int jalrt_llm_batch_logits(const struct jalrt_llm_batch *batch, int ro
  */
 struct jalrt_llm_batch_info {
 	unsigned int max_seqs, max_rows, block_size;
+	unsigned int kv_dtype;
 	unsigned int blocks, free_blocks, used_blocks, live_seqs;
 	uint64_t kv_bytes;
 	uint64_t device_bytes;

@@ -51,6 +51,7 @@ struct llm_ref {
 	struct llm_config config;
 	enum llm_ref_order order;
 	enum llm_ref_precision precision;
+	enum llm_ref_kv kv;
 	struct llm_weights w;
 	struct llm_ref_matrix mat[LLM_NUM_MATS];
 	const float *embedding;	/* the table token rows are copied from */
@@ -521,6 +522,29 @@ int llm_ref_set_precision(struct llm_ref *ref, enum llm_ref_precision precision,
 	}
 }
 
+int llm_ref_set_kv(struct llm_ref *ref, enum llm_ref_kv kv)
+{
+	if (kv != LLM_REF_KV_F32 && kv != LLM_REF_KV_BF16)
+		return llm_set_error(-EINVAL, "unknown KV cache type %d", (int)kv);
+	ref->kv = kv;
+	return 0;
+}
+
+float llm_round_bf16(float x)
+{
+	uint32_t u;
+
+	memcpy(&u, &x, sizeof(u));
+	if ((u & 0x7fffffffu) > 0x7f800000u) {
+		u = (u | 0x00400000u) & 0xffff0000u;	/* NaN: quiet, same sign */
+	} else {
+		u += 0x7fffu + ((u >> 16) & 1u);	/* to nearest, ties to even */
+		u &= 0xffff0000u;
+	}
+	memcpy(&x, &u, sizeof(x));
+	return x;
+}
+
 const struct llm_config *llm_ref_config(const struct llm_ref *ref)
 {
 	return &ref->config;
@@ -637,6 +661,11 @@ int llm_ref_forward(struct llm_ref *ref, int token, int pos, float **logits)
 		llm_matvec(ref, v, &ref->mat[LLM_MAT_WV], l, ref->xb);
 		llm_rope_apply(ref, ref->q, c->n_heads);
 		llm_rope_apply(ref, k, c->n_kv_heads);
+		/* A bf16 cache keeps the rounded values; attention reads those. */
+		for (i = 0; ref->kv == LLM_REF_KV_BF16 && i < kv_dim; i++) {
+			k[i] = llm_round_bf16(k[i]);
+			v[i] = llm_round_bf16(v[i]);
+		}
 
 		llm_attention(ref, layer_off, pos);
 		llm_matvec(ref, ref->xb2, &ref->mat[LLM_MAT_WO], l, ref->xb);

@@ -124,6 +124,36 @@ enum llm_ref_precision {
 int llm_ref_set_precision(struct llm_ref *ref, enum llm_ref_precision precision,
 			  uint32_t q8_group);
 
+/*
+ * Element type of the reference's KV cache:
+ * - LLM_REF_KV_F32: f32, as run.c (the default).
+ * - LLM_REF_KV_BF16: every key (after RoPE) and value is rounded to bf16
+ *   (llm_round_bf16()) as it is stored and attention reads the rounded
+ *   values: what the chip's PAGED_KV_STORE and PAGED_ATTENTION compute
+ *   with bf16 pools, i.e. libjalrt's batches with kv_dtype JAL_DTYPE_BF16.
+ *   The cache itself stays f32 holding bf16 values (llm_ref_key_cache()).
+ */
+enum llm_ref_kv {
+	LLM_REF_KV_F32 = 0,
+	LLM_REF_KV_BF16 = 1,
+};
+
+/**
+ * llm_ref_set_kv() - choose the KV cache type of later forwards
+ * @ref: the state; choose before the first forward of a sequence (the
+ *	positions already stored keep their values).
+ * @kv: enum llm_ref_kv.
+ * Return: 0, or -EINVAL for an unknown type.
+ */
+int llm_ref_set_kv(struct llm_ref *ref, enum llm_ref_kv kv);
+
+/**
+ * llm_round_bf16() - @x rounded to bf16 (to nearest, ties to even; a
+ *	value past the largest bf16 becomes infinity; a NaN stays a NaN of
+ *	the same sign with its quiet bit set), as an f32
+ */
+float llm_round_bf16(float x);
+
 /**
  * llm_matvec_q8x() - out = W x with int8 weights and x quantised too:
  *	llama2.c runq.c's matmul, the chip's MATVEC with JAL_INSN_F_Q8X

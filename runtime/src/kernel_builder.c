@@ -68,6 +68,8 @@ struct jalrt_kernel_builder {
 #define DT_WEIGHTS	(DT(JAL_DTYPE_F32) | DT(JAL_DTYPE_BF16) | DT(JAL_DTYPE_Q8) | \
 			 DT(JAL_DTYPE_S24))
 #define DT_TABLE	(DT(JAL_DTYPE_F32) | DT(JAL_DTYPE_BF16) | DT(JAL_DTYPE_Q8))
+/* The paged ops' dtype is that of their KV pools. */
+#define DT_KV		(DT(JAL_DTYPE_F32) | DT(JAL_DTYPE_BF16))
 
 struct jalrt_op_desc {
 	const char *name;
@@ -122,9 +124,9 @@ static const struct jalrt_op_desc *op_desc(unsigned int opcode)
 		sample = { "SAMPLE", F_R012 | F_DIM(0) | F_IMM(0) | F_IMM(1), DT_F32, 0, 0,
 			   F_R012 | F_R(3) | F_DIM(0) | F_DIM(3) | F_STRIDE(1) },
 		paged_attention = { "PAGED_ATTENTION", F_R012 | F_R(3) | F_DIM(0) | F_DIM123 |
-						       F_STRIDE0123 | F_IMM0123, DT_F32, 0, 0, 0 },
+						       F_STRIDE0123 | F_IMM0123, DT_KV, 0, 0, 0 },
 		paged_kv_store = { "PAGED_KV_STORE", F_R012 | F_R(3) | F_DIM123 | F_STRIDE0123 |
-						     F_IMM0123, DT_F32, 0, 0, 0 };
+						     F_IMM0123, DT_KV, 0, 0, 0 };
 
 	switch (opcode) {
 	case JAL_OP_NOP: return &nop;
@@ -520,6 +522,7 @@ static int check_rows(const struct jal_insn *in, uint32_t index)
 static int check_paged(const struct jal_insn *in, uint32_t index)
 {
 	uint64_t hs = in->dim[1], kvh = in->dim[2];
+	uint64_t esize = in->dtype == JAL_DTYPE_BF16 ? 2 : 4;
 
 	if (in->imm[0] >= JAL_NUM_REGS || in->imm[1] >= JAL_NUM_REGS)
 		return insn_error(index, in,
@@ -548,7 +551,7 @@ static int check_paged(const struct jal_insn *in, uint32_t index)
 		return insn_error(index, in, "%llu KV heads do not divide %u query heads",
 				  (unsigned long long)kvh, in->dim[0]);
 	if (dim_const(in, 1) && dim_const(in, 2) &&
-	    !extent_ok(in->imm[2], kvh * hs * 4, kvh * hs * 4))
+	    !extent_ok(in->imm[2], kvh * hs * esize, kvh * hs * esize))
 		return insn_error(index, in, "a KV block of %u positions spans more than 256 MiB",
 				  in->imm[2]);
 	return 0;
@@ -1539,6 +1542,12 @@ static int set_paged(struct jalrt_kernel_builder *kb, const char *fn, struct jal
 
 	if (ret)
 		return ret;
+	if (pool->dtype != JAL_DTYPE_F32 && pool->dtype != JAL_DTYPE_BF16)
+		return kb_fail(kb, jalrt_set_error(-EINVAL,
+				"%s: kernel instruction %u (%s): KV pools of dtype %u (%s); f32 or bf16 only",
+				fn, kb->count, jalrt_opcode_name(in->opcode), pool->dtype,
+				jalrt_dtype_name(pool->dtype)));
+	in->dtype = (uint8_t)pool->dtype;
 	in->r[0] = (uint8_t)r0;
 	in->r[1] = (uint8_t)r1;
 	in->r[2] = (uint8_t)pool->rk;

@@ -80,6 +80,7 @@ struct jalrt_llm_batch {
 	struct jalrt_llm *m;
 	unsigned int max_seqs, max_rows, block_size, blocks;
 	uint32_t table_entries;	/* blocks of a whole context */
+	unsigned int kv_dtype;	/* of the pools: JAL_DTYPE_F32 or _BF16 */
 	uint64_t block_bytes;	/* one block of one pool */
 	uint32_t flags;
 
@@ -134,18 +135,26 @@ static uint64_t rows_va(const struct jalrt_llm_batch *b)
 
 /* ---- creation ---------------------------------------------------------- */
 
+/* Bytes of a KV pool element (anything but bf16 is rejected as f32's size). */
+static uint64_t kv_esize(unsigned int kv_dtype)
+{
+	return kv_dtype == JAL_DTYPE_BF16 ? 2 : 4;
+}
+
 static int check_options(const struct jalrt_llm_batch *b,
 			 const struct jalrt_llm_batch_options *o)
 {
 	const struct llm_config *c = &b->m->cfg;
-	uint64_t widest = (uint64_t)c->vocab_size, kv_row = (uint64_t)c->kv_dim * 4;
+	uint64_t widest = (uint64_t)c->vocab_size;
+	uint64_t kv_row = (uint64_t)c->kv_dim * kv_esize(o->kv_dtype);
 	const char *fn = "jalrt_llm_batch_create";
 
 	if (o->flags & ~JALRT_LLM_BATCH_FLAGS)
 		return jalrt_set_error(-EINVAL, "%s: unknown flags 0x%x", fn,
 				       o->flags & ~JALRT_LLM_BATCH_FLAGS);
-	if (o->kv_dtype != JAL_DTYPE_F32)
-		return jalrt_set_error(-EINVAL, "%s: KV dtype %u: only f32 (JAL_DTYPE_F32) caches",
+	if (o->kv_dtype != JAL_DTYPE_F32 && o->kv_dtype != JAL_DTYPE_BF16)
+		return jalrt_set_error(-EINVAL,
+				       "%s: KV dtype %u: the KV cache is f32 (JAL_DTYPE_F32) or bf16 (JAL_DTYPE_BF16)",
 				       fn, o->kv_dtype);
 	if (b->max_seqs > JAL_ROWS_MAX || b->max_rows > JAL_ROWS_MAX)
 		return jalrt_set_error(-EINVAL, "%s: %u sequences / %u rows, at most %u", fn,
@@ -184,7 +193,9 @@ static int set_sizes(struct jalrt_llm_batch *b, const struct jalrt_llm_batch_opt
 	b->block_size = o->block_size ? o->block_size : JALRT_LLM_BATCH_BLOCK_SIZE;
 	b->flags = o->flags;
 	b->table_entries = (uint32_t)(((uint64_t)c->seq_len + b->block_size - 1) / b->block_size);
-	b->block_bytes = (uint64_t)b->block_size * (uint64_t)c->kv_dim * 4;
+	b->kv_dtype = o->kv_dtype;
+	/* bf16 halves a block, so a budget of bytes holds twice the blocks. */
+	b->block_bytes = (uint64_t)b->block_size * (uint64_t)c->kv_dim * kv_esize(o->kv_dtype);
 	if (o->kv_blocks)
 		blocks = o->kv_blocks;
 	else if (o->kv_bytes)
@@ -395,6 +406,7 @@ static struct jalrt_kv_pool li_pool(struct bprog *bp, int l)
 		.rk = bp->t[3], .rv = bp->t[4], .rtables = bp->t[5],
 		.block_size = b->block_size, .blocks = b->blocks,
 		.table_entries = b->table_entries, .table_pitch = b->table_entries,
+		.dtype = b->kv_dtype,
 	};
 
 	jalrt_kb_li(bp->kb, kv.rk, k);
@@ -1071,6 +1083,7 @@ JALRT_API int jalrt_llm_batch_query(const struct jalrt_llm_batch *b,
 	info->max_seqs = b->max_seqs;
 	info->max_rows = b->max_rows;
 	info->block_size = b->block_size;
+	info->kv_dtype = b->kv_dtype;
 	info->blocks = b->blocks;
 	info->free_blocks = b->n_free;
 	info->used_blocks = b->blocks - b->n_free;

@@ -1028,7 +1028,7 @@ BATCH_TEST(bad_arguments_fail_with_einval_and_change_nothing)
 	EXPECT_EQ(2, jalrt_llm_seq_length(b, s));
 
 	/* options */
-	o.kv_dtype = 1;
+	o.kv_dtype = JAL_DTYPE_Q8;	/* the KV cache is f32 or bf16 */
 	EXPECT_EQ(-EINVAL, jalrt_llm_batch_create(llm, &o, &other));
 	o.kv_dtype = 0;
 	o.flags = 0x80;
