@@ -69,6 +69,9 @@ struct jalrt_serve_request;
  *	enough for @parallel sequences of @ctx positions); at least one whole
  *	context's, so that every request that fits the context can run.
  * @kv_bytes: memory budget of the KV pool when @kv_blocks is 0 (0 = none).
+ * @kv_dtype: element type of the KV cache, JAL_DTYPE_F32 (0) or
+ *	JAL_DTYPE_BF16 (half the bytes a block: @kv_bytes holds twice the
+ *	blocks; see jalrt_llm_batch_options).
  * @block_size: positions per KV block (0 = JALRT_LLM_BATCH_BLOCK_SIZE).
  * @decode_steps: when every running request is decoding and no waiting
  *	one could join (none waits, or @parallel run), run up to this many
@@ -87,6 +90,7 @@ struct jalrt_serve_options {
 	uint64_t kv_bytes;
 	unsigned int block_size;
 	unsigned int decode_steps;
+	unsigned int kv_dtype;
 };
 
 /* Why a request ended. */
@@ -244,6 +248,8 @@ extern const unsigned int jalrt_serve_step_bounds[JALRT_SERVE_STEP_BUCKETS];
  * @kv_blocks_used: KV blocks held by running sequences.
  * @kv_blocks_total: KV blocks in the pool.
  * @jobs: chip jobs run: one per step, or per decode loop of several steps.
+ * @kv_dtype: element type of the KV cache (JAL_DTYPE_F32 or _BF16).
+ * @kv_bytes: bytes of the KV pool (K and V of every layer).
  */
 struct jalrt_serve_stats {
 	uint64_t submitted;
@@ -281,6 +287,8 @@ struct jalrt_serve_stats {
 	int kv_blocks_used;
 	int kv_blocks_total;
 	uint64_t jobs;
+	unsigned int kv_dtype;
+	uint64_t kv_bytes;
 };
 
 /**

@@ -342,6 +342,8 @@ static void update_pool(struct jalrt_serve_engine *e)
 		used += e->run[i]->fed;
 	e->st.kv_blocks_used = (int)bi.used_blocks;
 	e->st.kv_blocks_total = (int)bi.blocks;
+	e->st.kv_dtype = bi.kv_dtype;
+	e->st.kv_bytes = bi.kv_bytes;
 	e->st.kv_used = used;
 	e->st.kv_total = (int)(bi.blocks * bi.block_size);
 }
@@ -796,7 +798,7 @@ static int create_batch(struct jalrt_serve_engine *e, const struct jalrt_serve_o
 	unsigned int min_blocks = ((unsigned int)e->ctx + e->block_size - 1) / e->block_size;
 	struct jalrt_llm_batch_options bo = {
 		.max_seqs = e->parallel, .max_rows = e->max_rows, .block_size = e->block_size,
-		.kv_blocks = o->kv_blocks, .kv_bytes = o->kv_bytes,
+		.kv_blocks = o->kv_blocks, .kv_bytes = o->kv_bytes, .kv_dtype = o->kv_dtype,
 	};
 	struct jalrt_llm_batch_info bi;
 	int ret;

@@ -5,7 +5,8 @@
  *
  *   jalrt-serve MODEL [-z TOKENIZER] [--precision P] [--host ADDR]
  *               [--port N] [--parallel N] [--max-rows N] [--kv-blocks N]
- *               [--kv-mib N] [--block-size N] [--decode-steps N] [--queue N] [--ctx N]
+ *               [--kv-mib N] [--kv-type f32|bf16] [--block-size N] [--decode-steps N]
+ *               [--queue N] [--ctx N]
  *               [--api-key KEY] [--model-name NAME] [--device N]
  *               [--host-memory] [--token-delay-us N]
  *
@@ -67,6 +68,8 @@ static const char usage_text[] =
 	"  --kv-blocks <n>        KV cache blocks, default enough for --parallel\n"
 	"                         whole contexts (at least one context)\n"
 	"  --kv-mib <n>           KV cache budget in MiB instead of --kv-blocks\n"
+	"  --kv-type <t>          KV cache elements: f32 (default) or bf16 (half the\n"
+	"                         bytes: --kv-mib holds twice the blocks)\n"
 	"  --block-size <n>       positions per KV block, default 16\n"
 	"  --decode-steps <n>     up to n decode steps per chip job while no waiting\n"
 	"                         request could join (1-64), default 1\n"
@@ -1141,6 +1144,12 @@ static enum MHD_Result handle_metrics(struct server *srv, struct MHD_Connection 
 	buf_printf(&b, "jalrt_serve_kv_blocks_used %d\n", st.kv_blocks_used);
 	HELP("jalrt_serve_kv_blocks_free", "gauge", "KV cache blocks free.");
 	buf_printf(&b, "jalrt_serve_kv_blocks_free %d\n", st.kv_blocks_total - st.kv_blocks_used);
+	HELP("jalrt_serve_kv_cache_bytes", "gauge",
+	     "Bytes of the KV cache pool (--kv-type: 2 an element for bf16, 4 for f32).");
+	buf_printf(&b, "jalrt_serve_kv_cache_bytes %" PRIu64 "\n", st.kv_bytes);
+	HELP("jalrt_serve_kv_cache_info", "gauge", "The KV cache's element type (--kv-type).");
+	buf_printf(&b, "jalrt_serve_kv_cache_info{dtype=\"%s\"} 1\n",
+		   st.kv_dtype == JAL_DTYPE_BF16 ? "bf16" : "f32");
 	HELP("jalrt_serve_kv_block_size", "gauge", "Positions per KV cache block.");
 	buf_printf(&b, "jalrt_serve_kv_block_size %u\n", st.block_size);
 	HELP("jalrt_serve_kv_positions_used", "gauge", "Positions stored by running sequences.");
@@ -1446,6 +1455,14 @@ int main(int argc, char **argv)
 				usage_error("unknown precision (f32, bf16, int8, sparse)", arg);
 			opts.precision = precision;
 			continue;
+		} else if (!strcmp(opt, "--kv-type")) {
+			if (!strcmp(arg, "f32"))
+				eo.kv_dtype = JAL_DTYPE_F32;
+			else if (!strcmp(arg, "bf16"))
+				eo.kv_dtype = JAL_DTYPE_BF16;
+			else
+				usage_error("unknown KV cache type (f32, bf16)", arg);
+			continue;
 		} else if (!strcmp(opt, "--host")) {
 			host = arg;
 			continue;
@@ -1555,10 +1572,11 @@ int main(int argc, char **argv)
 	}
 	jalrt_serve_engine_stats(srv.engine, &est);
 	fprintf(stderr,
-		"jalrt-serve: listening on http://%s (model %s: %d layers, dim %d, vocab %d, ctx %d, %s weights in %s memory; %u running, %u rows a step, %d KV blocks of %u, queue %lld%s)\n",
+		"jalrt-serve: listening on http://%s (model %s: %d layers, dim %d, vocab %d, ctx %d, %s weights in %s memory; %u running, %u rows a step, %d %s KV blocks of %u, queue %lld%s)\n",
 		where, srv.model_id, info.n_layers, info.dim, info.vocab_size, srv.ctx,
 		jalrt_precision_name(info.precision), info.in_vram ? "device" : "host",
-		est.parallel, est.max_rows, est.kv_blocks_total, est.block_size, queue,
+		est.parallel, est.max_rows, est.kv_blocks_total,
+		est.kv_dtype == JAL_DTYPE_BF16 ? "bf16" : "f32", est.block_size, queue,
 		srv.api_key ? ", API key required" : "");
 
 	do {
