@@ -92,6 +92,15 @@ struct jal_kernels {
 		       const float *xs, const int32_t *bias, size_t rows,
 		       size_t k);
 	/*
+	 * Q8X for nx rows of X: d[n * dpitch + m] is mv_q8x of W row m and
+	 * X row n (its q at q + n * k, its scales and biases at xs, bias +
+	 * n * (k / group)), bit for bit, whatever nx and rows.
+	 */
+	void (*mm_q8x)(float *d, size_t dpitch, const int8_t *w, size_t pitch,
+		       const float *ws, size_t group, const int8_t *q,
+		       const float *xs, const int32_t *bias, size_t rows,
+		       size_t nx, size_t k);
+	/*
 	 * x (k values, k a multiple of group) to Q8X's q, xs and bias as
 	 * JAL_INSN_F_Q8X defines it (llama2.c's runq.c quantize()): per
 	 * group, s = max |x| / 127 and q = roundf(x / s) clamped to +-127,

@@ -763,6 +763,46 @@ static void JAL_K(mv_q8x)(float *out, const int8_t *w, size_t pitch,
 			    q, xs, k);
 }
 
+/*
+ * MATMUL Q8X: each row of X its MATVEC (mv_q8x), the rows of W a few at a
+ * time, so that they stay in the core's caches while the rows of X pass;
+ * with VNNI, register tiles of W rows times X rows (jal_kern_zmv.h).
+ */
+#define JAL_MM_Q8X_SUB_ROWS	16u
+
+static void JAL_K(mm_q8x)(float *d, size_t dp, const int8_t *w, size_t pitch,
+			  const float *ws, size_t group, const int8_t *q,
+			  const float *xs, const int32_t *bias, size_t rows,
+			  size_t nx, size_t k)
+{
+	size_t ng = k / group, sub, i, j;
+
+#if JAL_K_ZMV
+	void (*tiled)(float *, size_t, const int8_t *, size_t, const float *,
+		      size_t, const int8_t *, const float *, const int32_t *,
+		      size_t, size_t, size_t) =
+		group == 4 ? jal_zmm_q8x_4 : group == 8 ? jal_zmm_q8x_8 :
+		group == 16 ? jal_zmm_q8x_16 : group == 32 ? jal_zmm_q8x_32 :
+		group == 64 ? jal_zmm_q8x_64 :
+		group % 64 == 0 ? jal_zmm_q8x_wide : NULL;
+
+	/* One row of X: MATVEC's panels stream W faster than a tile transposes it. */
+	if (tiled && nx > 1) {
+		tiled(d, dp, w, pitch, ws, group, q, xs, bias, rows, nx, k);
+		return;
+	}
+#endif
+	for (i = 0; i < rows; i += sub) {
+		sub = JAL_KMIN(rows - i, (size_t)JAL_MM_Q8X_SUB_ROWS);
+		if (nx == 1)
+			sub = rows;
+		for (j = 0; j < nx; j++)
+			JAL_K(mv_q8x)(d + j * dp + i, w + i * pitch, pitch,
+				      ws + i * ng, group, q + j * k, xs + j * ng,
+				      bias + j * ng, sub, k);
+	}
+}
+
 /* Q8X's quantizer, a value at a time. */
 JAL_AI void jal_q8x_quantize(int8_t *q, float *xs, int32_t *bias,
 			     const float *x, size_t k, size_t group)
@@ -1093,6 +1133,7 @@ const struct jal_kernels JAL_K(jal_kernels) = {
 	.mv_s24 = JAL_K(mv_s24),
 	.mv_q8x = JAL_K(mv_q8x),
 	.q8x_quantize = JAL_K(q8x_quantize),
+	.mm_q8x = JAL_K(mm_q8x),
 	.mm_f32 = JAL_K(mm_f32),
 	.dec_bf16 = JAL_K(dec_bf16),
 	.dec_q8 = JAL_K(dec_q8),

@@ -213,32 +213,14 @@ static void jal_mm_decoded(struct jal_mm_work *wk, float *panel,
 			  n, wk->nx, cols);
 }
 
-/*
- * Q8X rows [r, r + n) of the block, W at @w, scales at @ws: a few rows of
- * W at a time for every row of X, so that they stay in the core's caches
- * while the rows of X pass (each row's results are those of its MATVEC:
- * which rows a kernel call takes does not change them).
- */
-#define JAL_Q8X_SUB_ROWS	16u
-
+/* Q8X rows [r, r + n) of the block, W at @w, scales at @ws, for every row of X. */
 static void jal_mm_q8x(struct jal_mm_work *wk, const uint8_t *w,
 		       const float *ws, uint64_t r, uint64_t n)
 {
-	const struct jal_kernels *k = wk->dev->kern;
-	const struct jal_weights *m = wk->m;
-	size_t cols = m->cols, groups = cols / m->group, sub, i, j;
-
-	for (i = 0; i < n; i += sub) {
-		sub = (size_t)JAL_MIN(n - i, (uint64_t)JAL_Q8X_SUB_ROWS);
-		if (wk->nx == 1)
-			sub = n;
-		for (j = 0; j < wk->nx; j++)
-			k->mv_q8x(wk->d + j * wk->dpitch + r + i,
-				  (const int8_t *)w + i * wk->wpitch, wk->wpitch,
-				  ws + i * groups, m->group, wk->q8x + j * cols,
-				  wk->q8x_scales + j * groups,
-				  wk->q8x_bias + j * groups, sub, cols);
-	}
+	wk->dev->kern->mm_q8x(wk->d + r, wk->dpitch, (const int8_t *)w,
+			      wk->wpitch, ws, (size_t)wk->m->group, wk->q8x,
+			      wk->q8x_scales, wk->q8x_bias, (size_t)n, wk->nx,
+			      (size_t)wk->m->cols);
 }
 
 static void jal_mm_rows(struct jal_mm_work *wk, struct jal_tscratch *ts,

@@ -699,6 +699,10 @@ TEST_F_TIMEOUT(llm, matmul_rows_equal_matvec_for_every_dtype_and_batch, 180)
 		{ JAL_DTYPE_Q8, true, 35, 40, 4, 1, 0, 0, false },
 		{ JAL_DTYPE_Q8, true, 18, 120, 12, 0, 0, 0, true },
 		{ JAL_DTYPE_Q8, true, 33, 384, 128, 0, 0, 0, true },
+		/* MATMUL's register tiles: rows and K off their 16 x 64. */
+		{ JAL_DTYPE_Q8, true, 29, 320, 64, 1, 2, 3, false },
+		{ JAL_DTYPE_Q8, true, 17, 768, 256, 0, 0, 0, true },
+		{ JAL_DTYPE_Q8, true, 47, 160, 32, 0, 1, 0, true },
 		{ JAL_DTYPE_S24, false, 70, 200, 0, 2, 0, 1, true },
 	};
 	static const uint32_t batches[] = { 1, 2, 3, 7, 16, 33, 64 };

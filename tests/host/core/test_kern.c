@@ -1,0 +1,196 @@
+// SPDX-License-Identifier: MIT
+/*
+ * The chip model's quantized matrix kernels called directly, every
+ * variant the CPU runs (generic, AVX2, AVX-512) against a plain C
+ * reference of the ISA's arithmetic written here: MATVEC and MATMUL
+ * with Q8X, whose results must be bit-identical across variants and
+ * across the number of rows of X (batch invariance). Shapes cover rows
+ * that are not a multiple of the kernels' tiles, K not a multiple of
+ * their chunks, and every group size the fast paths specialise plus odd
+ * ones that take the generic loops.
+ */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "kselftest_harness.h"
+#include "jal_test.h"
+#include "jal_kern.h"
+
+static const char *const variants[] = { "generic", "avx2", "avx512" };
+
+static uint32_t krng = 12345;
+
+static uint32_t knext(void)
+{
+	krng ^= krng << 13;
+	krng ^= krng >> 17;
+	krng ^= krng << 5;
+	return krng;
+}
+
+/* A float in about +-1, with a spread of exponents. */
+static float kfloat(void)
+{
+	float v = (float)(knext() % 20001) / 10000.0f - 1.0f;
+
+	return ldexpf(v, (int)(knext() % 9) - 4);
+}
+
+static uint32_t bits(float f)
+{
+	uint32_t u;
+
+	memcpy(&u, &f, 4);
+	return u;
+}
+
+/* The ISA's summation: group g's ((float)sum * ws) * xs into lane g % 8. */
+static float ref_q8x(const int8_t *w, const float *ws, const int8_t *q,
+		     const float *xs, size_t group, size_t k)
+{
+	float l[8] = { 0 };
+	size_t g, i;
+
+	for (g = 0; g < k / group; g++) {
+		int32_t sum = 0;
+
+		for (i = 0; i < group; i++)
+			sum += (int32_t)w[g * group + i] * q[g * group + i];
+		l[g % 8] += ((float)sum * ws[g]) * xs[g];
+	}
+	return ((l[0] + l[1]) + (l[2] + l[3])) + ((l[4] + l[5]) + (l[6] + l[7]));
+}
+
+struct q8x_case {
+	size_t rows, k, group, pitch_extra;
+};
+
+/* W, its scales and nx quantized rows of X, filled at random (with the int8 extremes). */
+struct q8x_data {
+	int8_t *w, *q;
+	float *ws, *xs;
+	int32_t *bias;
+	size_t pitch, ng;
+};
+
+static void q8x_make(struct q8x_data *t, const struct q8x_case *c, size_t nx)
+{
+	size_t i, g;
+
+	t->pitch = c->k + c->pitch_extra;
+	t->ng = c->k / c->group;
+	t->w = malloc(c->rows * t->pitch + 64);
+	t->ws = malloc(c->rows * t->ng * 4 + 4);
+	t->q = malloc(nx * c->k + 64);
+	t->xs = malloc(nx * t->ng * 4 + 4);
+	t->bias = malloc(nx * t->ng * 4 + 4);
+	for (i = 0; i < c->rows * t->pitch; i++)
+		t->w[i] = i % 13 == 0 ? -128 : i % 17 == 0 ? 127 : (int8_t)knext();
+	for (i = 0; i < c->rows * t->ng; i++)
+		t->ws[i] = i % 11 == 5 ? 0.0f : kfloat();
+	for (i = 0; i < nx * c->k; i++)
+		t->q[i] = i % 19 == 0 ? -127 : i % 23 == 0 ? 127 :
+			  (int8_t)(knext() % 255 - 127);
+	for (i = 0; i < nx * t->ng; i++) {
+		int32_t sum = 0;
+
+		t->xs[i] = fabsf(kfloat());
+		for (g = 0; g < c->group; g++)
+			sum += t->q[i * c->group + g];
+		t->bias[i] = 128 * sum;
+	}
+	/* One row of X all zeros, as a zero vector quantizes. */
+	if (nx > 2) {
+		memset(t->q + 2 * c->k, 0, c->k);
+		for (i = 0; i < t->ng; i++)
+			t->xs[2 * t->ng + i] = t->bias[2 * t->ng + i] = 0;
+	}
+}
+
+static void q8x_free(struct q8x_data *t)
+{
+	free(t->w);
+	free(t->ws);
+	free(t->q);
+	free(t->xs);
+	free(t->bias);
+}
+
+static const struct q8x_case q8x_cases[] = {
+	{ 16, 64, 64, 0 }, { 1, 64, 64, 0 }, { 17, 192, 64, 3 },
+	{ 40, 256, 64, 0 }, { 33, 96, 32, 0 }, { 21, 224, 32, 5 },
+	{ 19, 48, 16, 0 }, { 35, 80, 16, 1 }, { 15, 40, 8, 0 },
+	{ 18, 120, 8, 0 }, { 5, 36, 4, 0 }, { 24, 100, 4, 2 },
+	{ 33, 384, 128, 0 }, { 9, 512, 256, 7 }, { 16, 192, 192, 0 },
+	{ 18, 120, 12, 0 }, { 7, 60, 20, 1 }, { 32, 2048, 64, 0 },
+	{ 48, 768, 32, 0 },
+};
+
+static const size_t q8x_batches[] = { 1, 2, 3, 7, 16, 17, 33 };
+
+/*
+ * mm_q8x of every variant equals the reference for every batch, bit for
+ * bit, and so does mv_q8x (each row of X alone).
+ */
+TEST(q8x_matmul_and_matvec_match_the_reference_in_every_variant)
+{
+	unsigned int v, ran = 0;
+	size_t ci, bi, n, m;
+
+	for (v = 0; v < ARRAY_SIZE(variants); v++) {
+		const struct jal_kernels *kern = jal_kernels_select(variants[v]);
+
+		if (!kern)
+			continue;	/* not for this CPU */
+		ran++;
+		for (ci = 0; ci < ARRAY_SIZE(q8x_cases); ci++) {
+			const struct q8x_case *c = &q8x_cases[ci];
+
+			for (bi = 0; bi < ARRAY_SIZE(q8x_batches); bi++) {
+				size_t nx = q8x_batches[bi], dp = c->rows + 3, bad = 0, badmv = 0;
+				float *d = malloc(nx * dp * 4), *mv = malloc(c->rows * 4);
+				struct q8x_data t;
+
+				q8x_make(&t, c, nx);
+				for (n = 0; n < nx * dp; n++)
+					d[n] = -1.0f;
+				kern->mm_q8x(d, dp, t.w, t.pitch, t.ws, c->group, t.q,
+					     t.xs, t.bias, c->rows, nx, c->k);
+				for (n = 0; n < nx; n++) {
+					kern->mv_q8x(mv, t.w, t.pitch, t.ws, c->group,
+						     t.q + n * c->k, t.xs + n * t.ng,
+						     t.bias + n * t.ng, c->rows, c->k);
+					for (m = 0; m < c->rows; m++) {
+						float want = ref_q8x(t.w + m * t.pitch,
+								     t.ws + m * t.ng,
+								     t.q + n * c->k,
+								     t.xs + n * t.ng,
+								     c->group, c->k);
+
+						bad += bits(d[n * dp + m]) != bits(want);
+						badmv += bits(mv[m]) != bits(want);
+					}
+					/* Nothing written between rows. */
+					for (m = c->rows; m < dp; m++)
+						bad += d[n * dp + m] != -1.0f;
+				}
+				EXPECT_EQ(0, bad) {
+					TH_LOG("%s mm_q8x %zux%zu group %zu pitch +%zu nx %zu: %zu wrong",
+					       variants[v], c->rows, c->k, c->group,
+					       c->pitch_extra, nx, bad);
+				}
+				EXPECT_EQ(0, badmv) {
+					TH_LOG("%s mv_q8x %zux%zu group %zu: %zu wrong",
+					       variants[v], c->rows, c->k, c->group, badmv);
+				}
+				q8x_free(&t);
+				free(d);
+				free(mv);
+			}
+		}
+	}
+	EXPECT_LT(0, ran);
+}
+
+TEST_HARNESS_MAIN
