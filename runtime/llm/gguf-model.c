@@ -353,93 +353,159 @@ const float *llm_gguf_tensor_f32(const struct gguf_tensor *t, float **owned)
 
 #define GM_SPACE	"\xe2\x96\x81"	/* U+2581, sentencepiece's space */
 
+/* An optional special id: -1 when absent; -EINVAL for a bad value. */
+static int gm_special_id(const struct gguf_file *g, const char *key, int *out)
+{
+	uint64_t v;
+	int ret = gguf_get_u64(g, key, &v);
+
+	*out = -1;
+	if (ret == -ENOENT)
+		return 0;
+	if (ret)
+		return ret;
+	if (v > INT32_MAX)
+		return llm_set_error(-EINVAL, "GGUF vocabulary: %s is %" PRIu64 ", not a token id",
+				     key, v);
+	*out = (int)v;
+	return 0;
+}
+
+/* A string array's entries as pointers and lengths. */
+static int gm_strings(const struct gguf_kv *kv, const char *key, const char ***ptrs,
+		      size_t **lens)
+{
+	struct gguf_str *s;
+	uint64_t i, n = kv->count;
+
+	*ptrs = NULL;
+	*lens = NULL;
+	if (kv->type != GGUF_VAL_ARRAY || kv->array_type != GGUF_VAL_STRING)
+		return llm_set_error(-EINVAL, "GGUF vocabulary: %s is not an array of strings", key);
+	if (n > INT32_MAX)
+		return llm_set_error(-EINVAL, "GGUF vocabulary: %s has %" PRIu64 " entries", key, n);
+	s = calloc(n ? n : 1, sizeof(*s));
+	*ptrs = calloc(n ? n : 1, sizeof(**ptrs));
+	*lens = calloc(n ? n : 1, sizeof(**lens));
+	if (!s || !*ptrs || !*lens) {
+		free(s);
+		return llm_set_error(-ENOMEM, "out of memory");
+	}
+	gguf_kv_array_strings(kv, s, n);
+	for (i = 0; i < n; i++) {
+		(*ptrs)[i] = s[i].ptr;
+		(*lens)[i] = (size_t)s[i].len;
+	}
+	free(s);
+	return 0;
+}
+
 int llm_tokenizer_from_gguf(const struct gguf_file *g, int vocab_size,
 			    struct llm_tokenizer **tok_out)
 {
 	const struct gguf_kv *toks = gguf_find_kv(g, "tokenizer.ggml.tokens");
 	const struct gguf_kv *scores = gguf_find_kv(g, "tokenizer.ggml.scores");
-	struct gguf_str model, *s = NULL;
-	uint8_t *img = NULL, *p;
-	uint64_t n, i, size = 4;
-	uint32_t max_len = 1;
+	const struct gguf_kv *types = gguf_find_kv(g, "tokenizer.ggml.token_type");
+	const struct gguf_kv *merges = gguf_find_kv(g, "tokenizer.ggml.merges");
+	struct llm_vocab_desc d = { 0 };
+	struct gguf_str model, pre;
+	float *sc = NULL;
+	int32_t *ty = NULL;
+	const char **mptrs = NULL, **tptrs = NULL;
+	size_t *mlens = NULL, *tlens = NULL;
+	uint64_t n, i;
 	int ret;
 
 	*tok_out = NULL;
 	if (!toks)
 		return 0;
 	ret = gguf_get_str(g, "tokenizer.ggml.model", &model);
-	if (ret == -ENOENT || (!ret && !gguf_str_eq(model, "llama")))
-		return llm_set_error(-EINVAL, "GGUF vocabulary: tokenizer model '%.*s' is not supported (llama only)",
+	if (ret && ret != -ENOENT)
+		return ret;
+	if (ret == -ENOENT || (!gguf_str_eq(model, "llama") && !gguf_str_eq(model, "gpt2")))
+		return llm_set_error(-EINVAL, "GGUF vocabulary: tokenizer model '%.*s' is not supported (llama or gpt2)",
 				     ret ? 4 : (int)(model.len > 32 ? 32 : model.len),
 				     ret ? "none" : model.ptr);
-	if (ret)
-		return ret;
-	if (toks->type != GGUF_VAL_ARRAY || toks->array_type != GGUF_VAL_STRING)
-		return llm_set_error(-EINVAL, "GGUF vocabulary: tokenizer.ggml.tokens is not an array of strings");
+	d.kind = gguf_str_eq(model, "gpt2") ? LLM_TOKENIZER_BPE : LLM_TOKENIZER_SPM;
+	if (d.kind == LLM_TOKENIZER_BPE) {
+		/* The word-splitting rules: only those written out in tokenizer.c. */
+		ret = gguf_get_str(g, "tokenizer.ggml.pre", &pre);
+		if (ret && ret != -ENOENT)
+			return ret;
+		if (!ret && (gguf_str_eq(pre, "llama-bpe") || gguf_str_eq(pre, "llama3")))
+			d.pre = LLM_PRE_LLAMA3;
+		else if (!ret && gguf_str_eq(pre, "qwen2"))
+			d.pre = LLM_PRE_QWEN2;
+		else
+			return llm_set_error(-EINVAL, "GGUF vocabulary: BPE pre-tokenizer '%.*s' is not supported (llama-bpe or qwen2)",
+					     ret ? 4 : (int)(pre.len > 32 ? 32 : pre.len),
+					     ret ? "none" : pre.ptr);
+		if (!merges)
+			return llm_set_error(-EINVAL, "GGUF vocabulary: a gpt2 (BPE) vocabulary needs tokenizer.ggml.merges");
+	}
 	n = toks->count;
-	if (n != (uint64_t)vocab_size)
+	if (toks->type == GGUF_VAL_ARRAY && n != (uint64_t)vocab_size)
 		return llm_set_error(-EINVAL, "GGUF vocabulary: %" PRIu64 " tokens, the model has %d",
 				     n, vocab_size);
 	if (scores && (scores->type != GGUF_VAL_ARRAY || scores->array_type != GGUF_VAL_FLOAT32 ||
 		       scores->count != n))
 		return llm_set_error(-EINVAL,
 				     "GGUF vocabulary: tokenizer.ggml.scores is not %" PRIu64 " float32", n);
-	s = calloc(n ? n : 1, sizeof(*s));
-	if (!s)
-		return llm_set_error(-ENOMEM, "out of memory");
-	gguf_kv_array_strings(toks, s, n);
-	/* tokenizer.bin: u32 max_token_length, then per token f32 score, u32 len, bytes */
+	if (types && (types->type != GGUF_VAL_ARRAY || types->array_type != GGUF_VAL_INT32 ||
+		      types->count != n))
+		return llm_set_error(-EINVAL,
+				     "GGUF vocabulary: tokenizer.ggml.token_type is not %" PRIu64 " int32", n);
+	ret = gm_special_id(g, "tokenizer.ggml.bos_token_id", &d.bos) ||
+	      gm_special_id(g, "tokenizer.ggml.eos_token_id", &d.eos) ||
+	      gm_special_id(g, "tokenizer.ggml.eot_token_id", &d.eot) ? -EINVAL : 0;
+	if (ret)
+		return ret;
+	ret = gm_strings(toks, "tokenizer.ggml.tokens", &tptrs, &tlens);
+	d.tokens = tptrs;
+	d.token_lens = tlens;
+	if (!ret && merges && d.kind == LLM_TOKENIZER_BPE)
+		ret = gm_strings(merges, "tokenizer.ggml.merges", &mptrs, &mlens);
+	if (ret)
+		goto out;
+	d.n_tokens = (int)n;
+	d.merges = mptrs;
+	d.merge_lens = mlens;
+	d.n_merges = merges && mptrs ? (int)merges->count : 0;
+	sc = scores ? malloc((n ? n : 1) * sizeof(*sc)) : NULL;
+	ty = types ? malloc((n ? n : 1) * sizeof(*ty)) : NULL;
+	if ((scores && !sc) || (types && !ty)) {
+		ret = llm_set_error(-ENOMEM, "out of memory");
+		goto out;
+	}
 	for (i = 0; i < n; i++) {
-		uint64_t len = 0, j;
-
-		for (j = 0; j < s[i].len; j++, len++)
-			if (s[i].len - j >= 3 && !memcmp(s[i].ptr + j, GM_SPACE, 3))
-				j += 2;
-		if (len > INT32_MAX / 2) {
-			free(s);
-			return llm_set_error(-EINVAL, "GGUF vocabulary: token %" PRIu64 " is too long", i);
-		}
-		if (len > max_len)
-			max_len = (uint32_t)len;
-		size += 8 + len;	/* bounded by the file's size */
+		if (sc)
+			sc[i] = gguf_kv_array_f32(scores, i);
+		if (ty)
+			ty[i] = gguf_kv_array_i32(types, i);
 	}
-	img = malloc(size);
-	if (!img) {
-		free(s);
-		return llm_set_error(-ENOMEM, "out of memory");
+	d.scores = sc;
+	d.types = ty;
+	/* Llama 3 files of older converters name no EOT: its chat turns end with <|eot_id|>. */
+	if (d.eot < 0 && d.kind == LLM_TOKENIZER_BPE) {
+		for (i = 0; i < n; i++)
+			if (d.token_lens[i] == 10 && !memcmp(d.tokens[i], "<|eot_id|>", 10))
+				d.eot = (int)i;
 	}
-	p = img;
-	memcpy(p, &max_len, 4);
-	p += 4;
-	for (i = 0; i < n; i++) {
-		float score = scores ? gguf_kv_array_f32(scores, i) : 0.0f;
-		uint8_t *lenp;
-		uint32_t len = 0;
-		uint64_t j;
-
-		memcpy(p, &score, 4);
-		lenp = p + 4;
-		p += 8;
-		for (j = 0; j < s[i].len; j++, len++) {
-			if (s[i].len - j >= 3 && !memcmp(s[i].ptr + j, GM_SPACE, 3)) {
-				*p++ = ' ';
-				j += 2;
-			} else {
-				*p++ = (uint8_t)s[i].ptr[j];
-			}
-		}
-		memcpy(lenp, &len, 4);
-	}
-	ret = llm_tokenizer_parse(img, size, vocab_size, tok_out);
-	free(img);
-	free(s);
+	ret = llm_tokenizer_create(&d, tok_out);
 	if (ret) {
 		char detail[300];
 
 		snprintf(detail, sizeof(detail), "%s", llm_last_error_message());
-		return llm_set_error(ret, "GGUF vocabulary: %s", detail);
+		llm_set_error(ret, "GGUF vocabulary: %s", detail);
 	}
-	return 0;
+out:
+	free(tptrs);
+	free(tlens);
+	free(mptrs);
+	free(mlens);
+	free(sc);
+	free(ty);
+	return ret;
 }
 
 /* ---- writing -------------------------------------------------------------- */

@@ -1,12 +1,23 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The llama2.c tokenizer: the tokenizer.bin format and the encode/decode
- * rules of llama2.c's run.c (a byte-pair encoder over a sentencepiece
- * vocabulary whose "▁" was replaced by a space).
+ * Tokenizers of two kinds behind one struct llm_tokenizer:
+ *
+ * - sentencepiece-style (llama2.c's tokenizer.bin, and GGUF files whose
+ *   tokenizer.ggml.model is "llama"): the encode/decode rules of llama2.c's
+ *   run.c, a byte-pair encoder over a sentencepiece vocabulary whose "▁"
+ *   was replaced by a space, merging by score, with <0xNN> byte fallback.
+ *
+ * - byte-level BPE (GGUF "gpt2": Llama 3, Qwen2): tokens spelled in
+ *   GPT-2's byte-to-character alphabet, merged by the rank of
+ *   tokenizer.ggml.merges within the words of a pre-tokenizer
+ *   (tokenizer.ggml.pre "llama-bpe" or "qwen2", written out in C).
  *
  * tokenizer.bin (little-endian): int32 max_token_length, then for each
  * token: f32 merge score, int32 byte length, that many bytes (no NUL).
  * The file does not say how many tokens it has; the model does.
+ *
+ * Chat templates (llm_chat_*) are at the end: the conversations of the
+ * template families models ship, rendered as text for the encoder.
  */
 #ifndef JAL_LLM_TOKENIZER_H
 #define JAL_LLM_TOKENIZER_H
@@ -20,6 +31,63 @@ extern "C" {
 #endif
 
 struct llm_tokenizer;
+
+/* What encodes: llm_tokenizer_kind(). */
+enum llm_tokenizer_kind {
+	LLM_TOKENIZER_SPM,	/* llama2.c / sentencepiece "llama" */
+	LLM_TOKENIZER_BPE,	/* byte-level BPE "gpt2" */
+};
+
+/* The pre-tokenizer (word splitting) of a byte-level BPE vocabulary. */
+enum llm_pretokenizer {
+	LLM_PRE_LLAMA3,		/* "llama-bpe": digits in runs of up to 3 */
+	LLM_PRE_QWEN2,		/* "qwen2": each digit alone */
+};
+
+/* llama.cpp's token types (tokenizer.ggml.token_type). */
+enum llm_token_type {
+	LLM_TOKEN_TYPE_UNDEFINED = 0,
+	LLM_TOKEN_TYPE_NORMAL = 1,
+	LLM_TOKEN_TYPE_UNKNOWN = 2,
+	LLM_TOKEN_TYPE_CONTROL = 3,
+	LLM_TOKEN_TYPE_USER_DEFINED = 4,
+	LLM_TOKEN_TYPE_UNUSED = 5,
+	LLM_TOKEN_TYPE_BYTE = 6,
+};
+
+/**
+ * struct llm_vocab_desc - a vocabulary as GGUF files describe it
+ * @kind: SPM or BPE.
+ * @pre: BPE only.
+ * @n_tokens: entries of @tokens (and of @token_lens, @scores, @types).
+ * @tokens, @token_lens: the strings as stored (SPM: with U+2581 for a
+ *	space; BPE: in the byte alphabet), not necessarily NUL-terminated.
+ * @scores: SPM merge scores, or NULL (all 0).
+ * @types: enum llm_token_type of each, or NULL (all normal).
+ * @n_merges, @merges, @merge_lens: BPE: "LEFT RIGHT" strings, best first.
+ * @bos, @eos, @eot: special ids, -1 for none (SPM: -1 means 1 and 2).
+ */
+struct llm_vocab_desc {
+	enum llm_tokenizer_kind kind;
+	enum llm_pretokenizer pre;
+	int n_tokens;
+	const char *const *tokens;
+	const size_t *token_lens;
+	const float *scores;
+	const int32_t *types;
+	int n_merges;
+	const char *const *merges;
+	const size_t *merge_lens;
+	int bos, eos, eot;
+};
+
+/**
+ * llm_tokenizer_create() - a tokenizer from a described vocabulary
+ * Return: 0; -EINVAL with a message (a merge naming a token that does not
+ * exist, a special id out of range, a BPE vocabulary without the 256 byte
+ * characters, ...); -ENOMEM.
+ */
+int llm_tokenizer_create(const struct llm_vocab_desc *desc, struct llm_tokenizer **tok_out);
 
 /**
  * llm_tokenizer_parse() - load a tokenizer from memory
@@ -76,6 +144,26 @@ float llm_tokenizer_score(const struct llm_tokenizer *tok, int id);
  */
 int llm_tokenizer_lookup(const struct llm_tokenizer *tok, const char *str);
 
+/** llm_tokenizer_kind() - SPM or BPE */
+enum llm_tokenizer_kind llm_tokenizer_kind(const struct llm_tokenizer *tok);
+
+/**
+ * llm_tokenizer_bos() / _eos() / _eot() - special ids
+ *
+ * BOS and EOS are 1 and 2 for a llama2.c tokenizer; EOT (the chat
+ * templates' end of a turn, Llama 3's <|eot_id|>) is -1 when the
+ * vocabulary has none.
+ */
+int llm_tokenizer_bos(const struct llm_tokenizer *tok);
+int llm_tokenizer_eos(const struct llm_tokenizer *tok);
+int llm_tokenizer_eot(const struct llm_tokenizer *tok);
+
+/** llm_tokenizer_is_eog() - whether @id ends generation (EOS or EOT) */
+bool llm_tokenizer_is_eog(const struct llm_tokenizer *tok, int id);
+
+/** llm_tokenizer_token_type() - enum llm_token_type of @id (UNDEFINED if out of range) */
+int llm_tokenizer_token_type(const struct llm_tokenizer *tok, int id);
+
 /* Worst-case token count of encoding text of @text_len bytes. */
 static inline size_t llm_tokenizer_max_tokens(size_t text_len)
 {
@@ -107,6 +195,33 @@ static inline size_t llm_tokenizer_max_tokens(size_t text_len)
 int llm_tokenizer_encode(const struct llm_tokenizer *tok, const char *text, bool bos,
 			 bool eos, int *tokens, size_t max_tokens);
 
+/* llm_tokenizer_encode_flags() flags */
+#define LLM_ENCODE_BOS		(1u << 0)	/* start with BOS */
+#define LLM_ENCODE_EOS		(1u << 1)	/* end with EOS */
+/*
+ * Control and user-defined tokens spelled out in the text ("<|eot_id|>",
+ * "<s>") become those tokens, for text a chat template rendered; without
+ * this flag they are text like any other (what users send must not forge
+ * a turn).
+ */
+#define LLM_ENCODE_SPECIAL	(1u << 2)
+
+/**
+ * llm_tokenizer_encode_flags() - llm_tokenizer_encode() with LLM_ENCODE_*
+ *
+ * SPM: as llm_tokenizer_encode(); with LLM_ENCODE_SPECIAL each stretch of
+ * text after a special token gets its own dummy-prefix space, as llama.cpp
+ * and Hugging Face's (legacy) Llama tokenizer do.
+ * BPE: the pre-tokenizer's words, each encoded by merging its byte
+ * characters' adjacent pairs lowest rank first (leftmost on ties); with
+ * "llama-bpe" a word that is itself a token is that token (Llama 3's
+ * ignore_merges). Never a dummy prefix.
+ *
+ * Return: as llm_tokenizer_encode().
+ */
+int llm_tokenizer_encode_flags(const struct llm_tokenizer *tok, const char *text,
+			       unsigned int flags, int *tokens, size_t max_tokens);
+
 /**
  * llm_tokenizer_decode() - the text of @token following @prev_token, as
  *	run.c's decode()
@@ -114,6 +229,10 @@ int llm_tokenizer_encode(const struct llm_tokenizer *tok, const char *text, bool
  * After BOS the leading space of a piece is dropped (sentencepiece strips
  * the dummy prefix), and a raw-byte token "<0xHH>" becomes that single
  * byte (so the piece of <0x00> is the empty string).
+ *
+ * BPE: the token's bytes (a lone byte of a multi-byte character is that
+ * byte: concatenated pieces are the text exactly); control tokens (BOS,
+ * <|eot_id|>, ...) are the empty string; @prev_token does not matter.
  *
  * Return: a NUL-terminated piece owned by the tokenizer, or NULL if
  * @token is out of range.
@@ -135,6 +254,61 @@ bool llm_piece_is_printable(const char *piece);
  * Return: 0, or -EIO if the write failed.
  */
 int llm_safe_print(FILE *out, const char *piece);
+
+/* ---- chat templates -------------------------------------------------------- */
+
+/* The conversation formats llm_chat_render() writes. */
+enum llm_chat_template {
+	LLM_CHAT_PLAIN,		/* llama2.c models: "User: ...\nAssistant:" */
+	LLM_CHAT_LLAMA2,	/* <s>[INST] <<SYS>>\n..\n<</SYS>>\n\n.. [/INST] .. </s> */
+	LLM_CHAT_LLAMA3,	/* <|start_header_id|>role<|end_header_id|>\n\n..<|eot_id|> */
+	LLM_CHAT_CHATML,	/* <|im_start|>role\n..<|im_end|>\n */
+};
+
+/**
+ * llm_chat_template_detect() - the family of a Jinja chat template
+ * @jinja: tokenizer.chat_template, or NULL.
+ *
+ * By the markers each family's template contains, not by running it:
+ * "<|start_header_id|>" is Llama 3, "<|im_start|>" ChatML, "[INST]"
+ * Llama 2; anything else (and NULL) the plain template.
+ */
+enum llm_chat_template llm_chat_template_detect(const char *jinja);
+
+/** llm_chat_template_name() - "plain", "llama2", "llama3" or "chatml" */
+const char *llm_chat_template_name(enum llm_chat_template t);
+
+/**
+ * llm_chat_template_eot() - the text of the token that ends an assistant
+ *	turn ("</s>", "<|eot_id|>", "<|im_end|>"), or NULL (plain)
+ */
+const char *llm_chat_template_eot(enum llm_chat_template t);
+
+/** struct llm_chat_message - a message: role "system", "user" or "assistant" */
+struct llm_chat_message {
+	const char *role;
+	const char *content;
+};
+
+/**
+ * llm_chat_render() - a conversation as the template's text
+ * @t: the template.
+ * @msgs, @n: the messages; role "developer" counts as "system".
+ * @out: out: the malloc()ed NUL-terminated text, ending with the
+ *	assistant's turn opened for generation.
+ *
+ * LLAMA2, LLAMA3: the text starts with BOS spelled out ("<s>",
+ * "<|begin_of_text|>"): encode it with LLM_ENCODE_SPECIAL and without
+ * LLM_ENCODE_BOS. PLAIN: encode with LLM_ENCODE_BOS, without SPECIAL.
+ * CHATML has no BOS. Contents are trimmed of surrounding whitespace for
+ * LLAMA2 and LLAMA3, as their templates do.
+ *
+ * Return: 0; -EINVAL (with a message) for an unknown role or, in LLAMA2, a
+ * conversation that does not alternate user/assistant after the system
+ * message; -ENOMEM.
+ */
+int llm_chat_render(enum llm_chat_template t, const struct llm_chat_message *msgs, size_t n,
+		    char **out);
 
 #ifdef __cplusplus
 }

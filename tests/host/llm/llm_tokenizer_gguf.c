@@ -1,0 +1,688 @@
+// SPDX-License-Identifier: MIT
+/*
+ * Host tests of the GGUF tokenizers (runtime/llm/tokenizer.c,
+ * llm_tokenizer_from_gguf()): sentencepiece-style "llama" and byte-level
+ * BPE "gpt2" vocabularies, special tokens, chat templates.
+ *
+ * The oracle test compares our ids with two independent JavaScript
+ * tokenizers (llama-tokenizer-js for Llama 2, llama3-tokenizer-js for
+ * Llama 3, pinned in scripts/install-npm.sh) over a corpus of many scripts,
+ * code, whitespace, digits and emoji, on GGUF files of their own
+ * vocabularies (tokenizer_oracle.mjs); it skips without node or the
+ * packages. The other tests use vocabularies made by hand here, with the
+ * expected tokens worked out in the comments.
+ */
+#include "kselftest_harness.h"
+#include "llm_test_util.h"
+
+#include "gguf-model.h"
+#include "gguf.h"
+#include "tokenizer.h"
+
+/* ---- the oracle ------------------------------------------------------------ */
+
+/*
+ * The node_modules directory of scripts/install-npm.sh ($JAL_CACHE/npm,
+ * $JAL_CACHE defaulting as in scripts/config.sh), after running it; NULL
+ * with the reason in @why when node 20 or a package is missing.
+ */
+static char *oracle_modules(char *why, size_t size)
+{
+	static const char *const pkgs[] = { "llama-tokenizer-js", "llama3-tokenizer-js",
+					    "@huggingface/gguf" };
+	const char *cache = getenv("JAL_CACHE"), *xdg = getenv("XDG_CACHE_HOME");
+	char script[PATH_MAX], pkg[PATH_MAX + 64], cmd[PATH_MAX + 32], *dir;
+	unsigned int i;
+
+	if (system("node -e 'process.exit(+process.versions.node.split(\".\")[0] >= 20 ? 0 : 1)' >/dev/null 2>&1")) {
+		snprintf(why, size, "node 20 or later not found");
+		return NULL;
+	}
+	snprintf(script, sizeof(script), "%s/scripts/install-npm.sh", JAL_REPO_DIR);
+	if (llm_readable(script)) {
+		snprintf(cmd, sizeof(cmd), "bash '%s' >&2", script);
+		int rc = system(cmd);
+
+		(void)rc;	/* an install failure shows as a missing package below */
+	}
+	dir = malloc(PATH_MAX);
+	if (!dir)
+		return NULL;
+	if (cache && *cache)
+		snprintf(dir, PATH_MAX, "%s/npm/node_modules", cache);
+	else if (xdg && *xdg)
+		snprintf(dir, PATH_MAX, "%s/jalapeno/npm/node_modules", xdg);
+	else
+		snprintf(dir, PATH_MAX, "%s/.cache/jalapeno/npm/node_modules", getenv("HOME"));
+	for (i = 0; i < ARRAY_SIZE(pkgs); i++) {
+		snprintf(pkg, sizeof(pkg), "%s/%s/package.json", dir, pkgs[i]);
+		if (!llm_readable(pkg)) {
+			snprintf(why, size, "npm package %s is not installed (scripts/install-npm.sh)",
+				 pkgs[i]);
+			free(dir);
+			return NULL;
+		}
+	}
+	return dir;
+}
+
+static struct llm_tokenizer *load_gguf_vocab(struct __test_metadata *_metadata, const char *path)
+{
+	const struct gguf_kv *toks;
+	struct llm_tokenizer *tok = NULL;
+	struct gguf_file *g = NULL;
+
+	if (gguf_open(path, &g)) {
+		TH_LOG("%s: %s", path, llm_last_error_message());
+		return NULL;
+	}
+	toks = gguf_find_kv(g, "tokenizer.ggml.tokens");
+	if (!toks || llm_tokenizer_from_gguf(g, (int)toks->count, &tok))
+		TH_LOG("%s: %s", path, llm_last_error_message());
+	gguf_close(g);
+	return tok;
+}
+
+/* Hex to bytes, NUL-terminated; returns the length. */
+static size_t unhex(const char *hex, size_t n, char *out)
+{
+	size_t i;
+
+	for (i = 0; i + 1 < n; i += 2) {
+		unsigned int b;
+
+		sscanf(hex + i, "%2x", &b);
+		out[i / 2] = (char)b;
+	}
+	out[n / 2] = '\0';
+	return n / 2;
+}
+
+/* Space-separated ids; returns how many. */
+static int parse_ids(const char *s, size_t n, int *ids, int max)
+{
+	int count = 0;
+	size_t i = 0;
+
+	while (i < n && count < max) {
+		char *end;
+		long v = strtol(s + i, &end, 10);
+
+		if (end == s + i)
+			break;
+		ids[count++] = (int)v;
+		i = (size_t)(end - s);
+		while (i < n && s[i] == ' ')
+			i++;
+	}
+	return count;
+}
+
+/* Our ids against the oracle's; logs the first difference. */
+static bool same_ids(struct __test_metadata *_metadata, const char *what, const char *text,
+		     const int *ours, int n_ours, const int *theirs, int n_theirs)
+{
+	int i;
+
+	for (i = 0; i < n_ours && i < n_theirs && ours[i] == theirs[i]; i++)
+		;
+	if (i == n_ours && i == n_theirs)
+		return true;
+	TH_LOG("%s '%s': %d ids, oracle %d; first difference at %d: %d vs %d", what, text,
+	       n_ours, n_theirs, i, i < n_ours ? ours[i] : -1, i < n_theirs ? theirs[i] : -1);
+	return false;
+}
+
+/* decode() of every id after the first @skip, concatenated. */
+static void decode_all(const struct llm_tokenizer *tok, const int *ids, int n, int skip,
+		       char *out, size_t size)
+{
+	size_t len = 0;
+	int i;
+
+	out[0] = '\0';
+	for (i = skip; i < n; i++) {
+		const char *piece = llm_tokenizer_decode(tok, i ? ids[i - 1] : -1, ids[i]);
+		size_t l = piece ? strlen(piece) : 0;
+
+		if (len + l + 1 > size)
+			return;
+		memcpy(out + len, piece ? piece : "", l);
+		len += l;
+		out[len] = '\0';
+	}
+}
+
+LLM_TMPDIR_FIXTURE(oracle);
+
+/*
+ * Every corpus line: Llama 2 (SPM) and Llama 3 (BPE) ids equal to the
+ * JavaScript encoders', and decode(encode(text)) == text.
+ */
+TEST_F(oracle, ids_match_the_javascript_tokenizers)
+{
+	char why[256], cmd[PATH_MAX * 3], path[PATH_MAX], *modules, *tsv, *line, *next;
+	struct llm_tokenizer *l2, *l3;
+	int ours[4096], theirs[4096], lines = 0, bad = 0;
+	size_t size;
+
+	modules = oracle_modules(why, sizeof(why));
+	if (!modules)
+		SKIP(return, "%s", why);
+	snprintf(cmd, sizeof(cmd), "node '%s/tests/host/llm/tokenizer_oracle.mjs' '%s' '%s'",
+		 JAL_REPO_DIR, modules, self->dir);
+	free(modules);
+	ASSERT_EQ(0, system(cmd)) TH_LOG("%s failed", cmd);
+
+	snprintf(path, sizeof(path), "%s/llama2.gguf", self->dir);
+	l2 = load_gguf_vocab(_metadata, path);
+	snprintf(path, sizeof(path), "%s/llama3.gguf", self->dir);
+	l3 = load_gguf_vocab(_metadata, path);
+	ASSERT_NE(NULL, l2);
+	ASSERT_NE(NULL, l3);
+	EXPECT_EQ(LLM_TOKENIZER_SPM, llm_tokenizer_kind(l2));
+	EXPECT_EQ(LLM_TOKENIZER_BPE, llm_tokenizer_kind(l3));
+	EXPECT_EQ(32000, llm_tokenizer_vocab_size(l2));
+	EXPECT_EQ(128256, llm_tokenizer_vocab_size(l3));
+	EXPECT_EQ(1, llm_tokenizer_bos(l2));
+	EXPECT_EQ(2, llm_tokenizer_eos(l2));
+	EXPECT_EQ(-1, llm_tokenizer_eot(l2));
+	EXPECT_EQ(128000, llm_tokenizer_bos(l3));
+	EXPECT_EQ(128001, llm_tokenizer_eos(l3));
+	EXPECT_EQ(128009, llm_tokenizer_eot(l3));
+	EXPECT_TRUE(llm_tokenizer_is_eog(l3, 128009));
+	EXPECT_TRUE(llm_tokenizer_is_eog(l3, 128001));
+	EXPECT_FALSE(llm_tokenizer_is_eog(l3, 128000));
+	EXPECT_EQ(128009, llm_tokenizer_lookup(l3, "<|eot_id|>"));
+	EXPECT_STREQ("", llm_tokenizer_decode(l3, -1, 128009));
+	EXPECT_STREQ("", llm_tokenizer_decode(l2, -1, 1));
+
+	snprintf(path, sizeof(path), "%s/corpus.tsv", self->dir);
+	tsv = llm_read_file(path, &size);
+	ASSERT_NE(NULL, tsv);
+	for (line = tsv; *line; line = next) {
+		char *t1 = strchr(line, '\t'), *t2 = t1 ? strchr(t1 + 1, '\t') : NULL;
+		char text[2048], back[4096];
+		int n_ours, n_theirs;
+
+		next = strchr(line, '\n');
+		ASSERT_NE(NULL, next);
+		*next++ = '\0';
+		ASSERT_NE(NULL, t2);
+		ASSERT_LT((size_t)(t1 - line), 2 * sizeof(text));
+		unhex(line, (size_t)(t1 - line), text);
+		lines++;
+
+		/* Llama 2: sentencepiece with its dummy prefix, no BOS. */
+		n_ours = llm_tokenizer_encode(l2, text, false, false, ours, 4096);
+		n_theirs = parse_ids(t1 + 1, (size_t)(t2 - t1 - 1), theirs, 4096);
+		if (!same_ids(_metadata, "llama2", text, ours, n_ours, theirs, n_theirs))
+			bad++;
+		n_ours = llm_tokenizer_encode(l2, text, true, false, ours, 4096);
+		decode_all(l2, ours, n_ours, 1, back, sizeof(back));
+		EXPECT_STREQ(text, back);
+
+		/* Llama 3: byte-level BPE; decoding gives the exact bytes back. */
+		n_ours = llm_tokenizer_encode(l3, text, false, false, ours, 4096);
+		n_theirs = parse_ids(t2 + 1, strlen(t2 + 1), theirs, 4096);
+		if (!same_ids(_metadata, "llama3", text, ours, n_ours, theirs, n_theirs))
+			bad++;
+		decode_all(l3, ours, n_ours, 0, back, sizeof(back));
+		EXPECT_STREQ(text, back);
+	}
+	free(tsv);
+	EXPECT_GE(lines, 40);
+	EXPECT_EQ(0, bad);
+
+	/* Specials: encoded as themselves only with LLM_ENCODE_SPECIAL. */
+	snprintf(path, sizeof(path), "%s/special.tsv", self->dir);
+	tsv = llm_read_file(path, &size);
+	ASSERT_NE(NULL, tsv);
+	for (line = tsv; *line; line = next) {
+		char *t1 = strchr(line, '\t'), text[2048];
+		int n_ours, n_theirs, i;
+
+		next = strchr(line, '\n');
+		ASSERT_NE(NULL, next);
+		*next++ = '\0';
+		ASSERT_NE(NULL, t1);
+		unhex(line, (size_t)(t1 - line), text);
+		n_ours = llm_tokenizer_encode_flags(l3, text, LLM_ENCODE_BOS | LLM_ENCODE_SPECIAL,
+						    ours, 4096);
+		n_theirs = parse_ids(t1 + 2, strlen(t1 + 2), theirs, 4096);
+		if (!same_ids(_metadata, "llama3 specials", text, ours, n_ours, theirs, n_theirs))
+			bad++;
+		/* As plain text "<|eot_id|>" is never the token. */
+		n_ours = llm_tokenizer_encode_flags(l3, text, LLM_ENCODE_BOS, ours, 4096);
+		ASSERT_GT(n_ours, 0);
+		for (i = 1; i < n_ours; i++)
+			EXPECT_LT(ours[i], 128000);
+	}
+	free(tsv);
+	EXPECT_EQ(0, bad);
+
+	/* SPM specials: "<s>" is BOS, the text after it gets its own dummy prefix. */
+	{
+		int with[64], without[64], n_with, n_without, i;
+
+		n_with = llm_tokenizer_encode_flags(l2, "<s>[INST] Hi [/INST]", LLM_ENCODE_SPECIAL,
+						    with, 64);
+		n_without = llm_tokenizer_encode(l2, "[INST] Hi [/INST]", false, false, without, 64);
+		ASSERT_EQ(n_without + 1, n_with);
+		EXPECT_EQ(1, with[0]);
+		for (i = 0; i < n_without; i++)
+			EXPECT_EQ(without[i], with[i + 1]);
+		/* Without the flag "<s>" is text. */
+		n_with = llm_tokenizer_encode(l2, "<s>", false, false, with, 64);
+		ASSERT_GT(n_with, 1);
+		EXPECT_NE(1, with[1]);
+	}
+	llm_tokenizer_close(l2);
+	llm_tokenizer_close(l3);
+}
+
+/* ---- hand-made byte-level BPE vocabularies --------------------------------- */
+
+/*
+ * GPT-2's byte alphabet, written independently of tokenizer.c: the bytes
+ * '!'..'~', 0xa1..0xac and 0xae..0xff are themselves; the rest, in
+ * increasing order, are U+0100, U+0101, ...
+ */
+static void byte_char(unsigned int b, char *out)
+{
+	static const char *const ranges[][2] = { { "\x21", "\x7e" }, { "\xa1", "\xac" },
+						 { "\xae", "\xff" } };
+	unsigned int cp = 0, k = 0, i, r;
+
+	for (i = 0; i <= b; i++) {
+		bool self = false;
+
+		for (r = 0; r < 3; r++)
+			self |= i >= (unsigned char)ranges[r][0][0] && i <= (unsigned char)ranges[r][1][0];
+		if (i == b)
+			cp = self ? b : 0x100 + k;
+		else if (!self)
+			k++;
+	}
+	if (cp < 0x80) {
+		out[0] = (char)cp;
+		out[1] = '\0';
+	} else {
+		out[0] = (char)(0xc0 | (cp >> 6));
+		out[1] = (char)(0x80 | (cp & 0x3f));
+		out[2] = '\0';
+	}
+}
+
+/* Tokens 0..255: the bytes' characters; then @extra; then @merges. */
+struct hand_vocab {
+	char bytes[256][3];
+	const char *tokens[300];
+	size_t lens[300];
+	size_t merge_lens[32];
+	int n;
+};
+
+static int hand_bpe(struct hand_vocab *v, const char *const *extra, int n_extra,
+		    const char *const *merges, int n_merges, enum llm_pretokenizer pre,
+		    struct llm_tokenizer **tok)
+{
+	struct llm_vocab_desc d = { 0 };
+	int i;
+
+	for (i = 0; i < 256; i++) {
+		byte_char((unsigned int)i, v->bytes[i]);
+		v->tokens[i] = v->bytes[i];
+	}
+	for (i = 0; i < n_extra; i++)
+		v->tokens[256 + i] = extra[i];
+	v->n = 256 + n_extra;
+	for (i = 0; i < v->n; i++)
+		v->lens[i] = strlen(v->tokens[i]);
+	for (i = 0; i < n_merges; i++)
+		v->merge_lens[i] = strlen(merges[i]);
+	d.kind = LLM_TOKENIZER_BPE;
+	d.pre = pre;
+	d.n_tokens = v->n;
+	d.tokens = v->tokens;
+	d.token_lens = v->lens;
+	d.n_merges = n_merges;
+	d.merges = merges;
+	d.merge_lens = v->merge_lens;
+	d.bos = d.eos = d.eot = -1;
+	return llm_tokenizer_create(&d, tok);
+}
+
+#define EXPECT_IDS(tok, flags, text, ...) do {					\
+	static const int want_[] = { __VA_ARGS__ };				\
+	int got_[64], n_ = llm_tokenizer_encode_flags(tok, text, flags, got_, 64), i_; \
+	ASSERT_EQ((int)ARRAY_SIZE(want_), n_) TH_LOG("text '%s'", text);	\
+	for (i_ = 0; i_ < n_; i_++)						\
+		EXPECT_EQ(want_[i_], got_[i_]) TH_LOG("text '%s', token %d", text, i_); \
+} while (0)
+
+TEST(bpe_merges_by_rank_then_leftmost)
+{
+	/* 256 "bc", 257 "ab", 258 "abc", 259 "aa", 260 "Ġa" (Ġ is the space's character) */
+	static const char *const extra[] = { "bc", "ab", "abc", "aa", "\xc4\xa0" "a" };
+	/* Ranks: bc first although ab is left of it; abc from a + bc only. */
+	static const char *const merges[] = { "b c", "a b", "a bc", "a a", "\xc4\xa0 a" };
+	struct llm_tokenizer *tok = NULL;
+	struct hand_vocab v;
+
+	ASSERT_EQ(0, hand_bpe(&v, extra, 5, merges, 5, LLM_PRE_QWEN2, &tok))
+		TH_LOG("%s", llm_last_error_message());
+	EXPECT_EQ(LLM_TOKENIZER_BPE, llm_tokenizer_kind(tok));
+	/* "abc": bc (rank 0) before ab (rank 1), then a + bc = abc. */
+	EXPECT_IDS(tok, 0, "abc", 258);
+	/* "abd": ab; d alone. */
+	EXPECT_IDS(tok, 0, "abd", 257, 'd');
+	/* "aaa": a + a twice possible, the leftmost merges: aa, a. */
+	EXPECT_IDS(tok, 0, "aaa", 259, 'a');
+	/* Words never merge across: " a" is one word, "a" + "Ġ" never pairs. */
+	EXPECT_IDS(tok, 0, "a a", 'a', 260);
+	/* No dummy prefix, no BOS (there is none: asking is an error). */
+	EXPECT_EQ(0, llm_tokenizer_encode_flags(tok, "", 0, NULL, 0));
+	EXPECT_EQ(-EINVAL, llm_tokenizer_encode_flags(tok, "a", LLM_ENCODE_BOS, NULL, 0));
+	/* Decoding: the characters' bytes. */
+	EXPECT_STREQ(" a", llm_tokenizer_decode(tok, -1, 260));
+	EXPECT_STREQ("abc", llm_tokenizer_decode(tok, -1, 258));
+	llm_tokenizer_close(tok);
+}
+
+TEST(bpe_bytes_and_utf8)
+{
+	struct llm_tokenizer *tok = NULL;
+	struct hand_vocab v;
+	char back[16] = "";
+	int ids[16], n, i;
+
+	ASSERT_EQ(0, hand_bpe(&v, (const char *const[]){ "ab" }, 1,
+			      (const char *const[]){ "a b" }, 1, LLM_PRE_LLAMA3, &tok));
+	/* "é" is two bytes, so two byte tokens whose pieces are lone bytes. */
+	n = llm_tokenizer_encode(tok, "\xc3\xa9", false, false, ids, 16);
+	ASSERT_EQ(2, n);
+	EXPECT_EQ(0xc3, ids[0]);
+	EXPECT_EQ(0xa9, ids[1]);
+	EXPECT_STREQ("\xc3", llm_tokenizer_decode(tok, -1, ids[0]));
+	for (i = 0; i < n; i++)
+		strcat(back, llm_tokenizer_decode(tok, -1, ids[i]));
+	EXPECT_STREQ("\xc3\xa9", back);
+	/* Malformed UTF-8 is still its bytes. */
+	EXPECT_IDS(tok, 0, "\xff\xfe", 0xff, 0xfe);
+	llm_tokenizer_close(tok);
+}
+
+/*
+ * The pre-tokenizers' digit rules, on a vocabulary with "123" and "12"
+ * tokens: Llama 3 takes digits three at a time and a word that is a
+ * token is that token; Qwen2 splits every digit.
+ */
+TEST(pretokenizer_digits_llama3_and_qwen2)
+{
+	static const char *const extra[] = { "12", "123" };	/* 256, 257 */
+	static const char *const merges[] = { "1 2", "12 3" };
+	struct llm_tokenizer *l3 = NULL, *qw = NULL;
+	struct hand_vocab v1, v2;
+
+	ASSERT_EQ(0, hand_bpe(&v1, extra, 2, merges, 2, LLM_PRE_LLAMA3, &l3));
+	ASSERT_EQ(0, hand_bpe(&v2, extra, 2, merges, 2, LLM_PRE_QWEN2, &qw));
+	EXPECT_IDS(l3, 0, "12345", 257, '4', '5');
+	/* "121" is not a token: 1 + 2 merge, then "2" alone. */
+	EXPECT_IDS(l3, 0, "1212", 256, '1', '2');
+	EXPECT_IDS(qw, 0, "12345", '1', '2', '3', '4', '5');
+	llm_tokenizer_close(l3);
+	llm_tokenizer_close(qw);
+}
+
+/* Llama 3's ignore_merges: a whole word in the vocabulary wins over merging. */
+TEST(llama3_whole_words_skip_merges)
+{
+	static const char *const extra[] = { "xyz", "xy" };	/* 256, 257 */
+	static const char *const merges[] = { "x y" };
+	struct llm_tokenizer *l3 = NULL, *qw = NULL;
+	struct hand_vocab v1, v2;
+
+	ASSERT_EQ(0, hand_bpe(&v1, extra, 2, merges, 1, LLM_PRE_LLAMA3, &l3));
+	ASSERT_EQ(0, hand_bpe(&v2, extra, 2, merges, 1, LLM_PRE_QWEN2, &qw));
+	EXPECT_IDS(l3, 0, "xyz", 256);
+	EXPECT_IDS(qw, 0, "xyz", 257, 'z');
+	llm_tokenizer_close(l3);
+	llm_tokenizer_close(qw);
+}
+
+/* The pre-tokenizer's words, seen through merges of a word's first two characters. */
+TEST(pretokenizer_words)
+{
+	/* 256 "Ġ" + "Ġ" (two spaces), 257 "'s", 258 "Ċ" + "Ċ" (two newlines), 259 " (" */
+	static const char *const extra[] = { "\xc4\xa0\xc4\xa0", "'s", "\xc4\x8a\xc4\x8a",
+					     "\xc4\xa0(" };
+	static const char *const merges[] = { "\xc4\xa0 \xc4\xa0", "' s", "\xc4\x8a \xc4\x8a",
+					      "\xc4\xa0 (" };
+	struct llm_tokenizer *tok = NULL;
+	struct hand_vocab v;
+
+	ASSERT_EQ(0, hand_bpe(&v, extra, 4, merges, 4, LLM_PRE_QWEN2, &tok));
+	/* Byte tokens are their byte's id. "a   b": "a", "  " (all but the last space), " b". */
+	EXPECT_IDS(tok, 0, "a   b", 'a', 256, ' ', 'b');
+	/* Trailing whitespace is one word: "a", "   " = "  " + " ". */
+	EXPECT_IDS(tok, 0, "a   ", 'a', 256, ' ');
+	/* "it's": "it", "'s"; "IT'S" too (case-insensitive). */
+	EXPECT_IDS(tok, 0, "it's", 'i', 't', 257);
+	/* Newlines: "\n\n" one word with the spaces before it: " \n\n" = Ġ, ĊĊ. */
+	EXPECT_IDS(tok, 0, "x \n\ny", 'x', ' ', 258, 'y');
+	/* " (" is a word: space and punctuation. */
+	EXPECT_IDS(tok, 0, "f (x)", 'f', 259, 'x', ')');
+	/* A tab before letters belongs to the word: "\tab" = tab char, a, b. */
+	EXPECT_IDS(tok, 0, "\tab", '\t', 'a', 'b');
+	llm_tokenizer_close(tok);
+}
+
+/* ---- bad metadata ------------------------------------------------------------ */
+
+LLM_TMPDIR_FIXTURE(bad);
+
+/* Writes a vocabulary GGUF with the keys @variant asks for, then loads it. */
+enum variant { V_GOOD, V_NO_MERGES, V_BAD_MERGE, V_UNKNOWN_MERGE, V_BOS_RANGE, V_EOT_RANGE,
+	       V_TYPES_COUNT, V_NO_PRE, V_UNKNOWN_PRE, V_MODEL, V_MERGES_NOT_STRINGS,
+	       V_BAD_TYPE_VALUE };
+
+static int load_variant(struct __test_metadata *_metadata, const char *dir, enum variant var,
+			struct llm_tokenizer **tok)
+{
+	static const char *const merges[] = { "a b" };
+	static const char *const bad_merges[] = { "ab" };
+	static const char *const unknown_merges[] = { "a q\xc3\xa9" };
+	struct gguf_writer *w = gguf_writer_create(32);
+	const char *tokens[258];
+	uint64_t lens[258], mlen = 3;
+	int32_t types[258];
+	char bytes[256][3], path[PATH_MAX];
+	struct gguf_file *g = NULL;
+	FILE *f;
+	int i, ret;
+
+	for (i = 0; i < 256; i++) {
+		byte_char((unsigned int)i, bytes[i]);
+		tokens[i] = bytes[i];
+		types[i] = 1;
+	}
+	tokens[256] = "ab";
+	tokens[257] = "<|end|>";
+	types[256] = 1;
+	types[257] = var == V_BAD_TYPE_VALUE ? 9 : 3;
+	for (i = 0; i < 258; i++)
+		lens[i] = strlen(tokens[i]);
+	gguf_writer_str(w, "tokenizer.ggml.model", var == V_MODEL ? "bert" : "gpt2");
+	if (var != V_NO_PRE)
+		gguf_writer_str(w, "tokenizer.ggml.pre", var == V_UNKNOWN_PRE ? "falcon" : "llama-bpe");
+	gguf_writer_str_array(w, "tokenizer.ggml.tokens", tokens, lens, 258);
+	gguf_writer_array(w, "tokenizer.ggml.token_type", GGUF_VAL_INT32, types,
+			  var == V_TYPES_COUNT ? 257 : 258);
+	if (var == V_MERGES_NOT_STRINGS)
+		gguf_writer_array(w, "tokenizer.ggml.merges", GGUF_VAL_INT32, types, 2);
+	else if (var != V_NO_MERGES)
+		gguf_writer_str_array(w, "tokenizer.ggml.merges",
+				      var == V_BAD_MERGE ? bad_merges :
+				      var == V_UNKNOWN_MERGE ? unknown_merges : merges,
+				      var == V_BAD_MERGE ? &(uint64_t){ 2 } :
+				      var == V_UNKNOWN_MERGE ? &(uint64_t){ 5 } : &mlen, 1);
+	gguf_writer_u32(w, "tokenizer.ggml.bos_token_id", var == V_BOS_RANGE ? 258 : 257);
+	gguf_writer_u32(w, "tokenizer.ggml.eot_token_id", var == V_EOT_RANGE ? 100000 : 257);
+	snprintf(path, sizeof(path), "%s/v%d.gguf", dir, (int)var);
+	f = fopen(path, "wb");
+	if (!f || gguf_writer_begin(w, f)) {
+		TH_LOG("cannot write %s", path);
+		return -EIO;
+	}
+	fclose(f);
+	gguf_writer_destroy(w);
+	*tok = NULL;
+	ret = gguf_open(path, &g);
+	if (ret) {
+		TH_LOG("%s: %s", path, llm_last_error_message());
+		return ret;
+	}
+	ret = llm_tokenizer_from_gguf(g, 258, tok);
+	gguf_close(g);
+	return ret;
+}
+
+#define EXPECT_BAD(var, words) do {						\
+	struct llm_tokenizer *t_ = NULL;					\
+	EXPECT_EQ(-EINVAL, load_variant(_metadata, self->dir, var, &t_));	\
+	EXPECT_NULL(t_);							\
+	EXPECT_NE(NULL, strstr(llm_last_error_message(), words))		\
+		TH_LOG("variant %d: %s", var, llm_last_error_message());	\
+	llm_tokenizer_close(t_);						\
+} while (0)
+
+TEST_F(bad, metadata_errors_are_clear)
+{
+	struct llm_tokenizer *tok = NULL;
+
+	/* The good one loads, and its end-of-turn is the control token. */
+	ASSERT_EQ(0, load_variant(_metadata, self->dir, V_GOOD, &tok))
+		TH_LOG("%s", llm_last_error_message());
+	EXPECT_EQ(257, llm_tokenizer_eot(tok));
+	EXPECT_EQ(257, llm_tokenizer_bos(tok));
+	EXPECT_EQ(-1, llm_tokenizer_eos(tok));
+	EXPECT_IDS(tok, LLM_ENCODE_SPECIAL, "ab<|end|>", 256, 257);
+	llm_tokenizer_close(tok);
+
+	EXPECT_BAD(V_NO_MERGES, "tokenizer.ggml.merges");
+	EXPECT_BAD(V_MERGES_NOT_STRINGS, "tokenizer.ggml.merges");
+	EXPECT_BAD(V_BAD_MERGE, "merge 0");
+	EXPECT_BAD(V_UNKNOWN_MERGE, "not in the vocabulary");
+	EXPECT_BAD(V_BOS_RANGE, "BOS token id 258");
+	EXPECT_BAD(V_EOT_RANGE, "EOT token id 100000");
+	EXPECT_BAD(V_TYPES_COUNT, "token_type");
+	EXPECT_BAD(V_NO_PRE, "pre-tokenizer");
+	EXPECT_BAD(V_UNKNOWN_PRE, "falcon");
+	EXPECT_BAD(V_MODEL, "bert");
+	EXPECT_BAD(V_BAD_TYPE_VALUE, "type 9");
+}
+
+TEST(create_rejects_missing_byte_characters)
+{
+	const char *tokens[] = { "a", "b", "ab" };
+	const size_t lens[] = { 1, 1, 2 };
+	const char *merges[] = { "a b" };
+	const size_t mlens[] = { 3 };
+	struct llm_vocab_desc d = {
+		.kind = LLM_TOKENIZER_BPE, .pre = LLM_PRE_LLAMA3, .n_tokens = 3,
+		.tokens = tokens, .token_lens = lens, .n_merges = 1, .merges = merges,
+		.merge_lens = mlens, .bos = -1, .eos = -1, .eot = -1,
+	};
+	struct llm_tokenizer *tok = NULL;
+
+	EXPECT_EQ(-EINVAL, llm_tokenizer_create(&d, &tok));
+	EXPECT_NE(NULL, strstr(llm_last_error_message(), "byte 0x00"));
+	d.n_tokens = 0;
+	EXPECT_EQ(-EINVAL, llm_tokenizer_create(&d, &tok));
+	EXPECT_NULL(tok);
+}
+
+/* ---- chat templates ---------------------------------------------------------- */
+
+static const struct llm_chat_message conversation[] = {
+	{ "system", "You are terse." },
+	{ "user", " Hi! " },
+	{ "assistant", "Hello.\n" },
+	{ "user", "What is 2+2?" },
+};
+
+#define EXPECT_RENDER(t, msgs, n, want) do {					\
+	char *out_ = NULL;							\
+	ASSERT_EQ(0, llm_chat_render(t, msgs, n, &out_))			\
+		TH_LOG("%s", llm_last_error_message());				\
+	EXPECT_STREQ(want, out_);						\
+	free(out_);								\
+} while (0)
+
+TEST(chat_templates_render_exactly)
+{
+	EXPECT_RENDER(LLM_CHAT_LLAMA2, conversation, 4,
+		      "<s>[INST] <<SYS>>\nYou are terse.\n<</SYS>>\n\n Hi! [/INST] Hello. </s>"
+		      "<s>[INST] What is 2+2? [/INST]");
+	EXPECT_RENDER(LLM_CHAT_LLAMA2, conversation + 1, 1, "<s>[INST] Hi! [/INST]");
+	EXPECT_RENDER(LLM_CHAT_LLAMA3, conversation, 4,
+		      "<|begin_of_text|>"
+		      "<|start_header_id|>system<|end_header_id|>\n\nYou are terse.<|eot_id|>"
+		      "<|start_header_id|>user<|end_header_id|>\n\nHi!<|eot_id|>"
+		      "<|start_header_id|>assistant<|end_header_id|>\n\nHello.<|eot_id|>"
+		      "<|start_header_id|>user<|end_header_id|>\n\nWhat is 2+2?<|eot_id|>"
+		      "<|start_header_id|>assistant<|end_header_id|>\n\n");
+	EXPECT_RENDER(LLM_CHAT_CHATML, conversation, 4,
+		      "<|im_start|>system\nYou are terse.<|im_end|>\n"
+		      "<|im_start|>user\n Hi! <|im_end|>\n"
+		      "<|im_start|>assistant\nHello.\n<|im_end|>\n"
+		      "<|im_start|>user\nWhat is 2+2?<|im_end|>\n"
+		      "<|im_start|>assistant\n");
+	EXPECT_RENDER(LLM_CHAT_PLAIN, conversation, 4,
+		      "You are terse.\n\nUser:  Hi! \nAssistant: Hello.\n\nUser: What is 2+2?\n"
+		      "Assistant:");
+	/* "developer" is a system message. */
+	EXPECT_RENDER(LLM_CHAT_CHATML, (&(struct llm_chat_message){ "developer", "d" }), 1,
+		      "<|im_start|>system\nd<|im_end|>\n<|im_start|>assistant\n");
+}
+
+TEST(chat_template_errors)
+{
+	static const struct llm_chat_message bad_role[] = { { "tool", "x" } };
+	static const struct llm_chat_message not_alternating[] = { { "user", "a" },
+								    { "user", "b" } };
+	char *out = (char *)"untouched";
+
+	EXPECT_EQ(-EINVAL, llm_chat_render(LLM_CHAT_LLAMA3, bad_role, 1, &out));
+	EXPECT_NULL(out);
+	EXPECT_NE(NULL, strstr(llm_last_error_message(), "tool"));
+	EXPECT_EQ(-EINVAL, llm_chat_render(LLM_CHAT_LLAMA2, not_alternating, 2, &out));
+	EXPECT_NE(NULL, strstr(llm_last_error_message(), "alternating"));
+	/* Other templates take any order. */
+	EXPECT_RENDER(LLM_CHAT_CHATML, not_alternating, 2,
+		      "<|im_start|>user\na<|im_end|>\n<|im_start|>user\nb<|im_end|>\n"
+		      "<|im_start|>assistant\n");
+}
+
+TEST(chat_template_detection)
+{
+	/* Fragments of the templates these models ship. */
+	EXPECT_EQ(LLM_CHAT_LLAMA3, llm_chat_template_detect(
+		"{% set loop_messages = messages %}{% for message in loop_messages %}{% set content = "
+		"'<|start_header_id|>' + message['role'] + '<|end_header_id|>\\n\\n'"));
+	EXPECT_EQ(LLM_CHAT_CHATML, llm_chat_template_detect(
+		"{% for message in messages %}{{'<|im_start|>' + message['role'] + '\\n' + "
+		"message['content'] + '<|im_end|>' + '\\n'}}{% endfor %}"));
+	EXPECT_EQ(LLM_CHAT_LLAMA2, llm_chat_template_detect(
+		"{{ bos_token + '[INST] ' + content.strip() + ' [/INST]' }}"));
+	EXPECT_EQ(LLM_CHAT_PLAIN, llm_chat_template_detect("{{ messages }}"));
+	EXPECT_EQ(LLM_CHAT_PLAIN, llm_chat_template_detect(NULL));
+	EXPECT_STREQ("llama3", llm_chat_template_name(LLM_CHAT_LLAMA3));
+	EXPECT_STREQ("<|eot_id|>", llm_chat_template_eot(LLM_CHAT_LLAMA3));
+	EXPECT_STREQ("<|im_end|>", llm_chat_template_eot(LLM_CHAT_CHATML));
+	EXPECT_STREQ("</s>", llm_chat_template_eot(LLM_CHAT_LLAMA2));
+	EXPECT_NULL(llm_chat_template_eot(LLM_CHAT_PLAIN));
+}
+
+TEST_HARNESS_MAIN
