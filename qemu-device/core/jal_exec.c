@@ -327,6 +327,11 @@ static enum jal_status jal_insn_check(struct jal_exec *ex,
 	     in->dtype != JAL_DTYPE_Q8))
 		return jal_exec_bad(ex, "Q8X is a flag of MATVEC and MATMUL with Q8 weights, not of %s",
 				    op->name);
+	if ((in->flags & JAL_INSN_F_ROPE_FREQS) && in->opcode != JAL_OP_ROPE)
+		return jal_exec_bad(ex, "ROPE_FREQS is a flag of ROPE, not of %s", op->name);
+	/* ROPE's frequency table is r[3], with the flag only. */
+	if (in->flags & JAL_INSN_F_ROPE_FREQS)
+		fields = (fields | JAL_FLD_R(3)) & ~JAL_FLD_IMM(0);
 	if (in->reserved[0] || in->reserved[1])
 		return jal_exec_bad(ex, "reserved fields are not zero");
 	for (i = 0; i < 4; i++) {

@@ -310,10 +310,23 @@ static void jal_rope_angle(uint64_t j, uint64_t hs, float pos, float theta,
 	*s = sinf(val);
 }
 
+/*
+ * JAL_INSN_F_ROPE_FREQS: the pair's frequency is given (scaled RoPE);
+ * the angle is formed as without the flag, position times frequency.
+ */
+static void jal_rope_freq_angle(float freq, float pos, float *c, float *s)
+{
+	float val = pos * freq;
+
+	*c = cosf(val);
+	*s = sinf(val);
+}
+
 enum jal_status jal_op_rope(struct jal_exec *ex, const struct jal_insn *in)
 {
 	float theta = jal_f32(in->imm[0]), pos_f, *out = ex->w->vec[2];
 	float *cosv = ex->w->scratch, *sinv = ex->w->scratch + JAL_SCRATCH_ELEMS / 2;
+	bool freqs = in->flags & JAL_INSN_F_ROPE_FREQS;
 	uint64_t n, hs, pos, done, j;
 	bool table;
 	struct jal_vecs v;
@@ -331,17 +344,36 @@ enum jal_status jal_op_rope(struct jal_exec *ex, const struct jal_insn *in)
 	if (!hs || hs % 2 || n % 2 || n % hs)
 		return jal_exec_bad(ex, "ROPE of %llu elements with head size %llu (both even, head size > 0 dividing n)",
 				    (unsigned long long)n, (unsigned long long)hs);
+	/* The frequencies are read into the table's place: it must hold them. */
+	if (freqs && hs / 2 > JAL_SCRATCH_ELEMS / 2)
+		return jal_exec_bad(ex, "ROPE_FREQS with head size %llu, more than %u",
+				    (unsigned long long)hs, JAL_SCRATCH_ELEMS);
 	st = jal_exec_charge(ex, n);
 	if (st || !n)
 		return st;
+	if (freqs) {
+		struct jal_span fs;
+
+		st = jal_span_init(ex, &fs, "frequencies", ex->regs[in->r[3]],
+				   hs / 2 * 4, 4, false);
+		if (!st)
+			st = jal_span_read(ex, &fs, 0, cosv, hs / 2 * 4);
+		if (st)
+			return st;
+		jal_le_to_host(cosv, (size_t)(hs / 2), 4);
+	}
 	st = jal_vecs_init(ex, &v, n, in, true, 1);
 	if (st)
 		return st;
 	pos_f = (float)pos;
 	/* The angles depend only on the pair's place in its head. */
 	table = hs / 2 <= JAL_SCRATCH_ELEMS / 2;
-	for (j = 0; table && j < hs; j += 2)
-		jal_rope_angle(j, hs, pos_f, theta, &cosv[j / 2], &sinv[j / 2]);
+	for (j = 0; table && j < hs; j += 2) {
+		if (freqs)
+			jal_rope_freq_angle(cosv[j / 2], pos_f, &cosv[j / 2], &sinv[j / 2]);
+		else
+			jal_rope_angle(j, hs, pos_f, theta, &cosv[j / 2], &sinv[j / 2]);
+	}
 	/* JAL_VEC_CHUNK is even, so no pair straddles two chunks. */
 	for (done = 0, m = 0; jal_chunk_next(ex, n, &done, &m, &st);) {
 		a = jal_vecs_in(&v, 0, done, m, &st);
@@ -1691,7 +1723,8 @@ static enum jal_status jal_rows_init(struct jal_rows *rs)
 		return st;
 
 	rs->row = *in;
-	rs->row.flags = 0;
+	/* The rows' view is the single-row form, with its modifiers. */
+	rs->row.flags = in->flags & JAL_INSN_F_ROPE_FREQS;
 	rs->row.dim[3] = 0;
 	for (k = 0; k < 3; k++) {
 		st = jal_exec_dim(ex, in, k, &dim);

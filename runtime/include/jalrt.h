@@ -651,6 +651,15 @@ JALRT_API int jalrt_kb_softmax(struct jalrt_kernel_builder *kb, unsigned int rd,
 JALRT_API int jalrt_kb_rope(struct jalrt_kernel_builder *kb, unsigned int rd, unsigned int ra,
 			    struct jalrt_dim n, struct jalrt_dim head_size, struct jalrt_dim pos,
 			    float theta);
+/**
+ * jalrt_kb_rope_freqs() - jalrt_kb_rope() with given rotation frequencies
+ *	(scaled RoPE, e.g. Llama 3's): pair j of each head turns by pos *
+ *	freq[j], freq the @head_size / 2 (at most 32768) f32 at R[@rfreqs]
+ *	(JAL_INSN_F_ROPE_FREQS)
+ */
+JALRT_API int jalrt_kb_rope_freqs(struct jalrt_kernel_builder *kb, unsigned int rd,
+				  unsigned int ra, unsigned int rfreqs, struct jalrt_dim n,
+				  struct jalrt_dim head_size, struct jalrt_dim pos);
 /** d = a * sigmoid(a) * b, @n f32 */
 JALRT_API int jalrt_kb_silu_mul(struct jalrt_kernel_builder *kb, unsigned int rd,
 				unsigned int ra, unsigned int rb, struct jalrt_dim n);
@@ -751,6 +760,11 @@ JALRT_API int jalrt_kb_rope_rows(struct jalrt_kernel_builder *kb, unsigned int r
 				 unsigned int ra, unsigned int rpos, struct jalrt_dim n,
 				 struct jalrt_dim head_size, float theta,
 				 const struct jalrt_rows *rows);
+/** jalrt_kb_rope_rows_freqs() - jalrt_kb_rope_freqs() of each row, one table for all */
+JALRT_API int jalrt_kb_rope_rows_freqs(struct jalrt_kernel_builder *kb, unsigned int rd,
+				       unsigned int ra, unsigned int rpos, unsigned int rfreqs,
+				       struct jalrt_dim n, struct jalrt_dim head_size,
+				       const struct jalrt_rows *rows);
 /** jalrt_kb_silu_mul_rows() - jalrt_kb_silu_mul() of each row */
 JALRT_API int jalrt_kb_silu_mul_rows(struct jalrt_kernel_builder *kb, unsigned int rd,
 				     unsigned int ra, unsigned int rb, struct jalrt_dim n,

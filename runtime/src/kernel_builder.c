@@ -405,6 +405,14 @@ static int check_rope(const struct jal_insn *in, uint32_t index)
 	if (dim_const(in, 0) && dim_const(in, 1) && hs && n % hs)
 		return insn_error(index, in, "head size %llu does not divide the %llu elements",
 				  (unsigned long long)hs, (unsigned long long)n);
+	if (in->flags & JAL_INSN_F_ROPE_FREQS) {
+		/* the chip holds the table in a buffer of 32768 pairs */
+		if (dim_const(in, 1) && hs > 65536)
+			return insn_error(index, in,
+					  "head size %llu: a ROPE frequency table holds at most 32768 pairs",
+					  (unsigned long long)hs);
+		return 0;
+	}
 	if (!isfinite(insn_f32(in->imm[0])) || !(insn_f32(in->imm[0]) > 0.0f))
 		return insn_error(index, in, "theta %g is not a positive number",
 				  insn_f32(in->imm[0]));
@@ -629,7 +637,14 @@ int jalrt_validate_insn(const struct jal_insn *in, uint32_t index, uint32_t coun
 	if ((in->flags & JAL_INSN_F_ROWS) && !d->rows_fields)
 		return insn_error(index, in, "flag JAL_INSN_F_ROWS (rows of a batch) is not defined for %s",
 				  d->name);
+	if ((in->flags & JAL_INSN_F_ROPE_FREQS) && in->opcode != JAL_OP_ROPE)
+		return insn_error(index, in,
+				  "flag JAL_INSN_F_ROPE_FREQS (frequency table) is only defined for ROPE, not for %s",
+				  d->name);
 	fields = op_fields(d, in->dtype, in->flags & JAL_INSN_F_ROWS);
+	/* ROPE with its own frequencies: the table in r[3], no theta. */
+	if (in->flags & JAL_INSN_F_ROPE_FREQS)
+		fields = (fields | F_R(3)) & ~F_IMM(0);
 	for (i = 0; i < 4; i++) {
 		bool dim_reg = in->flags & JAL_INSN_F_DIM_REG(i);
 
@@ -1252,6 +1267,39 @@ JALRT_API int jalrt_kb_rope(struct jalrt_kernel_builder *kb, unsigned int rd, un
 	return kb_append(kb, &in);
 }
 
+/* The ROPE just built by @kb, turned to a frequency table at R[@rfreqs]. */
+static int rope_to_freqs(struct jalrt_kernel_builder *kb, const char *fn, struct jal_insn *in,
+			 unsigned int rfreqs)
+{
+	int ret = check_regs(kb, fn, JAL_OP_ROPE, &rfreqs, 1);
+
+	if (ret)
+		return ret;
+	in->flags |= JAL_INSN_F_ROPE_FREQS;
+	in->r[3] = (uint8_t)rfreqs;
+	in->imm[0] = 0;
+	return 0;
+}
+
+JALRT_API int jalrt_kb_rope_freqs(struct jalrt_kernel_builder *kb, unsigned int rd,
+				  unsigned int ra, unsigned int rfreqs, struct jalrt_dim n,
+				  struct jalrt_dim head_size, struct jalrt_dim pos)
+{
+	unsigned int regs[2] = { rd, ra };
+	struct jal_insn in = insn_init(JAL_OP_ROPE);
+	int ret = set_regs(kb, __func__, &in, regs, 2);
+
+	if (!ret)
+		ret = set_dim(kb, &in, 0, n, "element count");
+	if (!ret)
+		ret = set_dim(kb, &in, 1, head_size, "head size");
+	if (!ret)
+		ret = set_dim(kb, &in, 2, pos, "position");
+	if (!ret)
+		ret = rope_to_freqs(kb, __func__, &in, rfreqs);
+	return ret ? ret : kb_append(kb, &in);
+}
+
 JALRT_API int jalrt_kb_silu_mul(struct jalrt_kernel_builder *kb, unsigned int rd,
 				unsigned int ra, unsigned int rb, struct jalrt_dim n)
 {
@@ -1443,6 +1491,29 @@ JALRT_API int jalrt_kb_rope_rows(struct jalrt_kernel_builder *kb, unsigned int r
 		return ret;
 	in.imm[0] = f32_bits(theta);
 	return kb_append(kb, &in);
+}
+
+JALRT_API int jalrt_kb_rope_rows_freqs(struct jalrt_kernel_builder *kb, unsigned int rd,
+				       unsigned int ra, unsigned int rpos, unsigned int rfreqs,
+				       struct jalrt_dim n, struct jalrt_dim head_size,
+				       const struct jalrt_rows *rows)
+{
+	unsigned int regs[3] = { rd, ra, rpos };
+	struct jal_insn in = insn_init(JAL_OP_ROPE);
+	int ret;
+
+	if (!kb)
+		return jalrt_set_error(-EINVAL, "%s: NULL builder", __func__);
+	ret = set_regs(kb, __func__, &in, regs, 3);
+	if (!ret)
+		ret = set_dim(kb, &in, 0, n, "element count");
+	if (!ret)
+		ret = set_dim(kb, &in, 1, head_size, "head size");
+	if (!ret)
+		ret = set_rows(kb, __func__, &in, rows);
+	if (!ret)
+		ret = rope_to_freqs(kb, __func__, &in, rfreqs);
+	return ret ? ret : kb_append(kb, &in);
 }
 
 JALRT_API int jalrt_kb_embed_rows(struct jalrt_kernel_builder *kb,

@@ -485,7 +485,13 @@ struct jal_insn {
  * rows (B sequences or prompt positions; see "Row-batched LLM ops").
  */
 #define JAL_INSN_F_ROWS			JAL_BIT(5)
-#define JAL_INSN_F_VALID_MASK		0x003fu
+/*
+ * ROPE (with or without JAL_INSN_F_ROWS): the rotation frequencies are not
+ * theta^(-j/hs) but hs / 2 f32 at R[r[3]], one per pair of a head (scaled
+ * RoPE, e.g. Llama 3's); imm[0] is then unused. See "ROPE" below.
+ */
+#define JAL_INSN_F_ROPE_FREQS		JAL_BIT(6)
+#define JAL_INSN_F_VALID_MASK		0x007fu
 
 /*
  * Data types of the main (weight) operand of matrix, embedding and
@@ -583,7 +589,9 @@ enum jal_opcode {
  * dim[1] = head size (even, divides n), dim[2] = position, imm[0] = theta
  * (f32 bits, 10000.0 for Llama). For each pair i (even): j = i % head
  * size, angle = position * theta^(-j / head size), (d[i], d[i+1]) =
- * (a[i] cos - a[i+1] sin, a[i] sin + a[i+1] cos).
+ * (a[i] cos - a[i+1] sin, a[i] sin + a[i+1] cos). With
+ * JAL_INSN_F_ROPE_FREQS, angle = position * freq[j / 2] instead, freq the
+ * head size / 2 f32 at r[3] (head size at most 65536; imm[0] zero).
  *
  * JAL_OP_SILU_MUL: r[0] = d, r[1] = a, r[2] = b, dim[0] = n.
  *
@@ -619,7 +627,8 @@ enum jal_opcode {
  * - RMSNORM: d (stride[0]), a (stride[1]) rows; b the same for all rows.
  * - SOFTMAX: d (stride[0]), a (stride[1]) rows.
  * - ROPE: d (stride[0]), a (stride[1]) rows; r[2] = u32 positions
- *   (dim[2] is not used).
+ *   (dim[2] is not used); with JAL_INSN_F_ROPE_FREQS r[3] = the
+ *   frequencies, the same for every row.
  * - SILU_MUL: d, a, b rows (stride[0..2]).
  * - EMBED: d rows (stride[0]); r[2] = u32 token ids (dim[1] is not used).
  * - ARGMAX: r[0] = u32 results; a rows (stride[1]).
