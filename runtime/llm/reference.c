@@ -293,7 +293,7 @@ static void llm_rmsnorm(const struct llm_ref *ref, float *out, const float *x,
 			ss += x[j] * x[j];
 	}
 	ss /= size;
-	ss += 1e-5f;
+	ss += ref->config.rms_eps;	/* the model's (1e-5 for llama2.c files) */
 	ss = 1.0f / sqrtf(ss);
 	for (j = 0; j < size; j++)
 		out[j] = weight[j] * (ss * x[j]);
@@ -568,9 +568,10 @@ const float *llm_ref_value_cache(const struct llm_ref *ref)
 static void llm_rope_angles(struct llm_ref *ref, int pos)
 {
 	int head_size = ref->config.head_size, i;
+	float theta = ref->config.rope_theta;	/* the model's base (10000: run.c's) */
 
 	for (i = 0; i < head_size; i += 2) {
-		float freq = 1.0f / powf(10000.0f, i / (float)head_size);
+		float freq = 1.0f / powf(theta, i / (float)head_size);
 		float val = pos * freq;
 
 		ref->rope_cos[i / 2] = cosf(val);
