@@ -5,6 +5,7 @@
  */
 #include <errno.h>
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -82,6 +83,23 @@ void run_flags_parse(struct run_flags *f, int argc, char **argv, int *i,
 	default:
 		usage("unknown option", opt);
 	}
+}
+
+const char *run_flags_tokenizer(const struct run_flags *f, const char *model)
+{
+	char magic[4] = { 0 };
+	FILE *m;
+
+	if (f->tokenizer_given)
+		return f->tokenizer;
+	/* By content, not name: what the loader itself goes by. */
+	m = fopen(model, "rb");
+	if (m) {
+		if (fread(magic, 1, sizeof(magic), m) != sizeof(magic))
+			magic[0] = 0;
+		fclose(m);
+	}
+	return memcmp(magic, "GGUF", 4) ? f->tokenizer : NULL;
 }
 
 void run_flags_finish(struct run_flags *f)

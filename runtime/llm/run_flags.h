@@ -34,6 +34,12 @@ void run_flags_parse(struct run_flags *f, int argc, char **argv, int *i,
 /* Applies run.c's overrides: seed 0 = time, clamped temperature/top-p/steps. */
 void run_flags_finish(struct run_flags *f);
 
+/*
+ * The tokenizer file for @model: -z's, else none (NULL) for a GGUF file,
+ * which carries its own vocabulary, else tokenizer.bin.
+ */
+const char *run_flags_tokenizer(const struct run_flags *f, const char *model);
+
 /* Strict number parsing: the whole string, no NaN; usage error otherwise. */
 double run_parse_double(const char *what, const char *arg, run_usage_fn usage);
 long long run_parse_ll(const char *what, const char *arg, run_usage_fn usage);

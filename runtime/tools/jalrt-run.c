@@ -42,7 +42,7 @@ static const char usage_text[] =
 	"  -s <int>    random seed, default time(NULL)\n"
 	"  -n <int>    number of steps to run for, default 256; 0 = max_seq_len\n"
 	"  -i <string> input prompt\n"
-	"  -z <string> path to the tokenizer, default tokenizer.bin\n"
+	"  -z <string> path to the tokenizer, default tokenizer.bin (a GGUF model's own)\n"
 	"  -m <string> mode: generate (the only one here)\n"
 	"  --ids                  print token ids instead of text\n"
 	"  --precision <p>        f32 (default), bf16, int8 or sparse weights\n"
@@ -159,7 +159,8 @@ int main(int argc, char **argv)
 	if (ret)
 		die("cannot open the device", ret);
 	ret = jalrt_llm_load(dev, checkpoint_path,
-			     !ids || rf.prompt || rf.tokenizer_given ? rf.tokenizer : NULL, &opts, &llm);
+			     !ids || rf.prompt || rf.tokenizer_given ?
+			     run_flags_tokenizer(&rf, checkpoint_path) : NULL, &opts, &llm);
 	if (ret)
 		die("cannot load the model", ret);
 	if (info) {
@@ -184,7 +185,8 @@ int main(int argc, char **argv)
 			die("out of memory", -ENOMEM);
 		n_prompt = jalrt_llm_encode(llm, text, true, prompt_tokens, max);
 		if (n_prompt < 0)
-			die("cannot encode the prompt", n_prompt);
+			die(n_prompt == -ENOTSUP ? "cannot encode the prompt (the GGUF file has no vocabulary: name a tokenizer with -z)" :
+			    "cannot encode the prompt", n_prompt);
 	}
 
 	printer.llm = llm;
