@@ -819,6 +819,21 @@ static void llm_bpe_fragment(const struct llm_tokenizer *tok, struct llm_bpe_wor
 	}
 }
 
+size_t llm_pretokenize(enum llm_pretokenizer pre, const char *text, size_t len, size_t *ends,
+		       size_t max)
+{
+	struct llm_cps t = { (const unsigned char *)text, len };
+	size_t i = 0, n = 0;
+
+	while (i < len) {
+		i = llm_pre_word(&t, i, pre);
+		if (n < max)
+			ends[n] = i;
+		n++;
+	}
+	return n;
+}
+
 /* ---- encoding ------------------------------------------------------------- */
 
 /* The longest special token spelled at @text[@i..@len), or -1. */

@@ -223,6 +223,17 @@ int llm_tokenizer_encode_flags(const struct llm_tokenizer *tok, const char *text
 			       unsigned int flags, int *tokens, size_t max_tokens);
 
 /**
+ * llm_pretokenize() - the words a BPE pre-tokenizer splits @text into
+ * @pre: the rules.
+ * @text, @len: the bytes (malformed UTF-8 is one "other" character a byte).
+ * @ends: out: the end offset of each word, the first @max of them.
+ *
+ * Return: the number of words (also those beyond @max).
+ */
+size_t llm_pretokenize(enum llm_pretokenizer pre, const char *text, size_t len, size_t *ends,
+		       size_t max);
+
+/**
  * llm_tokenizer_decode() - the text of @token following @prev_token, as
  *	run.c's decode()
  *

@@ -281,6 +281,59 @@ TEST_F(oracle, ids_match_the_javascript_tokenizers)
 	llm_tokenizer_close(l3);
 }
 
+/*
+ * The pre-tokenizers' words against the regular expressions themselves,
+ * run by Python's regex module (pretokenizer_oracle.py), over fixed and
+ * seeded random texts; skips without python3 or the module.
+ */
+TEST_F(oracle, pretokenizer_words_match_the_regexes)
+{
+	char cmd[PATH_MAX * 2], path[PATH_MAX], *out, *line, *next;
+	int status, lines = 0, bad = 0;
+	size_t size;
+
+	if (system("command -v python3 >/dev/null 2>&1"))
+		SKIP(return, "python3 not found");
+	snprintf(path, sizeof(path), "%s/words.tsv", self->dir);
+	snprintf(cmd, sizeof(cmd), "python3 '%s/tests/host/llm/pretokenizer_oracle.py' 3000 > '%s'",
+		 JAL_REPO_DIR, path);
+	status = system(cmd);
+	if (WIFEXITED(status) && WEXITSTATUS(status) == 3)
+		SKIP(return, "python3 module regex is not installed");
+	ASSERT_EQ(0, status);
+	out = llm_read_file(path, &size);
+	ASSERT_NE(NULL, out);
+	for (line = out; *line; line = next) {
+		char *t1 = strchr(line, '\t'), *t2 = t1 ? strchr(t1 + 1, '\t') : NULL, text[512];
+		int want[2][256], n_want[2], r;
+		size_t len, ends[256], n;
+
+		next = strchr(line, '\n');
+		ASSERT_NE(NULL, next);
+		*next++ = '\0';
+		ASSERT_NE(NULL, t2);
+		ASSERT_LT((size_t)(t1 - line), 2 * sizeof(text));
+		len = unhex(line, (size_t)(t1 - line), text);
+		n_want[0] = parse_ids(t1 + 1, (size_t)(t2 - t1 - 1), want[0], 256);
+		n_want[1] = parse_ids(t2 + 1, strlen(t2 + 1), want[1], 256);
+		lines++;
+		for (r = 0; r < 2; r++) {
+			enum llm_pretokenizer pre = r ? LLM_PRE_QWEN2 : LLM_PRE_LLAMA3;
+			int got[256], i;
+
+			n = llm_pretokenize(pre, text, len, ends, 256);
+			for (i = 0; i < (int)n && i < 256; i++)
+				got[i] = (int)ends[i];
+			if (!same_ids(_metadata, r ? "qwen2 word ends" : "llama3 word ends", text, got,
+				      (int)n, want[r], n_want[r]))
+				bad++;
+		}
+	}
+	free(out);
+	EXPECT_GE(lines, 3000);
+	EXPECT_EQ(0, bad);
+}
+
 /* ---- hand-made byte-level BPE vocabularies --------------------------------- */
 
 /*
