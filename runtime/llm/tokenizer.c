@@ -26,13 +26,7 @@
 #define ARRAY_SIZE(a)	(sizeof(a) / sizeof((a)[0]))
 #endif
 
-/* A vocabulary entry in string order, for binary search. */
-struct llm_token_index {
-	const char *str;
-	int id;
-};
-
-/* Open-addressing map from a token's string to its id (BPE). */
+/* Open-addressing map from a token's string to its (lowest) id. */
 struct llm_str_map {
 	int32_t *slot;		/* id, or -1 for empty */
 	size_t mask;		/* capacity - 1, a power of two minus one */
@@ -54,8 +48,8 @@ struct llm_tokenizer {
 	int *specials;
 	int n_specials;
 	uint8_t special_first[32];	/* bitmap of the specials' first bytes */
+	struct llm_str_map map;		/* every token's string */
 	/* BPE only */
-	struct llm_str_map map;
 	struct llm_merge_slot *merges;
 	size_t merge_mask;
 	char **pieces;			/* decoded bytes of each token */
@@ -66,22 +60,10 @@ struct llm_tokenizer {
 	char **vocab;			/* NUL-terminated strings */
 	size_t *vocab_len;		/* strlen() of each, for the merge loop */
 	float *scores;
-	struct llm_token_index *sorted;	/* by strcmp(), then id */
 	char *strings;			/* storage behind vocab[] */
 	/* Piece of raw byte b: byte_pieces[2 * b], NUL-terminated. */
 	char byte_pieces[512];
 };
-
-static int llm_compare_token_index(const void *a, const void *b)
-{
-	const struct llm_token_index *x = a, *y = b;
-	int order = strcmp(x->str, y->str);
-
-	/* Ties by id make the lookup deterministic: the lowest id wins. */
-	if (order)
-		return order;
-	return (x->id > y->id) - (x->id < y->id);
-}
 
 void llm_tokenizer_close(struct llm_tokenizer *tok)
 {
@@ -90,7 +72,6 @@ void llm_tokenizer_close(struct llm_tokenizer *tok)
 	free(tok->vocab);
 	free(tok->vocab_len);
 	free(tok->scores);
-	free(tok->sorted);
 	free(tok->strings);
 	free(tok->types);
 	free(tok->specials);
@@ -99,6 +80,61 @@ void llm_tokenizer_close(struct llm_tokenizer *tok)
 	free(tok->pieces);
 	free(tok->piece_strings);
 	free(tok);
+}
+
+/* FNV-1a: simple, and good enough for token strings. */
+static uint64_t llm_hash(const char *s, size_t len)
+{
+	uint64_t h = 0xcbf29ce484222325ull;
+	size_t i;
+
+	for (i = 0; i < len; i++) {
+		h ^= (unsigned char)s[i];
+		h *= 0x100000001b3ull;
+	}
+	return h;
+}
+
+/* The id of the BPE token spelled @s[0..@len), or -1. */
+static int llm_map_find(const struct llm_tokenizer *tok, const char *s, size_t len)
+{
+	size_t i = (size_t)llm_hash(s, len) & tok->map.mask;
+
+	for (;; i = (i + 1) & tok->map.mask) {
+		int32_t id = tok->map.slot[i];
+
+		if (id < 0)
+			return -1;
+		if (tok->vocab_len[id] == len && !memcmp(tok->vocab[id], s, len))
+			return id;
+	}
+}
+
+/* The map of every token's string; the lowest id keeps a repeated one. */
+static int llm_map_build(struct llm_tokenizer *tok)
+{
+	size_t cap = 16, k;
+	int i;
+
+	while (cap < 2 * (size_t)tok->vocab_size)
+		cap *= 2;
+	tok->map.slot = malloc(cap * sizeof(*tok->map.slot));
+	if (!tok->map.slot)
+		return -ENOMEM;
+	memset(tok->map.slot, 0xff, cap * sizeof(*tok->map.slot));
+	tok->map.mask = cap - 1;
+	for (i = 0; i < tok->vocab_size; i++) {
+		const char *t = tok->vocab[i];
+		size_t len = tok->vocab_len[i];
+
+		if (llm_map_find(tok, t, len) >= 0)
+			continue;
+		for (k = (size_t)llm_hash(t, len) & tok->map.mask; tok->map.slot[k] >= 0;
+		     k = (k + 1) & tok->map.mask)
+			;
+		tok->map.slot[k] = i;
+	}
+	return 0;
 }
 
 /*
@@ -180,9 +216,8 @@ int llm_tokenizer_parse(const void *data, size_t size, int vocab_size,
 	tok->vocab = calloc((size_t)count, sizeof(*tok->vocab));
 	tok->vocab_len = calloc((size_t)count, sizeof(*tok->vocab_len));
 	tok->scores = calloc((size_t)count, sizeof(*tok->scores));
-	tok->sorted = calloc((size_t)count, sizeof(*tok->sorted));
 	tok->strings = malloc(strings_size);
-	if (!tok->vocab || !tok->vocab_len || !tok->scores || !tok->sorted || !tok->strings)
+	if (!tok->vocab || !tok->vocab_len || !tok->scores || !tok->strings)
 		goto nomem;
 
 	off = sizeof(int32_t);
@@ -199,11 +234,10 @@ int llm_tokenizer_parse(const void *data, size_t size, int vocab_size,
 		tok->vocab[i] = str;
 		/* A NUL inside the bytes ends the string, as in run.c. */
 		tok->vocab_len[i] = strlen(str);
-		tok->sorted[i].str = str;
-		tok->sorted[i].id = i;
 		str += len + 1;
 	}
-	qsort(tok->sorted, (size_t)count, sizeof(*tok->sorted), llm_compare_token_index);
+	if (llm_map_build(tok))
+		goto nomem;
 	for (i = 0; i < 256; i++) {
 		tok->byte_pieces[2 * i] = (char)i;
 		tok->byte_pieces[2 * i + 1] = '\0';
@@ -300,52 +334,9 @@ float llm_tokenizer_score(const struct llm_tokenizer *tok, int id)
 
 /* ---- lookups and accessors ------------------------------------------------ */
 
-/* FNV-1a: simple, and good enough for token strings. */
-static uint64_t llm_hash(const char *s, size_t len)
-{
-	uint64_t h = 0xcbf29ce484222325ull;
-	size_t i;
-
-	for (i = 0; i < len; i++) {
-		h ^= (unsigned char)s[i];
-		h *= 0x100000001b3ull;
-	}
-	return h;
-}
-
-/* The id of the BPE token spelled @s[0..@len), or -1. */
-static int llm_map_find(const struct llm_tokenizer *tok, const char *s, size_t len)
-{
-	size_t i = (size_t)llm_hash(s, len) & tok->map.mask;
-
-	for (;; i = (i + 1) & tok->map.mask) {
-		int32_t id = tok->map.slot[i];
-
-		if (id < 0)
-			return -1;
-		if (tok->vocab_len[id] == len && !memcmp(tok->vocab[id], s, len))
-			return id;
-	}
-}
-
 int llm_tokenizer_lookup(const struct llm_tokenizer *tok, const char *str)
 {
-	size_t lo = 0, hi = (size_t)tok->vocab_size;
-
-	if (tok->kind == LLM_TOKENIZER_BPE)
-		return llm_map_find(tok, str, strlen(str));
-	/* Lower bound: the first entry not below @str, i.e. the lowest id. */
-	while (lo < hi) {
-		size_t mid = lo + (hi - lo) / 2;
-
-		if (strcmp(tok->sorted[mid].str, str) < 0)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	if (lo < (size_t)tok->vocab_size && !strcmp(tok->sorted[lo].str, str))
-		return tok->sorted[lo].id;
-	return -1;
+	return llm_map_find(tok, str, strlen(str));
 }
 
 enum llm_tokenizer_kind llm_tokenizer_kind(const struct llm_tokenizer *tok)
@@ -380,10 +371,164 @@ int llm_tokenizer_token_type(const struct llm_tokenizer *tok, int id)
 	return tok->types ? tok->types[id] : LLM_TOKEN_TYPE_NORMAL;
 }
 
+/* ---- merging pairs --------------------------------------------------------- */
+
+/*
+ * A pair of adjacent symbols that can merge. Both encoders take the
+ * lowest key (BPE: the merge's rank; SPM: minus the result's score), the
+ * leftmost of equal ones: a heap of these with stale entries skipped when
+ * they surface does in O(n log n) what rescanning every pair after each
+ * merge (run.c) does in O(n^2), with the same result.
+ */
+struct llm_heap_entry {
+	float key;
+	int32_t pos;		/* the left symbol's first position */
+	int32_t left, right;	/* the ids the pair had when pushed */
+	int32_t result;
+};
+
+struct llm_bpe_work {
+	int32_t *id, *prev, *next;	/* the symbols of a word, a linked list */
+	struct llm_heap_entry *heap;
+	size_t heap_n;
+	char *mapped;			/* a word in the byte alphabet */
+};
+
+static bool llm_heap_less(const struct llm_heap_entry *a, const struct llm_heap_entry *b)
+{
+	return a->key < b->key || (a->key == b->key && a->pos < b->pos);
+}
+
+static void llm_heap_push(struct llm_bpe_work *w, struct llm_heap_entry e)
+{
+	size_t i = w->heap_n++;
+
+	while (i && llm_heap_less(&e, &w->heap[(i - 1) / 2])) {
+		w->heap[i] = w->heap[(i - 1) / 2];
+		i = (i - 1) / 2;
+	}
+	w->heap[i] = e;
+}
+
+static struct llm_heap_entry llm_heap_pop(struct llm_bpe_work *w)
+{
+	struct llm_heap_entry top = w->heap[0], last = w->heap[--w->heap_n];
+	size_t i = 0, n = w->heap_n;
+
+	for (;;) {
+		size_t c = 2 * i + 1;
+
+		if (c >= n)
+			break;
+		if (c + 1 < n && llm_heap_less(&w->heap[c + 1], &w->heap[c]))
+			c++;
+		if (!llm_heap_less(&w->heap[c], &last))
+			break;
+		w->heap[i] = w->heap[c];
+		i = c;
+	}
+	if (n)
+		w->heap[i] = last;
+	return top;
+}
+
+/*
+ * Merge the pair of @e into its left symbol unless it is stale (a
+ * neighbour merged since it was queued); returns whether it merged.
+ */
+static bool llm_pair_merge(struct llm_bpe_work *w, const struct llm_heap_entry *e)
+{
+	int32_t p = e->pos, q = w->next[p];
+
+	if (w->id[p] != e->left || q < 0 || w->id[q] != e->right)
+		return false;
+	w->id[p] = e->result;
+	w->id[q] = -1;
+	w->next[p] = w->next[q];
+	if (w->next[q] >= 0)
+		w->prev[w->next[q]] = p;
+	return true;
+}
+
 /* ---- the sentencepiece-style encoder (run.c's) ---------------------------- */
 
 /* The byte tokens follow <unk>, <s>, </s> in llama2.c vocabularies. */
 #define LLM_BYTE_TOKEN_OFFSET	3
+
+/* Queue the pair at symbol @p if its concatenation is a token run.c would take. */
+static void llm_spm_queue(const struct llm_tokenizer *tok, struct llm_bpe_work *w, int32_t p,
+			  char *buf)
+{
+	size_t len_a, len_b;
+	int32_t q;
+	int id;
+
+	if (p < 0 || (q = w->next[p]) < 0)
+		return;
+	len_a = tok->vocab_len[w->id[p]];
+	len_b = tok->vocab_len[w->id[q]];
+	/* No token is longer, so no lookup can succeed. */
+	if (len_a + len_b > (size_t)tok->max_token_length)
+		return;
+	memcpy(buf, tok->vocab[w->id[p]], len_a);
+	memcpy(buf + len_a, tok->vocab[w->id[q]], len_b);
+	id = llm_map_find(tok, buf, len_a + len_b);
+	/* run.c starts its search at -1e10: a score at or below never merges. */
+	if (id >= 0 && tok->scores[id] > -1e10f)
+		llm_heap_push(w, (struct llm_heap_entry){ -tok->scores[id], p, w->id[p], w->id[q],
+							  id });
+}
+
+/*
+ * run.c's merge loop over @work[@from..*@n_io): the adjacent pair whose
+ * concatenation is the token of the highest score (the leftmost of equal
+ * ones) merges, until no pair is a token.
+ */
+static int llm_spm_merge(const struct llm_tokenizer *tok, int *work, size_t from, size_t *n_io,
+			 char *buf)
+{
+	size_t m = *n_io - from, i, k;
+	struct llm_bpe_work w = { 0 };
+	int32_t p;
+
+	if (m < 2)
+		return 0;
+	w.id = malloc(m * sizeof(*w.id));
+	w.prev = malloc(m * sizeof(*w.prev));
+	w.next = malloc(m * sizeof(*w.next));
+	/* m - 1 pairs at first, then at most two per merge. */
+	w.heap = malloc(3 * m * sizeof(*w.heap));
+	if (!w.id || !w.prev || !w.next || !w.heap) {
+		free(w.id);
+		free(w.prev);
+		free(w.next);
+		free(w.heap);
+		return llm_set_error(-ENOMEM, "out of memory merging %zu tokens", m);
+	}
+	for (i = 0; i < m; i++) {
+		w.id[i] = work[from + i];
+		w.prev[i] = (int32_t)i - 1;
+		w.next[i] = i + 1 < m ? (int32_t)i + 1 : -1;
+	}
+	for (i = 0; i + 1 < m; i++)
+		llm_spm_queue(tok, &w, (int32_t)i, buf);
+	while (w.heap_n) {
+		struct llm_heap_entry e = llm_heap_pop(&w);
+
+		if (llm_pair_merge(&w, &e)) {
+			llm_spm_queue(tok, &w, w.prev[e.pos], buf);
+			llm_spm_queue(tok, &w, e.pos, buf);
+		}
+	}
+	for (k = from, p = 0; p >= 0; p = w.next[p])
+		work[k++] = w.id[p];
+	*n_io = k;
+	free(w.id);
+	free(w.prev);
+	free(w.next);
+	free(w.heap);
+	return 0;
+}
 
 /*
  * run.c's encode() of @text[0..@len) appended to @work[*n..]: the dummy
@@ -398,7 +543,7 @@ static int llm_spm_fragment(const struct llm_tokenizer *tok, const char *text, s
 	size_t n = *n_io, str_len = 0, k, i;
 
 	if (prefix && len) {
-		int id = llm_tokenizer_lookup(tok, " ");
+		int id = llm_map_find(tok, " ", 1);
 
 		if (id >= 0)
 			work[n++] = id;
@@ -416,8 +561,7 @@ static int llm_spm_fragment(const struct llm_tokenizer *tok, const char *text, s
 		if (k + 1 < len && ((unsigned char)text[k + 1] & 0xc0) == 0x80 && str_len < 4)
 			continue;
 
-		/* A NUL cannot be looked up (or be in a C string): its byte token. */
-		id = strlen(buf) == str_len ? llm_tokenizer_lookup(tok, buf) : -1;
+		id = llm_map_find(tok, buf, str_len);
 		if (id >= 0) {
 			work[n++] = id;
 		} else {
@@ -435,39 +579,8 @@ static int llm_spm_fragment(const struct llm_tokenizer *tok, const char *text, s
 		str_len = 0;
 	}
 
-	/* Merge the best-scoring adjacent pair until none is a token. */
-	for (;;) {
-		float best_score = -1e10f;
-		size_t best_idx = SIZE_MAX;
-		int best_id = -1;
-
-		for (i = merge_from; i + 1 < n; i++) {
-			size_t len_a = tok->vocab_len[work[i]];
-			size_t len_b = tok->vocab_len[work[i + 1]];
-			int id;
-
-			/* No token is longer, so no lookup can succeed. */
-			if (len_a + len_b > (size_t)tok->max_token_length)
-				continue;
-			memcpy(buf, tok->vocab[work[i]], len_a);
-			memcpy(buf + len_a, tok->vocab[work[i + 1]], len_b);
-			buf[len_a + len_b] = '\0';
-			id = llm_tokenizer_lookup(tok, buf);
-			if (id >= 0 && tok->scores[id] > best_score) {
-				best_score = tok->scores[id];
-				best_id = id;
-				best_idx = i;
-			}
-		}
-		if (best_idx == SIZE_MAX)
-			break;
-		work[best_idx] = best_id;
-		memmove(&work[best_idx + 1], &work[best_idx + 2],
-			(n - best_idx - 2) * sizeof(*work));
-		n--;
-	}
 	*n_io = n;
-	return 0;
+	return llm_spm_merge(tok, work, merge_from, n_io, buf);
 }
 
 /* ---- the byte-level BPE encoder ------------------------------------------- */
@@ -677,56 +790,6 @@ static size_t llm_pre_word(const struct llm_cps *t, size_t i, enum llm_pretokeni
 	return k > i ? k : j;
 }
 
-struct llm_heap_entry {
-	int32_t rank, pos;	/* order: rank, then leftmost */
-	int32_t left, right;	/* the ids the pair had when pushed */
-};
-
-struct llm_bpe_work {
-	int32_t *id, *prev, *next;	/* the symbols of a word, a linked list */
-	struct llm_heap_entry *heap;
-	size_t heap_n;
-	char *mapped;			/* a word in the byte alphabet */
-};
-
-static bool llm_heap_less(const struct llm_heap_entry *a, const struct llm_heap_entry *b)
-{
-	return a->rank < b->rank || (a->rank == b->rank && a->pos < b->pos);
-}
-
-static void llm_heap_push(struct llm_bpe_work *w, struct llm_heap_entry e)
-{
-	size_t i = w->heap_n++;
-
-	while (i && llm_heap_less(&e, &w->heap[(i - 1) / 2])) {
-		w->heap[i] = w->heap[(i - 1) / 2];
-		i = (i - 1) / 2;
-	}
-	w->heap[i] = e;
-}
-
-static struct llm_heap_entry llm_heap_pop(struct llm_bpe_work *w)
-{
-	struct llm_heap_entry top = w->heap[0], last = w->heap[--w->heap_n];
-	size_t i = 0, n = w->heap_n;
-
-	for (;;) {
-		size_t c = 2 * i + 1;
-
-		if (c >= n)
-			break;
-		if (c + 1 < n && llm_heap_less(&w->heap[c + 1], &w->heap[c]))
-			c++;
-		if (!llm_heap_less(&w->heap[c], &last))
-			break;
-		w->heap[i] = w->heap[c];
-		i = c;
-	}
-	if (n)
-		w->heap[i] = last;
-	return top;
-}
-
 static const struct llm_merge_slot *llm_merge_find(const struct llm_tokenizer *tok, int left,
 						   int right)
 {
@@ -751,7 +814,8 @@ static void llm_bpe_queue(const struct llm_tokenizer *tok, struct llm_bpe_work *
 		return;
 	m = llm_merge_find(tok, w->id[p], w->id[q]);
 	if (m)
-		llm_heap_push(w, (struct llm_heap_entry){ m->rank, p, w->id[p], w->id[q] });
+		llm_heap_push(w, (struct llm_heap_entry){ (float)m->rank, p, w->id[p], w->id[q],
+							  m->result });
 }
 
 /* One word's tokens appended to @out[*n..]. */
@@ -783,22 +847,11 @@ static void llm_bpe_word(const struct llm_tokenizer *tok, struct llm_bpe_work *w
 		llm_bpe_queue(tok, w, (int32_t)i);
 	while (w->heap_n) {
 		struct llm_heap_entry e = llm_heap_pop(w);
-		const struct llm_merge_slot *m;
-		int32_t q;
 
-		/* Stale: a neighbour merged since this pair was queued. */
-		p = e.pos;
-		q = w->next[p];
-		if (w->id[p] != e.left || q < 0 || w->id[q] != e.right || w->id[p] < 0)
-			continue;
-		m = llm_merge_find(tok, e.left, e.right);
-		w->id[p] = m->result;
-		w->id[q] = -1;
-		w->next[p] = w->next[q];
-		if (w->next[q] >= 0)
-			w->prev[w->next[q]] = p;
-		llm_bpe_queue(tok, w, w->prev[p]);
-		llm_bpe_queue(tok, w, p);
+		if (llm_pair_merge(w, &e)) {
+			llm_bpe_queue(tok, w, w->prev[e.pos]);
+			llm_bpe_queue(tok, w, e.pos);
+		}
 	}
 	for (p = 0; p >= 0; p = w->next[p])
 		out[(*n)++] = w->id[p];
@@ -875,7 +928,8 @@ int llm_tokenizer_encode_flags(const struct llm_tokenizer *tok, const char *text
 		w.id = malloc(cap * sizeof(*w.id));
 		w.prev = malloc(cap * sizeof(*w.prev));
 		w.next = malloc(cap * sizeof(*w.next));
-		w.heap = malloc(cap * 2 * sizeof(*w.heap));
+		/* cap - 1 pairs at first, then at most two per merge. */
+		w.heap = malloc(cap * 3 * sizeof(*w.heap));
 		w.mapped = malloc(cap * 2 + 1);
 		if (!w.id || !w.prev || !w.next || !w.heap || !w.mapped)
 			goto nomem;
@@ -1176,17 +1230,13 @@ static int llm_bpe_create(const struct llm_vocab_desc *d, struct llm_tokenizer *
 	tok->strings = malloc(strings);
 	/* A piece is never longer than its token (each character 1 to 4 bytes). */
 	tok->piece_strings = malloc(strings);
-	cap = llm_pow2_at_least(2 * (size_t)d->n_tokens);
-	tok->map.slot = malloc(cap * sizeof(*tok->map.slot));
-	tok->map.mask = cap - 1;
 	if (!tok->vocab || !tok->vocab_len || !tok->scores || !tok->pieces || !tok->strings ||
-	    !tok->piece_strings || !tok->map.slot)
+	    !tok->piece_strings)
 		goto nomem;
-	memset(tok->map.slot, 0xff, cap * sizeof(*tok->map.slot));
 
 	for (i = 0; i < d->n_tokens; i++) {
 		const unsigned char *t = (const unsigned char *)d->tokens[i];
-		size_t len = d->token_lens[i], j, n, k, plen;
+		size_t len = d->token_lens[i], j, n, plen;
 		bool bytes = true;
 		char *piece;
 
@@ -1195,13 +1245,6 @@ static int llm_bpe_create(const struct llm_vocab_desc *d, struct llm_tokenizer *
 		tok->vocab[i][len] = '\0';
 		tok->vocab_len[i] = len;
 		off += len + 1;
-		/* The first of equal strings keeps the entry, as lookup's lowest id. */
-		if (llm_map_find(tok, (const char *)t, len) < 0) {
-			for (k = (size_t)llm_hash((const char *)t, len) & tok->map.mask;
-			     tok->map.slot[k] >= 0; k = (k + 1) & tok->map.mask)
-				;
-			tok->map.slot[k] = i;
-		}
 		/* The bytes it stands for; a token outside the alphabet is its text. */
 		piece = tok->piece_strings + poff;
 		plen = 0;
@@ -1224,6 +1267,8 @@ static int llm_bpe_create(const struct llm_vocab_desc *d, struct llm_tokenizer *
 		if (plen > (size_t)tok->max_token_length)
 			tok->max_token_length = (int)plen;
 	}
+	if (llm_map_build(tok))
+		goto nomem;
 	for (i = 0; i < 256; i++) {
 		char c[3];
 		size_t l = llm_utf8_put(llm_byte_char((unsigned int)i), c);
