@@ -14,13 +14,26 @@
 /* The tensors of a llama model, in llama2.c's order. */
 enum gm_tensor {
 	GM_EMBD, GM_ATTN_NORM, GM_Q, GM_K, GM_V, GM_O, GM_FFN_NORM, GM_GATE, GM_DOWN, GM_UP,
-	GM_OUT_NORM, GM_OUT, GM_COUNT
+	GM_OUT_NORM, GM_OUT, GM_BQ, GM_BK, GM_BV, GM_COUNT
 };
 
+/* GM_BQ..GM_BV: qwen2's projection biases, only in its files. */
 static const char *const gm_names[GM_COUNT] = {
 	"token_embd", "attn_norm", "attn_q", "attn_k", "attn_v", "attn_output", "ffn_norm",
-	"ffn_gate", "ffn_down", "ffn_up", "output_norm", "output",
+	"ffn_gate", "ffn_down", "ffn_up", "output_norm", "output", "attn_q.bias",
+	"attn_k.bias", "attn_v.bias",
 };
+
+/* general.architecture values and the prefix of their keys. */
+static const char *const gm_archs[] = {
+	[LLM_ARCH_LLAMA] = "llama",
+	[LLM_ARCH_QWEN2] = "qwen2",
+};
+
+static bool gm_is_bias(enum gm_tensor t)
+{
+	return t == GM_BQ || t == GM_BK || t == GM_BV;
+}
 
 static bool gm_per_layer(enum gm_tensor t)
 {
@@ -38,6 +51,7 @@ static void gm_shape(const struct llm_config *c, enum gm_tensor t, uint64_t *row
 	case GM_EMBD: case GM_OUT: *rows = vocab; break;
 	case GM_Q: case GM_O: *rows = dim; break;
 	case GM_K: case GM_V: *rows = kvd; break;
+	case GM_BK: case GM_BV: *rows = 1; *cols = kvd; break;
 	case GM_GATE: case GM_UP: *rows = hid; break;
 	case GM_DOWN: *rows = dim; *cols = hid; break;
 	default: *rows = 1; break;
@@ -46,10 +60,13 @@ static void gm_shape(const struct llm_config *c, enum gm_tensor t, uint64_t *row
 
 char *llm_gguf_tensor_name(char *buf, size_t size, const char *what, int layer)
 {
+	/* "attn_q.bias" and the like name the whole suffix */
+	const char *suffix = strchr(what, '.') ? "" : ".weight";
+
 	if (layer >= 0)
-		snprintf(buf, size, "blk.%d.%s.weight", layer, what);
+		snprintf(buf, size, "blk.%d.%s%s", layer, what, suffix);
 	else
-		snprintf(buf, size, "%s.weight", what);
+		snprintf(buf, size, "%s%s", what, suffix);
 	return buf;
 }
 
@@ -96,12 +113,64 @@ static int gm_float(const struct gguf_file *g, const char *key, float def, float
 	return ret;
 }
 
+/* "<arch>.<key>" in @buf. */
+static const char *gm_key(char *buf, size_t size, const struct llm_config *c, const char *key)
+{
+	snprintf(buf, size, "%s.%s", gm_archs[c->arch], key);
+	return buf;
+}
+
+/* <arch>.rope.scaling.*: none, linear (a factor) or llama3 (its bands). */
+static int gm_rope_scaling(const struct gguf_file *g, struct llm_config *c)
+{
+	struct gguf_str st;
+	uint64_t orig;
+	char k[96];
+	int ret;
+
+	ret = gguf_get_str(g, gm_key(k, sizeof(k), c, "rope.scaling.type"), &st);
+	if (ret == -ENOENT || (!ret && gguf_str_eq(st, "none")))
+		return 0;
+	if (ret)
+		return ret;
+	if (gguf_str_eq(st, "linear"))
+		c->rope_scaling = LLM_ROPE_SCALING_LINEAR;
+	else if (gguf_str_eq(st, "llama3"))
+		c->rope_scaling = LLM_ROPE_SCALING_LLAMA3;
+	else
+		return llm_set_error(-EINVAL,
+				     "GGUF model: RoPE scaling '%.*s' is not supported (none, linear, llama3)",
+				     (int)(st.len > 32 ? 32 : st.len), st.ptr);
+	if (gm_float(g, gm_key(k, sizeof(k), c, "rope.scaling.factor"), 0.0f, &c->rope_factor))
+		return -EINVAL;
+	if (!c->rope_factor)
+		return llm_set_error(-EINVAL, "GGUF model: RoPE scaling without %s", k);
+	if (c->rope_scaling != LLM_ROPE_SCALING_LLAMA3)
+		return 0;
+	/* absent: 0, which llm_config_init() makes Llama 3.1's values */
+	if (gm_float(g, gm_key(k, sizeof(k), c, "rope.scaling.low_freq_factor"), 0.0f,
+		     &c->rope_low_freq_factor) ||
+	    gm_float(g, gm_key(k, sizeof(k), c, "rope.scaling.high_freq_factor"), 0.0f,
+		     &c->rope_high_freq_factor))
+		return -EINVAL;
+	ret = gguf_get_u64(g, gm_key(k, sizeof(k), c, "rope.scaling.original_context_length"),
+			   &orig);
+	if (ret && ret != -ENOENT)
+		return ret;
+	if (!ret && (orig == 0 || orig > INT32_MAX))
+		return llm_set_error(-EINVAL, "GGUF model: '%s' is %" PRIu64, k, orig);
+	c->rope_orig_ctx = ret ? 0 : (int)orig;
+	return 0;
+}
+
 static int gm_config(const struct gguf_file *g, struct llm_config *c)
 {
 	const struct gguf_tensor *embd;
-	struct gguf_str arch, st;
+	struct gguf_str arch;
 	uint64_t rope_dims, kv_vocab;
+	char k[96];
 	int ret;
+	size_t a;
 
 	memset(c, 0, sizeof(*c));
 	ret = gguf_get_str(g, "general.architecture", &arch);
@@ -109,26 +178,30 @@ static int gm_config(const struct gguf_file *g, struct llm_config *c)
 		return llm_set_error(-EINVAL, "GGUF model: no general.architecture");
 	if (ret)
 		return ret;
-	if (!gguf_str_eq(arch, "llama"))
+	for (a = 0; a < sizeof(gm_archs) / sizeof(gm_archs[0]); a++)
+		if (gguf_str_eq(arch, gm_archs[a]))
+			break;
+	if (a == sizeof(gm_archs) / sizeof(gm_archs[0]))
 		return llm_set_error(-EINVAL,
-				     "GGUF model: architecture '%.*s' is not supported (llama only)",
+				     "GGUF model: architecture '%.*s' is not supported (llama, qwen2)",
 				     (int)(arch.len > 64 ? 64 : arch.len), arch.ptr);
-	if (gm_int(g, "llama.embedding_length", 0, &c->dim) ||
-	    gm_int(g, "llama.feed_forward_length", 0, &c->hidden_dim) ||
-	    gm_int(g, "llama.block_count", 0, &c->n_layers) ||
-	    gm_int(g, "llama.attention.head_count", 0, &c->n_heads) ||
-	    gm_int(g, "llama.attention.head_count_kv", c->n_heads, &c->n_kv_heads) ||
-	    gm_int(g, "llama.context_length", 0, &c->seq_len) ||
-	    gm_float(g, "llama.rope.freq_base", LLM_ROPE_THETA_DEFAULT, &c->rope_theta) ||
-	    gm_float(g, "llama.attention.layer_norm_rms_epsilon", LLM_RMS_EPS_DEFAULT, &c->rms_eps))
+	c->arch = (int)a;
+	/* Every hyperparameter under the architecture's own prefix. */
+	if (gm_int(g, gm_key(k, sizeof(k), c, "embedding_length"), 0, &c->dim) ||
+	    gm_int(g, gm_key(k, sizeof(k), c, "feed_forward_length"), 0, &c->hidden_dim) ||
+	    gm_int(g, gm_key(k, sizeof(k), c, "block_count"), 0, &c->n_layers) ||
+	    gm_int(g, gm_key(k, sizeof(k), c, "attention.head_count"), 0, &c->n_heads) ||
+	    gm_int(g, gm_key(k, sizeof(k), c, "attention.head_count_kv"), c->n_heads,
+		   &c->n_kv_heads) ||
+	    gm_int(g, gm_key(k, sizeof(k), c, "context_length"), 0, &c->seq_len) ||
+	    gm_float(g, gm_key(k, sizeof(k), c, "rope.freq_base"), LLM_ROPE_THETA_DEFAULT,
+		     &c->rope_theta) ||
+	    gm_float(g, gm_key(k, sizeof(k), c, "attention.layer_norm_rms_epsilon"),
+		     LLM_RMS_EPS_DEFAULT, &c->rms_eps))
 		return -EINVAL;
-	ret = gguf_get_str(g, "llama.rope.scaling.type", &st);
-	if (!ret && !gguf_str_eq(st, "none"))
-		return llm_set_error(-EINVAL, "GGUF model: RoPE scaling '%.*s' is not supported",
-				     (int)(st.len > 32 ? 32 : st.len), st.ptr);
-	if (gguf_find_tensor(g, "rope_freqs.weight"))
-		return llm_set_error(-EINVAL,
-				     "GGUF model: RoPE frequency factors (rope_freqs.weight) are not supported");
+	ret = gm_rope_scaling(g, c);
+	if (ret)
+		return ret;
 	embd = gguf_find_tensor(g, "token_embd.weight");
 	if (!embd)
 		return llm_set_error(-EINVAL, "GGUF model: no tensor token_embd.weight");
@@ -137,23 +210,69 @@ static int gm_config(const struct gguf_file *g, struct llm_config *c)
 				     " x %" PRIu64 "), expected { dim, vocab }",
 				     embd->n_dims, embd->dims[0], embd->dims[1]);
 	c->vocab_size = (int)embd->dims[1];
-	ret = gguf_get_u64(g, "llama.vocab_size", &kv_vocab);
+	ret = gguf_get_u64(g, gm_key(k, sizeof(k), c, "vocab_size"), &kv_vocab);
 	if (ret && ret != -ENOENT)
 		return ret;
 	if (!ret && kv_vocab != (uint64_t)c->vocab_size)
 		return llm_set_error(-EINVAL,
-				     "GGUF model: llama.vocab_size is %" PRIu64 ", token_embd.weight has %d rows",
-				     kv_vocab, c->vocab_size);
+				     "GGUF model: %s is %" PRIu64 ", token_embd.weight has %d rows",
+				     k, kv_vocab, c->vocab_size);
 	c->shared_classifier = !gguf_find_tensor(g, "output.weight");
 	if (llm_config_init(c))
 		return -EINVAL;
-	ret = gguf_get_u64(g, "llama.rope.dimension_count", &rope_dims);
+	ret = gguf_get_u64(g, gm_key(k, sizeof(k), c, "rope.dimension_count"), &rope_dims);
 	if (ret && ret != -ENOENT)
 		return ret;
 	if (!ret && rope_dims != (uint64_t)c->head_size)
 		return llm_set_error(-EINVAL,
 				     "GGUF model: RoPE on %" PRIu64 " of a head's %d dims is not supported (all of it only)",
 				     rope_dims, c->head_size);
+	return 0;
+}
+
+/*
+ * The model's rotation frequencies when its RoPE is scaled: from the
+ * scaling keys, or from rope_freqs.weight (llama.cpp's per-frequency
+ * divisors, head_size / 2 of them), into ckpt->rope_freqs.
+ */
+static int gm_rope_freqs(const struct gguf_file *g, struct llm_checkpoint *ckpt)
+{
+	const struct llm_config *c = &ckpt->config;
+	const struct gguf_tensor *t = gguf_find_tensor(g, "rope_freqs.weight");
+	float *owned = NULL, *out;
+	const float *factors = NULL;
+	int j;
+
+	if (!t && c->rope_scaling == LLM_ROPE_SCALING_NONE)
+		return 0;
+	if (t) {
+		if (t->elements != (uint64_t)c->head_size / 2 || !gguf_type_supported(t->type))
+			return llm_set_error(-EINVAL,
+					     "GGUF model: rope_freqs.weight has %" PRIu64 " values of type %s, expected %d supported ones (head size / 2)",
+					     t->elements, gguf_type_name(t->type) ? gguf_type_name(t->type) : "unknown",
+					     c->head_size / 2);
+		factors = llm_gguf_tensor_f32(t, &owned);
+		if (!factors)
+			return -ENOMEM;
+		for (j = 0; j < c->head_size / 2; j++) {
+			if (!(factors[j] > 0.0f) || isinf(factors[j])) {
+				free(owned);
+				return llm_set_error(-EINVAL,
+						     "GGUF model: rope_freqs.weight[%d] is %g, not a positive number",
+						     j, (double)factors[j]);
+			}
+		}
+	}
+	out = malloc((size_t)c->head_size / 2 * sizeof(float));
+	if (!out) {
+		free(owned);
+		return llm_set_error(-ENOMEM, "GGUF model: out of memory");
+	}
+	if (llm_rope_freqs(c, factors, out))
+		ckpt->rope_freqs = out;
+	else
+		free(out);	/* factors of 1: the plain frequencies */
+	free(owned);
 	return 0;
 }
 
@@ -178,7 +297,8 @@ int llm_checkpoint_from_gguf_flags(struct gguf_file *g, unsigned int flags,
 	ret = gm_config(g, &c);
 	if (ret)
 		goto fail;
-	for (i = 0; i < sizeof(biases) / sizeof(biases[0]); i++) {
+	/* qwen2 has Q, K and V biases (checked with the tensors); no other */
+	for (i = c.arch == LLM_ARCH_QWEN2 ? 3 : 0; i < sizeof(biases) / sizeof(biases[0]); i++) {
 		snprintf(name, sizeof(name), "blk.0.%s.bias", biases[i]);
 		if (gguf_find_tensor(g, name)) {
 			ret = llm_set_error(-EINVAL, "GGUF model: bias tensors (%s) are not supported",
@@ -192,7 +312,8 @@ int llm_checkpoint_from_gguf_flags(struct gguf_file *g, unsigned int flags,
 
 		gm_shape(&c, t, &rows, &cols);
 		count[t] = rows * cols * copies;	/* llm_config_init() bounded these */
-		if (t == GM_OUT && c.shared_classifier) {
+		if ((t == GM_OUT && c.shared_classifier) ||
+		    (gm_is_bias(t) && c.arch != LLM_ARCH_QWEN2)) {
 			count[t] = 0;
 			continue;
 		}
@@ -232,6 +353,9 @@ int llm_checkpoint_from_gguf_flags(struct gguf_file *g, unsigned int flags,
 			goto fail;
 		}
 		ckpt->config = c;
+		ret = gm_rope_freqs(g, ckpt);
+		if (ret)
+			goto fail;
 		ckpt->data = g->base;
 		ckpt->size = g->size;
 		ckpt->mapped = true;
@@ -288,6 +412,14 @@ int llm_checkpoint_from_gguf_flags(struct gguf_file *g, unsigned int flags,
 	ckpt->weights.w3 = dst[GM_UP];
 	ckpt->weights.rms_final = dst[GM_OUT_NORM];
 	ckpt->weights.wcls = c.shared_classifier ? dst[GM_EMBD] : dst[GM_OUT];
+	if (c.arch == LLM_ARCH_QWEN2) {
+		ckpt->weights.bq = dst[GM_BQ];
+		ckpt->weights.bk = dst[GM_BK];
+		ckpt->weights.bv = dst[GM_BV];
+	}
+	ret = gm_rope_freqs(g, ckpt);
+	if (ret)
+		goto fail;
 	ckpt->data = g->base;
 	ckpt->size = g->size;
 	ckpt->mapped = true;
@@ -297,6 +429,8 @@ int llm_checkpoint_from_gguf_flags(struct gguf_file *g, unsigned int flags,
 	return 0;
 
 fail:
+	if (ckpt)
+		free(ckpt->rope_freqs);
 	free(base);
 	free(ckpt);
 	gguf_close(g);
@@ -577,7 +711,7 @@ out:
 /* The type a tensor is written as. */
 static uint32_t gm_type(enum gm_tensor t, uint64_t cols, uint32_t want)
 {
-	if (t == GM_ATTN_NORM || t == GM_FFN_NORM || t == GM_OUT_NORM)
+	if (t == GM_ATTN_NORM || t == GM_FFN_NORM || t == GM_OUT_NORM || gm_is_bias(t))
 		return GGML_TYPE_F32;
 	if (want == GGML_TYPE_Q8_0 && cols % GGML_QK8_0)
 		return GGML_TYPE_F16;	/* llama.cpp's fallback */
@@ -606,6 +740,9 @@ static const float *gm_src(const struct llm_checkpoint *ckpt, enum gm_tensor t)
 	case GM_DOWN: return w->w2;
 	case GM_UP: return w->w3;
 	case GM_OUT_NORM: return w->rms_final;
+	case GM_BQ: return w->bq;
+	case GM_BK: return w->bk;
+	case GM_BV: return w->bv;
 	default: return w->wcls;
 	}
 }
@@ -618,12 +755,15 @@ static const enum gm_tensor gm_layer_order[] = {
 int llm_gguf_write_model(const char *path, const struct llm_checkpoint *ckpt,
 			 const struct llm_gguf_write_opts *opts)
 {
+	static const enum gm_tensor qwen2_biases[] = { GM_BQ, GM_BK, GM_BV };
 	const struct llm_config *c = &ckpt->config;
+	const char *arch = gm_archs[c->arch == LLM_ARCH_QWEN2 ? LLM_ARCH_QWEN2 : LLM_ARCH_LLAMA];
 	struct gguf_writer *w;
 	struct {
 		enum gm_tensor t;
 		int layer;
 	} *order = NULL;
+	char key[96];
 	size_t n_order = 0, k, max_bytes = 0;
 	void *buf = NULL;
 	uint32_t type = opts->type;
@@ -634,10 +774,16 @@ int llm_gguf_write_model(const char *path, const struct llm_checkpoint *ckpt,
 	if (type != GGML_TYPE_F32 && type != GGML_TYPE_F16 && type != GGML_TYPE_Q8_0)
 		return llm_set_error(-EINVAL, "GGUF writer: type %s is not F32, F16 or Q8_0",
 				     gguf_type_name(type) ? gguf_type_name(type) : "unknown");
+	if (c->arch == LLM_ARCH_QWEN2 && !ckpt->weights.bq)
+		return llm_set_error(-EINVAL, "GGUF writer: a qwen2 model without its biases");
+	/* a file's own per-frequency factors have no scaling key to say them */
+	if (ckpt->rope_freqs && c->rope_scaling == LLM_ROPE_SCALING_NONE)
+		return llm_set_error(-EINVAL,
+				     "GGUF writer: RoPE frequency factors (rope_freqs.weight) are not written");
 	w = gguf_writer_create(opts->alignment ? opts->alignment : GGUF_DEFAULT_ALIGNMENT);
 	if (!w)
 		return -EINVAL;
-	order = calloc(2 + (size_t)c->n_layers * 9 + 1, sizeof(*order));
+	order = calloc(2 + (size_t)c->n_layers * 12 + 1, sizeof(*order));
 	if (!order) {
 		ret = llm_set_error(-ENOMEM, "out of memory");
 		goto out;
@@ -648,6 +794,12 @@ int llm_gguf_write_model(const char *path, const struct llm_checkpoint *ckpt,
 		for (k = 0; k < sizeof(gm_layer_order) / sizeof(gm_layer_order[0]); k++) {
 			order[n_order].t = gm_layer_order[k];
 			order[n_order++].layer = l;
+			/* qwen2's biases after V, as llama.cpp's converter orders them */
+			for (size_t b = 0; gm_layer_order[k] == GM_V && c->arch == LLM_ARCH_QWEN2 &&
+			     b < 3; b++) {
+				order[n_order].t = qwen2_biases[b];
+				order[n_order++].layer = l;
+			}
 		}
 	}
 	order[n_order].t = GM_OUT_NORM;
@@ -657,23 +809,39 @@ int llm_gguf_write_model(const char *path, const struct llm_checkpoint *ckpt,
 		order[n_order++].layer = -1;
 	}
 
-	ret = gguf_writer_str(w, "general.architecture", "llama") ||
+#define GM_KEY(name) gm_key(key, sizeof(key), c, name)
+	ret = gguf_writer_str(w, "general.architecture", arch) ||
 	      gguf_writer_str(w, "general.name", opts->name ? opts->name : "jalapeno") ||
 	      gguf_writer_u32(w, "general.file_type", gm_file_type(type)) ||
 	      gguf_writer_u32(w, "general.quantization_version", 2) ||
-	      gguf_writer_u32(w, "llama.vocab_size", (uint32_t)c->vocab_size) ||
-	      gguf_writer_u32(w, "llama.context_length", (uint32_t)c->seq_len) ||
-	      gguf_writer_u32(w, "llama.embedding_length", (uint32_t)c->dim) ||
-	      gguf_writer_u32(w, "llama.block_count", (uint32_t)c->n_layers) ||
-	      gguf_writer_u32(w, "llama.feed_forward_length", (uint32_t)c->hidden_dim) ||
-	      gguf_writer_u32(w, "llama.rope.dimension_count", (uint32_t)c->head_size) ||
-	      gguf_writer_u32(w, "llama.attention.head_count", (uint32_t)c->n_heads) ||
-	      gguf_writer_u32(w, "llama.attention.head_count_kv", (uint32_t)c->n_kv_heads) ||
-	      gguf_writer_f32(w, "llama.rope.freq_base",
+	      gguf_writer_u32(w, GM_KEY("vocab_size"), (uint32_t)c->vocab_size) ||
+	      gguf_writer_u32(w, GM_KEY("context_length"), (uint32_t)c->seq_len) ||
+	      gguf_writer_u32(w, GM_KEY("embedding_length"), (uint32_t)c->dim) ||
+	      gguf_writer_u32(w, GM_KEY("block_count"), (uint32_t)c->n_layers) ||
+	      gguf_writer_u32(w, GM_KEY("feed_forward_length"), (uint32_t)c->hidden_dim) ||
+	      gguf_writer_u32(w, GM_KEY("rope.dimension_count"), (uint32_t)c->head_size) ||
+	      gguf_writer_u32(w, GM_KEY("attention.head_count"), (uint32_t)c->n_heads) ||
+	      gguf_writer_u32(w, GM_KEY("attention.head_count_kv"), (uint32_t)c->n_kv_heads) ||
+	      gguf_writer_f32(w, GM_KEY("rope.freq_base"),
 			      c->rope_theta ? c->rope_theta : LLM_ROPE_THETA_DEFAULT) ||
-	      gguf_writer_f32(w, "llama.attention.layer_norm_rms_epsilon",
+	      gguf_writer_f32(w, GM_KEY("attention.layer_norm_rms_epsilon"),
 			      c->rms_eps ? c->rms_eps : LLM_RMS_EPS_DEFAULT) ? -ENOMEM : 0;
-	if (!ret && opts->tokenizer)
+	if (!ret && c->rope_scaling != LLM_ROPE_SCALING_NONE)
+		ret = gguf_writer_str(w, GM_KEY("rope.scaling.type"),
+				      c->rope_scaling == LLM_ROPE_SCALING_LLAMA3 ? "llama3" : "linear") ||
+		      gguf_writer_f32(w, GM_KEY("rope.scaling.factor"), c->rope_factor) ? -ENOMEM : 0;
+	if (!ret && c->rope_scaling == LLM_ROPE_SCALING_LLAMA3)
+		ret = gguf_writer_f32(w, GM_KEY("rope.scaling.low_freq_factor"),
+				      c->rope_low_freq_factor) ||
+		      gguf_writer_f32(w, GM_KEY("rope.scaling.high_freq_factor"),
+				      c->rope_high_freq_factor) ||
+		      gguf_writer_u32(w, GM_KEY("rope.scaling.original_context_length"),
+				      (uint32_t)c->rope_orig_ctx) ? -ENOMEM : 0;
+#undef GM_KEY
+	/* The writer knows llama2.c's pieces; a BPE vocabulary would need its merges. */
+	if (!ret && opts->tokenizer && llm_tokenizer_kind(opts->tokenizer) != LLM_TOKENIZER_SPM)
+		ret = llm_set_error(-EINVAL, "writing a byte-level BPE vocabulary is not supported");
+	else if (!ret && opts->tokenizer)
 		ret = gm_write_vocab(w, opts->tokenizer);
 	for (k = 0; k < n_order && !ret; k++) {
 		uint64_t rows, cols, dims[2];

@@ -636,6 +636,30 @@ TEST_F(bad, metadata_errors_are_clear)
 	EXPECT_BAD(V_BAD_TYPE_VALUE, "type 9");
 }
 
+/* The GGUF writer knows llama2.c's pieces only: a BPE vocabulary is refused, not mangled. */
+TEST_F(bad, writer_refuses_a_bpe_vocabulary)
+{
+	struct llm_config cfg = { .dim = 8, .hidden_dim = 16, .n_layers = 1, .n_heads = 2,
+				  .n_kv_heads = 2, .vocab_size = 257, .seq_len = 8,
+				  .shared_classifier = true };
+	struct llm_gguf_write_opts opts = { .type = GGML_TYPE_F32 };
+	struct llm_checkpoint *ckpt = NULL;
+	struct llm_tokenizer *tok = NULL;
+	char path[PATH_MAX];
+	struct hand_vocab v;
+
+	ASSERT_EQ(0, hand_bpe(&v, (const char *const[]){ "ab" }, 1,
+			      (const char *const[]){ "a b" }, 1, LLM_PRE_LLAMA3, &tok));
+	ASSERT_EQ(0, llm_checkpoint_random(&cfg, 1, &ckpt)) TH_LOG("%s", llm_last_error_message());
+	snprintf(path, sizeof(path), "%s/m.gguf", self->dir);
+	opts.tokenizer = tok;
+	EXPECT_EQ(-EINVAL, llm_gguf_write_model(path, ckpt, &opts));
+	EXPECT_NE(NULL, strstr(llm_last_error_message(), "BPE"));
+	EXPECT_FALSE(llm_readable(path));
+	llm_checkpoint_close(ckpt);
+	llm_tokenizer_close(tok);
+}
+
 TEST(create_rejects_missing_byte_characters)
 {
 	const char *tokens[] = { "a", "b", "ab" };
