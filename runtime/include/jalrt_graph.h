@@ -390,6 +390,10 @@ JALRT_API int jalrt_op_softmax(struct jalrt_program *prog, struct jalrt_ref d, s
 			       uint32_t n);
 JALRT_API int jalrt_op_rope(struct jalrt_program *prog, struct jalrt_ref d, struct jalrt_ref a,
 			    uint32_t n, uint32_t head_size, struct jalrt_dim pos, float theta);
+/* jalrt_op_rope() with @freqs' head_size / 2 rotation frequencies (jalrt_kb_rope_freqs()) */
+JALRT_API int jalrt_op_rope_freqs(struct jalrt_program *prog, struct jalrt_ref d,
+				  struct jalrt_ref a, struct jalrt_ref freqs, uint32_t n,
+				  uint32_t head_size, struct jalrt_dim pos);
 JALRT_API int jalrt_op_silu_mul(struct jalrt_program *prog, struct jalrt_ref d,
 				struct jalrt_ref a, struct jalrt_ref b, uint32_t n);
 /**

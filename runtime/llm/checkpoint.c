@@ -164,6 +164,33 @@ int llm_config_init(struct llm_config *c)
 		return llm_set_error(-EINVAL,
 				     "checkpoint shape: RMS norm epsilon %g is not a positive number",
 				     (double)c->rms_eps);
+	if (c->arch != LLM_ARCH_LLAMA && c->arch != LLM_ARCH_QWEN2)
+		return llm_set_error(-EINVAL, "checkpoint shape: unknown architecture %d", c->arch);
+	if (c->rope_scaling == LLM_ROPE_SCALING_LLAMA3) {
+		/* Llama 3.1's published values, should a file leave any out */
+		if (c->rope_low_freq_factor == 0.0f)
+			c->rope_low_freq_factor = 1.0f;
+		if (c->rope_high_freq_factor == 0.0f)
+			c->rope_high_freq_factor = 4.0f;
+		if (c->rope_orig_ctx == 0)
+			c->rope_orig_ctx = 8192;
+		if (!(c->rope_low_freq_factor > 0.0f) ||
+		    !(c->rope_high_freq_factor > c->rope_low_freq_factor) ||
+		    isinf(c->rope_high_freq_factor) || c->rope_orig_ctx < 1)
+			return llm_set_error(-EINVAL,
+					     "checkpoint shape: llama3 RoPE scaling with low/high frequency factors %g/%g and original context %d (0 < low < high, context > 0)",
+					     (double)c->rope_low_freq_factor,
+					     (double)c->rope_high_freq_factor, c->rope_orig_ctx);
+	} else if (c->rope_scaling != LLM_ROPE_SCALING_NONE &&
+		   c->rope_scaling != LLM_ROPE_SCALING_LINEAR) {
+		return llm_set_error(-EINVAL, "checkpoint shape: unknown RoPE scaling %d",
+				     c->rope_scaling);
+	}
+	if (c->rope_scaling != LLM_ROPE_SCALING_NONE &&
+	    (!(c->rope_factor > 0.0f) || isinf(c->rope_factor)))
+		return llm_set_error(-EINVAL,
+				     "checkpoint shape: RoPE scaling factor %g is not a positive number",
+				     (double)c->rope_factor);
 
 	/* Whoever sizes buffers later may rely on this total not overflowing. */
 	if (llm_tensor_counts(c, counts, &total) ||
@@ -280,6 +307,9 @@ int llm_checkpoint_parse(const void *data, size_t size, struct llm_checkpoint *c
 	w->w3 = tensor[LLM_T_W3];
 	w->rms_final = tensor[LLM_T_RMS_FINAL];
 	w->wcls = config.shared_classifier ? w->token_embedding : tensor[LLM_T_WCLS];
+	/* run.c's format is llama's: no biases, plain RoPE */
+	w->bq = w->bk = w->bv = NULL;
+	ckpt->rope_freqs = NULL;
 
 	ckpt->config = config;
 	ckpt->data = data;
@@ -366,10 +396,44 @@ int llm_checkpoint_open_flags(const char *path, unsigned int flags,
 	return 0;
 }
 
+bool llm_rope_freqs(const struct llm_config *c, const float *factors, float *out)
+{
+	const double two_pi = 6.283185307179586;
+	int j, half = c->head_size / 2;
+	bool scaled = false;
+
+	for (j = 0; j < half; j++) {
+		/* the chip's and run.c's expression, bit for bit */
+		float base = 1.0f / powf(c->rope_theta, (float)(2 * j) / (float)c->head_size);
+		float f = base;
+
+		if (factors)
+			f = f / factors[j];
+		if (c->rope_scaling == LLM_ROPE_SCALING_LINEAR) {
+			f = f / c->rope_factor;
+		} else if (c->rope_scaling == LLM_ROPE_SCALING_LLAMA3 && !factors) {
+			double orig = c->rope_orig_ctx, low = c->rope_low_freq_factor;
+			double high = c->rope_high_freq_factor, wavelen = two_pi / f;
+
+			if (wavelen > orig / low) {
+				f = (float)((double)f / c->rope_factor);
+			} else if (wavelen >= orig / high) {
+				double smooth = (orig / wavelen - low) / (high - low);
+
+				f = (float)((1.0 - smooth) * f / c->rope_factor + smooth * f);
+			}
+		}
+		out[j] = f;
+		scaled |= memcmp(&f, &base, sizeof(f)) != 0;
+	}
+	return scaled;
+}
+
 void llm_checkpoint_close(struct llm_checkpoint *ckpt)
 {
 	if (!ckpt)
 		return;
+	free(ckpt->rope_freqs);
 	if (ckpt->gguf)
 		gguf_close(ckpt->gguf);	/* owns the mapping */
 	else if (ckpt->mapped)
@@ -399,6 +463,10 @@ int llm_checkpoint_write(const char *path, const struct llm_checkpoint *ckpt)
 				     "a llama2.c checkpoint cannot hold RoPE base %g and RMS epsilon %g (run.c uses %g and %g)",
 				     (double)c->rope_theta, (double)c->rms_eps,
 				     (double)LLM_ROPE_THETA_DEFAULT, (double)LLM_RMS_EPS_DEFAULT);
+	if (c->arch != LLM_ARCH_LLAMA || ckpt->rope_freqs)
+		return llm_set_error(-EINVAL,
+				     "a llama2.c checkpoint cannot hold %s (run.c's llama only)",
+				     c->arch != LLM_ARCH_LLAMA ? "qwen2's biases" : "scaled RoPE");
 	if (!w->token_embedding)
 		return llm_set_error(-EINVAL, "the checkpoint has no f32 weights to write");
 	llm_tensor_counts(c, counts, &total);
@@ -499,7 +567,7 @@ static void llm_random_fill(enum llm_tensor_kind kind, uint64_t *state, float *d
 int llm_checkpoint_random(const struct llm_config *config, uint64_t seed,
 			  struct llm_checkpoint **ckpt_out)
 {
-	size_t counts[LLM_T_COUNT], total = 0, size = 0;
+	size_t counts[LLM_T_COUNT], total = 0, size = 0, bias = 0;
 	struct llm_config c = *config;
 	struct llm_checkpoint *ckpt;
 	uint64_t state = seed;
@@ -513,7 +581,10 @@ int llm_checkpoint_random(const struct llm_config *config, uint64_t seed,
 		return -EINVAL;
 	llm_tensor_counts(&c, counts, &total);
 	llm_checkpoint_file_size(&c, &size);
-	img = malloc(size);
+	/* qwen2's biases after the file image: the format has no room for them */
+	if (c.arch == LLM_ARCH_QWEN2)
+		bias = (size_t)c.n_layers * ((size_t)c.dim + 2 * (size_t)c.kv_dim);
+	img = malloc(size + bias * sizeof(float));
 	ckpt = calloc(1, sizeof(*ckpt));
 	if (!img || !ckpt) {
 		free(img);
@@ -534,8 +605,32 @@ int llm_checkpoint_random(const struct llm_config *config, uint64_t seed,
 		return ret;
 	}
 	/* the header has no room for these; keep the caller's */
-	ckpt->config.rope_theta = c.rope_theta;
-	ckpt->config.rms_eps = c.rms_eps;
+	ckpt->config = c;
+	if (bias) {
+		float *b = (float *)((char *)img + size);
+
+		/*
+		 * Drawn after the file's weights, so a model's llama part is the
+		 * same with or without them; large enough to move every score.
+		 */
+		for (i = 0; i < (int)bias; i++)
+			b[i] = llm_normalish(&state) * 0.5f;
+		ckpt->weights.bq = b;
+		ckpt->weights.bk = b + (size_t)c.n_layers * c.dim;
+		ckpt->weights.bv = ckpt->weights.bk + (size_t)c.n_layers * c.kv_dim;
+	}
+	if (c.rope_scaling != LLM_ROPE_SCALING_NONE) {
+		ckpt->rope_freqs = malloc((size_t)c.head_size / 2 * sizeof(float));
+		if (!ckpt->rope_freqs) {
+			free(img);
+			free(ckpt);
+			return llm_set_error(-ENOMEM, "out of memory");
+		}
+		if (!llm_rope_freqs(&c, NULL, ckpt->rope_freqs)) {
+			free(ckpt->rope_freqs);
+			ckpt->rope_freqs = NULL;
+		}
+	}
 	ckpt->owned = img;
 	*ckpt_out = ckpt;
 	return 0;

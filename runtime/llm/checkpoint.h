@@ -48,6 +48,22 @@ struct gguf_file;
 #define LLM_ROPE_THETA_DEFAULT		10000.0f
 #define LLM_RMS_EPS_DEFAULT		1e-5f
 
+/*
+ * Architectures (a GGUF file's general.architecture): llama, and qwen2,
+ * which is llama with biases added to the Q, K and V projections.
+ */
+enum llm_arch {
+	LLM_ARCH_LLAMA = 0,
+	LLM_ARCH_QWEN2 = 1,
+};
+
+/* RoPE scaling (<arch>.rope.scaling.type), see llm_rope_freqs(). */
+enum llm_rope_scaling {
+	LLM_ROPE_SCALING_NONE = 0,
+	LLM_ROPE_SCALING_LINEAR = 1,	/* every frequency divided by the factor */
+	LLM_ROPE_SCALING_LLAMA3 = 2,	/* Llama 3.1's low/high frequency bands */
+};
+
 /* The first token of every sequence in llama2.c's vocabularies. */
 #define LLM_TOKEN_BOS			1
 #define LLM_TOKEN_EOS			2
@@ -72,6 +88,12 @@ struct gguf_file;
  *	llm_config_init() means LLM_ROPE_THETA_DEFAULT, run.c's.
  * @rms_eps: RMSNORM epsilon (llama.attention.layer_norm_rms_epsilon); 0
  *	before llm_config_init() means LLM_RMS_EPS_DEFAULT, run.c's.
+ * @arch: enum llm_arch (0: llama; llama2.c files are llama).
+ * @rope_scaling: enum llm_rope_scaling.
+ * @rope_factor: LINEAR and LLAMA3: the scaling factor (> 0).
+ * @rope_low_freq_factor, @rope_high_freq_factor, @rope_orig_ctx: LLAMA3's
+ *	band limits and original context; 0 before llm_config_init() means
+ *	Llama 3.1's 1, 4 and 8192.
  */
 struct llm_config {
 	int dim;
@@ -87,6 +109,12 @@ struct llm_config {
 	int kv_mul;
 	float rope_theta;
 	float rms_eps;
+	int arch;
+	int rope_scaling;
+	float rope_factor;
+	float rope_low_freq_factor;
+	float rope_high_freq_factor;
+	int rope_orig_ctx;
 };
 
 /**
@@ -94,7 +122,8 @@ struct llm_config {
  *
  * Shapes as in the file format comment above; per-layer tensors are
  * consecutive, so layer l of wq starts at wq + l * dim * dim. @wcls equals
- * @token_embedding when the classifier is shared.
+ * @token_embedding when the classifier is shared. @bq, @bk, @bv: qwen2's
+ * projection biases ([n_layers][dim], [n_layers][kv_dim] twice), else NULL.
  */
 struct llm_weights {
 	const float *token_embedding;
@@ -109,6 +138,9 @@ struct llm_weights {
 	const float *w3;
 	const float *rms_final;
 	const float *wcls;
+	const float *bq;
+	const float *bk;
+	const float *bv;
 };
 
 /**
@@ -125,6 +157,9 @@ struct llm_weights {
  * @gguf: the GGUF file the model came from (its tensors stay mapped,
  *	e.g. for Q8_0 weights used as they are), else NULL; @data and @size
  *	are then its mapping.
+ * @rope_freqs: head_size / 2 rotation frequencies (llm_rope_freqs()) when
+ *	the model's RoPE is scaled (a scaling type, or a GGUF file's
+ *	rope_freqs.weight factors), owned; NULL: theta^(-2j / head_size).
  */
 struct llm_checkpoint {
 	struct llm_config config;
@@ -134,7 +169,27 @@ struct llm_checkpoint {
 	bool mapped;
 	void *owned;
 	struct gguf_file *gguf;
+	float *rope_freqs;
 };
+
+/**
+ * llm_rope_freqs() - the rotation frequency of each pair of a head
+ * @c: the model (head_size, rope_theta and the scaling fields).
+ * @factors: a GGUF file's rope_freqs.weight (head_size / 2 divisors, as
+ *	llama.cpp applies them), or NULL.
+ * @out: head_size / 2 frequencies: pair j's base frequency 1.0f /
+ *	powf(theta, (float)(2 * j) / (float)head_size) (the chip's ROPE
+ *	without a table, run.c's), divided by factors[j], then scaled: LINEAR
+ *	divides by @c->rope_factor; LLAMA3 (without @factors, which already
+ *	are Llama 3's) keeps wavelengths below orig_ctx / high_freq_factor,
+ *	divides those above orig_ctx / low_freq_factor by the factor and
+ *	blends in between, as Meta's reference code does (computed in double,
+ *	rounded to f32 once).
+ *
+ * Return: true if any differs from the base frequency (the chip needs the
+ * table), else false.
+ */
+bool llm_rope_freqs(const struct llm_config *c, const float *factors, float *out);
 
 /**
  * llm_config_init() - check a shape and fill in its derived fields

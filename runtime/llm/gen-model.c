@@ -9,7 +9,9 @@
  *   jalrt-gen-model [--dim N] [--hidden N] [--layers N] [--heads N]
  *                   [--kv-heads N] [--vocab N] [--seq N] [--seed N]
  *                   [--shared | --unshared] [--rope-theta F] [--rms-eps F]
- *                   [--format bin|gguf] [--type f32|f16|q8_0]
+ *                   [--arch llama|qwen2] [--rope-scaling none|linear|llama3]
+ *                   [--rope-factor F] [--rope-low-freq F] [--rope-high-freq F]
+ *                   [--rope-orig-ctx N] [--format bin|gguf] [--type f32|f16|q8_0]
  *                   [--tokenizer FILE] [--from FILE] -o FILE
  *
  * Defaults are the shape of llama2.c's stories15M.bin (dim 288, hidden
@@ -43,6 +45,11 @@ static const char usage_text[] =
 	"  --unshared     separate classifier weights\n"
 	"  --rope-theta F RoPE base, GGUF only (10000)\n"
 	"  --rms-eps F    RMS norm epsilon, GGUF only (1e-5)\n"
+	"  --arch A       llama (default) or qwen2 (random Q, K, V biases), GGUF only\n"
+	"  --rope-scaling S  none (default), linear or llama3, GGUF only\n"
+	"  --rope-factor F   the scaling factor (8 for llama3, else required)\n"
+	"  --rope-low-freq F, --rope-high-freq F, --rope-orig-ctx N\n"
+	"                 llama3's bands and original context (1, 4, 8192)\n"
 	"  --format F     bin (llama2.c) or gguf (default: gguf for a .gguf output)\n"
 	"  --type T       GGUF weights: f32 (default), f16 or q8_0\n"
 	"  --tokenizer F  GGUF: include this tokenizer.bin as tokenizer.ggml.*\n"
@@ -68,7 +75,8 @@ int main(int argc, char **argv)
 {
 	enum { OPT_DIM = 256, OPT_HIDDEN, OPT_LAYERS, OPT_HEADS, OPT_KV_HEADS, OPT_VOCAB,
 	       OPT_SEQ, OPT_SEED, OPT_SHARED, OPT_UNSHARED, OPT_HELP, OPT_THETA, OPT_EPS,
-	       OPT_FORMAT, OPT_TYPE, OPT_TOKENIZER, OPT_FROM };
+	       OPT_FORMAT, OPT_TYPE, OPT_TOKENIZER, OPT_FROM, OPT_ARCH, OPT_SCALING,
+	       OPT_FACTOR, OPT_LOW, OPT_HIGH, OPT_ORIG };
 	static const struct option options[] = {
 		{ "dim", required_argument, NULL, OPT_DIM },
 		{ "hidden", required_argument, NULL, OPT_HIDDEN },
@@ -87,6 +95,12 @@ int main(int argc, char **argv)
 		{ "type", required_argument, NULL, OPT_TYPE },
 		{ "tokenizer", required_argument, NULL, OPT_TOKENIZER },
 		{ "from", required_argument, NULL, OPT_FROM },
+		{ "arch", required_argument, NULL, OPT_ARCH },
+		{ "rope-scaling", required_argument, NULL, OPT_SCALING },
+		{ "rope-factor", required_argument, NULL, OPT_FACTOR },
+		{ "rope-low-freq", required_argument, NULL, OPT_LOW },
+		{ "rope-high-freq", required_argument, NULL, OPT_HIGH },
+		{ "rope-orig-ctx", required_argument, NULL, OPT_ORIG },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct llm_config config = {
@@ -100,7 +114,7 @@ int main(int argc, char **argv)
 	uint64_t seed = 1;
 	size_t size;
 	int opt, bad = 0, ret;
-	bool gguf;
+	bool gguf, hyper = false;	/* architecture or RoPE scaling given */
 
 	while ((opt = getopt_long(argc, argv, "o:h", options, NULL)) != -1) {
 		switch (opt) {
@@ -138,21 +152,61 @@ int main(int argc, char **argv)
 			break;
 		}
 		case OPT_THETA:
-		case OPT_EPS: {
+		case OPT_EPS:
+		case OPT_FACTOR:
+		case OPT_LOW:
+		case OPT_HIGH: {
 			char *end;
 			float v = strtof(optarg, &end);
 
 			if (end == optarg || *end || !(v > 0.0f)) {
-				fprintf(stderr, "jalrt-gen-model: %s needs a positive number, not '%s'\n",
-					opt == OPT_THETA ? "--rope-theta" : "--rms-eps", optarg);
+				fprintf(stderr, "jalrt-gen-model: --%s needs a positive number, not '%s'\n",
+					options[opt - OPT_DIM].name, optarg);
 				bad = 1;
 			} else if (opt == OPT_THETA) {
 				config.rope_theta = v;
-			} else {
+			} else if (opt == OPT_EPS) {
 				config.rms_eps = v;
+			} else if (opt == OPT_FACTOR) {
+				config.rope_factor = v;
+			} else if (opt == OPT_LOW) {
+				config.rope_low_freq_factor = v;
+			} else {
+				config.rope_high_freq_factor = v;
 			}
+			hyper |= opt != OPT_THETA && opt != OPT_EPS;
 			break;
 		}
+		case OPT_ORIG:
+			bad |= parse_int("--rope-orig-ctx", optarg, &config.rope_orig_ctx);
+			hyper = true;
+			break;
+		case OPT_ARCH:
+			if (!strcmp(optarg, "llama")) {
+				config.arch = LLM_ARCH_LLAMA;
+			} else if (!strcmp(optarg, "qwen2")) {
+				config.arch = LLM_ARCH_QWEN2;
+			} else {
+				fprintf(stderr, "jalrt-gen-model: --arch is llama or qwen2, not '%s'\n",
+					optarg);
+				bad = 1;
+			}
+			hyper = true;
+			break;
+		case OPT_SCALING:
+			if (!strcmp(optarg, "none")) {
+				config.rope_scaling = LLM_ROPE_SCALING_NONE;
+			} else if (!strcmp(optarg, "linear")) {
+				config.rope_scaling = LLM_ROPE_SCALING_LINEAR;
+			} else if (!strcmp(optarg, "llama3")) {
+				config.rope_scaling = LLM_ROPE_SCALING_LLAMA3;
+			} else {
+				fprintf(stderr, "jalrt-gen-model: --rope-scaling is none, linear or llama3, not '%s'\n",
+					optarg);
+				bad = 1;
+			}
+			hyper = true;
+			break;
 		case OPT_FORMAT:
 			format = optarg;
 			if (strcmp(format, "bin") && strcmp(format, "gguf")) {
@@ -209,8 +263,19 @@ int main(int argc, char **argv)
 	gguf = format ? !strcmp(format, "gguf") :
 	       strlen(output ? output : "") > 5 && !strcmp(output + strlen(output) - 5, ".gguf");
 	if (!bad && !gguf && (tokenizer || gopts.type != GGML_TYPE_F32 ||
-			      config.rope_theta || config.rms_eps)) {
-		fprintf(stderr, "jalrt-gen-model: --tokenizer, --type, --rope-theta and --rms-eps are for GGUF output\n");
+			      config.rope_theta || config.rms_eps || hyper)) {
+		fprintf(stderr, "jalrt-gen-model: --tokenizer, --type, --rope-*, --rms-eps and --arch are for GGUF output\n");
+		bad = 1;
+	}
+	if (!bad && hyper && from) {
+		fprintf(stderr, "jalrt-gen-model: --arch and --rope-* describe a generated model, not --from\n");
+		bad = 1;
+	}
+	/* llama3 without a factor: Llama 3.1's */
+	if (config.rope_scaling == LLM_ROPE_SCALING_LLAMA3 && !config.rope_factor)
+		config.rope_factor = 8.0f;
+	if (!bad && config.rope_scaling == LLM_ROPE_SCALING_LINEAR && !config.rope_factor) {
+		fprintf(stderr, "jalrt-gen-model: --rope-scaling linear needs --rope-factor\n");
 		bad = 1;
 	}
 	if (bad) {
@@ -232,8 +297,12 @@ int main(int argc, char **argv)
 			return 1;
 		}
 		config = ckpt->config;
-		printf("%s: GGUF %s, dim %d, hidden %d, %d layers, %d heads, %d kv heads, vocab %d, seq %d, %s classifier, %s%s\n",
-		       output, gguf_type_name(gopts.type), config.dim, config.hidden_dim,
+		printf("%s: GGUF %s%s%s, dim %d, hidden %d, %d layers, %d heads, %d kv heads, vocab %d, seq %d, %s classifier, %s%s\n",
+		       output, config.arch == LLM_ARCH_QWEN2 ? "qwen2 " : "",
+		       gguf_type_name(gopts.type),
+		       config.rope_scaling == LLM_ROPE_SCALING_LLAMA3 ? " llama3 RoPE" :
+		       config.rope_scaling == LLM_ROPE_SCALING_LINEAR ? " linear RoPE" : "",
+		       config.dim, config.hidden_dim,
 		       config.n_layers, config.n_heads, config.n_kv_heads, config.vocab_size,
 		       config.seq_len, config.shared_classifier ? "shared" : "separate",
 		       from ? "from " : "random", from ? from : "");

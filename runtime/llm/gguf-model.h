@@ -31,12 +31,23 @@
  * the permutations compose to the identity and that a .bin and its GGUF
  * give the same tokens).
  *
- * Hyperparameters: llama.context_length, .embedding_length, .block_count,
- * .feed_forward_length, .attention.head_count (required);
- * .attention.head_count_kv (default head_count), .rope.freq_base (10000),
- * .attention.layer_norm_rms_epsilon (1e-5), .rope.dimension_count (must
- * be the head size if present). RoPE scaling and per-frequency factors
- * (rope_freqs.weight) are refused, as are bias tensors.
+ * Architectures (general.architecture): llama, and qwen2, whose layers
+ * add blk.N.attn_q.bias { dim }, attn_k.bias and attn_v.bias { kv_dim }
+ * (llm_weights.bq, .bk, .bv); any other architecture is refused by name,
+ * as are bias tensors of a llama file and attn_output.bias.
+ *
+ * Hyperparameters, under the architecture's prefix (llama.*, qwen2.*):
+ * .context_length, .embedding_length, .block_count, .feed_forward_length,
+ * .attention.head_count (required); .attention.head_count_kv (default
+ * head_count), .rope.freq_base (10000), .attention.layer_norm_rms_epsilon
+ * (1e-5), .rope.dimension_count (must be the head size if present); the
+ * classifier is tied when output.weight is absent. RoPE scaling:
+ * .rope.scaling.type none, linear (.rope.scaling.factor) or llama3 (the
+ * factor, .rope.scaling.low_freq_factor, .high_freq_factor,
+ * .original_context_length; Llama 3.1's 1, 4, 8192 when absent), and
+ * llama.cpp's per-frequency divisors rope_freqs.weight { head_size / 2 }:
+ * they become ckpt->rope_freqs (llm_rope_freqs()). Another scaling type
+ * is refused by name.
  */
 #ifndef JAL_LLM_GGUF_MODEL_H
 #define JAL_LLM_GGUF_MODEL_H
@@ -100,7 +111,8 @@ const float *llm_gguf_tensor_f32(const struct gguf_tensor *t, float **owned);
  * @buf: out, at least 48 bytes.
  * @what: "token_embd", "attn_norm", "attn_q", "attn_k", "attn_v",
  *	"attn_output", "ffn_norm", "ffn_gate", "ffn_down", "ffn_up",
- *	"output_norm" or "output".
+ *	"output_norm" or "output" (".weight" is appended), or a name with
+ *	its suffix ("attn_q.bias").
  * @layer: for the blk.N tensors, else ignored (pass -1).
  * Return: @buf.
  */

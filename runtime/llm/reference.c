@@ -68,6 +68,8 @@ struct llm_ref {
 	float *q;		/* query (dim) */
 	float *att;		/* attention weights (n_heads x seq_len) */
 	float *logits;		/* (vocab_size) */
+	/* The model's scaled frequencies (head_size / 2), or NULL: theta's. */
+	const float *rope_freqs;
 	/* RoPE rotation of the current position (head_size / 2 each). */
 	float *rope_cos;
 	float *rope_sin;
@@ -473,6 +475,11 @@ int llm_ref_create(const struct llm_checkpoint *ckpt, struct llm_ref **ref_out)
 		return llm_set_error(-ENOMEM, "out of memory for the run state");
 	ref->config = *c;
 	ref->w = ckpt->weights;
+	ref->rope_freqs = ckpt->rope_freqs;
+	if (c->arch == LLM_ARCH_QWEN2 && (!ref->w.bq || !ref->w.bk || !ref->w.bv)) {
+		free(ref);
+		return llm_set_error(-EINVAL, "a qwen2 model without its Q, K and V biases");
+	}
 	ref->x = llm_alloc_floats(1, 1, (size_t)c->dim);
 	ref->xb = llm_alloc_floats(1, 1, (size_t)c->dim);
 	ref->xb2 = llm_alloc_floats(1, 1, (size_t)c->dim);
@@ -571,7 +578,9 @@ static void llm_rope_angles(struct llm_ref *ref, int pos)
 	float theta = ref->config.rope_theta;	/* the model's base (10000: run.c's) */
 
 	for (i = 0; i < head_size; i += 2) {
-		float freq = 1.0f / powf(theta, i / (float)head_size);
+		/* scaled RoPE: the table the chip's ROPE_FREQS gets too */
+		float freq = ref->rope_freqs ? ref->rope_freqs[i / 2] :
+			     1.0f / powf(theta, i / (float)head_size);
 		float val = pos * freq;
 
 		ref->rope_cos[i / 2] = cosf(val);
@@ -660,6 +669,13 @@ int llm_ref_forward(struct llm_ref *ref, int token, int pos, float **logits)
 		llm_matvec(ref, ref->q, &ref->mat[LLM_MAT_WQ], l, ref->xb);
 		llm_matvec(ref, k, &ref->mat[LLM_MAT_WK], l, ref->xb);
 		llm_matvec(ref, v, &ref->mat[LLM_MAT_WV], l, ref->xb);
+		/* qwen2: the projections' biases, before RoPE */
+		for (i = 0; w->bq && i < dim; i++)
+			ref->q[i] += w->bq[l * dim + i];
+		for (i = 0; w->bk && i < kv_dim; i++) {
+			k[i] += w->bk[l * kv_dim + i];
+			v[i] += w->bv[l * kv_dim + i];
+		}
 		llm_rope_apply(ref, ref->q, c->n_heads);
 		llm_rope_apply(ref, k, c->n_kv_heads);
 		/* A bf16 cache keeps the rounded values; attention reads those. */

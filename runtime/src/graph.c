@@ -1034,6 +1034,28 @@ JALRT_API int jalrt_op_rope(struct jalrt_program *p, struct jalrt_ref d, struct 
 					  JALRT_DIM(head_size), pos, theta));
 }
 
+JALRT_API int jalrt_op_rope_freqs(struct jalrt_program *p, struct jalrt_ref d,
+				  struct jalrt_ref a, struct jalrt_ref freqs, uint32_t n,
+				  uint32_t head_size, struct jalrt_dim pos)
+{
+	const struct jalrt_ref refs[] = { d, a };
+	int ret = op_begin(p, __func__);
+
+	if (!ret)
+		ret = check_dim(p, __func__, "position", pos);
+	if (!ret)
+		ret = check_ref(p, __func__, "freqs", &freqs, head_size / 2, M_F32);
+	if (!ret)
+		ret = bind_f32(p, __func__, n, 2, dab_names, refs);
+	if (!ret)
+		ret = emit_addr(p, 2, &freqs, 0);
+	if (ret)
+		return ret;
+	return emit_done(p, jalrt_kb_rope_freqs(p->kb, SCRATCH_FIRST, SCRATCH_FIRST + 1,
+						SCRATCH_FIRST + 2, JALRT_DIM(n),
+						JALRT_DIM(head_size), pos));
+}
+
 JALRT_API int jalrt_op_attention(struct jalrt_program *p, struct jalrt_ref out,
 				 struct jalrt_ref q, struct jalrt_ref k_cache,
 				 struct jalrt_ref v_cache, uint32_t n_heads, uint32_t head_size,

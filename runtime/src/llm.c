@@ -235,6 +235,10 @@ static int declare_tensors(struct jalrt_llm *m)
 	if (!ret)
 		ret = add_weight(m, "rms_final", -1, JALRT_DTYPE_F32, 1, dim,
 				 file ? NULL : w->rms_final, "output_norm", &m->rms_final);
+	/* computed at load from the file's scaling, not a tensor of it */
+	if (!ret && m->ckpt->rope_freqs)
+		ret = add_tensor(m, "rope_freqs", -1, JALRT_DTYPE_F32, 1, (uint32_t)c->head_size / 2,
+				 m->ckpt->rope_freqs, 0, &m->rope_freqs);
 	for (l = 0; !ret && l < c->n_layers; l++) {
 		struct llm_layer *ly = &m->layers[l];
 		size_t dd = (size_t)dim * dim, kd = (size_t)kvd * dim, hd = (size_t)hid * dim;
@@ -250,6 +254,15 @@ static int declare_tensors(struct jalrt_llm *m)
 		if (!ret)
 			ret = add_weight(m, "wv", l, matrix_dtype(m, dim, true), kvd, dim,
 					 file ? NULL : w->wv + l * kd, "attn_v", &ly->wv);
+		if (!ret && c->arch == LLM_ARCH_QWEN2)
+			ret = add_weight(m, "bq", l, JALRT_DTYPE_F32, 1, dim,
+					 file ? NULL : w->bq + (size_t)l * dim, "attn_q.bias", &ly->bq);
+		if (!ret && c->arch == LLM_ARCH_QWEN2)
+			ret = add_weight(m, "bk", l, JALRT_DTYPE_F32, 1, kvd,
+					 file ? NULL : w->bk + (size_t)l * kvd, "attn_k.bias", &ly->bk);
+		if (!ret && c->arch == LLM_ARCH_QWEN2)
+			ret = add_weight(m, "bv", l, JALRT_DTYPE_F32, 1, kvd,
+					 file ? NULL : w->bv + (size_t)l * kvd, "attn_v.bias", &ly->bv);
 		if (!ret)
 			ret = add_weight(m, "wo", l, matrix_dtype(m, dim, true), dim, dim,
 					 file ? NULL : w->wo + l * dd, "attn_output", &ly->wo);
@@ -508,9 +521,22 @@ static int emit_layer(struct jalrt_llm *m, struct jalrt_program *p, const struct
 	matvec(m, p, q, ly->wq, xb, c->dim);
 	matvec(m, p, k_row, ly->wk, xb, c->dim);
 	matvec(m, p, v_row, ly->wv, xb, c->dim);
-	jalrt_op_rope(p, q, q, c->dim, c->head_size, JALRT_DIM_REG(A_POS), c->rope_theta);
-	jalrt_op_rope(p, k_row, k_row, c->kv_dim, c->head_size, JALRT_DIM_REG(A_POS),
-		      c->rope_theta);
+	if (ly->bq) {
+		/* qwen2: the projections' biases, before RoPE */
+		jalrt_op_vadd(p, q, q, JALRT_REF(ly->bq), c->dim);
+		jalrt_op_vadd(p, k_row, k_row, JALRT_REF(ly->bk), c->kv_dim);
+		jalrt_op_vadd(p, v_row, v_row, JALRT_REF(ly->bv), c->kv_dim);
+	}
+	if (m->rope_freqs) {
+		jalrt_op_rope_freqs(p, q, q, JALRT_REF(m->rope_freqs), c->dim, c->head_size,
+				    JALRT_DIM_REG(A_POS));
+		jalrt_op_rope_freqs(p, k_row, k_row, JALRT_REF(m->rope_freqs), c->kv_dim,
+				    c->head_size, JALRT_DIM_REG(A_POS));
+	} else {
+		jalrt_op_rope(p, q, q, c->dim, c->head_size, JALRT_DIM_REG(A_POS), c->rope_theta);
+		jalrt_op_rope(p, k_row, k_row, c->kv_dim, c->head_size, JALRT_DIM_REG(A_POS),
+			      c->rope_theta);
+	}
 	jalrt_op_attention(p, xb, q, JALRT_REF(ly->kc), JALRT_REF(ly->vc), c->n_heads,
 			   c->head_size, c->n_kv_heads, JALRT_DIM_REG(pos1));
 	matvec(m, p, JALRT_REF(m->xb2), ly->wo, xb, c->dim);

@@ -392,8 +392,35 @@ static void emit_rope(struct bprog *bp, uint64_t a, uint32_t n)
 
 	li_act(bp, bp->t[0], a);
 	li_io(bp, bp->t[2], bp->b->o.positions);
+	if (bp->b->m->rope_freqs) {
+		/* scaled RoPE: llm.c's frequency table */
+		jalrt_kb_li(bp->kb, bp->t[3], jalrt_tensor_va(bp->b->m->rope_freqs));
+		jalrt_kb_rope_rows_freqs(bp->kb, bp->t[0], bp->t[0], bp->t[2], bp->t[3],
+					 JALRT_DIM(n), JALRT_DIM(c->head_size), &rows);
+		return;
+	}
 	jalrt_kb_rope_rows(bp->kb, bp->t[0], bp->t[0], bp->t[2], JALRT_DIM(n),
 			   JALRT_DIM(c->head_size), c->rope_theta, &rows);
+}
+
+/*
+ * Rows at @a (@n floats each, dense) += @bias, every row: llm.c's VADD
+ * per row, in a loop over the B rows (VADD has no row form, and a loop
+ * of a few scalar instructions a row costs next to nothing).
+ */
+static void emit_bias_rows(struct bprog *bp, uint64_t a, struct jalrt_tensor *bias, uint32_t n)
+{
+	uint32_t label = 0;
+
+	li_act(bp, bp->t[0], a);
+	jalrt_kb_li(bp->kb, bp->t[1], jalrt_tensor_va(bias));
+	jalrt_kb_li(bp->kb, bp->t[2], 0);
+	jalrt_kb_new_label(bp->kb, &label);
+	jalrt_kb_bind(bp->kb, label);
+	jalrt_kb_vadd(bp->kb, bp->t[0], bp->t[0], bp->t[1], JALRT_DIM(n));
+	jalrt_kb_addi(bp->kb, bp->t[0], bp->t[0], (uint64_t)n * 4);
+	jalrt_kb_addi(bp->kb, bp->t[2], bp->t[2], 1);
+	jalrt_kb_bltu(bp->kb, bp->t[2], BA_ROWS, label);
 }
 
 /* The pools of layer @l and the block tables, in t[3..5]. */
@@ -456,6 +483,11 @@ static void emit_layer(struct bprog *bp, int l)
 	emit_matmul(bp, a->q, ly->wq, dim, dim, a->xb, BA_ROWS);
 	emit_matmul(bp, a->k, ly->wk, kvd, dim, a->xb, BA_ROWS);
 	emit_matmul(bp, a->v, ly->wv, kvd, dim, a->xb, BA_ROWS);
+	if (ly->bq) {
+		emit_bias_rows(bp, a->q, ly->bq, dim);
+		emit_bias_rows(bp, a->k, ly->bk, kvd);
+		emit_bias_rows(bp, a->v, ly->bv, kvd);
+	}
 	emit_rope(bp, a->q, dim);
 	emit_rope(bp, a->k, kvd);
 	emit_attention(bp, l);

@@ -19,6 +19,7 @@
 
 struct llm_layer {
 	struct jalrt_tensor *rms_att, *wq, *wk, *wv, *wo, *rms_ffn, *w1, *w2, *w3;
+	struct jalrt_tensor *bq, *bk, *bv;	/* qwen2's biases, else NULL */
 	struct jalrt_tensor *kc, *vc;
 };
 
@@ -40,6 +41,8 @@ struct jalrt_llm {
 	uint64_t weight_bytes;
 
 	struct jalrt_tensor *emb, *wcls, *rms_final;
+	/* scaled RoPE: head_size / 2 rotation frequencies, else NULL */
+	struct jalrt_tensor *rope_freqs;
 	struct llm_layer *layers;
 	struct jalrt_tensor *x, *xb, *xb2, *q, *hb, *hb2, *logits;
 	/* host-visible I/O */
