@@ -78,10 +78,12 @@ struct jalrt_llm_options {
 /**
  * jalrt_llm_load() - load a model onto a device
  * @dev: device; needs JAL_CAP_LLM.
- * @checkpoint: llama2.c model file, or a GGUF file of a llama model
- *	(llama.cpp's format, recognised by its magic; Documentation/runtime.rst
- *	"Model files"): hyperparameters (RoPE base, RMS epsilon, heads, KV
- *	heads, context, tied classifier) from its metadata; F32, F16, BF16,
+ * @checkpoint: llama2.c model file, or a GGUF file of a llama or qwen2
+ *	model (llama.cpp's format, recognised by its magic;
+ *	Documentation/runtime.rst "Model files"): hyperparameters (RoPE base,
+ *	RMS epsilon, heads, KV heads, context, tied classifier, RoPE scaling:
+ *	linear, llama3 or rope_freqs.weight, run by ROPE with a frequency
+ *	table) from its metadata; qwen2's Q, K, V biases added on the chip; F32, F16, BF16,
  *	Q8_0, Q4_0, Q4_K and Q6_K tensors, converted to @opts' precision;
  *	at INT8, Q8_0 tensors are used as they are (groups of 32, the file's
  *	scales).

@@ -4,9 +4,13 @@
  * and the generation loop of llama2.c's run.c, structured exactly like it
  * so that the chip's results can be checked against it.
  *
- * Numerics: every step is run.c's (rmsnorm with eps 1e-5, RoPE with
- * theta 10000 per head on q and k, grouped KV heads, softmax attention,
- * SwiGLU, final rmsnorm, classifier), with one deliberate difference: dot
+ * Numerics: every step is run.c's (rmsnorm with the model's eps, RoPE
+ * with its theta per head on q and k: 1e-5 and 10000 for llama2.c files,
+ * a GGUF file's own; grouped KV heads, softmax attention, SwiGLU, final
+ * rmsnorm, classifier). A GGUF model may add qwen2's Q, K and V biases
+ * (after the projections, before RoPE) and scaled RoPE (the checkpoint's
+ * rope_freqs table instead of theta's frequencies, as the chip's ROPE
+ * with JAL_INSN_F_ROPE_FREQS). There is one deliberate difference: dot
  * products over more than LLM_REF_DOT_LANES elements (the matrix-vector
  * products and attention scores) accumulate in LLM_REF_DOT_LANES
  * interleaved partial sums, added up in lane order at the end, instead of
