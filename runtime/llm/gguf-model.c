@@ -543,6 +543,7 @@ int llm_tokenizer_from_gguf(const struct gguf_file *g, int vocab_size,
 	const struct gguf_kv *merges = gguf_find_kv(g, "tokenizer.ggml.merges");
 	struct llm_vocab_desc d = { 0 };
 	struct gguf_str model, pre;
+	bool add_bos = true;
 	float *sc = NULL;
 	int32_t *ty = NULL;
 	const char **mptrs = NULL, **tptrs = NULL;
@@ -589,6 +590,10 @@ int llm_tokenizer_from_gguf(const struct gguf_file *g, int vocab_size,
 		      types->count != n))
 		return llm_set_error(-EINVAL,
 				     "GGUF vocabulary: tokenizer.ggml.token_type is not %" PRIu64 " int32", n);
+	ret = gguf_get_bool(g, "tokenizer.ggml.add_bos_token", &add_bos);
+	if (ret && ret != -ENOENT)
+		return ret;
+	d.no_bos = !ret && !add_bos;
 	ret = gm_special_id(g, "tokenizer.ggml.bos_token_id", &d.bos) ||
 	      gm_special_id(g, "tokenizer.ggml.eos_token_id", &d.eos) ||
 	      gm_special_id(g, "tokenizer.ggml.eot_token_id", &d.eot) ? -EINVAL : 0;

@@ -43,6 +43,7 @@ struct llm_tokenizer {
 	enum llm_tokenizer_kind kind;
 	enum llm_pretokenizer pre;
 	int bos, eos, eot;
+	bool no_bos;			/* add_bos_token false: LLM_ENCODE_BOS adds none */
 	uint8_t *types;			/* enum llm_token_type each, or NULL */
 	/* Control and user-defined ids, longest string first, for LLM_ENCODE_SPECIAL. */
 	int *specials;
@@ -942,7 +943,7 @@ int llm_tokenizer_encode_flags(const struct llm_tokenizer *tok, const char *text
 	if (!work)
 		goto nomem;
 
-	if (flags & LLM_ENCODE_BOS) {
+	if ((flags & LLM_ENCODE_BOS) && !tok->no_bos) {
 		if (tok->bos < 0) {
 			ret = llm_set_error(-EINVAL, "the vocabulary has no BOS token");
 			goto out;
@@ -1090,6 +1091,7 @@ static int llm_tokenizer_finish(struct llm_tokenizer *tok, const struct llm_voca
 	if (d->eos >= 0 || tok->kind == LLM_TOKENIZER_BPE)
 		tok->eos = d->eos;
 	tok->eot = d->eot;
+	tok->no_bos = d->no_bos;
 	if (!d->types)
 		return 0;
 	tok->types = malloc((size_t)tok->vocab_size);

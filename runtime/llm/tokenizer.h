@@ -66,6 +66,8 @@ enum llm_token_type {
  * @types: enum llm_token_type of each, or NULL (all normal).
  * @n_merges, @merges, @merge_lens: BPE: "LEFT RIGHT" strings, best first.
  * @bos, @eos, @eot: special ids, -1 for none (SPM: -1 means 1 and 2).
+ * @no_bos: tokenizer.ggml.add_bos_token is false (Qwen2): LLM_ENCODE_BOS
+ *	adds nothing.
  */
 struct llm_vocab_desc {
 	enum llm_tokenizer_kind kind;
@@ -79,6 +81,7 @@ struct llm_vocab_desc {
 	const char *const *merges;
 	const size_t *merge_lens;
 	int bos, eos, eot;
+	bool no_bos;
 };
 
 /**
@@ -196,7 +199,8 @@ int llm_tokenizer_encode(const struct llm_tokenizer *tok, const char *text, bool
 			 bool eos, int *tokens, size_t max_tokens);
 
 /* llm_tokenizer_encode_flags() flags */
-#define LLM_ENCODE_BOS		(1u << 0)	/* start with BOS */
+/* Start with BOS, if the vocabulary's model wants one (add_bos_token). */
+#define LLM_ENCODE_BOS		(1u << 0)
 #define LLM_ENCODE_EOS		(1u << 1)	/* end with EOS */
 /*
  * Control and user-defined tokens spelled out in the text ("<|eot_id|>",
