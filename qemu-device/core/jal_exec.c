@@ -229,7 +229,8 @@ bool jal_exec_share(struct jal_exec *ex, uint64_t macs)
 			 JAL_FLD_TARGET)
 #define DT_F32		JAL_DTYPES(JAL_DTYPE_F32)
 #define DT_WEIGHTS	(JAL_DTYPES(JAL_DTYPE_F32) | JAL_DTYPES(JAL_DTYPE_BF16) | \
-			 JAL_DTYPES(JAL_DTYPE_Q8) | JAL_DTYPES(JAL_DTYPE_S24))
+			 JAL_DTYPES(JAL_DTYPE_Q8) | JAL_DTYPES(JAL_DTYPE_S24) | \
+			 JAL_DTYPES(JAL_DTYPE_Q4))
 #define DT_TABLE	(JAL_DTYPES(JAL_DTYPE_F32) | JAL_DTYPES(JAL_DTYPE_BF16) | \
 			 JAL_DTYPES(JAL_DTYPE_Q8))
 /* The paged ops' dtype is that of their KV pools. */

@@ -19,7 +19,8 @@
  *   in the other two of every group of four).
  * - Q8X sums exact integer dot products per group and accumulates the
  *   groups' ((float)sum * weight scale) * x scale like columns: group g
- *   into lane g % 8.
+ *   into lane g % 8. Q4 does the same with its 4-bit weights (groups of
+ *   32, x quantized as Q8X quantizes it).
  *
  * The same source (jal_kern_impl.h) is compiled for the baseline ISA and,
  * on x86-64, for AVX2 and AVX-512; jal_kernels_select() picks the best the
@@ -100,6 +101,17 @@ struct jal_kernels {
 		       const float *ws, size_t group, const int8_t *q,
 		       const float *xs, const int32_t *bias, size_t rows,
 		       size_t nx, size_t k);
+	/*
+	 * Q4 (JAL_DTYPE_Q4) for nx rows of X: d[n * dpitch + m] for W row m
+	 * at w + m * pitch bytes (k / 2 bytes, group g's 16 at 16 g: byte j
+	 * holds column j in its low nibble and j + 16 in its high one, each
+	 * as w + 8), its scales at ws + m * (k / 32); q, xs and bias as for
+	 * mm_q8x with groups of 32 (the kernels' offset is the nibbles' 8:
+	 * bias / 16). The same bits for any nx and rows (MATVEC is nx = 1).
+	 */
+	void (*mm_q4)(float *d, size_t dpitch, const uint8_t *w, size_t pitch,
+		      const float *ws, const int8_t *q, const float *xs,
+		      const int32_t *bias, size_t rows, size_t nx, size_t k);
 	/*
 	 * x (k values, k a multiple of group) to Q8X's q, xs and bias as
 	 * JAL_INSN_F_Q8X defines it (llama2.c's runq.c quantize()): per

@@ -803,6 +803,52 @@ static void JAL_K(mm_q8x)(float *d, size_t dp, const int8_t *w, size_t pitch,
 	}
 }
 
+/*
+ * Q4: one row, a group at a time, the plain definition (byte i of a
+ * group: column i in bits 3..0, column i + 16 in bits 7..4, each + 8).
+ */
+JAL_AI float jal_q4_row(const uint8_t *w, const float *ws, const int8_t *q,
+			const float *xs, size_t k)
+{
+	float lanes[8] = { 0 };
+	size_t g, i;
+
+	for (g = 0; g < k / 32; g++) {
+		const uint8_t *b = w + g * 16;
+		const int8_t *qg = q + g * 32;
+		int32_t sum = 0;
+
+		for (i = 0; i < 16; i++)
+			sum += ((int32_t)(b[i] & 15) - 8) * qg[i] +
+			       ((int32_t)(b[i] >> 4) - 8) * qg[i + 16];
+		lanes[g % 8] += ((float)sum * ws[g]) * xs[g];
+	}
+	return l_tree(l_ld(lanes));
+}
+
+static void JAL_K(mm_q4)(float *d, size_t dp, const uint8_t *w, size_t pitch,
+			 const float *ws, const int8_t *q, const float *xs,
+			 const int32_t *bias, size_t rows, size_t nx, size_t k)
+{
+	size_t ng = k / 32, i, j, m, sub;
+
+#if JAL_K_ZMV
+	if (rows) {
+		jal_zmm_q4_all(d, dp, w, pitch, ws, q, xs, bias, rows, nx, k);
+		return;
+	}
+#endif
+	(void)bias;	/* the plain loop subtracts 8 from each weight */
+	/* A few rows of W at a time for every row of X, while they are in the cache. */
+	for (i = 0; i < rows; i += sub) {
+		sub = JAL_KMIN(rows - i, (size_t)JAL_MM_Q8X_SUB_ROWS);
+		for (j = 0; j < nx; j++)
+			for (m = i; m < i + sub; m++)
+				d[j * dp + m] = jal_q4_row(w + m * pitch, ws + m * ng,
+							   q + j * k, xs + j * ng, k);
+	}
+}
+
 /* Q8X's quantizer, a value at a time. */
 JAL_AI void jal_q8x_quantize(int8_t *q, float *xs, int32_t *bias,
 			     const float *x, size_t k, size_t group)
@@ -1134,6 +1180,7 @@ const struct jal_kernels JAL_K(jal_kernels) = {
 	.mv_q8x = JAL_K(mv_q8x),
 	.q8x_quantize = JAL_K(q8x_quantize),
 	.mm_q8x = JAL_K(mm_q8x),
+	.mm_q4 = JAL_K(mm_q4),
 	.mm_f32 = JAL_K(mm_f32),
 	.dec_bf16 = JAL_K(dec_bf16),
 	.dec_q8 = JAL_K(dec_q8),

@@ -525,19 +525,33 @@ JAL_AI __m512i jal_zmv_hadd128(__m512i a, __m512i b)
  * Row @r of a panel: the offset quads of @span bytes from @off (@span a
  * multiple of 64, summed by chaining the multiply-adds), or of @n < 64
  * bytes if @n. Rows past @last repeat row @last: a panel of fewer than
- * sixteen rows reads only its own.
+ * sixteen rows reads only its own. @q4: Q4 weights, @off and @n in
+ * columns, @span 64: the row's 32 bytes (two groups) become its 64
+ * nibbles in column order (each group's low nibbles, then its high
+ * ones), unsigned already.
  */
 JAL_AI __m512i jal_zmv_panel_row(const int8_t *w, size_t pitch, size_t r,
 				 size_t last, const int8_t *q, size_t off,
-				 size_t span, size_t n)
+				 size_t span, size_t n, bool q4)
 {
 	const __m512i offset = _mm512_set1_epi8((char)0x80);
-	const int8_t *wr = w + JAL_KMIN(r, last) * pitch + off;
+	const int8_t *wr = w + JAL_KMIN(r, last) * pitch + (q4 ? off / 2 : off);
 	__m512i acc = _mm512_setzero_si512(), wv;
 	size_t i;
 
 	if (pitch <= JAL_ZMV_PREFETCH_PITCH)
 		__builtin_prefetch(wr + 32 * pitch);
+	if (q4) {
+		__m256i v = n ? _mm256_maskz_loadu_epi8((__mmask32)((1u << (n / 2)) - 1), wr) :
+			    _mm256_loadu_si256((const __m256i *)wr);
+
+		/* (lo, hi, lo >> 4, hi >> 4) to (lo, lo >> 4, hi, hi >> 4): columns 0..63. */
+		wv = _mm512_inserti64x4(_mm512_castsi256_si512(v), _mm256_srli_epi16(v, 4), 1);
+		wv = _mm512_and_si512(_mm512_shuffle_i32x4(wv, wv, 0xd8), _mm512_set1_epi8(15));
+		return _mm512_dpbusd_epi32(acc, wv, n ? _mm512_maskz_loadu_epi8((1ull << n) - 1,
+										  q + off) :
+					   _mm512_loadu_si512(q + off));
+	}
 	if (n) {
 		/* q's bytes past n are masked to 0, so are their products. */
 		wv = _mm512_maskz_loadu_epi8((1ull << n) - 1, wr);
@@ -562,9 +576,9 @@ JAL_AI __m512i jal_zmv_panel_row(const int8_t *w, size_t pitch, size_t r,
 JAL_AI void jal_zmv_panel_blocks(__m512i *b0, __m512i *b1, __m512i *b2,
 				 __m512i *b3, const int8_t *w, size_t pitch,
 				 size_t last, const int8_t *q, size_t off,
-				 size_t span, size_t n)
+				 size_t span, size_t n, bool q4)
 {
-#define JAL_ZMV_ROW(r)	jal_zmv_panel_row(w, pitch, r, last, q, off, span, n)
+#define JAL_ZMV_ROW(r)	jal_zmv_panel_row(w, pitch, r, last, q, off, span, n, q4)
 #define JAL_ZMV_BLOCKS(j)						\
 	jal_zmv_hadd(jal_zmv_hadd(JAL_ZMV_ROW(4 * (j)), JAL_ZMV_ROW(4 * (j) + 1)), \
 		     jal_zmv_hadd(JAL_ZMV_ROW(4 * (j) + 2), JAL_ZMV_ROW(4 * (j) + 3)))
@@ -585,6 +599,7 @@ struct jal_zmv_panel {
 	const float *ws;	/* row 0's group scales */
 	const float *xs;
 	const int32_t *bias;
+	bool q4;		/* Q4 weights: nibbles offset by 8, bias / 16 */
 };
 
 /* b0..b3 of jal_zmv_panel_blocks() for the span that starts with group g. */
@@ -594,7 +609,7 @@ JAL_AI void jal_zmv_panel_span(const struct jal_zmv_panel *p, size_t g,
 	size_t off = g * p->group;
 
 	jal_zmv_panel_blocks(b0, b1, b2, b3, p->w, p->pitch, p->last, p->q,
-			     off, p->span, p->k - off < 64 ? p->k - off : 0);
+			     off, p->span, p->k - off < 64 ? p->k - off : 0, p->q4);
 }
 
 /*
@@ -609,7 +624,7 @@ JAL_AI void jal_zmv_panel_group(const struct jal_zmv_panel *p, __m512 *acc,
 
 	if (g >= p->ng)
 		return;
-	sums = _mm512_sub_epi32(sums, _mm512_set1_epi32(p->bias[g]));
+	sums = _mm512_sub_epi32(sums, _mm512_set1_epi32(p->q4 ? p->bias[g] >> 4 : p->bias[g]));
 	t = _mm512_mul_ps(_mm512_cvtepi32_ps(sums), ws);
 	*acc = _mm512_add_ps(*acc, _mm512_mul_ps(t, _mm512_set1_ps(p->xs[g])));
 }
@@ -733,12 +748,12 @@ JAL_AI void jal_zmv_panel_64(const struct jal_zmv_panel *p, size_t g,
 JAL_AI void jal_zmv_q8x_panel(float *out, const int8_t *w, size_t pitch,
 			      const float *ws, size_t group, const int8_t *q,
 			      const float *xs, const int32_t *bias,
-			      size_t last, size_t k)
+			      size_t last, size_t k, bool q4)
 {
 	struct jal_zmv_panel p = {
 		.w = w, .pitch = pitch, .last = last, .q = q, .group = group,
 		.span = JAL_KMAX(group, (size_t)64), .k = k, .ng = k / group,
-		.ws = ws, .xs = xs, .bias = bias,
+		.ws = ws, .xs = xs, .bias = bias, .q4 = q4,
 	};
 	__m512 a0 = _mm512_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
 	__m512 a4 = a0, a5 = a0, a6 = a0, a7 = a0;
@@ -787,13 +802,13 @@ static void name(float *out, const int8_t *w, size_t pitch,		\
 	if (rows < 16) {						\
 		if (rows)						\
 			jal_zmv_q8x_panel(out, w, pitch, ws, size, q, xs, \
-					  bias, rows - 1, k);		\
+					  bias, rows - 1, k, false);	\
 		return;							\
 	}								\
 	for (m = 0; m < rows; m += 16) {				\
 		m = JAL_KMIN(m, rows - 16);				\
 		jal_zmv_q8x_panel(out + m, w + m * pitch, pitch, ws + m * ng, \
-				  size, q, xs, bias, 15, k);		\
+				  size, q, xs, bias, 15, k, false);	\
 	}								\
 }
 
@@ -1076,16 +1091,56 @@ JAL_AI void jal_zmm_q8x_chunk(const struct jal_zmm_tile *t, const __m512i *wt,
 }
 
 /*
+ * Q4: the 64 columns from @c0 (32 bytes of each row, fewer at the end of
+ * a row), transposed in @wt: dwords 4b..4b + 3 hold the low nibbles of
+ * group b's bytes (its columns 0..15), dwords 8 + 4b.. the high ones
+ * (columns 16..31). The nibbles are w + 8, unsigned already, so the
+ * offset to take off is 8 times the group's sum of q: bias / 16.
+ */
+JAL_AI void jal_zmm_q4_chunk(const struct jal_zmm_tile *t, const __m512i *wt, size_t c0)
+{
+	size_t b, i, j, g;
+
+#pragma GCC unroll 2
+	for (b = 0; b < 2; b++) {
+		__m512 sv;
+
+		if (c0 + 32 * b >= t->k)
+			break;
+		g = c0 / 32 + b;
+		sv = _mm512_i32gather_ps(t->wsidx, t->ws + g, 4);
+		for (j = 0; j < t->nx; j++) {
+			const int8_t *qj = t->q + j * t->k + c0 + 32 * b;
+			__m512i a0 = _mm512_setzero_si512(), a1 = a0;
+
+#pragma GCC unroll 4
+			for (i = 0; i < 4; i++) {
+				a0 = _mm512_dpbusd_epi32(a0, wt[4 * b + i], jal_zmm_q4(qj + 4 * i));
+				a1 = _mm512_dpbusd_epi32(a1, wt[8 + 4 * b + i],
+							 jal_zmm_q4(qj + 16 + 4 * i));
+			}
+			a0 = _mm512_sub_epi32(_mm512_add_epi32(a0, a1),
+					      _mm512_set1_epi32(t->bias[j * t->ng + g] >> 4));
+			t->lanes[j][g % 8] = _mm512_add_ps(t->lanes[j][g % 8],
+				_mm512_mul_ps(_mm512_mul_ps(_mm512_cvtepi32_ps(a0), sv),
+					      _mm512_set1_ps(t->xs[j * t->ng + g])));
+		}
+	}
+}
+
+/*
  * Rows 0..last (at most 15) of W at @w times @nx <= JAL_ZMM_Q8X_NX rows
  * of X (q at @q, k bytes a row), into d[j * dp + r]. Rows past @last
- * repeat it and are not stored.
+ * repeat it and are not stored. @q4: W is Q4 (@pitch in bytes, groups
+ * of 32), else Q8X.
  */
 JAL_AI void jal_zmm_q8x_tile(float *d, size_t dp, const int8_t *w, size_t pitch,
 			     const float *ws, size_t last, const int8_t *q,
 			     const float *xs, const int32_t *bias, size_t nx,
-			     size_t k, size_t group, size_t gd)
+			     size_t k, size_t group, size_t gd, bool q4)
 {
 	const __m512i offset = _mm512_set1_epi8((char)0x80);
+	const __m512i nibble = _mm512_set1_epi8(15);
 	__m512 lanes[JAL_ZMM_Q8X_NX][8];
 	__m512i part[JAL_ZMM_Q8X_NX], wt[16];
 	struct jal_zmm_tile t = {
@@ -1105,6 +1160,26 @@ JAL_AI void jal_zmm_q8x_tile(float *d, size_t dp, const int8_t *w, size_t pitch,
 	for (c0 = 0; c0 < k; c0 += 64) {
 		size_t nd = JAL_KMIN((k - c0) / 4, (size_t)16);
 		__mmask64 take = nd == 16 ? ~0ull : (1ull << (4 * nd)) - 1;
+
+		if (q4) {
+			/* Each row's 32 bytes (16 for a last group alone): low nibbles, then high. */
+			__mmask32 half = k - c0 >= 64 ? ~0u : 0xffffu;
+
+#pragma GCC unroll 16
+			for (r = 0; r < 16; r++) {
+				const int8_t *row = w + JAL_KMIN(r, last) * pitch + c0 / 2;
+				__m256i v = _mm256_maskz_loadu_epi8(half, row);
+
+				if (!(c0 & 127))
+					__builtin_prefetch(w + (16 + r) * pitch + c0 / 2);
+				wt[r] = _mm512_and_si512(_mm512_inserti64x4(_mm512_castsi256_si512(v),
+									    _mm256_srli_epi16(v, 4), 1),
+							 nibble);
+			}
+			jal_zmm_transpose16(wt);
+			jal_zmm_q4_chunk(&t, wt, c0);
+			continue;
+		}
 
 		/*
 		 * Bytes past the row's end are never multiplied: their dwords
@@ -1142,7 +1217,7 @@ JAL_AI void jal_zmm_q8x_tile(float *d, size_t dp, const int8_t *w, size_t pitch,
 JAL_AI void jal_zmm_q8x_all(float *d, size_t dp, const int8_t *w, size_t pitch,
 			    const float *ws, size_t group, const int8_t *q,
 			    const float *xs, const int32_t *bias, size_t rows,
-			    size_t nx, size_t k, size_t gd)
+			    size_t nx, size_t k, size_t gd, bool q4)
 {
 	size_t ng = k / group, j0, nj, m;
 
@@ -1151,14 +1226,14 @@ JAL_AI void jal_zmm_q8x_all(float *d, size_t dp, const int8_t *w, size_t pitch,
 		if (rows < 16) {
 			jal_zmm_q8x_tile(d + j0 * dp, dp, w, pitch, ws, rows - 1,
 					 q + j0 * k, xs + j0 * ng, bias + j0 * ng, nj,
-					 k, group, gd);
+					 k, group, gd, q4);
 			continue;
 		}
 		for (m = 0; m < rows; m += 16) {
 			m = JAL_KMIN(m, rows - 16);
 			jal_zmm_q8x_tile(d + j0 * dp + m, dp, w + m * pitch, pitch,
 					 ws + m * ng, 15, q + j0 * k, xs + j0 * ng,
-					 bias + j0 * ng, nj, k, group, gd);
+					 bias + j0 * ng, nj, k, group, gd, q4);
 		}
 	}
 }
@@ -1172,7 +1247,7 @@ static void name(float *d, size_t dp, const int8_t *w, size_t pitch,	\
 {									\
 	if (rows)							\
 		jal_zmm_q8x_all(d, dp, w, pitch, ws, group, q, xs, bias,	\
-				rows, nx, k, gd);			\
+				rows, nx, k, gd, false);		\
 }
 
 JAL_ZMM_Q8X(jal_zmm_q8x_4, 1)
@@ -1181,3 +1256,31 @@ JAL_ZMM_Q8X(jal_zmm_q8x_16, 4)
 JAL_ZMM_Q8X(jal_zmm_q8x_32, 8)
 JAL_ZMM_Q8X(jal_zmm_q8x_64, 16)
 JAL_ZMM_Q8X(jal_zmm_q8x_wide, 0)
+
+/*
+ * Q4 (groups of 32): one row of X (MATVEC) in MATVEC's panels, whose
+ * reduction costs less than transposing tiles that serve one row only;
+ * several in tiles. Either gives the same bits.
+ */
+static void jal_zmm_q4_all(float *d, size_t dp, const uint8_t *w, size_t pitch,
+			   const float *ws, const int8_t *q, const float *xs,
+			   const int32_t *bias, size_t rows, size_t nx, size_t k)
+{
+	const int8_t *wb = (const int8_t *)w;
+	size_t m, ng = k / 32;
+
+	if (nx > 1) {
+		jal_zmm_q8x_all(d, dp, wb, pitch, ws, 32, q, xs, bias, rows, nx, k, 8,
+				true);
+		return;
+	}
+	if (rows < 16) {
+		jal_zmv_q8x_panel(d, wb, pitch, ws, 32, q, xs, bias, rows - 1, k, true);
+		return;
+	}
+	for (m = 0; m < rows; m += 16) {
+		m = JAL_KMIN(m, rows - 16);
+		jal_zmv_q8x_panel(d + m, wb + m * pitch, pitch, ws + m * ng, 32, q, xs,
+				  bias, 15, k, true);
+	}
+}

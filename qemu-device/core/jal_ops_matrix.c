@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
 /*
- * Jalapeño chip model: MATVEC and MATMUL for F32, BF16, Q8 and S24
+ * Jalapeño chip model: MATVEC and MATMUL for F32, BF16, Q8, S24 and Q4
  * weights.
  *
  * Both are one engine: D[n][m] = W[m] . X[n] for n < N rows of X (N = 1
@@ -47,8 +47,8 @@
 struct jal_weights {
 	unsigned int dtype;
 	uint64_t rows, cols;		/* M, K (logical columns) */
-	uint64_t group;			/* Q8 */
-	bool q8x;			/* Q8 MATVEC with x quantized too */
+	uint64_t group;			/* Q8, Q4 */
+	bool q8x;			/* x quantized: Q8 with JAL_INSN_F_Q8X, Q4 */
 	unsigned int esize;		/* bytes per stored element */
 	uint64_t rowlen;		/* stored elements per row */
 	uint64_t pitch;			/* elements between rows */
@@ -58,11 +58,11 @@ struct jal_weights {
 
 static const unsigned int jal_esize[JAL_DTYPE_COUNT] = {
 	[JAL_DTYPE_F32] = 4, [JAL_DTYPE_BF16] = 2, [JAL_DTYPE_Q8] = 1,
-	[JAL_DTYPE_S24] = 2,
+	[JAL_DTYPE_S24] = 2, [JAL_DTYPE_Q4] = 1,	/* Q4: bytes of two weights */
 };
 
 static const char *const jal_dtype_names[JAL_DTYPE_COUNT] = {
-	"F32", "BF16", "Q8", "S24",
+	"F32", "BF16", "Q8", "S24", "Q4",
 };
 
 /* Fields only some dtypes use must be zero for the others. */
@@ -70,7 +70,7 @@ static enum jal_status jal_check_weight_fields(struct jal_exec *ex,
 					       const struct jal_insn *in,
 					       unsigned int group_dim)
 {
-	if (in->dtype != JAL_DTYPE_Q8 &&
+	if (in->dtype != JAL_DTYPE_Q8 && in->dtype != JAL_DTYPE_Q4 &&
 	    (in->dim[group_dim] || (in->flags & JAL_INSN_F_DIM_REG(group_dim))))
 		return jal_exec_bad(ex, "dim[%u] (Q8 group size) is not used with %s",
 				    group_dim, jal_dtype_names[in->dtype]);
@@ -104,12 +104,27 @@ static enum jal_status jal_weights_shape(struct jal_exec *ex,
 	st = jal_exec_dim(ex, in, 0, &m->rows);
 	if (!st)
 		st = jal_exec_dim(ex, in, 1, &m->cols);
-	if (!st && m->dtype == JAL_DTYPE_Q8)
+	if (!st && (m->dtype == JAL_DTYPE_Q8 || m->dtype == JAL_DTYPE_Q4))
 		st = jal_exec_dim(ex, in, group_dim, &m->group);
 	if (st)
 		return st;
 	m->rowlen = m->cols;
-	if (m->dtype == JAL_DTYPE_Q8) {
+	if (m->dtype == JAL_DTYPE_Q4) {
+		if (m->group != JAL_Q4_GROUP)
+			return jal_exec_bad(ex, "Q4 group size %llu is not %u",
+					    (unsigned long long)m->group, JAL_Q4_GROUP);
+		if (m->cols % JAL_Q4_GROUP)
+			return jal_exec_bad(ex, "Q4 needs a multiple of %u columns, not %llu",
+					    JAL_Q4_GROUP, (unsigned long long)m->cols);
+		if (m->cols > JAL_Q8X_MAX_COLS)
+			return jal_exec_bad(ex, "Q4 rows of %llu columns are longer than %u",
+					    (unsigned long long)m->cols,
+					    JAL_Q8X_MAX_COLS);
+		/* Two weights a byte; x is always quantized, as with Q8X. */
+		m->rowlen = m->cols / 2;
+		m->abytes = m->cols / JAL_Q4_GROUP * 4;
+		m->q8x = true;
+	} else if (m->dtype == JAL_DTYPE_Q8) {
 		if (!m->group || m->cols % m->group)
 			return jal_exec_bad(ex, "Q8 group size %llu does not divide %llu columns",
 					    (unsigned long long)m->group,
@@ -151,10 +166,10 @@ static enum jal_status jal_weights_map(struct jal_exec *ex,
 			   m->esize, false);
 	if (!st && m->abytes)
 		st = jal_span_init(ex, &m->aux,
-				   m->dtype == JAL_DTYPE_Q8 ? "scales" : "indices",
+				   m->dtype == JAL_DTYPE_S24 ? "indices" : "scales",
 				   ex->regs[in->r[3]],
 				   jal_extent(m->rows, m->abytes, m->abytes),
-				   m->dtype == JAL_DTYPE_Q8 ? 4 : 1, false);
+				   m->dtype == JAL_DTYPE_S24 ? 1 : 4, false);
 	return st;
 }
 
@@ -247,6 +262,11 @@ static void jal_mm_rows(struct jal_mm_work *wk, struct jal_tscratch *ts,
 			return;
 		}
 		break;
+	case JAL_DTYPE_Q4:
+		k->mm_q4(wk->d + r, wk->dpitch, w, wk->wpitch,
+			 (const float *)(wk->aux + r * m->abytes), wk->q8x,
+			 wk->q8x_scales, wk->q8x_bias, (size_t)n, wk->nx, cols);
+		return;
 	case JAL_DTYPE_Q8:
 		if (wk->q8x) {
 			jal_mm_q8x(wk, w, (const float *)(wk->aux + r * m->abytes),
@@ -363,7 +383,7 @@ static enum jal_status jal_mm_w_block(struct jal_mm *mm, uint64_t r, uint64_t n,
 	}
 	wk->aux = ex->w->abuf;
 	st = jal_span_read(ex, &m->aux, r * m->abytes, ex->w->abuf, n * m->abytes);
-	if (!st && m->dtype == JAL_DTYPE_Q8)
+	if (!st && m->dtype != JAL_DTYPE_S24)
 		jal_le_to_host(ex->w->abuf, n * m->abytes / 4, 4);
 	return st;
 }
@@ -387,7 +407,7 @@ static enum jal_status jal_mm_compute(struct jal_mm *mm, struct jal_mm_work *wk)
 	struct jal_exec *ex = mm->ex;
 
 	/* Decoding weights costs more per multiply-add than f32 does. */
-	static const unsigned int cost[JAL_DTYPE_COUNT] = { 2, 3, 3, 6 };
+	static const unsigned int cost[JAL_DTYPE_COUNT] = { 2, 3, 3, 6, 2 };
 	unsigned int threads = ex->job->dev->compute_threads;
 	/*
 	 * Q8X's integer dot products take about what f32 does per weight

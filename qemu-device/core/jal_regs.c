@@ -229,7 +229,7 @@ static uint32_t jal_reg_read(struct jal_device *dev, uint32_t off, bool *ok)
 		return JAL_VERSION_MAJOR << 16 | JAL_VERSION_MINOR;
 	case JAL_REG_CAPS:
 		return JAL_CAP_DMA | JAL_CAP_COMPUTE_F32 | JAL_CAP_TIMESTAMP |
-		       JAL_CAP_MSIX | JAL_CAP_LLM | JAL_CAP_TELEMETRY |
+		       JAL_CAP_MSIX | JAL_CAP_LLM | JAL_CAP_TELEMETRY | JAL_CAP_Q4 |
 		       (dev->vram_size ? JAL_CAP_VRAM : 0) |
 		       (dev->inject_enabled ? JAL_CAP_FAULT_INJECT : 0);
 	case JAL_REG_NUM_QUEUES:

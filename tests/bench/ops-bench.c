@@ -312,10 +312,23 @@ static uint16_t bf16_of(float f)
 	return (uint16_t)(u >> 16);
 }
 
-/* The dtypes, and Q8 with JAL_INSN_F_Q8X (x quantized too) as a fifth. */
+/* The dtypes, and Q8 with JAL_INSN_F_Q8X (x quantized too) as one more. */
 #define MV_KINDS	(JAL_DTYPE_COUNT + 1)
 #define MV_Q8X		JAL_DTYPE_COUNT
-static const char *const dtype_name[MV_KINDS] = { "f32", "bf16", "q8", "s24", "q8x" };
+static const char *const dtype_name[MV_KINDS] = {
+	[JAL_DTYPE_F32] = "f32", [JAL_DTYPE_BF16] = "bf16", [JAL_DTYPE_Q8] = "q8",
+	[JAL_DTYPE_S24] = "s24", [JAL_DTYPE_Q4] = "q4", [MV_Q8X] = "q8x",
+};
+
+/* Q4 weights: random bytes (two weights each), scales for groups of 32. */
+static void fill_q4(void *w, void *aux, uint64_t n)
+{
+	uint64_t i;
+
+	for (i = 0; i < n / 2; i++)
+		((uint8_t *)w)[i] = (uint8_t)(frand() * 256);
+	fill(aux, n / 32);
+}
 
 static double bench_matvec(struct bench *b, int m, int k, unsigned int kind,
 			   double *bytes)
@@ -338,6 +351,10 @@ static double bench_matvec(struct bench *b, int m, int k, unsigned int kind,
 		break;
 	case JAL_DTYPE_Q8:
 		wbytes = n;
+		abytes = n / 32 * 4;
+		break;
+	case JAL_DTYPE_Q4:
+		wbytes = n / 2;
 		abytes = n / 32 * 4;
 		break;
 	default:
@@ -364,6 +381,9 @@ static double bench_matvec(struct bench *b, int m, int k, unsigned int kind,
 			((int8_t *)w)[i] = (int8_t)(frand() * 127);
 		fill(aux, n / 32);
 		break;
+	case JAL_DTYPE_Q4:
+		fill_q4(w, aux, n);
+		break;
 	default:
 		for (i = 0; i < n / 2; i++)
 			((uint16_t *)w)[i] = bf16_of(frand());
@@ -375,7 +395,7 @@ static double bench_matvec(struct bench *b, int m, int k, unsigned int kind,
 	in.dtype = dtype;
 	if (abytes)
 		in.r[3] = 3;
-	if (dtype == JAL_DTYPE_Q8)
+	if (dtype == JAL_DTYPE_Q8 || dtype == JAL_DTYPE_Q4)
 		in.dim[2] = 32;
 	if (kind == MV_Q8X)
 		in.flags |= JAL_INSN_F_Q8X;
@@ -431,8 +451,8 @@ static void host_sgemm(void *arg)
 
 /*
  * MATMUL of @n rows with f32 weights, or (@kind MV_Q8X) Q8 weights in
- * groups of 32 with X quantized per row; OpenBLAS runs sgemm on f32 W
- * of the same shape either way.
+ * groups of 32 with X quantized per row, or (JAL_DTYPE_Q4) 4-bit ones
+ * the same way; OpenBLAS runs sgemm on f32 W of the same shape always.
  */
 static void bench_matmul(struct bench *b, int m, int k, int n, unsigned int kind)
 {
@@ -444,9 +464,11 @@ static void bench_matmul(struct bench *b, int m, int k, int n, unsigned int kind
 	void *w, *x, *d, *aux;
 	char shape[64];
 
+	bool quant = kind == MV_Q8X || kind == JAL_DTYPE_Q4;
+
 	dev_reset(b);
-	if (kind == MV_Q8X) {
-		wbytes = wn;
+	if (quant) {
+		wbytes = kind == MV_Q8X ? wn : wn / 2;
 		abytes = wn / 32 * 4;
 		args[3] = dev_alloc(b, abytes, &aux);
 		fill(aux, wn / 32);
@@ -457,6 +479,8 @@ static void bench_matmul(struct bench *b, int m, int k, int n, unsigned int kind
 	if (kind == MV_Q8X)
 		for (i = 0; i < wn; i++)
 			((int8_t *)w)[i] = (int8_t)(frand() * 127);
+	else if (kind == JAL_DTYPE_Q4)
+		fill_q4(w, aux, wn);
 	else
 		fill(w, wn);
 	fill(x, (size_t)n * k);
@@ -467,22 +491,22 @@ static void bench_matmul(struct bench *b, int m, int k, int n, unsigned int kind
 	in.dim[0] = m;
 	in.dim[1] = k;
 	in.dim[2] = n;
-	if (kind == MV_Q8X) {
-		in.dtype = JAL_DTYPE_Q8;
-		in.flags = JAL_INSN_F_Q8X;
+	if (quant) {
+		in.dtype = kind == MV_Q8X ? JAL_DTYPE_Q8 : JAL_DTYPE_Q4;
+		in.flags = kind == MV_Q8X ? JAL_INSN_F_Q8X : 0;
 		in.r[3] = 3;
 		in.dim[3] = 32;
 	}
 	t = chip_time(b, &in, args, 4);
-	g.w = kind == MV_Q8X ? malloc(wn * 4) : w;
-	if (kind == MV_Q8X)
+	g.w = quant ? malloc(wn * 4) : w;
+	if (quant)
 		fill((float *)g.w, wn);
 	g.x = x;
 	g.d = malloc((size_t)n * m * 4);
 	blas1 = host_time(b, host_sgemm, &g, 1);
 	blasn = host_time(b, host_sgemm, &g, b->blas_threads);
 	free(g.d);
-	if (kind == MV_Q8X)
+	if (quant)
 		free((void *)g.w);
 	snprintf(shape, sizeof(shape), "%dx%dx%d %s", m, k, n, dtype_name[kind]);
 	row(b, "MATMUL", shape, t, 2.0 * m * k * n,
@@ -744,6 +768,7 @@ int main(int argc, char **argv)
 			for (i = 0; i < sizeof(batches) / sizeof(batches[0]); i++) {
 				bench_matmul(&b, 4096, 4096, batches[i], JAL_DTYPE_F32);
 				bench_matmul(&b, 4096, 4096, batches[i], MV_Q8X);
+				bench_matmul(&b, 4096, 4096, batches[i], JAL_DTYPE_Q4);
 			}
 		}
 		if (wanted(only, "RMSNORM")) {

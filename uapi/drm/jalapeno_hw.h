@@ -227,6 +227,7 @@ enum jal_inject_kind {
 #define JAL_CAP_LLM			JAL_BIT(5)	/* dtypes and opcodes of ISA 1.1 */
 #define JAL_CAP_FAULT_INJECT		JAL_BIT(6)	/* JAL_REG_INJECT_* (testing) */
 #define JAL_CAP_TELEMETRY		JAL_BIT(7)	/* JAL_REG_BUSY_NS .. POWER_MW */
+#define JAL_CAP_Q4			JAL_BIT(8)	/* JAL_DTYPE_Q4 weights */
 
 /**
  * struct jal_ctx_entry - one hardware context in the context table
@@ -506,14 +507,27 @@ struct jal_insn {
  *   and K/4 index bytes at the VA in r[3] (row pitch K/4), each byte
  *   holding the two column offsets within the group, first in bits 1..0
  *   and second in bits 3..2, first < second, bits 7..4 zero.
+ * - Q4 (JAL_CAP_Q4; MATVEC and MATMUL only): 4-bit weights in groups of
+ *   JAL_Q4_GROUP columns, one f32 scale per group (row-major at the VA in
+ *   r[3], rows * cols / 32 floats). A group is 16 bytes: byte j holds
+ *   the group's column j in bits 3..0 and column j + 16 in bits 7..4,
+ *   each as n = w + 8 (w in -8..7): GGUF Q4_0's qs layout, so a Q4_0
+ *   block is its 16 bytes as they are plus its f16 d widened to the f32
+ *   scale (exact). Row pitch stride[1] in bytes (0 = cols / 2); cols a
+ *   multiple of 32; x is always quantized as with JAL_INSN_F_Q8X (group
+ *   32), and the flag itself must not be set.
  */
 enum jal_dtype {
 	JAL_DTYPE_F32 = 0,
 	JAL_DTYPE_BF16 = 1,
 	JAL_DTYPE_Q8 = 2,
 	JAL_DTYPE_S24 = 3,
+	JAL_DTYPE_Q4 = 4,
 	JAL_DTYPE_COUNT
 };
+
+/* Columns per Q4 group (and per scale); the group-size dim must say so. */
+#define JAL_Q4_GROUP			32u
 
 /*
  * Opcodes. Scalar ops work on registers; imm64 is imm[0] | imm[1] << 32.
@@ -572,6 +586,12 @@ enum jal_opcode {
  * integer dot product i_mg = sum q_i * W[m][i] and accumulates
  * ((float)i_mg * scale_mg) * s_g over the groups, group g into lane
  * g % 8 as a dot product's columns (see the ISA).
+ *
+ * JAL_OP_MATVEC with dtype Q4: dim[2] = JAL_Q4_GROUP, r[3] the scales;
+ * x is quantized per group of 32 exactly as with JAL_INSN_F_Q8X, i_mg =
+ * sum q_i * w_mi over the group's stored weights w = n - 8, and the
+ * groups add up as Q8X's do: ((float)i_mg * scale_mg) * s_g into lane
+ * g % 8. dim[1] is at most JAL_Q8X_MAX_COLS.
  *
  * JAL_OP_MATMUL: r[0] = D (dim[2] rows of dim[0], row pitch stride[0]),
  * r[1] = W (dim[0] rows of dim[1], pitch stride[1]), r[2] = X (dim[2]

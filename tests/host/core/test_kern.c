@@ -3,7 +3,7 @@
  * The chip model's quantized matrix kernels called directly, every
  * variant the CPU runs (generic, AVX2, AVX-512) against a plain C
  * reference of the ISA's arithmetic written here: MATVEC and MATMUL
- * with Q8X, whose results must be bit-identical across variants and
+ * with Q8X and with Q4 (from GGUF Q4_0 blocks), whose results must be bit-identical across variants and
  * across the number of rows of X (batch invariance). Shapes cover rows
  * that are not a multiple of the kernels' tiles, K not a multiple of
  * their chunks, and every group size the fast paths specialise plus odd
@@ -185,6 +185,155 @@ TEST(q8x_matmul_and_matvec_match_the_reference_in_every_variant)
 					       variants[v], c->rows, c->k, c->group, badmv);
 				}
 				q8x_free(&t);
+				free(d);
+				free(mv);
+			}
+		}
+	}
+	EXPECT_LT(0, ran);
+}
+
+/* ---- Q4 ------------------------------------------------------------- */
+
+/* IEEE half to float, exactly (GGUF Q4_0's d). */
+static float f16_to_f32(uint16_t h)
+{
+	uint32_t sign = (uint32_t)(h >> 15) << 31, e = (h >> 10) & 31, m = h & 1023, u;
+	float f;
+
+	if (e == 31) {
+		u = sign | 0x7f800000u | m << 13;
+	} else if (e) {
+		u = sign | (e + 112) << 23 | m << 13;
+	} else {
+		/* Zero or subnormal: m * 2^-24, exact in f32. */
+		f = ldexpf((float)m, -24);
+		return sign ? -f : f;
+	}
+	memcpy(&f, &u, 4);
+	return f;
+}
+
+/* A GGUF Q4_0 block: f16 d, then 16 bytes (weight j < 16 in the low nibble of byte j, j + 16 in the high one). */
+struct q4_0_block {
+	uint16_t d;
+	uint8_t qs[16];
+};
+
+/*
+ * Q4_0 rows to the chip's Q4: the 16 bytes as they are and d as an f32
+ * scale. The plain meaning of Q4_0 is what the reference below uses.
+ */
+static void q4_0_repack(uint8_t *w, size_t pitch, float *ws, const struct q4_0_block *blk,
+			size_t rows, size_t k)
+{
+	size_t r, g, ng = k / 32;
+
+	for (r = 0; r < rows; r++)
+		for (g = 0; g < ng; g++) {
+			memcpy(w + r * pitch + g * 16, blk[r * ng + g].qs, 16);
+			ws[r * ng + g] = f16_to_f32(blk[r * ng + g].d);
+		}
+}
+
+/* Q4_0 weight j of a block, as GGUF defines it. */
+static int q4_0_weight(const struct q4_0_block *b, size_t j)
+{
+	return j < 16 ? (b->qs[j] & 15) - 8 : (b->qs[j - 16] >> 4) - 8;
+}
+
+/* The ISA's Q4 MATVEC of one row from its Q4_0 blocks. */
+static float ref_q4(const struct q4_0_block *blk, const int8_t *q, const float *xs, size_t k)
+{
+	float l[8] = { 0 };
+	size_t g, i;
+
+	for (g = 0; g < k / 32; g++) {
+		int32_t sum = 0;
+
+		for (i = 0; i < 32; i++)
+			sum += q4_0_weight(&blk[g], i) * q[g * 32 + i];
+		l[g % 8] += ((float)sum * f16_to_f32(blk[g].d)) * xs[g];
+	}
+	return ((l[0] + l[1]) + (l[2] + l[3])) + ((l[4] + l[5]) + (l[6] + l[7]));
+}
+
+struct q4_case {
+	size_t rows, k, pitch_extra;
+};
+
+static const struct q4_case q4_cases[] = {
+	{ 16, 64, 0 }, { 1, 32, 0 }, { 17, 96, 3 }, { 40, 256, 0 }, { 5, 32, 1 },
+	{ 33, 160, 0 }, { 15, 768, 16 }, { 48, 2048, 0 }, { 7, 224, 0 },
+};
+
+TEST(q4_matmul_matches_the_q4_0_reference_in_every_variant)
+{
+	unsigned int v, ran = 0;
+	size_t ci, bi, n, m, i;
+
+	for (v = 0; v < ARRAY_SIZE(variants); v++) {
+		const struct jal_kernels *kern = jal_kernels_select(variants[v]);
+
+		if (!kern)
+			continue;
+		ran++;
+		for (ci = 0; ci < ARRAY_SIZE(q4_cases); ci++) {
+			const struct q4_case *c = &q4_cases[ci];
+			size_t ng = c->k / 32, pitch = c->k / 2 + c->pitch_extra;
+
+			for (bi = 0; bi < ARRAY_SIZE(q8x_batches); bi++) {
+				size_t nx = q8x_batches[bi], dp = c->rows + 2, bad = 0, badmv = 0;
+				struct q4_0_block *blk = malloc(c->rows * ng * sizeof(*blk));
+				uint8_t *w = malloc(c->rows * pitch + 64);
+				float *ws = malloc(c->rows * ng * 4);
+				float *d = malloc(nx * dp * 4), *mv = malloc(dp * 4);
+				struct q8x_case qc = { c->rows, c->k, 32, 0 };
+				struct q8x_data t;
+
+				/* X as Q8X quantizes it (q, xs, bias), from the Q8X helper. */
+				q8x_make(&t, &qc, nx);
+				for (i = 0; i < c->rows * ng; i++) {
+					size_t j;
+
+					/* Finite d of every size, subnormal and zero ones included. */
+					blk[i].d = (uint16_t)(i % 29 == 3 ? 0x0001 : i % 31 == 7 ? 0 :
+							      (knext() & 0xfbff));
+					for (j = 0; j < 16; j++)
+						blk[i].qs[j] = i % 5 == 1 ? (j & 1 ? 0xff : 0x00) :
+							       (uint8_t)knext();
+				}
+				memset(w, 0xa5, c->rows * pitch + 64);
+				q4_0_repack(w, pitch, ws, blk, c->rows, c->k);
+				for (n = 0; n < nx * dp; n++)
+					d[n] = -1.0f;
+				kern->mm_q4(d, dp, w, pitch, ws, t.q, t.xs, t.bias, c->rows, nx,
+					    c->k);
+				for (n = 0; n < nx; n++) {
+					kern->mm_q4(mv, 0, w, pitch, ws, t.q + n * c->k, t.xs + n * ng,
+						    t.bias + n * ng, c->rows, 1, c->k);
+					for (m = 0; m < c->rows; m++) {
+						float want = ref_q4(blk + m * ng, t.q + n * c->k,
+								    t.xs + n * ng, c->k);
+
+						bad += bits(d[n * dp + m]) != bits(want);
+						badmv += bits(mv[m]) != bits(want);
+					}
+					for (m = c->rows; m < dp; m++)
+						bad += d[n * dp + m] != -1.0f;
+				}
+				EXPECT_EQ(0, bad) {
+					TH_LOG("%s mm_q4 %zux%zu pitch +%zu nx %zu: %zu wrong",
+					       variants[v], c->rows, c->k, c->pitch_extra, nx, bad);
+				}
+				EXPECT_EQ(0, badmv) {
+					TH_LOG("%s mm_q4 (one row) %zux%zu: %zu wrong", variants[v],
+					       c->rows, c->k, badmv);
+				}
+				q8x_free(&t);
+				free(blk);
+				free(w);
+				free(ws);
 				free(d);
 				free(mv);
 			}
