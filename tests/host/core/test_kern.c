@@ -284,7 +284,10 @@ TEST(q4_matmul_matches_the_q4_0_reference_in_every_variant)
 
 			for (bi = 0; bi < ARRAY_SIZE(q8x_batches); bi++) {
 				size_t nx = q8x_batches[bi], dp = c->rows + 2, bad = 0, badmv = 0;
+				size_t bad8 = 0;
 				struct q4_0_block *blk = malloc(c->rows * ng * sizeof(*blk));
+				int8_t *w8 = malloc(c->rows * c->k);
+				float *d8 = malloc(nx * dp * 4);
 				uint8_t *w = malloc(c->rows * pitch + 64);
 				float *ws = malloc(c->rows * ng * 4);
 				float *d = malloc(nx * dp * 4), *mv = malloc(dp * 4);
@@ -309,6 +312,13 @@ TEST(q4_matmul_matches_the_q4_0_reference_in_every_variant)
 					d[n] = -1.0f;
 				kern->mm_q4(d, dp, w, pitch, ws, t.q, t.xs, t.bias, c->rows, nx,
 					    c->k);
+				/* The same integers as Q8 weights give the same bits under Q8X. */
+				for (m = 0; m < c->rows; m++)
+					for (i = 0; i < c->k; i++)
+						w8[m * c->k + i] = (int8_t)q4_0_weight(&blk[m * ng + i / 32],
+										       i % 32);
+				kern->mm_q8x(d8, dp, w8, c->k, ws, 32, t.q, t.xs, t.bias, c->rows,
+					     nx, c->k);
 				for (n = 0; n < nx; n++) {
 					kern->mm_q4(mv, 0, w, pitch, ws, t.q + n * c->k, t.xs + n * ng,
 						    t.bias + n * ng, c->rows, 1, c->k);
@@ -318,9 +328,14 @@ TEST(q4_matmul_matches_the_q4_0_reference_in_every_variant)
 
 						bad += bits(d[n * dp + m]) != bits(want);
 						badmv += bits(mv[m]) != bits(want);
+						bad8 += bits(d8[n * dp + m]) != bits(want);
 					}
 					for (m = c->rows; m < dp; m++)
 						bad += d[n * dp + m] != -1.0f;
+				}
+				EXPECT_EQ(0, bad8) {
+					TH_LOG("%s Q4 as Q8X %zux%zu nx %zu: %zu differ", variants[v],
+					       c->rows, c->k, nx, bad8);
 				}
 				EXPECT_EQ(0, bad) {
 					TH_LOG("%s mm_q4 %zux%zu pitch +%zu nx %zu: %zu wrong",
@@ -332,6 +347,8 @@ TEST(q4_matmul_matches_the_q4_0_reference_in_every_variant)
 				}
 				q8x_free(&t);
 				free(blk);
+				free(w8);
+				free(d8);
 				free(w);
 				free(ws);
 				free(d);
