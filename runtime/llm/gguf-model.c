@@ -624,10 +624,20 @@ int llm_tokenizer_from_gguf(const struct gguf_file *g, int vocab_size,
 	}
 	d.scores = sc;
 	d.types = ty;
-	/* Llama 3 files of older converters name no EOT: its chat turns end with <|eot_id|>. */
-	if (d.eot < 0 && d.kind == LLM_TOKENIZER_BPE) {
-		for (i = 0; i < n; i++)
-			if (d.token_lens[i] == 10 && !memcmp(d.tokens[i], "<|eot_id|>", 10))
+	/*
+	 * Files that name no EOT (older converters' Llama 3, ChatML models whose
+	 * EOS is another token) still end a chat turn with their template's
+	 * token: the first control token with one of these names, as llama.cpp does.
+	 */
+	for (i = 0; i < n && d.eot < 0; i++) {
+		static const char *const eot_names[] = { "<|eot_id|>", "<|im_end|>", "<|end|>",
+							 "<end_of_turn>" };
+		size_t k;
+
+		for (k = 0; k < sizeof(eot_names) / sizeof(eot_names[0]); k++)
+			if (d.token_lens[i] == strlen(eot_names[k]) &&
+			    !memcmp(d.tokens[i], eot_names[k], d.token_lens[i]) &&
+			    (!ty || ty[i] == LLM_TOKEN_TYPE_CONTROL))
 				d.eot = (int)i;
 	}
 	ret = llm_tokenizer_create(&d, tok_out);

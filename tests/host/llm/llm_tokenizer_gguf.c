@@ -538,7 +538,7 @@ LLM_TMPDIR_FIXTURE(bad);
 /* Writes a vocabulary GGUF with the keys @variant asks for, then loads it. */
 enum variant { V_GOOD, V_NO_MERGES, V_BAD_MERGE, V_UNKNOWN_MERGE, V_BOS_RANGE, V_EOT_RANGE,
 	       V_TYPES_COUNT, V_NO_PRE, V_UNKNOWN_PRE, V_MODEL, V_MERGES_NOT_STRINGS,
-	       V_BAD_TYPE_VALUE, V_NO_ADD_BOS };
+	       V_BAD_TYPE_VALUE, V_NO_ADD_BOS, V_NO_EOT };
 
 static int load_variant(struct __test_metadata *_metadata, const char *dir, enum variant var,
 			struct llm_tokenizer **tok)
@@ -583,7 +583,8 @@ static int load_variant(struct __test_metadata *_metadata, const char *dir, enum
 	gguf_writer_u32(w, "tokenizer.ggml.bos_token_id", var == V_BOS_RANGE ? 258 : 257);
 	if (var == V_NO_ADD_BOS)
 		gguf_writer_bool(w, "tokenizer.ggml.add_bos_token", false);
-	gguf_writer_u32(w, "tokenizer.ggml.eot_token_id", var == V_EOT_RANGE ? 100000 : 257);
+	if (var != V_NO_EOT)
+		gguf_writer_u32(w, "tokenizer.ggml.eot_token_id", var == V_EOT_RANGE ? 100000 : 257);
 	snprintf(path, sizeof(path), "%s/v%d.gguf", dir, (int)var);
 	f = fopen(path, "wb");
 	if (!f || gguf_writer_begin(w, f)) {
@@ -624,6 +625,12 @@ TEST_F(bad, metadata_errors_are_clear)
 	EXPECT_EQ(-1, llm_tokenizer_eos(tok));
 	EXPECT_IDS(tok, LLM_ENCODE_SPECIAL, "ab<|end|>", 256, 257);
 	EXPECT_IDS(tok, LLM_ENCODE_BOS, "ab", 257, 256);
+	llm_tokenizer_close(tok);
+	/* No eot_token_id: the control token "<|end|>" ends turns by its name. */
+	ASSERT_EQ(0, load_variant(_metadata, self->dir, V_NO_EOT, &tok))
+		TH_LOG("%s", llm_last_error_message());
+	EXPECT_EQ(257, llm_tokenizer_eot(tok));
+	EXPECT_TRUE(llm_tokenizer_is_eog(tok, 257));
 	llm_tokenizer_close(tok);
 	/* add_bos_token false (Qwen2): BOS is asked for, the model wants none. */
 	ASSERT_EQ(0, load_variant(_metadata, self->dir, V_NO_ADD_BOS, &tok))
