@@ -371,6 +371,124 @@ KV_TEST(bf16_cache_holds_twice_the_blocks)
 	jalrt_llm_destroy(llm);
 }
 
+/*
+ * Greedy tokens of @n sequences over @positions positions, one decode
+ * row each per step after a prefill step of all prompts (any model:
+ * tokens only), against the reference's with its bf16 cache.
+ */
+static void tokens_equal_reference(struct __test_metadata *_metadata, struct jalrt_device *dev,
+				   const char *path, uint32_t flags, int n, int positions)
+{
+	struct jalrt_llm_options lo = { .precision = JALRT_PRECISION_F32, .flags = flags };
+	struct jalrt_llm_batch_options o = {
+		.max_seqs = (unsigned int)n, .max_rows = 64, .kv_dtype = JAL_DTYPE_BF16,
+	};
+	struct jalrt_llm_batch_row rows[64];
+	struct jalrt_llm_seq *seq[8];
+	struct jalrt_llm_batch *b = NULL;
+	struct jalrt_llm *llm = NULL;
+	struct llm_checkpoint *ck = NULL;
+	struct jalrt_llm_info info;
+	int *want, *got, out[64], i, pos, nr, vocab, diff = 0;
+	struct llm_ref *ref = NULL;
+	float *logits;
+
+	ASSERT_LE(n, 8);
+	ASSERT_EQ(0, jalrt_llm_load(dev, path, NULL, &lo, &llm)) TH_LOG("%s", jalrt_last_error_message());
+	ASSERT_EQ(0, jalrt_llm_query(llm, &info));
+	vocab = info.vocab_size;
+	ASSERT_LE(positions, info.seq_len);
+	want = calloc((size_t)n * (positions + 1), sizeof(int));
+	got = calloc((size_t)n * (positions + 1), sizeof(int));
+	/* prompts: BOS and i + 2 tokens */
+	for (i = 0; i < n; i++) {
+		want[i * (positions + 1)] = got[i * (positions + 1)] = BOS;
+		for (pos = 1; pos < i + 3; pos++)
+			want[i * (positions + 1) + pos] = got[i * (positions + 1) + pos] =
+				(i * 37 + pos * 11) % (vocab - 3) + 3;
+	}
+	ASSERT_EQ(0, llm_checkpoint_open(path, &ck));
+	for (i = 0; i < n; i++) {
+		int *t = want + i * (positions + 1);
+
+		ASSERT_EQ(0, llm_ref_create(ck, &ref));
+		ASSERT_EQ(0, llm_ref_set_order(ref, LLM_REF_ORDER_CHIP));
+		ASSERT_EQ(0, llm_ref_set_kv(ref, LLM_REF_KV_BF16));
+		for (pos = 0; pos < positions; pos++) {
+			ASSERT_EQ(0, llm_ref_forward(ref, t[pos], pos, &logits));
+			if (pos + 1 >= i + 3)
+				t[pos + 1] = llm_sample_argmax(logits, vocab);
+		}
+		llm_ref_destroy(ref);
+	}
+	llm_checkpoint_close(ck);
+
+	ASSERT_EQ(0, jalrt_llm_batch_create(llm, &o, &b)) TH_LOG("%s", jalrt_last_error_message());
+	/* the prompts in one step, then one decode row per sequence a step */
+	for (i = 0, nr = 0; i < n; i++) {
+		ASSERT_EQ(0, jalrt_llm_seq_create(b, &seq[i]));
+		for (pos = 0; pos < i + 3; pos++, nr++) {
+			memset(&rows[nr], 0, sizeof(rows[nr]));
+			rows[nr].seq = seq[i];
+			rows[nr].pos = pos;
+			rows[nr].token = got[i * (positions + 1) + pos];
+			rows[nr].sample = pos == i + 2;
+		}
+	}
+	ASSERT_EQ(0, jalrt_llm_batch_step(b, rows, nr, out)) TH_LOG("%s", jalrt_last_error_message());
+	for (i = 0, nr = 0; i < n; i++) {
+		nr += i + 3;
+		got[i * (positions + 1) + i + 3] = out[nr - 1];
+	}
+	for (pos = 3; pos < positions; pos++) {
+		for (i = nr = 0; i < n; i++) {
+			if (pos < i + 3)
+				continue;
+			memset(&rows[nr], 0, sizeof(rows[nr]));
+			rows[nr].seq = seq[i];
+			rows[nr].pos = pos;
+			rows[nr].token = got[i * (positions + 1) + pos];
+			rows[nr].sample = true;
+			nr++;
+		}
+		ASSERT_EQ(0, jalrt_llm_batch_step(b, rows, nr, out))
+			TH_LOG("%s", jalrt_last_error_message());
+		for (i = nr = 0; i < n; i++)
+			if (pos >= i + 3)
+				got[i * (positions + 1) + pos + 1] = out[nr++];
+	}
+	for (i = 0; i < n * (positions + 1); i++)
+		diff += got[i] != want[i];
+	EXPECT_EQ(0, diff) TH_LOG("%d of %d tokens differ from the reference's", diff,
+				  n * (positions + 1));
+	jalrt_llm_batch_destroy(b);
+	jalrt_llm_destroy(llm);
+	free(want);
+	free(got);
+}
+
+/* The batch's pools in host memory: the chip reads bf16 through bounce buffers. */
+KV_TEST(host_memory_bf16_cache_tokens_equal_the_reference)
+{
+	tokens_equal_reference(_metadata, self->dev, self->model, JALRT_LLM_HOST_MEMORY, 4,
+			       MAX_POS);
+}
+
+/* A trained model (aidreams260k, when ../shared/models has it). */
+KV_TEST(aidreams_bf16_cache_tokens_equal_the_reference)
+{
+	char path[PATH_MAX];
+	const char *dir = getenv("JAL_MODELS_DIR");
+
+	if (dir && *dir)
+		snprintf(path, sizeof(path), "%s/aidreams260k.bin", dir);
+	else
+		snprintf(path, sizeof(path), "%s/../shared/models/aidreams260k.bin", JAL_REPO_DIR);
+	if (access(path, R_OK))
+		SKIP(return, "aidreams260k.bin not found (set JAL_MODELS_DIR)");
+	tokens_equal_reference(_metadata, self->dev, path, 0, 5, 128);
+}
+
 KV_TEST(other_kv_dtypes_fail_with_einval)
 {
 	static const unsigned int bad[] = { JAL_DTYPE_Q8, JAL_DTYPE_S24, 4, 77, ~0u };
