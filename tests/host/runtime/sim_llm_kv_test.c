@@ -7,13 +7,15 @@
  *   (reference.c in the chip's summation order with its bf16 KV cache),
  *   and so every greedy token, for f32 and int8 weights, with sequences
  *   prefilled in chunks beside decode rows and joining at different steps;
+ *   greedy tokens with the pools in host memory (bounce buffers), and on
+ *   aidreams260k when ../shared/models has it;
  * - batch invariance: a sequence's tokens are the same alone and in any
  *   batch, through single steps and the on-chip decode loop;
  * - the cache really is bf16: its logits differ from an f32 cache's, and
  *   a byte budget holds twice the blocks;
  * - any other kv_dtype fails with -EINVAL and a message.
  *
- * Models are seeded random ones written at test time.
+ * Models are seeded random ones written at test time (and aidreams260k).
  */
 #include <errno.h>
 #include <limits.h>
