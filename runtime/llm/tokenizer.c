@@ -891,25 +891,36 @@ size_t llm_pretokenize(enum llm_pretokenizer pre, const char *text, size_t len, 
 /* ---- encoding ------------------------------------------------------------- */
 
 /* The longest special token spelled at @text[@i..@len), or -1. */
-static int llm_special_at(const struct llm_tokenizer *tok, const char *text, size_t len, size_t i)
+static int llm_special_at(const struct llm_tokenizer *tok, const char *text, size_t len, size_t i,
+			  const uint8_t *quoted)
 {
 	unsigned char c = (unsigned char)text[i];
 	int k;
 
-	if (!(tok->special_first[c >> 3] & (1u << (c & 7))))
+	if (!(tok->special_first[c >> 3] & (1u << (c & 7))) || (quoted && quoted[i]))
 		return -1;
 	for (k = 0; k < tok->n_specials; k++) {
 		int id = tok->specials[k];
-		size_t l = tok->vocab_len[id];
+		size_t l = tok->vocab_len[id], j;
 
-		if (l && l <= len - i && !memcmp(text + i, tok->vocab[id], l))
+		if (!l || l > len - i || memcmp(text + i, tok->vocab[id], l))
+			continue;
+		/* Not if it runs into quoted text: part of it is a message's. */
+		for (j = 0; quoted && j < l && !quoted[i + j]; j++)
+			;
+		if (!quoted || j == l)
 			return id;
 	}
 	return -1;
 }
 
-int llm_tokenizer_encode_flags(const struct llm_tokenizer *tok, const char *text,
-			       unsigned int flags, int *tokens, size_t max_tokens)
+/*
+ * llm_tokenizer_encode_flags() with @quoted (or NULL): the bytes of @text
+ * where it is non-zero (a chat message's) never start or end a special
+ * token, so that only the template's own markers are specials.
+ */
+static int llm_encode(const struct llm_tokenizer *tok, const char *text, unsigned int flags,
+		      const uint8_t *quoted, int *tokens, size_t max_tokens)
 {
 	struct llm_bpe_work w = { 0 };
 	size_t text_len, n = 0, start = 0, i;
@@ -955,7 +966,7 @@ int llm_tokenizer_encode_flags(const struct llm_tokenizer *tok, const char *text
 		int special = -1;
 
 		if (i < text_len && !((flags & LLM_ENCODE_SPECIAL) && tok->n_specials &&
-				      (special = llm_special_at(tok, text, text_len, i)) >= 0))
+				      (special = llm_special_at(tok, text, text_len, i, quoted)) >= 0))
 			continue;
 		if (i > start || (first && i == text_len)) {
 			if (bpe) {
@@ -1001,6 +1012,12 @@ out:
 	free(w.heap);
 	free(w.mapped);
 	return ret;
+}
+
+int llm_tokenizer_encode_flags(const struct llm_tokenizer *tok, const char *text,
+			       unsigned int flags, int *tokens, size_t max_tokens)
+{
+	return llm_encode(tok, text, flags, NULL, tokens, max_tokens);
 }
 
 int llm_tokenizer_encode(const struct llm_tokenizer *tok, const char *text, bool bos,
@@ -1412,10 +1429,12 @@ const char *llm_chat_template_eot(enum llm_chat_template t)
 	}
 }
 
+/* Rendered text, and which of its bytes are quoted (a message's, not the template's). */
 struct llm_sbuf {
 	char *data;
+	uint8_t *quoted;
 	size_t len, cap;
-	bool failed;
+	bool failed, quoting;
 };
 
 static void llm_sbuf_add(struct llm_sbuf *b, const char *s, size_t n)
@@ -1424,21 +1443,34 @@ static void llm_sbuf_add(struct llm_sbuf *b, const char *s, size_t n)
 		return;
 	if (b->len + n + 1 > b->cap) {
 		size_t cap = b->cap ? b->cap : 256;
+		uint8_t *q;
 		char *d;
 
 		while (cap < b->len + n + 1)
 			cap *= 2;
 		d = realloc(b->data, cap);
-		if (!d) {
+		if (d)
+			b->data = d;
+		q = d ? realloc(b->quoted, cap) : NULL;
+		if (!q) {
 			b->failed = true;
 			return;
 		}
-		b->data = d;
+		b->quoted = q;
 		b->cap = cap;
 	}
 	memcpy(b->data + b->len, s, n);
+	memset(b->quoted + b->len, b->quoting, n);
 	b->len += n;
 	b->data[b->len] = '\0';
+}
+
+/* A message's text: quoted. */
+static void llm_sbuf_quote(struct llm_sbuf *b, const char *s, size_t n)
+{
+	b->quoting = true;
+	llm_sbuf_add(b, s, n);
+	b->quoting = false;
 }
 
 static void llm_sbuf_str(struct llm_sbuf *b, const char *s)
@@ -1446,14 +1478,14 @@ static void llm_sbuf_str(struct llm_sbuf *b, const char *s)
 	llm_sbuf_add(b, s, strlen(s));
 }
 
-/* @s without leading and trailing whitespace (Jinja's trim, Python's strip). */
+/* A message's text without leading and trailing whitespace (Jinja's trim, Python's strip). */
 static void llm_sbuf_trimmed(struct llm_sbuf *b, const char *s, size_t n)
 {
 	while (n && (*s == ' ' || (*s >= '\t' && *s <= '\r')))
 		s++, n--;
 	while (n && (s[n - 1] == ' ' || (s[n - 1] >= '\t' && s[n - 1] <= '\r')))
 		n--;
-	llm_sbuf_add(b, s, n);
+	llm_sbuf_quote(b, s, n);
 }
 
 /* "system" (also for "developer"), "user", "assistant", or NULL. */
@@ -1502,13 +1534,16 @@ static int llm_chat_llama2(struct llm_sbuf *b, const struct llm_chat_message *ms
 			llm_sbuf_str(&content, c);
 			if (content.failed) {
 				free(content.data);
+				free(content.quoted);
 				b->failed = true;
 				return 0;
 			}
+			/* <<SYS>> is text, not a token: all of it is quoted. */
 			llm_sbuf_str(b, "<s>[INST] ");
 			llm_sbuf_trimmed(b, content.data, content.len);
 			llm_sbuf_str(b, " [/INST]");
 			free(content.data);
+			free(content.quoted);
 		} else {
 			llm_sbuf_str(b, " ");
 			llm_sbuf_trimmed(b, c, strlen(c));
@@ -1518,14 +1553,13 @@ static int llm_chat_llama2(struct llm_sbuf *b, const struct llm_chat_message *ms
 	return 0;
 }
 
-int llm_chat_render(enum llm_chat_template t, const struct llm_chat_message *msgs, size_t n,
-		    char **out)
+static int llm_chat_render_buf(enum llm_chat_template t, const struct llm_chat_message *msgs,
+			       size_t n, struct llm_sbuf *out)
 {
 	struct llm_sbuf b = { 0 };
 	size_t i;
 	int ret = 0;
 
-	*out = NULL;
 	for (i = 0; i < n; i++)
 		if (!llm_chat_role(msgs[i].role))
 			return llm_set_error(-EINVAL,
@@ -1551,10 +1585,12 @@ int llm_chat_render(enum llm_chat_template t, const struct llm_chat_message *msg
 		break;
 	case LLM_CHAT_CHATML:
 		for (i = 0; i < n; i++) {
+			const char *c = msgs[i].content ? msgs[i].content : "";
+
 			llm_sbuf_str(&b, "<|im_start|>");
 			llm_sbuf_str(&b, llm_chat_role(msgs[i].role));
 			llm_sbuf_str(&b, "\n");
-			llm_sbuf_str(&b, msgs[i].content ? msgs[i].content : "");
+			llm_sbuf_quote(&b, c, strlen(c));
 			llm_sbuf_str(&b, "<|im_end|>\n");
 		}
 		llm_sbuf_str(&b, "<|im_start|>assistant\n");
@@ -1564,11 +1600,13 @@ int llm_chat_render(enum llm_chat_template t, const struct llm_chat_message *msg
 		for (i = 0; i < n; i++) {
 			const char *role = llm_chat_role(msgs[i].role);
 
+			const char *c = msgs[i].content ? msgs[i].content : "";
+
 			if (!strcmp(role, "user"))
 				llm_sbuf_str(&b, "User: ");
 			else if (!strcmp(role, "assistant"))
 				llm_sbuf_str(&b, "Assistant: ");
-			llm_sbuf_str(&b, msgs[i].content ? msgs[i].content : "");
+			llm_sbuf_quote(&b, c, strlen(c));
 			llm_sbuf_str(&b, strcmp(role, "system") ? "\n" : "\n\n");
 		}
 		llm_sbuf_str(&b, "Assistant:");
@@ -1578,9 +1616,55 @@ int llm_chat_render(enum llm_chat_template t, const struct llm_chat_message *msg
 		ret = llm_set_error(-ENOMEM, "out of memory rendering a chat");
 	if (ret) {
 		free(b.data);
+		free(b.quoted);
 		return ret;
 	}
+	*out = b;
+	return 0;
+}
+
+int llm_chat_render(enum llm_chat_template t, const struct llm_chat_message *msgs, size_t n,
+		    char **out)
+{
+	struct llm_sbuf b;
+	int ret;
+
+	*out = NULL;
+	ret = llm_chat_render_buf(t, msgs, n, &b);
+	if (ret)
+		return ret;
+	free(b.quoted);
 	*out = b.data;
 	return 0;
+}
+
+int llm_chat_encode(const struct llm_tokenizer *tok, enum llm_chat_template t,
+		    const struct llm_chat_message *msgs, size_t n, int **tokens_out)
+{
+	struct llm_sbuf b;
+	size_t max;
+	int *tokens, ret;
+
+	*tokens_out = NULL;
+	ret = llm_chat_render_buf(t, msgs, n, &b);
+	if (ret)
+		return ret;
+	max = llm_tokenizer_max_tokens(b.len);
+	tokens = malloc(max * sizeof(*tokens));
+	if (!tokens) {
+		ret = llm_set_error(-ENOMEM, "out of memory encoding a chat");
+	} else {
+		/* The plain template is text; the others spell out BOS and their markers. */
+		ret = llm_encode(tok, b.data, t == LLM_CHAT_PLAIN ? LLM_ENCODE_BOS :
+				 LLM_ENCODE_SPECIAL, b.quoted, tokens, max);
+	}
+	free(b.data);
+	free(b.quoted);
+	if (ret < 0) {
+		free(tokens);
+		return ret;
+	}
+	*tokens_out = tokens;
+	return ret;
 }
 

@@ -325,6 +325,22 @@ struct llm_chat_message {
 int llm_chat_render(enum llm_chat_template t, const struct llm_chat_message *msgs, size_t n,
 		    char **out);
 
+/**
+ * llm_chat_encode() - llm_chat_render() then the encoding of the text
+ * @tok: the vocabulary.
+ * @tokens_out: out: the malloc()ed ids.
+ *
+ * PLAIN: with BOS, as text. The others: the template's own markers
+ * ("<|eot_id|>", "<s>") are their special tokens, and nothing in a
+ * message's text is (it cannot forge a turn); otherwise the ids are those
+ * of encoding the rendered text with LLM_ENCODE_SPECIAL.
+ *
+ * Return: the number of ids, or as llm_chat_render() and
+ * llm_tokenizer_encode_flags().
+ */
+int llm_chat_encode(const struct llm_tokenizer *tok, enum llm_chat_template t,
+		    const struct llm_chat_message *msgs, size_t n, int **tokens_out);
+
 #ifdef __cplusplus
 }
 #endif
