@@ -839,13 +839,21 @@ static void JAL_K(mm_q4)(float *d, size_t dp, const uint8_t *w, size_t pitch,
 	}
 #endif
 	(void)bias;	/* the plain loop subtracts 8 from each weight */
+	(void)m;
 	/* A few rows of W at a time for every row of X, while they are in the cache. */
 	for (i = 0; i < rows; i += sub) {
 		sub = JAL_KMIN(rows - i, (size_t)JAL_MM_Q8X_SUB_ROWS);
+		if (nx == 1)
+			sub = rows;
 		for (j = 0; j < nx; j++)
+#if JAL_K_YMV
+			jal_ymv_q4(d + j * dp + i, w + i * pitch, pitch, ws + i * ng,
+				   q + j * k, xs + j * ng, sub, k);
+#else
 			for (m = i; m < i + sub; m++)
 				d[j * dp + m] = jal_q4_row(w + m * pitch, ws + m * ng,
 							   q + j * k, xs + j * ng, k);
+#endif
 	}
 }
 

@@ -277,6 +277,7 @@ struct jal_ymv_panel {
 	const float *xs;
 	const int8_t *pf, *pfs;	/* the next lines to prefetch: of w, of ws */
 	size_t pfn;		/* lines of w a step */
+	bool q4;		/* Q4 weights (group 32, step 32; pitch in bytes) */
 };
 
 /*
@@ -291,6 +292,21 @@ JAL_AI __m256i jal_ymv_panel_row(const struct jal_ymv_panel *p, size_t r,
 	const int8_t *q = p->q + off;
 	__m256i acc;
 
+	if (p->q4) {
+		/*
+		 * The group's 16 bytes: low nibbles columns 0..15, high ones
+		 * 16..31, so (lo, hi) is the group in column order; less 8
+		 * they are the signed weights quads() takes.
+		 */
+		__m128i v = _mm_loadu_si128((const __m128i *)(p->w + JAL_KMIN(r, p->last) *
+							     p->pitch + off / 2));
+		__m256i n = _mm256_inserti128_si256(_mm256_castsi128_si256(v),
+						    _mm_srli_epi16(v, 4), 1);
+
+		n = _mm256_sub_epi8(_mm256_and_si256(n, _mm256_set1_epi8(15)),
+				    _mm256_set1_epi8(8));
+		return jal_ymv_quads(n, _mm256_loadu_si256((const __m256i *)q));
+	}
 	if (half)
 		return jal_ymv_quads(_mm256_zextsi128_si256(_mm_loadu_si128((const __m128i *)wr)),
 				     _mm256_zextsi128_si256(_mm_loadu_si128((const __m128i *)q)));
@@ -423,13 +439,13 @@ JAL_AI void jal_ymv_panel_32(struct jal_ymv_panel *p, size_t g,
 JAL_AI void jal_ymv_q8x_panel(float *out, const int8_t *w, size_t pitch,
 			      const float *ws, size_t group, const int8_t *q,
 			      const float *xs, size_t last, size_t k, size_t step,
-			      size_t pfn)
+			      size_t pfn, bool q4)
 {
 	struct jal_ymv_panel p = {
 		.w = w, .pitch = pitch, .last = last, .q = q, .group = group,
 		.k = k, .ng = k / group, .step = step, .ws = ws, .xs = xs,
 		.pf = w + 16 * pitch, .pfs = (const int8_t *)(ws + 16 * (k / group)),
-		.pfn = pfn,
+		.pfn = pfn, .q4 = q4,
 	};
 	__m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
 	__m256 a4 = a0, a5 = a0, a6 = a0, a7 = a0;
@@ -478,20 +494,21 @@ JAL_AI void jal_ymv_q8x_panel(float *out, const int8_t *w, size_t pitch,
  */
 JAL_AI void jal_ymv_q8x_panels(float *out, const int8_t *w, size_t pitch,
 			       const float *ws, size_t group, const int8_t *q,
-			       const float *xs, size_t rows, size_t k, size_t step)
+			       const float *xs, size_t rows, size_t k, size_t step,
+			       bool q4)
 {
 	size_t m, ng = k / group, pfn = jal_ymv_pfn(pitch, 8, (k + step - 1) / step);
 
 	if (rows < 8) {
 		if (rows)
 			jal_ymv_q8x_panel(out, w, pitch, ws, group, q, xs, rows - 1, k,
-					  step, 0);
+					  step, 0, q4);
 		return;
 	}
 	for (m = 0; m < rows; m += 8) {
 		m = JAL_KMIN(m, rows - 8);
 		jal_ymv_q8x_panel(out + m, w + m * pitch, pitch, ws + m * ng, group, q,
-				  xs, 7, k, step, pfn);
+				  xs, 7, k, step, pfn, q4);
 	}
 }
 
@@ -504,10 +521,17 @@ static void name(float *out, const int8_t *w, size_t pitch,		\
 {									\
 	(void)group;							\
 	(void)bias;							\
-	jal_ymv_q8x_panels(out, w, pitch, ws, size, q, xs, rows, k, step); \
+	jal_ymv_q8x_panels(out, w, pitch, ws, size, q, xs, rows, k, step, false); \
 }
 
 JAL_YMV_Q8X_PANELS(jal_ymv_q8x_16, 16, 32)
 JAL_YMV_Q8X_PANELS(jal_ymv_q8x_32, 32, 32)
 JAL_YMV_Q8X_PANELS(jal_ymv_q8x_64, 64, 64)
 JAL_YMV_Q8X_PANELS(jal_ymv_q8x_wide, group, 64)
+
+/* Q4: the panels of groups of 32 with each group's 16 bytes widened to its 32 weights. */
+static void jal_ymv_q4(float *out, const uint8_t *w, size_t pitch, const float *ws,
+		       const int8_t *q, const float *xs, size_t rows, size_t k)
+{
+	jal_ymv_q8x_panels(out, (const int8_t *)w, pitch, ws, 32, q, xs, rows, k, 32, true);
+}
