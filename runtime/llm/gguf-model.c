@@ -792,7 +792,7 @@ int llm_gguf_write_model(const char *path, const struct llm_checkpoint *ckpt,
 	if (c->arch == LLM_ARCH_QWEN2 && !ckpt->weights.bq)
 		return llm_set_error(-EINVAL, "GGUF writer: a qwen2 model without its biases");
 	/* a file's own per-frequency factors have no scaling key to say them */
-	if (ckpt->rope_freqs && c->rope_scaling == LLM_ROPE_SCALING_NONE)
+	if (ckpt->rope_freqs && c->rope_scaling == LLM_ROPE_SCALING_NONE && !opts->rope_factors)
 		return llm_set_error(-EINVAL,
 				     "GGUF writer: RoPE frequency factors (rope_freqs.weight) are not written");
 	w = gguf_writer_create(opts->alignment ? opts->alignment : GGUF_DEFAULT_ALIGNMENT);
@@ -871,6 +871,11 @@ int llm_gguf_write_model(const char *path, const struct llm_checkpoint *ckpt,
 		if (gguf_tensor_bytes(tt, rows * cols) > max_bytes)
 			max_bytes = gguf_tensor_bytes(tt, rows * cols);
 	}
+	if (!ret && opts->rope_factors) {
+		uint64_t dims[1] = { (uint64_t)c->head_size / 2 };
+
+		ret = gguf_writer_tensor(w, "rope_freqs.weight", GGML_TYPE_F32, 1, dims);
+	}
 	if (ret)
 		goto out;
 	buf = malloc(max_bytes ? max_bytes : 1);
@@ -906,6 +911,8 @@ int llm_gguf_write_model(const char *path, const struct llm_checkpoint *ckpt,
 		}
 		ret = gguf_writer_data(w, f, buf, gguf_tensor_bytes(tt, n));
 	}
+	if (!ret && opts->rope_factors)
+		ret = gguf_writer_data(w, f, opts->rope_factors, (uint64_t)c->head_size / 2 * 4);
 	if (fclose(f) && !ret)
 		ret = llm_set_error(-EIO, "cannot write %s", path);
 	if (ret)

@@ -140,12 +140,15 @@ int llm_tokenizer_from_gguf(const struct gguf_file *g, int vocab_size,
  * @tokenizer: written as tokenizer.ggml.* (llama2.c pieces: spaces become
  *	U+2581; ids 0, 1, 2 are <unk>, <s>, </s>), or NULL.
  * @alignment: 0 for the default 32.
+ * @rope_factors: head_size / 2 f32 written as rope_freqs.weight, the
+ *	per-frequency divisors of llama.cpp's Llama 3 files, or NULL.
  */
 struct llm_gguf_write_opts {
 	uint32_t type;
 	const char *name;
 	const struct llm_tokenizer *tokenizer;
 	uint32_t alignment;
+	const float *rope_factors;
 };
 
 /**

@@ -5,8 +5,9 @@
  * reference in the chip's order:
  * - a file's RoPE base and RMS epsilon: the chip's logits equal the
  *   reference's bit for bit (the reference takes them from the file too);
- * - RoPE scaling: Llama 3's bands and linear scaling become a frequency
- *   table (checked against a formula written here), the chip's ROPE uses
+ * - RoPE scaling: Llama 3's bands, linear scaling and a file's
+ *   rope_freqs.weight divisors become a frequency table (checked against
+ *   a formula written here), the chip's ROPE uses
  *   it (JAL_INSN_F_ROPE_FREQS), single-sequence and batched, and the
  *   logits and greedy tokens equal the reference's;
  * - qwen2: Q, K and V biases from the file, added on the chip (single and
@@ -324,6 +325,36 @@ TEST(rope_freqs_factors_divide_the_base_frequencies)
 		factors[j] = 1.0f;
 	EXPECT_FALSE(llm_rope_freqs(&c, factors, out));
 	EXPECT_FALSE(llm_rope_freqs(&c, NULL, out));
+}
+
+/* ... and read from a file, as llama.cpp's Llama 3 files carry them. */
+TEST_F(arch, rope_freqs_tensor_of_a_file_runs_on_chip_as_on_the_reference)
+{
+	float factors[8] = { 1, 1, 1.5f, 2, 4, 8, 8, 8 };
+	struct llm_gguf_write_opts o = { .type = GGML_TYPE_F32, .rope_factors = factors };
+	struct llm_config c = shape();
+	struct llm_checkpoint *ck = NULL, *rd = NULL;
+	char path[128];
+	int j;
+
+	snprintf(path, sizeof(path), "%s/factors.gguf", self->dir);
+	ASSERT_EQ(0, llm_checkpoint_random(&c, 8, &ck));
+	ASSERT_EQ(0, llm_gguf_write_model(path, ck, &o)) TH_LOG("%s", llm_last_error_message());
+	ASSERT_EQ(0, llm_checkpoint_open(path, &rd)) TH_LOG("%s", llm_last_error_message());
+	ASSERT_NE(NULL, rd->rope_freqs);
+	for (j = 0; j < 8; j++)
+		EXPECT_EQ(1.0f / powf(10000.0f, (float)(2 * j) / 16.0f) / factors[j],
+			  rd->rope_freqs[j]);
+	llm_checkpoint_close(rd);
+	check_logits(_metadata, self->dev, path);
+	check_tokens(_metadata, self->dev, path);
+	/* a divisor of 0 is refused, by index */
+	factors[3] = 0.0f;
+	ASSERT_EQ(0, llm_gguf_write_model(path, ck, &o));
+	EXPECT_EQ(-EINVAL, llm_checkpoint_open(path, &rd));
+	EXPECT_NE(NULL, strstr(llm_last_error_message(), "rope_freqs.weight[3]"))
+		TH_LOG("%s", llm_last_error_message());
+	llm_checkpoint_close(ck);
 }
 
 TEST_F(arch, qwen2_biases_on_chip_as_on_the_reference)
