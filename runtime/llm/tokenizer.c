@@ -44,6 +44,7 @@ struct llm_tokenizer {
 	enum llm_pretokenizer pre;
 	int bos, eos, eot;
 	bool no_bos;			/* add_bos_token false: LLM_ENCODE_BOS adds none */
+	bool run_c;			/* tokenizer.bin: only BOS ends a text */
 	uint8_t *types;			/* enum llm_token_type each, or NULL */
 	/* Control and user-defined ids, longest string first, for LLM_ENCODE_SPECIAL. */
 	int *specials;
@@ -244,6 +245,7 @@ int llm_tokenizer_parse(const void *data, size_t size, int vocab_size,
 		tok->byte_pieces[2 * i + 1] = '\0';
 	}
 	tok->kind = LLM_TOKENIZER_SPM;
+	tok->run_c = true;
 	tok->bos = LLM_TOKEN_BOS;
 	tok->eos = LLM_TOKEN_EOS;
 	tok->eot = -1;
@@ -362,7 +364,12 @@ int llm_tokenizer_eot(const struct llm_tokenizer *tok)
 
 bool llm_tokenizer_is_eog(const struct llm_tokenizer *tok, int id)
 {
-	return id >= 0 && (id == tok->eos || id == tok->eot);
+	if (id < 0)
+		return false;
+	/* run.c: a llama2.c model starts its next text with BOS, and that ends this one */
+	if (tok->kind == LLM_TOKENIZER_SPM && id == tok->bos)
+		return true;
+	return !tok->run_c && (id == tok->eos || id == tok->eot);
 }
 
 int llm_tokenizer_token_type(const struct llm_tokenizer *tok, int id)
@@ -1109,6 +1116,7 @@ static int llm_tokenizer_finish(struct llm_tokenizer *tok, const struct llm_voca
 		tok->eos = d->eos;
 	tok->eot = d->eot;
 	tok->no_bos = d->no_bos;
+	tok->run_c = false;
 	if (!d->types)
 		return 0;
 	tok->types = malloc((size_t)tok->vocab_size);

@@ -161,7 +161,13 @@ int llm_tokenizer_bos(const struct llm_tokenizer *tok);
 int llm_tokenizer_eos(const struct llm_tokenizer *tok);
 int llm_tokenizer_eot(const struct llm_tokenizer *tok);
 
-/** llm_tokenizer_is_eog() - whether @id ends generation (EOS or EOT) */
+/**
+ * llm_tokenizer_is_eog() - whether @id ends generated text
+ *
+ * A llama2.c tokenizer.bin: BOS only (run.c's rule: the model starts its
+ * next text with it). A GGUF vocabulary: EOS or EOT, and BOS too for a
+ * sentencepiece one (llama2.c models converted to GGUF still end with it).
+ */
 bool llm_tokenizer_is_eog(const struct llm_tokenizer *tok, int id);
 
 /** llm_tokenizer_token_type() - enum llm_token_type of @id (UNDEFINED if out of range) */

@@ -98,6 +98,13 @@ TEST(tok512_loads)
 	EXPECT_EQ(-1, llm_tokenizer_lookup(tok, "no such token"));
 	EXPECT_NULL(llm_tokenizer_token(tok, 512));
 	EXPECT_NULL(llm_tokenizer_token(tok, -1));
+	/* run.c's specials: BOS 1 starts a text and ends the one before; EOS 2 never ends one. */
+	EXPECT_EQ(1, llm_tokenizer_bos(tok));
+	EXPECT_EQ(2, llm_tokenizer_eos(tok));
+	EXPECT_EQ(-1, llm_tokenizer_eot(tok));
+	EXPECT_TRUE(llm_tokenizer_is_eog(tok, 1));
+	EXPECT_FALSE(llm_tokenizer_is_eog(tok, 2));
+	EXPECT_EQ(LLM_TOKENIZER_SPM, llm_tokenizer_kind(tok));
 
 	/* vocab_size 0 reads them all; a mismatched model size is refused. */
 	llm_model_path(path, sizeof(path), "tok512.bin");

@@ -193,6 +193,9 @@ TEST_F(oracle, ids_match_the_javascript_tokenizers)
 	EXPECT_TRUE(llm_tokenizer_is_eog(l3, 128009));
 	EXPECT_TRUE(llm_tokenizer_is_eog(l3, 128001));
 	EXPECT_FALSE(llm_tokenizer_is_eog(l3, 128000));
+	EXPECT_TRUE(llm_tokenizer_is_eog(l2, 1));
+	EXPECT_TRUE(llm_tokenizer_is_eog(l2, 2));
+	EXPECT_FALSE(llm_tokenizer_is_eog(l2, 3));
 	EXPECT_EQ(128009, llm_tokenizer_lookup(l3, "<|eot_id|>"));
 	EXPECT_STREQ("", llm_tokenizer_decode(l3, -1, 128009));
 	EXPECT_STREQ("", llm_tokenizer_decode(l2, -1, 1));
