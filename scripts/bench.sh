@@ -9,11 +9,12 @@
 #
 # - Decode tok/s in the guest through library, driver and chip (one VM
 #   boot runs runtime/build/jalrt-bench), greedy from BOS, for
-#   aidreams260k and a generated model of the 15M "stories" shape (dim 288,
-#   hidden 768, 6 layers, 6 heads, vocab 32000, seq 256) at f32, bf16, int8
+#   aidreams260k and generated models of the 15M "stories" shape (dim 288,
+#   hidden 768, 6 layers, 6 heads, vocab 32000, seq 256) and of the 110M
+#   shape (dim 768, hidden 2048, 12 layers, 12 heads, seq 1024) at f32, bf16, int8
 #   and sparse weights: the one-job device loop and one job per position;
-#   against the host CPU reference (runtime/build/jalrt-ref-run --ids,
-#   natively on the host, f32: the reference has no other precision).
+#   against the host CPU on every thread (tests/baseline/cpu-llm, f32 or
+#   int8), and as a share of the host's streaming read bandwidth.
 #   tok/s is run.c's: (positions - 1) / time after the first position.
 # - Batched steps (jalrt-bench batch, guest) on gen-15M and a generated
 #   model of the 110M llama2.c shape at f32, bf16 and int8: aggregate decode
@@ -22,8 +23,9 @@
 #   the same run and the host CPU's best (tests/baseline/cpu-llm: every
 #   thread, OpenMP loops as llama2.c's runomp, OpenBLAS sgemm for batches,
 #   runq.c's int8), with the host's streaming read bandwidth.
-# - jalrt-serve under 16 concurrent streaming HTTP clients (guest):
-#   aggregate tok/s, time to first token and inter-token latency p50/p99.
+# - jalrt-serve in the guest under 16 concurrent streaming HTTP clients on
+#   the host (a second boot): aggregate tok/s, time to first token and
+#   inter-token latency p50/p99.
 # - Null-job round trip and pipelined job rate, DMA copy bandwidth (guest).
 # - tests/bench, the chip model's per-op benchmark, if present (host).
 #
@@ -61,11 +63,21 @@ fi
 steps15m=256
 [ "$quick" = 1 ] && steps15m=64
 models+=("gen-15M $gen15m $steps15m")
+gen110m=$bench_dir/llama-110m-shape.bin
+if [ ! -f "$gen110m" ]; then
+	say "generating the 110M-shape model"
+	runtime/build/jalrt-gen-model --seed 1 --dim 768 --hidden 2048 --layers 12 --heads 12 \
+		--kv-heads 12 --vocab 32000 --seq 1024 -o "$gen110m" >/dev/null
+fi
+models+=("gen-110M $gen110m $((steps15m / 2))")
 precisions=(f32 bf16 int8 sparse)
 
-# ---- host CPU reference ------------------------------------------------------
-# The reference models f32 and int8 (libjalrt's quantisation); bf16 and
-# sparse rows are compared with its f32.
+# ---- host CPU baselines of the decode rows ------------------------------------
+# tests/baseline/cpu-llm, one sequence on every host thread: f32 as
+# llama2.c's runomp, int8 as its runq.c (libjalrt's quantisation); bf16
+# and sparse rows are compared with its f32. The best of three runs.
+make -s -C tests/baseline >/dev/null
+cpu_llm=tests/baseline/build/cpu-llm
 declare -A cpu
 ref_precision() { case $1 in int8) echo int8 ;; *) echo f32 ;; esac; }
 for m in "${models[@]}"; do
@@ -75,13 +87,13 @@ for m in "${models[@]}"; do
 		[ "$rp" = int8 ] && flag=--int8
 		best=0
 		for _ in 1 2 3; do
-			r=$(runtime/build/jalrt-ref-run "$path" $flag --ids -t 0 -n "$steps" 2>&1 >/dev/null |
-				sed -n 's/^achieved tok\/s: //p')
+			r=$($cpu_llm decode "$path" $flag --seqs 1 -n "$steps" | awk '{ print $2 }')
 			best=$(awk -v a="$best" -v b="${r:-0}" 'BEGIN { print (b > a ? b : a) }')
 		done
 		cpu[$name $rp]=$(awk -v v="$best" 'BEGIN { printf "%.1f", v }')
 	done
 done
+bandwidth=$($cpu_llm bandwidth | awk '$1 == "cpu_stream_read_gb_per_s" { print $2 }')
 
 # ---- guest: one boot for every figure -----------------------------------------
 guest=$bench_dir/guest-bench.sh
@@ -106,14 +118,7 @@ guest=$bench_dir/guest-bench.sh
 # aggregate decode tok/s of 1, 4, 16 and 64 sequences (one job per step,
 # and 16 steps per job with jalrt_llm_batch_decode()), prompts of 128 and
 # 512 tokens in one step, with jalrt_llm_generate()'s single-sequence
-# rates from the same run. Then jalrt-serve under an HTTP load of 16
-# streaming clients (tests/serve/http_load.py, in the guest as well).
-gen110m=$bench_dir/llama-110m-shape.bin
-if [ ! -f "$gen110m" ]; then
-	say "generating the 110M-shape model"
-	runtime/build/jalrt-gen-model --seed 1 --dim 768 --hidden 2048 --layers 12 --heads 12 \
-		--kv-heads 12 --vocab 32000 --seq 1024 -o "$gen110m" >/dev/null
-fi
+# rates from the same run.
 tok32k=$bench_dir/byte-tokenizer-32000.bin
 [ -f "$tok32k" ] || tests/serve/serve_test.py --write-byte-tokenizer "$tok32k" --vocab 32000
 batch_steps=32
@@ -130,22 +135,14 @@ done >>"$guest"
 http_clients=16
 http_requests=4
 [ "$quick" = 1 ] && http_requests=1
-{
-	echo "runtime/build/jalrt-serve '$gen15m' -z '$tok32k' --precision int8 --port 8080 --parallel $http_clients >/tmp/serve.log 2>&1 &"
-	echo "python3 tests/serve/http_load.py --url http://127.0.0.1:8080 --clients $http_clients --requests $http_requests --max-tokens 64 --wait-s 600 | sed 's/^/HTTP /'"
-	echo 'kill %1; wait'
-} >>"$guest"
 
 # ---- host CPU baselines of the batched rows -------------------------------------
 # tests/baseline/cpu-llm: llama2.c's forward on every host thread (OpenMP
 # loops as runomp, OpenBLAS sgemm for batches, runq.c's int8), and the
 # host's streaming read bandwidth.
-make -s -C tests/baseline >/dev/null
-cpu_llm=tests/baseline/build/cpu-llm
 cpu_out=$bench_dir/cpu.out
 say "measuring the CPU baselines"
 {
-	$cpu_llm bandwidth | sed 's/^/CPU - - /'
 	for m in "${batch_models[@]}"; do
 		read -r name path prompts <<<"$m"
 		for rp in f32 int8; do
@@ -163,6 +160,22 @@ out=$bench_dir/guest.out
 JAL_DRIVER_PARAMS="job_timeout_ms=600000 ${JAL_DRIVER_PARAMS:-}" \
 	scripts/vm.sh --timeout 3600 bash "$guest" >"$out" 2>&1 || say "guest run ended with $?"
 
+# ---- serving: a second boot, the clients on the host --------------------------
+# jalrt-serve in the guest with its port forwarded; tests/serve/http_load.py
+# on the host, as users reach the card, so the clients take no guest CPU.
+say "serving under an HTTP load of $http_clients clients (a second VM boot)"
+http_out=$bench_dir/http.out
+serve_port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+setsid scripts/vm.sh --timeout 1800 --forward "$serve_port:8080" \
+	"runtime/build/jalrt-serve '$gen15m' -z '$tok32k' --precision int8 --host 0.0.0.0 --port 8080 --parallel $http_clients" \
+	>"$bench_dir/serve.out" 2>&1 &
+serve_vm=$!
+tests/serve/http_load.py --url "http://127.0.0.1:$serve_port" --clients "$http_clients" \
+	--requests "$http_requests" --max-tokens 64 --wait-s 1200 >"$http_out" 2>&1 ||
+	say "the HTTP load ended with $? (see $http_out and $bench_dir/serve.out)"
+kill -TERM -- "-$serve_vm" 2>/dev/null || true
+wait "$serve_vm" 2>/dev/null || true
+
 get() {	# get MODEL PRECISION MODE KEY -> value
 	awk -v m="$1" -v p="$2" -v mode="$3" -v k="$4" \
 		'$1 == "LLM" && $2 == m && $3 == p && $4 == mode && $5 == k { print $6 }' "$out"
@@ -175,10 +188,12 @@ echo
 echo "Jalapeño benchmark ($(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) host CPUs, guest under TCG)"
 echo
 echo "Decode, greedy from BOS (tok/s = (positions - 1) / time after the first position);"
-echo "CPU ref: the host reference at the row's precision (f32 for bf16 and sparse);"
-echo "vs f32: the chip loop against the same model's f32 chip loop"
-printf '%-13s %-7s %9s %-7s %6s %11s %11s %12s %9s %7s\n' model weights MiB memory steps \
-	"chip loop" "per-token" "CPU ref" "loop/CPU" "vs f32"
+echo "CPU: the host on every thread at the row's precision (f32 for bf16 and sparse: cpu-llm);"
+echo "vs f32: the chip loop against the same model's f32 chip loop; BW: weight bytes a token x"
+echo "tok/s as a share of the host's streaming read bandwidth ($bandwidth GB/s, all threads;"
+echo "a model whose weights fit in the caches can pass 100%)"
+printf '%-13s %-7s %9s %-7s %6s %11s %11s %12s %9s %7s %6s\n' model weights MiB memory steps \
+	"chip loop" "per-token" "CPU" "loop/CPU" "vs f32" BW
 for m in "${models[@]}"; do
 	read -r name path steps <<<"$m"
 	f32loop=$(get "$name" f32 loop llm_tok_per_s)
@@ -186,10 +201,14 @@ for m in "${models[@]}"; do
 		loop=$(get "$name" "$p" loop llm_tok_per_s)
 		per=$(get "$name" "$p" pertoken llm_tok_per_s)
 		ref=${cpu[$name $(ref_precision "$p")]}
-		printf '%-13s %-7s %9s %-7s %6s %11s %11s %12s %9s %7s\n' "$name" "$p" \
-			"$(get "$name" "$p" loop llm_weights)" "$(get "$name" "$p" loop llm_memory)" \
+		mib=$(get "$name" "$p" loop llm_weights)
+		bw=$(awk -v m="${mib:-}" -v r="${loop:-}" -v b="${bandwidth:-}" 'BEGIN {
+			if (m == "" || r == "" || b + 0 == 0) print "-"
+			else printf "%.0f%%", 100 * m * 1048576 * r / (b * 1e9) }')
+		printf '%-13s %-7s %9s %-7s %6s %11s %11s %12s %9s %7s %6s\n' "$name" "$p" \
+			"${mib:--}" "$(get "$name" "$p" loop llm_memory)" \
 			"$(get "$name" "$p" loop llm_positions)" "${loop:--}" "${per:--}" \
-			"$ref" "$(ratio "$loop" "$ref")" "$(ratio "$loop" "$f32loop")"
+			"$ref" "$(ratio "$loop" "$ref")" "$(ratio "$loop" "$f32loop")" "$bw"
 	done
 done
 echo
@@ -274,11 +293,11 @@ for m in "${batch_models[@]}"; do
 	done
 done
 
-hget() { awk -v k="$1" '$1 == "HTTP" && $2 == k { print $3 }' "$out"; }
+hget() { awk -v k="$1" '$1 == k { print $2 }' "$http_out"; }
 single=$(bget gen-15M int8 batch_single_decode_tok_per_s)
 echo
 echo "Serving: jalrt-serve (gen-15M, int8, --parallel $http_clients) under $http_clients concurrent streaming"
-echo "clients of /v1/completions, up to 64 tokens each (tests/serve/http_load.py, in the guest)"
+echo "clients of /v1/completions on the host, up to 64 tokens each (tests/serve/http_load.py)"
 printf '  requests %s, errors %s; aggregate %s tok/s (%s the single-sequence decode rate)\n' \
 	"$(hget http_requests)" "$(hget http_errors)" "$(hget http_tok_per_s)" \
 	"$(ratio "$(hget http_tok_per_s)" "$single")"
@@ -287,7 +306,7 @@ printf '  time to first token  p50 %8s ms   p99 %8s ms\n' "$(hget http_ttft_p50_
 printf '  inter-token latency  p50 %8s ms   p99 %8s ms   (one sequence alone: %s ms a token)\n' \
 	"$(hget http_itl_p50_ms)" "$(hget http_itl_p99_ms)" \
 	"$(awk -v r="${single:-}" 'BEGIN { if (r + 0 > 0) printf "%.1f", 1000 / r; else print "-" }')"
-echo "Host streaming read bandwidth (all threads): $(awk '$4 == "cpu_stream_read_gb_per_s" { print $5 }' "$cpu_out") GB/s"
+
 
 # ---- the chip model's own per-op benchmark ------------------------------------
 if [ -f tests/bench/Makefile ]; then

@@ -12,6 +12,9 @@
 # driver/jalapeno.ko loaded. The command's output and exit code are passed
 # through; 124 means the guest died or timed out before the command ended.
 # Extra QEMU arguments: JAL_QEMU_ARGS; driver parameters: JAL_DRIVER_PARAMS.
+# Sizes: JAL_GUEST_MEM (guest memory, default 3G) and JAL_VRAM (the chip's
+# device memory, QEMU size syntax, default the device's 1 GiB), for big
+# models.
 # --forward gives the guest a virtio-net NIC on QEMU user networking
 # (10.0.2.15/24, gateway 10.0.2.2, set up by guest-init) and forwards
 # 127.0.0.1:HOSTPORT on the host to GUESTPORT in the guest (repeatable).
@@ -58,6 +61,15 @@ else
 fi
 "$top/scripts/mkinitramfs.sh"
 
+guest_mem=${JAL_GUEST_MEM:-3G}
+[[ $guest_mem =~ ^[0-9]+[MGT]?$ ]] || { echo "vm: JAL_GUEST_MEM must be a size such as 3G or 8192M, not '$guest_mem'" >&2; exit 2; }
+device=${JAL_VM_DEVICE--device jalapeno}
+if [ -n "${JAL_VRAM:-}" ]; then
+	[[ $JAL_VRAM =~ ^[0-9]+[KMGT]?$ ]] || { echo "vm: JAL_VRAM must be a size such as 4G, not '$JAL_VRAM'" >&2; exit 2; }
+	[ -n "$device" ] || { echo "vm: JAL_VRAM needs a Jalapeño device (JAL_VM_DEVICE is empty)" >&2; exit 2; }
+	device+=",vram-size=$JAL_VRAM"
+fi
+
 job=$(mktemp -d /tmp/jal-vm.XXXXXX)
 chmod 755 "$job"
 trap 'rm -rf "$job"' EXIT
@@ -76,14 +88,14 @@ trap 'rm -rf "$job"' EXIT
 status=$job/status
 set +e
 timeout --foreground -k 10 "$timeout" "$JAL_QEMU" \
-	-machine q35 -accel tcg,thread=multi -cpu max -smp 2 -m 3G \
+	-machine q35 -accel tcg,thread=multi -cpu max -smp 2 -m "$guest_mem" \
 	-nodefaults -display none -no-reboot -monitor none \
 	-L /usr/share/seabios -L /usr/share/qemu \
 	-kernel "$kernel" -initrd "$initrd" \
 	-append "console=ttyS0 quiet loglevel=1 panic=-1 jal.job=$job" \
 	-serial stdio \
 	-virtfs local,path=/,mount_tag=hostroot,security_model=none,readonly=on,multidevs=remap \
-	${JAL_VM_DEVICE--device jalapeno} "${net[@]}" ${JAL_QEMU_ARGS:-} </dev/null 2>"$job/qemu.err" |
+	$device "${net[@]}" ${JAL_QEMU_ARGS:-} </dev/null 2>"$job/qemu.err" |
 	tr -d '\r' | awk -v status="$status" '
 		/^JAL-VM-EXIT: / { print $2 > status; next }
 		/^\[ *[0-9.]+\] reboot: Power down$/ { next }
