@@ -17,6 +17,7 @@
 
 #include "gguf-model.h"
 #include "gguf.h"
+#include "run_flags.h"
 #include "tokenizer.h"
 
 /* ---- the oracle ------------------------------------------------------------ */
@@ -514,6 +515,48 @@ TEST(bpe_bytes_and_utf8)
 }
 
 /*
+ * Any bytes at all (malformed UTF-8, controls, runs of one class) encode
+ * and decode back exactly, for both pre-tokenizers; a seeded xorshift
+ * makes the same 2000 texts every run.
+ */
+TEST(bpe_round_trips_random_bytes)
+{
+	static const char *const extra[] = { "\xc4\xa0\xc4\xa0", "th", "the", "\xc4\xa0the", "12" };
+	static const char *const merges[] = { "\xc4\xa0 \xc4\xa0", "t h", "th e", "\xc4\xa0 the",
+					      "1 2" };
+	static const char pool[] = "the 12 \n\t\r'sS.,\xc3\xa9\xe6\x97\xa5\xf0\x9f\x98\x80\x80\xff\xc3";
+	struct llm_tokenizer *tok[2] = { NULL, NULL };
+	struct hand_vocab v[2];
+	uint64_t x = 0x9e3779b97f4a7c15ull;
+	int r, k;
+
+	ASSERT_EQ(0, hand_bpe(&v[0], extra, 5, merges, 5, LLM_PRE_LLAMA3, &tok[0]));
+	ASSERT_EQ(0, hand_bpe(&v[1], extra, 5, merges, 5, LLM_PRE_QWEN2, &tok[1]));
+	for (k = 0; k < 2000; k++) {
+		char text[64], back[256];
+		int ids[80], n, len, i;
+
+		x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+		len = 1 + (int)(x % 48);
+		for (i = 0; i < len; i++) {
+			x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+			/* Mostly the pool, sometimes any byte but NUL. */
+			text[i] = x % 4 ? pool[(x >> 8) % (sizeof(pool) - 1)] : (char)(1 + (x >> 8) % 255);
+		}
+		text[len] = '\0';
+		for (r = 0; r < 2; r++) {
+			n = llm_tokenizer_encode(tok[r], text, false, false, ids, 80);
+			ASSERT_GT(n, 0);
+			ASSERT_LE(n, len);
+			decode_all(tok[r], ids, n, 0, back, sizeof(back));
+			ASSERT_EQ(0, memcmp(text, back, (size_t)len + 1)) TH_LOG("text %d, pre %d", k, r);
+		}
+	}
+	llm_tokenizer_close(tok[0]);
+	llm_tokenizer_close(tok[1]);
+}
+
+/*
  * The pre-tokenizers' digit rules, on a vocabulary with "123" and "12"
  * tokens: Llama 3 takes digits three at a time and a word that is a
  * token is that token; Qwen2 splits every digit.
@@ -721,6 +764,25 @@ TEST_F(bad, writer_refuses_a_bpe_vocabulary)
 	EXPECT_FALSE(llm_readable(path));
 	llm_checkpoint_close(ckpt);
 	llm_tokenizer_close(tok);
+}
+
+/* jalrt-run's tokenizer: -z's; else a GGUF model's own (NULL); else tokenizer.bin. */
+TEST_F(bad, run_tools_pick_the_gguf_vocabulary)
+{
+	char gguf[PATH_MAX], bin[PATH_MAX];
+	struct run_flags rf;
+
+	snprintf(gguf, sizeof(gguf), "%s/model.bin", self->dir);	/* by content, not name */
+	snprintf(bin, sizeof(bin), "%s/model.gguf", self->dir);
+	ASSERT_EQ(0, llm_write_file(gguf, "GGUF\3\0\0\0", 8));
+	ASSERT_EQ(0, llm_write_file(bin, "\x20\x01\0\0", 4));
+	run_flags_init(&rf);
+	EXPECT_NULL(run_flags_tokenizer(&rf, gguf));
+	EXPECT_STREQ("tokenizer.bin", run_flags_tokenizer(&rf, bin));
+	EXPECT_STREQ("tokenizer.bin", run_flags_tokenizer(&rf, "/nonexistent/model.gguf"));
+	rf.tokenizer = "tok512.bin";
+	rf.tokenizer_given = true;
+	EXPECT_STREQ("tok512.bin", run_flags_tokenizer(&rf, gguf));
 }
 
 TEST(create_rejects_missing_byte_characters)
