@@ -1141,8 +1141,14 @@ JAL_AI void jal_zmm_q8x_tile(float *d, size_t dp, const int8_t *w, size_t pitch,
 {
 	const __m512i offset = _mm512_set1_epi8((char)0x80);
 	const __m512i nibble = _mm512_set1_epi8(15);
-	__m512 lanes[JAL_ZMM_Q8X_NX][8];
-	__m512i part[JAL_ZMM_Q8X_NX], wt[16];
+	/*
+	 * Only the rows of X the tile has are used, and set before they are
+	 * read: no zeroing of all 9 KiB per tile under QEMU's
+	 * -ftrivial-auto-var-init=zero (a sixth of a 768-column tile).
+	 */
+	__m512 lanes[JAL_ZMM_Q8X_NX][8] __attribute__((uninitialized));
+	__m512i part[JAL_ZMM_Q8X_NX] __attribute__((uninitialized));
+	__m512i wt[16];
 	struct jal_zmm_tile t = {
 		.q = q, .xs = xs, .bias = bias, .ws = ws, .nx = nx, .k = k,
 		.group = group, .ng = k / group, .lanes = lanes, .part = part,
