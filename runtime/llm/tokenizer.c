@@ -1393,6 +1393,13 @@ bool llm_piece_is_printable(const char *piece)
 	return (byte >= 0x20 && byte <= 0x7e) || byte == ' ' || (byte >= '\t' && byte <= '\r');
 }
 
+bool llm_tokenizer_piece_is_printable(const struct llm_tokenizer *tok, const char *piece)
+{
+	if (tok->kind != LLM_TOKENIZER_BPE || !piece || !piece[0] || piece[1])
+		return llm_piece_is_printable(piece);
+	return (unsigned char)piece[0] >= 0x80 || llm_piece_is_printable(piece);
+}
+
 int llm_safe_print(FILE *out, const char *piece)
 {
 	if (!llm_piece_is_printable(piece))

@@ -271,6 +271,16 @@ const char *llm_tokenizer_decode(const struct llm_tokenizer *tok, int prev_token
 bool llm_piece_is_printable(const char *piece);
 
 /**
+ * llm_tokenizer_piece_is_printable() - whether to show @piece of @tok
+ *
+ * A llama2.c-style vocabulary: llm_piece_is_printable() (run.c's rule).
+ * Byte-level BPE: a lone byte of 0x80 and up is part of a character split
+ * across tokens and must be shown (CJK, emoji); only "" and lone control
+ * bytes other than whitespace are not.
+ */
+bool llm_tokenizer_piece_is_printable(const struct llm_tokenizer *tok, const char *piece);
+
+/**
  * llm_safe_print() - write @piece to @out if llm_piece_is_printable()
  * Return: 0, or -EIO if the write failed.
  */

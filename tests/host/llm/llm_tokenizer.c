@@ -190,6 +190,9 @@ TEST(decode_like_run_c)
 	EXPECT_STREQ("A", llm_tokenizer_decode(tok, 300, 0x41 + 3));
 	EXPECT_STREQ("", llm_tokenizer_decode(tok, 300, 3));
 	EXPECT_STREQ("\xe2", llm_tokenizer_decode(tok, 300, 0xe2 + 3));
+	/* run.c's safe_printf() drops that lone byte; so does a llama2.c vocabulary. */
+	EXPECT_FALSE(llm_tokenizer_piece_is_printable(tok, "\xe2"));
+	EXPECT_TRUE(llm_tokenizer_piece_is_printable(tok, "ab"));
 	EXPECT_STREQ("<unk>", llm_tokenizer_decode(tok, 300, 0));
 	EXPECT_NULL(llm_tokenizer_decode(tok, 1, 512));
 	EXPECT_NULL(llm_tokenizer_decode(tok, 1, -1));

@@ -506,6 +506,12 @@ TEST(bpe_bytes_and_utf8)
 	EXPECT_EQ(0xc3, ids[0]);
 	EXPECT_EQ(0xa9, ids[1]);
 	EXPECT_STREQ("\xc3", llm_tokenizer_decode(tok, -1, ids[0]));
+	/* A lone byte of a character is shown (run.c's rule would drop it); controls are not. */
+	EXPECT_TRUE(llm_tokenizer_piece_is_printable(tok, "\xc3"));
+	EXPECT_FALSE(llm_piece_is_printable("\xc3"));
+	EXPECT_FALSE(llm_tokenizer_piece_is_printable(tok, "\x07"));
+	EXPECT_FALSE(llm_tokenizer_piece_is_printable(tok, ""));
+	EXPECT_TRUE(llm_tokenizer_piece_is_printable(tok, "\n"));
 	for (i = 0; i < n; i++)
 		strcat(back, llm_tokenizer_decode(tok, -1, ids[i]));
 	EXPECT_STREQ("\xc3\xa9", back);
