@@ -772,6 +772,69 @@ TEST_F(bad, writer_refuses_a_bpe_vocabulary)
 	llm_tokenizer_close(tok);
 }
 
+/*
+ * Seeded random mutations of a good BPE vocabulary file: each either fails
+ * with a message or loads a tokenizer that encodes and decodes; never a
+ * crash (run under make SANITIZE=1 for ASan and UBSan).
+ */
+TEST_F(bad, mutated_vocabularies_fail_cleanly)
+{
+	char path[PATH_MAX];
+	unsigned char *good, *buf;
+	uint64_t x = 0x2545f4914f6cdd1dull;
+	int k, loaded = 0, refused = 0;
+	size_t size;
+	struct llm_tokenizer *tok = NULL;
+
+	ASSERT_EQ(0, load_variant(_metadata, self->dir, V_GOOD, &tok));
+	llm_tokenizer_close(tok);
+	snprintf(path, sizeof(path), "%s/v%d.gguf", self->dir, (int)V_GOOD);
+	good = llm_read_file(path, &size);
+	ASSERT_NE(NULL, good);
+	buf = malloc(size);
+	ASSERT_NE(NULL, buf);
+	for (k = 0; k < 1500; k++) {
+		const struct gguf_kv *toks;
+		struct gguf_file *g = NULL;
+		int m, n_mut;
+
+		memcpy(buf, good, size);
+		x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+		n_mut = 1 + (int)(x % 4);
+		for (m = 0; m < n_mut; m++) {
+			x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+			/* Past the 24-byte header: the metadata, where the vocabulary is. */
+			buf[24 + (x >> 16) % (size - 24)] ^= (unsigned char)(1u << (x % 8));
+		}
+		if (gguf_parse(buf, size, &g)) {
+			refused++;
+			continue;
+		}
+		toks = gguf_find_kv(g, "tokenizer.ggml.tokens");
+		tok = NULL;
+		if (llm_tokenizer_from_gguf(g, toks ? (int)toks->count : 258, &tok)) {
+			EXPECT_NE(0, llm_last_error_message()[0]);
+			refused++;
+		} else if (tok) {
+			int ids[64], n, i;
+
+			n = llm_tokenizer_encode_flags(tok, "ab <|end|>\xc3\xa9 12",
+						       LLM_ENCODE_SPECIAL | LLM_ENCODE_BOS, ids, 64);
+			for (i = 0; i < n; i++)
+				EXPECT_NE(NULL, llm_tokenizer_decode(tok, -1, ids[i]));
+			loaded++;
+		}
+		llm_tokenizer_close(tok);
+		gguf_close(g);
+	}
+	free(buf);
+	free(good);
+	TH_LOG("%d mutated files loaded, %d refused", loaded, refused);
+	/* Both outcomes happen: the mutations reach the vocabulary's checks. */
+	EXPECT_GT(loaded, 0);
+	EXPECT_GT(refused, 0);
+}
+
 /* jalrt-run's tokenizer: -z's; else a GGUF model's own (NULL); else tokenizer.bin. */
 TEST_F(bad, run_tools_pick_the_gguf_vocabulary)
 {
