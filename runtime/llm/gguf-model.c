@@ -543,7 +543,7 @@ int llm_tokenizer_from_gguf(const struct gguf_file *g, int vocab_size,
 	const struct gguf_kv *merges = gguf_find_kv(g, "tokenizer.ggml.merges");
 	struct llm_vocab_desc d = { 0 };
 	struct gguf_str model, pre;
-	bool add_bos = true;
+	bool add_bos = true, add_prefix = true;
 	float *sc = NULL;
 	int32_t *ty = NULL;
 	const char **mptrs = NULL, **tptrs = NULL;
@@ -594,6 +594,10 @@ int llm_tokenizer_from_gguf(const struct gguf_file *g, int vocab_size,
 	if (ret && ret != -ENOENT)
 		return ret;
 	d.no_bos = !ret && !add_bos;
+	ret = gguf_get_bool(g, "tokenizer.ggml.add_space_prefix", &add_prefix);
+	if (ret && ret != -ENOENT)
+		return ret;
+	d.no_prefix = !ret && !add_prefix;
 	ret = gm_special_id(g, "tokenizer.ggml.bos_token_id", &d.bos) ||
 	      gm_special_id(g, "tokenizer.ggml.eos_token_id", &d.eos) ||
 	      gm_special_id(g, "tokenizer.ggml.eot_token_id", &d.eot) ? -EINVAL : 0;

@@ -45,6 +45,9 @@ struct llm_tokenizer {
 	int bos, eos, eot;
 	bool no_bos;			/* add_bos_token false: LLM_ENCODE_BOS adds none */
 	bool run_c;			/* tokenizer.bin: only BOS ends a text */
+	bool no_prefix;			/* SPM add_space_prefix false: no dummy prefix */
+	/* SPM from GGUF: byte_token[] from the <0xNN> tokens, not byte + 3 */
+	bool spm_bytes_by_name;
 	uint8_t *types;			/* enum llm_token_type each, or NULL */
 	/* Control and user-defined ids, longest string first, for LLM_ENCODE_SPECIAL. */
 	int *specials;
@@ -56,7 +59,7 @@ struct llm_tokenizer {
 	size_t merge_mask;
 	char **pieces;			/* decoded bytes of each token */
 	char *piece_strings;
-	int byte_token[256];		/* the token of each byte's character */
+	int byte_token[256];		/* BPE: each byte's character; SPM: <0xNN> */
 	int vocab_size;
 	int max_token_length;
 	char **vocab;			/* NUL-terminated strings */
@@ -550,7 +553,7 @@ static int llm_spm_fragment(const struct llm_tokenizer *tok, const char *text, s
 {
 	size_t n = *n_io, str_len = 0, k, i;
 
-	if (prefix && len) {
+	if (prefix && len && !tok->no_prefix) {
 		int id = llm_map_find(tok, " ", 1);
 
 		if (id >= 0)
@@ -575,8 +578,13 @@ static int llm_spm_fragment(const struct llm_tokenizer *tok, const char *text, s
 		} else {
 			for (i = 0; i < str_len; i++) {
 				unsigned char byte = (unsigned char)buf[i];
-				int byte_id = byte + LLM_BYTE_TOKEN_OFFSET;
+				int byte_id = tok->spm_bytes_by_name ? tok->byte_token[byte] :
+					      byte + LLM_BYTE_TOKEN_OFFSET;
 
+				if (byte_id < 0)
+					return llm_set_error(-EINVAL,
+							     "byte 0x%02x is not in the vocabulary, nor its fallback token <0x%02X>",
+							     byte, byte);
 				if (byte_id >= tok->vocab_size)
 					return llm_set_error(-EINVAL,
 							     "byte 0x%02x is not in the vocabulary and its fallback token %d is beyond its %d tokens",
@@ -1116,7 +1124,18 @@ static int llm_tokenizer_finish(struct llm_tokenizer *tok, const struct llm_voca
 		tok->eos = d->eos;
 	tok->eot = d->eot;
 	tok->no_bos = d->no_bos;
+	tok->no_prefix = d->no_prefix;
 	tok->run_c = false;
+	if (tok->kind == LLM_TOKENIZER_SPM) {
+		/* Wherever the vocabulary has them (llama2.c's are at 3 + byte). */
+		for (i = 0; i < 256; i++) {
+			char name[8];
+
+			snprintf(name, sizeof(name), "<0x%02X>", (unsigned int)i);
+			tok->byte_token[i] = llm_map_find(tok, name, 6);
+		}
+		tok->spm_bytes_by_name = true;
+	}
 	if (!d->types)
 		return 0;
 	tok->types = malloc((size_t)tok->vocab_size);

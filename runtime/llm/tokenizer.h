@@ -68,6 +68,11 @@ enum llm_token_type {
  * @bos, @eos, @eot: special ids, -1 for none (SPM: -1 means 1 and 2).
  * @no_bos: tokenizer.ggml.add_bos_token is false (Qwen2): LLM_ENCODE_BOS
  *	adds nothing.
+ * @no_prefix: SPM: tokenizer.ggml.add_space_prefix is false: no dummy
+ *	prefix space.
+ *
+ * SPM byte fallback uses the <0xNN> tokens wherever they are (a
+ * tokenizer.bin's are at byte + 3, run.c's assumption).
  */
 struct llm_vocab_desc {
 	enum llm_tokenizer_kind kind;
@@ -82,6 +87,7 @@ struct llm_vocab_desc {
 	const size_t *merge_lens;
 	int bos, eos, eot;
 	bool no_bos;
+	bool no_prefix;
 };
 
 /**

@@ -627,6 +627,38 @@ TEST(pretokenizer_words)
 	llm_tokenizer_close(tok);
 }
 
+/* A sentencepiece vocabulary from GGUF: byte tokens by name, add_space_prefix. */
+TEST(spm_bytes_by_name_and_no_prefix)
+{
+	static const char *const tokens[] = { "<unk>", "<s>", "</s>", "a", "\xe2\x96\x81",
+					      "\xe2\x96\x81" "a", "<0x62>" };
+	static const float scores[] = { 0, 0, 0, -10, -10, -1, 0 };
+	static const int32_t types[] = { 2, 3, 3, 1, 1, 1, 6 };
+	size_t lens[7];
+	struct llm_vocab_desc d = {
+		.kind = LLM_TOKENIZER_SPM, .n_tokens = 7, .tokens = tokens, .token_lens = lens,
+		.scores = scores, .types = types, .bos = 1, .eos = 2, .eot = -1,
+	};
+	struct llm_tokenizer *tok = NULL;
+	int i;
+
+	for (i = 0; i < 7; i++)
+		lens[i] = strlen(tokens[i]);
+	ASSERT_EQ(0, llm_tokenizer_create(&d, &tok)) TH_LOG("%s", llm_last_error_message());
+	/* Dummy prefix: " a" merges; "b" is its byte token at id 6, not 'b' + 3. */
+	EXPECT_IDS(tok, LLM_ENCODE_BOS, "ab", 1, 5, 6);
+	EXPECT_STREQ("b", llm_tokenizer_decode(tok, 5, 6));
+	/* "c" has no <0x63>: an error naming it, not a wrong id. */
+	EXPECT_EQ(-EINVAL, llm_tokenizer_encode(tok, "c", false, false, (int[4]){ 0 }, 4));
+	EXPECT_NE(NULL, strstr(llm_last_error_message(), "<0x63>"));
+	llm_tokenizer_close(tok);
+
+	d.no_prefix = true;
+	ASSERT_EQ(0, llm_tokenizer_create(&d, &tok));
+	EXPECT_IDS(tok, LLM_ENCODE_BOS, "ab", 1, 3, 6);
+	llm_tokenizer_close(tok);
+}
+
 /* ---- bad metadata ------------------------------------------------------------ */
 
 LLM_TMPDIR_FIXTURE(bad);
