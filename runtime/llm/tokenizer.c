@@ -1095,12 +1095,11 @@ const char *llm_tokenizer_decode(const struct llm_tokenizer *tok, int prev_token
 #define LLM_SPM_SPACE	"\xe2\x96\x81"	/* U+2581, sentencepiece's space */
 
 /* The specials of LLM_ENCODE_SPECIAL: longest first, so "<|x|>y" beats "<|x|>". */
-static const struct llm_tokenizer *llm_sort_tok;
-
-static int llm_compare_special(const void *a, const void *b)
+static int llm_compare_special(const void *a, const void *b, void *arg)
 {
+	const struct llm_tokenizer *tok = arg;
 	int x = *(const int *)a, y = *(const int *)b;
-	size_t lx = llm_sort_tok->vocab_len[x], ly = llm_sort_tok->vocab_len[y];
+	size_t lx = tok->vocab_len[x], ly = tok->vocab_len[y];
 
 	if (lx != ly)
 		return lx < ly ? 1 : -1;
@@ -1158,10 +1157,7 @@ static int llm_tokenizer_finish(struct llm_tokenizer *tok, const struct llm_voca
 		}
 	}
 	tok->n_specials = n;
-	/* qsort() has no context argument; loading is not a hot path. */
-	llm_sort_tok = tok;
-	qsort(tok->specials, (size_t)n, sizeof(*tok->specials), llm_compare_special);
-	llm_sort_tok = NULL;
+	qsort_r(tok->specials, (size_t)n, sizeof(*tok->specials), llm_compare_special, tok);
 	return 0;
 }
 
@@ -1229,30 +1225,35 @@ static size_t llm_pow2_at_least(size_t n)
 	return c;
 }
 
-/* The byte a character of GPT-2's byte alphabet stands for, or -1. */
-static int llm_char_byte(uint32_t cp)
+/* The GPT-2 alphabet's characters (all below U+0144) back to their bytes, -1 for others. */
+struct llm_char_bytes {
+	int16_t byte[0x144];
+};
+
+static void llm_char_bytes_init(struct llm_char_bytes *r)
 {
-	static int16_t rev[0x144];
-	static bool ready;	/* racing initializers write the same values */
 	unsigned int b;
 
-	if (!ready) {
-		for (b = 0; b < ARRAY_SIZE(rev); b++)
-			rev[b] = -1;
-		for (b = 0; b < 256; b++)
-			rev[llm_byte_char(b)] = (int16_t)b;
-		__atomic_store_n(&ready, true, __ATOMIC_RELEASE);
-	}
-	return cp < ARRAY_SIZE(rev) ? rev[cp] : -1;
+	for (b = 0; b < ARRAY_SIZE(r->byte); b++)
+		r->byte[b] = -1;
+	for (b = 0; b < 256; b++)
+		r->byte[llm_byte_char(b)] = (int16_t)b;
+}
+
+static int llm_char_byte(const struct llm_char_bytes *r, uint32_t cp)
+{
+	return cp < ARRAY_SIZE(r->byte) ? r->byte[cp] : -1;
 }
 
 static int llm_bpe_create(const struct llm_vocab_desc *d, struct llm_tokenizer **tok_out)
 {
+	struct llm_char_bytes rev;
 	struct llm_tokenizer *tok;
 	size_t strings = 0, cap, off = 0, poff = 0;
 	int i, ret;
 
 	*tok_out = NULL;
+	llm_char_bytes_init(&rev);
 	if (d->pre != LLM_PRE_LLAMA3 && d->pre != LLM_PRE_QWEN2)
 		return llm_set_error(-EINVAL, "unknown BPE pre-tokenizer %d", (int)d->pre);
 	if (d->n_merges <= 0 || !d->merges)
@@ -1295,7 +1296,7 @@ static int llm_bpe_create(const struct llm_vocab_desc *d, struct llm_tokenizer *
 		piece = tok->piece_strings + poff;
 		plen = 0;
 		for (j = 0; j < len; j += n) {
-			int b = llm_char_byte(llm_utf8_get(t, len, j, &n));
+			int b = llm_char_byte(&rev, llm_utf8_get(t, len, j, &n));
 
 			if (b < 0) {
 				bytes = false;
