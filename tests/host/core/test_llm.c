@@ -2499,7 +2499,7 @@ TEST(results_do_not_depend_on_kernels_or_threads)
 
 	for (c = 0; c < ARRAY_SIZE(chips); c++) {
 		struct jal_device_config cfg;
-		struct jal_insn code[12];
+		struct jal_insn code[14];
 		uint64_t args[8];
 		struct fake *f;
 		uint8_t *data;
@@ -2629,7 +2629,17 @@ TEST(results_do_not_depend_on_kernels_or_threads)
 			host_write(f, CTX, VRAM_VA + 6 * MiB, lens, sizeof(lens));
 			host_write(f, CTX, VRAM_VA + 6 * MiB + 4096, table, sizeof(table));
 		}
-		ASSERT_EQ(JAL_STATUS_OK, run_kernel(f, code, 9, args, 8).status);
+		/* Q4: MATMUL of 9 rows (register tiles) and MATVEC (panels), rows ending mid-tile. */
+		code[9] = i_addi(7, 7, 16 * 1024);
+		code[10] = code[4];
+		code[10].dtype = JAL_DTYPE_Q4;
+		code[10].flags = 0;
+		code[11] = i_addi(7, 7, 16 * 1024);
+		code[12] = i_matvec(7, 1, 2, 997, 224, 1, 0, 1);
+		code[12].dtype = JAL_DTYPE_Q4;
+		code[12].r[3] = 3;
+		code[12].dim[2] = 32;
+		ASSERT_EQ(JAL_STATUS_OK, run_kernel(f, code, 13, args, 8).status);
 		out[c] = malloc(MiB);
 		host_read(f, CTX, VRAM_VA + 8 * MiB, out[c], MiB);
 		TH_LOG("chip %u: %s kernels, %u threads", c,
