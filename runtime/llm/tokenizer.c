@@ -1258,6 +1258,10 @@ static int llm_bpe_create(const struct llm_vocab_desc *d, struct llm_tokenizer *
 		return llm_set_error(-EINVAL, "unknown BPE pre-tokenizer %d", (int)d->pre);
 	if (d->n_merges <= 0 || !d->merges)
 		return llm_set_error(-EINVAL, "a BPE vocabulary needs merges (tokenizer.ggml.merges)");
+	/* The heap orders by a float key: ranks stay exact below 2^24. */
+	if (d->n_merges > (1 << 24))
+		return llm_set_error(-EINVAL, "%d merges are more than the %d supported",
+				     d->n_merges, 1 << 24);
 	for (i = 0; i < d->n_tokens; i++) {
 		if (d->token_lens[i] > LLM_TOKENIZER_MAX_TOKEN_LENGTH)
 			return llm_set_error(-EINVAL, "token %d is %zu bytes long, more than %d",
