@@ -61,8 +61,15 @@ struct jalrt_serve_request;
  * @ctx: positions a sequence may use, prompt and generation together
  *	(0 or more than the model's seq_len = seq_len).
  * @token_delay_us: testing aid: the worker pauses this long after each
- *	step that generated tokens, so that tests can hold a request running
- *	or queued for as long as they need (0 in service).
+ *	step that generated tokens (0 in service).
+ * @step_gate_fd: testing aid: when > 0, the worker reads one byte from
+ *	this descriptor (a pipe or FIFO the test writes to) before each chip
+ *	job, so a test hands out steps one by one and holds requests running
+ *	or queued exactly as long as it needs, whatever the machine's speed.
+ *	End of file or a read error opens the gate for good. While the worker
+ *	waits at the gate it takes no step, so jalrt_serve_engine_destroy()
+ *	with requests running waits for the test to open it. 0 in service
+ *	(standard input is never a gate).
  * @max_rows: the row budget of a step: decode rows and prefill-chunk rows
  *	together (0 = 128; at least @parallel).
  * @kv_blocks: KV blocks in the pool (0 = from @kv_bytes, or without it
@@ -85,6 +92,7 @@ struct jalrt_serve_options {
 	unsigned int max_queue;
 	int ctx;
 	unsigned int token_delay_us;
+	int step_gate_fd;
 	unsigned int max_rows;
 	unsigned int kv_blocks;
 	uint64_t kv_bytes;

@@ -90,6 +90,7 @@ struct jalrt_serve_engine {
 	struct jalrt_llm_batch *batch;
 	int ctx;
 	unsigned int parallel, max_queue, token_delay_us, max_rows, block_size, decode_steps;
+	int step_gate_fd;		/* worker only; -1 once open for good */
 	pthread_mutex_t lock;
 	pthread_cond_t work;	/* queue not empty, or stopping */
 	pthread_cond_t idle;	/* worker finished a request */
@@ -712,6 +713,25 @@ static void step_failed(struct jalrt_serve_engine *e, int err)
 	}
 }
 
+/*
+ * The testing aid struct jalrt_serve_options.step_gate_fd: one byte a job.
+ * Called without the lock, so that submits, cancels and stats go on while
+ * the worker waits here.
+ */
+static void wait_at_step_gate(struct jalrt_serve_engine *e)
+{
+	char c;
+	ssize_t got;
+
+	if (e->step_gate_fd <= 0)
+		return;
+	do
+		got = read(e->step_gate_fd, &c, 1);
+	while (got < 0 && errno == EINTR);
+	if (got != 1)
+		e->step_gate_fd = -1;
+}
+
 static void *worker_main(void *arg)
 {
 	struct jalrt_serve_engine *e = arg;
@@ -752,6 +772,7 @@ static void *worker_main(void *arg)
 		steps = loop_steps(e, n);
 		update_pool(e);
 		pthread_mutex_unlock(&e->lock);
+		wait_at_step_gate(e);
 		t1 = now_ns();
 		if (steps > 1)
 			ret = jalrt_llm_batch_decode(e->batch, e->rows, n, steps, e->out);
@@ -864,6 +885,7 @@ int jalrt_serve_engine_create(struct jalrt_llm *llm, const struct jalrt_serve_op
 	e->block_size = o.block_size ? o.block_size : JALRT_LLM_BATCH_BLOCK_SIZE;
 	e->max_queue = o.max_queue ? o.max_queue : 64;
 	e->token_delay_us = o.token_delay_us;
+	e->step_gate_fd = o.step_gate_fd;
 	e->decode_steps = o.decode_steps > JALRT_LLM_BATCH_MAX_STEPS ? JALRT_LLM_BATCH_MAX_STEPS :
 			  o.decode_steps;
 	e->run = calloc(e->parallel, sizeof(*e->run));

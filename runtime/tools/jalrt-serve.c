@@ -8,7 +8,7 @@
  *               [--kv-mib N] [--kv-type f32|bf16] [--block-size N] [--decode-steps N]
  *               [--queue N] [--ctx N]
  *               [--api-key KEY] [--model-name NAME] [--device N]
- *               [--host-memory] [--token-delay-us N]
+ *               [--host-memory] [--token-delay-us N] [--step-gate FIFO]
  *
  * HTTP is libmicrohttpd's (a thread per connection), JSON is json-c's;
  * generation is the serving engine's (jalrt_serve.h): one worker thread
@@ -23,6 +23,7 @@
  */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <limits.h>
 #include <netinet/in.h>
@@ -82,7 +83,26 @@ static const char usage_text[] =
 	"                         name without .bin\n"
 	"  --device <n>           device index, default 0\n"
 	"  --host-memory          keep the model in host memory\n"
-	"  --token-delay-us <n>   testing aid: pause the engine after each token\n";
+	"  --token-delay-us <n>   pause the engine after each token (slow motion)\n"
+	"  --step-gate <fifo>     testing aid: read a byte from this FIFO before\n"
+	"                         each chip job (end of file: no more gate)\n";
+
+/* --step-gate: the FIFO the test writes a byte a step to (see jalrt_serve.h). */
+static int open_step_gate(const char *path)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+
+	if (fd == 0) {	/* 0 means "no gate" to the engine */
+		fd = fcntl(0, F_DUPFD_CLOEXEC, 1);
+		close(0);
+	}
+	if (fd < 0) {
+		fprintf(stderr, "jalrt-serve: cannot open the step gate %s: %s\n", path,
+			strerror(errno));
+		exit(EXIT_FAILURE);
+	}
+	return fd;
+}
 
 static void usage_error(const char *why, const char *arg)
 {
@@ -1410,7 +1430,7 @@ static char *default_model_id(const char *path)
 
 int main(int argc, char **argv)
 {
-	const char *checkpoint, *host = "127.0.0.1", *model_name = NULL;
+	const char *checkpoint, *host = "127.0.0.1", *model_name = NULL, *step_gate = NULL;
 	long long port = 8080, parallel = 16, queue = 64, ctx = 0, device = 0, delay = 0;
 	long long max_rows = 0, kv_blocks = 0, kv_mib = 0, block_size = 0, decode_steps = 1;
 	struct jalrt_serve_stats est;
@@ -1465,6 +1485,9 @@ int main(int argc, char **argv)
 			continue;
 		} else if (!strcmp(opt, "--host")) {
 			host = arg;
+			continue;
+		} else if (!strcmp(opt, "--step-gate")) {
+			step_gate = arg;
 			continue;
 		} else if (!strcmp(opt, "--api-key")) {
 			if (!*arg)
@@ -1540,6 +1563,8 @@ int main(int argc, char **argv)
 	eo.max_queue = (unsigned int)queue;
 	eo.ctx = srv.ctx;
 	eo.token_delay_us = (unsigned int)delay;
+	if (step_gate)
+		eo.step_gate_fd = open_step_gate(step_gate);
 	eo.max_rows = (unsigned int)max_rows;
 	eo.kv_blocks = (unsigned int)kv_blocks;
 	eo.kv_bytes = (uint64_t)kv_mib << 20;

@@ -18,6 +18,7 @@
 #include <errno.h>
 #include <pthread.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -98,6 +99,68 @@ static int wait_tokens(struct seen *s, int n)
 	got = s->n_tokens;
 	pthread_mutex_unlock(&s->lock);
 	return got;
+}
+
+/*
+ * The engine's step gate (jalrt_serve_options.step_gate_fd): the worker
+ * takes a chip job only for a byte written here, so that a test holds
+ * requests running or queued for exactly as long as it needs, whatever
+ * the machine's speed.
+ */
+struct step_gate {
+	int rd, wr;
+};
+
+static void gate_init(struct step_gate *g, struct jalrt_serve_options *o)
+{
+	int fds[2];
+
+	if (pipe(fds)) {
+		perror("engine_test: step gate");
+		exit(EXIT_FAILURE);
+	}
+	g->rd = fds[0];
+	g->wr = fds[1];
+	o->step_gate_fd = g->rd;
+}
+
+static void gate_steps(struct step_gate *g, int n)
+{
+	for (; n > 0; n--)
+		if (write(g->wr, "s", 1) != 1) {
+			perror("engine_test: step gate");
+			exit(EXIT_FAILURE);
+		}
+}
+
+/* No more gate: the worker reads end of file and runs freely. */
+static void gate_release(struct step_gate *g)
+{
+	if (g->wr >= 0)
+		close(g->wr);
+	g->wr = -1;
+}
+
+/* After jalrt_serve_engine_destroy(). */
+static void gate_close(struct step_gate *g)
+{
+	gate_release(g);
+	close(g->rd);
+}
+
+/* Polls (with a bound) until @n requests are running or queued. */
+static bool wait_arrivals(struct jalrt_serve_engine *e, unsigned int n)
+{
+	struct jalrt_serve_stats st;
+	int polls;
+
+	for (polls = 0; polls < 60000; polls++) {
+		jalrt_serve_engine_stats(e, &st);
+		if (st.running + st.queued >= n)
+			return true;
+		usleep(1000);	/* the poll interval, not a wait for a state */
+	}
+	return false;
 }
 
 static struct jalrt_llm *llm;
@@ -265,8 +328,9 @@ static void *case_submitter(void *arg)
 static void test_batching(unsigned int decode_steps)
 {
 	struct jalrt_serve_options o = {
-		.parallel = 16, .max_queue = 64, .token_delay_us = 2000, .decode_steps = decode_steps,
+		.parallel = 16, .max_queue = 64, .decode_steps = decode_steps,
 	};
+	struct step_gate gate;
 	struct jalrt_serve_engine *e;
 	struct jalrt_serve_request *h;
 	struct jalrt_serve_stats st;
@@ -276,20 +340,27 @@ static void test_batching(unsigned int decode_steps)
 	pthread_t th[16];
 	int i, ok = 0, done = 0;
 
+	gate_init(&gate, &o);
 	if (!check(!jalrt_serve_engine_create(llm, &o, &e),
-		   "batching engine (16 sequences, decode loops of %u) created", decode_steps))
+		   "batching engine (16 sequences, decode loops of %u) created", decode_steps)) {
+		gate_close(&gate);
 		return;
+	}
 	/*
-	 * A holder request runs while the others are submitted, so that the
-	 * steps carry several sequences whatever the threads' timing.
+	 * A holder request runs, and the engine takes no further step until
+	 * all the others are submitted: the steps carry several sequences
+	 * whatever the threads' timing.
 	 */
 	p = case_params(&cases[0], &hs);
+	gate_steps(&gate, 1);
 	check(!jalrt_serve_submit(e, &p, &h) && wait_tokens(&hs, 1) >= 1,
 	      "a holder request streams its first token");
 	for (i = 0; i < 16; i++) {
 		t[i] = (struct case_thread){ .e = e, .first = i };
 		pthread_create(&th[i], NULL, case_submitter, &t[i]);
 	}
+	check(wait_arrivals(e, 33), "32 requests submitted beside the holder");
+	gate_release(&gate);
 	for (i = 0; i < 16; i++) {
 		pthread_join(th[i], NULL);
 		ok += t[i].ok;
@@ -316,6 +387,7 @@ static void test_batching(unsigned int decode_steps)
 	      st.kv_blocks_total > 0 && st.parallel == 16 && st.finished[JALRT_SERVE_FINISH_ERROR] == 0,
 	      "idle after: no sequence, no KV block in use (%d in the pool)", st.kv_blocks_total);
 	jalrt_serve_engine_destroy(e);
+	gate_close(&gate);
 }
 
 /* A pool of one context: requests preempt each other and still end as alone. */
@@ -323,8 +395,9 @@ static void test_preemption(unsigned int decode_steps)
 {
 	struct jalrt_serve_options o = {
 		.parallel = 8, .max_queue = 64, .kv_blocks = 1, .block_size = 4,
-		.token_delay_us = 200, .decode_steps = decode_steps,
+		.decode_steps = decode_steps,
 	};
+	struct step_gate gate;
 	struct jalrt_serve_request *r[N_CASES];
 	struct jalrt_serve_engine *e;
 	struct jalrt_serve_result res;
@@ -333,9 +406,13 @@ static void test_preemption(unsigned int decode_steps)
 	struct seen *s = calloc(N_CASES, sizeof(*s));
 	int i, ok = 0, preempted = 0;
 
+	gate_init(&gate, &o);
 	if (!check(s && !jalrt_serve_engine_create(llm, &o, &e),
-		   "engine with a KV pool of one context (decode loops of %u)", decode_steps))
+		   "engine with a KV pool of one context (decode loops of %u)", decode_steps)) {
+		gate_close(&gate);
+		free(s);
 		return;
+	}
 	jalrt_serve_engine_stats(e, &st);
 	check(st.kv_blocks_total == (st.ctx + 3) / 4,
 	      "the pool is raised to one context: %d blocks of 4 for %d positions",
@@ -345,6 +422,8 @@ static void test_preemption(unsigned int decode_steps)
 		if (jalrt_serve_submit(e, &p, &r[i]))
 			r[i] = NULL;
 	}
+	/* All of them at once: together they outgrow the pool. */
+	gate_release(&gate);
 	for (i = 0; i < N_CASES; i++) {
 		if (!r[i] || jalrt_serve_wait(r[i], 120000))
 			continue;
@@ -362,13 +441,15 @@ static void test_preemption(unsigned int decode_steps)
 	for (i = 0; i < N_CASES; i++)
 		jalrt_serve_release(r[i]);
 	jalrt_serve_engine_destroy(e);
+	gate_close(&gate);
 	free(s);
 }
 
 /* Cancelling a running request returns its blocks; the others go on as alone. */
 static void test_cancel_frees_blocks(void)
 {
-	struct jalrt_serve_options o = { .parallel = 4, .token_delay_us = 5000 };
+	struct jalrt_serve_options o = { .parallel = 4 };
+	struct step_gate gate;
 	struct jalrt_serve_engine *e;
 	struct jalrt_serve_request *a, *b;
 	struct jalrt_serve_result res;
@@ -377,16 +458,22 @@ static void test_cancel_frees_blocks(void)
 	struct seen sa = { 0 }, sb = { 0 };
 	int used;
 
-	if (!check(!jalrt_serve_engine_create(llm, &o, &e), "engine for cancellation"))
+	gate_init(&gate, &o);
+	if (!check(!jalrt_serve_engine_create(llm, &o, &e), "engine for cancellation")) {
+		gate_close(&gate);
 		return;
+	}
 	p = case_params(&cases[1], &sa);
 	jalrt_serve_submit(e, &p, &a);
 	p = case_params(&cases[5], &sb);
 	jalrt_serve_submit(e, &p, &b);
+	/* 20 steps (the first takes both prompts): A has 20 tokens, and runs */
+	gate_steps(&gate, 20);
 	wait_tokens(&sa, 20);
 	jalrt_serve_engine_stats(e, &st);
 	used = st.kv_blocks_used;
 	jalrt_serve_cancel(a);
+	gate_release(&gate);
 	jalrt_serve_wait(a, 60000);
 	jalrt_serve_engine_stats(e, &st2);
 	jalrt_serve_result(a, &res);
@@ -404,11 +491,13 @@ static void test_cancel_frees_blocks(void)
 	jalrt_serve_release(a);
 	jalrt_serve_release(b);
 	jalrt_serve_engine_destroy(e);
+	gate_close(&gate);
 }
 
 int main(int argc, char **argv)
 {
 	struct jalrt_serve_options o = { .max_queue = 4 };
+	struct step_gate gate;
 	struct jalrt_serve_engine *e;
 	struct jalrt_serve_request *r, *a, *b, *c;
 	struct jalrt_serve_result res;
@@ -493,12 +582,13 @@ int main(int argc, char **argv)
 	/* Queue limit, cancel queued, cancel running, release mid-run: one at a time. */
 	o.parallel = 1;
 	o.max_queue = 1;
-	o.token_delay_us = 20000;
+	gate_init(&gate, &o);
 	jalrt_serve_engine_create(llm, &o, &e);
 	memset(&s1, 0, sizeof(s1));
 	p = params(&s1, 100);
 	jalrt_serve_submit(e, &p, &a);
-	wait_tokens(&s1, 1);	/* A runs */
+	gate_steps(&gate, 1);
+	wait_tokens(&s1, 1);	/* A runs, and waits at the gate */
 	jalrt_serve_result(a, &res);
 	check(res.state == JALRT_SERVE_RUNNING, "A runs");
 	p = params(&s2, 4);
@@ -507,6 +597,7 @@ int main(int argc, char **argv)
 	check(!ret && jalrt_serve_submit(e, &p, &c) == -EAGAIN, "B queued, C over the limit: -EAGAIN");
 	jalrt_serve_cancel(b);
 	jalrt_serve_cancel(a);
+	gate_release(&gate);
 	jalrt_serve_wait(a, 60000);
 	jalrt_serve_wait(b, 60000);
 	jalrt_serve_result(a, &res);
@@ -543,6 +634,8 @@ int main(int argc, char **argv)
 	      "stats: 4 submitted, 1 rejected, 3 cancelled, 1 length, idle");
 
 	jalrt_serve_engine_destroy(e);
+	gate_close(&gate);
+	o.step_gate_fd = 0;
 
 	/* Drain: accepted requests finish, later submits fail. */
 	o.max_queue = 4;

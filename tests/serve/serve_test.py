@@ -23,9 +23,12 @@ openai npm client under Node:
   request cancelled (in /metrics);
 - SIGTERM lets the running request finish, then the server exits 0.
 
-States are waited for by polling with a bound, never by fixed sleeps.
+States are waited for by polling with a bound, never by fixed sleeps; where
+a request must still be running or queued when the test acts, the server's
+--step-gate makes the engine take a step only when the test hands one out.
 """
 import argparse
+import fcntl
 import glob
 import json
 import os
@@ -36,6 +39,7 @@ import struct
 import subprocess
 import sys
 import tempfile
+import termios
 import threading
 import time
 
@@ -232,9 +236,72 @@ def poll(what, fn, timeout):
 
 # ---- the server -------------------------------------------------------------
 
+class StepGate:
+    """jalrt-serve --step-gate: a FIFO the engine reads one byte from before
+    each chip job. The test holds requests running or queued for exactly as
+    long as it needs by handing out steps, whatever the machine's speed."""
+
+    def __init__(self):
+        self.dir = tempfile.mkdtemp(prefix="jal-gate.")
+        self.path = os.path.join(self.dir, "gate")
+        os.mkfifo(self.path)
+        # Read-write, so that opening does not wait for the server (the
+        # reader); the server sees end of file once this is closed.
+        self.fd = os.open(self.path, os.O_RDWR | os.O_NONBLOCK)
+
+    def pending(self):
+        """Steps handed out that the engine has not taken yet."""
+        if self.fd is None:
+            return 0
+        buf = fcntl.ioctl(self.fd, termios.FIONREAD, b"\0\0\0\0")
+        return struct.unpack("i", buf)[0]
+
+    def step(self):
+        """One more step, unless one is still waiting to be taken."""
+        if self.fd is not None and self.pending() == 0:
+            os.write(self.fd, b"s")
+
+    def run_free(self):
+        """As many steps as the FIFO holds (64 KiB): the engine runs freely."""
+        try:
+            while self.fd is not None:
+                os.write(self.fd, b"s" * 4096)
+        except BlockingIOError:
+            pass
+
+    def hold(self):
+        """Takes back the steps not yet taken: the engine stops before its next job."""
+        try:
+            while self.fd is not None and os.read(self.fd, 65536):
+                pass
+        except BlockingIOError:
+            pass
+
+    def release(self):
+        """No more gate (end of file): for good."""
+        if self.fd is not None:
+            os.close(self.fd)
+            self.fd = None
+            os.unlink(self.path)
+            os.rmdir(self.dir)
+
+    def poll(self, what, fn, timeout=300):
+        """poll(), handing out a step at a time while fn() is false."""
+        def stepped():
+            v = fn()
+            if not v:
+                self.step()
+            return v
+        return poll(what, stepped, timeout)
+
+
 class Server:
-    def __init__(self, binary, model, tokenizer, *args, timeout=300):
+    def __init__(self, binary, model, tokenizer, *args, timeout=300, gate=False):
+        """gate: start with a closed StepGate (self.gate) that the test drives."""
         self.lines = []
+        self.gate = StepGate() if gate else None
+        if self.gate:
+            args = (*args, "--step-gate", self.gate.path)
         self.cmd = [binary, model, "-z", tokenizer, "--host", "127.0.0.1", "--port", "0", *args]
         self.proc = subprocess.Popen(self.cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
                                      text=True)
@@ -252,6 +319,8 @@ class Server:
         self.reader = threading.Thread(target=read, daemon=True)
         self.reader.start()
         listening.wait(timeout)
+        if self.gate:
+            self.gate.run_free()
         self.ready = bool(self.port) and bool(
             poll("health", lambda: curl(self.port, "/health", timeout=10)[0] == 200, timeout))
 
@@ -259,6 +328,8 @@ class Server:
         return "\n".join(self.lines[-20:])
 
     def stop(self, sig=signal.SIGTERM, timeout=120):
+        if self.gate:
+            self.gate.release()	# a drain needs steps
         if self.proc.poll() is None:
             self.proc.send_signal(sig)
         try:
@@ -289,17 +360,20 @@ class StreamClient:
             self.q.put(None)
         threading.Thread(target=read, daemon=True).start()
 
-    def wait_text(self, timeout=120):
-        """Waits for the first chunk with text; True if one came."""
+    def wait_text(self, timeout=120, gate=None):
+        """Waits for the first chunk with text; True if one came. With a
+        StepGate, hands out a step at a time meanwhile."""
         deadline = time.monotonic() + timeout
         while True:
             left = deadline - time.monotonic()
             if left <= 0:
                 return False
+            if gate:
+                gate.step()
             try:
-                line = self.q.get(timeout=left)
+                line = self.q.get(timeout=min(left, 0.05) if gate else left)
             except queue.Empty:
-                return False
+                continue
             if line is None:
                 return False
             self.out.append(line)
@@ -395,9 +469,9 @@ def check_same(desc, got, want):
 def test_main_server(args, model, tok, model_id):
     key = "sk-jalapeno-test"
     auth = [f"Authorization: Bearer {key}"]
-    # 2 ms a step: requests from 16 client threads overlap in the batch
-    srv = Server(args.server, model, tok, "--api-key", key, "--queue", "64",
-                 "--token-delay-us", "2000")
+    # A step gate: the 16 concurrent requests below all wait until the
+    # holder runs, then share its steps (continuous batching by construction).
+    srv = Server(args.server, model, tok, "--api-key", key, "--queue", "64", gate=True)
     if not T.ok(srv.ready, "jalrt-serve starts and /health answers 200", srv.log()):
         srv.stop(signal.SIGKILL)
         return
@@ -444,12 +518,14 @@ def test_main_server(args, model, tok, model_id):
              f"{' '.join(cmd)}\n{out.stderr.strip()}\nref {ref}\nserver {r['ids']}")
 
     # 16 at once, with curl: streamed and not, completions and chat; a
-    # streamed holder request runs meanwhile, so that the steps carry
-    # several sequences whatever the clients' timing.
+    # streamed holder request runs meanwhile, and the engine takes no step
+    # until all 16 have arrived, so the steps carry several sequences
+    # whatever the clients' timing.
     before = metrics(port)
+    srv.gate.hold()
     holder = StreamClient(port, request_body(model_id, "completion-stream", PROMPTS[0],
                                              max_tokens=HOLD_TOKENS), auth=auth)
-    T.ok(holder.wait_text(), "a holder request streams its first text")
+    T.ok(holder.wait_text(gate=srv.gate), "a holder request streams its first text")
     kinds = ("completion", "completion-stream", "chat", "chat-stream")
     jobs = [(kinds[i % 4], PROMPTS[i // 4]) for i in range(16)]
     results = [None] * len(jobs)
@@ -460,6 +536,12 @@ def test_main_server(args, model, tok, model_id):
     threads = [threading.Thread(target=run, args=(i,)) for i in range(len(jobs))]
     for t in threads:
         t.start()
+    arrived = poll("arrivals", lambda: (lambda m: m.get("jalrt_serve_running_sequences", 0)
+                                        + m.get("jalrt_serve_queue_length", 0) == 17)(
+                                            metrics(port)), 300)
+    T.ok(arrived, "the 16 requests arrive while the holder runs (running + queued = 17)",
+         metrics(port))
+    srv.gate.release()
     for t in threads:
         t.join()
     for i, (kind, p) in enumerate(jobs):
@@ -638,7 +720,7 @@ def test_small_pool_server(args, model, tok, model_id, single):
     """A KV pool of one context (blocks of 4): requests preempt each other;
     decode loops of up to 8 steps a job when nobody waits."""
     srv = Server(args.server, model, tok, "--parallel", "8", "--kv-blocks", "1",
-                 "--block-size", "4", "--token-delay-us", "2000", "--decode-steps", "8")
+                 "--block-size", "4", "--decode-steps", "8", gate=True)
     if not T.ok(srv.ready, "a jalrt-serve with a KV pool of one context starts", srv.log()):
         srv.stop(signal.SIGKILL)
         return
@@ -653,9 +735,10 @@ def test_small_pool_server(args, model, tok, model_id, single):
          "/metrics: a pool of one context in blocks of 4",
          f"ctx {ctx}, {m.get('jalrt_serve_kv_blocks_free')} blocks free")
     # Two long requests outgrow the pool together; eight short ones beside them.
+    srv.gate.hold()
     holders = [StreamClient(port, request_body(model_id, "completion-stream", PROMPTS[0],
                                                max_tokens=HOLD_TOKENS))]
-    T.ok(holders[0].wait_text(), "the first long request streams")
+    T.ok(holders[0].wait_text(gate=srv.gate), "the first long request streams")
     holders.append(StreamClient(port, request_body(model_id, "completion-stream", PROMPTS[0],
                                                    max_tokens=HOLD_TOKENS)))
     jobs = [(("completion", "chat-stream")[i % 2], PROMPTS[i // 2]) for i in range(8)]
@@ -667,6 +750,11 @@ def test_small_pool_server(args, model, tok, model_id, single):
     threads = [threading.Thread(target=run, args=(i,)) for i in range(len(jobs))]
     for t in threads:
         t.start()
+    arrived = poll("arrivals", lambda: (lambda m: m.get("jalrt_serve_running_sequences", 0)
+                                        + m.get("jalrt_serve_queue_length", 0) == 10)(
+                                            metrics(port)), 300)
+    T.ok(arrived, "small pool: all 10 requests arrive before the engine goes on", metrics(port))
+    srv.gate.release()
     for t in threads:
         t.join()
     for i, (kind, p) in enumerate(jobs):
@@ -682,12 +770,12 @@ def test_small_pool_server(args, model, tok, model_id, single):
     T.ok(0 < m.get("jalrt_serve_jobs_total", 0) < m.get("jalrt_serve_steps_total", 0),
          f"decode loops: {m.get('jalrt_serve_jobs_total', 0):.0f} jobs for "
          f"{m.get('jalrt_serve_steps_total', 0):.0f} steps")
-    # Whether the requests overlapped enough to preempt depends on timing
-    # here; engine_test forces preemption deterministically. What must
-    # hold either way: no error, every block and sequence given back.
+    # Ten requests arrived together in a pool of one context: they must
+    # have preempted each other, and given everything back.
     T.ok(m.get('jalrt_serve_requests_total{finish="error"}') == 0
          and m.get("jalrt_serve_kv_blocks_used") == 0
-         and m.get("jalrt_serve_preempted_sequences") == 0,
+         and m.get("jalrt_serve_preempted_sequences") == 0
+         and m.get("jalrt_serve_preemptions_total", 0) > 0,
          f"/metrics: no error, every block back "
          f"({m.get('jalrt_serve_preemptions_total', 0):.0f} preemptions)",
          {k: v for k, v in m.items() if "kv" in k or "preempt" in k})
@@ -696,17 +784,17 @@ def test_small_pool_server(args, model, tok, model_id, single):
 
 
 def test_batch_limits(args, model, tok, model_id):
-    """--parallel 2, --queue 1, 250 ms a step: 2 run, 1 waits, the next gets 429."""
-    srv = Server(args.server, model, tok, "--parallel", "2", "--queue", "1",
-                 "--token-delay-us", "250000")
+    """--parallel 2, --queue 1, a step gate: 2 run, 1 waits, the next gets 429."""
+    srv = Server(args.server, model, tok, "--parallel", "2", "--queue", "1", gate=True)
     if not T.ok(srv.ready, "a jalrt-serve with --parallel 2 --queue 1 starts", srv.log()):
         srv.stop(signal.SIGKILL)
         return
     port = srv.port
+    srv.gate.hold()
     a = StreamClient(port, request_body(model_id, "completion-stream", PROMPTS[0], max_tokens=100))
-    T.ok(a.wait_text(), "request A streams")
+    T.ok(a.wait_text(gate=srv.gate), "request A streams")
     b = StreamClient(port, request_body(model_id, "completion-stream", PROMPTS[1], max_tokens=100))
-    T.ok(b.wait_text(), "request B streams beside A")
+    T.ok(b.wait_text(gate=srv.gate), "request B streams beside A")
     m = metrics(port)
     T.ok(m.get("jalrt_serve_running_sequences") == 2 and m.get("jalrt_serve_kv_blocks_used", 0) >= 2,
          "/metrics: 2 running sequences holding KV blocks", m)
@@ -717,6 +805,7 @@ def test_batch_limits(args, model, tok, model_id):
     T.ok(st == 429, "request D over the queue limit: 429", f"HTTP {st}: {text[:200]}")
     a.kill()
     b.kill()
+    srv.gate.release()
     out = c.finish()
     chunks, done, err = parse_sse(out)
     _, ids, finish, _, _ = collect_stream(chunks, False)
@@ -732,20 +821,21 @@ def test_batch_limits(args, model, tok, model_id):
 
 
 def test_slow_server(args, model, tok, model_id):
-    """A server whose engine runs one sequence, pauses 250 ms a step, with a queue of 1."""
-    srv = Server(args.server, model, tok, "--parallel", "1", "--queue", "1",
-                 "--token-delay-us", "250000")
-    if not T.ok(srv.ready, "a second jalrt-serve (parallel 1, queue 1, 250 ms a step) starts",
+    """A server whose engine runs one sequence, with a queue of 1 and a step gate."""
+    srv = Server(args.server, model, tok, "--parallel", "1", "--queue", "1", gate=True)
+    if not T.ok(srv.ready, "a second jalrt-serve (parallel 1, queue 1, a step gate) starts",
                 srv.log()):
         srv.stop(signal.SIGKILL)
         return
     port = srv.port
     before = metrics(port)
 
-    # A runs (100 tokens: 25 s at least), B waits, C is refused; then A's
-    # client vanishes, which must cancel A and let B run.
+    # A runs (100 tokens, and steps only as the test hands them out), B
+    # waits, C is refused; then A's client vanishes, which must cancel A and
+    # let B run.
+    srv.gate.hold()
     a = StreamClient(port, request_body(model_id, "completion-stream", PROMPTS[0], max_tokens=100))
-    T.ok(a.wait_text(), "request A streams its first text")
+    T.ok(a.wait_text(gate=srv.gate), "request A streams its first text")
     b_result = {}
     b = threading.Thread(target=lambda: b_result.update(
         generate(port, model_id, "completion", PROMPTS[1], max_tokens=4)))
@@ -767,8 +857,10 @@ def test_slow_server(args, model, tok, model_id):
 
     a.kill()	# the client vanishes mid-stream
     key = 'jalrt_serve_requests_total{finish="cancelled"}'
-    cancelled = poll("cancel", lambda: metrics(port).get(key) == before.get(key, 0) + 1, 60)
+    cancelled = srv.gate.poll("cancel",
+                              lambda: metrics(port).get(key) == before.get(key, 0) + 1, 60)
     T.ok(cancelled, "the vanished client's request A is cancelled (/metrics)", metrics(port))
+    srv.gate.poll("B", lambda: not b.is_alive())
     b.join()
     T.ok(b_result.get("status") == 200 and not b_result.get("error")
          and b_result.get("finish") == "length" and len(b_result.get("ids", [])) == 4,
@@ -783,14 +875,17 @@ def test_slow_server(args, model, tok, model_id):
          and after.get("jalrt_serve_queue_length") == 0,
          "/metrics: a disconnect counted, nothing left running or queued", after)
     st, _ = curl(port, "/health")
+    srv.gate.run_free()
     r = generate(port, model_id, "completion", PROMPTS[0], max_tokens=3)
     T.ok(st == 200 and r["status"] == 200 and not r["error"],
          "the server is healthy and generates after the disconnect", r.get("error"))
 
     # SIGTERM drains: the running request finishes, then exit 0.
+    srv.gate.hold()
     e = StreamClient(port, request_body(model_id, "completion-stream", PROMPTS[0], max_tokens=30))
-    T.ok(e.wait_text(), "request E streams its first text")
+    T.ok(e.wait_text(gate=srv.gate), "request E streams its first text")
     srv.proc.send_signal(signal.SIGTERM)
+    srv.gate.release()	# E's remaining steps
     out = e.finish()
     chunks, done, err = parse_sse(out)
     _, ids, finish, _, _ = collect_stream(chunks, False)
