@@ -858,10 +858,24 @@ static enum jal_status jal_att_scores(struct jal_att *a, const float *qh,
 
 	for (; n; n -= run, t0 += run, s += run) {
 		run = n;
-		rows = jal_att_rows(a, false, g, t0, &run, &pitch, &st);
-		if (st)
-			return st;
-		k->mv_f32(s, rows, pitch, qh, run, (size_t)a->hs);
+		if (a->kv_bf16 && a->kblk[t0 / a->block].ptr) {
+			/*
+			 * A bf16 block in place: MATVEC's bf16 kernel, whose
+			 * results are those of the decoded rows (isa.rst), without
+			 * decoding them first.
+			 */
+			uint64_t first = t0 % a->block;
+
+			run = (size_t)JAL_MIN((uint64_t)run, a->block - first);
+			k->mv_bf16(s, (const uint16_t *)a->kblk[t0 / a->block].ptr +
+				   first * a->kpitch + g * a->hs, (size_t)a->kpitch, qh, run,
+				   (size_t)a->hs);
+		} else {
+			rows = jal_att_rows(a, false, g, t0, &run, &pitch, &st);
+			if (st)
+				return st;
+			k->mv_f32(s, rows, pitch, qh, run, (size_t)a->hs);
+		}
 		k->div(s, s, a->scale, run);	/* run.c divides by sqrtf(head size) */
 	}
 	return JAL_STATUS_OK;

@@ -21,6 +21,7 @@
 
 #include "kselftest_harness.h"
 #include "jal_test.h"
+#include "jal_kern.h"	/* jal_kernels_select(): which variants can run */
 
 #define VRAM_VA		0x40000000ull
 #define VRAM_LEN	(48 * MiB)
@@ -363,6 +364,42 @@ TEST_F_TIMEOUT(kvbf16, attention_decodes_exactly_and_sums_as_attention, 300)
 
 	for (i = 0; i < ARRAY_SIZE(cases); i++)
 		check_attention(_metadata, self, &cases[i]);
+}
+
+/*
+ * Every compute kernel variant the host has (bf16 scores go through
+ * MATVEC's bf16 kernel in place), with 1 and 3 compute threads: the same
+ * bits as the C reference.
+ */
+TEST_F_TIMEOUT(kvbf16, every_kernel_variant_and_thread_count_gives_the_reference, 300)
+{
+	static const char *const variants[] = { "sse2", "avx2", "avx512" };
+	static const struct att_case cases[] = {
+		{ 8, 64, 2, 16, 6, 10, true },
+		{ 6, 48, 3, 7, 4, 6, false },
+	};
+	unsigned int v, t, i;
+
+	for (v = 0; v < ARRAY_SIZE(variants); v++) {
+		if (!jal_kernels_select(variants[v]))
+			continue;	/* not on this CPU */
+		for (t = 1; t <= 3; t += 2) {
+			struct jal_device_config cfg;
+
+			fake_free(self->f);
+			fake_test_config(&cfg);
+			cfg.kernels = variants[v];
+			cfg.compute_threads = t;
+			self->f = fake_new_cfg(160 * MiB, &cfg);
+			fake_default(self->f);
+			map_vram_huge(self->f, CTX, VRAM_VA, 0, VRAM_LEN, RW);
+			map_range(self->f, CTX, HOST_VA, HOST_LEN, RW, true);
+			wr(self->f, JAL_REG_STEP_LIMIT_LO, 0);
+			wr(self->f, JAL_REG_STEP_LIMIT_HI, 0);
+			for (i = 0; i < ARRAY_SIZE(cases); i++)
+				check_attention(_metadata, self, &cases[i]);
+		}
+	}
 }
 
 /*
