@@ -14,6 +14,9 @@
  *                   [--rope-orig-ctx N] [--format bin|gguf] [--type f32|f16|q8_0]
  *                   [--tokenizer FILE] [--from FILE] -o FILE
  *
+ * --tokenizer takes a llama2.c tokenizer.bin or any GGUF file with a
+ * vocabulary (sentencepiece or byte-level BPE), which is copied.
+ *
  * Defaults are the shape of llama2.c's stories15M.bin (dim 288, hidden
  * 768, 6 layers, 6 heads, 6 KV heads, vocab 32000, seq 256, shared
  * classifier) with seed 1. The format is GGUF for --format gguf or an
@@ -52,7 +55,8 @@ static const char usage_text[] =
 	"                 llama3's bands and original context (1, 4, 8192)\n"
 	"  --format F     bin (llama2.c) or gguf (default: gguf for a .gguf output)\n"
 	"  --type T       GGUF weights: f32 (default), f16 or q8_0\n"
-	"  --tokenizer F  GGUF: include this tokenizer.bin as tokenizer.ggml.*\n"
+	"  --tokenizer F  GGUF: include this vocabulary as tokenizer.ggml.* (a tokenizer.bin,\n"
+	"                 or a GGUF file's own, e.g. a Llama 3 byte-level BPE one)\n"
 	"  --from FILE    convert this checkpoint (.bin or .gguf) instead of generating one\n"
 	"  -o FILE        output checkpoint\n";
 
@@ -69,6 +73,30 @@ static int parse_int(const char *opt, const char *arg, int *out)
 	}
 	*out = (int)value;
 	return 0;
+}
+
+/* A tokenizer.bin, or the vocabulary of a GGUF file (told apart by the magic). */
+static int open_vocabulary(const char *path, int vocab_size, struct llm_tokenizer **tok)
+{
+	struct gguf_file *g = NULL;
+	char magic[4] = { 0 };
+	FILE *f = fopen(path, "rb");
+	int ret;
+
+	if (f) {
+		if (fread(magic, 1, 4, f) != 4)
+			magic[0] = 0;
+		fclose(f);
+	}
+	if (memcmp(magic, "GGUF", 4))
+		return llm_tokenizer_open(path, vocab_size, tok);
+	ret = gguf_open(path, &g);
+	if (!ret)
+		ret = llm_tokenizer_from_gguf(g, vocab_size, tok);
+	gguf_close(g);
+	if (!ret && !*tok)
+		ret = llm_set_error(-EINVAL, "%s has no vocabulary (tokenizer.ggml.tokens)", path);
+	return ret;
 }
 
 int main(int argc, char **argv)
@@ -286,7 +314,7 @@ int main(int argc, char **argv)
 		ret = from ? llm_checkpoint_open(from, &ckpt) :
 			     llm_checkpoint_random(&config, seed, &ckpt);
 		if (!ret && tokenizer)
-			ret = llm_tokenizer_open(tokenizer, ckpt->config.vocab_size, &tok);
+			ret = open_vocabulary(tokenizer, ckpt->config.vocab_size, &tok);
 		gopts.tokenizer = tok;
 		if (!ret)
 			ret = llm_gguf_write_model(output, ckpt, &gopts);

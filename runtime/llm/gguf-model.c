@@ -727,6 +727,71 @@ out:
 	return ret ? llm_set_error(ret, "out of memory writing the vocabulary") : 0;
 }
 
+/*
+ * A byte-level BPE vocabulary as llama.cpp's converter writes one: the
+ * tokens as stored, their types, the merges in rank order ("LEFT RIGHT"),
+ * the pre-tokenizer and the special ids.
+ */
+static int gm_write_bpe_vocab(struct gguf_writer *w, const struct llm_tokenizer *tok)
+{
+	int n = llm_tokenizer_vocab_size(tok), n_merges = llm_tokenizer_n_merges(tok), i, k = 0;
+	const char **strs = calloc((size_t)n, sizeof(*strs));
+	uint64_t *lens = calloc((size_t)n, sizeof(*lens));
+	int32_t *types = calloc((size_t)n, sizeof(*types));
+	char **merges = calloc((size_t)n_merges + 1, sizeof(*merges));
+	uint64_t *mlens = calloc((size_t)n_merges + 1, sizeof(*mlens));
+	int ret = -ENOMEM;
+
+	if (!strs || !lens || !types || !merges || !mlens)
+		goto out;
+	for (i = 0; i < n; i++) {
+		strs[i] = llm_tokenizer_token(tok, i);
+		lens[i] = strlen(strs[i]);
+		types[i] = llm_tokenizer_token_type(tok, i);
+	}
+	for (i = 0; i < n_merges; i++) {
+		int left, right;
+		size_t ll, lr;
+
+		/* A repeated pair never applies: leaving it out keeps the ranks' order. */
+		if (!llm_tokenizer_merge(tok, i, &left, &right))
+			continue;
+		ll = strlen(llm_tokenizer_token(tok, left));
+		lr = strlen(llm_tokenizer_token(tok, right));
+		merges[k] = malloc(ll + lr + 2);
+		if (!merges[k])
+			goto out;
+		memcpy(merges[k], llm_tokenizer_token(tok, left), ll);
+		merges[k][ll] = ' ';
+		memcpy(merges[k] + ll + 1, llm_tokenizer_token(tok, right), lr + 1);
+		mlens[k++] = ll + lr + 1;
+	}
+	ret = gguf_writer_str(w, "tokenizer.ggml.model", "gpt2") ||
+	      gguf_writer_str(w, "tokenizer.ggml.pre",
+			      llm_tokenizer_pre(tok) == LLM_PRE_QWEN2 ? "qwen2" : "llama-bpe") ||
+	      gguf_writer_str_array(w, "tokenizer.ggml.tokens", strs, lens, (uint64_t)n) ||
+	      gguf_writer_array(w, "tokenizer.ggml.token_type", GGUF_VAL_INT32, types, (uint64_t)n) ||
+	      gguf_writer_str_array(w, "tokenizer.ggml.merges", (const char *const *)merges, mlens,
+				    (uint64_t)k) ? -ENOMEM : 0;
+	if (!ret && llm_tokenizer_bos(tok) >= 0)
+		ret = gguf_writer_u32(w, "tokenizer.ggml.bos_token_id", (uint32_t)llm_tokenizer_bos(tok));
+	if (!ret && llm_tokenizer_eos(tok) >= 0)
+		ret = gguf_writer_u32(w, "tokenizer.ggml.eos_token_id", (uint32_t)llm_tokenizer_eos(tok));
+	if (!ret && llm_tokenizer_eot(tok) >= 0)
+		ret = gguf_writer_u32(w, "tokenizer.ggml.eot_token_id", (uint32_t)llm_tokenizer_eot(tok));
+	if (!ret && !llm_tokenizer_adds_bos(tok))
+		ret = gguf_writer_bool(w, "tokenizer.ggml.add_bos_token", false);
+out:
+	for (i = 0; merges && i < k; i++)
+		free(merges[i]);
+	free(merges);
+	free(mlens);
+	free(strs);
+	free(lens);
+	free(types);
+	return ret ? llm_set_error(ret, "out of memory writing the vocabulary") : 0;
+}
+
 /* The type a tensor is written as. */
 static uint32_t gm_type(enum gm_tensor t, uint64_t cols, uint32_t want)
 {
@@ -857,9 +922,8 @@ int llm_gguf_write_model(const char *path, const struct llm_checkpoint *ckpt,
 		      gguf_writer_u32(w, GM_KEY("rope.scaling.original_context_length"),
 				      (uint32_t)c->rope_orig_ctx) ? -ENOMEM : 0;
 #undef GM_KEY
-	/* The writer knows llama2.c's pieces; a BPE vocabulary would need its merges. */
-	if (!ret && opts->tokenizer && llm_tokenizer_kind(opts->tokenizer) != LLM_TOKENIZER_SPM)
-		ret = llm_set_error(-EINVAL, "writing a byte-level BPE vocabulary is not supported");
+	if (!ret && opts->tokenizer && llm_tokenizer_kind(opts->tokenizer) == LLM_TOKENIZER_BPE)
+		ret = gm_write_bpe_vocab(w, opts->tokenizer);
 	else if (!ret && opts->tokenizer)
 		ret = gm_write_vocab(w, opts->tokenizer);
 	for (k = 0; k < n_order && !ret; k++) {

@@ -57,6 +57,8 @@ struct llm_tokenizer {
 	/* BPE only */
 	struct llm_merge_slot *merges;
 	size_t merge_mask;
+	int32_t *merge_pairs;		/* left, right of each rank (-1: a repeat) */
+	int n_merges;
 	char **pieces;			/* decoded bytes of each token */
 	char *piece_strings;
 	int byte_token[256];		/* BPE: each byte's character; SPM: <0xNN> */
@@ -82,6 +84,7 @@ void llm_tokenizer_close(struct llm_tokenizer *tok)
 	free(tok->specials);
 	free(tok->map.slot);
 	free(tok->merges);
+	free(tok->merge_pairs);
 	free(tok->pieces);
 	free(tok->piece_strings);
 	free(tok);
@@ -348,6 +351,30 @@ int llm_tokenizer_lookup(const struct llm_tokenizer *tok, const char *str)
 enum llm_tokenizer_kind llm_tokenizer_kind(const struct llm_tokenizer *tok)
 {
 	return tok->kind;
+}
+
+enum llm_pretokenizer llm_tokenizer_pre(const struct llm_tokenizer *tok)
+{
+	return tok->pre;
+}
+
+bool llm_tokenizer_adds_bos(const struct llm_tokenizer *tok)
+{
+	return !tok->no_bos;
+}
+
+int llm_tokenizer_n_merges(const struct llm_tokenizer *tok)
+{
+	return tok->n_merges;
+}
+
+bool llm_tokenizer_merge(const struct llm_tokenizer *tok, int rank, int *left, int *right)
+{
+	if (rank < 0 || rank >= tok->n_merges || tok->merge_pairs[2 * rank] < 0)
+		return false;
+	*left = tok->merge_pairs[2 * rank];
+	*right = tok->merge_pairs[2 * rank + 1];
+	return true;
 }
 
 int llm_tokenizer_bos(const struct llm_tokenizer *tok)
@@ -1340,6 +1367,11 @@ static int llm_bpe_create(const struct llm_vocab_desc *d, struct llm_tokenizer *
 	tok->merge_mask = cap - 1;
 	for (size_t k = 0; k < cap; k++)
 		tok->merges[k].key = UINT64_MAX;
+	tok->merge_pairs = malloc((size_t)d->n_merges * 2 * sizeof(*tok->merge_pairs));
+	if (!tok->merge_pairs)
+		goto nomem;
+	memset(tok->merge_pairs, 0xff, (size_t)d->n_merges * 2 * sizeof(*tok->merge_pairs));
+	tok->n_merges = d->n_merges;
 	for (i = 0; i < d->n_merges; i++) {
 		const char *m = d->merges[i], *sp;
 		size_t len = d->merge_lens[i], k;
@@ -1377,6 +1409,8 @@ static int llm_bpe_create(const struct llm_vocab_desc *d, struct llm_tokenizer *
 		if (tok->merges[k].key == key)
 			continue;	/* a repeated pair keeps its best rank */
 		tok->merges[k] = (struct llm_merge_slot){ key, i, result };
+		tok->merge_pairs[2 * i] = left;
+		tok->merge_pairs[2 * i + 1] = right;
 	}
 	if (tok->max_token_length < 1)
 		tok->max_token_length = 1;

@@ -156,6 +156,20 @@ int llm_tokenizer_lookup(const struct llm_tokenizer *tok, const char *str);
 /** llm_tokenizer_kind() - SPM or BPE */
 enum llm_tokenizer_kind llm_tokenizer_kind(const struct llm_tokenizer *tok);
 
+/** llm_tokenizer_pre() - a BPE vocabulary's pre-tokenizer */
+enum llm_pretokenizer llm_tokenizer_pre(const struct llm_tokenizer *tok);
+
+/** llm_tokenizer_adds_bos() - whether LLM_ENCODE_BOS adds BOS (add_bos_token) */
+bool llm_tokenizer_adds_bos(const struct llm_tokenizer *tok);
+
+/**
+ * llm_tokenizer_n_merges() / llm_tokenizer_merge() - a BPE vocabulary's
+ *	merges, by rank: the pair of ids merged at @rank; false for a rank out
+ *	of range or a repeat of an earlier pair (which never applies)
+ */
+int llm_tokenizer_n_merges(const struct llm_tokenizer *tok);
+bool llm_tokenizer_merge(const struct llm_tokenizer *tok, int rank, int *left, int *right);
+
 /**
  * llm_tokenizer_bos() / _eos() / _eot() - special ids
  *

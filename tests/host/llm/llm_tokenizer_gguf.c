@@ -163,7 +163,7 @@ LLM_TMPDIR_FIXTURE(oracle);
 TEST_F(oracle, ids_match_the_javascript_tokenizers)
 {
 	char why[256], cmd[PATH_MAX * 3], path[PATH_MAX], *modules, *tsv, *line, *next;
-	struct llm_tokenizer *l2, *l3;
+	struct llm_tokenizer *l2, *l3, *l3w;
 	int ours[4096], theirs[4096], lines = 0, bad = 0;
 	size_t size;
 
@@ -181,6 +181,24 @@ TEST_F(oracle, ids_match_the_javascript_tokenizers)
 	l3 = load_gguf_vocab(_metadata, path);
 	ASSERT_NE(NULL, l2);
 	ASSERT_NE(NULL, l3);
+
+	/* Our writer's copy of the Llama 3 vocabulary, in a tiny model, must encode the same. */
+	{
+		struct llm_config cfg = { .dim = 8, .hidden_dim = 16, .n_layers = 1, .n_heads = 2,
+					  .n_kv_heads = 2, .vocab_size = 128256, .seq_len = 8,
+					  .shared_classifier = true };
+		struct llm_gguf_write_opts opts = { .type = GGML_TYPE_F16, .tokenizer = l3 };
+		struct llm_checkpoint *ckpt = NULL;
+
+		ASSERT_EQ(0, llm_checkpoint_random(&cfg, 3, &ckpt));
+		snprintf(path, sizeof(path), "%s/llama3-model.gguf", self->dir);
+		ASSERT_EQ(0, llm_gguf_write_model(path, ckpt, &opts))
+			TH_LOG("%s", llm_last_error_message());
+		llm_checkpoint_close(ckpt);
+		l3w = load_gguf_vocab(_metadata, path);
+		ASSERT_NE(NULL, l3w);
+		EXPECT_EQ(128009, llm_tokenizer_eot(l3w));
+	}
 	EXPECT_EQ(LLM_TOKENIZER_SPM, llm_tokenizer_kind(l2));
 	EXPECT_EQ(LLM_TOKENIZER_BPE, llm_tokenizer_kind(l3));
 	EXPECT_EQ(32000, llm_tokenizer_vocab_size(l2));
@@ -233,6 +251,9 @@ TEST_F(oracle, ids_match_the_javascript_tokenizers)
 			bad++;
 		decode_all(l3, ours, n_ours, 0, back, sizeof(back));
 		EXPECT_STREQ(text, back);
+		n_ours = llm_tokenizer_encode(l3w, text, false, false, ours, 4096);
+		if (!same_ids(_metadata, "llama3 as we write it", text, ours, n_ours, theirs, n_theirs))
+			bad++;
 	}
 	free(tsv);
 	EXPECT_GE(lines, 40);
@@ -327,6 +348,7 @@ TEST_F(oracle, ids_match_the_javascript_tokenizers)
 	}
 	llm_tokenizer_close(l2);
 	llm_tokenizer_close(l3);
+	llm_tokenizer_close(l3w);
 }
 
 /*
@@ -780,28 +802,77 @@ TEST_F(bad, metadata_errors_are_clear)
 	EXPECT_BAD(V_BAD_TYPE_VALUE, "type 9");
 }
 
-/* The GGUF writer knows llama2.c's pieces only: a BPE vocabulary is refused, not mangled. */
-TEST_F(bad, writer_refuses_a_bpe_vocabulary)
+/*
+ * A model written with a BPE vocabulary reads back with the same
+ * vocabulary: tokens, types, merges (a repeated one dropped), the
+ * pre-tokenizer, special ids and add_bos_token.
+ */
+TEST_F(bad, writer_round_trips_a_bpe_vocabulary)
 {
+	static const char *const extra[] = { "ab", "<|end|>" };		/* 256, 257 */
+	static const char *const merges[] = { "a b", "a b" };
 	struct llm_config cfg = { .dim = 8, .hidden_dim = 16, .n_layers = 1, .n_heads = 2,
-				  .n_kv_heads = 2, .vocab_size = 257, .seq_len = 8,
+				  .n_kv_heads = 2, .vocab_size = 258, .seq_len = 8,
 				  .shared_classifier = true };
 	struct llm_gguf_write_opts opts = { .type = GGML_TYPE_F32 };
 	struct llm_checkpoint *ckpt = NULL;
-	struct llm_tokenizer *tok = NULL;
-	char path[PATH_MAX];
+	struct llm_tokenizer *tok = NULL, *back = NULL;
+	struct llm_vocab_desc d = { 0 };
+	struct gguf_file *g = NULL;
 	struct hand_vocab v;
+	int32_t types[258];
+	char path[PATH_MAX];
+	int i, l, r;
 
-	ASSERT_EQ(0, hand_bpe(&v, (const char *const[]){ "ab" }, 1,
-			      (const char *const[]){ "a b" }, 1, LLM_PRE_LLAMA3, &tok));
+	for (i = 0; i < 258; i++)
+		types[i] = i == 257 ? LLM_TOKEN_TYPE_CONTROL : LLM_TOKEN_TYPE_NORMAL;
+	ASSERT_EQ(0, hand_bpe(&v, extra, 2, merges, 2, LLM_PRE_QWEN2, &tok));
+	llm_tokenizer_close(tok);
+	/* The same vocabulary with types and specials, through the descriptor. */
+	d.kind = LLM_TOKENIZER_BPE;
+	d.pre = LLM_PRE_QWEN2;
+	d.n_tokens = 258;
+	d.tokens = v.tokens;
+	d.token_lens = v.lens;
+	d.types = types;
+	d.n_merges = 2;
+	d.merges = merges;
+	d.merge_lens = v.merge_lens;
+	d.bos = 257;
+	d.eos = -1;
+	d.eot = 257;
+	d.no_bos = true;
+	ASSERT_EQ(0, llm_tokenizer_create(&d, &tok)) TH_LOG("%s", llm_last_error_message());
+	EXPECT_EQ(2, llm_tokenizer_n_merges(tok));
+	EXPECT_TRUE(llm_tokenizer_merge(tok, 0, &l, &r));
+	EXPECT_EQ('a', l);
+	EXPECT_EQ('b', r);
+	EXPECT_FALSE(llm_tokenizer_merge(tok, 1, &l, &r));	/* the repeat */
+
 	ASSERT_EQ(0, llm_checkpoint_random(&cfg, 1, &ckpt)) TH_LOG("%s", llm_last_error_message());
 	snprintf(path, sizeof(path), "%s/m.gguf", self->dir);
 	opts.tokenizer = tok;
-	EXPECT_EQ(-EINVAL, llm_gguf_write_model(path, ckpt, &opts));
-	EXPECT_NE(NULL, strstr(llm_last_error_message(), "BPE"));
-	EXPECT_FALSE(llm_readable(path));
+	ASSERT_EQ(0, llm_gguf_write_model(path, ckpt, &opts)) TH_LOG("%s", llm_last_error_message());
+	ASSERT_EQ(0, gguf_open(path, &g));
+	ASSERT_EQ(0, llm_tokenizer_from_gguf(g, 258, &back)) TH_LOG("%s", llm_last_error_message());
+	gguf_close(g);
+	ASSERT_NE(NULL, back);
+	EXPECT_EQ(LLM_TOKENIZER_BPE, llm_tokenizer_kind(back));
+	EXPECT_EQ(LLM_PRE_QWEN2, llm_tokenizer_pre(back));
+	EXPECT_EQ(257, llm_tokenizer_bos(back));
+	EXPECT_EQ(-1, llm_tokenizer_eos(back));
+	EXPECT_EQ(257, llm_tokenizer_eot(back));
+	EXPECT_FALSE(llm_tokenizer_adds_bos(back));
+	EXPECT_EQ(1, llm_tokenizer_n_merges(back));
+	for (i = 0; i < 258; i++) {
+		EXPECT_STREQ(llm_tokenizer_token(tok, i), llm_tokenizer_token(back, i));
+		EXPECT_EQ(llm_tokenizer_token_type(tok, i), llm_tokenizer_token_type(back, i));
+	}
+	/* Qwen2: digits alone, no BOS; "ab" merged; the control token from the text. */
+	EXPECT_IDS(back, LLM_ENCODE_BOS | LLM_ENCODE_SPECIAL, "ab12<|end|>", 256, '1', '2', 257);
 	llm_checkpoint_close(ckpt);
 	llm_tokenizer_close(tok);
+	llm_tokenizer_close(back);
 }
 
 /*
