@@ -102,6 +102,9 @@ static int ref_logits(const char *path, float *out)
 	return ret;
 }
 
+/* The reference's logits of each greedy position (ref_greedy()). */
+static float ref_step_logits[32][VOCAB];
+
 /* Greedy tokens from BOS over the whole context: the reference's. */
 static void ref_greedy(struct __test_metadata *_metadata, const char *path, int n, int *tokens)
 {
@@ -116,6 +119,7 @@ static void ref_greedy(struct __test_metadata *_metadata, const char *path, int 
 	tokens[0] = LLM_TOKEN_BOS;
 	for (pos = 0; pos + 1 < n; pos++) {
 		ASSERT_EQ(0, llm_ref_forward(ref, tokens[pos], pos, &logits));
+		memcpy(ref_step_logits[pos], logits, sizeof(ref_step_logits[pos]));
 		tokens[pos + 1] = llm_sample_argmax(logits, VOCAB);
 	}
 	llm_ref_destroy(ref);
@@ -131,8 +135,8 @@ static int collect(void *opaque, int prev, int token, int pos)
 
 /*
  * The chip's greedy tokens, by jalrt_llm_generate() and by a batch (the
- * sequence beside another one, one decode row a step), against the
- * reference's. Generation stops at BOS; so does the comparison.
+ * sequence beside another one, one decode row a step, then the on-chip
+ * decode loop), against the reference's. Generation stops at BOS; so does the comparison.
  */
 static void check_tokens(struct __test_metadata *_metadata, struct jalrt_device *dev,
 			 const char *path)
@@ -142,7 +146,11 @@ static void check_tokens(struct __test_metadata *_metadata, struct jalrt_device 
 		.prompt = &bos, .n_prompt = 1, .steps = n, .seed = 1,
 		.on_token = collect, .opaque = gen,
 	};
-	struct jalrt_llm_batch_options bo = { .max_seqs = 2, .block_size = 4 };
+	struct jalrt_llm_batch_options bo = {
+		.max_seqs = 2, .block_size = 4, .flags = JALRT_LLM_BATCH_LOGITS,
+	};
+	static float row_logits[VOCAB];
+	int bad_logits = 0;
 	struct jalrt_llm_stats st;
 	struct jalrt_llm_batch_row rows[2];
 	struct jalrt_llm_seq *s[2];
@@ -164,7 +172,8 @@ static void check_tokens(struct __test_metadata *_metadata, struct jalrt_device 
 	ASSERT_EQ(0, jalrt_llm_seq_create(b, &s[1]));
 	bat[0] = other[0] = LLM_TOKEN_BOS;
 	other[0] = 7;	/* a different sequence beside it */
-	for (pos = 0; pos + 1 < n; pos++) {
+	/* steps up to position 15, then the on-chip decode loop, 8 at a time */
+	for (pos = 0; pos + 1 < n && pos < 16; pos++) {
 		memset(rows, 0, sizeof(rows));
 		rows[0].seq = s[1];
 		rows[0].pos = pos;
@@ -178,6 +187,27 @@ static void check_tokens(struct __test_metadata *_metadata, struct jalrt_device 
 			TH_LOG("%s", jalrt_last_error_message());
 		other[pos + 1] = out[0];
 		bat[pos + 1] = out[1];
+		/* the batched row's logits: the reference's, bit for bit */
+		ASSERT_EQ(0, jalrt_llm_batch_logits(b, 1, row_logits));
+		bad_logits += memcmp(row_logits, ref_step_logits[pos], sizeof(row_logits)) != 0;
+	}
+	EXPECT_EQ(0, bad_logits) TH_LOG("%d batched positions' logits differ", bad_logits);
+	for (; pos + 1 < n; pos += 8) {
+		int steps = n - 1 - pos < 8 ? n - 1 - pos : 8, loop[16], k;
+
+		memset(rows, 0, sizeof(rows));
+		rows[0].seq = s[1];
+		rows[0].pos = pos;
+		rows[0].token = other[pos];
+		rows[1].seq = s[0];
+		rows[1].pos = pos;
+		rows[1].token = bat[pos];
+		ASSERT_EQ(0, jalrt_llm_batch_decode(b, rows, 2, steps, loop))
+			TH_LOG("%s", jalrt_last_error_message());
+		for (k = 0; k < steps; k++) {
+			other[pos + 1 + k] = loop[2 * k];
+			bat[pos + 1 + k] = loop[2 * k + 1];
+		}
 	}
 	EXPECT_EQ(0, memcmp(bat, want, sizeof(want))) TH_LOG("batched tokens");
 	jalrt_llm_batch_destroy(b);
