@@ -11,7 +11,7 @@
  *   it (JAL_INSN_F_ROPE_FREQS), single-sequence and batched, and the
  *   logits and greedy tokens equal the reference's;
  * - qwen2: Q, K and V biases from the file, added on the chip (single and
- *   batched) and in the reference: equal logits and tokens;
+ *   batched) and in the reference: equal logits and tokens, at int8 too;
  * - every shape key read under the architecture's prefix; an unknown
  *   architecture or scaling type is an error that names it;
  * - jalrt-gen-model writes such files (--arch qwen2, --rope-scaling).
@@ -66,21 +66,28 @@ static int forced(int pos)
 	return pos ? (37 * pos + 11) % VOCAB : LLM_TOKEN_BOS;
 }
 
-/* The chip's logits of POS teacher-forced positions. */
-static int chip_logits(struct jalrt_device *dev, const char *path, float *out)
+/* The chip's logits of POS teacher-forced positions, at @precision. */
+static int chip_logits_at(struct jalrt_device *dev, const char *path, unsigned int precision,
+			  float *out)
 {
+	struct jalrt_llm_options o = { .precision = precision };
 	struct jalrt_llm *llm = NULL;
 	int pos, ret;
 
-	ret = jalrt_llm_load(dev, path, NULL, NULL, &llm);
+	ret = jalrt_llm_load(dev, path, NULL, &o, &llm);
 	for (pos = 0; !ret && pos < POS; pos++)
 		ret = jalrt_llm_forward(llm, forced(pos), pos, out + pos * VOCAB);
 	jalrt_llm_destroy(llm);
 	return ret;
 }
 
-/* The reference's, chip order, from the file loaded whole. */
-static int ref_logits(const char *path, float *out)
+static int chip_logits(struct jalrt_device *dev, const char *path, float *out)
+{
+	return chip_logits_at(dev, path, JALRT_PRECISION_F32, out);
+}
+
+/* The reference's, chip order, from the file loaded whole (int8: its int8 mode). */
+static int ref_logits_at(const char *path, bool int8, float *out)
 {
 	struct llm_checkpoint *ck = NULL;
 	struct llm_ref *ref = NULL;
@@ -92,6 +99,8 @@ static int ref_logits(const char *path, float *out)
 		ret = llm_ref_create(ck, &ref);
 	if (!ret)
 		ret = llm_ref_set_order(ref, LLM_REF_ORDER_CHIP);
+	if (!ret && int8)
+		ret = llm_ref_set_precision(ref, LLM_REF_PRECISION_INT8, 0);
 	for (pos = 0; !ret && pos < POS; pos++) {
 		ret = llm_ref_forward(ref, forced(pos), pos, &logits);
 		if (!ret)
@@ -100,6 +109,11 @@ static int ref_logits(const char *path, float *out)
 	llm_ref_destroy(ref);
 	llm_checkpoint_close(ck);
 	return ret;
+}
+
+static int ref_logits(const char *path, float *out)
+{
+	return ref_logits_at(path, false, out);
 }
 
 /* The reference's logits of each greedy position (ref_greedy()). */
@@ -424,10 +438,11 @@ TEST_F(arch, qwen2_biases_on_chip_as_on_the_reference)
 	EXPECT_NE(0, memcmp(a, z, sizeof(a)));
 }
 
-/* Both at once, int8 weights too: still the reference's tokens. */
+/* Both at once, int8 weights too: still the reference's logits and tokens. */
 TEST_F(arch, qwen2_with_llama3_scaling)
 {
 	struct llm_config c = shape();
+	static float a[POS * VOCAB], r[POS * VOCAB];
 	char path[128];
 
 	c.arch = LLM_ARCH_QWEN2;
@@ -440,6 +455,10 @@ TEST_F(arch, qwen2_with_llama3_scaling)
 	write_model(_metadata, &c, 6, path);
 	check_logits(_metadata, self->dev, path);
 	check_tokens(_metadata, self->dev, path);
+	ASSERT_EQ(0, chip_logits_at(self->dev, path, JALRT_PRECISION_INT8, a))
+		TH_LOG("%s", jalrt_last_error_message());
+	ASSERT_EQ(0, ref_logits_at(path, true, r));
+	EXPECT_EQ(0, memcmp(a, r, sizeof(a))) TH_LOG("int8");
 }
 
 /* Replace every @from in the file by @to (same length). */
