@@ -281,6 +281,57 @@ TEST_F(q4, matmul_rows_equal_the_reference_and_matvec)
 		}
 }
 
+/* D over X (and over W): every input is read before a result lands. */
+TEST_F(q4, matmul_results_may_overwrite_the_inputs)
+{
+	struct fake *f = self->f;
+	uint32_t rows = 40, cols = 96, B = 5, n, i, bad = 0, vram;
+
+	for (vram = 0; vram < 2; vram++) {
+		float *x = malloc((size_t)B * cols * 4), *d = malloc((size_t)B * rows * 4);
+		uint64_t args[4];
+		struct q4mat m;
+		struct jal_insn in;
+
+		self->vnext = VRAM_VA;
+		self->hnext = HOST_VA;
+		q4mat_make(self, &m, rows, cols, 0, vram);
+		for (i = 0; i < B * cols; i++)
+			x[i] = q4_rndf(f);
+		args[1] = m.w_va;
+		args[2] = q4_alloc(self, vram, (size_t)B * cols * 4);
+		args[3] = m.s_va;
+		host_write(f, CTX, args[2], x, (size_t)B * cols * 4);
+		/* D starts 8 bytes into X: its rows overlap X's. */
+		args[0] = args[2] + 8;
+		in = i_q4_matmul(&m, B, 0, 0);
+		ASSERT_EQ(JAL_STATUS_OK, run_kernel(f, &in, 1, args, 4).status);
+		host_read(f, CTX, args[0], d, (size_t)B * rows * 4);
+		for (n = 0; n < B; n++)
+			for (i = 0; i < rows; i++)
+				bad += f2u(d[n * rows + i]) !=
+				       f2u(ref_q4_row(m.w + (size_t)i * m.pitch,
+						      m.ws + i * (cols / 32), x + (size_t)n * cols,
+						      cols));
+		/* And D over W itself (MATVEC, one row of X). */
+		in = i_q4_matvec(&m, 1, 1);
+		args[0] = m.w_va;
+		args[2] = q4_alloc(self, vram, cols * 4);
+		host_write(f, CTX, args[2], x, cols * 4);
+		ASSERT_EQ(JAL_STATUS_OK, run_kernel(f, &in, 1, args, 4).status);
+		host_read(f, CTX, m.w_va, d, rows * 4);
+		for (i = 0; i < rows; i++)
+			bad += f2u(d[i]) != f2u(ref_q4_row(m.w + (size_t)i * m.pitch,
+							   m.ws + i * (cols / 32), x, cols));
+		EXPECT_EQ(0, bad) {
+			TH_LOG("vram %u: %u results wrong", vram, bad);
+		}
+		q4mat_free(&m);
+		free(x);
+		free(d);
+	}
+}
+
 /* Operand checks: each breaks one rule and must end with @want, nothing crashing. */
 TEST_F(q4, bad_operands_fail_cleanly)
 {
