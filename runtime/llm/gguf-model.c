@@ -542,7 +542,7 @@ int llm_tokenizer_from_gguf(const struct gguf_file *g, int vocab_size,
 	const struct gguf_kv *types = gguf_find_kv(g, "tokenizer.ggml.token_type");
 	const struct gguf_kv *merges = gguf_find_kv(g, "tokenizer.ggml.merges");
 	struct llm_vocab_desc d = { 0 };
-	struct gguf_str model, pre;
+	struct gguf_str model, pre, tmpl;
 	bool add_bos = true, add_prefix = true;
 	float *sc = NULL;
 	int32_t *ty = NULL;
@@ -598,6 +598,14 @@ int llm_tokenizer_from_gguf(const struct gguf_file *g, int vocab_size,
 	if (ret && ret != -ENOENT)
 		return ret;
 	d.no_prefix = !ret && !add_prefix;
+	/* Kept with the vocabulary: its markers are this vocabulary's special tokens. */
+	ret = gguf_get_str(g, "tokenizer.chat_template", &tmpl);
+	if (ret && ret != -ENOENT)
+		return ret;
+	if (!ret) {
+		d.chat_template = tmpl.ptr;
+		d.chat_template_len = (size_t)tmpl.len;
+	}
 	ret = gm_special_id(g, "tokenizer.ggml.bos_token_id", &d.bos) ||
 	      gm_special_id(g, "tokenizer.ggml.eos_token_id", &d.eos) ||
 	      gm_special_id(g, "tokenizer.ggml.eot_token_id", &d.eot) ? -EINVAL : 0;
@@ -717,6 +725,8 @@ static int gm_write_vocab(struct gguf_writer *w, const struct llm_tokenizer *tok
 	      gguf_writer_u32(w, "tokenizer.ggml.bos_token_id", LLM_TOKEN_BOS) ||
 	      gguf_writer_u32(w, "tokenizer.ggml.eos_token_id", LLM_TOKEN_EOS) ||
 	      gguf_writer_u32(w, "tokenizer.ggml.unknown_token_id", 0) ? -ENOMEM : 0;
+	if (!ret && llm_tokenizer_chat_template(tok))
+		ret = gguf_writer_str(w, "tokenizer.chat_template", llm_tokenizer_chat_template(tok));
 out:
 	for (i = 0; strs && i < n; i++)
 		free(strs[i]);
@@ -781,6 +791,8 @@ static int gm_write_bpe_vocab(struct gguf_writer *w, const struct llm_tokenizer 
 		ret = gguf_writer_u32(w, "tokenizer.ggml.eot_token_id", (uint32_t)llm_tokenizer_eot(tok));
 	if (!ret && !llm_tokenizer_adds_bos(tok))
 		ret = gguf_writer_bool(w, "tokenizer.ggml.add_bos_token", false);
+	if (!ret && llm_tokenizer_chat_template(tok))
+		ret = gguf_writer_str(w, "tokenizer.chat_template", llm_tokenizer_chat_template(tok));
 out:
 	for (i = 0; merges && i < k; i++)
 		free(merges[i]);

@@ -46,6 +46,7 @@ struct llm_tokenizer {
 	bool no_bos;			/* add_bos_token false: LLM_ENCODE_BOS adds none */
 	bool run_c;			/* tokenizer.bin: only BOS ends a text */
 	bool no_prefix;			/* SPM add_space_prefix false: no dummy prefix */
+	char *chat_template;		/* tokenizer.chat_template, or NULL */
 	/* SPM from GGUF: byte_token[] from the <0xNN> tokens, not byte + 3 */
 	bool spm_bytes_by_name;
 	uint8_t *types;			/* enum llm_token_type each, or NULL */
@@ -85,6 +86,7 @@ void llm_tokenizer_close(struct llm_tokenizer *tok)
 	free(tok->map.slot);
 	free(tok->merges);
 	free(tok->merge_pairs);
+	free(tok->chat_template);
 	free(tok->pieces);
 	free(tok->piece_strings);
 	free(tok);
@@ -351,6 +353,11 @@ int llm_tokenizer_lookup(const struct llm_tokenizer *tok, const char *str)
 enum llm_tokenizer_kind llm_tokenizer_kind(const struct llm_tokenizer *tok)
 {
 	return tok->kind;
+}
+
+const char *llm_tokenizer_chat_template(const struct llm_tokenizer *tok)
+{
+	return tok->chat_template;
 }
 
 enum llm_pretokenizer llm_tokenizer_pre(const struct llm_tokenizer *tok)
@@ -1152,6 +1159,11 @@ static int llm_tokenizer_finish(struct llm_tokenizer *tok, const struct llm_voca
 	tok->no_bos = d->no_bos;
 	tok->no_prefix = d->no_prefix;
 	tok->run_c = false;
+	if (d->chat_template) {
+		tok->chat_template = strndup(d->chat_template, d->chat_template_len);
+		if (!tok->chat_template)
+			return llm_set_error(-ENOMEM, "out of memory loading a vocabulary");
+	}
 	if (tok->kind == LLM_TOKENIZER_SPM) {
 		/* Wherever the vocabulary has them (llama2.c's are at 3 + byte). */
 		for (i = 0; i < 256; i++) {

@@ -70,6 +70,8 @@ enum llm_token_type {
  *	adds nothing.
  * @no_prefix: SPM: tokenizer.ggml.add_space_prefix is false: no dummy
  *	prefix space.
+ * @chat_template, @chat_template_len: tokenizer.ggml.chat_template (the
+ *	Jinja text, copied), or NULL.
  *
  * SPM byte fallback uses the <0xNN> tokens wherever they are (a
  * tokenizer.bin's are at byte + 3, run.c's assumption).
@@ -88,6 +90,8 @@ struct llm_vocab_desc {
 	int bos, eos, eot;
 	bool no_bos;
 	bool no_prefix;
+	const char *chat_template;
+	size_t chat_template_len;
 };
 
 /**
@@ -155,6 +159,12 @@ int llm_tokenizer_lookup(const struct llm_tokenizer *tok, const char *str);
 
 /** llm_tokenizer_kind() - SPM or BPE */
 enum llm_tokenizer_kind llm_tokenizer_kind(const struct llm_tokenizer *tok);
+
+/**
+ * llm_tokenizer_chat_template() - the vocabulary's tokenizer.chat_template
+ *	(Jinja text, NUL-terminated), or NULL; see llm_chat_template_detect()
+ */
+const char *llm_tokenizer_chat_template(const struct llm_tokenizer *tok);
 
 /** llm_tokenizer_pre() - a BPE vocabulary's pre-tokenizer */
 enum llm_pretokenizer llm_tokenizer_pre(const struct llm_tokenizer *tok);

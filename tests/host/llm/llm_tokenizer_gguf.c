@@ -198,7 +198,11 @@ TEST_F(oracle, ids_match_the_javascript_tokenizers)
 		l3w = load_gguf_vocab(_metadata, path);
 		ASSERT_NE(NULL, l3w);
 		EXPECT_EQ(128009, llm_tokenizer_eot(l3w));
+		/* The chat template goes with the vocabulary. */
+		EXPECT_STREQ(llm_tokenizer_chat_template(l3), llm_tokenizer_chat_template(l3w));
 	}
+	EXPECT_EQ(LLM_CHAT_LLAMA3, llm_chat_template_detect(llm_tokenizer_chat_template(l3)));
+	EXPECT_EQ(LLM_CHAT_LLAMA2, llm_chat_template_detect(llm_tokenizer_chat_template(l2)));
 	EXPECT_EQ(LLM_TOKENIZER_SPM, llm_tokenizer_kind(l2));
 	EXPECT_EQ(LLM_TOKENIZER_BPE, llm_tokenizer_kind(l3));
 	EXPECT_EQ(32000, llm_tokenizer_vocab_size(l2));
@@ -863,6 +867,7 @@ TEST_F(bad, writer_round_trips_a_bpe_vocabulary)
 	EXPECT_EQ(-1, llm_tokenizer_eos(back));
 	EXPECT_EQ(257, llm_tokenizer_eot(back));
 	EXPECT_FALSE(llm_tokenizer_adds_bos(back));
+	EXPECT_NULL(llm_tokenizer_chat_template(back));
 	EXPECT_EQ(1, llm_tokenizer_n_merges(back));
 	for (i = 0; i < 258; i++) {
 		EXPECT_STREQ(llm_tokenizer_token(tok, i), llm_tokenizer_token(back, i));
