@@ -982,7 +982,11 @@ static int llm_encode(const struct llm_tokenizer *tok, const char *text, unsigne
 	text_len = strlen(text);
 	if (text_len > (size_t)INT_MAX - 3)
 		return llm_set_error(-EINVAL, "text of %zu bytes is too long to encode", text_len);
-	work = malloc(llm_tokenizer_max_tokens(text_len) * sizeof(*work));
+	/*
+	 * One token a byte, BOS and EOS; with specials, a sentencepiece
+	 * vocabulary adds a dummy prefix after each, so allow two a byte.
+	 */
+	work = malloc((2 * text_len + 4) * sizeof(*work));
 	if (bpe) {
 		size_t cap = text_len ? text_len : 1;
 
@@ -1734,7 +1738,7 @@ int llm_chat_encode(const struct llm_tokenizer *tok, enum llm_chat_template t,
 	ret = llm_chat_render_buf(t, msgs, n, &b);
 	if (ret)
 		return ret;
-	max = llm_tokenizer_max_tokens(b.len);
+	max = 2 * b.len + 4;	/* as llm_encode()'s bound with specials */
 	tokens = malloc(max * sizeof(*tokens));
 	if (!tokens) {
 		ret = llm_set_error(-ENOMEM, "out of memory encoding a chat");

@@ -203,7 +203,11 @@ bool llm_tokenizer_is_eog(const struct llm_tokenizer *tok, int id);
 /** llm_tokenizer_token_type() - enum llm_token_type of @id (UNDEFINED if out of range) */
 int llm_tokenizer_token_type(const struct llm_tokenizer *tok, int id);
 
-/* Worst-case token count of encoding text of @text_len bytes. */
+/*
+ * Worst-case token count of encoding text of @text_len bytes (without
+ * LLM_ENCODE_SPECIAL; with it, a sentencepiece vocabulary may need up to
+ * 2 * @text_len + 2: a dummy prefix after every special token).
+ */
 static inline size_t llm_tokenizer_max_tokens(size_t text_len)
 {
 	return text_len + 3;	/* one per byte, BOS, dummy prefix, EOS */

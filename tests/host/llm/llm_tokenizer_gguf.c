@@ -679,6 +679,28 @@ TEST(spm_bytes_by_name_and_no_prefix)
 	EXPECT_NE(NULL, strstr(llm_last_error_message(), "<0x63>"));
 	llm_tokenizer_close(tok);
 
+	/* One-byte specials each followed by one byte: more tokens than bytes + 3, no overrun. */
+	{
+		static const char *const t2[] = { "<unk>", "<s>", "</s>", "a", "\xe2\x96\x81", "!" };
+		static const int32_t ty2[] = { 2, 3, 3, 1, 1, 3 };
+		struct llm_vocab_desc d2 = d;
+		size_t l2[6];
+		int ids[64];
+
+		for (i = 0; i < 6; i++)
+			l2[i] = strlen(t2[i]);
+		d2.n_tokens = 6;
+		d2.tokens = t2;
+		d2.token_lens = l2;
+		d2.types = ty2;
+		d2.scores = NULL;
+		ASSERT_EQ(0, llm_tokenizer_create(&d2, &tok));
+		/* "!a!a!a!a": each "a" after "!" gets its own prefix: 12 tokens for 8 bytes. */
+		EXPECT_EQ(-ENOSPC, llm_tokenizer_encode_flags(tok, "!a!a!a!a", LLM_ENCODE_SPECIAL, ids, 11));
+		EXPECT_EQ(12, llm_tokenizer_encode_flags(tok, "!a!a!a!a", LLM_ENCODE_SPECIAL, ids, 64));
+		llm_tokenizer_close(tok);
+	}
+
 	d.no_prefix = true;
 	ASSERT_EQ(0, llm_tokenizer_create(&d, &tok));
 	EXPECT_IDS(tok, LLM_ENCODE_BOS, "ab", 1, 3, 6);
