@@ -26,4 +26,5 @@ if [ -n "$prefix" ]; then
 	run_suite debug/fault-injection tests/fault-injection-stress.sh
 	run_suite debug/kmemleak tests/kmemleak-check.sh
 fi
+run_suite "${prefix}jalctl" tests/jalctl/jalctl_test.py
 run_suite "${prefix}kernel-log" tests/kernel-log-check.sh
