@@ -23,7 +23,7 @@ KSFT_DIR = $(CACHE)/linux-src/tools/testing/selftests
 CMD ?= true
 export CMD
 
-.PHONY: all deps qemu driver runtime tests check check-debug demo vm lint bench serve fuzz clean
+.PHONY: all deps qemu driver runtime tests install check check-debug demo vm lint bench serve fuzz clean
 
 all: deps qemu driver runtime tests
 
@@ -45,6 +45,11 @@ tests: deps runtime
 	$(MAKE) -C tests/host/llm KSFT_DIR=$(KSFT_DIR)
 	$(MAKE) -C tests/kselftest KSFT_DIR=$(KSFT_DIR)
 	$(MAKE) -C tests/runtime KSFT_DIR=$(KSFT_DIR)
+
+# libjalrt, its headers and pkg-config file, the tools and the udev rule
+# (PREFIX=/usr/local and DESTDIR= as usual; Documentation/running.rst).
+install: runtime
+	$(MAKE) -C runtime install
 
 check: all
 	@scripts/check.sh

@@ -18,6 +18,7 @@ trap 'rm -f "$log"' EXIT
 	run_suite host-core make -s -C tests/host/core run KSFT_DIR="$JAL_KSFT_DIR"
 	run_suite host-runtime make -s -C tests/host/runtime run KSFT_DIR="$JAL_KSFT_DIR"
 	run_suite host-llm make -s -C tests/host/llm run KSFT_DIR="$JAL_KSFT_DIR"
+	run_suite install tests/install/install_test.sh
 	run_suite fuzz-cmd make -s -C tests/host/core fuzz-cmd KSFT_DIR="$JAL_KSFT_DIR"
 	run_suite qemu-qtest make -s -C tests/host/core qtest QEMU="$JAL_QEMU"
 	run_suite lint scripts/lint.sh
