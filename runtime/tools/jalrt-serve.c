@@ -32,6 +32,8 @@
 #include <signal.h>
 #include <stdarg.h>
 #include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -1428,38 +1430,107 @@ static char *default_model_id(const char *path)
 	return id;
 }
 
-int main(int argc, char **argv)
-{
-	const char *checkpoint, *host = "127.0.0.1", *model_name = NULL, *step_gate = NULL;
-	long long port = 8080, parallel = 16, queue = 64, ctx = 0, device = 0, delay = 0;
-	long long max_rows = 0, kv_blocks = 0, kv_mib = 0, block_size = 0, decode_steps = 1;
-	struct jalrt_serve_stats est;
-	struct jalrt_llm_options opts = { 0 };
-	struct jalrt_serve_options eo = { 0 };
-	struct jalrt_llm_info info;
-	struct server srv = { 0 };
+/* The command line, as parsed. */
+struct serve_args {
+	const char *checkpoint, *host, *model_name, *step_gate;
+	long long port, parallel, queue, ctx, device, delay;
+	long long max_rows, kv_blocks, kv_mib, block_size, decode_steps;
+	struct jalrt_llm_options opts;
+	unsigned int kv_dtype;
 	struct run_flags rf;
-	struct jalrt_device *dev;
-	struct MHD_Daemon *d;
-	enum jalrt_precision precision;
-	char where[96], *model_id;
-	sigset_t sigs;
-	int i, ret, fd, sig;
+};
 
+/* The options that take a number: one table, with their ranges. */
+static long long *number_option(struct serve_args *a, const char *opt, long long *lo,
+				long long *hi)
+{
+	const struct {
+		const char *name;
+		size_t offset;
+		long long lo, hi;
+	} nums[] = {
+		{ "--port", offsetof(struct serve_args, port), 0, 65535 },
+		{ "--parallel", offsetof(struct serve_args, parallel), 1, 4096 },
+		{ "--max-rows", offsetof(struct serve_args, max_rows), 1, 65536 },
+		{ "--kv-blocks", offsetof(struct serve_args, kv_blocks), 1, 1 << 24 },
+		{ "--kv-mib", offsetof(struct serve_args, kv_mib), 1, 1 << 20 },
+		{ "--block-size", offsetof(struct serve_args, block_size), 1, 65536 },
+		{ "--decode-steps", offsetof(struct serve_args, decode_steps), 1,
+		  JALRT_LLM_BATCH_MAX_STEPS },
+		{ "--queue", offsetof(struct serve_args, queue), 1, 1 << 20 },
+		{ "--ctx", offsetof(struct serve_args, ctx), 2, INT_MAX },
+		{ "--device", offsetof(struct serve_args, device), 0, INT_MAX },
+		{ "--token-delay-us", offsetof(struct serve_args, delay), 0, 10000000 },
+	};
+	size_t i;
+
+	for (i = 0; i < sizeof(nums) / sizeof(nums[0]); i++) {
+		if (strcmp(opt, nums[i].name))
+			continue;
+		*lo = nums[i].lo;
+		*hi = nums[i].hi;
+		return (long long *)((char *)a + nums[i].offset);
+	}
+	return NULL;
+}
+
+/* An option with a value other than a number; false if @opt is none of them. */
+static bool text_option(struct serve_args *a, struct server *srv, const char *opt,
+			const char *arg)
+{
+	enum jalrt_precision precision;
+
+	if (!strcmp(opt, "--precision")) {
+		if (jalrt_precision_parse(arg, &precision))
+			usage_error("unknown precision (f32, bf16, int8, sparse)", arg);
+		a->opts.precision = precision;
+	} else if (!strcmp(opt, "--kv-type")) {
+		if (!strcmp(arg, "f32"))
+			a->kv_dtype = JAL_DTYPE_F32;
+		else if (!strcmp(arg, "bf16"))
+			a->kv_dtype = JAL_DTYPE_BF16;
+		else
+			usage_error("unknown KV cache type (f32, bf16)", arg);
+	} else if (!strcmp(opt, "--host")) {
+		a->host = arg;
+	} else if (!strcmp(opt, "--step-gate")) {
+		a->step_gate = arg;
+	} else if (!strcmp(opt, "--api-key")) {
+		if (!*arg)
+			usage_error("--api-key needs a non-empty key", NULL);
+		srv->api_key = arg;
+	} else if (!strcmp(opt, "--model-name")) {
+		if (!*arg || strchr(arg, '/'))
+			usage_error("--model-name needs a name without '/'", arg);
+		a->model_name = arg;
+	} else {
+		return false;
+	}
+	return true;
+}
+
+static void parse_args(int argc, char **argv, struct serve_args *a, struct server *srv)
+{
+	int i;
+
+	*a = (struct serve_args){
+		.host = "127.0.0.1", .port = 8080, .parallel = 16, .queue = 64,
+		.decode_steps = 1,
+	};
 	if (argc < 2 || argv[1][0] == '-')
 		usage_error(argc < 2 ? NULL : "the checkpoint comes first", NULL);
-	checkpoint = argv[1];
-	run_flags_init(&rf);
+	a->checkpoint = argv[1];
+	run_flags_init(&a->rf);
 	for (i = 2; i < argc; i++) {
 		const char *opt = argv[i], *arg;
-		long long *num = NULL, lo = 0, hi = 0;
+		long long *num, lo, hi;
 
 		if (!strcmp(opt, "--host-memory")) {
-			opts.flags |= JALRT_LLM_HOST_MEMORY;
+			a->opts.flags |= JALRT_LLM_HOST_MEMORY;
 			continue;
 		}
 		if (!strcmp(opt, "-z")) {
-			run_flags_parse(&rf, argc, argv, &i, usage_error);
+			run_flags_parse(&a->rf, argc, argv, &i, usage_error);
 			continue;
 		}
 		if (strncmp(opt, "--", 2)) {
@@ -1470,106 +1541,151 @@ int main(int argc, char **argv)
 		if (i + 1 >= argc)
 			usage_error("missing value for", opt);
 		arg = argv[++i];
-		if (!strcmp(opt, "--precision")) {
-			if (jalrt_precision_parse(arg, &precision))
-				usage_error("unknown precision (f32, bf16, int8, sparse)", arg);
-			opts.precision = precision;
+		if (text_option(a, srv, opt, arg))
 			continue;
-		} else if (!strcmp(opt, "--kv-type")) {
-			if (!strcmp(arg, "f32"))
-				eo.kv_dtype = JAL_DTYPE_F32;
-			else if (!strcmp(arg, "bf16"))
-				eo.kv_dtype = JAL_DTYPE_BF16;
-			else
-				usage_error("unknown KV cache type (f32, bf16)", arg);
-			continue;
-		} else if (!strcmp(opt, "--host")) {
-			host = arg;
-			continue;
-		} else if (!strcmp(opt, "--step-gate")) {
-			step_gate = arg;
-			continue;
-		} else if (!strcmp(opt, "--api-key")) {
-			if (!*arg)
-				usage_error("--api-key needs a non-empty key", NULL);
-			srv.api_key = arg;
-			continue;
-		} else if (!strcmp(opt, "--model-name")) {
-			if (!*arg || strchr(arg, '/'))
-				usage_error("--model-name needs a name without '/'", arg);
-			model_name = arg;
-			continue;
-		} else if (!strcmp(opt, "--port")) {
-			num = &port, lo = 0, hi = 65535;
-		} else if (!strcmp(opt, "--parallel")) {
-			num = &parallel, lo = 1, hi = 4096;
-		} else if (!strcmp(opt, "--max-rows")) {
-			num = &max_rows, lo = 1, hi = 65536;
-		} else if (!strcmp(opt, "--kv-blocks")) {
-			num = &kv_blocks, lo = 1, hi = 1 << 24;
-		} else if (!strcmp(opt, "--kv-mib")) {
-			num = &kv_mib, lo = 1, hi = 1 << 20;
-		} else if (!strcmp(opt, "--block-size")) {
-			num = &block_size, lo = 1, hi = 65536;
-		} else if (!strcmp(opt, "--decode-steps")) {
-			num = &decode_steps, lo = 1, hi = JALRT_LLM_BATCH_MAX_STEPS;
-		} else if (!strcmp(opt, "--queue")) {
-			num = &queue, lo = 1, hi = 1 << 20;
-		} else if (!strcmp(opt, "--ctx")) {
-			num = &ctx, lo = 2, hi = INT_MAX;
-		} else if (!strcmp(opt, "--device")) {
-			num = &device, lo = 0, hi = INT_MAX;
-		} else if (!strcmp(opt, "--token-delay-us")) {
-			num = &delay, lo = 0, hi = 10000000;
-		} else {
+		num = number_option(a, opt, &lo, &hi);
+		if (!num)
 			usage_error("unknown option", opt);
-		}
 		*num = run_parse_ll(opt, arg, usage_error);
 		if (*num < lo || *num > hi)
 			usage_error("value out of range for", opt);
 	}
-	signal(SIGPIPE, SIG_IGN);
+}
+
+/* Opens the device and loads the model; exits with a message on failure. */
+static struct jalrt_device *load_model(const struct serve_args *a, struct server *srv,
+				       struct jalrt_llm_info *info)
+{
+	struct jalrt_device *dev;
+	int ret;
 
 #ifdef JALRT_SERVE_SIM
-	(void)device;
 	ret = sim_open(256ull << 20, true, &dev);
 #else
-	ret = jalrt_device_open((unsigned int)device, &dev);
+	ret = jalrt_device_open((unsigned int)a->device, &dev);
 #endif
 	if (ret)
 		die("cannot open the device", ret);
-	ret = jalrt_llm_load(dev, checkpoint, rf.tokenizer, &opts, &srv.llm);
+	ret = jalrt_llm_load(dev, a->checkpoint, a->rf.tokenizer, &a->opts, &srv->llm);
 	if (ret)
 		die("cannot load the model", ret);
-	jalrt_llm_query(srv.llm, &info);
-	if (ctx > info.seq_len) {
-		fprintf(stderr, "jalrt-serve: --ctx %lld exceeds the model's context, %d\n", ctx,
-			info.seq_len);
-		return EXIT_FAILURE;
+	jalrt_llm_query(srv->llm, info);
+	if (a->ctx > info->seq_len) {
+		fprintf(stderr, "jalrt-serve: --ctx %lld exceeds the model's context, %d\n", a->ctx,
+			info->seq_len);
+		exit(EXIT_FAILURE);
 	}
-	srv.ctx = ctx ? (int)ctx : info.seq_len;
-	srv.vocab_size = info.vocab_size;
-	model_id = model_name ? strdup(model_name) : default_model_id(checkpoint);
-	if (!model_id)
+	srv->ctx = a->ctx ? (int)a->ctx : info->seq_len;
+	srv->vocab_size = info->vocab_size;
+	srv->model_id = a->model_name ? strdup(a->model_name) : default_model_id(a->checkpoint);
+	if (!srv->model_id)
 		die("out of memory", -ENOMEM);
-	srv.model_id = model_id;
+	return dev;
+}
+
+static void start_engine(const struct serve_args *a, struct server *srv)
+{
+	struct jalrt_serve_options eo = {
+		.parallel = (unsigned int)a->parallel,
+		.max_queue = (unsigned int)a->queue,
+		.ctx = srv->ctx,
+		.token_delay_us = (unsigned int)a->delay,
+		.step_gate_fd = a->step_gate ? open_step_gate(a->step_gate) : 0,
+		.max_rows = (unsigned int)a->max_rows,
+		.kv_blocks = (unsigned int)a->kv_blocks,
+		.kv_bytes = (uint64_t)a->kv_mib << 20,
+		.block_size = (unsigned int)a->block_size,
+		.decode_steps = (unsigned int)a->decode_steps,
+		.kv_dtype = a->kv_dtype,
+	};
+	int ret = jalrt_serve_engine_create(srv->llm, &eo, &srv->engine);
+
+	if (ret)
+		die("cannot start the engine", ret);
+}
+
+static struct MHD_Daemon *start_http(struct server *srv, int fd, const char *where)
+{
+	struct MHD_Daemon *d;
+
+	d = MHD_start_daemon(MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD |
+			     MHD_USE_POLL | MHD_USE_ITC | MHD_USE_ERROR_LOG, 0, NULL, NULL,
+			     on_request, srv,
+			     MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
+			     MHD_OPTION_LISTEN_SOCKET, fd,
+			     MHD_OPTION_NOTIFY_COMPLETED, on_completed, srv,
+			     MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)300,
+			     MHD_OPTION_END);
+	if (!d) {
+		fprintf(stderr, "jalrt-serve: cannot start the HTTP server on %s\n", where);
+		exit(EXIT_FAILURE);
+	}
+	return d;
+}
+
+static void print_listening(const struct server *srv, const struct jalrt_llm_info *info,
+			    const char *where, long long queue)
+{
+	struct jalrt_serve_stats est;
+
+	jalrt_serve_engine_stats(srv->engine, &est);
+	fprintf(stderr,
+		"jalrt-serve: listening on http://%s (model %s: %d layers, dim %d, vocab %d, ctx %d, %s weights in %s memory; %u running, %u rows a step, %d %s KV blocks of %u, queue %lld%s)\n",
+		where, srv->model_id, info->n_layers, info->dim, info->vocab_size, srv->ctx,
+		jalrt_precision_name(info->precision), info->in_vram ? "device" : "host",
+		est.parallel, est.max_rows, est.kv_blocks_total,
+		est.kv_dtype == JAL_DTYPE_BF16 ? "bf16" : "f32", est.block_size, queue,
+		srv->api_key ? ", API key required" : "");
+}
+
+/*
+ * SIGTERM or SIGINT: no new connections, the accepted requests finish (up
+ * to DRAIN_TIMEOUT_MS for their responses to be sent), then everything stops.
+ */
+static void drain(struct server *srv, struct MHD_Daemon *d, int sig)
+{
+	struct timespec until;
+	int fd;
+
+	fprintf(stderr, "jalrt-serve: %s: draining (no new connections; finishing accepted requests)\n",
+		strsignal(sig));
+	atomic_store(&srv->draining, true);
+	fd = MHD_quiesce_daemon(d);
+	if (fd >= 0)
+		close(fd);
+	jalrt_serve_engine_shutdown(srv->engine, true);
+	clock_gettime(CLOCK_REALTIME, &until);
+	until.tv_sec += DRAIN_TIMEOUT_MS / 1000;
+	pthread_mutex_lock(&srv->lock);
+	while (srv->active &&
+	       pthread_cond_timedwait(&srv->active_cond, &srv->lock, &until) != ETIMEDOUT)
+		;
+	if (srv->active)
+		fprintf(stderr, "jalrt-serve: %u responses still open after %d s: closing them\n",
+			srv->active, DRAIN_TIMEOUT_MS / 1000);
+	pthread_mutex_unlock(&srv->lock);
+	MHD_stop_daemon(d);
+}
+
+int main(int argc, char **argv)
+{
+	struct jalrt_llm_info info;
+	struct server srv = { 0 };
+	struct serve_args a;
+	struct jalrt_device *dev;
+	struct MHD_Daemon *d;
+	char where[96];
+	sigset_t sigs;
+	int fd, sig;
+
+	parse_args(argc, argv, &a, &srv);
+	signal(SIGPIPE, SIG_IGN);
+	dev = load_model(&a, &srv, &info);
 	srv.started = time(NULL);
 	srand((unsigned int)time(NULL) ^ (unsigned int)getpid());
 	atomic_store(&srv.next_id, ((uint64_t)rand() << 32) ^ (uint64_t)time(NULL) << 8);
 	pthread_mutex_init(&srv.lock, NULL);
 	pthread_cond_init(&srv.active_cond, NULL);
-
-	eo.parallel = (unsigned int)parallel;
-	eo.max_queue = (unsigned int)queue;
-	eo.ctx = srv.ctx;
-	eo.token_delay_us = (unsigned int)delay;
-	if (step_gate)
-		eo.step_gate_fd = open_step_gate(step_gate);
-	eo.max_rows = (unsigned int)max_rows;
-	eo.kv_blocks = (unsigned int)kv_blocks;
-	eo.kv_bytes = (uint64_t)kv_mib << 20;
-	eo.block_size = (unsigned int)block_size;
-	eo.decode_steps = (unsigned int)decode_steps;
 
 	/* Signals go to sigwait() below, not to any thread. */
 	sigemptyset(&sigs);
@@ -1577,64 +1693,22 @@ int main(int argc, char **argv)
 	sigaddset(&sigs, SIGINT);
 	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
 
-	fd = listen_on(host, port, where, sizeof(where));
+	fd = listen_on(a.host, a.port, where, sizeof(where));
 	if (fd < 0)
 		return EXIT_FAILURE;
-	ret = jalrt_serve_engine_create(srv.llm, &eo, &srv.engine);
-	if (ret)
-		die("cannot start the engine", ret);
-	d = MHD_start_daemon(MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD |
-			     MHD_USE_POLL | MHD_USE_ITC | MHD_USE_ERROR_LOG, 0, NULL, NULL,
-			     on_request, &srv,
-			     MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
-			     MHD_OPTION_LISTEN_SOCKET, fd,
-			     MHD_OPTION_NOTIFY_COMPLETED, on_completed, &srv,
-			     MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)300,
-			     MHD_OPTION_END);
-	if (!d) {
-		fprintf(stderr, "jalrt-serve: cannot start the HTTP server on %s\n", where);
-		return EXIT_FAILURE;
-	}
-	jalrt_serve_engine_stats(srv.engine, &est);
-	fprintf(stderr,
-		"jalrt-serve: listening on http://%s (model %s: %d layers, dim %d, vocab %d, ctx %d, %s weights in %s memory; %u running, %u rows a step, %d %s KV blocks of %u, queue %lld%s)\n",
-		where, srv.model_id, info.n_layers, info.dim, info.vocab_size, srv.ctx,
-		jalrt_precision_name(info.precision), info.in_vram ? "device" : "host",
-		est.parallel, est.max_rows, est.kv_blocks_total,
-		est.kv_dtype == JAL_DTYPE_BF16 ? "bf16" : "f32", est.block_size, queue,
-		srv.api_key ? ", API key required" : "");
+	start_engine(&a, &srv);
+	d = start_http(&srv, fd, where);
+	print_listening(&srv, &info, where, a.queue);
+	while (sigwait(&sigs, &sig))
+		;
+	drain(&srv, d, sig);
 
-	do {
-		ret = sigwait(&sigs, &sig);
-	} while (ret);
-	fprintf(stderr, "jalrt-serve: %s: draining (no new connections; finishing accepted requests)\n",
-		strsignal(sig));
-	atomic_store(&srv.draining, true);
-	fd = MHD_quiesce_daemon(d);
-	if (fd >= 0)
-		close(fd);
-	jalrt_serve_engine_shutdown(srv.engine, true);
-	{
-		struct timespec until;
-
-		clock_gettime(CLOCK_REALTIME, &until);
-		until.tv_sec += DRAIN_TIMEOUT_MS / 1000;
-		pthread_mutex_lock(&srv.lock);
-		while (srv.active &&
-		       pthread_cond_timedwait(&srv.active_cond, &srv.lock, &until) != ETIMEDOUT)
-			;
-		if (srv.active)
-			fprintf(stderr, "jalrt-serve: %u responses still open after %d s: closing them\n",
-				srv.active, DRAIN_TIMEOUT_MS / 1000);
-		pthread_mutex_unlock(&srv.lock);
-	}
-	MHD_stop_daemon(d);
 	jalrt_serve_engine_destroy(srv.engine);
 	jalrt_llm_destroy(srv.llm);
 	jalrt_device_close(dev);
 	pthread_cond_destroy(&srv.active_cond);
 	pthread_mutex_destroy(&srv.lock);
-	free(model_id);
+	free((char *)srv.model_id);
 	fprintf(stderr, "jalrt-serve: stopped\n");
 	return EXIT_SUCCESS;
 }
