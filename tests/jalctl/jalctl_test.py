@@ -436,8 +436,7 @@ def udev_settle(env):
 
 
 def test_udev_and_nodev(cards):
-    name, dev = cards[0]
-    pci = os.path.basename(dev)
+    name = cards[0][0]
     try:
         render = grp.getgrnam("render").gr_gid
     except KeyError:
@@ -458,9 +457,11 @@ def test_udev_and_nodev(cards):
         rc, out, errs = run(["info", "0"], user=(65534, []))
         tap.ok(rc == 4, "udev rule: a user outside group render still cannot", f"rc {rc}\n{errs}")
 
-    # No card at all: the driver let go of the function.
-    with open("/sys/bus/pci/drivers/jalapeno/unbind", "w") as f:
-        f.write(pci)
+    # No card at all: the driver let go of every function.
+    pcis = [os.path.basename(d) for _, d in cards]
+    for addr in pcis:
+        with open("/sys/bus/pci/drivers/jalapeno/unbind", "w") as f:
+            f.write(addr)
     for args in (["list"], ["--json", "info"], ["top", "-n", "1", "-d", "0"], ["reset", "0"]):
         rc, out, errs = run(args)
         tap.ok(rc == 3 and "no Jalapeño card found" in errs,
@@ -468,8 +469,9 @@ def test_udev_and_nodev(cards):
     rc, out, _ = run(["--json", "list"])
     tap.ok(rc == 3 and json.loads(out) == {"cards": []}, "no card: list --json is an empty list",
            out)
-    with open("/sys/bus/pci/drivers/jalapeno/bind", "w") as f:
-        f.write(pci)
+    for addr in pcis:
+        with open("/sys/bus/pci/drivers/jalapeno/bind", "w") as f:
+            f.write(addr)
     now = cards_in_sysfs()
     if env is not None:
         udev_settle(env)
