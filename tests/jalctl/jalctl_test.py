@@ -33,6 +33,9 @@ RULE = "packaging/udev/70-jalapeno.rules"
 DEBUGFS = "/sys/kernel/debug"
 # DRM_IOWR(DRM_COMMAND_BASE + DRM_JALAPENO_QUERY, struct drm_jalapeno_query)
 QUERY_IOCTL = (3 << 30) | (16 << 16) | (ord("d") << 8) | 0x40
+# DRM_IOWR(DRM_COMMAND_BASE + DRM_JALAPENO_BO_CREATE, struct drm_jalapeno_bo_create)
+BO_CREATE_IOCTL = (3 << 30) | (24 << 16) | (ord("d") << 8) | 0x41
+BO_VRAM = 0x2
 # struct drm_jalapeno_device_info, 64 bytes
 INFO_FMT = "<HHHHIIIIQQIIIIQ"
 
@@ -299,6 +302,34 @@ def test_info(cards):
     tap.ok(good, "info DEV: by index, accelN, node path and PCI address", "\n".join(diag))
 
 
+def test_memory(cards):
+    """Device and host memory that this process holds show up in info and top."""
+    name = cards[0][0]
+    rc, out, _ = run(["--json", "info", "-d", "0", "0"])
+    base = json.loads(out)["cards"][0] if rc == 0 else {}
+    fd = os.open(f"/dev/accel/{name}", os.O_RDWR)
+    try:
+        for size, flags in ((8 << 20, BO_VRAM), (3 << 20, BO_VRAM), (1 << 20, 0)):
+            fcntl.ioctl(fd, BO_CREATE_IOCTL, bytearray(struct.pack("<QIIQ", size, flags, 0, 0)))
+        mine = fdinfo(os.getpid())
+        rc, out, errs = run(["--json", "info", "-d", "0", "0"])
+        c = json.loads(out)["cards"][0] if rc == 0 else {}
+        tap.ok(c.get("vram_used_bytes", 0) - base.get("vram_used_bytes", 0) == 11 << 20 and
+               c.get("vram_free_bytes") == c.get("vram_total_bytes", 0) - c.get("vram_used_bytes", 0) and
+               c.get("host_used_bytes", 0) - base.get("host_used_bytes", 0) == mine.get("host") and
+               c.get("clients", 0) == base.get("clients", 0) + 1,
+               "info --json: device memory used and free, host memory and clients follow a "
+               "process's BOs", f"before {base}\nafter {c}\nfdinfo {mine}{errs}")
+        rc, out, errs = run(["--json", "top", "-n", "1", "-d", "0"])
+        rows = [r for r in json.loads(out)["processes"] if r["pid"] == os.getpid()] if rc == 0 else []
+        tap.ok(len(rows) == 1 and rows[0]["vram_bytes"] == 11 << 20 and
+               rows[0]["host_bytes"] == mine.get("host") and rows[0]["engine_ns_total"] == 0,
+               "top --json: the process's device and host memory, no engine time",
+               out + errs)
+    finally:
+        os.close(fd)
+
+
 def test_errors(cards):
     n = len(cards)
     cases = [
@@ -499,6 +530,7 @@ def main():
         return tap.done()
     test_list(cards)
     test_info(cards)
+    test_memory(cards)
     test_errors(cards)
     test_top(cards)
     if os.path.isdir(f"{DEBUGFS}/accel/{os.path.basename(cards[0][1])}"):
