@@ -310,6 +310,7 @@ int llm_checkpoint_parse(const void *data, size_t size, struct llm_checkpoint *c
 	/* run.c's format is llama's: no biases, plain RoPE */
 	w->bq = w->bk = w->bv = NULL;
 	ckpt->rope_freqs = NULL;
+	ckpt->reordered = NULL;
 
 	ckpt->config = config;
 	ckpt->data = data;
@@ -434,6 +435,7 @@ void llm_checkpoint_close(struct llm_checkpoint *ckpt)
 	if (!ckpt)
 		return;
 	free(ckpt->rope_freqs);
+	free(ckpt->reordered);
 	if (ckpt->gguf)
 		gguf_close(ckpt->gguf);	/* owns the mapping */
 	else if (ckpt->mapped)

@@ -157,6 +157,8 @@ struct llm_weights {
  * @gguf: the GGUF file the model came from (its tensors stay mapped,
  *	e.g. for Q8_0 weights used as they are), else NULL; @data and @size
  *	are then its mapping.
+ * @reordered: a qwen2 file's Q and K tensors in llama2.c's row order
+ *	(llm_gguf_neox_rows()), which @gguf's tensor table points to; owned.
  * @rope_freqs: head_size / 2 rotation frequencies (llm_rope_freqs()) when
  *	the model's RoPE is scaled (a scaling type, or a GGUF file's
  *	rope_freqs.weight factors), owned; NULL: theta^(-2j / head_size).
@@ -170,6 +172,7 @@ struct llm_checkpoint {
 	void *owned;
 	struct gguf_file *gguf;
 	float *rope_freqs;
+	void *reordered;
 };
 
 /**

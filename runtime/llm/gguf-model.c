@@ -35,6 +35,113 @@ static bool gm_is_bias(enum gm_tensor t)
 	return t == GM_BQ || t == GM_BK || t == GM_BV;
 }
 
+void llm_gguf_neox_rows(void *dst, const void *src, uint64_t rows, size_t row_bytes,
+			int head_size, bool to_file)
+{
+	uint64_t half = (uint64_t)head_size / 2, h, i;
+
+	for (h = 0; h + (uint64_t)head_size <= rows; h += (uint64_t)head_size) {
+		for (i = 0; i < half; i++) {
+			/* file rows h + i and h + half + i are llama2.c's h + 2i, h + 2i + 1 */
+			uint64_t f0 = h + i, f1 = h + half + i, m0 = h + 2 * i, m1 = m0 + 1;
+
+			if (to_file) {
+				memcpy((char *)dst + f0 * row_bytes, (const char *)src + m0 * row_bytes,
+				       row_bytes);
+				memcpy((char *)dst + f1 * row_bytes, (const char *)src + m1 * row_bytes,
+				       row_bytes);
+			} else {
+				memcpy((char *)dst + m0 * row_bytes, (const char *)src + f0 * row_bytes,
+				       row_bytes);
+				memcpy((char *)dst + m1 * row_bytes, (const char *)src + f1 * row_bytes,
+				       row_bytes);
+			}
+		}
+	}
+}
+
+bool llm_gguf_neox_tensor(const struct llm_config *c, const char *what)
+{
+	return c->arch == LLM_ARCH_QWEN2 &&
+	       (!strcmp(what, "attn_q") || !strcmp(what, "attn_k") ||
+		!strcmp(what, "attn_q.bias") || !strcmp(what, "attn_k.bias"));
+}
+
+/* Tensor @t of @c is stored in NeoX order (see llm_gguf_neox_rows()). */
+static bool gm_neox(const struct llm_config *c, enum gm_tensor t)
+{
+	return llm_gguf_neox_tensor(c, gm_names[t]);
+}
+
+/*
+ * qwen2: the file's Q and K tensors (weights and biases) copied into
+ * llama2.c's row order, and the file's tensor table pointed at the copies
+ * (*@raw, freed with the checkpoint), so that everything after reads
+ * them as a llama model's, whatever their type: weight rows are whole
+ * blocks (gguf.c checked that), biases must be of a type of 1-element
+ * blocks.
+ */
+static int gm_neox_tensors(struct gguf_file *g, const struct llm_config *c, void **raw)
+{
+	static const char *const what[] = { "attn_q", "attn_k", "attn_q.bias", "attn_k.bias" };
+	uint64_t total = 0, at = 0;
+	char name[64];
+	int pass, l;
+	size_t k;
+
+	*raw = NULL;
+	for (pass = 0; pass < 2; pass++) {
+		for (l = 0; l < c->n_layers; l++) {
+			for (k = 0; k < sizeof(what) / sizeof(what[0]); k++) {
+				/* the table is the file's, ours to point elsewhere */
+				struct gguf_tensor *t = (struct gguf_tensor *)gguf_find_tensor(
+					g, llm_gguf_tensor_name(name, sizeof(name), what[k], l));
+				uint64_t rows, row_bytes;
+
+				if (!t)		/* the tensor checks named it already */
+					return llm_set_error(-EINVAL, "GGUF model: no tensor %s", name);
+				if (t->n_dims == 1 && gguf_type_block(t->type) != 1)
+					return llm_set_error(-EINVAL,
+							     "GGUF model: bias %s has type %s; F32, F16 or BF16 only",
+							     name, gguf_type_name(t->type));
+				rows = t->n_dims == 1 ? t->elements : t->dims[1];
+				row_bytes = gguf_tensor_bytes(t->type, t->elements / rows);
+				if (!pass) {
+					total += rows * row_bytes;
+					continue;
+				}
+				llm_gguf_neox_rows((char *)*raw + at, t->data, rows, (size_t)row_bytes,
+						   c->head_size, false);
+				t->data = (char *)*raw + at;
+				at += rows * row_bytes;
+			}
+		}
+		if (!pass && !(*raw = malloc(total ? (size_t)total : 1)))
+			return llm_set_error(-ENOMEM, "GGUF model: out of memory");
+	}
+	return 0;
+}
+
+/*
+ * @n floats of tensor @t (one layer's) between NeoX and llama2.c order, in
+ * place: a matrix by rows of @cols, a bias by elements.
+ */
+static int gm_neox_in_place(const struct llm_config *c, enum gm_tensor t, float *v, uint64_t n,
+			    uint64_t cols, bool to_file)
+{
+	float *tmp = malloc(n * sizeof(float));
+
+	if (!tmp)
+		return llm_set_error(-ENOMEM, "GGUF model: out of memory");
+	memcpy(tmp, v, n * sizeof(float));
+	if (gm_is_bias(t))
+		llm_gguf_neox_rows(v, tmp, n, sizeof(float), c->head_size, to_file);
+	else
+		llm_gguf_neox_rows(v, tmp, n / cols, cols * sizeof(float), c->head_size, to_file);
+	free(tmp);
+	return 0;
+}
+
 static bool gm_per_layer(enum gm_tensor t)
 {
 	return t != GM_EMBD && t != GM_OUT_NORM && t != GM_OUT;
@@ -286,6 +393,7 @@ int llm_checkpoint_from_gguf_flags(struct gguf_file *g, unsigned int flags,
 {
 	static const char *const biases[] = { "attn_q", "attn_k", "attn_v", "attn_output" };
 	struct llm_checkpoint *ckpt = NULL;
+	void *reordered = NULL;	/* qwen2's Q and K, gm_neox_tensors() */
 	struct llm_config c;
 	uint64_t count[GM_COUNT], total = 0, bytes;
 	float *base = NULL, *dst[GM_COUNT];
@@ -345,6 +453,11 @@ int llm_checkpoint_from_gguf_flags(struct gguf_file *g, unsigned int flags,
 			}
 		}
 	}
+	if (c.arch == LLM_ARCH_QWEN2) {
+		ret = gm_neox_tensors(g, &c, &reordered);
+		if (ret)
+			goto fail;
+	}
 	if (flags & LLM_CHECKPOINT_GGUF_TENSORS) {
 		/* checked; the caller reads the tensors from the file */
 		ckpt = calloc(1, sizeof(*ckpt));
@@ -360,6 +473,7 @@ int llm_checkpoint_from_gguf_flags(struct gguf_file *g, unsigned int flags,
 		ckpt->size = g->size;
 		ckpt->mapped = true;
 		ckpt->gguf = g;
+		ckpt->reordered = reordered;
 		*ckpt_out = ckpt;
 		return 0;
 	}
@@ -425,10 +539,12 @@ int llm_checkpoint_from_gguf_flags(struct gguf_file *g, unsigned int flags,
 	ckpt->mapped = true;
 	ckpt->owned = base;
 	ckpt->gguf = g;
+	ckpt->reordered = reordered;
 	*ckpt_out = ckpt;
 	return 0;
 
 fail:
+	free(reordered);
 	if (ckpt)
 		free(ckpt->rope_freqs);
 	free(base);
@@ -862,6 +978,7 @@ int llm_gguf_write_model(const char *path, const struct llm_checkpoint *ckpt,
 	char key[96];
 	size_t n_order = 0, k, max_bytes = 0;
 	void *buf = NULL;
+	float *neox = NULL;	/* a Q or K tensor in its file order */
 	uint32_t type = opts->type;
 	char name[64];
 	FILE *f = NULL;
@@ -979,6 +1096,20 @@ int llm_gguf_write_model(const char *path, const struct llm_checkpoint *ckpt,
 		n = rows * cols;
 		tt = gm_type(order[k].t, cols, type);
 		src = gm_src(ckpt, order[k].t) + (order[k].layer > 0 ? (uint64_t)order[k].layer * n : 0);
+		if (gm_neox(c, order[k].t)) {
+			/* qwen2's Q and K in Hugging Face's order, as its files have them */
+			if (!neox)
+				neox = malloc((size_t)((uint64_t)c->dim * c->dim * sizeof(float)));
+			if (!neox) {
+				ret = llm_set_error(-ENOMEM, "out of memory");
+				break;
+			}
+			memcpy(neox, src, n * sizeof(float));
+			ret = gm_neox_in_place(c, order[k].t, neox, n, cols, true);
+			if (ret)
+				break;
+			src = neox;
+		}
 		if (tt == GGML_TYPE_F32) {
 			memcpy(buf, src, n * 4);
 		} else if (tt == GGML_TYPE_F16) {
@@ -998,6 +1129,7 @@ int llm_gguf_write_model(const char *path, const struct llm_checkpoint *ckpt,
 	if (ret)
 		unlink(path);
 out:
+	free(neox);
 	free(buf);
 	free(order);
 	gguf_writer_destroy(w);

@@ -119,6 +119,30 @@ const float *llm_gguf_tensor_f32(const struct gguf_tensor *t, float **owned);
 char *llm_gguf_tensor_name(char *buf, size_t size, const char *what, int layer);
 
 /**
+ * llm_gguf_neox_rows() - Q and K rows between a qwen2 file's order and
+ *	llama2.c's
+ * @dst, @src: @rows rows of @row_bytes bytes each (a bias: one element a
+ *	row), whole heads of @head_size rows; they must not overlap.
+ * @to_file: llama2.c's order to the file's (the writer), else back.
+ *
+ * llama.cpp's converter permutes a llama model's Q and K rows into Meta's
+ * order, where RoPE turns adjacent pairs (2i, 2i + 1), but keeps qwen2's
+ * as Hugging Face has them, where RoPE turns halves (i, i + head_size / 2;
+ * llama.cpp's NeoX RoPE). Loading puts file row i of each head at 2i and
+ * row i + head_size / 2 at 2i + 1 (the same for Q and K, so every q . k is
+ * unchanged): llama2.c's RoPE on those rows is NeoX RoPE on the file's.
+ */
+void llm_gguf_neox_rows(void *dst, const void *src, uint64_t rows, size_t row_bytes,
+			int head_size, bool to_file);
+
+/**
+ * llm_gguf_neox_tensor() - whether tensor @what (llm_gguf_tensor_name()'s
+ *	names: "attn_q", "attn_k.bias", ...) of a model @c is stored in NeoX
+ *	order: qwen2's Q and K weights and biases
+ */
+bool llm_gguf_neox_tensor(const struct llm_config *c, const char *what);
+
+/**
  * llm_tokenizer_from_gguf() - the vocabulary of tokenizer.ggml.* keys
  *	(model "llama") as a tokenizer
  * @g: the file.

@@ -12,6 +12,8 @@
  *   logits and greedy tokens equal the reference's;
  * - qwen2: Q, K and V biases from the file, added on the chip (single and
  *   batched) and in the reference: equal logits and tokens, at int8 too;
+ *   its files keep Hugging Face's Q and K row order (NeoX RoPE), which
+ *   the writer and the loader translate;
  * - every shape key read under the architecture's prefix; an unknown
  *   architecture or scaling type is an error that names it;
  * - jalrt-gen-model writes such files (--arch qwen2, --rope-scaling).
@@ -436,6 +438,97 @@ TEST_F(arch, qwen2_biases_on_chip_as_on_the_reference)
 	ASSERT_EQ(0, chip_logits(self->dev, path, a));
 	ASSERT_EQ(0, chip_logits(self->dev, zero, z));
 	EXPECT_NE(0, memcmp(a, z, sizeof(a)));
+}
+
+/*
+ * qwen2's Q and K rows are Hugging Face's in its files (RoPE on halves,
+ * llama.cpp's NeoX): row i of a head there is llama2.c's row 2i, row
+ * i + head_size / 2 its row 2i + 1 (written out here from that rule).
+ * The writer stores them so, the loader brings them back, for F32 and
+ * Q8_0 files (whose rows are whole blocks), weights and biases.
+ */
+TEST_F(arch, qwen2_files_keep_hugging_faces_q_and_k_order)
+{
+	struct llm_config c = shape();
+	struct llm_gguf_write_opts o = { .type = GGML_TYPE_F32 };
+	struct llm_checkpoint *ck = NULL, *rd = NULL;
+	const struct gguf_tensor *t;
+	struct gguf_file *g = NULL;
+	float *file = malloc(64 * 64 * 4), *want = malloc(64 * 64 * 4);
+	uint8_t *q8 = malloc(64 * 64 * 2);
+	char path[128];
+	int h, i, l, bad = 0;
+
+	c.arch = LLM_ARCH_QWEN2;
+	snprintf(path, sizeof(path), "%s/order.gguf", self->dir);
+	ASSERT_EQ(0, llm_checkpoint_random(&c, 12, &ck));
+	ASSERT_EQ(0, llm_gguf_write_model(path, ck, &o));
+	ASSERT_EQ(0, gguf_open(path, &g));
+	for (l = 0; l < 2; l++) {
+		char name[64];
+		const float *wq = ck->weights.wq + l * 64 * 64, *wk = ck->weights.wk + l * 32 * 64;
+		const float *bq = ck->weights.bq + l * 64, *bk = ck->weights.bk + l * 32;
+
+		snprintf(name, sizeof(name), "blk.%d.attn_q.weight", l);
+		ASSERT_NE(NULL, t = gguf_find_tensor(g, name));
+		memcpy(file, t->data, 64 * 64 * 4);
+		for (h = 0; h < 4; h++)
+			for (i = 0; i < 8; i++) {
+				bad += memcmp(file + (h * 16 + i) * 64, wq + (h * 16 + 2 * i) * 64, 256) != 0;
+				bad += memcmp(file + (h * 16 + 8 + i) * 64, wq + (h * 16 + 2 * i + 1) * 64,
+					      256) != 0;
+			}
+		snprintf(name, sizeof(name), "blk.%d.attn_k.weight", l);
+		ASSERT_NE(NULL, t = gguf_find_tensor(g, name));
+		memcpy(file, t->data, 32 * 64 * 4);
+		for (h = 0; h < 2; h++)
+			for (i = 0; i < 8; i++) {
+				bad += memcmp(file + (h * 16 + i) * 64, wk + (h * 16 + 2 * i) * 64, 256) != 0;
+				bad += memcmp(file + (h * 16 + 8 + i) * 64, wk + (h * 16 + 2 * i + 1) * 64,
+					      256) != 0;
+			}
+		snprintf(name, sizeof(name), "blk.%d.attn_q.bias", l);
+		ASSERT_NE(NULL, t = gguf_find_tensor(g, name));
+		memcpy(file, t->data, 64 * 4);
+		for (h = 0; h < 4; h++)
+			for (i = 0; i < 8; i++)
+				bad += file[h * 16 + i] != bq[h * 16 + 2 * i] ||
+				       file[h * 16 + 8 + i] != bq[h * 16 + 2 * i + 1];
+		snprintf(name, sizeof(name), "blk.%d.attn_k.bias", l);
+		ASSERT_NE(NULL, t = gguf_find_tensor(g, name));
+		memcpy(file, t->data, 32 * 4);
+		for (h = 0; h < 2; h++)
+			for (i = 0; i < 8; i++)
+				bad += file[h * 16 + i] != bk[h * 16 + 2 * i] ||
+				       file[h * 16 + 8 + i] != bk[h * 16 + 2 * i + 1];
+		/* V is not rotated: as it is */
+		snprintf(name, sizeof(name), "blk.%d.attn_v.bias", l);
+		ASSERT_NE(NULL, t = gguf_find_tensor(g, name));
+		bad += memcmp(t->data, ck->weights.bv + l * 32, 32 * 4) != 0;
+	}
+	EXPECT_EQ(0, bad) TH_LOG("%d rows not in Hugging Face's order", bad);
+	gguf_close(g);
+	/* and back */
+	ASSERT_EQ(0, llm_checkpoint_open(path, &rd)) TH_LOG("%s", llm_last_error_message());
+	EXPECT_EQ(0, memcmp(rd->weights.wq, ck->weights.wq, 2 * 64 * 64 * 4));
+	EXPECT_EQ(0, memcmp(rd->weights.wk, ck->weights.wk, 2 * 32 * 64 * 4));
+	EXPECT_EQ(0, memcmp(rd->weights.bq, ck->weights.bq, 2 * 64 * 4));
+	EXPECT_EQ(0, memcmp(rd->weights.bk, ck->weights.bk, 2 * 32 * 4));
+	llm_checkpoint_close(rd);
+
+	/* Q8_0: rows are quantised alone, so the loaded rows are llama2.c's quantised */
+	o.type = GGML_TYPE_Q8_0;
+	ASSERT_EQ(0, llm_gguf_write_model(path, ck, &o));
+	ASSERT_EQ(0, llm_checkpoint_open(path, &rd)) TH_LOG("%s", llm_last_error_message());
+	gguf_quantize_q8_0(q8, ck->weights.wq, 64 * 64);
+	ASSERT_EQ(0, gguf_dequantize(GGML_TYPE_Q8_0, q8, want, 64 * 64));
+	EXPECT_EQ(0, memcmp(rd->weights.wq, want, 64 * 64 * 4));
+	llm_checkpoint_close(rd);
+	check_logits(_metadata, self->dev, path);
+	llm_checkpoint_close(ck);
+	free(file);
+	free(want);
+	free(q8);
 }
 
 /* Both at once, int8 weights too: still the reference's logits and tokens. */
