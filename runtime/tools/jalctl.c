@@ -1231,7 +1231,7 @@ int main(int argc, char **argv)
 	bool have_n = false;
 	int opt, which = -1;
 
-	/* Options may come before or after the command ("+" is not used). */
+	/* getopt permutes argv, so options may also follow the command and DEV. */
 	while ((opt = getopt_long(argc, argv, "hjd:n:m:", opts, NULL)) != -1) {
 		char *end;
 
