@@ -11,13 +11,14 @@
 #   boot runs runtime/build/jalrt-bench), greedy from BOS, for
 #   aidreams260k and generated models of the 15M "stories" shape (dim 288,
 #   hidden 768, 6 layers, 6 heads, vocab 32000, seq 256) and of the 110M
-#   shape (dim 768, hidden 2048, 12 layers, 12 heads, seq 1024) at f32, bf16, int8
-#   and sparse weights: the one-job device loop and one job per position;
+#   shape (dim 768, hidden 2048, 12 layers, 12 heads, seq 1024) at f32, bf16, int8,
+#   sparse and int4 weights: the one-job device loop and one job per position;
 #   against the host CPU on every thread (tests/baseline/cpu-llm, f32 or
-#   int8), and as a share of the host's streaming read bandwidth.
+#   int8; int4 rows against int8), and as a share of the host's streaming
+#   read bandwidth.
 #   tok/s is run.c's: (positions - 1) / time after the first position.
 # - Batched steps (jalrt-bench batch, guest) on gen-15M and a generated
-#   model of the 110M llama2.c shape at f32, bf16 and int8: aggregate decode
+#   model of the 110M llama2.c shape at f32, bf16, int8 and int4: aggregate decode
 #   of 1, 4, 16 and 64 sequences, prompts of 128 and 512 tokens in one step,
 #   the host<->chip overhead per step; against the single-sequence rates of
 #   the same run and the host CPU's best (tests/baseline/cpu-llm: every
@@ -70,7 +71,7 @@ if [ ! -f "$gen110m" ]; then
 		--kv-heads 12 --vocab 32000 --seq 1024 -o "$gen110m" >/dev/null
 fi
 models+=("gen-110M $gen110m $((steps15m / 2))")
-precisions=(f32 bf16 int8 sparse)
+precisions=(f32 bf16 int8 sparse int4)
 
 # ---- host CPU baselines of the decode rows ------------------------------------
 # tests/baseline/cpu-llm, one sequence on every host thread: f32 as
@@ -79,7 +80,8 @@ precisions=(f32 bf16 int8 sparse)
 make -s -C tests/baseline >/dev/null
 cpu_llm=tests/baseline/build/cpu-llm
 declare -A cpu
-ref_precision() { case $1 in int8) echo int8 ;; *) echo f32 ;; esac; }
+# the CPU baseline has no int4: int4 rows are compared with its int8
+ref_precision() { case $1 in int8|int4) echo int8 ;; *) echo f32 ;; esac; }
 for m in "${models[@]}"; do
 	read -r name path steps <<<"$m"
 	for rp in f32 int8; do
@@ -125,7 +127,7 @@ batch_steps=32
 [ "$quick" = 1 ] && batch_steps=8
 # name path prompts
 batch_models=("gen-15M $gen15m 128" "gen-110M $gen110m 128,512")
-batch_precisions=(f32 bf16 int8)
+batch_precisions=(f32 bf16 int8 int4)
 for m in "${batch_models[@]}"; do
 	read -r name path prompts <<<"$m"
 	for p in "${batch_precisions[@]}"; do
@@ -188,7 +190,7 @@ echo
 echo "Jalapeño benchmark ($(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) host CPUs, guest under TCG)"
 echo
 echo "Decode, greedy from BOS (tok/s = (positions - 1) / time after the first position);"
-echo "CPU: the host on every thread at the row's precision (f32 for bf16 and sparse: cpu-llm);"
+echo "CPU: the host on every thread at the row's precision (f32 for bf16 and sparse, int8 for int4: cpu-llm);"
 echo "vs f32: the chip loop against the same model's f32 chip loop; BW: weight bytes a token x"
 echo "tok/s as a share of the host's streaming read bandwidth ($bandwidth GB/s, all threads;"
 echo "a model whose weights fit in the caches can pass 100%)"

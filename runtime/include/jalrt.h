@@ -589,6 +589,13 @@ JALRT_API int jalrt_kb_matvec_strided(struct jalrt_kernel_builder *kb, unsigned 
  *                   group.
  *   JAL_DTYPE_S24   2:4 sparse: per row cols / 2 bf16 values and cols / 4
  *                   index bytes (VA in @raux); cols a multiple of 4.
+ *   JAL_DTYPE_Q4    4-bit weights (JAL_CAP_Q4): per row cols / 2 bytes of
+ *                   nibbles (GGUF Q4_0's order) and cols / 32 f32 scales
+ *                   (VA in @raux); cols a multiple of 32 up to
+ *                   JAL_Q8X_MAX_COLS; x is always quantised to int8 per
+ *                   group of 32 (as with JAL_INSN_F_Q8X, which must not be
+ *                   given) and each group's integer dot product scaled.
+ *                   Matrix ops only; @group is 0 or 32.
  *
  * jalrt_convert_*() in jalrt_graph.h produce these layouts.
  */
@@ -601,16 +608,18 @@ JALRT_API int jalrt_kb_matvec_strided(struct jalrt_kernel_builder *kb, unsigned 
  * @rw: register with the VA of W (@rows x @cols).
  * @rx: register with the VA of the input (MATVEC: @cols elements;
  *	MATMUL: @batch rows of @cols).
- * @raux: register with the VA of the Q8 scales or S24 index bytes; must
- *	be 0 for F32 and BF16.
+ * @raux: register with the VA of the Q8 or Q4 scales or S24 index bytes;
+ *	must be 0 for F32 and BF16.
  * @rows: M, output features.
  * @cols: K, input features.
  * @batch: MATMUL only: N, input vectors (0 / unused for MATVEC).
- * @group: Q8 only: elements per scale (> 0, divides @cols); else 0.
+ * @group: Q8: elements per scale (> 0, divides @cols); Q4: 0 or 32 (the
+ *	chip's group, emitted either way); else 0.
  * @d_stride: MATVEC: element stride of d (0 = 1 here, as the plain
  *	helpers); MATMUL: row pitch of D (0 = dense).
  * @w_pitch: row pitch of W in elements of its dtype (S24: in stored
- *	values, i.e. cols / 2 when packed); 0 = packed.
+ *	values, i.e. cols / 2 when packed; Q4: in bytes, cols / 2 when
+ *	packed); 0 = packed.
  * @x_stride: MATVEC: element stride of x (0 = 1); MATMUL: row pitch of X
  *	(0 = dense).
  * @flags: 0, or JAL_INSN_F_Q8X: Q8 weights only, @group a multiple of 4

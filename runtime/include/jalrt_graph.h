@@ -43,20 +43,26 @@ struct jalrt_program;
 /* ------------------------------------------------------------------ */
 
 /*
- * Element types of tensors. The first four are the chip's weight dtypes
+ * Element types of tensors. The first five are the chip's weight dtypes
  * (enum jal_dtype); activations are F32; U32/U64 are integer I/O tensors
  * (token ids, counters) that only scalar loads and stores touch.
+ *
+ * JALRT_DTYPE_Q4 is 4-bit weights in groups of 32 columns with one f32
+ * scale each (GGUF Q4_0's layout, the chip's JAL_DTYPE_Q4): only matrix
+ * ops take it, and they always quantise x to int8 per group as well
+ * (the chip has no other Q4 product). See jalrt_quantize_q4().
  */
 enum jalrt_dtype {
 	JALRT_DTYPE_F32 = JAL_DTYPE_F32,
 	JALRT_DTYPE_BF16 = JAL_DTYPE_BF16,
 	JALRT_DTYPE_Q8 = JAL_DTYPE_Q8,
 	JALRT_DTYPE_S24 = JAL_DTYPE_S24,
+	JALRT_DTYPE_Q4 = JAL_DTYPE_Q4,
 	JALRT_DTYPE_U32 = 16,
 	JALRT_DTYPE_U64 = 17,
 };
 
-/** jalrt_dtype_str() - "f32", "bf16", "q8", "s24", "u32", "u64" or "?" */
+/** jalrt_dtype_str() - "f32", "bf16", "q8", "s24", "q4", "u32", "u64" or "?" */
 JALRT_API const char *jalrt_dtype_str(enum jalrt_dtype dtype);
 
 /** jalrt_f32_to_bf16() - round to nearest even (NaN stays a quiet NaN) */
@@ -102,11 +108,32 @@ JALRT_API int jalrt_sparsify_s24(uint16_t *values, uint8_t *index, const float *
 				 size_t rows, size_t cols);
 
 /**
+ * jalrt_quantize_q4() - 4-bit quantisation in groups of 32 (JALRT_DTYPE_Q4)
+ * @packed: out: @rows * @cols / 2 bytes, the chip's Q4 layout: per group
+ *	16 bytes, byte j holding column j in bits 3..0 and column j + 16 in
+ *	bits 7..4, each as w + 8 (GGUF Q4_0's nibble order).
+ * @scales: out: @rows * @cols / 32 f32 scales, row-major.
+ * @src: @rows x @cols floats, row-major.
+ * @rows: rows.
+ * @cols: columns, a multiple of 32.
+ *
+ * The rule (GGUF Q4_0's choice of scale, with rounding to nearest): per
+ * group, m = the value of largest magnitude (the first; a NaN never
+ * wins), scale = m / -8, w = roundf(x / scale) (half away from zero)
+ * clamped to -8..7, 0 where the scale is 0 or x / scale is NaN. So m is
+ * exact up to f32 rounding (w = -8) and the value is w * scale.
+ * Return: 0 or -EINVAL.
+ */
+JALRT_API int jalrt_quantize_q4(uint8_t *packed, float *scales, const float *src, size_t rows,
+				size_t cols);
+
+/**
  * jalrt_dequantize() - the f32 values a weight tensor in @dtype represents
- * @dtype: JALRT_DTYPE_F32, _BF16, _Q8 or _S24.
+ * @dtype: JALRT_DTYPE_F32, _BF16, _Q8, _S24 or _Q4.
  * @dst: out: @rows x @cols floats.
- * @data: values as produced above (f32, bf16, int8, or S24 bf16 values).
- * @aux: Q8 scales or S24 index bytes; NULL otherwise.
+ * @data: values as produced above (f32, bf16, int8, S24 bf16 values, or
+ *	Q4 nibbles).
+ * @aux: Q8 and Q4 scales or S24 index bytes; NULL otherwise.
  * @rows: rows.
  * @cols: columns.
  * @group: Q8 group size, else ignored.
@@ -163,12 +190,14 @@ JALRT_API int jalrt_graph_destroy(struct jalrt_graph *graph);
  * @dims: sizes, outermost first, each >= 1. Matrix ops see a tensor as
  *	rows = product of all but the last dim, cols = the last dim.
  * @group: JALRT_DTYPE_Q8: elements per scale, dividing the last dim;
+ *	JALRT_DTYPE_Q4: 0 or 32 (always 32; the last dim a multiple of 32);
  *	0 otherwise.
  * @flags: JALRT_TENSOR_*.
  *
  * Storage: F32/U32 4 bytes, BF16 2, U64 8 per element; Q8 the int8 values
- * then the f32 scales (4-byte aligned); S24 the bf16 values then the index
- * bytes. Every tensor starts 256-byte aligned.
+ * then the f32 scales (4-byte aligned); Q4 the nibbles (two per byte, see
+ * jalrt_quantize_q4()) then the f32 scales (4-byte aligned); S24 the bf16
+ * values then the index bytes. Every tensor starts 256-byte aligned.
  */
 struct jalrt_tensor_desc {
 	const char *name;

@@ -42,18 +42,41 @@ struct jalrt_llm;
  *   largest magnitudes of every 4 kept, as bf16); the embedding table and
  *   classifier in bf16, as pruning them costs much more accuracy. A
  *   matrix whose row length is not a multiple of 4 stays bf16.
+ * - INT4: every matrix as 4-bit values in groups of 32 with one f32 scale
+ *   each (JALRT_DTYPE_Q4, jalrt_quantize_q4()'s rule); every product
+ *   quantises its input to int8 per group of 32 (the chip's Q4 MATVEC).
+ *   The embedding table holds the same 4-bit values and scales in the
+ *   int8 layout (EMBED reads no Q4; as a shared classifier it then gives
+ *   the bits of the Q4 matrix). A matrix whose row length is not a
+ *   multiple of 32 (or above 65536) is stored as INT8 stores it.
  */
 enum jalrt_precision {
 	JALRT_PRECISION_F32 = 0,
 	JALRT_PRECISION_BF16 = 1,
 	JALRT_PRECISION_INT8 = 2,
 	JALRT_PRECISION_SPARSE = 3,
+	JALRT_PRECISION_INT4 = 4,
 };
 
-/** jalrt_precision_name() - "f32", "bf16", "int8", "sparse" or NULL */
+/** jalrt_precision_name() - "f32", "bf16", "int8", "sparse", "int4" or NULL */
 JALRT_API const char *jalrt_precision_name(enum jalrt_precision precision);
 /** jalrt_precision_parse() - the inverse; -EINVAL for an unknown name */
 JALRT_API int jalrt_precision_parse(const char *name, enum jalrt_precision *precision);
+
+/**
+ * jalrt_llm_file_precision() - the precision a model file is made for
+ * @checkpoint: llama2.c or GGUF file.
+ * @precision: out: INT4 for a GGUF file whose matrices are mostly Q4_0
+ *	(by elements: llama.cpp's Q4_0 files keep output.weight in another
+ *	type), INT8 for mostly Q8_0, else F32.
+ *
+ * The tools' default when no precision is given: a quantised file then
+ * runs with its own values (jalrt_llm_load() takes Q4_0 at INT4 and Q8_0
+ * at INT8 as they are) rather than decoded to f32.
+ * Return: 0, -EINVAL, or the error of opening or parsing the file.
+ */
+JALRT_API int jalrt_llm_file_precision(const char *checkpoint,
+				       enum jalrt_precision *precision);
 
 /* Keep everything in host memory even if the chip has device memory. */
 #define JALRT_LLM_HOST_MEMORY		(1u << 0)
@@ -86,7 +109,9 @@ struct jalrt_llm_options {
  *	table) from its metadata; qwen2's Q, K, V biases added on the chip; F32, F16, BF16,
  *	Q8_0, Q4_0, Q4_K and Q6_K tensors, converted to @opts' precision;
  *	at INT8, Q8_0 tensors are used as they are (groups of 32, the file's
- *	scales).
+ *	scales); at INT4, Q4_0 tensors too (the chip's Q4 layout is Q4_0's,
+ *	the scales widened from f16 exactly) and Q8_0 ones stay int8 as at
+ *	INT8.
  * @tokenizer: tokenizer.bin for text in and out, or NULL: token ids only,
  *	or a GGUF file's own vocabulary (tokenizer.ggml.*) when it has one.
  * @opts: options, or NULL for f32 defaults.

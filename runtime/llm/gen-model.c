@@ -11,7 +11,7 @@
  *                   [--shared | --unshared] [--rope-theta F] [--rms-eps F]
  *                   [--arch llama|qwen2] [--rope-scaling none|linear|llama3]
  *                   [--rope-factor F] [--rope-low-freq F] [--rope-high-freq F]
- *                   [--rope-orig-ctx N] [--format bin|gguf] [--type f32|f16|q8_0]
+ *                   [--rope-orig-ctx N] [--format bin|gguf] [--type f32|f16|q8_0|q4_0]
  *                   [--tokenizer FILE] [--from FILE] -o FILE
  *
  * --tokenizer takes a llama2.c tokenizer.bin or any GGUF file with a
@@ -54,7 +54,7 @@ static const char usage_text[] =
 	"  --rope-low-freq F, --rope-high-freq F, --rope-orig-ctx N\n"
 	"                 llama3's bands and original context (1, 4, 8192)\n"
 	"  --format F     bin (llama2.c) or gguf (default: gguf for a .gguf output)\n"
-	"  --type T       GGUF weights: f32 (default), f16 or q8_0\n"
+	"  --type T       GGUF weights: f32 (default), f16, q8_0 or q4_0\n"
 	"  --tokenizer F  GGUF: include this vocabulary as tokenizer.ggml.* (a tokenizer.bin,\n"
 	"                 or a GGUF file's own, e.g. a Llama 3 byte-level BPE one)\n"
 	"  --from FILE    convert this checkpoint (.bin or .gguf) instead of generating one\n"
@@ -250,8 +250,10 @@ int main(int argc, char **argv)
 				gopts.type = GGML_TYPE_F16;
 			} else if (!strcmp(optarg, "q8_0")) {
 				gopts.type = GGML_TYPE_Q8_0;
+			} else if (!strcmp(optarg, "q4_0")) {
+				gopts.type = GGML_TYPE_Q4_0;
 			} else {
-				fprintf(stderr, "jalrt-gen-model: --type is f32, f16 or q8_0, not '%s'\n",
+				fprintf(stderr, "jalrt-gen-model: --type is f32, f16, q8_0 or q4_0, not '%s'\n",
 					optarg);
 				bad = 1;
 			}

@@ -925,15 +925,16 @@ static uint32_t gm_type(enum gm_tensor t, uint64_t cols, uint32_t want)
 {
 	if (t == GM_ATTN_NORM || t == GM_FFN_NORM || t == GM_OUT_NORM || gm_is_bias(t))
 		return GGML_TYPE_F32;
-	if (want == GGML_TYPE_Q8_0 && cols % GGML_QK8_0)
-		return GGML_TYPE_F16;	/* llama.cpp's fallback */
+	if ((want == GGML_TYPE_Q8_0 || want == GGML_TYPE_Q4_0) && cols % GGML_QK8_0)
+		return GGML_TYPE_F16;	/* llama.cpp's fallback (Q8_0 and Q4_0 blocks are 32) */
 	return want;
 }
 
 /* llama.cpp's general.file_type of an all-@type model */
 static uint32_t gm_file_type(uint32_t type)
 {
-	return type == GGML_TYPE_F32 ? 0 : type == GGML_TYPE_F16 ? 1 : 7;
+	return type == GGML_TYPE_F32 ? 0 : type == GGML_TYPE_F16 ? 1 :
+	       type == GGML_TYPE_Q4_0 ? 2 : 7;
 }
 
 static const float *gm_src(const struct llm_checkpoint *ckpt, enum gm_tensor t)
@@ -984,8 +985,9 @@ int llm_gguf_write_model(const char *path, const struct llm_checkpoint *ckpt,
 	FILE *f = NULL;
 	int l, ret;
 
-	if (type != GGML_TYPE_F32 && type != GGML_TYPE_F16 && type != GGML_TYPE_Q8_0)
-		return llm_set_error(-EINVAL, "GGUF writer: type %s is not F32, F16 or Q8_0",
+	if (type != GGML_TYPE_F32 && type != GGML_TYPE_F16 && type != GGML_TYPE_Q8_0 &&
+	    type != GGML_TYPE_Q4_0)
+		return llm_set_error(-EINVAL, "GGUF writer: type %s is not F32, F16, Q8_0 or Q4_0",
 				     gguf_type_name(type) ? gguf_type_name(type) : "unknown");
 	if (c->arch == LLM_ARCH_QWEN2 && !ckpt->weights.bq)
 		return llm_set_error(-EINVAL, "GGUF writer: a qwen2 model without its biases");
@@ -1117,6 +1119,8 @@ int llm_gguf_write_model(const char *path, const struct llm_checkpoint *ckpt,
 
 			for (i = 0; i < n; i++)
 				h[i] = gguf_f32_to_f16(src[i]);
+		} else if (tt == GGML_TYPE_Q4_0) {
+			gguf_quantize_q4_0(buf, src, n);
 		} else {
 			gguf_quantize_q8_0(buf, src, n);
 		}

@@ -157,9 +157,10 @@ int llm_tokenizer_from_gguf(const struct gguf_file *g, int vocab_size,
 
 /**
  * struct llm_gguf_write_opts - how to write a model
- * @type: GGML_TYPE_F32, F16 or Q8_0 for the matrices and the embedding
- *	table (norms are always F32). A matrix whose rows are not whole
- *	Q8_0 blocks is written F16, as llama.cpp's converter does.
+ * @type: GGML_TYPE_F32, F16, Q8_0 or Q4_0 for the matrices and the
+ *	embedding table (norms are always F32). A matrix whose rows are not
+ *	whole Q8_0 / Q4_0 blocks is written F16, as llama.cpp's converter
+ *	does. Q4_0 is gguf_quantize_q4_0()'s rule (libjalrt's int4 one).
  * @name: general.name (NULL: "jalapeno").
  * @tokenizer: written as tokenizer.ggml.* (llama2.c pieces: spaces become
  *	U+2581; ids 0, 1, 2 are <unk>, <s>, </s>), or NULL.

@@ -985,6 +985,49 @@ void gguf_q8_0_split(const void *src, uint64_t n, int8_t *q, float *scales)
 	}
 }
 
+void gguf_q4_0_split(const void *src, uint64_t n, uint8_t *packed, float *scales)
+{
+	const uint8_t *p = src;
+	uint64_t b;
+
+	for (b = 0; b < n / GGML_QK4_0; b++, p += GGML_Q4_0_BYTES) {
+		scales[b] = gguf_f16_to_f32(rd16(p));
+		memcpy(packed + b * (GGML_QK4_0 / 2), p + 2, GGML_QK4_0 / 2);
+	}
+}
+
+void gguf_quantize_q4_0(void *dst, const float *src, uint64_t n)
+{
+	uint8_t *p = dst;
+	uint64_t b, i;
+
+	for (b = 0; b < n / GGML_QK4_0; b++, p += GGML_Q4_0_BYTES, src += GGML_QK4_0) {
+		float amax = 0.0f, m = 0.0f, d;
+		int8_t q[GGML_QK4_0];
+		uint16_t h;
+
+		for (i = 0; i < GGML_QK4_0; i++) {
+			if (fabsf(src[i]) > amax) {
+				amax = fabsf(src[i]);
+				m = src[i];
+			}
+		}
+		h = gguf_f32_to_f16(m / -8.0f);
+		memcpy(p, &h, 2);
+		/* the values against the scale the file keeps, not the f32 one */
+		d = gguf_f16_to_f32(h);
+		for (i = 0; i < GGML_QK4_0; i++) {
+			float v = d != 0.0f ? roundf(src[i] / d) : 0.0f;
+
+			if (v != v)
+				v = 0.0f;
+			q[i] = (int8_t)(v > 7.0f ? 7.0f : v < -8.0f ? -8.0f : v);
+		}
+		for (i = 0; i < GGML_QK4_0 / 2; i++)
+			p[2 + i] = (uint8_t)((q[i] + 8) | (q[i + 16] + 8) << 4);
+	}
+}
+
 void gguf_quantize_q8_0(void *dst, const float *src, uint64_t n)
 {
 	uint8_t *p = dst;

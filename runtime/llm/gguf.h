@@ -302,6 +302,26 @@ void gguf_q8_0_split(const void *src, uint64_t n, int8_t *q, float *scales);
  */
 void gguf_quantize_q8_0(void *dst, const float *src, uint64_t n);
 
+/**
+ * gguf_q4_0_split() - Q4_0 blocks as the chip's Q4 layout: the 16 bytes of
+ *	nibbles of each block as they are (the chip's order is Q4_0's) and
+ *	its f16 d widened to f32, exactly
+ * @src: @n / 32 blocks.
+ * @packed: out: @n / 2 bytes.
+ * @scales: out: @n / 32 scales.
+ * @n: a multiple of 32.
+ */
+void gguf_q4_0_split(const void *src, uint64_t n, uint8_t *packed, float *scales);
+
+/**
+ * gguf_quantize_q4_0() - Q4_0 blocks of @n floats (@n a multiple of 32)
+ *
+ * libjalrt's int4 rule (quant.h llm_quantize_q4()) with the scale as the
+ * file stores it: d = f16(m / -8) for m the value of largest magnitude,
+ * q = roundf(x / d) clamped to -8..7 (0 for d = 0), nibble q + 8.
+ */
+void gguf_quantize_q4_0(void *dst, const float *src, uint64_t n);
+
 /* ---- writer --------------------------------------------------------------- */
 
 struct gguf_writer;

@@ -76,6 +76,43 @@ uint32_t llm_int8_group(uint32_t cols, uint32_t q8_group);
  */
 bool llm_int8_quantizes_x(uint32_t cols, uint32_t group);
 
+/*
+ * int4 (Q4): the chip's JAL_DTYPE_Q4, GGUF Q4_0's layout. A group is
+ * LLM_Q4_GROUP consecutive values of a row with one f32 scale; a value
+ * is stored as a nibble n = w + 8 (w in -8..7), byte j of a group holding
+ * value j in bits 3..0 and value j + 16 in bits 7..4.
+ */
+#define LLM_Q4_GROUP		32u
+
+/**
+ * llm_quantize_q4() - the int4 quantiser (GGUF Q4_0's rule, rounded)
+ * @w: out: @n * 32 values in -8..7.
+ * @scales: out: @n scales.
+ * @src: @n * 32 floats.
+ * @n: groups.
+ *
+ * Per group: m = the value of largest magnitude (the first such; a NaN
+ * never wins), scale = m / -8 (f32 division: the sign puts m at -8, the
+ * end with one more step), w = roundf(x / scale) (half away from zero)
+ * clamped to -8..7, and 0 where the scale is 0 or the quotient is NaN.
+ * Values of the other sign than m as large as |m| clamp to 7.
+ */
+void llm_quantize_q4(int8_t *w, float *scales, const float *src, size_t n);
+
+/** llm_q4_pack() - @n groups of values in -8..7 to the Q4 nibble layout (16 bytes each) */
+void llm_q4_pack(uint8_t *dst, const int8_t *w, size_t n);
+
+/** llm_q4_unpack() - the inverse: @n groups of 16 bytes to values in -8..7 */
+void llm_q4_unpack(int8_t *w, const uint8_t *src, size_t n);
+
+/**
+ * llm_int4_uses_q4() - whether int4 precision stores a matrix with rows of
+ *	@cols as Q4: a multiple of 32 columns, at most LLM_Q8X_MAX_COLS (the
+ *	chip's limits of a Q4 MATVEC); any other matrix is stored as int8
+ *	precision stores it (llm_int8_group(), llm_int8_quantizes_x()).
+ */
+bool llm_int4_uses_q4(uint32_t cols);
+
 #ifdef __cplusplus
 }
 #endif

@@ -6,7 +6,7 @@
  *
  *   jalrt-ref-run MODEL [-t TEMP] [-p TOPP] [-s SEED] [-n STEPS]
  *                 [-i PROMPT] [-z TOKENIZER] [-m generate] [--ids]
- *                 [--chip-order] [--int8]
+ *                 [--chip-order] [--int8 | --int4]
  *
  * Prints the prompt and its continuation (as run.c: piece by piece,
  * skipping unprintable raw bytes) and a newline on stdout, then
@@ -17,7 +17,8 @@
  * the Jalapeño chip's order (reference.h), so that greedy ids equal
  * jalrt-run's for f32 weights; --int8 computes as libjalrt's int8
  * precision (runq.c's quantised products), equal to jalrt-run
- * --precision int8 with --chip-order.
+ * --precision int8 with --chip-order; --int4 likewise as its int4
+ * precision (a GGUF file's Q4_0 tensors as they are).
  */
 #include <errno.h>
 #include <limits.h>
@@ -45,7 +46,8 @@ static const char usage_text[] =
 	"  -m <string> mode: generate (the only one here)\n"
 	"  --ids       print token ids instead of text\n"
 	"  --chip-order  sum dot products in the chip's order\n"
-	"  --int8      int8 weights and quantised products, as libjalrt's int8\n";
+	"  --int8      int8 weights and quantised products, as libjalrt's int8\n"
+	"  --int4      4-bit weights and quantised products, as libjalrt's int4\n";
 
 static void usage_error(const char *why, const char *arg)
 {
@@ -88,7 +90,7 @@ static int print_token(void *opaque, int prev_token, int token, int pos)
 int main(int argc, char **argv)
 {
 	const char *checkpoint_path;
-	bool ids = false, chip_order = false, int8 = false;
+	bool ids = false, chip_order = false, int8 = false, int4 = false;
 	struct run_flags rf;
 	struct llm_checkpoint *ckpt;
 	struct llm_tokenizer *tok = NULL;
@@ -116,6 +118,10 @@ int main(int argc, char **argv)
 		}
 		if (!strcmp(opt, "--int8")) {
 			int8 = true;
+			continue;
+		}
+		if (!strcmp(opt, "--int4")) {
+			int4 = true;
 			continue;
 		}
 		run_flags_parse(&rf, argc, argv, &i, usage_error);
@@ -152,6 +158,8 @@ int main(int argc, char **argv)
 	if (chip_order)
 		llm_ref_set_order(ref, LLM_REF_ORDER_CHIP);
 	if (int8 && llm_ref_set_precision(ref, LLM_REF_PRECISION_INT8, 0))
+		die("cannot quantise the model");
+	if (int4 && llm_ref_set_precision(ref, LLM_REF_PRECISION_INT4, 0))
 		die("cannot quantise the model");
 	llm_ref_model(ref, &model);
 	if (llm_sampler_init(&sampler, ckpt->config.vocab_size, (float)rf.temperature, (float)rf.topp,

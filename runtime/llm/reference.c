@@ -14,6 +14,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "gguf-model.h"
+#include "gguf.h"
 #include "quant.h"
 #include "reference.h"
 
@@ -53,6 +55,8 @@ struct llm_ref {
 	enum llm_ref_precision precision;
 	enum llm_ref_kv kv;
 	struct llm_weights w;
+	/* int4: the file whose Q4_0 and Q8_0 tensors are taken as they are */
+	const struct gguf_file *gguf;
 	struct llm_ref_matrix mat[LLM_NUM_MATS];
 	const float *embedding;	/* the table token rows are copied from */
 	float *embedding_int8;	/* int8: the table quantised and decoded */
@@ -434,6 +438,105 @@ static int llm_ref_use_int8(struct llm_ref *ref, uint32_t q8_group)
 	return 0;
 }
 
+/*
+ * int4's values of copy @layer of tensor @what (GGUF name; @n elements in
+ * groups of 32): a Q4_0 or Q8_0 tensor of the file exactly (as
+ * jalrt_llm_load()'s add_weight()), else @f quantised by the int4 rule.
+ */
+static void llm_ref_int4_values(const struct llm_ref *ref, const char *what, int layer,
+				const float *f, size_t n, int8_t *q, float *scales)
+{
+	const struct gguf_tensor *gt = NULL;
+	char name[64];
+	size_t g;
+
+	if (ref->gguf)
+		gt = gguf_find_tensor(ref->gguf, llm_gguf_tensor_name(name, sizeof(name), what,
+								       layer));
+	if (gt && gt->elements == n && gt->type == GGML_TYPE_Q4_0) {
+		for (g = 0; g < n / LLM_Q4_GROUP; g++) {
+			uint8_t packed[LLM_Q4_GROUP / 2];
+
+			gguf_q4_0_split((const uint8_t *)gt->data + g * GGML_Q4_0_BYTES,
+					LLM_Q4_GROUP, packed, scales + g);
+			llm_q4_unpack(q + g * LLM_Q4_GROUP, packed, 1);
+		}
+	} else if (gt && gt->elements == n && gt->type == GGML_TYPE_Q8_0) {
+		gguf_q8_0_split(gt->data, n, q, scales);
+	} else {
+		llm_quantize_q4(q, scales, f, n / LLM_Q4_GROUP);
+	}
+}
+
+/* int4: @m (@what in the file) in groups of 32, or as int8 if its rows do not allow Q4. */
+static int llm_ref_quantize_int4(const struct llm_ref *ref, struct llm_ref_matrix *m,
+				 const char *what, uint32_t q8_group, bool decode)
+{
+	size_t per = m->rows * m->cols, n = per * m->count, l;
+
+	if (!llm_int4_uses_q4((uint32_t)m->cols))
+		return llm_ref_quantize(m, q8_group, decode);
+	m->group = LLM_Q4_GROUP;
+	m->quantize_x = !decode;
+	m->q = malloc(n ? n : 1);
+	m->scales = malloc((n / LLM_Q4_GROUP ? n / LLM_Q4_GROUP : 1) * sizeof(float));
+	if (!m->q || !m->scales)
+		return -ENOMEM;
+	for (l = 0; l < m->count; l++)
+		llm_ref_int4_values(ref, what, m->count > 1 ? (int)l : -1, m->f + l * per, per,
+				    m->q + l * per, m->scales + l * (per / LLM_Q4_GROUP));
+	if (!decode) {
+		m->f = NULL;
+		return 0;
+	}
+	m->decoded = malloc((n ? n : 1) * sizeof(float));
+	if (!m->decoded)
+		return -ENOMEM;
+	llm_decode_q8(m->decoded, m->q, m->scales, n, m->group);
+	m->f = m->decoded;
+	free(m->q);
+	free(m->scales);
+	m->q = NULL;
+	m->scales = NULL;
+	return 0;
+}
+
+static int llm_ref_use_int4(struct llm_ref *ref, uint32_t q8_group)
+{
+	static const char *const names[LLM_NUM_MATS] = {
+		[LLM_MAT_WQ] = "attn_q", [LLM_MAT_WK] = "attn_k", [LLM_MAT_WV] = "attn_v",
+		[LLM_MAT_WO] = "attn_output", [LLM_MAT_W1] = "ffn_gate",
+		[LLM_MAT_W2] = "ffn_down", [LLM_MAT_W3] = "ffn_up", [LLM_MAT_WCLS] = "output",
+	};
+	const struct llm_config *c = &ref->config;
+	struct llm_ref_matrix emb = {
+		.f = ref->w.token_embedding, .rows = (size_t)c->vocab_size,
+		.cols = (size_t)c->dim, .count = 1,
+	};
+	size_t xmax = (size_t)(c->dim > c->hidden_dim ? c->dim : c->hidden_dim);
+	int ret, i;
+
+	llm_ref_use_f32(ref);
+	/* The table as EMBED reads it: decoded. */
+	ret = llm_ref_quantize_int4(ref, &emb, "token_embd", q8_group, true);
+	ref->embedding_int8 = emb.decoded;
+	for (i = 0; !ret && i < LLM_NUM_MATS; i++)
+		ret = llm_ref_quantize_int4(ref, &ref->mat[i],
+					    i == LLM_MAT_WCLS && c->shared_classifier ?
+					    "token_embd" : names[i], q8_group, false);
+	ref->xq = malloc(xmax);
+	ref->xs = malloc(xmax * sizeof(float));
+	if (ret || !ref->xq || !ref->xs) {
+		free(emb.q);
+		free(emb.scales);
+		llm_ref_use_f32(ref);
+		return llm_set_error(-ENOMEM, "out of memory for the int4 weights");
+	}
+	ref->embedding = ref->embedding_int8;
+	ref->precision = LLM_REF_PRECISION_INT4;
+	return 0;
+}
+
 void llm_ref_destroy(struct llm_ref *ref)
 {
 	if (!ref)
@@ -475,6 +578,7 @@ int llm_ref_create(const struct llm_checkpoint *ckpt, struct llm_ref **ref_out)
 		return llm_set_error(-ENOMEM, "out of memory for the run state");
 	ref->config = *c;
 	ref->w = ckpt->weights;
+	ref->gguf = ckpt->gguf;
 	ref->rope_freqs = ckpt->rope_freqs;
 	if (c->arch == LLM_ARCH_QWEN2 && (!ref->w.bq || !ref->w.bk || !ref->w.bv)) {
 		free(ref);
@@ -524,6 +628,8 @@ int llm_ref_set_precision(struct llm_ref *ref, enum llm_ref_precision precision,
 		return 0;
 	case LLM_REF_PRECISION_INT8:
 		return llm_ref_use_int8(ref, q8_group);
+	case LLM_REF_PRECISION_INT4:
+		return llm_ref_use_int4(ref, q8_group);
 	default:
 		return llm_set_error(-EINVAL, "unknown precision %d", (int)precision);
 	}

@@ -102,12 +102,22 @@ int llm_ref_set_order(struct llm_ref *ref, enum llm_ref_order order);
  *   is llm_matvec_q8x() (runq.c's matmul: x quantised too), the others
  *   take f32 input and the decoded weights. Norms, attention and the rest
  *   stay f32.
+ * - LLM_REF_PRECISION_INT4: what jalrt_llm_load() makes of the model with
+ *   JALRT_PRECISION_INT4: every matrix (and the embedding table) of a
+ *   row length llm_int4_uses_q4() accepts holds 4-bit values in groups of
+ *   32, taken exactly from the file's Q4_0 tensors (Q8_0 ones: their int8
+ *   values, as at INT8 in libjalrt) or quantised by llm_quantize_q4();
+ *   its products are llm_matvec_q8x() with groups of 32, which is the
+ *   chip's Q4 MATVEC bit for bit (the chip quantises x per group of 32
+ *   and sums the groups as JAL_INSN_F_Q8X does). Other matrices are as at
+ *   INT8.
  * With LLM_REF_ORDER_CHIP the logits equal the chip's bit for bit in
- * either precision.
+ * any precision.
  */
 enum llm_ref_precision {
 	LLM_REF_PRECISION_F32 = 0,
 	LLM_REF_PRECISION_INT8 = 1,
+	LLM_REF_PRECISION_INT4 = 2,
 };
 
 /**
@@ -115,8 +125,8 @@ enum llm_ref_precision {
  * @ref: the state; positions run before keep their K and V rows in the
  *	cache, so choose before the first forward of a sequence.
  * @precision: enum llm_ref_precision.
- * @q8_group: INT8: the preferred group size, as jalrt_llm_options'
- *	(0 = LLM_Q8_GROUP_DEFAULT); ignored for F32.
+ * @q8_group: INT8 (and INT4's int8 matrices): the preferred group size,
+ *	as jalrt_llm_options' (0 = LLM_Q8_GROUP_DEFAULT); ignored for F32.
  *
  * INT8 quantises a copy of the weights (about a quarter of the
  * checkpoint's size, plus f32 copies of the matrices whose products take

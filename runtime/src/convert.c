@@ -20,6 +20,7 @@ JALRT_API const char *jalrt_dtype_str(enum jalrt_dtype dtype)
 	case JALRT_DTYPE_BF16: return "bf16";
 	case JALRT_DTYPE_Q8: return "q8";
 	case JALRT_DTYPE_S24: return "s24";
+	case JALRT_DTYPE_Q4: return "q4";
 	case JALRT_DTYPE_U32: return "u32";
 	case JALRT_DTYPE_U64: return "u64";
 	default: return "?";
@@ -74,6 +75,26 @@ JALRT_API int jalrt_quantize_q8(int8_t *q, float *scales, const float *src, size
 	if (rows && cols && (!q || !scales || !src))
 		return jalrt_set_error(-EINVAL, "%s: NULL array", __func__);
 	llm_quantize_q8(q, scales, src, rows * cols / group, group);
+	return 0;
+}
+
+/* quant.h's int4 rule: the CPU reference's int4 mode runs the same code. */
+JALRT_API int jalrt_quantize_q4(uint8_t *packed, float *scales, const float *src, size_t rows,
+				size_t cols)
+{
+	int8_t w[LLM_Q4_GROUP];
+	size_t g, groups = rows * cols / LLM_Q4_GROUP;
+
+	if (cols % LLM_Q4_GROUP)
+		return jalrt_set_error(-EINVAL, "%s: %zu columns are not a multiple of 32",
+				       __func__, cols);
+	if (rows && cols && (!packed || !scales || !src))
+		return jalrt_set_error(-EINVAL, "%s: NULL array", __func__);
+	/* a group at a time: no scratch of the matrix's size */
+	for (g = 0; g < groups; g++) {
+		llm_quantize_q4(w, scales + g, src + g * LLM_Q4_GROUP, 1);
+		llm_q4_pack(packed + g * (LLM_Q4_GROUP / 2), w, 1);
+	}
 	return 0;
 }
 
@@ -135,6 +156,19 @@ JALRT_API int jalrt_dequantize(enum jalrt_dtype dtype, float *dst, const void *d
 			return jalrt_set_error(-EINVAL, "%s: bad Q8 group or NULL scales", __func__);
 		for (i = 0; i < n; i++)
 			dst[i] = ((const int8_t *)data)[i] * ((const float *)aux)[i / group];
+		return 0;
+	case JALRT_DTYPE_Q4:
+		if (cols % LLM_Q4_GROUP || (n && !aux))
+			return jalrt_set_error(-EINVAL, "%s: Q4 columns not a multiple of 32, or NULL scales",
+					       __func__);
+		for (i = 0; i < n; i += LLM_Q4_GROUP) {
+			int8_t w[LLM_Q4_GROUP];
+			size_t j;
+
+			llm_q4_unpack(w, (const uint8_t *)data + i / 2, 1);
+			for (j = 0; j < LLM_Q4_GROUP; j++)
+				dst[i + j] = (float)w[j] * ((const float *)aux)[i / LLM_Q4_GROUP];
+		}
 		return 0;
 	case JALRT_DTYPE_S24:
 		if (cols % 4 || (n && !aux))

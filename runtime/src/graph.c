@@ -108,7 +108,7 @@ static uint64_t elem_bytes(enum jalrt_dtype dtype)
 static bool is_float_dtype(enum jalrt_dtype dtype)
 {
 	return dtype == JALRT_DTYPE_F32 || dtype == JALRT_DTYPE_BF16 ||
-	       dtype == JALRT_DTYPE_Q8 || dtype == JALRT_DTYPE_S24;
+	       dtype == JALRT_DTYPE_Q8 || dtype == JALRT_DTYPE_S24 || dtype == JALRT_DTYPE_Q4;
 }
 
 static const char *tname(const struct jalrt_tensor *t)
@@ -194,9 +194,17 @@ static int tensor_shape(struct jalrt_tensor *t, const struct jalrt_tensor_desc *
 			return jalrt_set_error(-EINVAL,
 					       "%s: %s: Q8 group size %u does not divide the %llu columns",
 					       fn, tname(t), d->group, (unsigned long long)t->cols);
+	} else if (d->dtype == JALRT_DTYPE_Q4) {
+		/* the chip's Q4 group is fixed */
+		if ((d->group && d->group != JAL_Q4_GROUP) || t->cols % JAL_Q4_GROUP)
+			return jalrt_set_error(-EINVAL,
+					       "%s: %s: Q4 needs groups of %u and a multiple of %u columns, not group %u of %llu columns",
+					       fn, tname(t), JAL_Q4_GROUP, JAL_Q4_GROUP, d->group,
+					       (unsigned long long)t->cols);
+		t->group = JAL_Q4_GROUP;
 	} else if (d->group) {
-		return jalrt_set_error(-EINVAL, "%s: %s: only Q8 tensors have a group size", fn,
-				       tname(t));
+		return jalrt_set_error(-EINVAL, "%s: %s: only Q8 and Q4 tensors have a group size",
+				       fn, tname(t));
 	}
 	if (d->dtype == JALRT_DTYPE_S24 && t->cols % 4)
 		return jalrt_set_error(-EINVAL, "%s: %s: S24 needs a multiple of 4 columns, not %llu",
@@ -207,6 +215,11 @@ static int tensor_shape(struct jalrt_tensor *t, const struct jalrt_tensor_desc *
 		main_bytes = n;
 		t->aux_offset = JALRT_ALIGN(main_bytes, 4);
 		t->bytes = t->aux_offset + n / d->group * 4;
+		break;
+	case JALRT_DTYPE_Q4:
+		main_bytes = n / 2;
+		t->aux_offset = JALRT_ALIGN(main_bytes, 4);
+		t->bytes = t->aux_offset + n / JAL_Q4_GROUP * 4;
 		break;
 	case JALRT_DTYPE_S24:
 		main_bytes = n;		/* n / 2 bf16 values */
@@ -330,6 +343,9 @@ static void convert_range(const struct jalrt_tensor *t, uint64_t first, uint64_t
 		/* Groups never cross rows, so a range is "rows" of one group. */
 		jalrt_quantize_q8(main, aux, src, n / t->group, t->group, t->group);
 		break;
+	case JALRT_DTYPE_Q4:
+		jalrt_quantize_q4(main, aux, src, n / JAL_Q4_GROUP, JAL_Q4_GROUP);
+		break;
 	case JALRT_DTYPE_S24:
 		jalrt_sparsify_s24(main, aux, src, n / 4, 4);
 		break;
@@ -341,12 +357,14 @@ static void convert_range(const struct jalrt_tensor *t, uint64_t first, uint64_t
 /* Where element @first's main and aux bytes are, relative to the tensor. */
 static uint64_t main_off(const struct jalrt_tensor *t, uint64_t first)
 {
+	if (t->dtype == JALRT_DTYPE_Q4)
+		return first / 2;	/* first is a whole number of groups */
 	return t->dtype == JALRT_DTYPE_S24 ? first : first * elem_bytes(t->dtype);
 }
 
 static uint64_t aux_off(const struct jalrt_tensor *t, uint64_t first)
 {
-	if (t->dtype == JALRT_DTYPE_Q8)
+	if (t->dtype == JALRT_DTYPE_Q8 || t->dtype == JALRT_DTYPE_Q4)
 		return t->aux_offset + first / t->group * 4;
 	if (t->dtype == JALRT_DTYPE_S24)
 		return t->aux_offset + first / 4;
@@ -355,13 +373,14 @@ static uint64_t aux_off(const struct jalrt_tensor *t, uint64_t first)
 
 static bool has_aux(const struct jalrt_tensor *t)
 {
-	return t->dtype == JALRT_DTYPE_Q8 || t->dtype == JALRT_DTYPE_S24;
+	return t->dtype == JALRT_DTYPE_Q8 || t->dtype == JALRT_DTYPE_S24 ||
+	       t->dtype == JALRT_DTYPE_Q4;
 }
 
 /* Elements per conversion step: whole groups. */
 static uint64_t unit_of(const struct jalrt_tensor *t)
 {
-	if (t->dtype == JALRT_DTYPE_Q8)
+	if (t->dtype == JALRT_DTYPE_Q8 || t->dtype == JALRT_DTYPE_Q4)
 		return t->group;
 	if (t->dtype == JALRT_DTYPE_S24)
 		return 4;
@@ -919,7 +938,7 @@ static int op_matrix(struct jalrt_program *p, const char *fn, unsigned int opcod
 		     uint32_t batch, uint32_t flags)
 {
 	uint32_t wmask = M(JALRT_DTYPE_F32) | M(JALRT_DTYPE_BF16) | M(JALRT_DTYPE_Q8) |
-			 M(JALRT_DTYPE_S24);
+			 M(JALRT_DTYPE_S24) | M(JALRT_DTYPE_Q4);
 	struct jalrt_matrix_op op = { 0 };
 	struct jalrt_ref wr = JALRT_REF(w);
 	uint64_t nb = opcode == JAL_OP_MATMUL ? batch : 1;
@@ -932,6 +951,11 @@ static int op_matrix(struct jalrt_program *p, const char *fn, unsigned int opcod
 						   flags & ~JALRT_MATVEC_FLAGS));
 	if (!ret && (flags & JALRT_MATVEC_QUANTIZE_X))
 		ret = check_quantize_x(p, fn, w);
+	/* Q4 always quantises x, into the chip's buffer of Q8X's size */
+	if (!ret && w->dtype == JALRT_DTYPE_Q4 && w->cols > JAL_Q8X_MAX_COLS)
+		ret = prog_fail(p, jalrt_set_error(-EINVAL,
+				"%s: Q4 weights take rows of at most %u columns, and %s has %llu",
+				fn, JAL_Q8X_MAX_COLS, tname(w), (unsigned long long)w->cols));
 	if (!ret && opcode == JAL_OP_MATMUL && !batch)
 		ret = prog_fail(p, jalrt_set_error(-EINVAL, "%s: batch of 0", fn));
 	if (!ret)
@@ -955,7 +979,7 @@ static int op_matrix(struct jalrt_program *p, const char *fn, unsigned int opcod
 	op.raux = has_aux(w) ? SCRATCH_FIRST + 3 : 0;
 	op.rows = JALRT_DIM((uint32_t)w->rows);
 	op.cols = JALRT_DIM(w->dims[w->ndim - 1]);
-	op.group = w->dtype == JALRT_DTYPE_Q8 ? w->group : 0;
+	op.group = w->dtype == JALRT_DTYPE_Q8 || w->dtype == JALRT_DTYPE_Q4 ? w->group : 0;
 	op.flags = flags & JALRT_MATVEC_QUANTIZE_X ? JAL_INSN_F_Q8X : 0;
 	if (opcode == JAL_OP_MATMUL) {
 		op.batch = JALRT_DIM(batch);

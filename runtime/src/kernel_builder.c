@@ -66,7 +66,7 @@ struct jalrt_kernel_builder {
 #define DT(d)		(1u << (d))
 #define DT_F32		DT(JAL_DTYPE_F32)
 #define DT_WEIGHTS	(DT(JAL_DTYPE_F32) | DT(JAL_DTYPE_BF16) | DT(JAL_DTYPE_Q8) | \
-			 DT(JAL_DTYPE_S24))
+			 DT(JAL_DTYPE_S24) | DT(JAL_DTYPE_Q4))
 #define DT_TABLE	(DT(JAL_DTYPE_F32) | DT(JAL_DTYPE_BF16) | DT(JAL_DTYPE_Q8))
 /* The paged ops' dtype is that of their KV pools. */
 #define DT_KV		(DT(JAL_DTYPE_F32) | DT(JAL_DTYPE_BF16))
@@ -173,7 +173,7 @@ const char *jalrt_dtype_name(unsigned int dtype)
 {
 	static const char *const names[JAL_DTYPE_COUNT] = {
 		[JAL_DTYPE_F32] = "F32", [JAL_DTYPE_BF16] = "BF16",
-		[JAL_DTYPE_Q8] = "Q8", [JAL_DTYPE_S24] = "S24",
+		[JAL_DTYPE_Q8] = "Q8", [JAL_DTYPE_S24] = "S24", [JAL_DTYPE_Q4] = "Q4",
 	};
 
 	return dtype < JAL_DTYPE_COUNT ? names[dtype] : "unknown";
@@ -184,7 +184,8 @@ static uint32_t op_fields(const struct jalrt_op_desc *d, unsigned int dtype, boo
 {
 	uint32_t fields = rows ? d->rows_fields : d->fields;
 
-	if (dtype == JAL_DTYPE_Q8)
+	/* Q4's scales and group are in Q8's fields */
+	if (dtype == JAL_DTYPE_Q8 || dtype == JAL_DTYPE_Q4)
 		return fields | d->q8_fields;
 	if (dtype == JAL_DTYPE_S24)
 		return fields | d->s24_fields;
@@ -251,7 +252,7 @@ static bool extent_ok(uint64_t count, uint64_t pitch_bytes, uint64_t item_bytes)
 	return span <= JALRT_MAX_OPERAND_BYTES;
 }
 
-/* Bytes of one weight element (S24: one stored value). */
+/* Bytes of one weight element (S24: one stored value; Q4: the unit of its pitch, a byte). */
 static uint64_t weight_bytes(unsigned int dtype)
 {
 	switch (dtype) {
@@ -259,6 +260,7 @@ static uint64_t weight_bytes(unsigned int dtype)
 	case JAL_DTYPE_S24:
 		return 2;
 	case JAL_DTYPE_Q8:
+	case JAL_DTYPE_Q4:
 		return 1;
 	default:
 		return 4;
@@ -282,6 +284,18 @@ static int check_weights(const struct jal_insn *in, uint32_t index, unsigned int
 					  (unsigned long long)cols);
 		row_len = cols / 2;
 	}
+	if (in->dtype == JAL_DTYPE_Q4) {
+		/* rows of bytes (two columns each); groups and row length as the chip */
+		if (dim_const(in, group_dim) && in->dim[group_dim] != JAL_Q4_GROUP)
+			return insn_error(index, in, "Q4 group size (dim[%u]) is %u, not %u",
+					  group_dim, in->dim[group_dim], JAL_Q4_GROUP);
+		if (cols_c && (cols % JAL_Q4_GROUP || cols > JAL_Q8X_MAX_COLS))
+			return insn_error(index, in,
+					  "Q4 weights need a multiple of %u columns up to %u, not %llu",
+					  JAL_Q4_GROUP, JAL_Q8X_MAX_COLS, (unsigned long long)cols);
+		row_len = cols / 2;
+		esize = 1;
+	}
 	if (in->dtype == JAL_DTYPE_Q8 && dim_const(in, group_dim)) {
 		uint64_t group = in->dim[group_dim];
 
@@ -304,9 +318,11 @@ static int check_weights(const struct jal_insn *in, uint32_t index, unsigned int
 					  (unsigned long long)cols,
 					  (unsigned long long)(pitch ? pitch : row_len));
 		/* Q8 scales: one f32 per group; S24 indices: one byte per 4 columns. */
-		if (in->dtype == JAL_DTYPE_Q8 && dim_const(in, group_dim) &&
+		if ((in->dtype == JAL_DTYPE_Q8 || in->dtype == JAL_DTYPE_Q4) &&
+		    dim_const(in, group_dim) && in->dim[group_dim] &&
 		    !extent_ok(rows, cols / in->dim[group_dim] * 4, cols / in->dim[group_dim] * 4))
-			return insn_error(index, in, "Q8 scales span more than 256 MiB");
+			return insn_error(index, in, "%s scales span more than 256 MiB",
+					  jalrt_dtype_name(in->dtype));
 		if (in->dtype == JAL_DTYPE_S24 && !extent_ok(rows, cols / 4, cols / 4))
 			return insn_error(index, in, "S24 index bytes span more than 256 MiB");
 	}
@@ -469,11 +485,13 @@ static int check_embed(const struct jal_insn *in, uint32_t index)
 			return insn_error(index, in, "row of %llu is not a multiple of the Q8 group %u",
 					  (unsigned long long)dim, in->stride[3]);
 	}
-	if (dim_const(in, 0) && dim_const(in, 2) && dim &&
-	    !extent_ok(rows, (pitch ? pitch : dim) * weight_bytes(in->dtype),
-		       dim * weight_bytes(in->dtype)))
-		return insn_error(index, in, "table of %llu x %llu spans more than 256 MiB",
-				  (unsigned long long)rows, (unsigned long long)dim);
+	/*
+	 * Only the selected row is read, so the limit is the row's, not the
+	 * table's (a 128256 x 4096 f32 table is 2 GiB).
+	 */
+	if (dim_const(in, 0) && dim && !extent_ok(1, 0, dim * weight_bytes(in->dtype)))
+		return insn_error(index, in, "a table row of %llu elements spans more than 256 MiB",
+				  (unsigned long long)dim);
 	return check_dense(in, index, false);
 }
 
@@ -1142,11 +1160,107 @@ static int check_dtype_arg(struct jalrt_kernel_builder *kb, const char *fn, unsi
 	return 0;
 }
 
+/*
+ * Stored bytes of a row of @in's weights and of its scales / index bytes
+ * (0 for F32 and BF16).
+ */
+static void weight_row_bytes(const struct jal_insn *in, unsigned int group_dim, uint64_t *row,
+			     uint64_t *aux)
+{
+	uint64_t cols = in->dim[1], group = in->dim[group_dim];
+
+	*aux = 0;
+	switch (in->dtype) {
+	case JAL_DTYPE_Q4:
+		*row = cols / 2;
+		*aux = cols / JAL_Q4_GROUP * 4;
+		break;
+	case JAL_DTYPE_Q8:
+		*row = cols;
+		*aux = group ? cols / group * 4 : 0;
+		break;
+	case JAL_DTYPE_S24:
+		*row = cols;		/* cols / 2 bf16 values */
+		*aux = cols / 4;
+		break;
+	default:
+		*row = cols * weight_bytes(in->dtype);
+		break;
+	}
+}
+
+/*
+ * Append a MATVEC / MATMUL, as several over blocks of rows when its
+ * weights (or their scales) span more than the chip's 256 MiB operand
+ * limit: a 128256 x 4096 classifier is 2 GiB at f32 and 512 MiB at Q8.
+ * Each block's instruction reads the weights and scales of its rows and
+ * writes its rows of d (MATMUL: its columns of D, whose row pitch then
+ * stays the full row); ADDIs move the weight, scale and destination
+ * registers from block to block and back at the end, so the caller's
+ * registers keep their values. Rows are independent, so the result is
+ * bit for bit the single instruction's. Register dims (known only when
+ * the kernel runs) are left to the chip's check.
+ */
+static int append_row_blocks(struct jalrt_kernel_builder *kb, struct jal_insn *in, bool aux)
+{
+	bool mm = in->opcode == JAL_OP_MATMUL;
+	unsigned int group_dim = mm ? 3 : 2;
+	uint64_t rows = in->dim[0], row, aux_row, pitch, d_step, block, done, n, moved = 0;
+	unsigned int rd = in->r[0], rw = in->r[1], rx = in->r[2], raux = in->r[3];
+	int ret = 0;
+
+	if (!dim_const(in, 0) || !dim_const(in, 1) || !dim_const(in, group_dim) || !rows ||
+	    !in->dim[1])
+		return kb_append(kb, in);
+	weight_row_bytes(in, group_dim, &row, &aux_row);
+	pitch = in->stride[1] ? in->stride[1] * weight_bytes(in->dtype) : row;
+	if (pitch < row || (!row && !aux_row))
+		return kb_append(kb, in);	/* bad pitch: the check says why */
+	if (extent_ok(rows, pitch, row) && (!aux || extent_ok(rows, aux_row, aux_row)))
+		return kb_append(kb, in);
+	/* the registers move: they must be distinct, and x's must not move */
+	if (rd == rw || rx == rw || rx == rd || (aux && (raux == rw || raux == rd || raux == rx)))
+		return kb_fail(kb, jalrt_set_error(-EINVAL,
+				"kernel instruction %u (%s): %s weights of %llu rows span more than 256 MiB, and with shared registers they cannot be split into row blocks",
+				kb->count, jalrt_opcode_name(in->opcode), jalrt_dtype_name(in->dtype),
+				(unsigned long long)rows));
+	block = (JALRT_MAX_OPERAND_BYTES - row) / pitch + 1;
+	if (aux && aux_row && JALRT_MAX_OPERAND_BYTES / aux_row < block)
+		block = JALRT_MAX_OPERAND_BYTES / aux_row;
+	if (mm && !in->stride[0])
+		in->stride[0] = (uint32_t)rows;	/* D's rows stay whole rows */
+	d_step = mm ? 4 : (uint64_t)in->stride[0] * 4;
+	for (done = 0; !ret && done < rows; done += n) {
+		struct jal_insn piece = *in;
+
+		n = rows - done < block ? rows - done : block;
+		piece.dim[0] = (uint32_t)n;
+		ret = kb_append(kb, &piece);
+		if (ret || done + n == rows)
+			break;
+		ret = jalrt_kb_addi(kb, rw, rw, n * pitch);
+		if (!ret && aux)
+			ret = jalrt_kb_addi(kb, raux, raux, n * aux_row);
+		if (!ret)
+			ret = jalrt_kb_addi(kb, rd, rd, n * d_step);
+		moved += n;
+	}
+	/* back to where the caller had them (two's complement steps) */
+	if (!ret && moved)
+		ret = jalrt_kb_addi(kb, rw, rw, -(moved * pitch));
+	if (!ret && moved && aux)
+		ret = jalrt_kb_addi(kb, raux, raux, -(moved * aux_row));
+	if (!ret && moved)
+		ret = jalrt_kb_addi(kb, rd, rd, -(moved * d_step));
+	return ret;
+}
+
 /* MATVEC and MATMUL share their operand description. */
 static int emit_matrix(struct jalrt_kernel_builder *kb, const char *fn, unsigned int opcode,
 		       const struct jalrt_matrix_op *op)
 {
-	bool aux = op && (op->dtype == JAL_DTYPE_Q8 || op->dtype == JAL_DTYPE_S24);
+	bool aux = op && (op->dtype == JAL_DTYPE_Q8 || op->dtype == JAL_DTYPE_S24 ||
+			  op->dtype == JAL_DTYPE_Q4);
 	unsigned int regs[4];
 	struct jal_insn in;
 	int ret;
@@ -1164,6 +1278,10 @@ static int emit_matrix(struct jalrt_kernel_builder *kb, const char *fn, unsigned
 		return kb_fail(kb, jalrt_set_error(-EINVAL,
 				"kernel instruction %u (%s): S24 weights have no group size",
 				kb->count, jalrt_opcode_name(opcode)));
+	if (op->dtype == JAL_DTYPE_Q4 && op->group && op->group != JAL_Q4_GROUP)
+		return kb_fail(kb, jalrt_set_error(-EINVAL,
+				"kernel instruction %u (%s): Q4 groups are %u columns, not %u",
+				kb->count, jalrt_opcode_name(opcode), JAL_Q4_GROUP, op->group));
 	/* DIM_REG flags follow the dims; a stray one would make a constant a register. */
 	if (op->flags & ~JAL_INSN_F_Q8X)
 		return kb_fail(kb, jalrt_set_error(-EINVAL,
@@ -1190,16 +1308,18 @@ static int emit_matrix(struct jalrt_kernel_builder *kb, const char *fn, unsigned
 		/* 0 means the plain stride 1, as jalrt_kb_matvec(). */
 		in.stride[0] = op->d_stride ? op->d_stride : 1;
 		in.stride[2] = op->x_stride ? op->x_stride : 1;
-		in.dim[2] = op->dtype == JAL_DTYPE_Q8 ? op->group : 0;
+		in.dim[2] = op->dtype == JAL_DTYPE_Q8 ? op->group :
+			    op->dtype == JAL_DTYPE_Q4 ? JAL_Q4_GROUP : 0;
 	} else {
 		in.stride[0] = op->d_stride;
 		in.stride[2] = op->x_stride;
 		ret = set_dim(kb, &in, 2, op->batch, "batch count");
 		if (ret)
 			return ret;
-		in.dim[3] = op->dtype == JAL_DTYPE_Q8 ? op->group : 0;
+		in.dim[3] = op->dtype == JAL_DTYPE_Q8 ? op->group :
+			    op->dtype == JAL_DTYPE_Q4 ? JAL_Q4_GROUP : 0;
 	}
-	return kb_append(kb, &in);
+	return append_row_blocks(kb, &in, aux);
 }
 
 JALRT_API int jalrt_kb_matvec_op(struct jalrt_kernel_builder *kb,

@@ -57,6 +57,7 @@ JALRT_API const char *jalrt_precision_name(enum jalrt_precision p)
 	case JALRT_PRECISION_BF16: return "bf16";
 	case JALRT_PRECISION_INT8: return "int8";
 	case JALRT_PRECISION_SPARSE: return "sparse";
+	case JALRT_PRECISION_INT4: return "int4";
 	default: return NULL;
 	}
 }
@@ -67,13 +68,57 @@ JALRT_API int jalrt_precision_parse(const char *name, enum jalrt_precision *p)
 
 	if (!name || !p)
 		return jalrt_set_error(-EINVAL, "%s: NULL %s", __func__, name ? "result" : "name");
-	for (i = 0; i <= JALRT_PRECISION_SPARSE; i++) {
+	for (i = 0; i <= JALRT_PRECISION_INT4; i++) {
 		if (!strcmp(name, jalrt_precision_name(i))) {
 			*p = i;
 			return 0;
 		}
 	}
-	return jalrt_set_error(-EINVAL, "unknown precision '%s' (f32, bf16, int8 or sparse)", name);
+	return jalrt_set_error(-EINVAL, "unknown precision '%s' (f32, bf16, int8, sparse or int4)", name);
+}
+
+JALRT_API int jalrt_llm_file_precision(const char *checkpoint, enum jalrt_precision *p)
+{
+	uint64_t q4 = 0, q8 = 0, other = 0, i;
+	struct gguf_file *g = NULL;
+	char magic[4] = { 0 };
+	FILE *f;
+	int ret;
+
+	if (!checkpoint || !p)
+		return jalrt_set_error(-EINVAL, "%s: NULL %s", __func__,
+				       checkpoint ? "result" : "checkpoint");
+	*p = JALRT_PRECISION_F32;
+	f = fopen(checkpoint, "rb");
+	if (!f)
+		return jalrt_set_error(-errno, "%s: %s: %s", __func__, checkpoint, strerror(errno));
+	ret = fread(magic, 1, sizeof(magic), f) == sizeof(magic) && gguf_is_gguf(magic, 4);
+	fclose(f);
+	if (!ret)	/* a llama2.c file is f32 */
+		return 0;
+	ret = gguf_open(checkpoint, &g);
+	if (ret)
+		return jalrt_set_error(ret, "%s: %s: %s", __func__, checkpoint,
+				       llm_last_error_message());
+	/* by elements of the matrices: a Q4_0 file's output.weight may be Q6_K */
+	for (i = 0; i < g->n_tensors; i++) {
+		const struct gguf_tensor *t = &g->tensors[i];
+
+		if (t->n_dims < 2)
+			continue;
+		if (t->type == GGML_TYPE_Q4_0)
+			q4 += t->elements;
+		else if (t->type == GGML_TYPE_Q8_0)
+			q8 += t->elements;
+		else
+			other += t->elements;
+	}
+	gguf_close(g);
+	if (q4 > q8 && q4 > other)
+		*p = JALRT_PRECISION_INT4;
+	else if (q8 > q4 && q8 > other)
+		*p = JALRT_PRECISION_INT8;
+	return 0;
 }
 
 /* ---- loading ------------------------------------------------------------- */
@@ -123,31 +168,122 @@ static int keep_buf(struct jalrt_llm *m, void *buf)
 }
 
 /*
+ * Declare a weight of @dtype with groups of @group whose stored bytes the
+ * caller writes into *@buf (kept until the upload).
+ */
+static int add_stored(struct jalrt_llm *m, const char *name, int layer, enum jalrt_dtype dtype,
+		      uint32_t rows, uint32_t cols, uint32_t group, struct jalrt_tensor **out,
+		      void **buf)
+{
+	struct jalrt_tensor_desc d = { 0 };
+	char full[48];
+	int ret;
+
+	if (layer >= 0)
+		snprintf(full, sizeof(full), "%s[%d]", name, layer);
+	else
+		snprintf(full, sizeof(full), "%s", name);
+	d.name = full;
+	d.dtype = dtype;
+	d.ndim = 2;
+	d.dims[0] = rows;
+	d.dims[1] = cols;
+	d.group = group;
+	ret = jalrt_graph_tensor(m->g, &d, out);
+	if (ret)
+		return ret;
+	*buf = calloc(1, jalrt_tensor_bytes(*out));
+	if (!*buf)
+		return jalrt_set_error(-ENOMEM, "jalrt_llm_load: out of memory for %s", full);
+	return keep_buf(m, *buf);
+}
+
+/*
+ * int4's embedding table: 4-bit values in the Q8 layout (EMBED reads no
+ * Q4), from a Q4_0 tensor exactly or quantised by the int4 rule from f32.
+ */
+static int add_int4_table(struct jalrt_llm *m, const char *name, uint32_t rows, uint32_t cols,
+			  const struct gguf_tensor *gt, const float *src,
+			  struct jalrt_tensor **out)
+{
+	uint64_t n = (uint64_t)rows * cols, g;
+	int8_t *q;
+	float *scales;
+	void *buf;
+	int ret = add_stored(m, name, -1, JALRT_DTYPE_Q8, rows, cols, LLM_Q4_GROUP, out, &buf);
+
+	if (ret)
+		return ret;
+	q = buf;
+	scales = (float *)((char *)buf + ((n + 3) & ~(uint64_t)3));
+	for (g = 0; g < n / LLM_Q4_GROUP; g++) {
+		if (src) {
+			llm_quantize_q4(q + g * LLM_Q4_GROUP, scales + g, src + g * LLM_Q4_GROUP, 1);
+		} else {
+			uint8_t packed[LLM_Q4_GROUP / 2];
+
+			gguf_q4_0_split((const uint8_t *)gt->data + g * GGML_Q4_0_BYTES,
+					LLM_Q4_GROUP, packed, scales + g);
+			llm_q4_unpack(q + g * LLM_Q4_GROUP, packed, 1);
+		}
+	}
+	ret = jalrt_tensor_set_bytes(*out, buf, jalrt_tensor_bytes(*out));
+	if (!ret)
+		m->weight_bytes += jalrt_tensor_bytes(*out);
+	return ret;
+}
+
+/*
  * A weight: as add_tensor(), with the values of @src, or for a GGUF file
  * (opened with LLM_CHECKPOINT_GGUF_TENSORS: @src NULL) of its tensor
  * @what (@layer; llama.cpp's name), converted one tensor at a time (an F32
- * one used in place). At int8 a Q8_0 tensor goes to the chip as it is, in
- * groups of 32 with the file's scales: its values are then exactly the
- * file's, rather than the file's decoded and quantised again.
+ * one used in place). At int8 (and int4) a Q8_0 tensor goes to the chip as
+ * it is, in groups of 32 with the file's scales: its values are then
+ * exactly the file's, rather than the file's decoded and quantised again;
+ * at int4 a Q4_0 tensor does the same as Q4 (or, for the table, as int8
+ * values in -8..7).
  */
 static int add_weight(struct jalrt_llm *m, const char *name, int layer, enum jalrt_dtype dtype,
 		      uint32_t rows, uint32_t cols, const float *src, const char *what,
 		      struct jalrt_tensor **out)
 {
 	const struct gguf_tensor *gt = NULL;
-	struct jalrt_tensor_desc d = { 0 };
-	char full[48], gname[64];
+	char gname[64];
 	uint64_t n = (uint64_t)rows * cols;
 	float *owned = NULL;
+	bool int4_table, q8_0, q4_0;
 	void *buf;
 	int ret;
 
 	if (m->ckpt->gguf)
 		gt = gguf_find_tensor(m->ckpt->gguf,
 				      llm_gguf_tensor_name(gname, sizeof(gname), what, layer));
+	/* at int4 the only int8 matrix of 32-column groups is the table */
+	int4_table = m->precision == JALRT_PRECISION_INT4 && dtype == JALRT_DTYPE_Q8 &&
+		     llm_int4_uses_q4(cols);
+	q8_0 = gt && gt->type == GGML_TYPE_Q8_0 && gt->elements == n &&
+	       (dtype == JALRT_DTYPE_Q8 || dtype == JALRT_DTYPE_Q4);
+	q4_0 = gt && gt->type == GGML_TYPE_Q4_0 && gt->elements == n &&
+	       (dtype == JALRT_DTYPE_Q4 || int4_table);
+
 	if (!src && (!gt || gt->elements != n))	/* the loader checked every shape */
 		return jalrt_set_error(-EINVAL, "jalrt_llm_load: no tensor %s", gname);
-	if (!gt || dtype != JALRT_DTYPE_Q8 || gt->type != GGML_TYPE_Q8_0 || gt->elements != n) {
+	if (q4_0 && int4_table)
+		return add_int4_table(m, name, rows, cols, gt, NULL, out);
+	if (q4_0) {
+		ret = add_stored(m, name, layer, JALRT_DTYPE_Q4, rows, cols, LLM_Q4_GROUP, out,
+				 &buf);
+		if (ret)
+			return ret;
+		/* the Q4 layout: n / 2 bytes of nibbles, padded to 4, then n / 32 scales */
+		gguf_q4_0_split(gt->data, n, buf,
+				(float *)((char *)buf + ((n / 2 + 3) & ~(uint64_t)3)));
+		ret = jalrt_tensor_set_bytes(*out, buf, jalrt_tensor_bytes(*out));
+		if (!ret)
+			m->weight_bytes += jalrt_tensor_bytes(*out);
+		return ret;
+	}
+	if (!q8_0) {
 		if (!src) {
 			src = llm_gguf_tensor_f32(gt, &owned);
 			if (!src)
@@ -156,29 +292,15 @@ static int add_weight(struct jalrt_llm *m, const char *name, int layer, enum jal
 			if (owned && (ret = keep_buf(m, owned)))
 				return ret;
 		}
+		if (int4_table)
+			return add_int4_table(m, name, rows, cols, NULL, src, out);
 		return add_tensor(m, name, layer, dtype, rows, cols, src, 0, out);
 	}
 
-	if (layer >= 0)
-		snprintf(full, sizeof(full), "%s[%d]", name, layer);
-	else
-		snprintf(full, sizeof(full), "%s", name);
-	d.name = full;
-	d.dtype = JALRT_DTYPE_Q8;
-	d.ndim = 2;
-	d.dims[0] = rows;
-	d.dims[1] = cols;
-	d.group = GGML_QK8_0;
-	ret = jalrt_graph_tensor(m->g, &d, out);
+	ret = add_stored(m, name, layer, JALRT_DTYPE_Q8, rows, cols, GGML_QK8_0, out, &buf);
 	if (ret)
 		return ret;
 	/* the Q8 layout: n int8 values, padded to 4 bytes, then n / 32 f32 scales */
-	buf = calloc(1, jalrt_tensor_bytes(*out));
-	if (!buf)
-		return jalrt_set_error(-ENOMEM, "jalrt_llm_load: out of memory for %s", full);
-	ret = keep_buf(m, buf);
-	if (ret)
-		return ret;
 	gguf_q8_0_split(gt->data, n, buf, (float *)((char *)buf + ((n + 3) & ~(uint64_t)3)));
 	ret = jalrt_tensor_set_bytes(*out, buf, jalrt_tensor_bytes(*out));
 	if (!ret)
@@ -208,6 +330,9 @@ static enum jalrt_dtype matrix_dtype(const struct jalrt_llm *m, uint32_t cols, b
 		return JALRT_DTYPE_Q8;
 	case JALRT_PRECISION_SPARSE:
 		return block && cols % 4 == 0 ? JALRT_DTYPE_S24 : JALRT_DTYPE_BF16;
+	case JALRT_PRECISION_INT4:
+		/* EMBED reads no Q4: the table is int8 (see add_weight()) */
+		return block && llm_int4_uses_q4(cols) ? JALRT_DTYPE_Q4 : JALRT_DTYPE_Q8;
 	default:
 		return JALRT_DTYPE_F32;
 	}
@@ -229,9 +354,10 @@ static int declare_tensors(struct jalrt_llm *m)
 			 file ? NULL : w->token_embedding, "token_embd", &m->emb);
 	if (!ret && c->shared_classifier)
 		m->wcls = m->emb;
-	else if (!ret)
-		ret = add_weight(m, "wcls", -1, table, vocab, dim, file ? NULL : w->wcls, "output",
-				 &m->wcls);
+	else if (!ret)	/* int4: a classifier of its own is a Q4 matrix like the others */
+		ret = add_weight(m, "wcls", -1,
+				 m->precision == JALRT_PRECISION_INT4 ? matrix_dtype(m, dim, true) :
+				 table, vocab, dim, file ? NULL : w->wcls, "output", &m->wcls);
 	if (!ret)
 		ret = add_weight(m, "rms_final", -1, JALRT_DTYPE_F32, 1, dim,
 				 file ? NULL : w->rms_final, "output_norm", &m->rms_final);
@@ -343,7 +469,7 @@ JALRT_API int jalrt_llm_load(struct jalrt_device *dev, const char *checkpoint,
 	if (!opts)
 		opts = &def;
 	if (!jalrt_precision_name(opts->precision))
-		return jalrt_set_error(-EINVAL, "%s: precision %u is not f32/bf16/int8/sparse",
+		return jalrt_set_error(-EINVAL, "%s: precision %u is not f32/bf16/int8/sparse/int4",
 				       __func__, opts->precision);
 	if (opts->flags & ~JALRT_LLM_FLAGS)
 		return jalrt_set_error(-EINVAL, "%s: unknown flags 0x%x", __func__,
@@ -495,7 +621,9 @@ JALRT_API bool jalrt_llm_piece_is_printable(const char *piece)
 JALRT_HIDDEN uint32_t llm_matvec_flags(const struct jalrt_llm *m, const struct jalrt_tensor *w,
 				       uint32_t cols)
 {
-	if (m->precision == JALRT_PRECISION_INT8 && jalrt_tensor_dtype(w) == JALRT_DTYPE_Q8 &&
+	/* at int4 the int8 matrices too (Q4 ones quantise x without the flag) */
+	if ((m->precision == JALRT_PRECISION_INT8 || m->precision == JALRT_PRECISION_INT4) &&
+	    jalrt_tensor_dtype(w) == JALRT_DTYPE_Q8 &&
 	    llm_int8_quantizes_x(cols, jalrt_tensor_group(w)))
 		return JALRT_MATVEC_QUANTIZE_X;
 	return 0;

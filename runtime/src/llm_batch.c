@@ -336,6 +336,9 @@ static unsigned int li_weights(struct bprog *bp, struct jalrt_tensor *w, unsigne
 	case JALRT_DTYPE_S24:
 		jalrt_kb_li(bp->kb, raux, va + n);
 		return raux;
+	case JALRT_DTYPE_Q4:	/* two values a byte */
+		jalrt_kb_li(bp->kb, raux, va + align_up(n / 2, 4));
+		return raux;
 	default:
 		return 0;
 	}
@@ -357,7 +360,8 @@ static void emit_matmul(struct bprog *bp, uint64_t d, struct jalrt_tensor *w, ui
 	op.rows = JALRT_DIM(out_rows);
 	op.cols = JALRT_DIM(cols);
 	op.batch = JALRT_DIM_REG(count);
-	op.group = op.dtype == JALRT_DTYPE_Q8 ? jalrt_tensor_group(w) : 0;
+	op.group = op.dtype == JALRT_DTYPE_Q8 || op.dtype == JALRT_DTYPE_Q4 ?
+		   jalrt_tensor_group(w) : 0;
 	/* llm.c's rule, so that each row is its single-row MATVEC */
 	op.flags = llm_matvec_flags(bp->b->m, w, cols) & JALRT_MATVEC_QUANTIZE_X ?
 		   JAL_INSN_F_Q8X : 0;

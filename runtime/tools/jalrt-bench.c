@@ -85,6 +85,17 @@ static const char *arg_str(int argc, char **argv, const char *flag, const char *
 	return def;
 }
 
+/* --precision, else the file's (int4 for a Q4_0 GGUF file, int8 for Q8_0, else f32) */
+static enum jalrt_precision arg_precision(int argc, char **argv)
+{
+	const char *name = arg_str(argc, argv, "--precision", NULL);
+	enum jalrt_precision prec;
+
+	if (name ? jalrt_precision_parse(name, &prec) : jalrt_llm_file_precision(argv[1], &prec))
+		die("precision", -EINVAL);
+	return prec;
+}
+
 static bool arg_flag(int argc, char **argv, const char *flag)
 {
 	int i;
@@ -239,16 +250,13 @@ static int bench_llm(struct jalrt_device *dev, int argc, char **argv)
 	struct jalrt_llm_generate_params gp = { 0 };
 	struct jalrt_llm_stats st;
 	struct jalrt_llm_info info;
-	enum jalrt_precision prec;
 	struct jalrt_llm *llm;
 	int bos = JALRT_LLM_TOKEN_BOS, ret;
 	long reps, r;
 
 	if (argc < 2)
 		die("usage: jalrt-bench llm MODEL [--precision P] [-n STEPS]", -EINVAL);
-	if (jalrt_precision_parse(arg_str(argc, argv, "--precision", "f32"), &prec))
-		die("precision", -EINVAL);
-	opts.precision = prec;
+	opts.precision = arg_precision(argc, argv);
 	if (arg_flag(argc, argv, "--host-memory"))
 		opts.flags |= JALRT_LLM_HOST_MEMORY;
 	ret = jalrt_llm_load(dev, argv[1], NULL, &opts, &llm);
@@ -492,15 +500,12 @@ static int bench_batch(struct jalrt_device *dev, int argc, char **argv)
 	struct jalrt_llm_options opts = { 0 };
 	int steps, loop, bos = JALRT_LLM_TOKEN_BOS, ret;
 	struct jalrt_llm_info info;
-	enum jalrt_precision prec;
 	struct jalrt_llm *llm;
 
 	if (argc < 2)
 		die("usage: jalrt-bench batch MODEL [--precision P] [-n STEPS] [--seqs LIST] [--prompt LIST]",
 		    -EINVAL);
-	if (jalrt_precision_parse(arg_str(argc, argv, "--precision", "f32"), &prec))
-		die("precision", -EINVAL);
-	opts.precision = prec;
+	opts.precision = arg_precision(argc, argv);
 	ret = jalrt_llm_load(dev, argv[1], NULL, &opts, &llm);
 	if (ret)
 		die("load", ret);

@@ -14,7 +14,9 @@
  *   --ids          print the generated token ids (space-separated, one
  *                  line) instead of text; a tokenizer is then only needed
  *                  for a text prompt
- *   --precision P  weights in f32 (default), bf16, int8 or sparse
+ *   --precision P  weights in f32, bf16, int8, sparse or int4 (default: the
+ *                  file's, jalrt_llm_file_precision(): int4 for a Q4_0 GGUF
+ *                  file, int8 for Q8_0, else f32)
  *   --per-token    one job per position instead of one for the generation
  *   --host-memory  keep the model in host memory even with device memory
  *   --device N     the N-th Jalapeño device (default 0)
@@ -45,7 +47,8 @@ static const char usage_text[] =
 	"  -z <string> path to the tokenizer, default tokenizer.bin (a GGUF model's own)\n"
 	"  -m <string> mode: generate (the only one here)\n"
 	"  --ids                  print token ids instead of text\n"
-	"  --precision <p>        f32 (default), bf16, int8 or sparse weights\n"
+	"  --precision <p>        f32, bf16, int8, sparse or int4 weights\n"
+	"                         (default: int4 for a Q4_0 file, int8 for Q8_0, else f32)\n"
 	"  --per-token            one job per position (default: one job in all)\n"
 	"  --host-memory          keep the model in host memory\n"
 	"  --device <n>           device index, default 0\n"
@@ -108,6 +111,7 @@ int main(int argc, char **argv)
 	struct jalrt_device *dev;
 	struct jalrt_llm *llm;
 	enum jalrt_precision precision;
+	bool precision_given = false;
 	int bos = JALRT_LLM_TOKEN_BOS, *prompt_tokens = &bos, n_prompt = 1, i, ret;
 
 	if (argc < 2 || argv[1][0] == '-')
@@ -142,9 +146,10 @@ int main(int argc, char **argv)
 				if (device < 0 || device > INT_MAX)
 					usage_error("bad device index", arg);
 			} else if (jalrt_precision_parse(arg, &precision)) {
-				usage_error("unknown precision (f32, bf16, int8, sparse)", arg);
+				usage_error("unknown precision (f32, bf16, int8, sparse, int4)", arg);
 			} else {
 				opts.precision = precision;
+				precision_given = true;
 			}
 			continue;
 		}
@@ -155,6 +160,13 @@ int main(int argc, char **argv)
 	if (rf.steps > INT_MAX)
 		rf.steps = INT_MAX;
 
+	/* a quantised file runs on its own values unless told otherwise */
+	if (!precision_given) {
+		ret = jalrt_llm_file_precision(checkpoint_path, &precision);
+		if (ret)
+			die("cannot read the model", ret);
+		opts.precision = precision;
+	}
 	ret = jalrt_device_open((unsigned int)device, &dev);
 	if (ret)
 		die("cannot open the device", ret);

@@ -148,6 +148,9 @@ static size_t weight_bytes(unsigned int dtype, const struct wshape *s, size_t *a
 	case JAL_DTYPE_S24:
 		*aux_off = n;
 		return n + n / 4;
+	case JAL_DTYPE_Q4:	/* two values a byte, then a scale per 32 */
+		*aux_off = (n / 2 + 3) & ~(size_t)3;
+		return *aux_off + n / 32 * 4;
 	default:
 		*aux_off = 0;
 		return n * 4;
@@ -170,6 +173,9 @@ static void convert(unsigned int dtype, const struct wshape *s, const float *src
 	case JAL_DTYPE_S24:
 		jalrt_sparsify_s24((uint16_t *)dst, dst + aux_off, src, s->rows, s->cols);
 		break;
+	case JAL_DTYPE_Q4:
+		jalrt_quantize_q4(dst, (float *)(dst + aux_off), src, s->rows, s->cols);
+		break;
 	default:
 		memcpy(dst, src, n * 4);
 	}
@@ -182,6 +188,10 @@ static const struct wshape f32_shapes[] = {
 static const struct wshape q8_shapes[] = {
 	{ 3, 8, 8 }, { 17, 36, 4 }, { 5, 21, 7 }, { 64, 288, 32 }, { 7, 96, 96 },
 	{ 33, 172, 4 }, { 9, 768, 64 },
+};
+static const struct wshape q4_shapes[] = {
+	{ 1, 32, 32 }, { 3, 64, 32 }, { 17, 96, 32 }, { 64, 288, 32 }, { 5, 1024, 32 },
+	{ 40, 2048, 32 },
 };
 static const struct wshape s24_shapes[] = {
 	{ 1, 4, 0 }, { 9, 20, 0 }, { 31, 172, 0 }, { 64, 288, 0 }, { 3, 1028, 0 },
@@ -196,10 +206,35 @@ static void shapes_of(unsigned int dtype, const struct wshape **s, size_t *n)
 	} else if (dtype == JAL_DTYPE_S24) {
 		*s = s24_shapes;
 		*n = sizeof(s24_shapes) / sizeof(s24_shapes[0]);
+	} else if (dtype == JAL_DTYPE_Q4) {
+		*s = q4_shapes;
+		*n = sizeof(q4_shapes) / sizeof(q4_shapes[0]);
 	} else {
 		*s = f32_shapes;
 		*n = sizeof(f32_shapes) / sizeof(f32_shapes[0]);
 	}
+}
+
+/*
+ * Q4 as the ISA defines it: the nibbles n as weights n - 8, x quantised per
+ * group of 32 and summed as with JAL_INSN_F_Q8X, so the Q8 reference of
+ * the same integers and scales gives its bits.
+ */
+static void ref_q4(float *d, const uint8_t *w, const float *scales, size_t rows, size_t cols,
+		   const float *x)
+{
+	int8_t *q = malloc(rows * cols + 1);
+	size_t i;
+
+	for (i = 0; i < rows * cols; i++) {
+		/* byte 16g + j of a row: column 32g + j low, 32g + j + 16 high */
+		size_t r = i / cols, c = i % cols, g = c / 32, j = c % 32;
+		uint8_t b = w[r * (cols / 2) + g * 16 + j % 16];
+
+		q[i] = (int8_t)((j < 16 ? b & 15 : b >> 4) - 8);
+	}
+	ref_matvec_q8x(d, q, scales, rows, cols, 32, x);
+	free(q);
 }
 
 /* MATVEC (batch 0) or MATMUL (batch >= 1) of every shape of @dtype. */
@@ -219,7 +254,8 @@ static void matrix_case(struct __test_metadata *_metadata, struct jalrt_device *
 		struct jalrt_kernel_builder *kb;
 		struct jalrt_matrix_op op = {
 			.dtype = dtype, .rd = 0, .rw = 1, .rx = 2,
-			.raux = dtype == JAL_DTYPE_Q8 || dtype == JAL_DTYPE_S24 ? 3 : 0,
+			.raux = dtype == JAL_DTYPE_Q8 || dtype == JAL_DTYPE_S24 ||
+				dtype == JAL_DTYPE_Q4 ? 3 : 0,
 			.rows = JALRT_DIM(s->rows), .cols = JALRT_DIM(s->cols),
 			.batch = JALRT_DIM(batch), .group = dtype == JAL_DTYPE_Q8 ? s->group : 0,
 		};
@@ -248,8 +284,12 @@ static void matrix_case(struct __test_metadata *_metadata, struct jalrt_device *
 		for (uint32_t n = 0; n < nb; n++) {
 			uint8_t *w = jalrt_buffer_host(b[1]);
 
-			ref_matvec(dtype, want, w, w + aux_off, s->rows, s->cols, s->group,
-				   x + (size_t)n * s->cols);
+			if (dtype == JAL_DTYPE_Q4)
+				ref_q4(want, w, (const float *)(w + aux_off), s->rows, s->cols,
+				       x + (size_t)n * s->cols);
+			else
+				ref_matvec(dtype, want, w, w + aux_off, s->rows, s->cols, s->group,
+					   x + (size_t)n * s->cols);
 			bad += compare(_metadata, batch ? "matmul" : "matvec", d + (size_t)n * s->rows,
 				       want, s->rows);
 		}

@@ -838,8 +838,9 @@ TEST_F(gm, huggingface_gguf_reads_our_files_alike)
 	c.vocab_size = tok ? llm_tokenizer_vocab_size(tok) : 320;
 	c.rope_theta = 250000.0f;
 	ASSERT_EQ(0, llm_checkpoint_random(&c, 42, &src));
-	for (int t = 0; t < 3; t++) {
-		uint32_t type = t == 0 ? GGML_TYPE_F32 : t == 1 ? GGML_TYPE_Q8_0 : GGML_TYPE_F16;
+	for (int t = 0; t < 4; t++) {
+		uint32_t type = t == 0 ? GGML_TYPE_F32 : t == 1 ? GGML_TYPE_Q8_0 :
+				t == 2 ? GGML_TYPE_F16 : GGML_TYPE_Q4_0;
 		struct llm_gguf_write_opts o = { .type = type, .tokenizer = tok,
 						 .alignment = t == 2 ? 64 : 0 };
 
@@ -849,12 +850,14 @@ TEST_F(gm, huggingface_gguf_reads_our_files_alike)
 	}
 	/* jalrt-gen-model's output too (shared classifier, its defaults) */
 	llm_tool_path(cmd, sizeof(cmd), "jalrt-gen-model");
-	if (llm_readable(cmd)) {
-		snprintf(path, sizeof(path), "%s/gen.gguf", self->dir);
-		snprintf(cmd + strlen(cmd), sizeof(cmd) - strlen(cmd),
-			 " --dim 32 --hidden 64 --layers 1 --heads 2 --kv-heads 1 --vocab 100 --seq 8 --type q8_0 -o %s >/dev/null",
-			 path);
-		out = run_capture(cmd, &status);
+	for (int t = 0; t < 2 && llm_readable(cmd); t++) {
+		char run[PATH_MAX * 2 + 256];
+
+		snprintf(path, sizeof(path), "%s/gen%d.gguf", self->dir, t);
+		snprintf(run, sizeof(run),
+			 "%s --dim 32 --hidden 64 --layers 1 --heads 2 --kv-heads 1 --vocab 100 --seq 8 --type %s -o %s >/dev/null",
+			 cmd, t ? "q4_0" : "q8_0", path);
+		out = run_capture(run, &status);
 		free(out);
 		ASSERT_EQ(0, status);
 		EXPECT_EQ(0, cross_check(_metadata, modules, path));
