@@ -90,12 +90,17 @@ JALRT_API int jalrt_llm_file_precision(const char *checkpoint,
  *	length.
  * @priority: of the model's context (enum jalrt_priority).
  * @flags: JALRT_LLM_*.
+ * @ctx: positions to run (0 = the model's context; more means the
+ *	model's): the single-sequence KV cache, prompt and positions are
+ *	sized for it and jalrt_llm_info.seq_len reports it. A model of a long
+ *	context (Llama 3's 8192) need not hold a cache it will not use.
  */
 struct jalrt_llm_options {
 	unsigned int precision;
 	uint32_t q8_group;
 	unsigned int priority;
 	uint32_t flags;
+	uint32_t ctx;
 };
 
 /**

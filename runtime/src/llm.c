@@ -494,6 +494,9 @@ JALRT_API int jalrt_llm_load(struct jalrt_device *dev, const char *checkpoint,
 		goto fail;
 	}
 	m->cfg = m->ckpt->config;
+	/* everything position-sized (the KV cache above all) follows the context asked for */
+	if (opts->ctx && opts->ctx < (uint32_t)m->cfg.seq_len)
+		m->cfg.seq_len = (int)opts->ctx;
 	if (m->cfg.vocab_size > (1 << 24) || m->cfg.seq_len > (1 << 24)) {
 		ret = jalrt_set_error(-E2BIG, "%s: %s: vocabulary or context too large", __func__,
 				      checkpoint);

@@ -17,6 +17,7 @@
  *   --precision P  weights in f32, bf16, int8, sparse or int4 (default: the
  *                  file's, jalrt_llm_file_precision(): int4 for a Q4_0 GGUF
  *                  file, int8 for Q8_0, else f32)
+ *   --ctx N        a KV cache of N positions rather than the model's context
  *   --per-token    one job per position instead of one for the generation
  *   --host-memory  keep the model in host memory even with device memory
  *   --device N     the N-th Jalapeño device (default 0)
@@ -49,6 +50,7 @@ static const char usage_text[] =
 	"  --ids                  print token ids instead of text\n"
 	"  --precision <p>        f32, bf16, int8, sparse or int4 weights\n"
 	"                         (default: int4 for a Q4_0 file, int8 for Q8_0, else f32)\n"
+	"  --ctx <n>              positions to hold a KV cache for (default: the model's)\n"
 	"  --per-token            one job per position (default: one job in all)\n"
 	"  --host-memory          keep the model in host memory\n"
 	"  --device <n>           device index, default 0\n"
@@ -137,11 +139,18 @@ int main(int argc, char **argv)
 			info = true;
 			continue;
 		}
-		if (!strcmp(opt, "--precision") || !strcmp(opt, "--device")) {
+		if (!strcmp(opt, "--precision") || !strcmp(opt, "--device") ||
+		    !strcmp(opt, "--ctx")) {
 			if (i + 1 >= argc)
 				usage_error("missing value for", opt);
 			arg = argv[++i];
-			if (opt[2] == 'd') {
+			if (opt[2] == 'c') {
+				long long ctx = run_parse_ll("bad context", arg, usage_error);
+
+				if (ctx < 1 || ctx > INT_MAX)
+					usage_error("bad context", arg);
+				opts.ctx = (uint32_t)ctx;
+			} else if (opt[2] == 'd') {
 				device = run_parse_ll("bad device index", arg, usage_error);
 				if (device < 0 || device > INT_MAX)
 					usage_error("bad device index", arg);

@@ -61,7 +61,8 @@ static const char usage_text[] =
 	"example: jalrt-serve model.bin -z tokenizer.bin --port 8080\n"
 	"options:\n"
 	"  -z <string>            path to the tokenizer, default tokenizer.bin\n"
-	"  --precision <p>        f32 (default), bf16, int8 or sparse weights\n"
+	"  --precision <p>        f32, bf16, int8, sparse or int4 weights\n"
+	"                         (default: int4 for a Q4_0 file, int8 for Q8_0, else f32)\n"
 	"  --host <addr>          address to listen on, default 127.0.0.1\n"
 	"  --port <n>             port, default 8080 (0: any free port)\n"
 	"  --parallel <n>         maximum running sequences (continuous batching:\n"
@@ -1436,6 +1437,7 @@ struct serve_args {
 	long long port, parallel, queue, ctx, device, delay;
 	long long max_rows, kv_blocks, kv_mib, block_size, decode_steps;
 	struct jalrt_llm_options opts;
+	bool precision_given;
 	unsigned int kv_dtype;
 	struct run_flags rf;
 };
@@ -1482,8 +1484,9 @@ static bool text_option(struct serve_args *a, struct server *srv, const char *op
 
 	if (!strcmp(opt, "--precision")) {
 		if (jalrt_precision_parse(arg, &precision))
-			usage_error("unknown precision (f32, bf16, int8, sparse)", arg);
+			usage_error("unknown precision (f32, bf16, int8, sparse, int4)", arg);
 		a->opts.precision = precision;
+		a->precision_given = true;
 	} else if (!strcmp(opt, "--kv-type")) {
 		if (!strcmp(arg, "f32"))
 			a->kv_dtype = JAL_DTYPE_F32;
@@ -1556,9 +1559,20 @@ static void parse_args(int argc, char **argv, struct serve_args *a, struct serve
 static struct jalrt_device *load_model(const struct serve_args *a, struct server *srv,
 				       struct jalrt_llm_info *info)
 {
+	struct jalrt_llm_options opts = a->opts;
+	enum jalrt_precision precision;
 	struct jalrt_device *dev;
 	int ret;
 
+	/* a quantised file serves its own values unless told otherwise */
+	if (!a->precision_given) {
+		ret = jalrt_llm_file_precision(a->checkpoint, &precision);
+		if (ret)
+			die("cannot read the model", ret);
+		opts.precision = precision;
+	}
+	/* requests are at most --ctx positions long: so is the model's own cache */
+	opts.ctx = (uint32_t)a->ctx;
 #ifdef JALRT_SERVE_SIM
 	ret = sim_open(256ull << 20, true, &dev);
 #else
@@ -1566,7 +1580,7 @@ static struct jalrt_device *load_model(const struct serve_args *a, struct server
 #endif
 	if (ret)
 		die("cannot open the device", ret);
-	ret = jalrt_llm_load(dev, a->checkpoint, a->rf.tokenizer, &a->opts, &srv->llm);
+	ret = jalrt_llm_load(dev, a->checkpoint, a->rf.tokenizer, &opts, &srv->llm);
 	if (ret)
 		die("cannot load the model", ret);
 	jalrt_llm_query(srv->llm, info);

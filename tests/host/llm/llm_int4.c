@@ -13,7 +13,10 @@
  * - the same from an f32 llama2.c file, quantised at load (the int4 rule),
  *   with a shared classifier and an FFN width that is not a multiple of
  *   32 (ffn_down falls back to int8);
- * - the weight bytes say which matrices are Q4;
+ * - the weight bytes say which matrices are Q4; a Q4_0 file's default
+ *   precision (jalrt_llm_file_precision(), the tools' default) is int4;
+ * - a context smaller than the model's (jalrt_llm_options.ctx) sizes the
+ *   KV cache for it;
  * - Q4 operands the chip cannot take fail with a message that says why;
  * - the int4 rule and nibble order, and Q4_0 blocks split for the chip
  *   decode to what ggml's rule decodes them to.
@@ -371,6 +374,42 @@ TEST_F(int4, precision_names)
 	EXPECT_NE(NULL, strstr(jalrt_last_error_message(), "int4"));
 }
 
+/* The tools' default precision: the file's own quantisation. */
+TEST_F(int4, file_precision_follows_the_tensors)
+{
+	static const struct {
+		uint32_t type;
+		enum jalrt_precision want;
+	} cases[] = {
+		{ GGML_TYPE_Q4_0, JALRT_PRECISION_INT4 }, { GGML_TYPE_Q8_0, JALRT_PRECISION_INT8 },
+		{ GGML_TYPE_F16, JALRT_PRECISION_F32 }, { GGML_TYPE_F32, JALRT_PRECISION_F32 },
+	};
+	struct llm_config c = shape(96, false);
+	struct llm_checkpoint *ck = NULL;
+	enum jalrt_precision p;
+	char path[128];
+
+	ASSERT_EQ(0, llm_checkpoint_random(&c, 2, &ck));
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct llm_gguf_write_opts wo = { .type = cases[i].type };
+
+		snprintf(path, sizeof(path), "%s/p%zu.gguf", self->dir, i);
+		ASSERT_EQ(0, llm_gguf_write_model(path, ck, &wo));
+		p = (enum jalrt_precision)99;
+		ASSERT_EQ(0, jalrt_llm_file_precision(path, &p));
+		EXPECT_EQ(cases[i].want, p) TH_LOG("type %u", cases[i].type);
+	}
+	llm_checkpoint_close(ck);
+	/* a llama2.c file is f32; a missing one is an error that names it */
+	snprintf(path, sizeof(path), "%s/m.bin", self->dir);
+	ASSERT_EQ(0, llm_checkpoint_write_random(path, &c, 2));
+	ASSERT_EQ(0, jalrt_llm_file_precision(path, &p));
+	EXPECT_EQ(JALRT_PRECISION_F32, p);
+	snprintf(path, sizeof(path), "%s/none.gguf", self->dir);
+	EXPECT_EQ(-ENOENT, jalrt_llm_file_precision(path, &p));
+	EXPECT_NE(NULL, strstr(jalrt_last_error_message(), "none.gguf"));
+}
+
 /* Q4 shapes the chip cannot run are refused when declared or emitted. */
 TEST_F(int4, bad_q4_operands_fail_clearly)
 {
@@ -427,6 +466,50 @@ TEST_F(int4, bad_q4_operands_fail_clearly)
 	jalrt_kb_destroy(kb);
 	jalrt_graph_destroy(g);
 	jalrt_context_destroy(ctx);
+}
+
+/*
+ * jalrt_llm_options.ctx: a context below the model's sizes the KV cache
+ * (and the positions) for it, and the positions it has are the full
+ * context's, bit for bit.
+ */
+TEST_F(int4, a_smaller_context_shrinks_the_kv_cache)
+{
+	struct llm_config c = shape(96, false);
+	struct jalrt_llm_options full = { .precision = JALRT_PRECISION_INT4 };
+	struct jalrt_llm_options small = { .precision = JALRT_PRECISION_INT4, .ctx = 8 };
+	struct jalrt_llm_info fi, si;
+	struct jalrt_llm *a = NULL, *b = NULL;
+	static float la[VOCAB], lb[VOCAB];
+	char path[128];
+	int pos;
+
+	snprintf(path, sizeof(path), "%s/m.bin", self->dir);
+	ASSERT_EQ(0, llm_checkpoint_write_random(path, &c, 8));
+	ASSERT_EQ(0, jalrt_llm_load(self->dev, path, NULL, &full, &a));
+	ASSERT_EQ(0, jalrt_llm_load(self->dev, path, NULL, &small, &b));
+	ASSERT_EQ(0, jalrt_llm_query(a, &fi));
+	ASSERT_EQ(0, jalrt_llm_query(b, &si));
+	EXPECT_EQ(32, fi.seq_len);
+	EXPECT_EQ(8, si.seq_len);
+	/* two layers' K and V of 32 f32 a position: 24 positions fewer */
+	EXPECT_LE(si.device_bytes + 2 * 2 * 24 * 32 * 4, fi.device_bytes)
+		TH_LOG("device bytes %llu and %llu", (unsigned long long)si.device_bytes,
+		       (unsigned long long)fi.device_bytes);
+	for (pos = 0; pos < 8; pos++) {
+		ASSERT_EQ(0, jalrt_llm_forward(a, (pos * 31 + 1) % VOCAB, pos, la));
+		ASSERT_EQ(0, jalrt_llm_forward(b, (pos * 31 + 1) % VOCAB, pos, lb));
+		EXPECT_EQ(0, memcmp(la, lb, sizeof(la))) TH_LOG("position %d", pos);
+	}
+	EXPECT_EQ(-EINVAL, jalrt_llm_forward(b, 1, 8, lb));
+	jalrt_llm_destroy(a);
+	jalrt_llm_destroy(b);
+	/* more than the model's is the model's */
+	small.ctx = 1000;
+	ASSERT_EQ(0, jalrt_llm_load(self->dev, path, NULL, &small, &b));
+	ASSERT_EQ(0, jalrt_llm_query(b, &si));
+	EXPECT_EQ(32, si.seq_len);
+	jalrt_llm_destroy(b);
 }
 
 /* The int4 rule on values whose results are known, and the nibble order. */
