@@ -21,7 +21,9 @@ openai npm client under Node:
   --parallel 2, two run at once, a third waits, a fourth gets 429;
 - a client that vanishes mid-stream leaves the server healthy and its
   request cancelled (in /metrics);
-- SIGTERM lets the running request finish, then the server exits 0.
+- SIGTERM lets the running request finish, then the server exits 0;
+- with --kv-type bf16 the pool holds twice the blocks, and requests served
+  together equal the same prompts alone.
 
 States are waited for by polling with a bound, never by fixed sleeps; where
 a request must still be running or queued when the test acts, the server's
@@ -783,6 +785,53 @@ def test_small_pool_server(args, model, tok, model_id, single):
     T.ok(code == 0, "the small-pool server exits 0", f"exit {code}\n{srv.log()}")
 
 
+def kv_blocks_of(args, model, tok, kv_type):
+    """(blocks in the pool, the server's /metrics) for --kv-mib 64 --kv-type kv_type."""
+    srv = Server(args.server, model, tok, "--kv-mib", "64", "--kv-type", kv_type)
+    m = metrics(srv.port) if srv.ready else {}
+    code = srv.stop()
+    return (m.get("jalrt_serve_kv_blocks_free") if code == 0 else None), m
+
+
+def test_bf16_kv_server(args, model, tok, model_id):
+    """--kv-type bf16: twice the blocks in the same memory, and requests
+    served together still give what they give alone."""
+    f32_blocks, _ = kv_blocks_of(args, model, tok, "f32")
+    bf16_blocks, m = kv_blocks_of(args, model, tok, "bf16")
+    T.ok(f32_blocks and bf16_blocks == 2 * f32_blocks
+         and m.get('jalrt_serve_kv_cache_info{dtype="bf16"}') == 1,
+         "--kv-type bf16: twice the KV blocks of f32 in --kv-mib 64, /metrics names bf16",
+         f"f32 {f32_blocks} blocks, bf16 {bf16_blocks}")
+    srv = Server(args.server, model, tok, "--kv-type", "bf16", gate=True)
+    if not T.ok(srv.ready, "a jalrt-serve with a bf16 KV cache starts", srv.log()):
+        srv.stop(signal.SIGKILL)
+        return
+    port = srv.port
+    alone = {p: generate(port, model_id, "completion", p) for p in PROMPTS}
+    T.ok(all(r["status"] == 200 and r["ids"] for r in alone.values()),
+         "bf16 KV: each prompt alone completes", {p: r.get("error") for p, r in alone.items()})
+    srv.gate.hold()
+    results = {}
+
+    def run(i, p):
+        results[i] = generate(port, model_id, "completion", p)
+    threads = [threading.Thread(target=run, args=(i, p)) for i, p in enumerate(PROMPTS * 2)]
+    for t in threads:
+        t.start()
+    arrived = poll("arrivals", lambda: (lambda m: m.get("jalrt_serve_running_sequences", 0)
+                                        + m.get("jalrt_serve_queue_length", 0)
+                                        == len(threads))(metrics(port)), 300)
+    T.ok(arrived, f"bf16 KV: {len(threads)} requests arrive before the engine goes on")
+    srv.gate.release()
+    for t in threads:
+        t.join()
+    for i, p in enumerate(PROMPTS * 2):
+        check_same(f"bf16 KV: concurrent #{i} ({p!r}) equals the prompt alone", results[i],
+                   alone[p])
+    code = srv.stop()
+    T.ok(code == 0, "the bf16-KV server exits 0", f"exit {code}\n{srv.log()}")
+
+
 def test_batch_limits(args, model, tok, model_id):
     """--parallel 2, --queue 1, a step gate: 2 run, 1 waits, the next gets 429."""
     srv = Server(args.server, model, tok, "--parallel", "2", "--queue", "1", gate=True)
@@ -928,6 +977,7 @@ def main():
         single = test_main_server(args, model, tok, model_id)
         if single:
             test_small_pool_server(args, model, tok, model_id, single)
+        test_bf16_kv_server(args, model, tok, model_id)
         test_batch_limits(args, model, tok, model_id)
         test_slow_server(args, model, tok, model_id)
     return T.finish()
