@@ -10,7 +10,7 @@
 #   MODEL       llama2.c checkpoint; default ../shared/models/aidreams260k.bin,
 #               else a seeded generated model with a byte tokenizer
 #   TOKENIZER   its tokenizer.bin (default tok512.bin beside aidreams260k)
-#   PRECISION   f32 (default), bf16, int8 or sparse
+#   PRECISION   f32 (default), bf16, int8, sparse or int4
 #   PORT        host port, default 8080
 #   API_KEY     require "Authorization: Bearer API_KEY" (default: none)
 #   SERVE_ARGS  more jalrt-serve flags (--ctx, --queue, ...)
@@ -27,7 +27,7 @@ tokenizer=${TOKENIZER:-}
 die() { echo "make serve: $*" >&2; exit 2; }
 
 [[ $port =~ ^[0-9]+$ ]] && [ "$port" -ge 1 ] && [ "$port" -le 65535 ] || die "PORT must be 1..65535, not '$port'"
-case "$precision" in f32|bf16|int8|sparse) ;; *) die "PRECISION must be f32, bf16, int8 or sparse, not '$precision'" ;; esac
+case "$precision" in f32|bf16|int8|sparse|int4) ;; *) die "PRECISION must be f32, bf16, int8, sparse or int4, not '$precision'" ;; esac
 
 models=${JAL_MODELS_DIR:-$top/../shared/models}
 if [ -z "$model" ]; then

@@ -18,10 +18,13 @@
  * - a context smaller than the model's (jalrt_llm_options.ctx) sizes the
  *   KV cache for it;
  * - Q4 operands the chip cannot take fail with a message that says why;
+ * - opt-in ($JAL_INT4_MODEL, scripts/int4-big-model.sh): a big Q4_0
+ *   model, e.g. TinyLlama-1.1B-shaped, token for token;
  * - the int4 rule and nibble order, and Q4_0 blocks split for the chip
  *   decode to what ggml's rule decodes them to.
  */
 #include <math.h>
+#include <time.h>
 
 #include "kselftest_harness.h"
 #include "llm_test_util.h"
@@ -510,6 +513,91 @@ TEST_F(int4, a_smaller_context_shrinks_the_kv_cache)
 	ASSERT_EQ(0, jalrt_llm_query(b, &si));
 	EXPECT_EQ(32, si.seq_len);
 	jalrt_llm_destroy(b);
+}
+
+static double secs(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/*
+ * Opt-in (scripts/int4-big-model.sh): a big Q4_0 file, e.g. a
+ * TinyLlama-1.1B-shaped seeded model, named by $JAL_INT4_MODEL. A few
+ * greedy tokens from BOS on the chip model in-process equal the
+ * reference's int4 tokens, and every position's logits are the same
+ * bits. Too slow and too big (several GB for the reference's f32 copy)
+ * for make check, so it skips without the variable. The times it logs
+ * are for the report, not checked.
+ */
+#define BIG_STEPS	6
+
+TEST_F(int4, a_big_q4_0_model_from_the_environment)
+{
+	const char *path = getenv("JAL_INT4_MODEL");
+	struct jalrt_llm_options o = { .precision = JALRT_PRECISION_INT4, .ctx = BIG_STEPS + 1 };
+	int bos = LLM_TOKEN_BOS, gen[BIG_STEPS + 2], want[BIG_STEPS + 1], pos, vocab;
+	struct jalrt_llm_generate_params p = {
+		.prompt = &bos, .n_prompt = 1, .steps = BIG_STEPS, .seed = 1,
+		.on_token = collect, .opaque = gen,
+	};
+	struct llm_checkpoint *ck = NULL;
+	struct jalrt_llm_stats st;
+	struct jalrt_llm_info info;
+	struct jalrt_llm *llm = NULL;
+	struct llm_ref *ref = NULL;
+	float *chip, *logits;
+	double t0;
+	int bad = 0;
+
+	if (!path || !*path)
+		SKIP(return, "JAL_INT4_MODEL names no model (scripts/int4-big-model.sh)");
+	t0 = secs();
+	ASSERT_EQ(0, jalrt_llm_load(self->dev, path, NULL, &o, &llm))
+		TH_LOG("%s", jalrt_last_error_message());
+	ASSERT_EQ(0, jalrt_llm_query(llm, &info));
+	TH_LOG("chip: loaded %d layers, dim %d, vocab %d in %.1f s; %.1f MiB of weights, arena %.1f MiB in %s memory",
+	       info.n_layers, info.dim, info.vocab_size, secs() - t0,
+	       info.weight_bytes / 1048576.0, info.device_bytes / 1048576.0,
+	       info.in_vram ? "device" : "host");
+	vocab = info.vocab_size;
+	chip = malloc((size_t)vocab * sizeof(float) * BIG_STEPS);
+	ASSERT_NE(NULL, chip);
+	memset(gen, 0xff, sizeof(gen));
+	gen[0] = LLM_TOKEN_BOS;
+	t0 = secs();
+	ASSERT_EQ(0, jalrt_llm_generate(llm, &p, &st)) TH_LOG("%s", jalrt_last_error_message());
+	TH_LOG("chip: %d positions in %.2f s (%.2f tok/s after the first, in-process model)",
+	       st.positions, secs() - t0, st.tokens_per_second);
+
+	t0 = secs();
+	ASSERT_EQ(0, llm_checkpoint_open(path, &ck)) TH_LOG("%s", llm_last_error_message());
+	ASSERT_EQ(0, llm_ref_create(ck, &ref));
+	ASSERT_EQ(0, llm_ref_set_order(ref, LLM_REF_ORDER_CHIP));
+	ASSERT_EQ(0, llm_ref_set_precision(ref, LLM_REF_PRECISION_INT4, 0));
+	TH_LOG("reference: ready in %.1f s", secs() - t0);
+	want[0] = LLM_TOKEN_BOS;
+	t0 = secs();
+	for (pos = 0; pos < BIG_STEPS; pos++) {
+		ASSERT_EQ(0, llm_ref_forward(ref, want[pos], pos, &logits));
+		want[pos + 1] = llm_sample_argmax(logits, vocab);
+		ASSERT_EQ(0, jalrt_llm_forward(llm, want[pos], pos, chip + (size_t)pos * vocab));
+		bad += memcmp(chip + (size_t)pos * vocab, logits, (size_t)vocab * sizeof(float)) != 0;
+	}
+	TH_LOG("reference and chip forwards: %.1f s for %d positions", secs() - t0, BIG_STEPS);
+	EXPECT_EQ(0, bad) TH_LOG("%d positions' logits differ", bad);
+	for (pos = 1; pos <= BIG_STEPS && pos <= st.positions; pos++) {
+		if (want[pos - 1] == LLM_TOKEN_BOS && pos > 1)
+			break;
+		EXPECT_EQ(want[pos], gen[pos]) TH_LOG("position %d", pos);
+	}
+	TH_LOG("tokens: %d %d %d %d %d %d", want[1], want[2], want[3], want[4], want[5], want[6]);
+	llm_ref_destroy(ref);
+	llm_checkpoint_close(ck);
+	jalrt_llm_destroy(llm);
+	free(chip);
 }
 
 /* The int4 rule on values whose results are known, and the nibble order. */
