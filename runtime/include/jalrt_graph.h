@@ -256,11 +256,16 @@ JALRT_API int jalrt_graph_allocate(struct jalrt_graph *graph);
 /**
  * struct jalrt_graph_info - where a graph lives
  * @tensors: declared tensors.
- * @device_bytes: bytes of the device arena (weights, activations, caches).
+ * @device_bytes: bytes of the device arenas (weights, activations, caches).
  * @host_bytes: bytes of the host-visible arena.
- * @in_vram: the device arena is in device memory (else in host memory).
+ * @in_vram: all the device arenas are in device memory.
  * @upload_bytes: bytes written at allocation.
  * @upload_ns: time allocation and upload took.
+ * @vram_bytes: bytes of the device arenas that are in device memory (the
+ *	first ones, as many as fit; the rest are in host memory).
+ * @device_arenas: device arenas (BOs): tensors in declaration order, a
+ *	new arena each 256 MiB, so that device memory can take part of a
+ *	graph larger than it.
  */
 struct jalrt_graph_info {
 	uint32_t tensors;
@@ -269,6 +274,8 @@ struct jalrt_graph_info {
 	bool in_vram;
 	uint64_t upload_bytes;
 	uint64_t upload_ns;
+	uint64_t vram_bytes;
+	uint32_t device_arenas;
 };
 
 /** jalrt_graph_query() - fill @info. Return: 0 or -EINVAL. */

@@ -3,13 +3,17 @@
  * Graphs: tensors, their layout in device memory, uploads with weight
  * conversion, and programs that lower ops on tensors to chip instructions.
  *
- * Memory: one arena (one BO) per placement. The device arena holds the
- * tensors the chip computes on; it goes to device memory (VRAM) when the
- * chip has it and the driver can allocate it, else to host memory (same
- * results, operands fetched over PCIe). The host arena holds the
+ * Memory: arenas (one BO each). The device arenas hold the tensors the
+ * chip computes on, in declaration order, a new one whenever the next
+ * tensor would take the current one past ARENA_CHUNK bytes (a tensor
+ * larger than that has one of its own); each goes to device memory (VRAM)
+ * when the chip has it and the driver can allocate it, else to host
+ * memory (same results, operands fetched over PCIe), so a model larger
+ * than the device memory still has as much of it there as fits rather
+ * than all of it in host memory. The host arena holds the
  * JALRT_TENSOR_HOST tensors the CPU reads and writes while the chip runs
- * (token streams, counters). One BO per arena keeps the job's BO list and
- * the number of mappings small whatever the number of tensors.
+ * (token streams, counters). A few BOs keep the job's BO list and the
+ * number of mappings small whatever the number of tensors.
  *
  * Uploads to device memory stream through a host staging buffer: tensors
  * are converted chunk by chunk straight into it, and each time it is
@@ -24,8 +28,11 @@
 #include "jalrt_internal.h"
 #include "jalrt_graph.h"
 
-#define ARENA_DEVICE		0
-#define ARENA_HOST		1
+#define ARENA_HOST		0
+#define ARENA_DEVICE		1	/* the first device arena */
+#define MAX_ARENAS		256
+/* Device arenas close at this size: the unit that goes to VRAM or not. */
+#define ARENA_CHUNK		(256ull << 20)
 #define TENSOR_ALIGN		256u
 #define STAGING_BYTES		(4ull << 20)
 /* COPY commands per upload job: well inside the 1 MiB command buffer. */
@@ -66,7 +73,8 @@ struct jalrt_graph {
 	struct jalrt_tensor **tensors;
 	uint32_t num_tensors;
 	uint32_t cap_tensors;
-	struct jalrt_arena arenas[2];
+	struct jalrt_arena arenas[MAX_ARENAS];
+	unsigned int num_arenas;	/* the host arena and the device ones */
 	bool allocated;
 	uint64_t upload_bytes;
 	uint64_t upload_ns;
@@ -136,6 +144,7 @@ JALRT_API int jalrt_graph_create(struct jalrt_context *ctx, uint32_t flags,
 	g->ctx = ctx;
 	g->dev = ctx->dev;
 	g->flags = flags;
+	g->num_arenas = 2;	/* the host arena and the first device arena */
 	*out = g;
 	return 0;
 }
@@ -149,8 +158,8 @@ JALRT_API int jalrt_graph_destroy(struct jalrt_graph *g)
 	for (i = 0; i < g->num_tensors; i++)
 		free(g->tensors[i]);
 	free(g->tensors);
-	jalrt_buffer_free(g->arenas[ARENA_DEVICE].buf);
-	jalrt_buffer_free(g->arenas[ARENA_HOST].buf);
+	for (i = 0; i < g->num_arenas; i++)
+		jalrt_buffer_free(g->arenas[i].buf);
 	jalrt_context_put(g->ctx);
 	free(g);
 	return 0;
@@ -268,10 +277,16 @@ JALRT_API int jalrt_graph_tensor(struct jalrt_graph *g, const struct jalrt_tenso
 		g->tensors = nt;
 		g->cap_tensors = cap;
 	}
-	/* Lay out now: the arena only grows. */
-	t->arena = d->flags & JALRT_TENSOR_HOST ? ARENA_HOST : ARENA_DEVICE;
+	/* Lay out now: the arena only grows, or a new device arena starts. */
+	t->arena = d->flags & JALRT_TENSOR_HOST ? ARENA_HOST : g->num_arenas - 1;
 	a = &g->arenas[t->arena];
 	t->offset = JALRT_ALIGN(a->size, (uint64_t)TENSOR_ALIGN);
+	if (t->arena != ARENA_HOST && a->size && t->offset + t->bytes > ARENA_CHUNK &&
+	    g->num_arenas < MAX_ARENAS) {
+		t->arena = g->num_arenas++;
+		a = &g->arenas[t->arena];
+		t->offset = 0;
+	}
 	a->size = t->offset + t->bytes;
 	g->tensors[g->num_tensors++] = t;
 	*out = t;
@@ -427,12 +442,13 @@ static int stager_flush(struct stager *s)
 }
 
 /*
- * Space for @bytes in the staging buffer, destined for @dst_off in the
- * device arena; the COPY is recorded now and runs at the next flush.
+ * Space for @bytes in the staging buffer, destined for @dst_off in device
+ * arena @arena; the COPY is recorded now and runs at the next flush.
  */
-static int stager_reserve(struct stager *s, uint64_t dst_off, uint64_t bytes, void **p)
+static int stager_reserve(struct stager *s, unsigned int arena, uint64_t dst_off,
+			  uint64_t bytes, void **p)
 {
-	struct jalrt_arena *a = &s->g->arenas[ARENA_DEVICE];
+	struct jalrt_arena *a = &s->g->arenas[arena];
 	uint64_t at;
 	int ret;
 
@@ -469,7 +485,7 @@ static int upload_staged(struct stager *s, const struct jalrt_tensor *t)
 
 			ret = stager_ensure(s, n);
 			if (!ret)
-				ret = stager_reserve(s, base + first, n, &p);
+				ret = stager_reserve(s, t->arena, base + first, n, &p);
 			if (ret)
 				return ret;
 			memcpy(p, (const uint8_t *)t->src_bytes + first, n);
@@ -483,9 +499,10 @@ static int upload_staged(struct stager *s, const struct jalrt_tensor *t)
 		/* Both pieces in one fill: a flush between them would send garbage. */
 		ret = stager_ensure(s, stored_bytes(t, n));
 		if (!ret)
-			ret = stager_reserve(s, base + main_off(t, first), main_off(t, n), &main);
+			ret = stager_reserve(s, t->arena, base + main_off(t, first), main_off(t, n),
+					     &main);
 		if (!ret && has_aux(t))
-			ret = stager_reserve(s, base + aux_off(t, first),
+			ret = stager_reserve(s, t->arena, base + aux_off(t, first),
 					     aux_off(t, n) - t->aux_offset, &aux);
 		if (ret)
 			return ret;
@@ -511,7 +528,7 @@ static int alloc_arena(struct jalrt_graph *g, unsigned int which)
 	uint64_t size = a->size ? a->size : 1;
 	int ret;
 
-	if (which == ARENA_DEVICE && !(g->flags & JALRT_GRAPH_HOST_MEMORY) &&
+	if (which != ARENA_HOST && !(g->flags & JALRT_GRAPH_HOST_MEMORY) &&
 	    g->dev->info.vram_size >= size) {
 		ret = jalrt_buffer_alloc(g->dev, size, JALRT_BUFFER_VRAM, &a->buf);
 		if (!ret) {
@@ -532,20 +549,22 @@ JALRT_API int jalrt_graph_allocate(struct jalrt_graph *g)
 	struct stager s = { .g = g };
 	uint64_t start = now_ns();
 	uint32_t i;
-	int ret;
+	int ret = 0;
 
 	if (!g)
 		return jalrt_set_error(-EINVAL, "%s: NULL graph", __func__);
 	if (g->allocated)
 		return jalrt_set_error(-EBUSY, "%s: the graph is already allocated", __func__);
-	ret = alloc_arena(g, ARENA_DEVICE);
-	if (!ret)
-		ret = alloc_arena(g, ARENA_HOST);
+	/* in order: the first arenas (the first tensors declared) get the VRAM */
+	for (i = 0; !ret && i < g->num_arenas; i++)
+		ret = alloc_arena(g, i);
 	if (ret)
 		goto fail;
 
 	g->upload_bytes = 0;
-	if (g->arenas[ARENA_DEVICE].vram) {
+	for (i = ARENA_DEVICE; i < g->num_arenas && !g->arenas[i].vram; i++)
+		;
+	if (i < g->num_arenas) {
 		/* A new device-memory BO reads as zeros (uapi): no FILL needed. */
 		ret = jalrt_cmdbuf_create(g->dev, &s.cb);
 		if (!ret)
@@ -576,21 +595,31 @@ JALRT_API int jalrt_graph_allocate(struct jalrt_graph *g)
 	return 0;
 
 fail:
-	for (i = 0; i < 2; i++) {
+	for (i = 0; i < g->num_arenas; i++) {
 		jalrt_buffer_free(g->arenas[i].buf);
 		g->arenas[i].buf = NULL;
+		g->arenas[i].vram = false;
 	}
 	return ret;
 }
 
 JALRT_API int jalrt_graph_query(const struct jalrt_graph *g, struct jalrt_graph_info *info)
 {
+	unsigned int i;
+
 	if (!g || !info)
 		return jalrt_set_error(-EINVAL, "%s: NULL %s", __func__, g ? "info" : "graph");
 	info->tensors = g->num_tensors;
-	info->device_bytes = g->arenas[ARENA_DEVICE].size;
+	info->device_bytes = 0;
+	info->vram_bytes = 0;
+	info->device_arenas = g->num_arenas - ARENA_DEVICE;
+	for (i = ARENA_DEVICE; i < g->num_arenas; i++) {
+		info->device_bytes += g->arenas[i].size;
+		if (g->arenas[i].vram)
+			info->vram_bytes += g->arenas[i].size;
+	}
 	info->host_bytes = g->arenas[ARENA_HOST].size;
-	info->in_vram = g->arenas[ARENA_DEVICE].vram;
+	info->in_vram = info->vram_bytes && info->vram_bytes == info->device_bytes;
 	info->upload_bytes = g->upload_bytes;
 	info->upload_ns = g->upload_ns;
 	return 0;
@@ -1249,9 +1278,12 @@ JALRT_API int jalrt_program_finalize(struct jalrt_program *p)
 
 static int use_arenas(struct jalrt_graph *g, struct jalrt_cmdbuf *cb)
 {
-	int ret = jalrt_cmdbuf_use_buffer(cb, g->arenas[ARENA_DEVICE].buf);
+	unsigned int i;
+	int ret = 0;
 
-	return ret ? ret : jalrt_cmdbuf_use_buffer(cb, g->arenas[ARENA_HOST].buf);
+	for (i = 0; !ret && i < g->num_arenas; i++)
+		ret = jalrt_cmdbuf_use_buffer(cb, g->arenas[i].buf);
+	return ret;
 }
 
 JALRT_API int jalrt_program_record(struct jalrt_program *p, struct jalrt_cmdbuf *cb,

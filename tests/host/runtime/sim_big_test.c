@@ -8,13 +8,16 @@
  * - on the chip model in-process, a Q8 matrix just over the limit gives,
  *   split, every row the CPU reference's bits (llm_matvec_q8x in the
  *   chip's order), as MATVEC and as MATMUL;
- * - EMBED of a table beyond the limit is accepted: the chip reads one row.
+ * - EMBED of a table beyond the limit is accepted: the chip reads one row;
+ * - a graph larger than device memory keeps its first 256 MiB arenas in
+ *   device memory and the rest in host memory, computing across them.
  */
 #include <math.h>
 
 #include "kselftest_harness.h"
 
 #include "jalrt.h"
+#include "jalrt_graph.h"
 #include "sim_backend.h"
 
 #include "reference.h"
@@ -169,6 +172,92 @@ TEST(chip_runs_a_split_matrix_bit_for_bit)
 	free(want);
 	free(xs);
 	free(xq);
+}
+
+static struct jalrt_tensor *tensor2(struct __test_metadata *_metadata, struct jalrt_graph *g,
+				    const char *name, uint32_t rows, uint32_t cols)
+{
+	struct jalrt_tensor_desc d = {
+		.name = name, .dtype = JALRT_DTYPE_F32, .ndim = 2, .dims = { rows, cols },
+	};
+	struct jalrt_tensor *t = NULL;
+
+	EXPECT_EQ(0, jalrt_graph_tensor(g, &d, &t)) TH_LOG("%s", jalrt_last_error_message());
+	return t;
+}
+
+/*
+ * A graph larger than device memory: device arenas of 256 MiB each go to
+ * device memory while it lasts and to host memory after, and the chip
+ * computes across them (W in device memory, x and d in host memory, and a
+ * second W in host memory).
+ */
+TEST(graph_arenas_fill_device_memory_then_host_memory)
+{
+	const uint32_t rows = 256, cols = 204800;	/* 200 MiB of f32 */
+	struct jalrt_device *dev = NULL;
+	struct jalrt_context *ctx = NULL;
+	struct jalrt_graph *g = NULL;
+	struct jalrt_program *p = NULL;
+	struct jalrt_tensor *w1, *w2, *x, *d1, *d2;
+	struct jalrt_graph_info gi;
+	float *host = malloc((size_t)rows * cols * sizeof(float)), got[256];
+	uint32_t r, k;
+	int bad = 0;
+
+	ASSERT_NE(NULL, host);
+	/* 300 MiB of device memory: room for the first arena only */
+	ASSERT_EQ(0, sim_open(300ull << 20, true, &dev));
+	ASSERT_EQ(0, jalrt_context_create(dev, 0, &ctx));
+	ASSERT_EQ(0, jalrt_graph_create(ctx, 0, &g));
+	w1 = tensor2(_metadata, g, "w1", rows, cols);
+	w2 = tensor2(_metadata, g, "w2", rows, cols);
+	x = tensor2(_metadata, g, "x", 1, cols);
+	d1 = tensor2(_metadata, g, "d1", 1, rows);
+	d2 = tensor2(_metadata, g, "d2", 1, rows);
+	ASSERT_EQ(0, jalrt_graph_allocate(g)) TH_LOG("%s", jalrt_last_error_message());
+	ASSERT_EQ(0, jalrt_graph_query(g, &gi));
+	/* w1 alone; w2, x and the outputs together */
+	EXPECT_EQ(2, gi.device_arenas);
+	EXPECT_EQ((uint64_t)rows * cols * 4, gi.vram_bytes);
+	EXPECT_FALSE(gi.in_vram);
+	EXPECT_LT(gi.vram_bytes, gi.device_bytes);
+
+	/* small integers: every sum is exact, so any order gives these bits */
+	for (r = 0; r < rows; r++)
+		for (k = 0; k < cols; k++)
+			host[(size_t)r * cols + k] = (float)((r + k) % 5) - 2.0f;
+	ASSERT_EQ(0, jalrt_tensor_write(w1, 0, host, (uint64_t)rows * cols * 4));
+	for (r = 0; r < rows; r++)
+		for (k = 0; k < cols; k++)
+			host[(size_t)r * cols + k] = (float)((r * 3 + k) % 7) - 3.0f;
+	ASSERT_EQ(0, jalrt_tensor_write(w2, 0, host, (uint64_t)rows * cols * 4));
+	for (k = 0; k < cols; k++)
+		host[k] = (float)(k % 3);
+	ASSERT_EQ(0, jalrt_tensor_write(x, 0, host, (uint64_t)cols * 4));
+
+	ASSERT_EQ(0, jalrt_program_create(g, 0, &p));
+	ASSERT_EQ(0, jalrt_op_matvec(p, JALRT_REF(d1), w1, JALRT_REF(x)));
+	ASSERT_EQ(0, jalrt_op_matvec(p, JALRT_REF(d2), w2, JALRT_REF(x)));
+	ASSERT_EQ(0, jalrt_program_finalize(p)) TH_LOG("%s", jalrt_last_error_message());
+	ASSERT_EQ(0, jalrt_program_run(p, ctx, NULL, 0, -1)) TH_LOG("%s", jalrt_last_error_message());
+	for (int m = 0; m < 2; m++) {
+		ASSERT_EQ(0, jalrt_tensor_read(m ? d2 : d1, 0, got, sizeof(got)));
+		for (r = 0; r < rows; r++) {
+			int64_t want = 0;
+
+			for (k = 0; k < cols; k++)
+				want += (int64_t)(m ? (int)((r * 3 + k) % 7) - 3 : (int)((r + k) % 5) - 2) *
+					(int64_t)(k % 3);
+			bad += got[r] != (float)want;
+		}
+	}
+	EXPECT_EQ(0, bad) TH_LOG("%d of %u results differ", bad, 2 * rows);
+	jalrt_program_destroy(p);
+	jalrt_graph_destroy(g);
+	jalrt_context_destroy(ctx);
+	jalrt_device_close(dev);
+	free(host);
 }
 
 TEST_HARNESS_MAIN
