@@ -180,6 +180,43 @@ JALRT_API int jalrt_llm_encode(struct jalrt_llm *llm, const char *text, bool bos
 JALRT_API const char *jalrt_llm_decode(struct jalrt_llm *llm, int prev, int token);
 
 /**
+ * jalrt_llm_is_end() - whether @token ends a text: BOS for llama2.c
+ *	vocabularies (run.c's rule), EOS or the end of a turn (Llama 3's
+ *	<|eot_id|>, ChatML's <|im_end|>) for a GGUF file's own
+ */
+JALRT_API bool jalrt_llm_is_end(const struct jalrt_llm *llm, int token);
+
+/**
+ * jalrt_llm_chat_template() - the chat template of the model's vocabulary:
+ *	"llama2", "llama3" or "chatml" (picked from a GGUF file's
+ *	tokenizer.chat_template by its markers), else "plain"
+ */
+JALRT_API const char *jalrt_llm_chat_template(const struct jalrt_llm *llm);
+
+/**
+ * jalrt_llm_encode_chat() - a conversation in the model's chat template,
+ *	encoded, ending with the assistant's turn opened
+ * @roles, @contents: @n messages; roles "system", "developer", "user",
+ *	"assistant".
+ * @tokens_out: out: the malloc()ed ids.
+ *
+ * The template's turn markers become their special tokens; the messages'
+ * text never does.
+ * Return: the number of ids; -EINVAL (an unknown role, Llama 2 turns not
+ * alternating), -ENOTSUP without a tokenizer, -ENOMEM.
+ */
+JALRT_API int jalrt_llm_encode_chat(struct jalrt_llm *llm, const char *const *roles,
+				    const char *const *contents, size_t n, int **tokens_out);
+
+/**
+ * jalrt_llm_piece_printable() - jalrt_llm_piece_is_printable() for the
+ *	model's vocabulary: for a byte-level BPE one (Llama 3, Qwen2) a lone
+ *	byte of 0x80 and up is part of a character split across tokens and
+ *	is printable
+ */
+JALRT_API bool jalrt_llm_piece_printable(const struct jalrt_llm *llm, const char *piece);
+
+/**
  * jalrt_llm_piece_is_printable() - whether run.c's safe_printf() would
  *	print @piece (not empty, not a lone control byte)
  */

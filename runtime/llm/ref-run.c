@@ -29,6 +29,7 @@
 #include <time.h>
 
 #include "checkpoint.h"
+#include "gguf-model.h"
 #include "reference.h"
 #include "run_flags.h"
 #include "tokenizer.h"
@@ -79,8 +80,11 @@ static int print_token(void *opaque, int prev_token, int token, int pos)
 	if (!p->tok) {
 		printf(p->first ? "%d" : " %d", token);
 		p->first = false;
-	} else if (llm_safe_print(stdout, llm_tokenizer_decode(p->tok, prev_token, token))) {
-		return -EIO;
+	} else {
+		const char *piece = llm_tokenizer_decode(p->tok, prev_token, token);
+
+		if (llm_tokenizer_piece_is_printable(p->tok, piece) && fputs(piece, stdout) == EOF)
+			return -EIO;
 	}
 	/* Stream: the point of watching generation is seeing it happen. */
 	fflush(stdout);
@@ -135,8 +139,16 @@ int main(int argc, char **argv)
 		rf.steps = ckpt->config.seq_len;
 
 	if (!ids || rf.prompt || rf.tokenizer_given) {
-		if (llm_tokenizer_open(rf.tokenizer, ckpt->config.vocab_size, &tok))
+		/* -z's, else a GGUF model's own vocabulary, else tokenizer.bin (as jalrt-run) */
+		const char *path = run_flags_tokenizer(&rf, checkpoint_path);
+
+		if (path ? llm_tokenizer_open(path, ckpt->config.vocab_size, &tok) :
+			   llm_tokenizer_from_gguf(ckpt->gguf, ckpt->config.vocab_size, &tok))
 			die("cannot load the tokenizer");
+		if (!tok) {
+			fprintf(stderr, "jalrt-ref-run: the GGUF file has no vocabulary: name a tokenizer with -z\n");
+			exit(EXIT_FAILURE);
+		}
 	}
 	if (tok) {
 		const char *text = rf.prompt ? rf.prompt : "";

@@ -567,8 +567,8 @@ static enum jalrt_serve_finish take_token(struct jalrt_serve_engine *e,
 	int prev = token_at(r, known(r) - 1);
 	const char *piece;
 
-	if (token == JALRT_LLM_TOKEN_BOS)
-		return JALRT_SERVE_FINISH_STOP;	/* the model ended its text */
+	if (jalrt_llm_is_end(e->llm, token))
+		return JALRT_SERVE_FINISH_STOP;	/* the model ended its text or turn */
 	if (r->cancelled)
 		return JALRT_SERVE_FINISH_CANCELLED;
 	if (r->n_tokens == r->cap_tokens) {
@@ -598,7 +598,7 @@ static enum jalrt_serve_finish take_token(struct jalrt_serve_engine *e,
 		e->st.ttft_sum_ns += ttft;
 	}
 	piece = jalrt_llm_decode(e->llm, prev, token);
-	if (piece && jalrt_llm_piece_is_printable(piece) &&
+	if (piece && jalrt_llm_piece_printable(e->llm, piece) &&
 	    buf_add(&r->raw, piece, strlen(piece))) {
 		r->error = -ENOMEM;
 		return JALRT_SERVE_FINISH_ERROR;

@@ -614,6 +614,60 @@ JALRT_API const char *jalrt_llm_decode(struct jalrt_llm *m, int prev, int token)
 	return llm_tokenizer_decode(m->tok, prev, token);
 }
 
+JALRT_API bool jalrt_llm_is_end(const struct jalrt_llm *m, int token)
+{
+	/* without a vocabulary, run.c's rule: the model starts its next text with BOS */
+	if (!m || !m->tok)
+		return token == LLM_TOKEN_BOS;
+	return llm_tokenizer_is_eog(m->tok, token);
+}
+
+/* The vocabulary's chat format, by its tokenizer.chat_template's markers. */
+static enum llm_chat_template chat_template(const struct jalrt_llm *m)
+{
+	return m && m->tok ? llm_chat_template_detect(llm_tokenizer_chat_template(m->tok)) :
+			     LLM_CHAT_PLAIN;
+}
+
+JALRT_API const char *jalrt_llm_chat_template(const struct jalrt_llm *m)
+{
+	return llm_chat_template_name(chat_template(m));
+}
+
+JALRT_API int jalrt_llm_encode_chat(struct jalrt_llm *m, const char *const *roles,
+				    const char *const *contents, size_t n, int **tokens_out)
+{
+	struct llm_chat_message *msgs;
+	size_t i;
+	int ret;
+
+	if (!m || !tokens_out || (n && (!roles || !contents)))
+		return jalrt_set_error(-EINVAL, "%s: NULL argument", __func__);
+	*tokens_out = NULL;
+	if (!m->tok)
+		return jalrt_set_error(-ENOTSUP, "%s: the model was loaded without a tokenizer",
+				       __func__);
+	msgs = calloc(n ? n : 1, sizeof(*msgs));
+	if (!msgs)
+		return jalrt_set_error(-ENOMEM, "%s: out of memory", __func__);
+	for (i = 0; i < n; i++) {
+		msgs[i].role = roles[i];
+		msgs[i].content = contents[i];
+	}
+	ret = llm_chat_encode(m->tok, chat_template(m), msgs, n, tokens_out);
+	free(msgs);
+	if (ret < 0)
+		return jalrt_set_error(ret, "%s: %s", __func__, llm_last_error_message());
+	return ret;
+}
+
+JALRT_API bool jalrt_llm_piece_printable(const struct jalrt_llm *m, const char *piece)
+{
+	if (!m || !m->tok)
+		return llm_piece_is_printable(piece);
+	return llm_tokenizer_piece_is_printable(m->tok, piece);
+}
+
 JALRT_API bool jalrt_llm_piece_is_printable(const char *piece)
 {
 	return llm_piece_is_printable(piece);
@@ -681,6 +735,20 @@ static int emit_layer(struct jalrt_llm *m, struct jalrt_program *p, const struct
 	return jalrt_op_vadd(p, x, x, xb, c->dim);
 }
 
+/*
+ * The one token the chip's loop stops at: BOS for llama2.c-style
+ * vocabularies (run.c's rule), else a BPE vocabulary's end of turn or of
+ * text; the host stops at any of jalrt_llm_is_end()'s.
+ */
+static int llm_end_token(const struct jalrt_llm *m)
+{
+	if (!m->tok || llm_tokenizer_kind(m->tok) == LLM_TOKENIZER_SPM)
+		return LLM_TOKEN_BOS;
+	if (llm_tokenizer_eot(m->tok) >= 0)
+		return llm_tokenizer_eot(m->tok);
+	return llm_tokenizer_eos(m->tok) >= 0 ? llm_tokenizer_eos(m->tok) : LLM_TOKEN_BOS;
+}
+
 static int build_program(struct jalrt_llm *m, float temperature, float topp,
 			 struct jalrt_program **out)
 {
@@ -716,7 +784,8 @@ static int build_program(struct jalrt_llm *m, float temperature, float topp,
 		goto out;
 
 	/* The builder and the program keep their first error; check at the end. */
-	jalrt_kb_li(kb, bos, LLM_TOKEN_BOS);
+	/* the token that ends the text on the chip: BOS for llama2.c, else EOT or EOS */
+	jalrt_kb_li(kb, bos, llm_end_token(m));
 	jalrt_kb_li(kb, zero, 0);
 	/*
 	 * Token LLM_CONTINUE: go on from where an earlier dispatch of this job
@@ -830,7 +899,7 @@ static void drain(struct gen_state *s, int avail)
 
 		s->seen++;
 		s->st.positions = s->seen;
-		if (token == LLM_TOKEN_BOS) {
+		if (jalrt_llm_is_end(s->m, token)) {
 			s->st.stopped_at_bos = true;
 			s->stop = true;
 			break;

@@ -93,7 +93,7 @@ static int print_token(void *opaque, int prev, int token, int pos)
 	} else {
 		const char *piece = jalrt_llm_decode(p->llm, prev, token);
 
-		if (jalrt_llm_piece_is_printable(piece))
+		if (jalrt_llm_piece_printable(p->llm, piece))
 			fputs(piece, stdout);
 	}
 	fflush(stdout);

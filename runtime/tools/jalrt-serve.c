@@ -435,51 +435,53 @@ static int parse_prompt(struct server *srv, struct json_object *req, struct gen 
 }
 
 /*
- * Chat: the plain template for llama2.c models (Documentation/serving.rst):
- * system (and developer) messages as their text and a blank line, then
- * "User: TEXT\n" and "Assistant: TEXT\n" lines, then "Assistant:".
+ * Chat: the messages in the model's chat template (jalrt_llm_encode_chat():
+ * Llama 2, Llama 3 or ChatML from a GGUF file's tokenizer.chat_template,
+ * else the plain one of Documentation/serving.rst). A content array's
+ * text parts are joined.
  */
 static int parse_messages(struct server *srv, struct json_object *req, struct gen *g,
 			  struct verr *v)
 {
 	struct json_object *msgs = json_object_object_get(req, "messages");
-	struct buf text = { 0 };
+	const char **roles = NULL, **contents = NULL;
+	struct buf *joined = NULL;
 	size_t i, n;
-	int ret;
+	int ret = 0;
 
 	if (is_null(msgs))
 		return fail(v, 400, "messages", NULL, "'messages' is required");
 	if (!json_object_is_type(msgs, json_type_array) || !(n = json_object_array_length(msgs)))
 		return fail(v, 400, "messages", "invalid_type",
 			    "'messages' must be a non-empty array");
-	for (i = 0; i < n; i++) {
+	roles = calloc(n, sizeof(*roles));
+	contents = calloc(n, sizeof(*contents));
+	joined = calloc(n, sizeof(*joined));
+	if (!roles || !contents || !joined) {
+		ret = fail(v, 500, NULL, NULL, "out of memory");
+		goto out;
+	}
+	for (i = 0; i < n && !ret; i++) {
 		struct json_object *m = json_object_array_get_idx(msgs, i), *role, *content;
-		const char *r, *prefix;
+		const char *r;
 
 		if (!json_object_is_type(m, json_type_object)) {
-			free(text.data);
-			return fail(v, 400, "messages", "invalid_type",
-				    "messages[%zu] must be an object", i);
+			ret = fail(v, 400, "messages", "invalid_type", "messages[%zu] must be an object", i);
+			break;
 		}
 		role = json_object_object_get(m, "role");
 		content = json_object_object_get(m, "content");
 		r = json_object_is_type(role, json_type_string) ? json_object_get_string(role) : "";
-		if (!strcmp(r, "system") || !strcmp(r, "developer"))
-			prefix = "";
-		else if (!strcmp(r, "user"))
-			prefix = "User: ";
-		else if (!strcmp(r, "assistant"))
-			prefix = "Assistant: ";
-		else {
-			free(text.data);
-			return fail(v, 400, "messages", "invalid_value",
-				    "messages[%zu].role must be \"system\", \"developer\", \"user\" or \"assistant\"",
-				    i);
+		if (strcmp(r, "system") && strcmp(r, "developer") && strcmp(r, "user") &&
+		    strcmp(r, "assistant")) {
+			ret = fail(v, 400, "messages", "invalid_value",
+				   "messages[%zu].role must be \"system\", \"developer\", \"user\" or \"assistant\"",
+				   i);
+			break;
 		}
-		buf_add(&text, prefix, strlen(prefix));
+		roles[i] = r;
 		if (json_object_is_type(content, json_type_string)) {
-			buf_add(&text, json_object_get_string(content),
-				(size_t)json_object_get_string_len(content));
+			contents[i] = json_object_get_string(content);
 		} else if (json_object_is_type(content, json_type_array)) {
 			size_t j, np = json_object_array_length(content);
 
@@ -491,31 +493,40 @@ static int parse_messages(struct server *srv, struct json_object *req, struct ge
 				if (!json_object_is_type(type, json_type_string) ||
 				    strcmp(json_object_get_string(type), "text") ||
 				    !json_object_is_type(t, json_type_string)) {
-					free(text.data);
-					return fail(v, 400, "messages", "invalid_value",
-						    "messages[%zu].content[%zu]: only {\"type\": \"text\", \"text\": ...} parts are supported",
-						    i, j);
+					ret = fail(v, 400, "messages", "invalid_value",
+						   "messages[%zu].content[%zu]: only {\"type\": \"text\", \"text\": ...} parts are supported",
+						   i, j);
+					break;
 				}
-				buf_add(&text, json_object_get_string(t),
+				buf_add(&joined[i], json_object_get_string(t),
 					(size_t)json_object_get_string_len(t));
 			}
+			if (!ret && buf_add(&joined[i], "", 0))
+				ret = fail(v, 500, NULL, NULL, "out of memory");
+			contents[i] = joined[i].data ? joined[i].data : "";
 		} else if (!is_null(content) || strcmp(r, "assistant")) {
-			free(text.data);
-			return fail(v, 400, "messages", "invalid_type",
-				    "messages[%zu].content must be a string or an array of text parts",
-				    i);
+			ret = fail(v, 400, "messages", "invalid_type",
+				   "messages[%zu].content must be a string or an array of text parts",
+				   i);
+		} else {
+			contents[i] = "";
 		}
-		if (*prefix)
-			buf_add(&text, "\n", 1);
+	}
+	if (!ret) {
+		int count = jalrt_llm_encode_chat(srv->llm, roles, contents, n, &g->prompt);
+
+		if (count < 0)
+			ret = fail(v, count == -ENOMEM ? 500 : 400, "messages", NULL,
+				   "cannot encode the messages: %s", jalrt_last_error_message());
 		else
-			buf_add(&text, "\n\n", 2);
+			g->n_prompt = count;
 	}
-	if (buf_add(&text, "Assistant:", 10)) {
-		free(text.data);
-		return fail(v, 500, NULL, NULL, "out of memory");
-	}
-	ret = encode_text(srv, text.data, g, v);
-	free(text.data);
+out:
+	for (i = 0; joined && i < n; i++)
+		free(joined[i].data);
+	free(joined);
+	free(roles);
+	free(contents);
 	return ret;
 }
 
@@ -1580,7 +1591,9 @@ static struct jalrt_device *load_model(const struct serve_args *a, struct server
 #endif
 	if (ret)
 		die("cannot open the device", ret);
-	ret = jalrt_llm_load(dev, a->checkpoint, a->rf.tokenizer, &opts, &srv->llm);
+	/* -z's, else a GGUF model's own vocabulary, else tokenizer.bin */
+	ret = jalrt_llm_load(dev, a->checkpoint, run_flags_tokenizer(&a->rf, a->checkpoint),
+			     &opts, &srv->llm);
 	if (ret)
 		die("cannot load the model", ret);
 	jalrt_llm_query(srv->llm, info);
