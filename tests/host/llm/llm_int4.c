@@ -254,7 +254,8 @@ static void drop_minus_eights(struct __test_metadata *_metadata, const char *pat
 	free(bytes);
 }
 
-TEST_F(int4, q4_0_file_goes_to_the_chip_exactly)
+/* generous timeouts: a shared machine must not fail a correct run */
+TEST_F_TIMEOUT(int4, q4_0_file_goes_to_the_chip_exactly, 600)
 {
 	struct llm_config c = shape(96, false);
 	struct llm_gguf_write_opts wo = { .type = GGML_TYPE_Q4_0 };
@@ -306,7 +307,7 @@ TEST_F(int4, q4_0_file_goes_to_the_chip_exactly)
 	check_chip(_metadata, self->dev, path, &r);
 }
 
-TEST_F(int4, f32_model_quantised_at_load)
+TEST_F_TIMEOUT(int4, f32_model_quantised_at_load, 600)
 {
 	/* hidden 80: ffn_down's rows of 80 are not whole groups of 32 */
 	struct llm_config c = shape(80, true);
@@ -534,7 +535,8 @@ static double secs(void)
  */
 #define BIG_STEPS	6
 
-TEST_F(int4, a_big_q4_0_model_from_the_environment)
+/* an hour: the time depends on the model and the machine, not on a bug */
+TEST_F_TIMEOUT(int4, a_big_q4_0_model_from_the_environment, 3600)
 {
 	const char *path = getenv("JAL_INT4_MODEL");
 	struct jalrt_llm_options o = { .precision = JALRT_PRECISION_INT4, .ctx = BIG_STEPS + 1 };

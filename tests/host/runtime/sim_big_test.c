@@ -93,7 +93,21 @@ TEST(builder_takes_an_embedding_table_over_the_limit)
 }
 
 /* Q8 weights of 65600 x 4096 (268.7 MB > 256 MiB) with quantised x, on the chip. */
-TEST(chip_runs_a_split_matrix_bit_for_bit)
+/* The chip tests: 300 MB of data and a scalar reference need a timeout for a busy machine. */
+FIXTURE(big) {
+	int unused;
+};
+
+FIXTURE_SETUP(big)
+{
+	self->unused = 0;
+}
+
+FIXTURE_TEARDOWN(big)
+{
+}
+
+TEST_F_TIMEOUT(big, chip_runs_a_split_matrix_bit_for_bit, 600)
 {
 	const uint32_t rows = 65600, cols = 4096, group = 64, batch = 2;
 	uint64_t n = (uint64_t)rows * cols, aux_off = (n + 3) & ~3ull;
@@ -192,7 +206,7 @@ static struct jalrt_tensor *tensor2(struct __test_metadata *_metadata, struct ja
  * computes across them (W in device memory, x and d in host memory, and a
  * second W in host memory).
  */
-TEST(graph_arenas_fill_device_memory_then_host_memory)
+TEST_F_TIMEOUT(big, graph_arenas_fill_device_memory_then_host_memory, 600)
 {
 	const uint32_t rows = 256, cols = 204800;	/* 200 MiB of f32 */
 	struct jalrt_device *dev = NULL;
