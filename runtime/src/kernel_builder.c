@@ -1367,27 +1367,29 @@ JALRT_API int jalrt_kb_softmax(struct jalrt_kernel_builder *kb, unsigned int rd,
 	return emit_unary_count(kb, __func__, JAL_OP_SOFTMAX, rd, ra, n);
 }
 
-JALRT_API int jalrt_kb_rope(struct jalrt_kernel_builder *kb, unsigned int rd, unsigned int ra,
-			    struct jalrt_dim n, struct jalrt_dim head_size, struct jalrt_dim pos,
-			    float theta)
+/*
+ * A ROPE of @n elements in heads of @head_size at @pos, R[@rd] from R[@ra],
+ * built into @in; the caller sets the frequencies (theta or a table).
+ */
+static int rope_insn(struct jalrt_kernel_builder *kb, const char *fn, struct jal_insn *in,
+		     unsigned int rd, unsigned int ra, struct jalrt_dim n,
+		     struct jalrt_dim head_size, struct jalrt_dim pos)
 {
 	unsigned int regs[2] = { rd, ra };
-	struct jal_insn in = insn_init(JAL_OP_ROPE);
-	int ret = set_regs(kb, __func__, &in, regs, 2);
+	int ret;
 
+	*in = insn_init(JAL_OP_ROPE);
+	ret = set_regs(kb, fn, in, regs, 2);
 	if (!ret)
-		ret = set_dim(kb, &in, 0, n, "element count");
+		ret = set_dim(kb, in, 0, n, "element count");
 	if (!ret)
-		ret = set_dim(kb, &in, 1, head_size, "head size");
+		ret = set_dim(kb, in, 1, head_size, "head size");
 	if (!ret)
-		ret = set_dim(kb, &in, 2, pos, "position");
-	if (ret)
-		return ret;
-	in.imm[0] = f32_bits(theta);
-	return kb_append(kb, &in);
+		ret = set_dim(kb, in, 2, pos, "position");
+	return ret;
 }
 
-/* The ROPE just built by @kb, turned to a frequency table at R[@rfreqs]. */
+/* The ROPE in @in, turned to a frequency table at R[@rfreqs]. */
 static int rope_to_freqs(struct jalrt_kernel_builder *kb, const char *fn, struct jal_insn *in,
 			 unsigned int rfreqs)
 {
@@ -1401,20 +1403,26 @@ static int rope_to_freqs(struct jalrt_kernel_builder *kb, const char *fn, struct
 	return 0;
 }
 
+JALRT_API int jalrt_kb_rope(struct jalrt_kernel_builder *kb, unsigned int rd, unsigned int ra,
+			    struct jalrt_dim n, struct jalrt_dim head_size, struct jalrt_dim pos,
+			    float theta)
+{
+	struct jal_insn in;
+	int ret = rope_insn(kb, __func__, &in, rd, ra, n, head_size, pos);
+
+	if (ret)
+		return ret;
+	in.imm[0] = f32_bits(theta);
+	return kb_append(kb, &in);
+}
+
 JALRT_API int jalrt_kb_rope_freqs(struct jalrt_kernel_builder *kb, unsigned int rd,
 				  unsigned int ra, unsigned int rfreqs, struct jalrt_dim n,
 				  struct jalrt_dim head_size, struct jalrt_dim pos)
 {
-	unsigned int regs[2] = { rd, ra };
-	struct jal_insn in = insn_init(JAL_OP_ROPE);
-	int ret = set_regs(kb, __func__, &in, regs, 2);
+	struct jal_insn in;
+	int ret = rope_insn(kb, __func__, &in, rd, ra, n, head_size, pos);
 
-	if (!ret)
-		ret = set_dim(kb, &in, 0, n, "element count");
-	if (!ret)
-		ret = set_dim(kb, &in, 1, head_size, "head size");
-	if (!ret)
-		ret = set_dim(kb, &in, 2, pos, "position");
 	if (!ret)
 		ret = rope_to_freqs(kb, __func__, &in, rfreqs);
 	return ret ? ret : kb_append(kb, &in);
@@ -1589,24 +1597,36 @@ JALRT_API int jalrt_kb_silu_mul_rows(struct jalrt_kernel_builder *kb, unsigned i
 	return emit_rows(kb, __func__, JAL_OP_SILU_MUL, regs, 3, n, 0, rows);
 }
 
+/* rope_insn() for @rows rows, each at the position in its u32 at R[@rpos]. */
+static int rope_rows_insn(struct jalrt_kernel_builder *kb, const char *fn, struct jal_insn *in,
+			  unsigned int rd, unsigned int ra, unsigned int rpos,
+			  struct jalrt_dim n, struct jalrt_dim head_size,
+			  const struct jalrt_rows *rows)
+{
+	unsigned int regs[3] = { rd, ra, rpos };
+	int ret;
+
+	if (!kb)
+		return jalrt_set_error(-EINVAL, "%s: NULL builder", fn);
+	*in = insn_init(JAL_OP_ROPE);
+	ret = set_regs(kb, fn, in, regs, 3);
+	if (!ret)
+		ret = set_dim(kb, in, 0, n, "element count");
+	if (!ret)
+		ret = set_dim(kb, in, 1, head_size, "head size");
+	if (!ret)
+		ret = set_rows(kb, fn, in, rows);
+	return ret;
+}
+
 JALRT_API int jalrt_kb_rope_rows(struct jalrt_kernel_builder *kb, unsigned int rd,
 				 unsigned int ra, unsigned int rpos, struct jalrt_dim n,
 				 struct jalrt_dim head_size, float theta,
 				 const struct jalrt_rows *rows)
 {
-	unsigned int regs[3] = { rd, ra, rpos };
-	struct jal_insn in = insn_init(JAL_OP_ROPE);
-	int ret;
+	struct jal_insn in;
+	int ret = rope_rows_insn(kb, __func__, &in, rd, ra, rpos, n, head_size, rows);
 
-	if (!kb)
-		return jalrt_set_error(-EINVAL, "%s: NULL builder", __func__);
-	ret = set_regs(kb, __func__, &in, regs, 3);
-	if (!ret)
-		ret = set_dim(kb, &in, 0, n, "element count");
-	if (!ret)
-		ret = set_dim(kb, &in, 1, head_size, "head size");
-	if (!ret)
-		ret = set_rows(kb, __func__, &in, rows);
 	if (ret)
 		return ret;
 	in.imm[0] = f32_bits(theta);
@@ -1618,19 +1638,9 @@ JALRT_API int jalrt_kb_rope_rows_freqs(struct jalrt_kernel_builder *kb, unsigned
 				       struct jalrt_dim n, struct jalrt_dim head_size,
 				       const struct jalrt_rows *rows)
 {
-	unsigned int regs[3] = { rd, ra, rpos };
-	struct jal_insn in = insn_init(JAL_OP_ROPE);
-	int ret;
+	struct jal_insn in;
+	int ret = rope_rows_insn(kb, __func__, &in, rd, ra, rpos, n, head_size, rows);
 
-	if (!kb)
-		return jalrt_set_error(-EINVAL, "%s: NULL builder", __func__);
-	ret = set_regs(kb, __func__, &in, regs, 3);
-	if (!ret)
-		ret = set_dim(kb, &in, 0, n, "element count");
-	if (!ret)
-		ret = set_dim(kb, &in, 1, head_size, "head size");
-	if (!ret)
-		ret = set_rows(kb, __func__, &in, rows);
 	if (!ret)
 		ret = rope_to_freqs(kb, __func__, &in, rfreqs);
 	return ret ? ret : kb_append(kb, &in);
