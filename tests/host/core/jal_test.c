@@ -702,3 +702,38 @@ float ref_dot(const float *w, const float *x, uint64_t n, uint64_t xstride)
 	return ((lane[0] + lane[1]) + (lane[2] + lane[3])) +
 	       ((lane[4] + lane[5]) + (lane[6] + lane[7]));
 }
+
+void jal_arena_setup(struct jal_arena *a, struct fake *f, uint64_t vram_va,
+		     uint64_t vram_len, uint64_t host_va, uint64_t host_len)
+{
+	fake_default(f);
+	map_vram_huge(f, CTX, vram_va, 0, vram_len, RW);
+	map_range(f, CTX, host_va, host_len, RW, true);
+	wr(f, JAL_REG_STEP_LIMIT_LO, 0);
+	wr(f, JAL_REG_STEP_LIMIT_HI, 0);
+	*a = (struct jal_arena){
+		.vram_va = vram_va, .vram_end = vram_va + vram_len,
+		.host_va = host_va, .host_end = host_va + host_len,
+	};
+	jal_arena_reset(a);
+}
+
+uint64_t jal_arena_alloc(struct jal_arena *a, bool vram, uint64_t bytes)
+{
+	uint64_t *next = vram ? &a->vnext : &a->hnext;
+	uint64_t end = vram ? a->vram_end : a->host_end;
+	uint64_t va = *next;
+
+	*next = (va + bytes + 63) & ~63ull;
+	if (*next > end) {
+		fprintf(stderr, "test region exhausted\n");
+		abort();
+	}
+	return va;
+}
+
+void jal_arena_reset(struct jal_arena *a)
+{
+	a->vnext = a->vram_va;
+	a->hnext = a->host_va;
+}

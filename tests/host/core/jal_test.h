@@ -107,6 +107,23 @@ void map_vram_huge(struct fake *f, unsigned int ctx, uint64_t va, uint64_t off,
  */
 uint64_t map_range(struct fake *f, unsigned int ctx, uint64_t va, uint64_t size,
 		   uint64_t flags, bool reversed);
+
+/*
+ * Memory of context CTX for compute tests: @vram_len bytes of device memory
+ * (2 MiB pages from offset 0) at @vram_va and @host_len bytes of scattered
+ * host pages at @host_va, with no step limit (fake_default() first). Operands
+ * are bump-allocated from either, 64-byte aligned; jal_arena_reset() starts
+ * both over.
+ */
+struct jal_arena {
+	uint64_t vram_va, vram_end, host_va, host_end;
+	uint64_t vnext, hnext;
+};
+
+void jal_arena_setup(struct jal_arena *a, struct fake *f, uint64_t vram_va,
+		     uint64_t vram_len, uint64_t host_va, uint64_t host_len);
+uint64_t jal_arena_alloc(struct jal_arena *a, bool vram, uint64_t bytes);
+void jal_arena_reset(struct jal_arena *a);
 uint8_t *va_host(struct fake *f, unsigned int ctx, uint64_t va);
 void host_write(struct fake *f, unsigned int ctx, uint64_t va, const void *buf,
 		size_t len);

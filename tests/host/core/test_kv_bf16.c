@@ -30,19 +30,13 @@
 
 FIXTURE(kvbf16) {
 	struct fake *f;
-	uint64_t vnext, hnext;
+	struct jal_arena mem;
 };
 
 FIXTURE_SETUP(kvbf16)
 {
 	self->f = fake_new(160 * MiB);
-	fake_default(self->f);
-	map_vram_huge(self->f, CTX, VRAM_VA, 0, VRAM_LEN, RW);
-	map_range(self->f, CTX, HOST_VA, HOST_LEN, RW, true);
-	wr(self->f, JAL_REG_STEP_LIMIT_LO, 0);
-	wr(self->f, JAL_REG_STEP_LIMIT_HI, 0);
-	self->vnext = VRAM_VA;
-	self->hnext = HOST_VA;
+	jal_arena_setup(&self->mem, self->f, VRAM_VA, VRAM_LEN, HOST_VA, HOST_LEN);
 }
 
 FIXTURE_TEARDOWN(kvbf16)
@@ -52,16 +46,7 @@ FIXTURE_TEARDOWN(kvbf16)
 
 static uint64_t alloc_in(FIXTURE_DATA(kvbf16) *self, bool vram, uint64_t bytes)
 {
-	uint64_t *next = vram ? &self->vnext : &self->hnext;
-	uint64_t end = vram ? VRAM_VA + VRAM_LEN : HOST_VA + HOST_LEN;
-	uint64_t va = *next;
-
-	*next = (va + bytes + 63) & ~63ull;
-	if (*next > end) {
-		fprintf(stderr, "test region exhausted\n");
-		abort();
-	}
-	return va;
+	return jal_arena_alloc(&self->mem, vram, bytes);
 }
 
 static float rndf(struct fake *f)
@@ -273,8 +258,7 @@ static void check_attention(struct __test_metadata *_metadata, FIXTURE_DATA(kvbf
 	uint32_t *tab = malloc((size_t)c->rows * c->cap * 4), *len = malloc(c->rows * 4);
 	uint64_t args[6];
 
-	self->vnext = VRAM_VA;
-	self->hnext = HOST_VA;
+	jal_arena_reset(&self->mem);
 	/* Unused slots hold NaN: reading one would show in the results. */
 	for (i = 0; i < pool * blockh; i++)
 		kp[i] = vp[i] = 0x7fc1;

@@ -31,7 +31,7 @@
 
 FIXTURE(llm) {
 	struct fake *f;
-	uint64_t vnext, hnext;
+	struct jal_arena mem;
 };
 
 static void set_step_limit(struct fake *f, uint64_t limit)
@@ -40,20 +40,10 @@ static void set_step_limit(struct fake *f, uint64_t limit)
 	wr(f, JAL_REG_STEP_LIMIT_HI, (uint32_t)(limit >> 32));
 }
 
-static void setup_world(struct fake *f)
-{
-	fake_default(f);
-	map_vram_huge(f, CTX, VRAM_VA, 0, VRAM_LEN, RW);
-	map_range(f, CTX, HOST_VA, HOST_LEN, RW, true);
-	set_step_limit(f, 0);
-}
-
 FIXTURE_SETUP(llm)
 {
 	self->f = fake_new(160 * MiB);
-	setup_world(self->f);
-	self->vnext = VRAM_VA;
-	self->hnext = HOST_VA;
+	jal_arena_setup(&self->mem, self->f, VRAM_VA, VRAM_LEN, HOST_VA, HOST_LEN);
 }
 
 FIXTURE_TEARDOWN(llm)
@@ -61,25 +51,14 @@ FIXTURE_TEARDOWN(llm)
 	fake_free(self->f);
 }
 
-/* Bump allocation in device (@vram) or host memory, 64-byte aligned. */
 static uint64_t alloc_in(FIXTURE_DATA(llm) *self, bool vram, uint64_t bytes)
 {
-	uint64_t *next = vram ? &self->vnext : &self->hnext;
-	uint64_t end = vram ? VRAM_VA + VRAM_LEN : HOST_VA + HOST_LEN;
-	uint64_t va = *next;
-
-	*next = (va + bytes + 63) & ~63ull;
-	if (*next > end) {
-		fprintf(stderr, "test region exhausted\n");
-		abort();
-	}
-	return va;
+	return jal_arena_alloc(&self->mem, vram, bytes);
 }
 
 static void reset_alloc(FIXTURE_DATA(llm) *self)
 {
-	self->vnext = VRAM_VA;
-	self->hnext = HOST_VA;
+	jal_arena_reset(&self->mem);
 }
 
 static float rndf(struct fake *f)
@@ -2500,6 +2479,7 @@ TEST(results_do_not_depend_on_kernels_or_threads)
 	for (c = 0; c < ARRAY_SIZE(chips); c++) {
 		struct jal_device_config cfg;
 		struct jal_insn code[14];
+		struct jal_arena mem;
 		uint64_t args[8];
 		struct fake *f;
 		uint8_t *data;
@@ -2511,7 +2491,7 @@ TEST(results_do_not_depend_on_kernels_or_threads)
 		cfg.kernels = chips[c].kernels;
 		cfg.compute_threads = chips[c].threads;
 		f = fake_new_cfg(96 * MiB, &cfg);
-		setup_world(f);
+		jal_arena_setup(&mem, f, VRAM_VA, VRAM_LEN, HOST_VA, HOST_LEN);
 		data = malloc(len);
 		/*
 		 * Every 2-byte half a finite bf16, so the data is finite as

@@ -21,19 +21,13 @@
 
 FIXTURE(q4) {
 	struct fake *f;
-	uint64_t vnext, hnext;
+	struct jal_arena mem;
 };
 
 FIXTURE_SETUP(q4)
 {
 	self->f = fake_new(96 * MiB);
-	fake_default(self->f);
-	map_vram_huge(self->f, CTX, VRAM_VA, 0, VRAM_LEN, RW);
-	map_range(self->f, CTX, HOST_VA, HOST_LEN, RW, true);
-	wr(self->f, JAL_REG_STEP_LIMIT_LO, 0);
-	wr(self->f, JAL_REG_STEP_LIMIT_HI, 0);
-	self->vnext = VRAM_VA;
-	self->hnext = HOST_VA;
+	jal_arena_setup(&self->mem, self->f, VRAM_VA, VRAM_LEN, HOST_VA, HOST_LEN);
 }
 
 FIXTURE_TEARDOWN(q4)
@@ -41,18 +35,9 @@ FIXTURE_TEARDOWN(q4)
 	fake_free(self->f);
 }
 
-/* Bump allocation in device (@vram) or host memory, 64-byte aligned. */
 static uint64_t q4_alloc(FIXTURE_DATA(q4) *self, bool vram, uint64_t bytes)
 {
-	uint64_t *next = vram ? &self->vnext : &self->hnext;
-	uint64_t va = *next;
-
-	*next = (va + bytes + 63) & ~63ull;
-	if (*next > (vram ? VRAM_VA + VRAM_LEN : HOST_VA + HOST_LEN)) {
-		fprintf(stderr, "test region exhausted\n");
-		abort();
-	}
-	return va;
+	return jal_arena_alloc(&self->mem, vram, bytes);
 }
 
 static float q4_rndf(struct fake *f)
@@ -187,8 +172,7 @@ TEST_F(q4, matvec_matches_the_reference)
 		uint64_t args[4];
 		struct q4mat m;
 
-		self->vnext = VRAM_VA;
-		self->hnext = HOST_VA;
+		jal_arena_reset(&self->mem);
 		q4mat_make(self, &m, rows, cols, cases[c].extra, cases[c].vram);
 		for (i = 0; i < cols * sx; i++)
 			x[i] = q4_rndf(f) * (i % 97 == 5 ? 1000.0f : 1.0f);
@@ -234,8 +218,7 @@ TEST_F(q4, matmul_rows_equal_the_reference_and_matvec)
 			uint64_t args[4], dmv;
 			struct q4mat m;
 
-			self->vnext = VRAM_VA;
-			self->hnext = HOST_VA;
+			jal_arena_reset(&self->mem);
 			q4mat_make(self, &m, rows, cols, 2, vram);
 			for (i = 0; i < B * xp; i++)
 				x[i] = ldexpf(q4_rndf(f), (int)(i / xp % 40) - 20);
@@ -293,8 +276,7 @@ TEST_F(q4, matmul_results_may_overwrite_the_inputs)
 		struct q4mat m;
 		struct jal_insn in;
 
-		self->vnext = VRAM_VA;
-		self->hnext = HOST_VA;
+		jal_arena_reset(&self->mem);
 		q4mat_make(self, &m, rows, cols, 0, vram);
 		for (i = 0; i < B * cols; i++)
 			x[i] = q4_rndf(f);
