@@ -28,6 +28,9 @@ import subprocess
 import sys
 import time
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+from tap import Tap  # noqa: E402
+
 BENCH = "runtime/build/jalrt-bench"
 RULE = "packaging/udev/70-jalapeno.rules"
 DEBUGFS = "/sys/kernel/debug"
@@ -38,35 +41,6 @@ BO_CREATE_IOCTL = (3 << 30) | (24 << 16) | (ord("d") << 8) | 0x41
 BO_VRAM = 0x2
 # struct drm_jalapeno_device_info, 64 bytes
 INFO_FMT = "<HHHHIIIIQQIIIIQ"
-
-
-class Tap:
-    def __init__(self):
-        self.n = self.passed = self.failed = self.skipped = 0
-
-    def ok(self, cond, desc, diag=None):
-        self.n += 1
-        if cond:
-            self.passed += 1
-            print(f"ok {self.n} - {desc}")
-        else:
-            self.failed += 1
-            print(f"not ok {self.n} - {desc}")
-            for line in str(diag or "").splitlines():
-                print(f"#   {line}")
-        sys.stdout.flush()
-        return cond
-
-    def skip(self, desc, why):
-        self.n += 1
-        self.skipped += 1
-        print(f"ok {self.n} - {desc} # SKIP {why}")
-
-    def done(self):
-        print(f"1..{self.n}")
-        print(f"# Totals: pass:{self.passed} fail:{self.failed} xfail:0 xpass:0 "
-              f"skip:{self.skipped} error:0")
-        return 1 if self.failed else 0
 
 
 tap = Tap()
@@ -527,7 +501,7 @@ def main():
         subprocess.run(["mount", "-t", "debugfs", "none", DEBUGFS], check=False)
     cards = cards_in_sysfs()
     if not tap.ok(len(cards) >= 1, "a card is bound to jalapeno", "none in /sys/class/accel"):
-        return tap.done()
+        return tap.finish()
     test_list(cards)
     test_info(cards)
     test_memory(cards)
@@ -540,7 +514,7 @@ def main():
         tap.skip("reset", "debugfs not mounted")
     test_permissions(cards)
     test_udev_and_nodev(cards)
-    return tap.done()
+    return tap.finish()
 
 
 if __name__ == "__main__":

@@ -46,52 +46,14 @@ import threading
 import time
 
 TOP = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+sys.path.insert(0, os.path.join(TOP, "tests"))
+from tap import Tap, diag  # noqa: E402
 MAX_TOKENS = 24
 HOLD_TOKENS = 100
 PROMPTS = ["I dreamed", "The nodes", "Once upon a time", "A gentle hum"]
 
 
-class Tap:
-    def __init__(self):
-        self.n = self.passed = self.failed = self.skipped = 0
-        self.lock = threading.Lock()
-
-    def ok(self, cond, desc, diag=None):
-        with self.lock:
-            self.n += 1
-            if cond:
-                self.passed += 1
-                print(f"ok {self.n} - {desc}")
-            else:
-                self.failed += 1
-                print(f"not ok {self.n} - {desc}")
-                if diag is not None:
-                    for line in str(diag).splitlines()[:20]:
-                        print(f"#   {line}")
-            sys.stdout.flush()
-        return cond
-
-    def skip(self, desc, why):
-        with self.lock:
-            self.n += 1
-            self.skipped += 1
-            print(f"ok {self.n} - {desc} # SKIP {why}")
-            sys.stdout.flush()
-
-    def finish(self):
-        print(f"1..{self.n}")
-        print(f"# Totals: pass:{self.passed} fail:{self.failed} xfail:0 xpass:0 "
-              f"skip:{self.skipped} error:0")
-        return 1 if self.failed else 0
-
-
 T = Tap()
-
-
-def diag(msg):
-    for line in str(msg).splitlines():
-        print(f"# {line}")
-    sys.stdout.flush()
 
 
 # ---- HTTP with curl ---------------------------------------------------------
