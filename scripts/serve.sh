@@ -7,9 +7,12 @@
 # http://127.0.0.1:PORT/v1 (Documentation/serving.rst). Runs until Ctrl-C.
 #
 # Environment (the make variables of the same names):
-#   MODEL       llama2.c checkpoint; default ../shared/models/aidreams260k.bin,
-#               else a seeded generated model with a byte tokenizer
-#   TOKENIZER   its tokenizer.bin (default tok512.bin beside aidreams260k)
+#   MODEL       llama2.c checkpoint or GGUF file; default
+#               ../shared/models/aidreams260k.bin, else a seeded generated
+#               model with a byte tokenizer (JAL_VRAM and JAL_GUEST_MEM size
+#               the guest for big ones: scripts/vm.sh)
+#   TOKENIZER   a checkpoint's tokenizer.bin (default tok512.bin beside
+#               aidreams260k); a GGUF file's own vocabulary needs none
 #   PRECISION   f32 (default), bf16, int8, sparse or int4
 #   PORT        host port, default 8080
 #   API_KEY     require "Authorization: Bearer API_KEY" (default: none)
@@ -50,10 +53,15 @@ if [ -z "$model" ]; then
 	fi
 fi
 [ -f "$model" ] || die "no model at '$model' (MODEL=)"
-[ -n "$tokenizer" ] || die "set TOKENIZER= to the model's tokenizer.bin"
-[ -f "$tokenizer" ] || die "no tokenizer at '$tokenizer' (TOKENIZER=)"
+# A GGUF file carries its vocabulary; a llama2.c checkpoint needs tokenizer.bin.
+if [ "$(head -c 4 "$model")" = GGUF ]; then
+	[ -z "$tokenizer" ] || [ -f "$tokenizer" ] || die "no tokenizer at '$tokenizer' (TOKENIZER=)"
+else
+	[ -n "$tokenizer" ] || die "set TOKENIZER= to the model's tokenizer.bin (a GGUF model needs none)"
+	[ -f "$tokenizer" ] || die "no tokenizer at '$tokenizer' (TOKENIZER=)"
+fi
 model=$(realpath "$model")
-tokenizer=$(realpath "$tokenizer")
+[ -z "$tokenizer" ] || tokenizer=$(realpath "$tokenizer")
 
 # The port must be free on the host: QEMU binds it for the forward.
 if ! /usr/bin/python3 - "$port" <<'PY'
@@ -70,8 +78,9 @@ then
 		ss -Hltnp "sport = :$port" 2>/dev/null | sed -n 's/.*users:((\"\([^\"]*\)\".*/ (by \1)/p' | head -n 1); choose another with PORT=N"
 fi
 
-cmd=$(printf 'runtime/build/jalrt-serve %q -z %q --precision %q --host 0.0.0.0 --port 8080' \
-	"$model" "$tokenizer" "$precision")
+cmd=$(printf 'runtime/build/jalrt-serve %q --precision %q --host 0.0.0.0 --port 8080' \
+	"$model" "$precision")
+[ -n "$tokenizer" ] && cmd+=$(printf ' -z %q' "$tokenizer")
 [ -n "${API_KEY:-}" ] && cmd+=$(printf ' --api-key %q' "$API_KEY")
 [ -n "${SERVE_ARGS:-}" ] && cmd+=" $SERVE_ARGS"
 echo "make serve: booting the guest (Ctrl-C stops it); $(basename "$model"), $precision weights"
@@ -81,7 +90,8 @@ echo "make serve: booting the guest (Ctrl-C stops it); $(basename "$model"), $pr
 	deadline=$((SECONDS + 1800))
 	while kill -0 $$ 2>/dev/null && [ $SECONDS -lt $deadline ]; do
 		if curl -fsS -m 5 "http://127.0.0.1:$port/health" >/dev/null 2>&1; then
-			echo "make serve: ready: http://127.0.0.1:$port/v1 (model $(basename "${model%.bin}"))"
+			name=$(basename "$model")
+			echo "make serve: ready: http://127.0.0.1:$port/v1 (model ${name%.*})"
 			exit 0
 		fi
 		sleep 1	# poll interval

@@ -83,7 +83,7 @@ static const char usage_text[] =
 	"                         default and maximum: the model's seq_len\n"
 	"  --api-key <key>        require \"Authorization: Bearer <key>\" on /v1/\n"
 	"  --model-name <name>    the model's id in the API, default the file's\n"
-	"                         name without .bin\n"
+	"                         name without .bin or .gguf\n"
 	"  --device <n>           device index, default 0\n"
 	"  --host-memory          keep the model in host memory\n"
 	"  --token-delay-us <n>   pause the engine after each token (slow motion)\n"
@@ -1439,6 +1439,8 @@ static char *default_model_id(const char *path)
 	n = strlen(id);
 	if (n > 4 && !strcmp(id + n - 4, ".bin"))
 		id[n - 4] = '\0';
+	else if (n > 5 && !strcmp(id + n - 5, ".gguf"))
+		id[n - 5] = '\0';
 	return id;
 }
 
