@@ -143,6 +143,8 @@ JALRT_API int jalrt_llm_destroy(struct jalrt_llm *llm);
  * @in_vram: they are in device memory (else host memory).
  * @upload_ns: time conversion and upload took.
  * @program_insns: instructions of the generation program (0 until built).
+ * @vram_bytes: of @device_bytes, those in device memory (the first 256 MiB
+ *	arenas that fit there: @in_vram when it is all of them).
  */
 struct jalrt_llm_info {
 	int dim, hidden_dim, n_layers, n_heads, n_kv_heads, vocab_size, seq_len;
@@ -153,6 +155,7 @@ struct jalrt_llm_info {
 	bool in_vram;
 	uint64_t upload_ns;
 	uint32_t program_insns;
+	uint64_t vram_bytes;
 };
 
 /** jalrt_llm_query() - fill @info. Return: 0 or -EINVAL. */

@@ -584,6 +584,7 @@ JALRT_API int jalrt_llm_query(const struct jalrt_llm *m, struct jalrt_llm_info *
 	info->weight_bytes = m->weight_bytes;
 	info->device_bytes = gi.device_bytes;
 	info->in_vram = gi.in_vram;
+	info->vram_bytes = gi.vram_bytes;
 	info->upload_ns = gi.upload_ns;
 	info->program_insns = m->program_insns;
 	return 0;

@@ -281,7 +281,9 @@ static int bench_llm(struct jalrt_device *dev, int argc, char **argv)
 	printf("llm_positions %d positions\n", st.positions);
 	printf("llm_jobs %u jobs\n", st.submits);
 	printf("llm_weights %.2f MiB\n", info.weight_bytes / 1048576.0);
-	printf("llm_memory %s\n", info.in_vram ? "device" : "host");
+	/* "part": the first arenas in device memory, the rest in host memory */
+	printf("llm_memory %s\n", info.in_vram ? "device" : info.vram_bytes ? "part" : "host");
+	printf("llm_vram %.2f MiB\n", info.vram_bytes / 1048576.0);
 	printf("llm_upload %.1f ms\n", info.upload_ns / 1e6);
 	jalrt_llm_destroy(llm);
 	return 0;
