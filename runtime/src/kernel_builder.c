@@ -1224,6 +1224,9 @@ static int append_row_blocks(struct jalrt_kernel_builder *kb, struct jal_insn *i
 				"kernel instruction %u (%s): %s weights of %llu rows span more than 256 MiB, and with shared registers they cannot be split into row blocks",
 				kb->count, jalrt_opcode_name(in->opcode), jalrt_dtype_name(in->dtype),
 				(unsigned long long)rows));
+	/* a single row over the limit cannot be split: the check says so */
+	if (row > JALRT_MAX_OPERAND_BYTES || aux_row > JALRT_MAX_OPERAND_BYTES)
+		return kb_append(kb, in);
 	block = (JALRT_MAX_OPERAND_BYTES - row) / pitch + 1;
 	if (aux && aux_row && JALRT_MAX_OPERAND_BYTES / aux_row < block)
 		block = JALRT_MAX_OPERAND_BYTES / aux_row;

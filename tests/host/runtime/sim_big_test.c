@@ -68,6 +68,28 @@ TEST(builder_splits_weights_over_the_limit)
 	EXPECT_EQ(1, jalrt_kb_count(kb));
 	jalrt_kb_destroy(kb);
 
+	/* a single row over the limit cannot be split: refused, not looped on */
+	op.rows = JALRT_DIM(2);
+	op.cols = JALRT_DIM(70000000);
+	ASSERT_EQ(0, jalrt_kb_create(3, &kb));
+	EXPECT_EQ(-EINVAL, jalrt_kb_matvec_op(kb, &op));
+	EXPECT_NE(NULL, strstr(jalrt_last_error_message(), "spans more than 256 MiB"))
+		TH_LOG("%s", jalrt_last_error_message());
+	jalrt_kb_destroy(kb);
+	/* nor a row whose scales are: Q8 in groups of 1 (280 MB of scales a row) */
+	op.dtype = JAL_DTYPE_Q8;
+	op.raux = 3;
+	op.group = 1;
+	ASSERT_EQ(0, jalrt_kb_create(4, &kb));
+	EXPECT_EQ(-EINVAL, jalrt_kb_matvec_op(kb, &op));
+	EXPECT_NE(NULL, strstr(jalrt_last_error_message(), "256 MiB"))
+		TH_LOG("%s", jalrt_last_error_message());
+	jalrt_kb_destroy(kb);
+	op.dtype = JAL_DTYPE_F32;
+	op.raux = 0;
+	op.group = 0;
+	op.cols = JALRT_DIM(1024);
+
 	/* registers that alias cannot move apart */
 	op.rows = JALRT_DIM(70000);
 	op.rd = 1;
