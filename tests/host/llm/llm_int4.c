@@ -378,6 +378,55 @@ TEST_F(int4, precision_names)
 	EXPECT_NE(NULL, strstr(jalrt_last_error_message(), "int4"));
 }
 
+/*
+ * A Q4_0 tensor whose rows are not whole groups of 32: the file is
+ * refused, naming the tensor, before anything reaches the chip.
+ */
+TEST_F(int4, a_q4_0_tensor_of_partial_groups_is_refused)
+{
+	static const char name[] = "blk.0.attn_q.weight";
+	struct llm_config c = shape(96, false);
+	struct llm_gguf_write_opts wo = { .type = GGML_TYPE_Q4_0 };
+	struct jalrt_llm_options o = { .precision = JALRT_PRECISION_INT4 };
+	struct llm_checkpoint *ck = NULL;
+	struct jalrt_llm *llm = NULL;
+	uint8_t *bytes, *at = NULL;
+	uint64_t cols = 48;
+	char path[128];
+	long size, i;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/bad.gguf", self->dir);
+	ASSERT_EQ(0, llm_checkpoint_random(&c, 4, &ck));
+	ASSERT_EQ(0, llm_gguf_write_model(path, ck, &wo));
+	llm_checkpoint_close(ck);
+	f = fopen(path, "r+b");
+	ASSERT_NE(NULL, f);
+	ASSERT_EQ(0, fseek(f, 0, SEEK_END));
+	size = ftell(f);
+	bytes = malloc((size_t)size);
+	ASSERT_NE(NULL, bytes);
+	rewind(f);
+	ASSERT_EQ(1, fread(bytes, (size_t)size, 1, f));
+	/* the tensor info: name, then n_dims (u32), then dims[0] (u64): 64 columns */
+	for (i = 0; i + (long)sizeof(name) + 12 < size && !at; i++)
+		if (!memcmp(bytes + i, name, sizeof(name) - 1))
+			at = bytes + i + sizeof(name) - 1 + 4;
+	ASSERT_NE(NULL, at);
+	EXPECT_EQ(64, at[0]);
+	memcpy(at, &cols, 8);
+	rewind(f);
+	ASSERT_EQ(1, fwrite(bytes, (size_t)size, 1, f));
+	fclose(f);
+	free(bytes);
+	EXPECT_EQ(-EINVAL, jalrt_llm_load(self->dev, path, NULL, &o, &llm));
+	EXPECT_NE(NULL, strstr(jalrt_last_error_message(), name))
+		TH_LOG("%s", jalrt_last_error_message());
+	EXPECT_NE(NULL, strstr(jalrt_last_error_message(), "not a multiple of its block of 32"))
+		TH_LOG("%s", jalrt_last_error_message());
+	EXPECT_EQ(NULL, llm);
+}
+
 /* The tools' default precision: the file's own quantisation. */
 TEST_F(int4, file_precision_follows_the_tensors)
 {
