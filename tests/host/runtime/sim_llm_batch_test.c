@@ -492,6 +492,15 @@ BATCH_TEST(sparse_every_row_equals_its_sequence_alone)
 	all_sizes(_metadata, self, JALRT_PRECISION_SPARSE);
 }
 
+/*
+ * Q4 MATMULs over prompt chunks and rows of other sequences (dim 96: three
+ * groups of 32; w2's 196 columns fall back to int8): batch invariance.
+ */
+BATCH_TEST(int4_every_row_equals_its_sequence_alone)
+{
+	all_sizes(_metadata, self, JALRT_PRECISION_INT4);
+}
+
 /* The model in host memory: the batch's pools and activations too. */
 BATCH_TEST(host_memory_rows_equal_their_sequence_alone)
 {
@@ -874,6 +883,7 @@ BATCH_TEST(decode_loop_equals_the_single_sequence_loop)
 {
 	decode_loop_equals_alone(_metadata, self, JALRT_PRECISION_F32);
 	decode_loop_equals_alone(_metadata, self, JALRT_PRECISION_INT8);
+	decode_loop_equals_alone(_metadata, self, JALRT_PRECISION_INT4);
 }
 
 BATCH_TEST(decode_loop_bad_arguments_and_pool)
