@@ -122,7 +122,8 @@ struct jalrt_llm_options {
  * @opts: options, or NULL for f32 defaults.
  * @llm: out: the model.
  *
- * Return: 0; -EOPNOTSUPP if the chip lacks the LLM instructions; -EINVAL
+ * Return: 0; -EOPNOTSUPP if the chip lacks the LLM instructions (or, at
+ * INT4, the 4-bit ones, JAL_CAP_Q4); -EINVAL
  * (bad options, bad file: the message says what); -errno of opening a file;
  * -ENOMEM; or the error of an allocation or upload.
  */

@@ -480,6 +480,12 @@ JALRT_API int jalrt_llm_load(struct jalrt_device *dev, const char *checkpoint,
 				       __func__, dev->info.hw_version >> 16,
 				       dev->info.hw_version & 0xffff, dev->info.caps);
 
+	/* an older chip has no 4-bit product: say so rather than fail a job */
+	if (opts->precision == JALRT_PRECISION_INT4 && !(dev->info.caps & JAL_CAP_Q4))
+		return jalrt_set_error(-EOPNOTSUPP,
+				       "%s: the device (caps 0x%x) lacks int4 weights (JAL_CAP_Q4); use int8",
+				       __func__, dev->info.caps);
+
 	m = calloc(1, sizeof(*m));
 	if (!m)
 		return jalrt_set_error(-ENOMEM, "%s: out of memory", __func__);

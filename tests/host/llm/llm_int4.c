@@ -31,6 +31,7 @@
 
 #include "jalrt.h"
 #include "jalrt_graph.h"
+#include "jalrt_internal.h"	/* the device's caps, to model an older chip */
 #include "jalrt_llm.h"
 #include "sim_backend.h"
 
@@ -425,6 +426,28 @@ TEST_F(int4, a_q4_0_tensor_of_partial_groups_is_refused)
 	EXPECT_NE(NULL, strstr(jalrt_last_error_message(), "not a multiple of its block of 32"))
 		TH_LOG("%s", jalrt_last_error_message());
 	EXPECT_EQ(NULL, llm);
+}
+
+/* A chip without JAL_CAP_Q4 (before the int4 kernels): a load error that says so. */
+TEST_F(int4, a_chip_without_q4_refuses_int4)
+{
+	struct llm_config c = shape(96, false);
+	struct jalrt_llm_options o = { .precision = JALRT_PRECISION_INT4 };
+	struct jalrt_llm *llm = NULL;
+	uint32_t caps = self->dev->info.caps;
+	char path[128];
+
+	snprintf(path, sizeof(path), "%s/m.bin", self->dir);
+	ASSERT_EQ(0, llm_checkpoint_write_random(path, &c, 1));
+	/* the sim reports the bit; take it away as an older chip would */
+	self->dev->info.caps &= ~JAL_CAP_Q4;
+	EXPECT_EQ(-EOPNOTSUPP, jalrt_llm_load(self->dev, path, NULL, &o, &llm));
+	EXPECT_NE(NULL, strstr(jalrt_last_error_message(), "JAL_CAP_Q4"))
+		TH_LOG("%s", jalrt_last_error_message());
+	o.precision = JALRT_PRECISION_INT8;
+	EXPECT_EQ(0, jalrt_llm_load(self->dev, path, NULL, &o, &llm));
+	jalrt_llm_destroy(llm);
+	self->dev->info.caps = caps;
 }
 
 /* The tools' default precision: the file's own quantisation. */
