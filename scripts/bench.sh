@@ -27,6 +27,10 @@
 # - jalrt-serve in the guest under 16 concurrent streaming HTTP clients on
 #   the host (a second boot): aggregate tok/s, time to first token and
 #   inter-token latency p50/p99.
+# - Big models (a third boot, 8 GiB of device memory; not with --quick):
+#   seeded GGUF files in the shapes of TinyLlama-1.1B (Q8_0, Q4_0) and
+#   Llama-3-8B (Q4_0), generated once: load time, decode tok/s and the
+#   share of the host's streaming read bandwidth.
 # - Null-job round trip and pipelined job rate, DMA copy bandwidth (guest).
 # - tests/bench, the chip model's per-op benchmark, if present (host).
 #
@@ -178,6 +182,46 @@ tests/serve/http_load.py --url "http://127.0.0.1:$serve_port" --clients "$http_c
 kill -TERM -- "-$serve_vm" 2>/dev/null || true
 wait "$serve_vm" 2>/dev/null || true
 
+# ---- big models: a third boot with device memory to hold them ---------------------
+# Seeded GGUF models in the shapes of TinyLlama-1.1B (Q8_0 and Q4_0) and
+# Llama-3-8B (Q4_0), generated once into $JAL_CACHE/bench (1.2, 0.6 and
+# 4.4 GB): load time and single-sequence decode rate on the chip, with the
+# weight bytes a token as a share of the host's streaming read bandwidth.
+# Skipped by --quick.
+big_out=$bench_dir/big.out
+: >"$big_out"
+if [ "$quick" = 0 ]; then
+	big_models=()
+	big_gen() {	# big_gen NAME TYPE ARGS...: generate once, add to big_models
+		local name=$1 type=$2 file=$bench_dir/$1.gguf
+		shift 2
+		if [ ! -f "$file" ]; then
+			say "generating the $name model (once)"
+			runtime/build/jalrt-gen-model --seed 1 --type "$type" "$@" -o "$file.tmp" >/dev/null &&
+				mv "$file.tmp" "$file" || { rm -f "$file.tmp"; say "cannot generate $name"; return; }
+		fi
+		big_models+=("$name $file")
+	}
+	tiny=(--dim 2048 --hidden 5632 --layers 22 --heads 32 --kv-heads 4 --vocab 32000 --seq 2048)
+	big_gen tinyllama-1.1B-q8_0 q8_0 "${tiny[@]}"
+	big_gen tinyllama-1.1B-q4_0 q4_0 "${tiny[@]}"
+	big_gen llama3-8B-q4_0 q4_0 --dim 4096 --hidden 14336 --layers 32 --heads 32 --kv-heads 8 \
+		--vocab 128256 --seq 2048 --unshared --rope-theta 500000
+	{
+		echo 'set -u'
+		for m in "${big_models[@]}"; do
+			read -r name path <<<"$m"
+			echo "runtime/build/jalrt-bench llm '$path' -n 16 -r 1 | sed 's/^/BIG $name /'"
+		done
+	} >"$bench_dir/guest-big.sh"
+	if [ ${#big_models[@]} -gt 0 ]; then
+		say "running the big models (a third VM boot, 8 GiB of device memory)"
+		JAL_VRAM=8G JAL_GUEST_MEM=6G JAL_DRIVER_PARAMS="job_timeout_ms=600000 ${JAL_DRIVER_PARAMS:-}" \
+			scripts/vm.sh --timeout 3600 bash "$bench_dir/guest-big.sh" >"$big_out" 2>&1 ||
+			say "the big-model run ended with $?"
+	fi
+fi
+
 get() {	# get MODEL PRECISION MODE KEY -> value
 	awk -v m="$1" -v p="$2" -v mode="$3" -v k="$4" \
 		'$1 == "LLM" && $2 == m && $3 == p && $4 == mode && $5 == k { print $6 }' "$out"
@@ -309,6 +353,33 @@ printf '  inter-token latency  p50 %8s ms   p99 %8s ms   (one sequence alone: %s
 	"$(hget http_itl_p50_ms)" "$(hget http_itl_p99_ms)" \
 	"$(awk -v r="${single:-}" 'BEGIN { if (r + 0 > 0) printf "%.1f", 1000 / r; else print "-" }')"
 
+
+# ---- big models: the table -----------------------------------------------------
+bigget() { awk -v m="$1" -v k="$2" '$1 == "BIG" && $2 == m && $3 == k { print $4 }' "$big_out"; }
+if [ "$quick" = 0 ] && [ ${#big_models[@]} -gt 0 ]; then
+	echo
+	echo "Big models: seeded GGUF files in real shapes, their own precision (Q8_0 as int8, Q4_0 as"
+	echo "int4); guest with 8 GiB of device memory; load: jalrt_llm_load() from the file in the"
+	echo "guest (9p) to the chip; BW: weight bytes a token x tok/s / host streaming read bandwidth"
+	printf '%-22s %11s %-7s %9s %9s %9s %6s\n' model "weights MiB" memory "load s" "upload s" tok/s BW
+	for m in "${big_models[@]}"; do
+		read -r name path <<<"$m"
+		mib=$(bigget "$name" llm_weights)
+		tps=$(bigget "$name" llm_tok_per_s)
+		printf '%-22s %11s %-7s %9s %9s %9s %6s\n' "$name" "${mib:--}" \
+			"$(bigget "$name" llm_memory)" \
+			"$(awk -v v="$(bigget "$name" llm_load)" 'BEGIN { if (v != "") printf "%.1f", v / 1000; else print "-" }')" \
+			"$(awk -v v="$(bigget "$name" llm_upload)" 'BEGIN { if (v != "") printf "%.1f", v / 1000; else print "-" }')" \
+			"${tps:--}" \
+			"$(awk -v m="${mib:-}" -v r="${tps:-}" -v b="${bandwidth:-}" 'BEGIN {
+				if (m == "" || r == "" || b + 0 == 0) print "-"
+				else printf "%.0f%%", 100 * m * 1048576 * r / (b * 1e9) }')"
+	done
+	if grep -q -E '^(jalrt-bench|vm):' "$big_out"; then
+		echo "Errors reported by the big-model run ($big_out):"
+		grep -E '^(jalrt-bench|vm):' "$big_out" | sed 's/^/  /'
+	fi
+fi
 
 # ---- the chip model's own per-op benchmark ------------------------------------
 if [ -f tests/bench/Makefile ]; then

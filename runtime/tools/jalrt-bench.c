@@ -252,6 +252,7 @@ static int bench_llm(struct jalrt_device *dev, int argc, char **argv)
 	struct jalrt_llm_info info;
 	struct jalrt_llm *llm;
 	int bos = JALRT_LLM_TOKEN_BOS, ret;
+	uint64_t load_ns;
 	long reps, r;
 
 	if (argc < 2)
@@ -259,9 +260,11 @@ static int bench_llm(struct jalrt_device *dev, int argc, char **argv)
 	opts.precision = arg_precision(argc, argv);
 	if (arg_flag(argc, argv, "--host-memory"))
 		opts.flags |= JALRT_LLM_HOST_MEMORY;
+	load_ns = now_ns();
 	ret = jalrt_llm_load(dev, argv[1], NULL, &opts, &llm);
 	if (ret)
 		die("load", ret);
+	load_ns = now_ns() - load_ns;
 	jalrt_llm_query(llm, &info);
 	gp.prompt = &bos;
 	gp.n_prompt = 1;
@@ -285,6 +288,8 @@ static int bench_llm(struct jalrt_device *dev, int argc, char **argv)
 	printf("llm_memory %s\n", info.in_vram ? "device" : info.vram_bytes ? "part" : "host");
 	printf("llm_vram %.2f MiB\n", info.vram_bytes / 1048576.0);
 	printf("llm_upload %.1f ms\n", info.upload_ns / 1e6);
+	/* the whole jalrt_llm_load(): reading, converting and uploading */
+	printf("llm_load %.1f ms\n", load_ns / 1e6);
 	jalrt_llm_destroy(llm);
 	return 0;
 }
