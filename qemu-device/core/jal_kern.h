@@ -124,6 +124,13 @@ struct jal_kernels {
 	void (*mm_f32)(float *d, size_t dpitch, const float *w, size_t wpitch,
 		       const float *x, size_t xpitch, size_t rows, size_t nx,
 		       size_t k);
+	/*
+	 * The same with BF16 weights (pitch in elements), widened in
+	 * registers: each row of d has mv_bf16's bits.
+	 */
+	void (*mm_bf16)(float *d, size_t dpitch, const uint16_t *w,
+			size_t wpitch, const float *x, size_t xpitch,
+			size_t rows, size_t nx, size_t k);
 
 	/*
 	 * Weight rows to f32: Q8 with any group size, from column 0; S24 of

@@ -358,29 +358,38 @@ JAL_AI struct jal_l8 l_ld_bf16_part(const uint16_t *p, size_t n)
 #define JAL_T_ST(i, j)		d[(j) * dp + (i)] = l_tree(acc##i##_##j);
 #define JAL_T_SROW(i, RJ)	RJ(JAL_T_ST, i)
 
+/* BF16 rows of W, widened as they are loaded. */
+#define JAL_T_LDWB(i, k)	struct jal_l8 w##i = l_ld_bf16(w + (i) * wp + (k));
+#define JAL_T_LDWBT(i, k)	struct jal_l8 w##i = l_ld_bf16_part(w + (i) * wp + (k), kr);
+
 /*
- * d[j * dp + i] = w[i] . x[j] for a tile of RI rows of W and RJ rows of
+ * d[j * dp + i] = w[i] . x[j] for a tile of RI rows of W (elements of
+ * type WT, loaded by LDW, the last partial block by LDWT) and RJ rows of
  * X; k columns, the last partial block of eight zero-padded.
  */
-#define JAL_TILE(name, RI, RJ)						\
-JAL_AI void name(float *d, size_t dp, const float *w, size_t wp,	\
+#define JAL_TILE_W(name, RI, RJ, WT, LDW, LDWT)				\
+JAL_AI void name(float *d, size_t dp, const WT *w, size_t wp,		\
 		 const float *x, size_t xp, size_t k)			\
 {									\
 	size_t kk, kr = k & 7;						\
 									\
 	RI(JAL_T_ZROW, RJ)						\
 	for (kk = 0; kk + 8 <= k; kk += 8) {				\
-		RI(JAL_T_LDW, kk)					\
+		RI(LDW, kk)						\
 		RJ(JAL_T_LDX, kk)					\
 		RI(JAL_T_MROW, RJ)					\
 	}								\
 	if (kr) {							\
-		RI(JAL_T_LDWT, kk)					\
+		RI(LDWT, kk)						\
 		RJ(JAL_T_LDXT, kk)					\
 		RI(JAL_T_MROW, RJ)					\
 	}								\
 	RI(JAL_T_SROW, RJ)						\
 }
+#define JAL_TILE(name, RI, RJ)						\
+	JAL_TILE_W(name, RI, RJ, float, JAL_T_LDW, JAL_T_LDWT)
+#define JAL_TILE_BF16(name, RI, RJ)					\
+	JAL_TILE_W(name, RI, RJ, uint16_t, JAL_T_LDWB, JAL_T_LDWBT)
 
 #if JAL_K_NR == 4
 #define JAL_RJN		JAL_RJ4
@@ -538,6 +547,10 @@ JAL_TILE(jal_tile_mn, JAL_RIM, JAL_RJN)
 JAL_TILE(jal_tile_1n, JAL_RI1, JAL_RJN)
 JAL_TILE(jal_tile_41, JAL_RI4, JAL_RJ1)
 JAL_TILE(jal_tile_11, JAL_RI1, JAL_RJ1)
+JAL_TILE_BF16(jal_tileb_mn, JAL_RIM, JAL_RJN)
+JAL_TILE_BF16(jal_tileb_1n, JAL_RI1, JAL_RJN)
+JAL_TILE_BF16(jal_tileb_41, JAL_RI4, JAL_RJ1)
+JAL_TILE_BF16(jal_tileb_11, JAL_RI1, JAL_RJ1)
 
 /* The wide MATVEC kernels (AVX-512 with VNNI; AVX2 for Q8X). */
 #if defined(__AVX512F__) && defined(__AVX512BW__) && defined(__AVX512VL__) && \
@@ -605,6 +618,53 @@ static void JAL_K(mm_f32)(float *d, size_t dp, const float *w, size_t wp,
 			for (; m < m1; m++)
 				jal_tile_11(d + n * dp + m, 0, w + m * wp, wp,
 					    x + n * xp, 0, k);
+		}
+	}
+}
+
+/*
+ * MATMUL BF16: mm_f32's blocking with the weights widened in registers
+ * (with AVX-512, jal_kern_zmv.h's tiles), so that W is read as bf16 once
+ * per block of X rows instead of decoded to an f32 panel per tile of X.
+ * Every tile keeps the summation order, so row n of d is mv_bf16 of row
+ * n of X bit for bit.
+ */
+#define JAL_MM_BF16_BLOCK_ELEMS	(96u << 10)
+
+static void JAL_K(mm_bf16)(float *d, size_t dp, const uint16_t *w, size_t wp,
+			   const float *x, size_t xp, size_t rows, size_t nx,
+			   size_t k)
+{
+	size_t block = JAL_KMAX(4, JAL_MM_BF16_BLOCK_ELEMS / (k ? k : 1));
+	size_t m0, m1, m, n;
+
+	block -= block % 4;
+	for (m0 = 0; m0 < rows; m0 = m1) {
+		m1 = JAL_KMIN(rows, m0 + block);
+		m = m0;
+#if JAL_K_ZMV
+		m = m0 + jal_zmm_bf16(d + m0, dp, w + m0 * wp, wp, x, xp, m1 - m0,
+				      nx, k);
+#endif
+		for (n = 0; n + JAL_K_NR <= nx; n += JAL_K_NR) {
+			size_t mm = m;
+
+			for (; mm + JAL_K_MR <= m1; mm += JAL_K_MR)
+				jal_tileb_mn(d + n * dp + mm, dp, w + mm * wp, wp,
+					     x + n * xp, xp, k);
+			for (; mm < m1; mm++)
+				jal_tileb_1n(d + n * dp + mm, dp, w + mm * wp, wp,
+					     x + n * xp, xp, k);
+		}
+		for (; n < nx; n++) {
+			size_t mm = m;
+
+			for (; mm + 4 <= m1; mm += 4)
+				jal_tileb_41(d + n * dp + mm, 0, w + mm * wp, wp,
+					     x + n * xp, 0, k);
+			for (; mm < m1; mm++)
+				jal_tileb_11(d + n * dp + mm, 0, w + mm * wp, wp,
+					     x + n * xp, 0, k);
 		}
 	}
 }
@@ -1190,6 +1250,7 @@ const struct jal_kernels JAL_K(jal_kernels) = {
 	.mm_q8x = JAL_K(mm_q8x),
 	.mm_q4 = JAL_K(mm_q4),
 	.mm_f32 = JAL_K(mm_f32),
+	.mm_bf16 = JAL_K(mm_bf16),
 	.dec_bf16 = JAL_K(dec_bf16),
 	.dec_q8 = JAL_K(dec_q8),
 	.dec_s24 = JAL_K(dec_s24),

@@ -1290,3 +1290,189 @@ static void jal_zmm_q4_all(float *d, size_t dp, const uint8_t *w, size_t pitch,
 				  bias, 15, k, true);
 	}
 }
+
+/*
+ * MATMUL BF16: four rows of W times up to eight rows of X a tile. A
+ * step widens sixteen columns of each W row and regroups each pair of
+ * rows (as MATVEC's jal_zmv_add2() regroups products) into one register
+ * of columns 0..7 of both and one of columns 8..15, once for all the
+ * rows of X; each row of X then takes its eight columns broadcast to both
+ * halves and adds two products to each of its two accumulators, columns
+ * 0..7 before 8..15. Every half of an accumulator is one dot product's
+ * eight lanes in column order, so the bits are mv_bf16's. The widening
+ * and regrouping cost about as much as the multiply-adds of two rows of
+ * X, which is why the decoded panel mm_f32 used was slower: there W was
+ * decoded, stored and loaded again as f32 for every tile of X rows.
+ */
+#define JAL_ZMM_BF16_NX		8
+
+/*
+ * Columns kk..kk + 15 (or the first @n < 16, the others +0.0) of rows
+ * @a and @b: *lo = columns 0..7 of a then of b, *hi = columns 8..15.
+ */
+JAL_AI void jal_zmm_bf16_pair(__m512 *lo, __m512 *hi, const uint16_t *a,
+			      const uint16_t *b, size_t n)
+{
+	__m512 wa, wb;
+
+	if (n >= 16) {
+		wa = jal_zmv_bf16(a);
+		wb = jal_zmv_bf16(b);
+	} else {
+		__mmask16 take = (__mmask16)((1u << n) - 1);
+
+		wa = _mm512_castsi512_ps(_mm512_slli_epi32(
+			_mm512_cvtepu16_epi32(_mm256_maskz_loadu_epi16(take, a)), 16));
+		wb = _mm512_castsi512_ps(_mm512_slli_epi32(
+			_mm512_cvtepu16_epi32(_mm256_maskz_loadu_epi16(take, b)), 16));
+	}
+	*lo = jal_zmv_lo(wa, wb);
+	*hi = jal_zmv_hi(wa, wb);
+}
+
+/* x[0..8) in both halves, or its first @n (at most 8; the others +0.0). */
+JAL_AI __m512 jal_zmm_xboth(const float *x, size_t n)
+{
+	float t[8] = { 0 };
+
+	if (n >= 8)
+		return (__m512)jal_z_both(x);
+	memcpy(t, x, n * sizeof(float));
+	return (__m512)jal_z_both(t);
+}
+
+/*
+ * l_tree() of the four accumulators of rows j and j + 1 of X (@p: W rows
+ * 0 and 1, @q: rows 2 and 3, a row a half), stored at @dj and @dj1 (or
+ * row j only, @dj1 NULL, @p1 and @q1 its repeats). Pairs of lanes as in
+ * jal_zmv_q8x_rows(), which leaves W rows 0, 2, 0, 2 then 1, 3, 1, 3;
+ * one permutation puts each row of X's four in order.
+ */
+JAL_AI void jal_zmm_bf16_store(float *dj, float *dj1, __m512 p0, __m512 q0,
+			       __m512 p1, __m512 q1)
+{
+	const __m256i order = _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7);
+	__m512 t = jal_zmv_pairs_ps(jal_zmv_pairs_ps(p0, q0), jal_zmv_pairs_ps(p1, q1));
+	__m256 r;
+
+	t = _mm512_add_ps(_mm512_shuffle_f32x4(t, t, 0x88), _mm512_shuffle_f32x4(t, t, 0xdd));
+	r = _mm256_permutexvar_ps(order, _mm512_castps512_ps256(t));
+	_mm_storeu_ps(dj, _mm256_castps256_ps128(r));
+	if (dj1)
+		_mm_storeu_ps(dj1, _mm256_extractf128_ps(r, 1));
+}
+
+/* Rows of X j < @nx (a constant after inlining); the accumulators of the others go unused. */
+#define JAL_ZB_J8(F)	F(0) F(1) F(2) F(3) F(4) F(5) F(6) F(7)
+#define JAL_ZB_DECL(j)							\
+	__m512 p##j = _mm512_setzero_ps(), q##j = p##j;		\
+	const float *x##j = x + (nx > (j) ? (j) : 0) * xp;
+#define JAL_ZB_MAC(j)							\
+	if (nx > (j)) {							\
+		__m512 xl_ = jal_zmm_xboth(x##j + kk, xn);		\
+		__m512 xh_ = jal_zmm_xboth(x##j + kk + 8, xn > 8 ? xn - 8 : 0); \
+									\
+		p##j = _mm512_add_ps(p##j, _mm512_mul_ps(l0, xl_));	\
+		q##j = _mm512_add_ps(q##j, _mm512_mul_ps(l1, xl_));	\
+		p##j = _mm512_add_ps(p##j, _mm512_mul_ps(h0, xh_));	\
+		q##j = _mm512_add_ps(q##j, _mm512_mul_ps(h1, xh_));	\
+	}
+#define JAL_ZB_STEP(n)	do {						\
+	size_t xn = (n);						\
+	__m512 l0, h0, l1, h1;						\
+									\
+	jal_zmm_bf16_pair(&l0, &h0, w0 + kk, w1 + kk, xn);		\
+	jal_zmm_bf16_pair(&l1, &h1, w2 + kk, w3 + kk, xn);		\
+	JAL_ZB_J8(JAL_ZB_MAC)						\
+} while (0)
+#define JAL_ZB_ST2(a, b)						\
+	if (nx > (b))							\
+		jal_zmm_bf16_store(d + (a) * dp, d + (b) * dp, p##a, q##a, p##b, q##b); \
+	else if (nx > (a))						\
+		jal_zmm_bf16_store(d + (a) * dp, NULL, p##a, q##a, p##a, q##a);
+
+/*
+ * W rows 0..3 at @w (pitch @wp elements) times X rows 0..nx - 1 (nx <=
+ * JAL_ZMM_BF16_NX) into d[j * dp + i]. The next four W rows are
+ * prefetched a line a row every 32 columns: the tiles of the first rows
+ * of X bring a block of W in from memory.
+ */
+JAL_AI void jal_zmm_bf16_tile(float *d, size_t dp, const uint16_t *w, size_t wp,
+			      const float *x, size_t xp, size_t nx, size_t k)
+{
+	const uint16_t *w0 = w, *w1 = w + wp, *w2 = w + 2 * wp, *w3 = w + 3 * wp;
+	size_t kk;
+
+	JAL_ZB_J8(JAL_ZB_DECL)
+	for (kk = 0; kk + 16 <= k; kk += 16) {
+		if (!(kk & 31)) {
+			__builtin_prefetch(w0 + 4 * wp + kk);
+			__builtin_prefetch(w1 + 4 * wp + kk);
+			__builtin_prefetch(w2 + 4 * wp + kk);
+			__builtin_prefetch(w3 + 4 * wp + kk);
+		}
+		JAL_ZB_STEP(16);
+	}
+	if (kk < k)
+		JAL_ZB_STEP(k - kk);
+	JAL_ZB_ST2(0, 1)
+	JAL_ZB_ST2(2, 3)
+	JAL_ZB_ST2(4, 5)
+	JAL_ZB_ST2(6, 7)
+}
+
+#undef JAL_ZB_ST2
+#undef JAL_ZB_STEP
+#undef JAL_ZB_MAC
+#undef JAL_ZB_DECL
+#undef JAL_ZB_J8
+
+/* One function per count of X rows, so that each tile's accumulators are registers. */
+#define JAL_ZMM_BF16_N(n)						\
+static void jal_zmm_bf16_##n(float *d, size_t dp, const uint16_t *w,	\
+			     size_t wp, const float *x, size_t xp,	\
+			     size_t rows, size_t k)			\
+{									\
+	size_t m;							\
+									\
+	for (m = 0; m + 4 <= rows; m += 4)				\
+		jal_zmm_bf16_tile(d + m, dp, w + m * wp, wp, x, xp, n, k); \
+}
+
+JAL_ZMM_BF16_N(1)
+JAL_ZMM_BF16_N(2)
+JAL_ZMM_BF16_N(3)
+JAL_ZMM_BF16_N(4)
+JAL_ZMM_BF16_N(5)
+JAL_ZMM_BF16_N(6)
+JAL_ZMM_BF16_N(7)
+JAL_ZMM_BF16_N(8)
+
+/*
+ * Rows 0.. of W (a multiple of 4, those it returns the count of) times
+ * all @nx rows of X, eight rows of X at a time over the same rows of W
+ * (a block the caller keeps small enough to stay in the cache).
+ */
+static size_t jal_zmm_bf16(float *d, size_t dp, const uint16_t *w, size_t wp,
+			   const float *x, size_t xp, size_t rows, size_t nx,
+			   size_t k)
+{
+	static void (*const tiles[JAL_ZMM_BF16_NX + 1])(float *, size_t,
+							const uint16_t *, size_t,
+							const float *, size_t,
+							size_t, size_t) = {
+		NULL, jal_zmm_bf16_1, jal_zmm_bf16_2, jal_zmm_bf16_3,
+		jal_zmm_bf16_4, jal_zmm_bf16_5, jal_zmm_bf16_6, jal_zmm_bf16_7,
+		jal_zmm_bf16_8,
+	};
+	size_t j, nj;
+
+	rows &= ~(size_t)3;
+	if (!rows)
+		return 0;
+	for (j = 0; j < nx; j += nj) {
+		nj = JAL_KMIN(nx - j, (size_t)JAL_ZMM_BF16_NX);
+		tiles[nj](d + j * dp, dp, w, wp, x + j * xp, xp, rows, k);
+	}
+	return rows;
+}

@@ -200,7 +200,7 @@ struct jal_mm_work {
 	atomic_bool bad;		/* an S24 index byte was invalid */
 };
 
-/* Rows [r, r + n) of the block through a panel of f32 rows. */
+/* Rows [r, r + n) of the block through a panel of f32 rows (Q8, S24). */
 static void jal_mm_decoded(struct jal_mm_work *wk, float *panel,
 			   uint64_t r, uint64_t n)
 {
@@ -211,9 +211,7 @@ static void jal_mm_decoded(struct jal_mm_work *wk, float *panel,
 	for (i = 0; i < n; i++) {
 		const uint8_t *row = wk->w + (r + i) * wk->wpitch * m->esize;
 
-		if (m->dtype == JAL_DTYPE_BF16)
-			k->dec_bf16(panel + i * cols, (const uint16_t *)row, cols);
-		else if (m->dtype == JAL_DTYPE_Q8)
+		if (m->dtype == JAL_DTYPE_Q8)
 			k->dec_q8(panel + i * cols, (const int8_t *)row,
 				  (const float *)(wk->aux + (r + i) * m->abytes),
 				  m->group, cols);
@@ -256,12 +254,13 @@ static void jal_mm_rows(struct jal_mm_work *wk, struct jal_tscratch *ts,
 				  wk->wpitch, wk->x, wk->xpitch, n, wk->nx, cols);
 		return;
 	case JAL_DTYPE_BF16:
-		if (wk->nx == 1) {
+		if (wk->nx == 1)
 			k->mv_bf16(wk->d + r, (const uint16_t *)w, wk->wpitch,
 				   wk->x, n, cols);
-			return;
-		}
-		break;
+		else
+			k->mm_bf16(wk->d + r, wk->dpitch, (const uint16_t *)w,
+				   wk->wpitch, wk->x, wk->xpitch, n, wk->nx, cols);
+		return;
 	case JAL_DTYPE_Q4:
 		k->mm_q4(wk->d + r, wk->dpitch, w, wk->wpitch,
 			 (const float *)(wk->aux + r * m->abytes), wk->q8x,
@@ -422,13 +421,15 @@ static enum jal_status jal_mm_compute(struct jal_mm *mm, struct jal_mm_work *wk)
 	 * helper that starts late still takes a share), a multiple of the
 	 * rows a kernel takes at a time (16 for Q8X: a panel short of 16
 	 * rows recomputes some), and bounded in work; with several X rows
-	 * also by the decoding panel.
+	 * of Q8 or S24 also by the decoding panel (F32 and BF16 have
+	 * MATMUL kernels of their own).
 	 */
 	align = mm->m.q8x ? 16 : 4;
 	block = wk->rows / (threads * 2) + 1;
 	block = (block + align - 1) & ~(align - 1);
 	block = JAL_MIN(block, JAL_MM_BLOCK_MACS / (mm->m.cols * wk->nx) & ~(align - 1));
-	if (wk->nx > 1 && !mm->m.q8x)
+	if (wk->nx > 1 && !mm->m.q8x && mm->m.dtype != JAL_DTYPE_F32 &&
+	    mm->m.dtype != JAL_DTYPE_BF16)
 		block = JAL_MIN(block, JAL_MAX(4, JAL_PANEL_ELEMS / mm->m.cols) & ~3ull);
 	jal_claim_init(&wk->rows_left, wk->rows, JAL_MAX(block, align));
 	atomic_init(&wk->bad, false);

@@ -1,9 +1,10 @@
 // SPDX-License-Identifier: MIT
 /*
- * The chip model's quantized matrix kernels called directly, every
- * variant the CPU runs (generic, AVX2, AVX-512) against a plain C
- * reference of the ISA's arithmetic written here: MATVEC and MATMUL
- * with Q8X and with Q4 (from GGUF Q4_0 blocks), whose results must be bit-identical across variants and
+ * The chip model's matrix kernels called directly, every variant the
+ * CPU runs (generic, AVX2, AVX-512) against a plain C reference of the
+ * ISA's arithmetic written here: MATVEC and MATMUL with Q8X, with Q4
+ * (from GGUF Q4_0 blocks), with BF16 and with F32 weights, whose results
+ * must be bit-identical across variants and
  * across the number of rows of X (batch invariance). Shapes cover rows
  * that are not a multiple of the kernels' tiles, K not a multiple of
  * their chunks, and every group size the fast paths specialise plus odd
@@ -186,6 +187,132 @@ TEST(q8x_matmul_and_matvec_match_the_reference_in_every_variant)
 				}
 				q8x_free(&t);
 				free(d);
+				free(mv);
+			}
+		}
+	}
+	EXPECT_LT(0, ran);
+}
+
+/* ---- BF16 and F32 MATMUL ------------------------------------------- */
+
+/* The ISA's dot product of a widened bf16 row and x: column c into lane c % 8. */
+static float ref_bf16(const uint16_t *w, const float *x, size_t k)
+{
+	float l[8] = { 0 };
+	size_t c;
+
+	for (c = 0; c < k; c++) {
+		uint32_t u = (uint32_t)w[c] << 16;
+		float f;
+
+		memcpy(&f, &u, 4);
+		l[c % 8] += f * x[c];
+	}
+	return ((l[0] + l[1]) + (l[2] + l[3])) + ((l[4] + l[5]) + (l[6] + l[7]));
+}
+
+struct mm_case {
+	size_t rows, k, wextra, xextra;
+};
+
+/*
+ * Rows off the 4-row tiles, K off the 16-column steps (tails of 1..15),
+ * pitches wider than a row, and more rows than one cache block holds
+ * (133 x 768: the kernels block W by about 96 Ki elements).
+ */
+static const struct mm_case mm_cases[] = {
+	{ 4, 16, 0, 0 }, { 1, 8, 0, 0 }, { 3, 5, 1, 2 }, { 5, 24, 0, 0 },
+	{ 8, 40, 3, 0 }, { 17, 100, 0, 1 }, { 12, 9, 0, 0 }, { 16, 31, 2, 3 },
+	{ 40, 288, 0, 0 }, { 133, 768, 0, 0 }, { 9, 2048, 8, 0 },
+	{ 6, 770, 0, 0 },
+};
+
+static const size_t mm_batches[] = { 1, 2, 3, 4, 5, 7, 8, 9, 16, 17, 33 };
+
+/*
+ * mm_bf16 and mm_f32 (of the same weights widened) of every variant equal
+ * the reference for every batch, bit for bit, and so does mv_bf16 of each
+ * row of X: batch invariance of BF16 and F32 MATMUL.
+ */
+TEST(bf16_and_f32_matmul_match_the_reference_in_every_variant)
+{
+	unsigned int v, ran = 0;
+	size_t ci, bi, n, m, i;
+
+	for (v = 0; v < ARRAY_SIZE(variants); v++) {
+		const struct jal_kernels *kern = jal_kernels_select(variants[v]);
+
+		if (!kern)
+			continue;
+		ran++;
+		for (ci = 0; ci < ARRAY_SIZE(mm_cases); ci++) {
+			const struct mm_case *c = &mm_cases[ci];
+			size_t wp = c->k + c->wextra, xp = c->k + c->xextra;
+
+			for (bi = 0; bi < ARRAY_SIZE(mm_batches); bi++) {
+				size_t nx = mm_batches[bi], dp = c->rows + 3;
+				size_t bad = 0, badf = 0, badmv = 0;
+				uint16_t *w = malloc(c->rows * wp * 2 + 64);
+				float *wf = malloc(c->rows * wp * 4 + 64);
+				float *x = malloc(nx * xp * 4 + 64);
+				float *d = malloc(nx * dp * 4), *df = malloc(nx * dp * 4);
+				float *mv = malloc(c->rows * 4);
+
+				for (i = 0; i < c->rows * wp; i++) {
+					float f = kfloat();
+					uint32_t u;
+
+					/* Some -0.0 and +0.0 weights, and large ones. */
+					if (i % 29 == 3)
+						f = -0.0f;
+					else if (i % 31 == 7)
+						f = 0.0f;
+					else if (i % 37 == 11)
+						f = ldexpf(f, 60);
+					memcpy(&u, &f, 4);
+					w[i] = (uint16_t)(u >> 16);
+					u = (uint32_t)w[i] << 16;
+					memcpy(&wf[i], &u, 4);
+				}
+				for (i = 0; i < nx * xp; i++)
+					x[i] = i % 41 == 5 ? -0.0f : kfloat();
+				for (n = 0; n < nx * dp; n++)
+					d[n] = df[n] = -1.0f;
+				kern->mm_bf16(d, dp, w, wp, x, xp, c->rows, nx, c->k);
+				kern->mm_f32(df, dp, wf, wp, x, xp, c->rows, nx, c->k);
+				for (n = 0; n < nx; n++) {
+					kern->mv_bf16(mv, w, wp, x + n * xp, c->rows, c->k);
+					for (m = 0; m < c->rows; m++) {
+						float want = ref_bf16(w + m * wp, x + n * xp, c->k);
+
+						bad += bits(d[n * dp + m]) != bits(want);
+						badf += bits(df[n * dp + m]) != bits(want);
+						badmv += bits(mv[m]) != bits(want);
+					}
+					/* Nothing written between rows. */
+					for (m = c->rows; m < dp; m++) {
+						bad += d[n * dp + m] != -1.0f;
+						badf += df[n * dp + m] != -1.0f;
+					}
+				}
+				EXPECT_EQ(0, bad) {
+					TH_LOG("%s mm_bf16 %zux%zu pitch +%zu nx %zu: %zu wrong",
+					       variants[v], c->rows, c->k, c->wextra, nx, bad);
+				}
+				EXPECT_EQ(0, badf) {
+					TH_LOG("%s mm_f32 %zux%zu pitch +%zu nx %zu: %zu wrong",
+					       variants[v], c->rows, c->k, c->wextra, nx, badf);
+				}
+				EXPECT_EQ(0, badmv) {
+					TH_LOG("%s mv_bf16 %zux%zu: %zu wrong", variants[v],
+					       c->rows, c->k, badmv);
+				}
+				free(w);
+				free(wf);
+				free(x);
+				free(d);
+				free(df);
 				free(mv);
 			}
 		}
