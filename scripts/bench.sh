@@ -197,7 +197,7 @@ if [ "$quick" = 0 ]; then
 		shift 2
 		if [ ! -f "$file" ]; then
 			say "generating the $name model (once)"
-			runtime/build/jalrt-gen-model --seed 1 --type "$type" "$@" -o "$file.tmp" >/dev/null &&
+			runtime/build/jalrt-gen-model --seed 1 --format gguf --type "$type" "$@" -o "$file.tmp" >/dev/null &&
 				mv "$file.tmp" "$file" || { rm -f "$file.tmp"; say "cannot generate $name"; return; }
 		fi
 		big_models+=("$name $file")
