@@ -377,6 +377,30 @@ static void llm_decode_q8(float *dst, const int8_t *q, const float *scales, size
 }
 
 /*
+ * @m quantised (@n values in m->q, their group scales in m->scales): a
+ * product that quantises its input keeps them; any other gets the decoded
+ * values in m->f instead, as the chip decodes such weights before the dot
+ * product.
+ */
+static int llm_ref_matrix_settle(struct llm_ref_matrix *m, size_t n)
+{
+	if (m->quantize_x) {
+		m->f = NULL;
+		return 0;
+	}
+	m->decoded = malloc((n ? n : 1) * sizeof(float));
+	if (!m->decoded)
+		return -ENOMEM;
+	llm_decode_q8(m->decoded, m->q, m->scales, n, m->group);
+	m->f = m->decoded;
+	free(m->q);
+	free(m->scales);
+	m->q = NULL;
+	m->scales = NULL;
+	return 0;
+}
+
+/*
  * Quantise @m (f32) as libjalrt's int8 precision does (quant.h: group,
  * quantiser, whether the product quantises its input); keep the int8
  * values for a product with quantised input, else (or with @decode) the
@@ -393,20 +417,7 @@ static int llm_ref_quantize(struct llm_ref_matrix *m, uint32_t q8_group, bool de
 	if (!m->q || !m->scales)
 		return -ENOMEM;
 	llm_quantize_q8(m->q, m->scales, m->f, n / m->group, m->group);
-	if (m->quantize_x) {
-		m->f = NULL;
-		return 0;
-	}
-	m->decoded = malloc((n ? n : 1) * sizeof(float));
-	if (!m->decoded)
-		return -ENOMEM;
-	llm_decode_q8(m->decoded, m->q, m->scales, n, m->group);
-	m->f = m->decoded;
-	free(m->q);
-	free(m->scales);
-	m->q = NULL;
-	m->scales = NULL;
-	return 0;
+	return llm_ref_matrix_settle(m, n);
 }
 
 static int llm_ref_use_int8(struct llm_ref *ref, uint32_t q8_group)
@@ -485,20 +496,7 @@ static int llm_ref_quantize_int4(const struct llm_ref *ref, struct llm_ref_matri
 	for (l = 0; l < m->count; l++)
 		llm_ref_int4_values(ref, what, m->count > 1 ? (int)l : -1, m->f + l * per, per,
 				    m->q + l * per, m->scales + l * (per / LLM_Q4_GROUP));
-	if (!decode) {
-		m->f = NULL;
-		return 0;
-	}
-	m->decoded = malloc((n ? n : 1) * sizeof(float));
-	if (!m->decoded)
-		return -ENOMEM;
-	llm_decode_q8(m->decoded, m->q, m->scales, n, m->group);
-	m->f = m->decoded;
-	free(m->q);
-	free(m->scales);
-	m->q = NULL;
-	m->scales = NULL;
-	return 0;
+	return llm_ref_matrix_settle(m, n);
 }
 
 static int llm_ref_use_int4(struct llm_ref *ref, uint32_t q8_group)

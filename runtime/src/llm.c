@@ -123,24 +123,34 @@ JALRT_API int jalrt_llm_file_precision(const char *checkpoint, enum jalrt_precis
 
 /* ---- loading ------------------------------------------------------------- */
 
+/*
+ * The description of a tensor NAME[LAYER] (NAME for @layer < 0), named in
+ * @full: a matrix of @rows x @cols, or a vector for one row.
+ */
+static struct jalrt_tensor_desc tensor_desc(char full[48], const char *name, int layer,
+					     enum jalrt_dtype dtype, uint32_t rows, uint32_t cols)
+{
+	struct jalrt_tensor_desc d = { .name = full, .dtype = dtype };
+
+	if (layer >= 0)
+		snprintf(full, 48, "%s[%d]", name, layer);
+	else
+		snprintf(full, 48, "%s", name);
+	d.ndim = rows > 1 ? 2 : 1;
+	d.dims[0] = rows > 1 ? rows : cols;
+	d.dims[1] = rows > 1 ? cols : 0;
+	return d;
+}
+
 /* Declare a tensor of @dtype and (for weights) give it @src. */
 static int add_tensor(struct jalrt_llm *m, const char *name, int layer, enum jalrt_dtype dtype,
 		      uint32_t rows, uint32_t cols, const float *src, uint32_t flags,
 		      struct jalrt_tensor **out)
 {
-	struct jalrt_tensor_desc d = { 0 };
 	char full[48];
+	struct jalrt_tensor_desc d = tensor_desc(full, name, layer, dtype, rows, cols);
 	int ret;
 
-	if (layer >= 0)
-		snprintf(full, sizeof(full), "%s[%d]", name, layer);
-	else
-		snprintf(full, sizeof(full), "%s", name);
-	d.name = full;
-	d.dtype = dtype;
-	d.ndim = rows > 1 ? 2 : 1;
-	d.dims[0] = rows > 1 ? rows : cols;
-	d.dims[1] = rows > 1 ? cols : 0;
 	d.flags = flags;
 	/* quant.h's rule: the reference's int8 mode picks the same groups. */
 	if (dtype == JALRT_DTYPE_Q8)
@@ -175,17 +185,11 @@ static int add_stored(struct jalrt_llm *m, const char *name, int layer, enum jal
 		      uint32_t rows, uint32_t cols, uint32_t group, struct jalrt_tensor **out,
 		      void **buf)
 {
-	struct jalrt_tensor_desc d = { 0 };
 	char full[48];
+	struct jalrt_tensor_desc d = tensor_desc(full, name, layer, dtype, rows, cols);
 	int ret;
 
-	if (layer >= 0)
-		snprintf(full, sizeof(full), "%s[%d]", name, layer);
-	else
-		snprintf(full, sizeof(full), "%s", name);
-	d.name = full;
-	d.dtype = dtype;
-	d.ndim = 2;
+	d.ndim = 2;	/* even of one row: stored bytes are a matrix's */
 	d.dims[0] = rows;
 	d.dims[1] = cols;
 	d.group = group;
