@@ -9,6 +9,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <math.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -566,6 +567,41 @@ static void llm_random_fill(enum llm_tensor_kind kind, uint64_t *state, float *d
 	}
 }
 
+/*
+ * Memory for a random model's f32 image of @bytes. One that would take more
+ * than half of the machine's memory (an 8B shape is 32 GB) lives in an
+ * unlinked file in $TMPDIR mapped shared, so that the kernel can write it
+ * out instead of failing: generating it and writing a quantised GGUF file
+ * from it both go through it in order. *@mapped says which.
+ */
+static void *llm_image_alloc(size_t bytes, bool *mapped)
+{
+	long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGESIZE);
+	const char *dir = getenv("TMPDIR");
+	char path[PATH_MAX];
+	void *img;
+	int fd;
+
+	*mapped = false;
+	if (pages <= 0 || page <= 0 || bytes / 2 < (size_t)pages / 4 * (size_t)page)
+		return malloc(bytes);
+	snprintf(path, sizeof(path), "%s/jalrt-model.XXXXXX", dir && *dir ? dir : "/tmp");
+	fd = mkstemp(path);
+	if (fd < 0)
+		return NULL;
+	unlink(path);
+	if (ftruncate(fd, (off_t)bytes)) {
+		close(fd);
+		return NULL;
+	}
+	img = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	close(fd);
+	if (img == MAP_FAILED)
+		return NULL;
+	*mapped = true;
+	return img;
+}
+
 int llm_checkpoint_random(const struct llm_config *config, uint64_t seed,
 			  struct llm_checkpoint **ckpt_out)
 {
@@ -574,6 +610,7 @@ int llm_checkpoint_random(const struct llm_config *config, uint64_t seed,
 	struct llm_checkpoint *ckpt;
 	uint64_t state = seed;
 	int32_t header[7];
+	bool mapped;
 	float *w;
 	void *img;
 	int i, ret;
@@ -586,10 +623,13 @@ int llm_checkpoint_random(const struct llm_config *config, uint64_t seed,
 	/* qwen2's biases after the file image: the format has no room for them */
 	if (c.arch == LLM_ARCH_QWEN2)
 		bias = (size_t)c.n_layers * ((size_t)c.dim + 2 * (size_t)c.kv_dim);
-	img = malloc(size + bias * sizeof(float));
+	img = llm_image_alloc(size + bias * sizeof(float), &mapped);
 	ckpt = calloc(1, sizeof(*ckpt));
 	if (!img || !ckpt) {
-		free(img);
+		if (mapped)
+			munmap(img, size + bias * sizeof(float));
+		else
+			free(img);
 		free(ckpt);
 		return llm_set_error(-ENOMEM, "out of memory for a random model of %zu bytes", size);
 	}
@@ -602,7 +642,10 @@ int llm_checkpoint_random(const struct llm_config *config, uint64_t seed,
 	}
 	ret = llm_checkpoint_parse(img, size, ckpt);
 	if (ret) {
-		free(img);
+		if (mapped)
+			munmap(img, size + bias * sizeof(float));
+		else
+			free(img);
 		free(ckpt);
 		return ret;
 	}
@@ -624,7 +667,10 @@ int llm_checkpoint_random(const struct llm_config *config, uint64_t seed,
 	if (c.rope_scaling != LLM_ROPE_SCALING_NONE) {
 		ckpt->rope_freqs = malloc((size_t)c.head_size / 2 * sizeof(float));
 		if (!ckpt->rope_freqs) {
-			free(img);
+			if (mapped)
+				munmap(img, size + bias * sizeof(float));
+			else
+				free(img);
 			free(ckpt);
 			return llm_set_error(-ENOMEM, "out of memory");
 		}
@@ -633,7 +679,13 @@ int llm_checkpoint_random(const struct llm_config *config, uint64_t seed,
 			ckpt->rope_freqs = NULL;
 		}
 	}
-	ckpt->owned = img;
+	if (mapped) {
+		/* llm_checkpoint_close() unmaps data/size, the biases included */
+		ckpt->mapped = true;
+		ckpt->size = size + bias * sizeof(float);
+	} else {
+		ckpt->owned = img;
+	}
 	*ckpt_out = ckpt;
 	return 0;
 }
