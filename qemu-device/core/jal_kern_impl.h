@@ -518,9 +518,21 @@ JAL_AI void jal_tile_mn(float *d, size_t dp, const float *w, size_t wp,
 	jal_v16 b0 = a0, b1 = a0, b2 = a0, b3 = a0;
 	size_t kk, kr = k & 7;
 
-	for (kk = 0; kk + 8 <= k; kk += 8)
+	for (kk = 0; kk + 8 <= k; kk += 8) {
+		/*
+		 * The next four rows of W, a line of each every 16 columns:
+		 * the first rows of X bring a block of W in from memory, and
+		 * four rows read in turn streamed at 5 GB/s without.
+		 */
+		if (!(kk & 15)) {
+			__builtin_prefetch(w0 + 4 * wp + kk);
+			__builtin_prefetch(w1 + 4 * wp + kk);
+			__builtin_prefetch(w2 + 4 * wp + kk);
+			__builtin_prefetch(w3 + 4 * wp + kk);
+		}
 		JAL_Z_STEP(jal_z_rows(w0 + kk, w1 + kk), jal_z_rows(w2 + kk, w3 + kk),
 			   x0 + kk, x1 + kk, x2 + kk, x3 + kk);
+	}
 	if (kr) {
 		float t[8][8] = { { 0 } };
 		unsigned int i;
