@@ -295,8 +295,8 @@ echo "Batched decode (jalrt_llm_batch_step(): one job per step for all its seque
 echo "aggregate greedy tok/s of N sequences over $batch_steps steps; single: jalrt_llm_generate() of one"
 echo "sequence; loop: 16 steps per job (jalrt_llm_batch_decode()); CPU 16: the better of the host's"
 echo "f32 (OpenMP/OpenBLAS) and int8 (runq.c-style OpenMP) at 16 sequences; overhead: host<->chip"
-echo "time per step at 16 sequences as a share of the step (target <= 10%)"
-printf '%-9s %-5s %8s %8s %8s %8s %8s %7s %8s %8s %8s %8s %8s\n' model prec single "1 seq" \
+echo "time at 16 sequences as a share of the step, one job a step / 16 steps a job (target <= 10%)"
+printf '%-9s %-5s %8s %8s %8s %8s %8s %7s %8s %8s %8s %8s %13s\n' model prec single "1 seq" \
 	"4 seqs" "16 seqs" "64 seqs" 16/1 "16 loop" "64 loop" "CPU 16" chip/CPU overhead
 for m in "${batch_models[@]}"; do
 	read -r name path prompts <<<"$m"
@@ -304,14 +304,16 @@ for m in "${batch_models[@]}"; do
 	for p in "${batch_precisions[@]}"; do
 		single=$(bget "$name" "$p" batch_single_decode_tok_per_s)
 		d16=$(bget "$name" "$p" batch_decode_16_tok_per_s)
-		printf '%-9s %-5s %8s %8s %8s %8s %8s %7s %8s %8s %8s %8s %8s\n' "$name" "$p" \
+		printf '%-9s %-5s %8s %8s %8s %8s %8s %7s %8s %8s %8s %8s %13s\n' "$name" "$p" \
 			"${single:--}" "$(bget "$name" "$p" batch_decode_1_tok_per_s)" \
 			"$(bget "$name" "$p" batch_decode_4_tok_per_s)" "${d16:--}" \
 			"$(bget "$name" "$p" batch_decode_64_tok_per_s)" "$(ratio "$d16" "$single")" \
 			"$(bget "$name" "$p" batch_loop_16_tok_per_s)" \
 			"$(bget "$name" "$p" batch_loop_64_tok_per_s)" "${c16:--}" "$(ratio "$d16" "$c16")" \
 			"$(pct "$(bget "$name" "$p" batch_decode_16_overhead_us)" \
-				"$(bget "$name" "$p" batch_decode_16_step_us)")"
+				"$(bget "$name" "$p" batch_decode_16_step_us)") / $(pct \
+				"$(bget "$name" "$p" batch_loop_16_overhead_us)" \
+				"$(bget "$name" "$p" batch_loop_16_job_us)")"
 	done
 	for rp in f32 int8; do
 		printf '%-9s %-5s %8s %8s %8s %8s %8s\n' "$name" "CPU $rp" "-" \
