@@ -34,23 +34,7 @@
 #define VOCAB	256
 #define POS	12
 
-FIXTURE(arch) {
-	char dir[64];
-	struct jalrt_device *dev;
-};
-
-FIXTURE_SETUP(arch)
-{
-	snprintf(self->dir, sizeof(self->dir), "/tmp/jal-llm-arch-XXXXXX");
-	ASSERT_NE(NULL, mkdtemp(self->dir));
-	ASSERT_EQ(0, sim_open(64ull << 20, true, &self->dev));
-}
-
-FIXTURE_TEARDOWN(arch)
-{
-	jalrt_device_close(self->dev);
-	nftw(self->dir, llm_rm_entry, 8, FTW_DEPTH | FTW_PHYS);
-}
+LLM_SIM_FIXTURE(arch);
 
 /* head size 16: 8 pairs, whose wavelengths span Llama 3's bands below. */
 static struct llm_config shape(void)

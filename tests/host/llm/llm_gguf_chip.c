@@ -23,23 +23,7 @@
 #include "quant.h"
 #include "reference.h"
 
-FIXTURE(chip) {
-	char dir[64];
-	struct jalrt_device *dev;
-};
-
-FIXTURE_SETUP(chip)
-{
-	snprintf(self->dir, sizeof(self->dir), "/tmp/jal-llm-chip-XXXXXX");
-	ASSERT_NE(NULL, mkdtemp(self->dir));
-	ASSERT_EQ(0, sim_open(64ull << 20, true, &self->dev));
-}
-
-FIXTURE_TEARDOWN(chip)
-{
-	jalrt_device_close(self->dev);
-	nftw(self->dir, llm_rm_entry, 8, FTW_DEPTH | FTW_PHYS);
-}
+LLM_SIM_FIXTURE(chip);
 
 static struct llm_config shape(void)
 {

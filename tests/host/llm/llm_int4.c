@@ -43,23 +43,7 @@
 #define VOCAB	256
 #define STEPS	24
 
-FIXTURE(int4) {
-	char dir[64];
-	struct jalrt_device *dev;
-};
-
-FIXTURE_SETUP(int4)
-{
-	snprintf(self->dir, sizeof(self->dir), "/tmp/jal-llm-int4-XXXXXX");
-	ASSERT_NE(NULL, mkdtemp(self->dir));
-	ASSERT_EQ(0, sim_open(64ull << 20, true, &self->dev));
-}
-
-FIXTURE_TEARDOWN(int4)
-{
-	jalrt_device_close(self->dev);
-	nftw(self->dir, llm_rm_entry, 8, FTW_DEPTH | FTW_PHYS);
-}
+LLM_SIM_FIXTURE(int4);
 
 static struct llm_config shape(int hidden, bool shared)
 {

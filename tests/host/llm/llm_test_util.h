@@ -122,6 +122,28 @@ static inline int llm_rm_entry(const char *path, const struct stat *st, int type
 	}
 
 /*
+ * A fixture owning a fresh temporary directory (self->dir) and the chip
+ * model in-process with 64 MiB of device memory (self->dev); the file
+ * needs sim_backend.h.
+ */
+#define LLM_SIM_FIXTURE(name)							\
+	FIXTURE(name) {								\
+		char dir[64];							\
+		struct jalrt_device *dev;					\
+	};									\
+	FIXTURE_SETUP(name)							\
+	{									\
+		snprintf(self->dir, sizeof(self->dir), "/tmp/jal-llm-" #name "-XXXXXX"); \
+		ASSERT_NE(NULL, mkdtemp(self->dir));				\
+		ASSERT_EQ(0, sim_open(64ull << 20, true, &self->dev));		\
+	}									\
+	FIXTURE_TEARDOWN(name)							\
+	{									\
+		jalrt_device_close(self->dev);					\
+		nftw(self->dir, llm_rm_entry, 8, FTW_DEPTH | FTW_PHYS);		\
+	}
+
+/*
  * Float count of a llama2.c checkpoint, from run.c's layout, written out
  * independently of runtime/llm/checkpoint.c.
  */
