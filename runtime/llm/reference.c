@@ -420,6 +420,29 @@ static int llm_ref_quantize(struct llm_ref_matrix *m, uint32_t q8_group, bool de
 	return llm_ref_matrix_settle(m, n);
 }
 
+/*
+ * The end of switching to a quantised precision: @ret is the matrices'
+ * quantisation; then the quantised activations' scratch of @xmax values
+ * and the decoded table @emb as the embedding. On failure everything goes
+ * back to f32.
+ */
+static int llm_ref_use_quantized(struct llm_ref *ref, struct llm_ref_matrix *emb, int ret,
+				 size_t xmax, enum llm_ref_precision precision)
+{
+	ref->xq = malloc(xmax);
+	ref->xs = malloc(xmax * sizeof(float));
+	if (ret || !ref->xq || !ref->xs) {
+		free(emb->q);
+		free(emb->scales);
+		llm_ref_use_f32(ref);
+		return llm_set_error(-ENOMEM, "out of memory for the %s weights",
+				     precision == LLM_REF_PRECISION_INT4 ? "int4" : "int8");
+	}
+	ref->embedding = ref->embedding_int8;
+	ref->precision = precision;
+	return 0;
+}
+
 static int llm_ref_use_int8(struct llm_ref *ref, uint32_t q8_group)
 {
 	const struct llm_config *c = &ref->config;
@@ -436,17 +459,7 @@ static int llm_ref_use_int8(struct llm_ref *ref, uint32_t q8_group)
 	ref->embedding_int8 = emb.decoded;
 	for (i = 0; !ret && i < LLM_NUM_MATS; i++)
 		ret = llm_ref_quantize(&ref->mat[i], q8_group, false);
-	ref->xq = malloc(xmax);
-	ref->xs = malloc(xmax * sizeof(float));
-	if (ret || !ref->xq || !ref->xs) {
-		free(emb.q);
-		free(emb.scales);
-		llm_ref_use_f32(ref);
-		return llm_set_error(-ENOMEM, "out of memory for the int8 weights");
-	}
-	ref->embedding = ref->embedding_int8;
-	ref->precision = LLM_REF_PRECISION_INT8;
-	return 0;
+	return llm_ref_use_quantized(ref, &emb, ret, xmax, LLM_REF_PRECISION_INT8);
 }
 
 /*
@@ -522,17 +535,7 @@ static int llm_ref_use_int4(struct llm_ref *ref, uint32_t q8_group)
 		ret = llm_ref_quantize_int4(ref, &ref->mat[i],
 					    i == LLM_MAT_WCLS && c->shared_classifier ?
 					    "token_embd" : names[i], q8_group, false);
-	ref->xq = malloc(xmax);
-	ref->xs = malloc(xmax * sizeof(float));
-	if (ret || !ref->xq || !ref->xs) {
-		free(emb.q);
-		free(emb.scales);
-		llm_ref_use_f32(ref);
-		return llm_set_error(-ENOMEM, "out of memory for the int4 weights");
-	}
-	ref->embedding = ref->embedding_int8;
-	ref->precision = LLM_REF_PRECISION_INT4;
-	return 0;
+	return llm_ref_use_quantized(ref, &emb, ret, xmax, LLM_REF_PRECISION_INT4);
 }
 
 void llm_ref_destroy(struct llm_ref *ref)
